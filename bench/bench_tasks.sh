@@ -1,0 +1,35 @@
+#!/bin/bash
+# Per-task overhead and small-run latency, printed as a table.
+#   bench/bench_tasks.sh BUILD_DIR [N]
+set -euo pipefail
+BUILD=${1:-build}
+N=${2:-1000}
+HERE=$(cd "$(dirname "$0")" && pwd)
+MFLOW=$BUILD/core/mflow
+export MFLOW_HOME=$(mktemp -d /tmp/mflow-bench.XXXXXX)
+trap 'rm -rf "$MFLOW_HOME"' EXIT
+
+floor1=$("$BUILD/bench/spawn_floor" "$N" 1)
+floor2=$("$BUILD/bench/spawn_floor" "$N" 2)
+"$MFLOW" run "$HERE/flows/trivial_foreach.c" --n=2 >/dev/null 2>&1   # compile once
+t0=$(date +%s.%N)
+"$MFLOW" run "$HERE/flows/trivial_foreach.c" --n="$N" --max-workers 2 >/dev/null 2>&1
+t1=$(date +%s.%N)
+"$MFLOW" run "$HERE/flows/linear5.c" >/dev/null 2>&1                 # compile once
+best=999
+for i in 1 2 3 4 5; do
+  a=$(date +%s.%N); "$MFLOW" run "$HERE/flows/linear5.c" >/dev/null 2>&1; b=$(date +%s.%N)
+  best=$(python3 -c "print(min($best, ($b - $a) * 1000))")
+done
+python3 - "$N" "$t0" "$t1" "$floor1" "$floor2" "$best" <<'PY'
+import sys
+n, t0, t1, f1, f2, lin = int(sys.argv[1]), *map(float, sys.argv[2:])
+per = (t1 - t0) * 1000 / (n + 3)
+print(f"{'measure':<48} {'value':>10}")
+print(f"{'foreach of %d trivial tasks, --max-workers 2' % n:<48} {(t1-t0):>9.2f}s")
+print(f"{'  per task (ms)':<48} {per:>10.3f}")
+print(f"{'spawn+reap /bin/true, 1 at a time (ms)':<48} {f1:>10.3f}")
+print(f"{'spawn+reap /bin/true, 2 at a time (ms)':<48} {f2:>10.3f}")
+print(f"{'  ratio per task / floor (1 at a time)':<48} {per / f1:>10.2f}")
+print(f"{'5-step linear run, compiled, best of 5 (ms)':<48} {lin:>10.1f}")
+PY

@@ -1,0 +1,142 @@
+/* mflow: global options, then one command (one file per command). */
+#include "cli.h"
+
+#include "host.h"
+#include "mflow-build.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct command {
+    const char *name;
+    mf_cmd_fn fn;
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"run", cmd_run, "run a flow: run FLOW [--PARAM=VALUE...] [--max-workers N] [--tag T] [--run-id-file F]"},
+    {"check", cmd_check, "validate a flow's graph: check FLOW"},
+    {"show", cmd_show, "print a flow's graph: show FLOW [--dot|--json]"},
+    {"get", cmd_get, "print an artifact: get PATHSPEC NAME [--json|--raw]"},
+    {"plugins", cmd_plugins, "list every plugin found and whether it loads: plugins [--json]"},
+    {"task", cmd_task, "run one task (what compute plugins launch)"},
+};
+
+static const char usage[] =
+    "usage: mflow [--compute=NAME] [--storage=NAME] [--datastore-root=URL] [--home=DIR]\n"
+    "             [--namespace=NS] COMMAND [ARGS...]\n"
+    "       mflow --version | --help | COMMAND --help\n";
+
+void cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("mflow: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+int cli_wants_help(int argc, char **argv, const char *text)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            printf("usage: mflow %s\n", text);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void print_help(void)
+{
+    fputs(usage, stdout);
+    puts("\ncommands:");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        printf("  %-9s %s\n", commands[i].name, commands[i].summary);
+    puts("\nSettings come from the command line, then MFLOW_* environment variables, then\n"
+         "$MFLOW_HOME/config.json (MFLOW_HOME defaults to ~/.mflow).");
+}
+
+/* "--name=value" or "--name value": 1 when argv[*i] is the option (value set), 0 when not,
+ * -1 when the value is missing. */
+static int global_opt(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    struct mf_host_opts o;
+    memset(&o, 0, sizeof o);
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--version")) {
+            printf("mflow %s (plugin ABI %d.%d)\n", MF_VERSION, MF_PLUGIN_ABI_MAJOR,
+                   MF_PLUGIN_ABI_MINOR);
+            return 0;
+        }
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            print_help();
+            return 0;
+        }
+        int r;
+        if ((r = global_opt(argc, argv, &i, "--compute", &o.compute)) ||
+            (r = global_opt(argc, argv, &i, "--storage", &o.storage)) ||
+            (r = global_opt(argc, argv, &i, "--datastore-root", &o.datastore_root)) ||
+            (r = global_opt(argc, argv, &i, "--home", &o.home))) {
+            if (r < 0) {
+                cli_error("%s needs a value", a);
+                return 2;
+            }
+            continue;
+        }
+        if ((r = global_opt(argc, argv, &i, "--namespace", &o.ns))) {
+            if (r < 0) {
+                cli_error("%s needs a value (an empty one, --namespace=, means all)", a);
+                return 2;
+            }
+            o.ns_given = 1;
+            continue;
+        }
+        cli_error("unknown option '%s' (see mflow --help)", a);
+        return 2;
+    }
+    if (i >= argc) {
+        fputs(usage, stderr);
+        return 2;
+    }
+    const struct command *cmd = NULL;
+    for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
+        if (!strcmp(commands[k].name, argv[i]))
+            cmd = &commands[k];
+    if (!cmd) {
+        cli_error("unknown command '%s' (see mflow --help)", argv[i]);
+        return 2;
+    }
+    if (mf_host_init(&o) != 0) {
+        cli_error("out of memory");
+        return 1;
+    }
+    int code = cmd->fn(argc - i, argv + i);
+    mf_host_fini();
+    return code;
+}

@@ -1,0 +1,522 @@
+/* Content-addressed blobs over a storage plugin instance: see blob.h and sdk/ARTIFACTS.md.
+ *
+ * put: hash the caller's pieces (SHA-256, incremental), ask the store whether the blob is
+ * already there (then nothing is written), decide on zstd from a few sampled windows, and hand
+ * the store the 16-byte header plus either the caller's own buffers (raw: no copy) or the
+ * compressed frame.
+ * get: take the store's buffer (for the local store, a read-only mapping), check the header,
+ * and either hand out the mapping past the header (raw: no copy) or decompress into one
+ * malloc'd buffer; the hash of what is handed out is checked against the key either way. */
+#include "blob.h"
+
+#include <openssl/evp.h>
+#include <zstd.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HDR_LEN 16
+/* "blobs/" + 2 hex + "/" + 64 hex + NUL (blob.h's "6 + 64 + 1" is short by three). */
+#define BLOB_PATH_LEN (9 + MF_BLOB_KEY_LEN + 1)
+#define CODEC_RAW 0
+#define CODEC_ZSTD 1
+
+#define SAMPLE_WINDOW ((size_t)64 * 1024)
+#define SAMPLE_WINDOWS 4
+#define SAMPLE_LEVEL 1
+#define ZSTD_LEVEL 3
+#define MT_THRESHOLD ((size_t)16 * 1024 * 1024)   /* compress with 2 workers from here */
+/* No zstd frame expands more than this (a 128 KiB block costs at least 3 bytes), so a header
+ * claiming more is corrupt rather than an allocation to attempt. */
+#define MAX_RATIO 65536u
+
+static const uint8_t blob_magic[4] = {'M', 'F', 'B', '1'};
+
+static __thread char err_msg[1024];
+
+static void set_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void set_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_msg, sizeof err_msg, fmt, ap);
+    va_end(ap);
+}
+
+const char *mf_blob_error(void)
+{
+    return err_msg[0] ? err_msg : "no error";
+}
+
+static const char *store_error(struct mf_store *st)
+{
+    const char *m = NULL;
+    if (st->ops->last_error)
+        m = st->ops->last_error(st->state);
+    return m && *m ? m : "the storage plugin gave no detail";
+}
+
+static void put_u64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_u64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+/* ---- hashing ---------------------------------------------------------------------------- */
+
+static int sha256_iov(const struct mf_iov *iov, size_t niov, uint8_t md[32])
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    if (!ctx)
+        return MF_ENOMEM;
+    int ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+    for (size_t i = 0; ok && i < niov; i++)
+        if (iov[i].len)
+            ok = EVP_DigestUpdate(ctx, iov[i].base, iov[i].len);
+    unsigned int mdlen = 0;
+    if (ok)
+        ok = EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == 32;
+    EVP_MD_CTX_free(ctx);
+    return ok ? 0 : MF_EFAIL;
+}
+
+static void to_hex(const uint8_t md[32], char hex[MF_BLOB_KEY_LEN + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+    for (int i = 0; i < 32; i++) {
+        hex[2 * i] = digits[md[i] >> 4];
+        hex[2 * i + 1] = digits[md[i] & 15];
+    }
+    hex[MF_BLOB_KEY_LEN] = '\0';
+}
+
+void mf_sha256_hex(const struct mf_iov *iov, size_t niov, char hex[MF_BLOB_KEY_LEN + 1])
+{
+    uint8_t md[32];
+    if (sha256_iov(iov, niov, md)) {
+        hex[0] = '\0';   /* no digest could be computed (out of memory) */
+        return;
+    }
+    to_hex(md, hex);
+}
+
+static int valid_key(const char *key)
+{
+    if (!key)
+        return 0;
+    for (int i = 0; i < MF_BLOB_KEY_LEN; i++) {
+        char c = key[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return key[MF_BLOB_KEY_LEN] == '\0';
+}
+
+void mf_blob_path(const char *key, char *buf, size_t bufsz)
+{
+    if (!buf || !bufsz)
+        return;
+    snprintf(buf, bufsz, "blobs/%.2s/%s", key ? key : "", key ? key : "");
+}
+
+/* ---- compression ------------------------------------------------------------------------- */
+
+/* Copy len bytes at offset off of the concatenated iovs into dst. */
+static void gather(const struct mf_iov *iov, size_t niov, size_t off, uint8_t *dst, size_t len)
+{
+    size_t i = 0;
+    while (i < niov && off >= iov[i].len) {
+        off -= iov[i].len;
+        i++;
+    }
+    while (len && i < niov) {
+        size_t n = iov[i].len - off;
+        if (n > len)
+            n = len;
+        memcpy(dst, (const uint8_t *)iov[i].base + off, n);
+        dst += n;
+        len -= n;
+        off = 0;
+        i++;
+    }
+}
+
+/* 1 when a few sampled windows compress by at least 10%, 0 when not, <0 on error. */
+static int worth_compressing(ZSTD_CCtx *cctx, const struct mf_iov *iov, size_t niov,
+                             size_t total)
+{
+    size_t win = total < SAMPLE_WINDOW ? total : SAMPLE_WINDOW;
+    int nwin = total <= SAMPLE_WINDOW * SAMPLE_WINDOWS ? (int)((total + win - 1) / win)
+                                                       : SAMPLE_WINDOWS;
+    size_t cap = ZSTD_compressBound(win);
+    uint8_t *in = malloc(win), *out = malloc(cap);
+    if (!in || !out) {
+        free(in);
+        free(out);
+        return MF_ENOMEM;
+    }
+    size_t raw = 0, packed = 0;
+    for (int w = 0; w < nwin; w++) {
+        /* Evenly spread over the value, the last window ending at its end. */
+        size_t off = nwin == 1 ? 0 : (size_t)((total - win) / (uint64_t)(nwin - 1) * (uint64_t)w);
+        size_t n = total - off < win ? total - off : win;
+        gather(iov, niov, off, in, n);
+        size_t r = ZSTD_compressCCtx(cctx, out, cap, in, n, SAMPLE_LEVEL);
+        if (ZSTD_isError(r)) {
+            free(in);
+            free(out);
+            return MF_EFAIL;
+        }
+        raw += n;
+        packed += r;
+    }
+    free(in);
+    free(out);
+    return packed * 10 <= raw * 9;
+}
+
+/* Compress the iovs into one zstd frame in a new buffer. */
+static int compress_iov(ZSTD_CCtx *cctx, const struct mf_iov *iov, size_t niov, size_t total,
+                        uint8_t **dst, size_t *dlen)
+{
+    size_t cap = ZSTD_compressBound(total);
+    if (ZSTD_isError(cap))
+        return MF_ENOMEM;
+    /* Pages of this buffer are only touched as the frame is written. */
+    uint8_t *buf = malloc(cap ? cap : 1);
+    if (!buf)
+        return MF_ENOMEM;
+    ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);     /* SHA-256 covers the content */
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
+    if (total >= MT_THRESHOLD)
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, 2);    /* ignored without MT support */
+    ZSTD_CCtx_setPledgedSrcSize(cctx, total);
+    ZSTD_outBuffer out = {buf, cap, 0};
+    size_t r;
+    for (size_t i = 0; i < niov; i++) {
+        ZSTD_inBuffer in = {iov[i].base, iov[i].len, 0};
+        while (in.pos < in.size) {
+            r = ZSTD_compressStream2(cctx, &out, &in, ZSTD_e_continue);
+            if (ZSTD_isError(r))
+                goto fail;
+        }
+    }
+    ZSTD_inBuffer none = {NULL, 0, 0};
+    do {
+        r = ZSTD_compressStream2(cctx, &out, &none, ZSTD_e_end);
+        if (ZSTD_isError(r))
+            goto fail;
+    } while (r != 0);
+    *dst = buf;
+    *dlen = out.pos;
+    return 0;
+fail:
+    free(buf);
+    return MF_EFAIL;
+}
+
+/* ---- put ----------------------------------------------------------------------------------- */
+
+int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
+                char key[MF_BLOB_KEY_LEN + 1], uint64_t *stored)
+{
+    if (stored)
+        *stored = 0;
+    err_msg[0] = '\0';
+    if (!st || !st->ops || !st->ops->put || !st->ops->exists || !key || (niov && !iov)) {
+        set_error("blob put: no store or no value given (a bug in the caller)");
+        return MF_EINVAL;
+    }
+    size_t total = 0;
+    for (size_t i = 0; i < niov; i++) {
+        if (iov[i].len && !iov[i].base) {
+            set_error("blob put: piece %zu of the value has no data (a bug in the caller)", i);
+            return MF_EINVAL;
+        }
+        if (iov[i].len > SIZE_MAX - total) {
+            set_error("blob put: the value is larger than memory can address");
+            return MF_EINVAL;
+        }
+        total += iov[i].len;
+    }
+
+    uint8_t md[32];
+    int rc = sha256_iov(iov, niov, md);
+    if (rc) {
+        set_error("blob put: SHA-256 failed (%s); check that OpenSSL's default provider loads",
+                  rc == MF_ENOMEM ? "out of memory" : "libcrypto error");
+        return rc;
+    }
+    to_hex(md, key);
+    char path[BLOB_PATH_LEN];
+    mf_blob_path(key, path, sizeof path);
+
+    rc = st->ops->exists(st->state, path);
+    if (rc == 1)
+        return 0;   /* content-addressed: already stored, nothing to write */
+    if (rc != 0) {
+        set_error("blob %s: cannot check whether %s exists: %s", key, path, store_error(st));
+        return rc < 0 ? rc : MF_EIO;
+    }
+
+    uint8_t hdr[HDR_LEN];
+    memcpy(hdr, blob_magic, 4);
+    hdr[4] = CODEC_RAW;
+    hdr[5] = hdr[6] = hdr[7] = 0;
+    put_u64(hdr + 8, (uint64_t)total);
+
+    /* zstd only when it saves 10%; any trouble compressing (memory) just stores it raw. */
+    uint8_t *packed = NULL;
+    size_t packed_len = 0;
+    if (total >= 64) {
+        ZSTD_CCtx *cctx = ZSTD_createCCtx();
+        if (cctx && worth_compressing(cctx, iov, niov, total) == 1 &&
+            compress_iov(cctx, iov, niov, total, &packed, &packed_len) == 0 &&
+            (uint64_t)packed_len * 10 > (uint64_t)total * 9) {
+            free(packed);   /* the sample misled: the whole value saved less than 10% */
+            packed = NULL;
+        }
+        ZSTD_freeCCtx(cctx);
+    }
+
+    struct mf_iov small[9], *pieces = small;
+    size_t npieces;
+    if (packed) {
+        hdr[4] = CODEC_ZSTD;
+        small[0] = (struct mf_iov){hdr, HDR_LEN};
+        small[1] = (struct mf_iov){packed, packed_len};
+        npieces = 2;
+    } else {
+        if (niov + 1 > sizeof small / sizeof small[0]) {
+            pieces = malloc((niov + 1) * sizeof *pieces);
+            if (!pieces) {
+                set_error("blob %s: out of memory", key);
+                return MF_ENOMEM;
+            }
+        }
+        pieces[0] = (struct mf_iov){hdr, HDR_LEN};
+        memcpy(pieces + 1, iov, niov * sizeof *iov);
+        npieces = niov + 1;
+    }
+    rc = st->ops->put(st->state, path, pieces, npieces, MF_PUT_IF_ABSENT);
+    if (pieces != small)
+        free(pieces);
+    free(packed);
+    if (rc) {
+        set_error("blob %s: cannot store %s: %s", key, path, store_error(st));
+        return rc;
+    }
+    if (stored)
+        *stored = HDR_LEN + (packed ? packed_len : total);
+    return 0;
+}
+
+/* ---- get ----------------------------------------------------------------------------------- */
+
+static void free_buf(struct mf_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+static void release_store_buf(struct mf_buf *b)
+{
+    if (b->release)
+        b->release(b);
+    memset(b, 0, sizeof *b);
+}
+
+static int check_hash(const char *key, const void *data, size_t len)
+{
+    uint8_t md[32];
+    struct mf_iov v = {data, len};
+    int rc = sha256_iov(&v, 1, md);
+    if (rc) {
+        set_error("blob %s: SHA-256 failed (%s)", key,
+                  rc == MF_ENOMEM ? "out of memory" : "libcrypto error");
+        return rc;
+    }
+    char hex[MF_BLOB_KEY_LEN + 1];
+    to_hex(md, hex);
+    if (memcmp(hex, key, MF_BLOB_KEY_LEN) != 0) {
+        set_error("blob %s is corrupt: its content hashes to %s; delete blobs/%.2s/%s and "
+                  "re-run the step that produced it",
+                  key, hex, key, key);
+        return MF_ECORRUPT;
+    }
+    return 0;
+}
+
+static int corrupt(const char *key, const char *what)
+{
+    set_error("blob %s is corrupt: %s; delete blobs/%.2s/%s and re-run the step that produced it",
+              key, what, key, key);
+    return MF_ECORRUPT;
+}
+
+static int decompress(const char *key, const uint8_t *src, size_t slen, uint64_t rawlen,
+                      uint8_t **dst)
+{
+    unsigned long long fcs = ZSTD_getFrameContentSize(src, slen);
+    if (fcs == ZSTD_CONTENTSIZE_ERROR)
+        return corrupt(key, "the zstd frame header is invalid");
+    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN && fcs != rawlen)
+        return corrupt(key, "the zstd frame's size disagrees with the blob header");
+    if (rawlen > SIZE_MAX)
+        return corrupt(key, "its length is larger than memory can address");
+    uint8_t *buf = malloc(rawlen ? (size_t)rawlen : 1);
+    if (!buf) {
+        set_error("blob %s: out of memory decompressing %llu bytes", key,
+                  (unsigned long long)rawlen);
+        return MF_ENOMEM;
+    }
+    ZSTD_DCtx *dctx = ZSTD_createDCtx();
+    if (!dctx) {
+        free(buf);
+        set_error("blob %s: out of memory creating a zstd context", key);
+        return MF_ENOMEM;
+    }
+    int rc = 0;
+    if (fcs != ZSTD_CONTENTSIZE_UNKNOWN) {
+        size_t r = ZSTD_decompressDCtx(dctx, buf, (size_t)rawlen, src, slen);
+        if (ZSTD_isError(r))
+            rc = corrupt(key, ZSTD_getErrorName(r));
+        else if (r != rawlen)
+            rc = corrupt(key, "the zstd data is shorter than its header says");
+    } else {
+        /* A frame without its size: stream into the buffer, which must fill exactly. */
+        ZSTD_inBuffer in = {src, slen, 0};
+        ZSTD_outBuffer out = {buf, (size_t)rawlen, 0};
+        for (;;) {
+            size_t ip = in.pos, op = out.pos;
+            size_t r = ZSTD_decompressStream(dctx, &out, &in);
+            if (ZSTD_isError(r)) {
+                rc = corrupt(key, ZSTD_getErrorName(r));
+                break;
+            }
+            if (r == 0) {
+                if (in.pos != in.size || out.pos != out.size)
+                    rc = corrupt(key, "the zstd data does not match its header's length");
+                break;
+            }
+            if (in.pos == ip && out.pos == op) {   /* wants more input or more room */
+                rc = corrupt(key, "the zstd data does not match its header's length");
+                break;
+            }
+        }
+    }
+    ZSTD_freeDCtx(dctx);
+    if (rc) {
+        free(buf);
+        return rc;
+    }
+    *dst = buf;
+    return 0;
+}
+
+int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    err_msg[0] = '\0';
+    if (!st || !st->ops || !st->ops->get || !out) {
+        set_error("blob get: no store or no output given (a bug in the caller)");
+        return MF_EINVAL;
+    }
+    if (!valid_key(key)) {
+        set_error("blob key '%.80s' is not 64 lowercase hex characters (a SHA-256); check the "
+                  "artifact map of the task record that named it",
+                  key ? key : "(null)");
+        return MF_EINVAL;
+    }
+    char path[BLOB_PATH_LEN];
+    mf_blob_path(key, path, sizeof path);
+
+    struct mf_buf b;
+    memset(&b, 0, sizeof b);
+    b.struct_size = sizeof b;
+    int rc = st->ops->get(st->state, path, &b);
+    if (rc == MF_ENOTFOUND) {
+        set_error("blob %s not found (%s): %s", key, path, store_error(st));
+        return rc;
+    }
+    if (rc) {
+        set_error("blob %s: cannot read %s: %s", key, path, store_error(st));
+        return rc;
+    }
+    const uint8_t *p = b.data;
+    if (b.len < HDR_LEN || !p) {
+        release_store_buf(&b);
+        return corrupt(key, "it is shorter than its 16-byte header");
+    }
+    if (memcmp(p, blob_magic, 4) != 0 || p[5] || p[6] || p[7]) {
+        release_store_buf(&b);
+        return corrupt(key, "its header does not start with MFB1");
+    }
+    uint64_t rawlen = get_u64(p + 8);
+    size_t body = b.len - HDR_LEN;
+    if (p[4] == CODEC_RAW) {
+        if (rawlen != body) {
+            release_store_buf(&b);
+            return corrupt(key, rawlen > body ? "it is truncated"
+                                              : "it is longer than its header says");
+        }
+        rc = check_hash(key, p + HDR_LEN, body);
+        if (rc) {
+            release_store_buf(&b);
+            return rc;
+        }
+        out->data = p + HDR_LEN;
+        out->len = body;
+        out->buf = b;   /* the store's mapping stays alive until mf_blob_release */
+        return 0;
+    }
+    if (p[4] != CODEC_ZSTD) {
+        release_store_buf(&b);
+        return corrupt(key, "its codec byte is neither 0 (raw) nor 1 (zstd)");
+    }
+    if (body == 0 || rawlen / MAX_RATIO > body) {
+        release_store_buf(&b);
+        return corrupt(key, "its length is impossible for its compressed size");
+    }
+    uint8_t *raw = NULL;
+    rc = decompress(key, p + HDR_LEN, body, rawlen, &raw);
+    release_store_buf(&b);
+    if (rc)
+        return rc;
+    rc = check_hash(key, raw, (size_t)rawlen);
+    if (rc) {
+        free(raw);
+        return rc;
+    }
+    out->data = raw;
+    out->len = (size_t)rawlen;
+    out->buf.struct_size = sizeof out->buf;
+    out->buf.data = raw;
+    out->buf.len = (size_t)rawlen;
+    out->buf.release = free_buf;
+    return 0;
+}
+
+void mf_blob_release(struct mf_blob *b)
+{
+    if (!b)
+        return;
+    if (b->buf.release)
+        b->buf.release(&b->buf);
+    memset(b, 0, sizeof *b);
+}

@@ -1,0 +1,54 @@
+/* Content-addressed blobs over a storage plugin instance.
+ *
+ * A blob's key is the lowercase hex SHA-256 of the encoded value (codec.h). It is stored under
+ * "blobs/<first 2 hex>/<64 hex>" as a 16-byte header — "MFB1", the codec byte (0 raw, 1
+ * zstd), three zero bytes, the encoded value's length as u64 LE — then the data, raw or zstd.
+ * zstd is used when a sample shows it saves at least 10%. Reads verify the hash: a flipped
+ * byte is MF_ECORRUPT, never a wrong value. Writes are put-if-absent, so storing a value
+ * again costs one existence check.
+ */
+#ifndef MF_BLOB_H
+#define MF_BLOB_H
+
+#include <mflow/plugin.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MF_BLOB_KEY_LEN 64      /* hex chars, not counting the NUL */
+
+/* A storage plugin instance: the ops table and its state. */
+struct mf_store {
+    const struct mf_storage_ops *ops;
+    void *state;
+    const struct mf_plugin_desc *desc;   /* the plugin, for fini */
+};
+
+/* A value read back: data/len is the encoded value (header included), verified. */
+struct mf_blob {
+    const uint8_t *data;
+    size_t len;
+    struct mf_buf buf;           /* what backs data: a mapping or a decompressed buffer */
+};
+
+/* Hash and store the concatenation of iov[0..niov) (the encoded value). key receives the
+ * 64-char hex key and a NUL; *stored (may be NULL) the number of bytes stored.
+ * Returns 0, or a storage error (the message is the store's last_error). */
+int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
+                char key[MF_BLOB_KEY_LEN + 1], uint64_t *stored);
+
+/* Read and verify the blob `key`. Returns 0, MF_ENOTFOUND, MF_ECORRUPT (hash or header
+ * mismatch), or a storage error. Release with mf_blob_release. */
+int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out);
+void mf_blob_release(struct mf_blob *b);
+
+/* Storage key of a blob: "blobs/ab/ab...". buf must hold 6 + 64 + 1 bytes. */
+void mf_blob_path(const char *key, char *buf, size_t bufsz);
+
+/* Hex SHA-256 of iov (used by the blob layer and code packages). */
+void mf_sha256_hex(const struct mf_iov *iov, size_t niov, char hex[MF_BLOB_KEY_LEN + 1]);
+
+/* A message for the last failure of mf_blob_get/put in this thread (names the key). */
+const char *mf_blob_error(void);
+
+#endif

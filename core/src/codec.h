@@ -1,0 +1,56 @@
+/* The portable encoding of artifact values (documented in sdk/ARTIFACTS.md).
+ *
+ * An encoded value is an 8-byte header — "MFV", format version 1, the type byte (enum
+ * mf_type), three zero bytes — followed by the payload:
+ *   MF_I64   8 bytes, two's complement, little-endian
+ *   MF_F64   8 bytes, IEEE 754 binary64, little-endian
+ *   MF_STR   UTF-8 bytes, no terminator (length from the blob)
+ *   MF_BYTES raw bytes
+ *   MF_I64V  u64 count (LE), then count × 8-byte LE integers
+ *   MF_F64V  u64 count (LE), then count × 8-byte LE doubles
+ *   MF_STRV  u64 count (LE), then count × (u64 length LE, bytes)
+ */
+#ifndef MF_CODEC_H
+#define MF_CODEC_H
+
+#include <mflow/flow.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MF_CODEC_HDR_LEN 8
+#define MF_CODEC_VERSION 1
+
+/* Write the header for `type` into hdr. */
+void mf_codec_header(uint8_t hdr[MF_CODEC_HDR_LEN], mf_type type);
+
+/* Check an encoded value's header and payload structure (lists: counts and lengths fit).
+ * On success *type, *payload and *plen describe the payload (pointing into enc).
+ * Returns 0 or MF_ECORRUPT. */
+int mf_codec_parse(const void *enc, size_t len, mf_type *type, const uint8_t **payload,
+                   size_t *plen);
+
+/* Encode a scalar or list into a new malloc'd buffer (header included). 0 or MF_ENOMEM. */
+int mf_codec_encode_i64(int64_t v, uint8_t **out, size_t *len);
+int mf_codec_encode_f64(double v, uint8_t **out, size_t *len);
+int mf_codec_encode_i64v(const int64_t *v, size_t n, uint8_t **out, size_t *len);
+int mf_codec_encode_f64v(const double *v, size_t n, uint8_t **out, size_t *len);
+int mf_codec_encode_strv(const char *const *v, size_t n, uint8_t **out, size_t *len);
+
+/* Decode payloads (as returned by mf_codec_parse for the matching type).
+ * Scalars: 0 or MF_ECORRUPT. Lists: a single malloc'd block the caller frees with free():
+ * for strv, an array of n pointers to NUL-terminated copies, all in the same block. */
+int mf_codec_decode_i64(const uint8_t *payload, size_t plen, int64_t *v);
+int mf_codec_decode_f64(const uint8_t *payload, size_t plen, double *v);
+int mf_codec_decode_i64v(const uint8_t *payload, size_t plen, int64_t **v, size_t *n);
+int mf_codec_decode_f64v(const uint8_t *payload, size_t plen, double **v, size_t *n);
+int mf_codec_decode_strv(const uint8_t *payload, size_t plen, char ***v, size_t *n);
+/* Number of elements of a list payload without decoding it (foreach cardinality). */
+int mf_codec_list_count(mf_type type, const uint8_t *payload, size_t plen, size_t *n);
+
+/* "i64", "f64", "str", "bytes", "i64[]", "f64[]", "str[]"; "?" for others. */
+const char *mf_type_name(mf_type t);
+/* Inverse of mf_type_name; 0 when unknown. */
+mf_type mf_type_from_name(const char *s);
+
+#endif

@@ -1,0 +1,28 @@
+/* Loading a flow: a .c file is compiled on the fly into a cache keyed by its content (an
+ * unchanged flow compiles once); a .so is loaded directly. The graph is built and checked. */
+#ifndef MF_FLOWLOAD_H
+#define MF_FLOWLOAD_H
+
+#include "graph.h"
+
+#include <mflow/flow.h>
+
+struct mf_flow {
+    void *dl;
+    const mf_flow_def *def;
+    mf_graph *graph;
+    char *src_path;              /* absolute path of the .c, or NULL */
+    char *so_path;               /* absolute path of the loaded .so */
+};
+
+/* Open the flow at path. On failure returns non-zero and *err (malloc'd) names the file and
+ * what to do; a compiler's own messages have already gone to stderr. */
+int mf_flow_open(const char *path, struct mf_flow **out, char **err);
+void mf_flow_close(struct mf_flow *f);
+
+/* The include directory with mflow/flow.h (build tree or installed). */
+const char *mf_sdk_include_dir(void);
+/* 1 when this process runs from the build tree. */
+int mf_running_from_build_tree(void);
+
+#endif

@@ -1,0 +1,265 @@
+/* Host services for plugins and the settings they read. One host per process. */
+#include "host.h"
+
+#include "mflow-build.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct {
+    int ready;
+    char *home, *compute, *storage, *root, *ns, *user;
+    json_t *config;          /* $MFLOW_HOME/config.json, or NULL */
+    mf_registry *reg;
+    mf_output_fn output;
+} H;
+
+static void host_log(int level, const char *name, const char *fmt, ...)
+{
+    static const char *tags[] = {"error", "warning", "info", "debug"};
+    if (level >= MF_LOG_DEBUG && !getenv("MFLOW_DEBUG"))
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "mflow: %s: %s: ", name ? name : "plugin",
+            level >= 0 && level <= 3 ? tags[level] : "log");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+static const struct mf_option_def *find_option(const char *plugin, const char *key)
+{
+    if (!H.reg)
+        return NULL;
+    size_t n = mf_registry_count(H.reg);
+    for (size_t i = 0; i < n; i++) {
+        const struct mf_plugin_info *pi = mf_registry_at(H.reg, i);
+        if (!pi->loaded || !pi->desc || strcmp(pi->desc->name, plugin) != 0)
+            continue;
+        for (uint32_t j = 0; j < pi->desc->n_options; j++)
+            if (pi->desc->options[j].name && !strcmp(pi->desc->options[j].name, key))
+                return &pi->desc->options[j];
+    }
+    return NULL;
+}
+
+const char *mf_host_config(const char *section, const char *key)
+{
+    if (!H.config)
+        return NULL;
+    json_t *obj = section ? json_object_get(H.config, section) : H.config;
+    json_t *v = obj ? json_object_get(obj, key) : NULL;
+    if (json_is_string(v))
+        return json_string_value(v);
+    if (json_is_integer(v) || json_is_real(v) || json_is_boolean(v)) {
+        /* Keep a text form beside the value so the pointer lives as long as the config. */
+        char name[256];
+        snprintf(name, sizeof name, "\x01text:%s", key);
+        json_t *t = json_object_get(obj, name);
+        if (!t) {
+            char buf[64];
+            if (json_is_boolean(v))
+                snprintf(buf, sizeof buf, "%s", json_is_true(v) ? "true" : "false");
+            else if (json_is_integer(v))
+                snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v));
+            else
+                snprintf(buf, sizeof buf, "%.17g", json_real_value(v));
+            json_object_set_new(obj, name, t = json_string(buf));
+        }
+        return json_string_value(t);
+    }
+    return NULL;
+}
+
+/* Command line, then the option's environment variable, then config.json, then default. */
+static const char *host_config_get(const char *plugin, const char *key)
+{
+    if (!plugin || !key)
+        return NULL;
+    const struct mf_option_def *opt = find_option(plugin, key);
+    /* --datastore-root is the storage plugin's root. */
+    if (!strcmp(key, "root") && H.root && (!strcmp(plugin, mf_host_storage())))
+        return H.root;
+    if (opt && opt->env) {
+        const char *e = getenv(opt->env);
+        if (e && *e)
+            return e;
+    }
+    const char *c = mf_host_config(plugin, key);
+    if (c)
+        return c;
+    return opt ? opt->default_value : NULL;
+}
+
+static const char *host_home(void)
+{
+    return mf_host_home();
+}
+
+static void host_task_output(const char *pathspec, int stream, const char *data, size_t len)
+{
+    if (H.output) {
+        H.output(pathspec, stream, data, len);
+        return;
+    }
+    fwrite(data, 1, len, stream == MF_STREAM_STDOUT ? stdout : stderr);
+}
+
+static const char *host_datastore_root(void)
+{
+    return mf_host_datastore_root();
+}
+
+static const struct mf_host_api host_api = {
+    .struct_size = sizeof(struct mf_host_api),
+    .abi_major = MF_PLUGIN_ABI_MAJOR,
+    .abi_minor = MF_PLUGIN_ABI_MINOR,
+    .version = MF_VERSION,
+    .log = host_log,
+    .config_get = host_config_get,
+    .home = host_home,
+    .task_output = host_task_output,
+    .datastore_put = NULL,   /* set up by the scheduler work; absent until then */
+    .datastore_get = NULL,
+    .datastore_root = host_datastore_root,
+};
+
+const struct mf_host_api *mf_host_api(void)
+{
+    return &host_api;
+}
+
+static char *pick(const char *cli, const char *env, const char *cfg_key)
+{
+    if (cli)
+        return strdup(cli);
+    const char *e = env ? getenv(env) : NULL;
+    if (e && *e)
+        return strdup(e);
+    const char *c = cfg_key ? mf_host_config(NULL, cfg_key) : NULL;
+    return c ? strdup(c) : NULL;
+}
+
+int mf_host_init(const struct mf_host_opts *o)
+{
+    static const struct mf_host_opts none;
+    if (!o)
+        o = &none;
+    mf_host_fini();
+    const char *home = o->home ? o->home : getenv("MFLOW_HOME");
+    if (home && *home) {
+        H.home = strdup(home);
+    } else {
+        const char *hd = getenv("HOME");
+        if (!hd || !*hd) {
+            struct passwd *pw = getpwuid(getuid());
+            hd = pw ? pw->pw_dir : "/tmp";
+        }
+        H.home = mf_strf("%s/.mflow", hd);
+    }
+    char *cfgpath = mf_strf("%s/config.json", H.home);
+    if (cfgpath && access(cfgpath, F_OK) == 0) {
+        json_error_t jerr;
+        H.config = json_load_file(cfgpath, 0, &jerr);
+        if (!H.config)
+            fprintf(stderr, "mflow: warning: %s line %d: %s; ignoring the file (fix the JSON)\n",
+                    cfgpath, jerr.line, jerr.text);
+    }
+    free(cfgpath);
+
+    const char *user = getenv("USER");
+    if (!user || !*user) {
+        struct passwd *pw = getpwuid(getuid());
+        user = pw ? pw->pw_name : "unknown";
+    }
+    H.user = strdup(user);
+    H.compute = pick(o->compute, "MFLOW_COMPUTE", "compute");
+    H.root = pick(o->datastore_root, "MFLOW_DATASTORE_ROOT", "datastore_root");
+    H.storage = pick(o->storage, "MFLOW_STORAGE", "storage");
+    if (!H.storage)
+        H.storage = strdup(H.root && !strncmp(H.root, "s3://", 5) ? "s3" : "local");
+    if (!H.compute)
+        H.compute = strdup("local");
+    if (o->ns_given)
+        H.ns = strdup(o->ns ? o->ns : "");
+    else
+        H.ns = pick(NULL, "MFLOW_NAMESPACE", "namespace");
+    if (!H.ns)
+        H.ns = mf_strf("user:%s", H.user);
+    H.ready = 1;
+    return (H.home && H.user && H.compute && H.storage && H.ns) ? 0 : MF_ENOMEM;
+}
+
+void mf_host_fini(void)
+{
+    mf_registry_destroy(H.reg);
+    json_decref(H.config);
+    free(H.home);
+    free(H.compute);
+    free(H.storage);
+    free(H.root);
+    free(H.ns);
+    free(H.user);
+    memset(&H, 0, sizeof H);
+}
+
+mf_registry *mf_host_registry(void)
+{
+    if (!H.ready)
+        mf_host_init(NULL);
+    if (!H.reg) {
+        if (mf_registry_create(&host_api, &H.reg) != 0)
+            return NULL;
+        mf_registry_add_default_dirs(H.reg);
+    }
+    return H.reg;
+}
+
+const char *mf_host_home(void)
+{
+    if (!H.ready)
+        mf_host_init(NULL);
+    return H.home;
+}
+
+const char *mf_host_compute(void)
+{
+    return H.compute ? H.compute : "local";
+}
+
+const char *mf_host_storage(void)
+{
+    return H.storage ? H.storage : "local";
+}
+
+const char *mf_host_datastore_root(void)
+{
+    static char *dflt;
+    if (H.root)
+        return H.root;
+    if (!dflt)
+        dflt = mf_strf("%s/datastore", mf_host_home());
+    return dflt;
+}
+
+const char *mf_host_namespace(void)
+{
+    return H.ns ? H.ns : "";
+}
+
+const char *mf_host_user(void)
+{
+    return H.user ? H.user : "unknown";
+}
+
+void mf_host_set_output(mf_output_fn fn)
+{
+    H.output = fn;
+}

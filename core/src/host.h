@@ -1,0 +1,46 @@
+/* The host side of the plugin ABI: the host services table, settings (command line, then
+ * MFLOW_* environment, then $MFLOW_HOME/config.json), and the process-wide plugin registry. */
+#ifndef MF_HOST_H
+#define MF_HOST_H
+
+#include "loader.h"
+
+#include <mflow/plugin.h>
+
+/* Global settings from the command line (NULL: not given). Copied. */
+struct mf_host_opts {
+    const char *home;            /* --home */
+    const char *compute;         /* --compute */
+    const char *storage;         /* --storage */
+    const char *datastore_root;  /* --datastore-root */
+    const char *ns;              /* --namespace; "" means all namespaces */
+    int ns_given;
+};
+
+/* Set up settings; call once before anything else (idempotent for tests). */
+int mf_host_init(const struct mf_host_opts *opts);
+void mf_host_fini(void);
+
+/* The host table handed to plugins. */
+const struct mf_host_api *mf_host_api(void);
+
+/* The registry with the default directories added (created on first use). */
+mf_registry *mf_host_registry(void);
+
+/* Resolved settings: never NULL except where noted. */
+const char *mf_host_home(void);            /* $MFLOW_HOME or ~/.mflow */
+const char *mf_host_compute(void);         /* --compute / MFLOW_COMPUTE / config, default "local" */
+const char *mf_host_storage(void);         /* --storage / MFLOW_STORAGE / from the root's scheme */
+const char *mf_host_datastore_root(void);  /* URL or path; default $MFLOW_HOME/datastore */
+const char *mf_host_namespace(void);       /* "user:$USER" by default; "" = all */
+const char *mf_host_user(void);
+
+/* A value from $MFLOW_HOME/config.json: top-level key, or section.key (section NULL for
+ * top-level). NULL when absent. Lives until mf_host_fini. */
+const char *mf_host_config(const char *section, const char *key);
+
+/* Task output sink used by task_output (set by the runtime; NULL prints raw to stderr). */
+typedef void (*mf_output_fn)(const char *pathspec, int stream, const char *data, size_t len);
+void mf_host_set_output(mf_output_fn fn);
+
+#endif

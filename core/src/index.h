@@ -1,0 +1,117 @@
+/* The lmdb metadata index: a fast, rebuildable index over the datastore (flows, runs, steps,
+ * tasks, tags, run id counters). Only the orchestrator and the inspection commands open it;
+ * tasks never do. Losing it loses nothing: `mflow reindex` rebuilds it from the datastore. */
+#ifndef MF_INDEX_H
+#define MF_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MF_NAME_MAX 128
+
+/* The on-disk format of the index (the value of "format" in its "meta" database, as decimal
+ * text). Another value makes mf_index_open fail with MF_ECORRUPT. */
+#define MF_INDEX_FORMAT 1
+
+enum mf_status {
+    MF_STATUS_PENDING = 1,
+    MF_STATUS_RUNNING = 2,
+    MF_STATUS_SUCCEEDED = 3,
+    MF_STATUS_FAILED = 4,
+    MF_STATUS_CANCELLED = 5,
+};
+
+/* "pending", "running", "succeeded", "failed", "cancelled"; "unknown" otherwise. */
+const char *mf_status_name(int status);
+int mf_status_from_name(const char *s);   /* 0 when unknown */
+
+struct mf_run_rec {
+    char flow[MF_NAME_MAX];
+    int64_t run_id;
+    int32_t status;              /* enum mf_status */
+    int32_t pid;                 /* of the orchestrator, to tell a dead "running" run */
+    char user[64];
+    char ns[MF_NAME_MAX];        /* namespace, e.g. "user:alice" */
+    char host[64];
+    double start_time;           /* unix seconds */
+    double end_time;             /* 0 while running */
+    int64_t origin_run_id;       /* resume origin, 0 when none */
+    uint32_t n_tasks;
+    uint32_t n_failed;
+    char tags[2048];             /* '\n'-separated, no trailing newline; "" when none */
+};
+
+struct mf_task_rec {
+    char flow[MF_NAME_MAX];
+    int64_t run_id;
+    char step[MF_NAME_MAX];
+    int64_t task_id;
+    uint32_t attempt;            /* latest attempt, from 0 */
+    int32_t status;              /* enum mf_status */
+    double start_time;
+    double end_time;
+    int32_t exit_code;
+    int32_t term_signal;
+    uint32_t foreach_index;      /* innermost foreach position; count 0 when not in a foreach */
+    uint32_t foreach_count;
+    char origin[256];            /* pathspec this task was cloned from by resume, or "" */
+    char artifacts[4096];        /* artifact names, '\n'-separated (truncated at a name boundary) */
+};
+
+typedef struct mf_index mf_index;
+
+/* Open (creating) the index in directory `dir`. One writer at a time is lmdb's rule; readers
+ * never block. Returns 0, an errno, or MF_ECORRUPT when the files are not an mflow index of
+ * this format (the message then says to delete the directory and run `mflow reindex`).
+ * On failure *out is still a handle (NULL only when out of memory) that serves only
+ * mf_index_error, for the message, and mf_index_close: close it in every case.
+ * A process opens a given directory once at a time (an lmdb rule). */
+int mf_index_open(const char *dir, mf_index **out);
+/* mf_index_open with a map of map_size bytes, the most the index can hold (0: the default,
+ * 64 GiB, smaller where address space is short). For tests and small machines. */
+int mf_index_open_map(const char *dir, size_t map_size, mf_index **out);
+/* NULL is a no-op. An open batch is aborted. */
+void mf_index_close(mf_index *ix);
+/* The message of the last failure on ix; never NULL (ix NULL: the open ran out of memory). */
+const char *mf_index_error(const mf_index *ix);
+
+/* Group writes into one transaction (the orchestrator commits once per loop turn). Outside a
+ * begin/commit pair each write commits on its own. */
+int mf_index_begin(mf_index *ix);
+int mf_index_commit(mf_index *ix);
+void mf_index_abort(mf_index *ix);
+
+/* Allocate the next run id of `flow` (1, 2, ...), at least `min` (so ids seen in a shared
+ * datastore are never reused). */
+int mf_index_new_run_id(mf_index *ix, const char *flow, int64_t min, int64_t *out);
+
+int mf_index_put_run(mf_index *ix, const struct mf_run_rec *r);
+/* 0, or MF_ENOTFOUND. */
+int mf_index_get_run(mf_index *ix, const char *flow, int64_t run_id, struct mf_run_rec *out);
+
+/* Callbacks get records that live during the call; a non-zero return stops the listing and
+ * is returned. */
+typedef int (*mf_run_cb)(void *ud, const struct mf_run_rec *r);
+typedef int (*mf_task_cb)(void *ud, const struct mf_task_rec *t);
+typedef int (*mf_flow_cb)(void *ud, const char *flow, int64_t last_run_id);
+
+/* Runs of `flow`, newest (highest id) first. */
+int mf_index_list_runs(mf_index *ix, const char *flow, mf_run_cb cb, void *ud);
+int mf_index_list_flows(mf_index *ix, mf_flow_cb cb, void *ud);
+
+int mf_index_put_task(mf_index *ix, const struct mf_task_rec *t);
+int mf_index_get_task(mf_index *ix, const char *flow, int64_t run_id, const char *step,
+                      int64_t task_id, struct mf_task_rec *out);
+/* Tasks of a run (step NULL: all steps), ordered by step name then task id. */
+int mf_index_list_tasks(mf_index *ix, const char *flow, int64_t run_id, const char *step,
+                        mf_task_cb cb, void *ud);
+
+/* Tags of a run ('\n'-separated in mf_run_rec.tags). Adding an existing tag or removing a
+ * missing one is not an error. */
+int mf_index_add_tag(mf_index *ix, const char *flow, int64_t run_id, const char *tag);
+int mf_index_remove_tag(mf_index *ix, const char *flow, int64_t run_id, const char *tag);
+
+/* Remove everything except the run id counters (for reindex). */
+int mf_index_clear(mf_index *ix);
+
+#endif

@@ -1,0 +1,436 @@
+/* Task records as JSON and their place in the datastore (record.h). */
+#include "record.h"
+
+#include "codec.h"
+#include "index.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mf_task_record_init(struct mf_task_record *r)
+{
+    memset(r, 0, sizeof *r);
+    r->foreach_count = -1;
+    r->exit_code = -1;
+}
+
+void mf_task_record_free(struct mf_task_record *r)
+{
+    if (!r)
+        return;
+    free(r->flow);
+    free(r->step);
+    free(r->message);
+    free(r->host);
+    for (size_t i = 0; i < r->n_inputs; i++)
+        free(r->inputs[i]);
+    free(r->inputs);
+    free(r->input_attempts);
+    for (size_t i = 0; i < r->depth; i++)
+        free(r->stack[i].step);
+    free(r->stack);
+    for (size_t i = 0; i < r->n_arts; i++)
+        free(r->arts[i].name);
+    free(r->arts);
+    free(r->origin);
+    mf_task_record_init(r);
+}
+
+char *mf_task_record_to_json(const struct mf_task_record *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_integer(MF_RECORD_FORMAT));
+    json_object_set_new(o, "flow", json_string(r->flow));
+    json_object_set_new(o, "run_id", json_integer(r->run_id));
+    json_object_set_new(o, "step", json_string(r->step));
+    json_object_set_new(o, "task_id", json_integer(r->task_id));
+    json_object_set_new(o, "attempt", json_integer(r->attempt));
+    json_object_set_new(o, "status", json_string(mf_status_name(r->status)));
+    json_object_set_new(o, "exit_code", json_integer(r->exit_code));
+    json_object_set_new(o, "signal", json_integer(r->term_signal));
+    if (r->message)
+        json_object_set_new(o, "message", json_string(r->message));
+    if (r->host)
+        json_object_set_new(o, "host", json_string(r->host));
+    json_object_set_new(o, "start_time", json_real(r->start_time));
+    json_object_set_new(o, "end_time", json_real(r->end_time));
+    json_t *in = json_array();
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        json_t *x = json_object();
+        json_object_set_new(x, "path", json_string(r->inputs[i]));
+        json_object_set_new(x, "attempt", json_integer(r->input_attempts ? r->input_attempts[i] : 0));
+        json_array_append_new(in, x);
+    }
+    json_object_set_new(o, "inputs", in);
+    json_t *st = json_array();
+    for (size_t i = 0; i < r->depth; i++) {
+        const struct mf_frame *f = &r->stack[i];
+        json_array_append_new(st, json_pack("{s:s,s:I,s:s,s:I,s:I}", "step", f->step, "task",
+                                            (json_int_t)f->task, "kind",
+                                            f->kind == MF_FRAME_FOREACH ? "foreach" : "branch",
+                                            "index", (json_int_t)f->index, "count",
+                                            (json_int_t)f->count));
+    }
+    json_object_set_new(o, "stack", st);
+    if (r->foreach_count >= 0)
+        json_object_set_new(o, "foreach_count", json_integer(r->foreach_count));
+    json_t *arts = json_object();
+    for (size_t i = 0; i < r->n_arts; i++) {
+        const struct mf_artifact_ref *a = &r->arts[i];
+        json_object_set_new(arts, a->name,
+                            json_pack("{s:s,s:s,s:I}", "type", mf_type_name(a->type), "key", a->key,
+                                      "size", (json_int_t)a->size));
+    }
+    json_object_set_new(o, "artifacts", arts);
+    if (r->origin)
+        json_object_set_new(o, "origin", json_string(r->origin));
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+static char *jstr(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_string(v) ? strdup(json_string_value(v)) : NULL;
+}
+
+static int64_t jint(json_t *o, const char *k, int64_t dflt)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : dflt;
+}
+
+static double jnum(json_t *o, const char *k)
+{
+    json_t *v = json_object_get(o, k);
+    return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+int mf_task_record_from_json(const char *text, size_t len, struct mf_task_record *r, char **err)
+{
+    mf_task_record_init(r);
+    json_error_t je;
+    json_t *o = json_loadb(text, len, 0, &je);
+    if (!o || !json_is_object(o)) {
+        if (err)
+            *err = mf_strf("not a task record (line %d: %s)", je.line, je.text);
+        json_decref(o);
+        return MF_ECORRUPT;
+    }
+    int64_t fmt = jint(o, "format", 0);
+    if (fmt != MF_RECORD_FORMAT) {
+        if (err)
+            *err = mf_strf("task record format %lld is not %d (written by another mflow version)",
+                           (long long)fmt, MF_RECORD_FORMAT);
+        json_decref(o);
+        return MF_ECORRUPT;
+    }
+    r->flow = jstr(o, "flow");
+    r->step = jstr(o, "step");
+    r->run_id = jint(o, "run_id", 0);
+    r->task_id = jint(o, "task_id", 0);
+    r->attempt = (uint32_t)jint(o, "attempt", 0);
+    char *status = jstr(o, "status");
+    r->status = status ? mf_status_from_name(status) : 0;
+    free(status);
+    r->exit_code = (int)jint(o, "exit_code", -1);
+    r->term_signal = (int)jint(o, "signal", 0);
+    r->message = jstr(o, "message");
+    r->host = jstr(o, "host");
+    r->origin = jstr(o, "origin");
+    r->start_time = jnum(o, "start_time");
+    r->end_time = jnum(o, "end_time");
+    r->foreach_count = jint(o, "foreach_count", -1);
+    int bad = !r->flow || !r->step || !r->status;
+
+    json_t *in = json_object_get(o, "inputs");
+    size_t n = json_array_size(in);
+    if (n) {
+        r->inputs = calloc(n, sizeof *r->inputs);
+        r->input_attempts = calloc(n, sizeof *r->input_attempts);
+        bad |= !r->inputs || !r->input_attempts;
+        for (size_t i = 0; !bad && i < n; i++) {
+            json_t *x = json_array_get(in, i);
+            r->inputs[i] = jstr(x, "path");
+            r->input_attempts[i] = (uint32_t)jint(x, "attempt", 0);
+            bad |= !r->inputs[i];
+            r->n_inputs = i + 1;
+        }
+    }
+    json_t *st = json_object_get(o, "stack");
+    n = json_array_size(st);
+    if (n && !bad) {
+        r->stack = calloc(n, sizeof *r->stack);
+        bad |= !r->stack;
+        for (size_t i = 0; !bad && i < n; i++) {
+            json_t *x = json_array_get(st, i);
+            struct mf_frame *f = &r->stack[i];
+            f->step = jstr(x, "step");
+            f->task = jint(x, "task", 0);
+            char *kind = jstr(x, "kind");
+            f->kind = kind && !strcmp(kind, "foreach") ? MF_FRAME_FOREACH : MF_FRAME_BRANCH;
+            free(kind);
+            f->index = (uint32_t)jint(x, "index", 0);
+            f->count = (uint32_t)jint(x, "count", 0);
+            r->depth = i + 1;
+            bad |= !f->step;
+        }
+    }
+    json_t *arts = json_object_get(o, "artifacts");
+    const char *name;
+    json_t *a;
+    json_object_foreach(arts, name, a) {
+        if (bad)
+            break;
+        const char *type = json_string_value(json_object_get(a, "type"));
+        const char *key = json_string_value(json_object_get(a, "key"));
+        mf_type t = type ? mf_type_from_name(type) : 0;
+        if (!t || !key || strlen(key) != MF_BLOB_KEY_LEN) {
+            bad = 1;
+            break;
+        }
+        bad |= mf_record_set_art(r, name, t, key, (uint64_t)jint(a, "size", 0)) != 0;
+    }
+    json_decref(o);
+    if (bad) {
+        if (err)
+            *err = strdup("task record is missing fields or has malformed ones");
+        mf_task_record_free(r);
+        return MF_ECORRUPT;
+    }
+    return 0;
+}
+
+const struct mf_artifact_ref *mf_record_find(const struct mf_task_record *r, const char *name)
+{
+    for (size_t i = 0; i < r->n_arts; i++)
+        if (!strcmp(r->arts[i].name, name))
+            return &r->arts[i];
+    return NULL;
+}
+
+int mf_record_set_art(struct mf_task_record *r, const char *name, mf_type type, const char *key,
+                      uint64_t size)
+{
+    struct mf_artifact_ref *a = (struct mf_artifact_ref *)mf_record_find(r, name);
+    if (!a) {
+        /* Grow by doubling: a task may set many artifacts. */
+        if ((r->n_arts & (r->n_arts - 1)) == 0) {
+            size_t cap = r->n_arts ? r->n_arts * 2 : 8;
+            struct mf_artifact_ref *g = realloc(r->arts, cap * sizeof *g);
+            if (!g)
+                return MF_ENOMEM;
+            r->arts = g;
+        }
+        a = &r->arts[r->n_arts];
+        a->name = strdup(name);
+        if (!a->name)
+            return MF_ENOMEM;
+        r->n_arts++;
+    }
+    a->type = type;
+    memcpy(a->key, key, MF_BLOB_KEY_LEN);
+    a->key[MF_BLOB_KEY_LEN] = '\0';
+    a->size = size;
+    return 0;
+}
+
+int mf_record_inherit(struct mf_task_record *dst, const struct mf_task_record *src)
+{
+    for (size_t i = 0; i < src->n_arts; i++) {
+        const struct mf_artifact_ref *a = &src->arts[i];
+        int rc = mf_record_set_art(dst, a->name, a->type, a->key, a->size);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+char *mf_key_run(const char *flow, int64_t run)
+{
+    return mf_strf("runs/%s/%lld/run.json", flow, (long long)run);
+}
+
+char *mf_key_task(const char *flow, int64_t run, const char *step, int64_t task, uint32_t attempt,
+                  const char *ext)
+{
+    return mf_strf("runs/%s/%lld/%s/%lld/%u.%s", flow, (long long)run, step, (long long)task,
+                   attempt, ext);
+}
+
+int mf_record_read(struct mf_store *st, const char *flow, int64_t run, const char *step,
+                   int64_t task, uint32_t attempt, struct mf_task_record *r, char **err)
+{
+    char *key = mf_key_task(flow, run, step, task, attempt, "json");
+    if (!key)
+        return MF_ENOMEM;
+    struct mf_buf b = {.struct_size = sizeof b};
+    int rc = st->ops->get(st->state, key, &b);
+    if (rc != 0) {
+        if (err)
+            *err = mf_strf("cannot read %s: %s", key, st->ops->last_error(st->state));
+        free(key);
+        return rc;
+    }
+    rc = mf_task_record_from_json(b.data, b.len, r, NULL);
+    if (rc && err)
+        *err = mf_strf("%s is not a valid task record", key);
+    if (b.release)
+        b.release(&b);
+    free(key);
+    return rc;
+}
+
+int mf_record_write(struct mf_store *st, const struct mf_task_record *r)
+{
+    char *key = mf_key_task(r->flow, r->run_id, r->step, r->task_id, r->attempt, "json");
+    char *js = mf_task_record_to_json(r);
+    int rc = MF_ENOMEM;
+    if (key && js) {
+        struct mf_iov iov = {js, strlen(js)};
+        rc = st->ops->put(st->state, key, &iov, 1, 0);
+    }
+    free(key);
+    free(js);
+    return rc;
+}
+
+char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_record *params)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "format", json_integer(MF_RECORD_FORMAT));
+    json_object_set_new(o, "flow", json_string(r->flow));
+    json_object_set_new(o, "run_id", json_integer(r->run_id));
+    json_object_set_new(o, "status", json_string(mf_status_name(r->status)));
+    json_object_set_new(o, "user", json_string(r->user));
+    json_object_set_new(o, "namespace", json_string(r->ns));
+    json_object_set_new(o, "host", json_string(r->host));
+    json_object_set_new(o, "pid", json_integer(r->pid));
+    json_object_set_new(o, "start_time", json_real(r->start_time));
+    json_object_set_new(o, "end_time", json_real(r->end_time));
+    json_object_set_new(o, "origin_run_id", json_integer(r->origin_run_id));
+    json_object_set_new(o, "n_tasks", json_integer(r->n_tasks));
+    json_object_set_new(o, "n_failed", json_integer(r->n_failed));
+    json_t *tags = json_array();
+    const char *p = r->tags;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        json_array_append_new(tags, json_stringn(p, n));
+        p += n + (nl ? 1 : 0);
+    }
+    json_object_set_new(o, "tags", tags);
+    json_t *arts = json_object();
+    for (size_t i = 0; params && i < params->n_arts; i++) {
+        const struct mf_artifact_ref *a = &params->arts[i];
+        json_object_set_new(arts, a->name,
+                            json_pack("{s:s,s:s,s:I}", "type", mf_type_name(a->type), "key", a->key,
+                                      "size", (json_int_t)a->size));
+    }
+    json_object_set_new(o, "parameters", arts);
+    char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    return s;
+}
+
+static void copy_str(char *dst, size_t cap, json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    snprintf(dst, cap, "%s", s ? s : "");
+}
+
+int mf_run_record_from_json(const char *text, size_t len, struct mf_run_rec *r,
+                            struct mf_task_record *params)
+{
+    memset(r, 0, sizeof *r);
+    if (params)
+        mf_task_record_init(params);
+    json_t *o = json_loadb(text, len, 0, NULL);
+    if (!json_is_object(o) || jint(o, "format", 0) != MF_RECORD_FORMAT) {
+        json_decref(o);
+        return MF_ECORRUPT;
+    }
+    copy_str(r->flow, sizeof r->flow, o, "flow");
+    copy_str(r->user, sizeof r->user, o, "user");
+    copy_str(r->ns, sizeof r->ns, o, "namespace");
+    copy_str(r->host, sizeof r->host, o, "host");
+    r->run_id = jint(o, "run_id", 0);
+    const char *status = json_string_value(json_object_get(o, "status"));
+    r->status = status ? mf_status_from_name(status) : 0;
+    r->pid = (int32_t)jint(o, "pid", 0);
+    r->start_time = jnum(o, "start_time");
+    r->end_time = jnum(o, "end_time");
+    r->origin_run_id = jint(o, "origin_run_id", 0);
+    r->n_tasks = (uint32_t)jint(o, "n_tasks", 0);
+    r->n_failed = (uint32_t)jint(o, "n_failed", 0);
+    json_t *tags = json_object_get(o, "tags");
+    size_t i, used = 0;
+    json_t *t;
+    json_array_foreach(tags, i, t) {
+        const char *s = json_string_value(t);
+        size_t n = s ? strlen(s) : 0;
+        if (!s || used + n + 2 > sizeof r->tags)
+            continue;
+        if (used)
+            r->tags[used++] = '\n';
+        memcpy(r->tags + used, s, n);
+        used += n;
+        r->tags[used] = '\0';
+    }
+    int rc = 0;
+    if (params) {
+        const char *name;
+        json_t *a;
+        json_object_foreach(json_object_get(o, "parameters"), name, a) {
+            const char *type = json_string_value(json_object_get(a, "type"));
+            const char *key = json_string_value(json_object_get(a, "key"));
+            if (!type || !key || strlen(key) != MF_BLOB_KEY_LEN || !mf_type_from_name(type)) {
+                rc = MF_ECORRUPT;
+                break;
+            }
+            rc = mf_record_set_art(params, name, mf_type_from_name(type), key,
+                                   (uint64_t)jint(a, "size", 0));
+            if (rc)
+                break;
+        }
+    }
+    json_decref(o);
+    if (!r->flow[0] || !r->status)
+        rc = MF_ECORRUPT;
+    return rc;
+}
+
+int mf_run_record_read(struct mf_store *st, const char *flow, int64_t run, struct mf_run_rec *r,
+                       struct mf_task_record *params)
+{
+    char *key = mf_key_run(flow, run);
+    if (!key)
+        return MF_ENOMEM;
+    struct mf_buf b = {.struct_size = sizeof b};
+    int rc = st->ops->get(st->state, key, &b);
+    free(key);
+    if (rc)
+        return rc;
+    rc = mf_run_record_from_json(b.data, b.len, r, params);
+    if (b.release)
+        b.release(&b);
+    return rc;
+}
+
+int mf_run_record_write(struct mf_store *st, const struct mf_run_rec *r,
+                        const struct mf_task_record *params)
+{
+    char *key = mf_key_run(r->flow, r->run_id);
+    char *js = mf_run_record_to_json(r, params);
+    int rc = MF_ENOMEM;
+    if (key && js) {
+        struct mf_iov iov = {js, strlen(js)};
+        rc = st->ops->put(st->state, key, &iov, 1, 0);
+    }
+    free(key);
+    free(js);
+    return rc;
+}

@@ -1,0 +1,102 @@
+/* Task and run records: what the datastore keeps about each task attempt and each run, as
+ * JSON (readable from any language), and where they live:
+ *
+ *   runs/<Flow>/<run>/run.json                        run record
+ *   runs/<Flow>/<run>/<step>/<task>/<attempt>.json    task attempt record
+ *   runs/<Flow>/<run>/<step>/<task>/<attempt>.stdout  logs (absent when empty)
+ *   runs/<Flow>/<run>/<step>/<task>/<attempt>.stderr
+ *   blobs/<ab>/<sha256>                               artifact values (blob.h)
+ */
+#ifndef MF_RECORD_H
+#define MF_RECORD_H
+
+#include "blob.h"
+
+#include <mflow/flow.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MF_RECORD_FORMAT 1
+
+struct mf_artifact_ref {
+    char *name;
+    mf_type type;
+    char key[MF_BLOB_KEY_LEN + 1];
+    uint64_t size;               /* encoded value length */
+};
+
+enum mf_frame_kind {
+    MF_FRAME_BRANCH = 1,
+    MF_FRAME_FOREACH = 2,
+};
+
+/* One open split around a task: the split's step and task, which branch or item this is. */
+struct mf_frame {
+    char *step;
+    int64_t task;
+    int kind;                    /* enum mf_frame_kind */
+    uint32_t index, count;
+};
+
+struct mf_task_record {
+    char *flow;
+    int64_t run_id;
+    char *step;
+    int64_t task_id;
+    uint32_t attempt;
+    int status;                  /* MF_STATUS_* (index.h) */
+    int exit_code;
+    int term_signal;
+    char *message;               /* failure message or NULL */
+    char *host;
+    double start_time, end_time;
+    char **inputs;               /* "step/task" (attempt implied: the successful one) */
+    uint32_t *input_attempts;
+    size_t n_inputs;
+    struct mf_frame *stack;
+    size_t depth;
+    int64_t foreach_count;       /* foreach steps: number of items; else -1 */
+    struct mf_artifact_ref *arts;
+    size_t n_arts;
+    char *origin;                /* "Flow/run/step/task" when cloned by resume, else NULL */
+};
+
+void mf_task_record_init(struct mf_task_record *r);
+void mf_task_record_free(struct mf_task_record *r);   /* frees members, not r */
+
+/* JSON text (malloc'd) of a record, and back. from_json: 0 or MF_ECORRUPT with *err set. */
+char *mf_task_record_to_json(const struct mf_task_record *r);
+int mf_task_record_from_json(const char *text, size_t len, struct mf_task_record *r, char **err);
+
+/* Find an artifact by name; NULL when absent. */
+const struct mf_artifact_ref *mf_record_find(const struct mf_task_record *r, const char *name);
+/* Add or replace (copies name). 0 or MF_ENOMEM. */
+int mf_record_set_art(struct mf_task_record *r, const char *name, mf_type type,
+                      const char *key, uint64_t size);
+/* Deep-copy src's artifacts into dst (replacing same names). */
+int mf_record_inherit(struct mf_task_record *dst, const struct mf_task_record *src);
+
+/* Datastore keys (malloc'd). */
+char *mf_key_run(const char *flow, int64_t run);
+char *mf_key_task(const char *flow, int64_t run, const char *step, int64_t task,
+                  uint32_t attempt, const char *ext);   /* ext "json", "stdout", "stderr" */
+
+/* Read or write a record through a store. Read: 0, MF_ENOTFOUND, or MF_ECORRUPT. */
+int mf_record_read(struct mf_store *st, const char *flow, int64_t run, const char *step,
+                   int64_t task, uint32_t attempt, struct mf_task_record *r, char **err);
+int mf_record_write(struct mf_store *st, const struct mf_task_record *r);
+
+
+
+/* Run records (runs/<Flow>/<run>/run.json): the index's run fields plus the parameters as
+ * artifacts (name -> type, blob key). */
+struct mf_run_rec;
+char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_record *params);
+int mf_run_record_from_json(const char *text, size_t len, struct mf_run_rec *r,
+                            struct mf_task_record *params);
+int mf_run_record_read(struct mf_store *st, const char *flow, int64_t run, struct mf_run_rec *r,
+                       struct mf_task_record *params);
+int mf_run_record_write(struct mf_store *st, const struct mf_run_rec *r,
+                        const struct mf_task_record *params);
+#endif

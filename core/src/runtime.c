@@ -1,0 +1,938 @@
+/* The orchestrator: one event loop that submits ready tasks to compute plugins, notices when
+ * they end, reads their records, indexes them and makes their successors ready. */
+#include "runtime.h"
+
+#include "blob.h"
+#include "codec.h"
+#include "flowload.h"
+#include "host.h"
+#include "index.h"
+#include "mflow-build.h"
+#include "record.h"
+#include "store.h"
+#include "util.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { T_READY = 1, T_RUNNING, T_DONE, T_FAILED };
+
+struct rt_task {
+    int64_t id;
+    int step;
+    uint32_t attempt;
+    int state;
+    int compute;                 /* index into rt.computes */
+    int64_t split_index;
+    char *inputs;                /* compact input paths, or NULL for start */
+    mf_job *job;
+    int midline[2];              /* output streams: not at a line start */
+};
+
+/* A join waiting for its inputs, keyed by the split task whose frame it closes. */
+struct arrival {
+    int64_t split_task;
+    int join_step;
+    uint32_t count, got;
+    int *steps;                  /* per index: step of the arriving task */
+    int64_t *ids;
+    uint32_t *atts;
+};
+
+struct rt {
+    struct mf_flow *flow;
+    const mf_graph *g;
+    struct mf_store st;
+    mf_index *ix;
+    struct mf_compute computes[8];
+    const char *compute_names[8];
+    int n_computes;
+    int *step_compute;           /* per step: index into computes */
+    struct mf_run_rec run;
+    struct mf_task_record params;
+    struct rt_task **tasks;      /* by id - 1 */
+    size_t n_tasks, cap_tasks;
+    size_t *ready;               /* FIFO of task indices */
+    size_t ready_head, ready_tail, ready_cap;
+    size_t *running;
+    size_t n_running;
+    struct arrival *arr;
+    size_t n_arr;
+    int max_workers;
+    size_t n_done, n_failed;
+    int failed, stopping;
+    char *self_exe;
+    char *logdir;
+    int tty;
+    int progress_shown;
+    double t0;
+};
+
+static struct rt *R;
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
+
+/* ---- output -------------------------------------------------------------------------------- */
+
+static void clear_progress(void)
+{
+    if (R && R->tty && R->progress_shown) {
+        fputs("\r\033[K", stderr);
+        R->progress_shown = 0;
+    }
+}
+
+static void show_progress(void)
+{
+    if (!R->tty)
+        return;
+    size_t queued = R->ready_tail - R->ready_head;
+    fprintf(stderr, "\r\033[K%s/%lld: %zu done, %zu running, %zu queued, %zu failed",
+            R->run.flow, (long long)R->run.run_id, R->n_done, R->n_running, queued, R->n_failed);
+    R->progress_shown = 1;
+}
+
+static struct rt_task *task_by_pathspec(const char *pathspec)
+{
+    const char *slash = strrchr(pathspec, '/');
+    if (!slash || !R)
+        return NULL;
+    long long id = atoll(slash + 1);
+    return id >= 1 && (size_t)id <= R->n_tasks ? R->tasks[id - 1] : NULL;
+}
+
+/* Task output, prefixed with its pathspec at every line start. */
+static void on_output(const char *pathspec, int stream, const char *data, size_t len)
+{
+    struct rt_task *t = task_by_pathspec(pathspec);
+    int *mid = t ? &t->midline[stream == MF_STREAM_STDERR] : NULL;
+    FILE *out = stream == MF_STREAM_STDERR ? stderr : stdout;
+    clear_progress();
+    while (len > 0) {
+        if (!mid || !*mid)
+            fprintf(out, "[%s] ", pathspec);
+        const char *nl = memchr(data, '\n', len);
+        size_t n = nl ? (size_t)(nl - data) + 1 : len;
+        fwrite(data, 1, n, out);
+        if (mid)
+            *mid = nl == NULL;
+        data += n;
+        len -= n;
+    }
+    fflush(out);
+}
+
+/* ---- tasks --------------------------------------------------------------------------------- */
+
+static struct rt_task *new_task(int step, char *inputs, int64_t split_index)
+{
+    if (R->n_tasks == R->cap_tasks) {
+        size_t cap = R->cap_tasks ? R->cap_tasks * 2 : 64;
+        struct rt_task **g = realloc(R->tasks, cap * sizeof *g);
+        if (!g)
+            return NULL;
+        R->tasks = g;
+        R->cap_tasks = cap;
+    }
+    struct rt_task *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->id = (int64_t)R->n_tasks + 1;
+    t->step = step;
+    t->inputs = inputs;
+    t->split_index = split_index;
+    t->compute = R->step_compute[step];
+    t->state = T_READY;
+    R->tasks[R->n_tasks++] = t;
+    if (R->ready_tail == R->ready_cap) {
+        /* Compact, then grow. */
+        size_t live = R->ready_tail - R->ready_head;
+        memmove(R->ready, R->ready + R->ready_head, live * sizeof *R->ready);
+        R->ready_head = 0;
+        R->ready_tail = live;
+        if (live == R->ready_cap) {
+            size_t cap = R->ready_cap ? R->ready_cap * 2 : 64;
+            size_t *g = realloc(R->ready, cap * sizeof *g);
+            if (!g)
+                return NULL;
+            R->ready = g;
+            R->ready_cap = cap;
+        }
+    }
+    R->ready[R->ready_tail++] = (size_t)(t->id - 1);
+    return t;
+}
+
+static void requeue(struct rt_task *t)
+{
+    t->state = T_READY;
+    if (R->ready_tail == R->ready_cap) {
+        size_t cap = R->ready_cap * 2 + 8;
+        size_t *g = realloc(R->ready, cap * sizeof *g);
+        if (!g)
+            return;
+        R->ready = g;
+        R->ready_cap = cap;
+    }
+    R->ready[R->ready_tail++] = (size_t)(t->id - 1);
+}
+
+static const char *step_name(int s)
+{
+    return R->g->steps[s].name;
+}
+
+static char *log_path(const struct rt_task *t, const char *ext)
+{
+    return mf_strf("%s/%lld.%u.%s", R->logdir, (long long)t->id, t->attempt, ext);
+}
+
+static int submit(struct rt_task *t)
+{
+    char run_s[32], task_s[32], att_s[16], split_s[32];
+    snprintf(run_s, sizeof run_s, "%lld", (long long)R->run.run_id);
+    snprintf(task_s, sizeof task_s, "%lld", (long long)t->id);
+    snprintf(att_s, sizeof att_s, "%u", t->attempt);
+    snprintf(split_s, sizeof split_s, "%lld", (long long)t->split_index);
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = R->self_exe;
+    argv[n++] = "--home";
+    argv[n++] = mf_host_home();
+    argv[n++] = "--storage";
+    argv[n++] = mf_host_storage();
+    argv[n++] = "--datastore-root";
+    argv[n++] = mf_host_datastore_root();
+    argv[n++] = "task";
+    argv[n++] = R->flow->so_path;
+    argv[n++] = step_name(t->step);
+    argv[n++] = "--run-id";
+    argv[n++] = run_s;
+    argv[n++] = "--task-id";
+    argv[n++] = task_s;
+    argv[n++] = "--attempt";
+    argv[n++] = att_s;
+    if (t->inputs) {
+        argv[n++] = "--input-paths";
+        argv[n++] = t->inputs;
+    }
+    if (t->split_index >= 0) {
+        argv[n++] = "--split-index";
+        argv[n++] = split_s;
+    }
+    argv[n] = NULL;
+
+    const mf_step_def *d = R->g->steps[t->step].def;
+    char *pathspec = mf_strf("%s/%lld/%s/%lld", R->run.flow, (long long)R->run.run_id,
+                             step_name(t->step), (long long)t->id);
+    char *out = log_path(t, "stdout"), *err = log_path(t, "stderr");
+    struct mf_resources res = {.struct_size = sizeof res,
+                               .cpu = (uint32_t)(d->resources.cpu > 0 ? d->resources.cpu : 0),
+                               .memory_mb = (uint64_t)(d->resources.memory_mb > 0 ? d->resources.memory_mb : 0),
+                               .gpu = (uint32_t)(d->resources.gpu > 0 ? d->resources.gpu : 0)};
+    struct mf_job_spec spec = {
+        .struct_size = sizeof spec,
+        .timeout_s = (uint32_t)(d->timeout_s > 0 ? d->timeout_s : 0),
+        .argv = argv,
+        .env = d->env,
+        .pathspec = pathspec,
+        .flow_name = R->run.flow,
+        .step_name = step_name(t->step),
+        .run_id = R->run.run_id,
+        .task_id = t->id,
+        .attempt = t->attempt,
+        .resources = &res,
+        .image = d->image,
+        .stdout_path = out,
+        .stderr_path = err,
+    };
+    struct mf_compute *c = &R->computes[t->compute];
+    int rc = pathspec && out && err ? c->ops->submit(c->state, &spec, &t->job) : MF_ENOMEM;
+    if (rc) {
+        clear_progress();
+        fprintf(stderr, "mflow: cannot start task %s on compute '%s': %s\n",
+                pathspec ? pathspec : "?", c->desc->name, c->ops->last_error(c->state));
+    }
+    free(pathspec);
+    free(out);
+    free(err);
+    if (rc)
+        return rc;
+    t->state = T_RUNNING;
+    t->midline[0] = t->midline[1] = 0;
+    R->running[R->n_running++] = (size_t)(t->id - 1);
+    return 0;
+}
+
+/* ---- joins --------------------------------------------------------------------------------- */
+
+static struct arrival *arrival_for(int64_t split_task, int join_step, uint32_t count)
+{
+    for (size_t i = 0; i < R->n_arr; i++)
+        if (R->arr[i].split_task == split_task)
+            return &R->arr[i];
+    struct arrival *g = realloc(R->arr, (R->n_arr + 1) * sizeof *g);
+    if (!g)
+        return NULL;
+    R->arr = g;
+    struct arrival *a = &R->arr[R->n_arr];
+    memset(a, 0, sizeof *a);
+    a->split_task = split_task;
+    a->join_step = join_step;
+    a->count = count;
+    a->steps = calloc(count, sizeof *a->steps);
+    a->ids = calloc(count, sizeof *a->ids);
+    a->atts = calloc(count, sizeof *a->atts);
+    if (!a->steps || !a->ids || !a->atts)
+        return NULL;
+    R->n_arr++;
+    return a;
+}
+
+/* Input paths in index order, consecutive ids of one step written as a range. */
+static char *compact_inputs(const struct arrival *a)
+{
+    struct mf_sbuf b = {0};
+    for (uint32_t i = 0; i < a->count;) {
+        uint32_t j = i;
+        if (a->atts[i] == 0)
+            while (j + 1 < a->count && a->atts[j + 1] == 0 && a->steps[j + 1] == a->steps[i] &&
+                   a->ids[j + 1] == a->ids[j] + 1)
+                j++;
+        if (i)
+            mf_sbuf_add(&b, ",", 1);
+        mf_sbuf_addf(&b, "%s/%lld", step_name(a->steps[i]), (long long)a->ids[i]);
+        if (j > i)
+            mf_sbuf_addf(&b, "-%lld", (long long)a->ids[j]);
+        if (a->atts[i])
+            mf_sbuf_addf(&b, "@%u", a->atts[i]);
+        i = j + 1;
+    }
+    if (b.oom) {
+        mf_sbuf_free(&b);
+        return NULL;
+    }
+    return b.data ? b.data : strdup("");
+}
+
+static int arrive(const struct mf_task_record *r, const struct rt_task *t, int join_step)
+{
+    if (r->depth == 0)
+        return MF_EINVAL;
+    const struct mf_frame *top = &r->stack[r->depth - 1];
+    struct arrival *a = arrival_for(top->task, join_step, top->count);
+    if (!a || top->index >= a->count)
+        return MF_ENOMEM;
+    a->steps[top->index] = t->step;
+    a->ids[top->index] = t->id;
+    a->atts[top->index] = t->attempt;
+    if (++a->got < a->count)
+        return 0;
+    char *inputs = compact_inputs(a);
+    if (!inputs)
+        return MF_ENOMEM;
+    struct rt_task *jt = new_task(join_step, NULL, -1);
+    if (!jt) {
+        free(inputs);
+        return MF_ENOMEM;
+    }
+    if (strlen(inputs) > 64 * 1024) {
+        /* Past what one argument may hold: store the list beside the join task. */
+        char *key = mf_key_task(R->run.flow, R->run.run_id, step_name(join_step), jt->id, 0,
+                                "inputs");
+        struct mf_iov iov = {inputs, strlen(inputs)};
+        int rc = key ? R->st.ops->put(R->st.state, key, &iov, 1, 0) : MF_ENOMEM;
+        free(key);
+        free(inputs);
+        if (rc)
+            return rc;
+        inputs = strdup("@");
+    }
+    jt->inputs = inputs;
+    free(a->steps);
+    free(a->ids);
+    free(a->atts);
+    *a = R->arr[--R->n_arr];
+    return 0;
+}
+
+/* ---- task ends ----------------------------------------------------------------------------- */
+
+static void store_log(const struct rt_task *t, const char *ext)
+{
+    char *path = log_path(t, ext);
+    char *data = NULL;
+    size_t len = 0;
+    if (path && mf_read_file(path, &data, &len) == 0 && len > 0) {
+        char *key = mf_key_task(R->run.flow, R->run.run_id, step_name(t->step), t->id, t->attempt,
+                                ext);
+        struct mf_iov iov = {data, len};
+        if (key && R->st.ops->put(R->st.state, key, &iov, 1, 0) != 0)
+            fprintf(stderr, "mflow: warning: cannot store the %s of task %lld: %s\n", ext,
+                    (long long)t->id, R->st.ops->last_error(R->st.state));
+        free(key);
+    }
+    free(data);
+    if (path)
+        unlink(path);
+    free(path);
+}
+
+static void index_task(const struct mf_task_record *r)
+{
+    struct mf_task_rec ir;
+    memset(&ir, 0, sizeof ir);
+    snprintf(ir.flow, sizeof ir.flow, "%s", r->flow);
+    ir.run_id = r->run_id;
+    snprintf(ir.step, sizeof ir.step, "%s", r->step);
+    ir.task_id = r->task_id;
+    ir.attempt = r->attempt;
+    ir.status = r->status;
+    ir.start_time = r->start_time;
+    ir.end_time = r->end_time;
+    ir.exit_code = r->exit_code;
+    ir.term_signal = r->term_signal;
+    for (size_t i = r->depth; i > 0; i--)
+        if (r->stack[i - 1].kind == MF_FRAME_FOREACH) {
+            ir.foreach_index = r->stack[i - 1].index;
+            ir.foreach_count = r->stack[i - 1].count;
+            break;
+        }
+    if (r->origin)
+        snprintf(ir.origin, sizeof ir.origin, "%s", r->origin);
+    size_t used = 0;
+    for (size_t i = 0; i < r->n_arts; i++) {
+        size_t n = strlen(r->arts[i].name);
+        if (used + n + 2 > sizeof ir.artifacts)
+            break;
+        if (used)
+            ir.artifacts[used++] = '\n';
+        memcpy(ir.artifacts + used, r->arts[i].name, n);
+        used += n;
+    }
+    ir.artifacts[used] = '\0';
+    if (mf_index_put_task(R->ix, &ir) != 0)
+        fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+}
+
+/* A record for a task that ended without writing its own (crash, kill, timeout). */
+static void synthesize_failure(struct rt_task *t, const struct mf_job_status *js,
+                               struct mf_task_record *r)
+{
+    mf_task_record_init(r);
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    const mf_step_def *d = R->g->steps[t->step].def;
+    r->flow = strdup(R->run.flow);
+    r->run_id = R->run.run_id;
+    r->step = strdup(step_name(t->step));
+    r->task_id = t->id;
+    r->attempt = t->attempt;
+    r->status = MF_STATUS_FAILED;
+    r->exit_code = js->exit_code;
+    r->term_signal = js->term_signal;
+    r->host = strdup(host);
+    r->start_time = js->start_time;
+    r->end_time = js->end_time ? js->end_time : mf_now();
+    if (js->timed_out)
+        r->message = mf_strf("step '%s' timed out after %d s (timeout_s); the task was killed",
+                             r->step, d->timeout_s);
+    else if (js->term_signal)
+        r->message = mf_strf("step '%s' crashed: killed by signal %d (%s)%s%s", r->step,
+                             js->term_signal, strsignal(js->term_signal), js->reason[0] ? ": " : "",
+                             js->reason);
+    else if (js->state == MF_JOB_CANCELLED)
+        r->message = mf_strf("step '%s' was cancelled", r->step);
+    else
+        r->message = mf_strf("step '%s' exited with code %d without a task record%s%s", r->step,
+                             js->exit_code, js->reason[0] ? ": " : "", js->reason);
+    if (mf_record_write(&R->st, r) != 0)
+        fprintf(stderr, "mflow: warning: cannot store the failure record of task %lld: %s\n",
+                (long long)t->id, R->st.ops->last_error(R->st.state));
+}
+
+static void successors(struct rt_task *t, const struct mf_task_record *r)
+{
+    const struct mf_graph_step *gs = &R->g->steps[t->step];
+    char *me = t->attempt ? mf_strf("%s/%lld@%u", gs->name, (long long)t->id, t->attempt)
+                          : mf_strf("%s/%lld", gs->name, (long long)t->id);
+    int rc = 0;
+    if (gs->type == MF_STEP_BRANCH) {
+        for (size_t i = 0; !rc && i < gs->n_next; i++)
+            rc = new_task(gs->next[i], strdup(me), -1) ? 0 : MF_ENOMEM;
+    } else if (gs->type == MF_STEP_FOREACH) {
+        for (int64_t i = 0; !rc && i < r->foreach_count; i++)
+            rc = new_task(gs->next[0], strdup(me), i) ? 0 : MF_ENOMEM;
+    } else if (gs->type == MF_STEP_LINEAR) {
+        int nx = gs->next[0];
+        if (R->g->steps[nx].is_join)
+            rc = arrive(r, t, nx);
+        else
+            rc = new_task(nx, strdup(me), -1) ? 0 : MF_ENOMEM;
+    }
+    free(me);
+    if (rc) {
+        fprintf(stderr, "mflow: cannot schedule the successors of %s/%lld (code %d)\n", gs->name,
+                (long long)t->id, rc);
+        R->failed = R->stopping = 1;
+    }
+}
+
+static void task_ended(struct rt_task *t, const struct mf_job_status *js)
+{
+    struct mf_compute *c = &R->computes[t->compute];
+    c->ops->release(c->state, t->job);
+    t->job = NULL;
+    store_log(t, "stdout");
+    store_log(t, "stderr");
+    struct mf_task_record r;
+    int rc = mf_record_read(&R->st, R->run.flow, R->run.run_id, step_name(t->step), t->id,
+                            t->attempt, &r, NULL);
+    if (rc == 0 && r.status != MF_STATUS_SUCCEEDED && r.status != MF_STATUS_FAILED) {
+        mf_task_record_free(&r);
+        rc = MF_ECORRUPT;
+    }
+    if (rc)
+        synthesize_failure(t, js, &r);
+    index_task(&r);
+    const mf_step_def *d = R->g->steps[t->step].def;
+    if (r.status == MF_STATUS_SUCCEEDED) {
+        t->state = T_DONE;
+        R->n_done++;
+        if (!R->stopping)
+            successors(t, &r);
+    } else {
+        clear_progress();
+        fprintf(stderr, "mflow: %s/%lld/%s/%lld (attempt %u) failed: %s\n", R->run.flow,
+                (long long)R->run.run_id, step_name(t->step), (long long)t->id, t->attempt,
+                r.message ? r.message : "unknown error");
+        if ((int)t->attempt < d->retry && !R->stopping) {
+            t->attempt++;
+            fprintf(stderr, "mflow: retrying %s/%lld (attempt %u of %d)\n", step_name(t->step),
+                    (long long)t->id, t->attempt + 1, d->retry + 1);
+            requeue(t);
+        } else {
+            t->state = T_FAILED;
+            R->n_failed++;
+            R->failed = 1;
+            R->stopping = 1;
+        }
+    }
+    mf_task_record_free(&r);
+}
+
+/* ---- setup --------------------------------------------------------------------------------- */
+
+static int store_params(const struct mf_run_opts *o, char **err)
+{
+    const mf_flow_def *def = R->flow->def;
+    const char **given = calloc(def->n_params + 1, sizeof *given);
+    if (!given)
+        return MF_ENOMEM;
+    for (size_t i = 0; i < o->n_params; i++) {
+        const char *arg = o->param_args[i];
+        const char *eq = strchr(arg, '=');
+        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        size_t k;
+        for (k = 0; k < def->n_params; k++)
+            if (strlen(def->params[k].name) == nlen && !strncmp(def->params[k].name, arg, nlen))
+                break;
+        if (k == def->n_params) {
+            const char *best = NULL;
+            size_t bd = 3;
+            char name[256];
+            snprintf(name, sizeof name, "%.*s", (int)nlen, arg);
+            for (size_t j = 0; j < def->n_params; j++) {
+                size_t dd = mf_edit_distance(name, def->params[j].name);
+                if (dd < bd) {
+                    bd = dd;
+                    best = def->params[j].name;
+                }
+            }
+            *err = mf_strf("flow %s has no parameter '%s'%s%s%s (see `mflow show FLOW`)",
+                           def->name, name, best ? " (did you mean '" : "", best ? best : "",
+                           best ? "'?)" : "");
+            free(given);
+            return MF_EINVAL;
+        }
+        if (!eq) {
+            *err = mf_strf("parameter '%s' needs a value: --%s=VALUE", def->params[k].name,
+                           def->params[k].name);
+            free(given);
+            return MF_EINVAL;
+        }
+        given[k] = eq + 1;
+    }
+    int rc = 0;
+    for (size_t k = 0; !rc && k < def->n_params; k++) {
+        const mf_param_def *p = &def->params[k];
+        const char *text = given[k] ? given[k] : p->default_value;
+        if (!text) {
+            *err = mf_strf("flow %s needs parameter '%s': add --%s=VALUE%s%s", def->name, p->name,
+                           p->name, p->help ? " (" : "", p->help ? p->help : "");
+            if (p->help) {
+                char *e2 = mf_strf("%s)", *err);
+                free(*err);
+                *err = e2;
+            }
+            rc = MF_EINVAL;
+            break;
+        }
+        int64_t iv = 0;
+        double fv = 0;
+        if (mf_param_parse(p, text, &iv, &fv) != 0) {
+            *err = mf_strf("parameter '%s' must be %s, not '%s'", p->name,
+                           p->type == MF_I64   ? "an integer"
+                           : p->type == MF_F64 ? "a number"
+                           : p->type == MF_BOOL ? "true or false"
+                                                : "a string",
+                           text);
+            rc = MF_EINVAL;
+            break;
+        }
+        uint8_t *enc = NULL;
+        size_t len = 0;
+        mf_type ty = p->type == MF_BOOL ? MF_I64 : p->type;
+        if (ty == MF_I64)
+            rc = mf_codec_encode_i64(iv, &enc, &len);
+        else if (ty == MF_F64)
+            rc = mf_codec_encode_f64(fv, &enc, &len);
+        else {
+            len = MF_CODEC_HDR_LEN + strlen(text);
+            enc = malloc(len);
+            if (enc) {
+                mf_codec_header(enc, MF_STR);
+                memcpy(enc + MF_CODEC_HDR_LEN, text, len - MF_CODEC_HDR_LEN);
+            } else {
+                rc = MF_ENOMEM;
+            }
+        }
+        char key[MF_BLOB_KEY_LEN + 1];
+        struct mf_iov iov = {enc, len};
+        if (!rc)
+            rc = mf_blob_put(&R->st, &iov, 1, key, NULL);
+        if (!rc)
+            rc = mf_record_set_art(&R->params, p->name, ty, key, len);
+        else if (!*err)
+            *err = mf_strf("cannot store parameter '%s': %s", p->name, mf_blob_error());
+        free(enc);
+    }
+    free(given);
+    return rc;
+}
+
+static int open_computes(char **err)
+{
+    R->step_compute = calloc(R->g->n, sizeof *R->step_compute);
+    if (!R->step_compute)
+        return MF_ENOMEM;
+    for (size_t s = 0; s < R->g->n; s++) {
+        const char *name = R->g->steps[s].def->compute;
+        if (!name || !*name)
+            name = mf_host_compute();
+        int k;
+        for (k = 0; k < R->n_computes; k++)
+            if (!strcmp(R->compute_names[k], name))
+                break;
+        if (k == R->n_computes) {
+            if (k == 8) {
+                *err = mf_strf("too many compute plugins in one run (8 at most)");
+                return MF_EINVAL;
+            }
+            int rc = mf_compute_open(name, &R->computes[k], err);
+            if (rc)
+                return rc;
+            R->compute_names[k] = name;
+            R->n_computes++;
+        }
+        R->step_compute[s] = k;
+        /* Refuse what can never run before anything starts. */
+        struct mf_compute *c = &R->computes[k];
+        const mf_step_def *d = R->g->steps[s].def;
+        struct mf_resources res = {.struct_size = sizeof res,
+                                   .cpu = (uint32_t)(d->resources.cpu > 0 ? d->resources.cpu : 0),
+                                   .memory_mb = (uint64_t)(d->resources.memory_mb > 0 ? d->resources.memory_mb : 0),
+                                   .gpu = (uint32_t)(d->resources.gpu > 0 ? d->resources.gpu : 0)};
+        if (c->ops->check && c->ops->check(c->state, d->name, &res) != 0) {
+            *err = mf_strf("flow %s: %s", R->flow->def->name, c->ops->last_error(c->state));
+            return MF_EINVAL;
+        }
+    }
+    return 0;
+}
+
+static int write_run(void)
+{
+    int rc = mf_run_record_write(&R->st, &R->run, &R->params);
+    if (rc)
+        fprintf(stderr, "mflow: cannot store the run record of %s/%lld: %s\n", R->run.flow,
+                (long long)R->run.run_id, R->st.ops->last_error(R->st.state));
+    if (mf_index_put_run(R->ix, &R->run) != 0)
+        fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+    return rc;
+}
+
+static void cancel_all(void)
+{
+    for (size_t i = 0; i < R->n_running; i++) {
+        struct rt_task *t = R->tasks[R->running[i]];
+        struct mf_compute *c = &R->computes[t->compute];
+        c->ops->cancel(c->state, t->job);
+    }
+}
+
+/* ---- the loop ------------------------------------------------------------------------------ */
+
+static void loop(void)
+{
+    struct mf_job_status *st = NULL;
+    mf_job **jobs = NULL;
+    struct rt_task **tk = NULL;
+    size_t cap = 0;
+    int cancelled = 0;
+    for (;;) {
+        if (interrupted && !cancelled) {
+            clear_progress();
+            fprintf(stderr, "\nmflow: interrupted: cancelling %zu running task(s)\n",
+                    R->n_running);
+            cancelled = 1;
+            R->stopping = 1;
+            R->failed = 1;
+            cancel_all();
+        }
+        while (!R->stopping && R->n_running < (size_t)R->max_workers &&
+               R->ready_head < R->ready_tail) {
+            struct rt_task *t = R->tasks[R->ready[R->ready_head++]];
+            if (submit(t) != 0) {
+                t->state = T_FAILED;
+                R->n_failed++;
+                R->failed = R->stopping = 1;
+            }
+        }
+        if (R->n_running == 0)
+            break;
+        show_progress();
+        if (R->n_computes == 1) {
+            R->computes[0].ops->wait(R->computes[0].state, 1000);
+        } else {
+            for (int k = 0; k < R->n_computes; k++)
+                R->computes[k].ops->wait(R->computes[k].state, 0);
+            usleep(2000);
+        }
+        if (cap < R->n_running) {
+            cap = R->n_running * 2;
+            free(st);
+            free(jobs);
+            free(tk);
+            st = calloc(cap, sizeof *st);
+            jobs = calloc(cap, sizeof *jobs);
+            tk = calloc(cap, sizeof *tk);
+            if (!st || !jobs || !tk) {
+                fprintf(stderr, "mflow: out of memory\n");
+                R->failed = 1;
+                break;
+            }
+        }
+        if (mf_index_begin(R->ix) != 0)
+            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+        for (int k = 0; k < R->n_computes; k++) {
+            size_t n = 0;
+            for (size_t i = 0; i < R->n_running; i++) {
+                struct rt_task *t = R->tasks[R->running[i]];
+                if (t->compute == k) {
+                    tk[n] = t;
+                    jobs[n] = t->job;
+                    memset(&st[n], 0, sizeof st[n]);
+                    st[n].struct_size = sizeof st[n];
+                    n++;
+                }
+            }
+            if (n == 0 || R->computes[k].ops->poll(R->computes[k].state, jobs, n, st) != 0)
+                continue;
+            for (size_t j = 0; j < n; j++) {
+                if (st[j].state == MF_JOB_QUEUED || st[j].state == MF_JOB_RUNNING)
+                    continue;
+                struct rt_task *t = tk[j];
+                for (size_t i = 0; i < R->n_running; i++)
+                    if (R->tasks[R->running[i]] == t) {
+                        R->running[i] = R->running[--R->n_running];
+                        break;
+                    }
+                task_ended(t, &st[j]);
+            }
+        }
+        if (mf_index_commit(R->ix) != 0)
+            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+    }
+    clear_progress();
+    free(st);
+    free(jobs);
+    free(tk);
+}
+
+static char *self_exe(void)
+{
+    char buf[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n <= 0)
+        return NULL;
+    buf[n] = '\0';
+    return strdup(buf);
+}
+
+int mf_run_flow(const struct mf_run_opts *o)
+{
+    struct rt rt;
+    memset(&rt, 0, sizeof rt);
+    R = &rt;
+    mf_task_record_init(&rt.params);
+    rt.t0 = mf_mono();
+    rt.tty = isatty(STDERR_FILENO);
+    char *err = NULL;
+    int code = 1;
+    int rc = mf_flow_open(o->flow_path, &rt.flow, &err);
+    if (rc)
+        goto out;
+    rt.g = rt.flow->graph;
+    rt.self_exe = self_exe();
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    rt.max_workers = o->max_workers > 0 ? o->max_workers : (int)(ncpu > 0 ? ncpu : 1);
+    rc = mf_store_open(&rt.st, &err);
+    if (rc)
+        goto out;
+    rc = open_computes(&err);
+    if (rc)
+        goto out;
+    char *ixdir = mf_strf("%s/index", mf_host_home());
+    rc = ixdir ? mf_index_open(ixdir, &rt.ix) : MF_ENOMEM;
+    free(ixdir);
+    if (rc) {
+        err = mf_strf("%s", rt.ix ? mf_index_error(rt.ix) : "cannot open the index");
+        goto out;
+    }
+    const char *flow = rt.flow->def->name;
+    /* Run ids: the index's counter, never below what the datastore already holds. */
+    int64_t id = 0;
+    for (;;) {
+        rc = mf_index_new_run_id(rt.ix, flow, id + 1, &id);
+        if (rc) {
+            err = mf_strf("%s", mf_index_error(rt.ix));
+            goto out;
+        }
+        char *key = mf_key_run(flow, id);
+        int ex = key ? rt.st.ops->exists(rt.st.state, key) : MF_ENOMEM;
+        free(key);
+        if (ex == 0)
+            break;
+        if (ex < 0) {
+            err = mf_strf("cannot reach the datastore: %s", rt.st.ops->last_error(rt.st.state));
+            rc = ex;
+            goto out;
+        }
+    }
+    snprintf(rt.run.flow, sizeof rt.run.flow, "%s", flow);
+    rt.run.run_id = id;
+    rt.run.status = MF_STATUS_RUNNING;
+    rt.run.pid = (int32_t)getpid();
+    snprintf(rt.run.user, sizeof rt.run.user, "%s", mf_host_user());
+    snprintf(rt.run.ns, sizeof rt.run.ns, "%s", mf_host_namespace());
+    gethostname(rt.run.host, sizeof rt.run.host - 1);
+    rt.run.start_time = mf_now();
+    {
+        struct mf_sbuf tags = {0};
+        mf_sbuf_addf(&tags, "user:%s\nmflow_version:%s", mf_host_user(), MF_VERSION);
+        for (size_t i = 0; i < o->n_tags; i++)
+            mf_sbuf_addf(&tags, "\n%s", o->tags[i]);
+        snprintf(rt.run.tags, sizeof rt.run.tags, "%s", tags.data ? tags.data : "");
+        mf_sbuf_free(&tags);
+    }
+    rc = store_params(o, &err);
+    if (rc)
+        goto out;
+    rc = write_run();
+    if (rc)
+        goto out;
+    if (o->run_id_file) {
+        char buf[32];
+        int n = snprintf(buf, sizeof buf, "%lld\n", (long long)id);
+        int wrc = mf_write_file_atomic(o->run_id_file, buf, (size_t)n);
+        if (wrc)
+            fprintf(stderr, "mflow: warning: cannot write --run-id-file %s: %s\n", o->run_id_file,
+                    strerror(wrc));
+    }
+    rt.logdir = mf_strf("%s/tmp/%s-%lld-%d", mf_host_home(), flow, (long long)id, (int)getpid());
+    if (!rt.logdir || mf_mkdir_p(rt.logdir, 0755) != 0) {
+        err = mf_strf("cannot create %s", rt.logdir ? rt.logdir : "the log directory");
+        rc = MF_EIO;
+        goto out;
+    }
+    rt.running = calloc((size_t)rt.max_workers, sizeof *rt.running);
+    if (!rt.running || !new_task(rt.g->start, NULL, -1)) {
+        rc = MF_ENOMEM;
+        goto out;
+    }
+    fprintf(stderr, "mflow: run %s/%lld started (%zu steps, up to %d at once)\n", flow,
+            (long long)id, rt.g->n, rt.max_workers);
+    mf_host_set_output(on_output);
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    loop();
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    mf_host_set_output(NULL);
+
+    rt.run.end_time = mf_now();
+    rt.run.n_tasks = (uint32_t)rt.n_tasks;
+    rt.run.n_failed = (uint32_t)rt.n_failed;
+    rt.run.status = interrupted ? MF_STATUS_CANCELLED
+                    : rt.failed ? MF_STATUS_FAILED
+                                : MF_STATUS_SUCCEEDED;
+    write_run();
+    rmdir(rt.logdir);
+    fprintf(stderr, "mflow: run %s/%lld %s: %zu task(s) done, %zu failed, %.2f s\n", flow,
+            (long long)id, mf_status_name(rt.run.status), rt.n_done, rt.n_failed,
+            mf_mono() - rt.t0);
+    code = interrupted ? 130 : rt.failed ? 1 : 0;
+out:
+    if (err) {
+        fprintf(stderr, "mflow: %s\n", err);
+        free(err);
+    }
+    for (size_t i = 0; i < rt.n_tasks; i++) {
+        free(rt.tasks[i]->inputs);
+        free(rt.tasks[i]);
+    }
+    free(rt.tasks);
+    for (size_t i = 0; i < rt.n_arr; i++) {
+        free(rt.arr[i].steps);
+        free(rt.arr[i].ids);
+        free(rt.arr[i].atts);
+    }
+    free(rt.arr);
+    free(rt.ready);
+    free(rt.running);
+    free(rt.step_compute);
+    for (int k = 0; k < rt.n_computes; k++)
+        mf_compute_close(&rt.computes[k]);
+    mf_index_close(rt.ix);
+    if (rt.st.desc)
+        mf_store_close(&rt.st);
+    mf_task_record_free(&rt.params);
+    mf_flow_close(rt.flow);
+    free(rt.self_exe);
+    free(rt.logdir);
+    R = NULL;
+    return code;
+}

@@ -1,0 +1,22 @@
+/* The orchestrator: runs a flow's tasks through compute plugins, records the run. */
+#ifndef MF_RUNTIME_H
+#define MF_RUNTIME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mf_run_opts {
+    const char *flow_path;
+    const char *const *param_args;   /* "name=value" */
+    size_t n_params;
+    int max_workers;                 /* 0: the machine's cores */
+    const char *const *tags;
+    size_t n_tags;
+    const char *run_id_file;
+};
+
+/* Run the flow; returns the exit code for the command (0 only when the run succeeded, 130
+ * when interrupted). Messages go to stderr. */
+int mf_run_flow(const struct mf_run_opts *o);
+
+#endif

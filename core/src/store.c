@@ -1,0 +1,65 @@
+#include "store.h"
+
+#include "host.h"
+#include "loader.h"
+#include "util.h"
+
+#include <string.h>
+
+static const struct mf_plugin_desc *open_plugin(uint32_t kind, const char *name, void **state,
+                                                char **err)
+{
+    mf_registry *reg = mf_host_registry();
+    if (!reg) {
+        *err = mf_strf("out of memory loading plugins");
+        return NULL;
+    }
+    const struct mf_plugin_desc *d = mf_registry_find(reg, kind, name);
+    if (!d) {
+        *err = mf_strf("%s", mf_registry_error(reg));
+        return NULL;
+    }
+    int rc = d->init(mf_host_api(), state);
+    if (rc) {
+        *err = mf_strf("%s plugin '%s' did not start (code %d); see the messages above",
+                       mf_plugin_kind_name(kind), name, rc);
+        return NULL;
+    }
+    return d;
+}
+
+int mf_store_open(struct mf_store *st, char **err)
+{
+    memset(st, 0, sizeof *st);
+    st->desc = open_plugin(MF_PLUGIN_STORAGE, mf_host_storage(), &st->state, err);
+    if (!st->desc)
+        return MF_EUNAVAIL;
+    st->ops = st->desc->ops;
+    return 0;
+}
+
+void mf_store_close(struct mf_store *st)
+{
+    if (st && st->desc) {
+        st->desc->fini(st->state);
+        memset(st, 0, sizeof *st);
+    }
+}
+
+int mf_compute_open(const char *name, struct mf_compute *c, char **err)
+{
+    memset(c, 0, sizeof *c);
+    c->desc = open_plugin(MF_PLUGIN_COMPUTE, name, &c->state, err);
+    if (!c->desc)
+        return MF_EUNAVAIL;
+    c->ops = c->desc->ops;
+    return 0;
+}
+
+void mf_compute_close(struct mf_compute *c)
+{
+    if (c && c->desc) {
+        c->desc->fini(c->state);
+        memset(c, 0, sizeof *c);
+    }
+}

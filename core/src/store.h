@@ -1,0 +1,24 @@
+/* Opening the configured plugins: the datastore (storage plugin) and compute backends. */
+#ifndef MF_STORE_H
+#define MF_STORE_H
+
+#include "blob.h"
+
+#include <mflow/plugin.h>
+
+/* Open the storage plugin named by the settings (host.h) on the configured root.
+ * On failure *err (malloc'd) says which plugin and why. */
+int mf_store_open(struct mf_store *st, char **err);
+void mf_store_close(struct mf_store *st);
+
+struct mf_compute {
+    const struct mf_plugin_desc *desc;
+    const struct mf_compute_ops *ops;
+    void *state;
+};
+
+/* Open compute plugin `name` (init'ed). */
+int mf_compute_open(const char *name, struct mf_compute *c, char **err);
+void mf_compute_close(struct mf_compute *c);
+
+#endif

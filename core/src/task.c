@@ -1,0 +1,824 @@
+/* The task side: the flow API (flow.h) and one task's execution (task.h). */
+#include "task.h"
+
+#include "blob.h"
+#include "codec.h"
+#include "flowload.h"
+#include "index.h"
+#include "record.h"
+#include "store.h"
+#include "util.h"
+
+#include <mflow/flow.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* A value read during the step: kept until the step returns so getters can hand out
+ * pointers into it. */
+struct held {
+    char key[MF_BLOB_KEY_LEN + 1];
+    struct mf_blob blob;
+    void *decoded;               /* list decoding or NUL-terminated string copy */
+    size_t n;
+};
+
+struct mf_task {
+    struct mf_flow *flow;
+    const struct mf_graph_step *gs;
+    struct mf_store *st;
+    struct mf_task_record rec;       /* this task: inherited + set artifacts */
+    struct mf_task_record *in;       /* input records */
+    size_t n_in;
+    int64_t split_index;
+    struct held *held;
+    size_t n_held, cap_held;
+    jmp_buf fail_jmp;
+    int in_step;
+    char *fail_msg;
+};
+
+static struct mf_task *current;
+
+/* ---- failure ------------------------------------------------------------------------------- */
+
+void mf_fail(mf_task *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = mf_vstrf(fmt, ap);
+    va_end(ap);
+    if (!t)
+        t = current;
+    free(t->fail_msg);
+    t->fail_msg = msg ? msg : strdup("task failed (out of memory formatting the message)");
+    longjmp(t->fail_jmp, 1);
+}
+
+#define FAIL(t, ...) mf_fail((t), __VA_ARGS__)
+
+/* ---- reading values ------------------------------------------------------------------------ */
+
+static struct held *hold(mf_task *t, const char *key)
+{
+    for (size_t i = 0; i < t->n_held; i++)
+        if (!strcmp(t->held[i].key, key))
+            return &t->held[i];
+    if (t->n_held == t->cap_held) {
+        size_t cap = t->cap_held ? t->cap_held * 2 : 16;
+        struct held *g = realloc(t->held, cap * sizeof *g);
+        if (!g)
+            FAIL(t, "out of memory reading artifact");
+        t->held = g;
+        t->cap_held = cap;
+    }
+    struct held *h = &t->held[t->n_held];
+    memset(h, 0, sizeof *h);
+    int rc = mf_blob_get(t->st, key, &h->blob);
+    if (rc)
+        FAIL(t, "cannot read artifact blob %s: %s", key, mf_blob_error());
+    memcpy(h->key, key, sizeof h->key);
+    t->n_held++;
+    return h;
+}
+
+static void release_held(mf_task *t)
+{
+    for (size_t i = 0; i < t->n_held; i++) {
+        mf_blob_release(&t->held[i].blob);
+        free(t->held[i].decoded);
+    }
+    free(t->held);
+    t->held = NULL;
+    t->n_held = t->cap_held = 0;
+}
+
+static const char *tname(mf_type ty)
+{
+    return mf_type_name(ty);
+}
+
+/* The artifact `name` of record r, checked to be of type want; payload out. */
+static struct held *value_of(mf_task *t, const struct mf_task_record *r, const char *name,
+                             mf_type want, const uint8_t **payload, size_t *plen,
+                             const char *where)
+{
+    if (!name)
+        FAIL(t, "artifact name is NULL");
+    const struct mf_artifact_ref *a = mf_record_find(r, name);
+    if (!a)
+        FAIL(t, "step '%s': no artifact '%s'%s (set it in an earlier step)", t->rec.step, name,
+             where);
+    if (want && a->type != want)
+        FAIL(t, "step '%s': artifact '%s'%s is %s, not %s", t->rec.step, name, where,
+             tname(a->type), tname(want));
+    struct held *h = hold(t, a->key);
+    mf_type got;
+    if (mf_codec_parse(h->blob.data, h->blob.len, &got, payload, plen) != 0 || got != a->type)
+        FAIL(t, "artifact '%s' (blob %s) is corrupt", name, a->key);
+    return h;
+}
+
+static int64_t get_i64(mf_task *t, const struct mf_task_record *r, const char *name,
+                       const char *where)
+{
+    const uint8_t *p;
+    size_t n;
+    value_of(t, r, name, MF_I64, &p, &n, where);
+    int64_t v;
+    if (mf_codec_decode_i64(p, n, &v))
+        FAIL(t, "artifact '%s' is corrupt", name);
+    return v;
+}
+
+static double get_f64(mf_task *t, const struct mf_task_record *r, const char *name,
+                      const char *where)
+{
+    const uint8_t *p;
+    size_t n;
+    value_of(t, r, name, MF_F64, &p, &n, where);
+    double v;
+    if (mf_codec_decode_f64(p, n, &v))
+        FAIL(t, "artifact '%s' is corrupt", name);
+    return v;
+}
+
+static const char *get_str(mf_task *t, const struct mf_task_record *r, const char *name,
+                           const char *where)
+{
+    const uint8_t *p;
+    size_t n;
+    struct held *h = value_of(t, r, name, MF_STR, &p, &n, where);
+    if (!h->decoded) {
+        char *s = malloc(n + 1);
+        if (!s)
+            FAIL(t, "out of memory reading '%s'", name);
+        memcpy(s, p, n);
+        s[n] = '\0';
+        h->decoded = s;
+    }
+    return h->decoded;
+}
+
+static const void *get_bytes(mf_task *t, const struct mf_task_record *r, const char *name,
+                             size_t *len, const char *where)
+{
+    const uint8_t *p;
+    size_t n;
+    value_of(t, r, name, MF_BYTES, &p, &n, where);
+    if (len)
+        *len = n;
+    return p;
+}
+
+static void *get_list(mf_task *t, const struct mf_task_record *r, const char *name, mf_type ty,
+                      size_t *n, const char *where)
+{
+    const uint8_t *p;
+    size_t plen;
+    struct held *h = value_of(t, r, name, ty, &p, &plen, where);
+    if (!h->decoded) {
+        int rc = ty == MF_I64V   ? mf_codec_decode_i64v(p, plen, (int64_t **)&h->decoded, &h->n)
+                 : ty == MF_F64V ? mf_codec_decode_f64v(p, plen, (double **)&h->decoded, &h->n)
+                                 : mf_codec_decode_strv(p, plen, (char ***)&h->decoded, &h->n);
+        if (rc)
+            FAIL(t, "artifact '%s' is corrupt", name);
+    }
+    if (n)
+        *n = h->n;
+    return h->decoded;
+}
+
+/* ---- writing values ------------------------------------------------------------------------ */
+
+static void put_value(mf_task *t, const char *name, mf_type ty, const void *payload, size_t len)
+{
+    if (!name || !*name)
+        FAIL(t, "step '%s': artifact name is empty", t->rec.step);
+    uint8_t hdr[MF_CODEC_HDR_LEN];
+    mf_codec_header(hdr, ty);
+    struct mf_iov iov[2] = {{hdr, sizeof hdr}, {payload, len}};
+    char key[MF_BLOB_KEY_LEN + 1];
+    int rc = mf_blob_put(t->st, iov, 2, key, NULL);
+    if (rc)
+        FAIL(t, "step '%s': cannot store artifact '%s': %s", t->rec.step, name, mf_blob_error());
+    if (mf_record_set_art(&t->rec, name, ty, key, sizeof hdr + len))
+        FAIL(t, "out of memory storing '%s'", name);
+}
+
+static void put_encoded(mf_task *t, const char *name, mf_type ty, uint8_t *enc, size_t len, int rc)
+{
+    if (rc)
+        FAIL(t, "out of memory encoding '%s'", name);
+    put_value(t, name, ty, enc + MF_CODEC_HDR_LEN, len - MF_CODEC_HDR_LEN);
+    free(enc);
+}
+
+void mf_set_i64(mf_task *t, const char *name, int64_t v)
+{
+    uint8_t *e;
+    size_t n;
+    int rc = mf_codec_encode_i64(v, &e, &n);
+    put_encoded(t, name, MF_I64, e, n, rc);
+}
+
+void mf_set_f64(mf_task *t, const char *name, double v)
+{
+    uint8_t *e;
+    size_t n;
+    int rc = mf_codec_encode_f64(v, &e, &n);
+    put_encoded(t, name, MF_F64, e, n, rc);
+}
+
+void mf_set_str(mf_task *t, const char *name, const char *v)
+{
+    if (!v)
+        FAIL(t, "step '%s': mf_set_str('%s') with a NULL string", t->rec.step, name);
+    put_value(t, name, MF_STR, v, strlen(v));
+}
+
+void mf_set_bytes(mf_task *t, const char *name, const void *data, size_t len)
+{
+    if (!data && len)
+        FAIL(t, "step '%s': mf_set_bytes('%s') with NULL data", t->rec.step, name);
+    put_value(t, name, MF_BYTES, data ? data : "", len);
+}
+
+void mf_set_i64v(mf_task *t, const char *name, const int64_t *v, size_t n)
+{
+    uint8_t *e;
+    size_t len;
+    int rc = mf_codec_encode_i64v(v, n, &e, &len);
+    put_encoded(t, name, MF_I64V, e, len, rc);
+}
+
+void mf_set_f64v(mf_task *t, const char *name, const double *v, size_t n)
+{
+    uint8_t *e;
+    size_t len;
+    int rc = mf_codec_encode_f64v(v, n, &e, &len);
+    put_encoded(t, name, MF_F64V, e, len, rc);
+}
+
+void mf_set_strv(mf_task *t, const char *name, const char *const *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!v[i])
+            FAIL(t, "step '%s': mf_set_strv('%s'): element %zu is NULL", t->rec.step, name, i);
+    uint8_t *e;
+    size_t len;
+    int rc = mf_codec_encode_strv(v, n, &e, &len);
+    put_encoded(t, name, MF_STRV, e, len, rc);
+}
+
+int64_t mf_get_i64(mf_task *t, const char *name) { return get_i64(t, &t->rec, name, ""); }
+double mf_get_f64(mf_task *t, const char *name) { return get_f64(t, &t->rec, name, ""); }
+const char *mf_get_str(mf_task *t, const char *name) { return get_str(t, &t->rec, name, ""); }
+
+const void *mf_get_bytes(mf_task *t, const char *name, size_t *len)
+{
+    return get_bytes(t, &t->rec, name, len, "");
+}
+
+int mf_has(mf_task *t, const char *name)
+{
+    return name && mf_record_find(&t->rec, name) != NULL;
+}
+
+mf_type mf_type_of(mf_task *t, const char *name)
+{
+    const struct mf_artifact_ref *a = name ? mf_record_find(&t->rec, name) : NULL;
+    return a ? a->type : 0;
+}
+
+const int64_t *mf_get_i64v(mf_task *t, const char *name, size_t *n)
+{
+    return get_list(t, &t->rec, name, MF_I64V, n, "");
+}
+
+const double *mf_get_f64v(mf_task *t, const char *name, size_t *n)
+{
+    return get_list(t, &t->rec, name, MF_F64V, n, "");
+}
+
+const char *const *mf_get_strv(mf_task *t, const char *name, size_t *n)
+{
+    return get_list(t, &t->rec, name, MF_STRV, n, "");
+}
+
+/* ---- foreach items ------------------------------------------------------------------------- */
+
+/* The innermost foreach frame and the list it fans out over. */
+static const struct mf_frame *foreach_frame(mf_task *t)
+{
+    for (size_t i = t->rec.depth; i > 0; i--)
+        if (t->rec.stack[i - 1].kind == MF_FRAME_FOREACH)
+            return &t->rec.stack[i - 1];
+    FAIL(t, "step '%s' is not inside a foreach: mf_item_* need a foreach split", t->rec.step);
+}
+
+/* The item list: the foreach artifact as the split task stored it. The split task is the
+ * parent of the first step of the foreach body; deeper body steps inherit the artifact, so
+ * reading it from this task's own view gives the same value. */
+static void *item_list(mf_task *t, mf_type *ty, size_t *n)
+{
+    const struct mf_frame *f = foreach_frame(t);
+    int s = mf_graph_find(t->flow->graph, f->step);
+    const char *var = s >= 0 ? t->flow->graph->steps[s].def->foreach : NULL;
+    const struct mf_artifact_ref *a = var ? mf_record_find(&t->rec, var) : NULL;
+    if (!a)
+        FAIL(t, "step '%s': the foreach list '%s' is gone (was it overwritten?)", t->rec.step,
+             var ? var : "?");
+    *ty = a->type;
+    return get_list(t, &t->rec, var, a->type, n, " (the foreach list)");
+}
+
+static size_t item_pos(mf_task *t, mf_type want, void **list)
+{
+    mf_type ty;
+    size_t n;
+    *list = item_list(t, &ty, &n);
+    const struct mf_frame *f = foreach_frame(t);
+    if (want && ty != want)
+        FAIL(t, "step '%s': the foreach item is %s, not %s", t->rec.step, tname(ty), tname(want));
+    if (f->index >= n)
+        FAIL(t, "step '%s': foreach index %u is past the list's %zu items", t->rec.step, f->index,
+             n);
+    return f->index;
+}
+
+int64_t mf_item_i64(mf_task *t)
+{
+    void *l;
+    size_t i = item_pos(t, MF_I64V, &l);
+    return ((int64_t *)l)[i];
+}
+
+double mf_item_f64(mf_task *t)
+{
+    void *l;
+    size_t i = item_pos(t, MF_F64V, &l);
+    return ((double *)l)[i];
+}
+
+const char *mf_item_str(mf_task *t)
+{
+    void *l;
+    size_t i = item_pos(t, MF_STRV, &l);
+    return ((char **)l)[i];
+}
+
+size_t mf_item_index(mf_task *t)
+{
+    return foreach_frame(t)->index;
+}
+
+size_t mf_item_count(mf_task *t)
+{
+    return foreach_frame(t)->count;
+}
+
+/* ---- joins --------------------------------------------------------------------------------- */
+
+static const struct mf_task_record *input(mf_task *t, size_t i)
+{
+    if (i >= t->n_in)
+        FAIL(t, "step '%s': input %zu does not exist (the step has %zu inputs)", t->rec.step, i,
+             t->n_in);
+    return &t->in[i];
+}
+
+size_t mf_input_count(mf_task *t)
+{
+    return t->gs->is_join ? t->n_in : 0;
+}
+
+static char *where_input(size_t i)
+{
+    static __thread char buf[64];
+    snprintf(buf, sizeof buf, " of input %zu", i);
+    return buf;
+}
+
+int64_t mf_input_i64(mf_task *t, size_t i, const char *name)
+{
+    return get_i64(t, input(t, i), name, where_input(i));
+}
+
+double mf_input_f64(mf_task *t, size_t i, const char *name)
+{
+    return get_f64(t, input(t, i), name, where_input(i));
+}
+
+const char *mf_input_str(mf_task *t, size_t i, const char *name)
+{
+    return get_str(t, input(t, i), name, where_input(i));
+}
+
+const void *mf_input_bytes(mf_task *t, size_t i, const char *name, size_t *len)
+{
+    return get_bytes(t, input(t, i), name, len, where_input(i));
+}
+
+int mf_input_has(mf_task *t, size_t i, const char *name)
+{
+    return name && mf_record_find(input(t, i), name) != NULL;
+}
+
+const char *mf_input_step(mf_task *t, size_t i)
+{
+    return input(t, i)->step;
+}
+
+static int excluded(const char *exclude, const char *name)
+{
+    if (!exclude)
+        return 0;
+    size_t n = strlen(name);
+    for (const char *p = exclude; *p;) {
+        while (*p == ' ')
+            p++;
+        const char *e = p;
+        while (*e && *e != ' ')
+            e++;
+        if ((size_t)(e - p) == n && !strncmp(p, name, n))
+            return 1;
+        p = e;
+    }
+    return 0;
+}
+
+void mf_merge_artifacts(mf_task *t, const char *exclude)
+{
+    if (!t->gs->is_join)
+        FAIL(t, "step '%s': mf_merge_artifacts works only in a join step", t->rec.step);
+    /* What the step set itself before merging wins; otherwise all inputs that have a name
+     * must agree on its value (same blob key). */
+    size_t own = t->rec.n_arts;
+    for (size_t i = 0; i < t->n_in; i++) {
+        const struct mf_task_record *r = &t->in[i];
+        for (size_t j = 0; j < r->n_arts; j++) {
+            const struct mf_artifact_ref *a = &r->arts[j];
+            if (excluded(exclude, a->name))
+                continue;
+            const struct mf_artifact_ref *mine = mf_record_find(&t->rec, a->name);
+            if (mine && (size_t)(mine - t->rec.arts) < own)
+                continue;
+            if (mine) {
+                if (strcmp(mine->key, a->key) != 0)
+                    FAIL(t,
+                         "step '%s': cannot merge artifact '%s': inputs disagree on its value "
+                         "(set it in the join before merging, or exclude it)",
+                         t->rec.step, a->name);
+                continue;
+            }
+            if (mf_record_set_art(&t->rec, a->name, a->type, a->key, a->size))
+                FAIL(t, "out of memory merging '%s'", a->name);
+        }
+    }
+}
+
+/* ---- the current task ---------------------------------------------------------------------- */
+
+const char *mf_flow_name(mf_task *t) { return t->rec.flow; }
+int64_t mf_run_id(mf_task *t) { return t->rec.run_id; }
+const char *mf_step_name(mf_task *t) { return t->rec.step; }
+int64_t mf_task_id(mf_task *t) { return t->rec.task_id; }
+int mf_attempt(mf_task *t) { return (int)t->rec.attempt; }
+
+/* ---- input paths --------------------------------------------------------------------------- */
+
+int mf_input_paths_parse(const char *text, char ***paths, uint32_t **attempts, size_t *n)
+{
+    *paths = NULL;
+    *attempts = NULL;
+    *n = 0;
+    size_t cap = 0;
+    const char *p = text;
+    while (p && *p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char item[512];
+        if (len == 0 || len >= sizeof item)
+            return MF_EINVAL;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        char *slash = strrchr(item, '/');
+        if (!slash)
+            return MF_EINVAL;
+        *slash = '\0';
+        uint32_t att = 0;
+        char *at = strchr(slash + 1, '@');
+        if (at) {
+            *at = '\0';
+            att = (uint32_t)strtoul(at + 1, NULL, 10);
+        }
+        char *dash = strchr(slash + 1, '-');
+        char *end;
+        long long lo = strtoll(slash + 1, &end, 10), hi = lo;
+        if (dash)
+            hi = strtoll(dash + 1, &end, 10);
+        if (hi < lo || lo < 0)
+            return MF_EINVAL;
+        for (long long id = lo; id <= hi; id++) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 8;
+                char **gp = realloc(*paths, cap * sizeof *gp);
+                if (gp)
+                    *paths = gp;
+                uint32_t *ga = realloc(*attempts, cap * sizeof *ga);
+                if (ga)
+                    *attempts = ga;
+                if (!gp || !ga)
+                    return MF_ENOMEM;
+            }
+            (*paths)[*n] = mf_strf("%s/%lld", item, id);
+            (*attempts)[*n] = att;
+            if (!(*paths)[*n])
+                return MF_ENOMEM;
+            (*n)++;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+/* ---- running one task ---------------------------------------------------------------------- */
+
+static int load_inputs(mf_task *t, const struct mf_task_args *a, char **err)
+{
+    char *text = NULL;
+    if (a->input_paths && a->input_paths[0] == '@') {
+        /* Too long for a command line: the orchestrator stored the list beside the task. */
+        char *key = mf_key_task(t->rec.flow, t->rec.run_id, t->rec.step, t->rec.task_id,
+                                t->rec.attempt, "inputs");
+        struct mf_buf b = {.struct_size = sizeof b};
+        int rc = key ? t->st->ops->get(t->st->state, key, &b) : MF_ENOMEM;
+        if (rc) {
+            *err = mf_strf("cannot read the input list %s: %s", key ? key : "?",
+                           t->st->ops->last_error(t->st->state));
+            free(key);
+            return rc;
+        }
+        free(key);
+        text = strndup(b.data, b.len);
+        if (b.release)
+            b.release(&b);
+    } else if (a->input_paths) {
+        text = strdup(a->input_paths);
+    }
+    char **paths = NULL;
+    uint32_t *atts = NULL;
+    size_t n = 0;
+    int rc = text ? mf_input_paths_parse(text, &paths, &atts, &n) : 0;
+    if (rc)
+        *err = mf_strf("malformed --input-paths '%s'", text ? text : "");
+    free(text);
+    if (!rc && n) {
+        t->in = calloc(n, sizeof *t->in);
+        if (!t->in)
+            rc = MF_ENOMEM;
+    }
+    for (size_t i = 0; !rc && i < n; i++) {
+        char *slash = strrchr(paths[i], '/');
+        *slash = '\0';
+        rc = mf_record_read(t->st, t->rec.flow, t->rec.run_id, paths[i], atoll(slash + 1), atts[i],
+                            &t->in[i], err);
+        *slash = '/';
+        if (!rc) {
+            t->n_in = i + 1;
+            /* Keep where each input came from (attempt included) in this task's record. */
+            t->rec.inputs = t->rec.inputs ? t->rec.inputs : calloc(n, sizeof(char *));
+            t->rec.input_attempts =
+                t->rec.input_attempts ? t->rec.input_attempts : calloc(n, sizeof(uint32_t));
+            if (!t->rec.inputs || !t->rec.input_attempts)
+                rc = MF_ENOMEM;
+            else {
+                t->rec.inputs[i] = strdup(paths[i]);
+                t->rec.input_attempts[i] = atts[i];
+                t->rec.n_inputs = i + 1;
+            }
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    free(atts);
+    return rc;
+}
+
+static int push_frame(struct mf_task_record *r, const char *step, int64_t task, int kind,
+                      uint32_t index, uint32_t count)
+{
+    struct mf_frame *g = realloc(r->stack, (r->depth + 1) * sizeof *g);
+    if (!g)
+        return MF_ENOMEM;
+    r->stack = g;
+    struct mf_frame *f = &r->stack[r->depth];
+    f->step = strdup(step);
+    f->task = task;
+    f->kind = kind;
+    f->index = index;
+    f->count = count;
+    if (!f->step)
+        return MF_ENOMEM;
+    r->depth++;
+    return 0;
+}
+
+static int copy_stack(struct mf_task_record *dst, const struct mf_task_record *src, size_t depth)
+{
+    for (size_t i = 0; i < depth; i++) {
+        const struct mf_frame *f = &src->stack[i];
+        int rc = push_frame(dst, f->step, f->task, f->kind, f->index, f->count);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Stack and inherited artifacts from the inputs (see graph.h for the split rules). */
+static int derive_context(mf_task *t, const struct mf_task_args *a, char **err)
+{
+    const mf_graph *g = t->flow->graph;
+    if (t->gs->is_join) {
+        if (t->n_in == 0) {
+            *err = mf_strf("join step '%s' got no inputs", t->rec.step);
+            return MF_EINVAL;
+        }
+        const struct mf_task_record *p = &t->in[0];
+        if (p->depth == 0) {
+            *err = mf_strf("join step '%s': input %s/%lld is not inside a split", t->rec.step,
+                           p->step, (long long)p->task_id);
+            return MF_EINVAL;
+        }
+        int rc = copy_stack(&t->rec, p, p->depth - 1);
+        /* Parameters belong to every task: take them from input 0. */
+        for (size_t i = 0; !rc && i < g->def->n_params; i++) {
+            const struct mf_artifact_ref *pa = mf_record_find(p, g->def->params[i].name);
+            if (pa)
+                rc = mf_record_set_art(&t->rec, pa->name, pa->type, pa->key, pa->size);
+        }
+        return rc;
+    }
+    if (t->n_in == 0) {
+        /* start: parameters from the run record. */
+        struct mf_run_rec rr;
+        struct mf_task_record params;
+        int rc = mf_run_record_read(t->st, t->rec.flow, t->rec.run_id, &rr, &params);
+        if (rc) {
+            *err = mf_strf("cannot read the run record of %s/%lld: %s", t->rec.flow,
+                           (long long)t->rec.run_id, t->st->ops->last_error(t->st->state));
+            return rc;
+        }
+        rc = mf_record_inherit(&t->rec, &params);
+        mf_task_record_free(&params);
+        return rc;
+    }
+    const struct mf_task_record *p = &t->in[0];
+    int rc = copy_stack(&t->rec, p, p->depth);
+    if (!rc)
+        rc = mf_record_inherit(&t->rec, p);
+    int ps = mf_graph_find(g, p->step);
+    if (rc || ps < 0)
+        return rc ? rc : MF_EINVAL;
+    const struct mf_graph_step *pg = &g->steps[ps];
+    if (pg->type == MF_STEP_FOREACH) {
+        if (a->split_index < 0 || p->foreach_count < 0 || a->split_index >= p->foreach_count) {
+            *err = mf_strf("step '%s': split index %lld is outside the foreach of %s/%lld",
+                           t->rec.step, (long long)a->split_index, p->step, (long long)p->task_id);
+            return MF_EINVAL;
+        }
+        rc = push_frame(&t->rec, p->step, p->task_id, MF_FRAME_FOREACH, (uint32_t)a->split_index,
+                        (uint32_t)p->foreach_count);
+    } else if (pg->type == MF_STEP_BRANCH) {
+        uint32_t idx = 0;
+        for (size_t i = 0; i < pg->n_next; i++)
+            if (pg->next[i] == (int)(t->gs - g->steps))
+                idx = (uint32_t)i;
+        rc = push_frame(&t->rec, p->step, p->task_id, MF_FRAME_BRANCH, idx, (uint32_t)pg->n_next);
+    }
+    return rc;
+}
+
+/* After the step: a foreach step must have set a non-empty list to fan out over. */
+static void check_foreach(mf_task *t)
+{
+    if (t->gs->type != MF_STEP_FOREACH)
+        return;
+    const char *var = t->gs->def->foreach;
+    const struct mf_artifact_ref *a = mf_record_find(&t->rec, var);
+    if (!a)
+        FAIL(t, "step '%s' fans out over '%s', but no artifact '%s' exists: set it with "
+                "mf_set_i64v/mf_set_f64v/mf_set_strv",
+             t->rec.step, var, var);
+    if (a->type != MF_I64V && a->type != MF_F64V && a->type != MF_STRV)
+        FAIL(t, "step '%s' fans out over '%s', which is %s, not a list: set it with "
+                "mf_set_i64v/mf_set_f64v/mf_set_strv",
+             t->rec.step, var, tname(a->type));
+    struct held *h = hold(t, a->key);
+    mf_type ty;
+    const uint8_t *p;
+    size_t plen, n;
+    if (mf_codec_parse(h->blob.data, h->blob.len, &ty, &p, &plen) ||
+        mf_codec_list_count(ty, p, plen, &n))
+        FAIL(t, "artifact '%s' is corrupt", var);
+    if (n == 0)
+        FAIL(t, "step '%s' fans out over '%s', which is empty: a foreach needs at least one item "
+                "(branch around the foreach when the list can be empty)",
+             t->rec.step, var);
+    if (n > UINT32_MAX)
+        FAIL(t, "step '%s': foreach over %zu items is too many", t->rec.step, n);
+    t->rec.foreach_count = (int64_t)n;
+}
+
+int mf_task_execute(const struct mf_task_args *a)
+{
+    struct mf_task t0;
+    mf_task *t = &t0;
+    memset(t, 0, sizeof *t);
+    mf_task_record_init(&t->rec);
+    t->split_index = a->split_index;
+    char *err = NULL;
+    struct mf_store st;
+    int store_ok = 0;
+    int rc = mf_flow_open(a->flow_path, &t->flow, &err);
+    if (!rc) {
+        int s = mf_graph_find(t->flow->graph, a->step);
+        if (s < 0) {
+            err = mf_strf("flow %s has no step '%s'", t->flow->def->name, a->step);
+            rc = MF_EINVAL;
+        } else {
+            t->gs = &t->flow->graph->steps[s];
+        }
+    }
+    if (!rc) {
+        rc = mf_store_open(&st, &err);
+        store_ok = rc == 0;
+        t->st = &st;
+    }
+    if (rc) {
+        fprintf(stderr, "mflow task: %s\n", err ? err : "cannot start");
+        free(err);
+        mf_flow_close(t->flow);
+        return 1;
+    }
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    t->rec.flow = strdup(t->flow->def->name);
+    t->rec.step = strdup(a->step);
+    t->rec.run_id = a->run_id;
+    t->rec.task_id = a->task_id;
+    t->rec.attempt = a->attempt;
+    t->rec.host = strdup(host);
+    t->rec.start_time = mf_now();
+    t->rec.status = MF_STATUS_RUNNING;
+
+    rc = load_inputs(t, a, &err);
+    if (!rc)
+        rc = derive_context(t, a, &err);
+    if (rc) {
+        t->fail_msg = err ? err : mf_strf("cannot prepare task (code %d)", rc);
+        err = NULL;
+    } else {
+        current = t;
+        if (setjmp(t->fail_jmp) == 0) {
+            t->in_step = 1;
+            t->gs->def->fn(t);
+            check_foreach(t);
+        }
+        t->in_step = 0;
+        current = NULL;
+    }
+    release_held(t);
+    t->rec.end_time = mf_now();
+    if (t->fail_msg) {
+        t->rec.status = MF_STATUS_FAILED;
+        t->rec.exit_code = 1;
+        t->rec.message = t->fail_msg;
+        t->fail_msg = NULL;
+        fprintf(stderr, "mflow task %s/%lld/%s/%lld failed: %s\n", t->rec.flow,
+                (long long)t->rec.run_id, t->rec.step, (long long)t->rec.task_id, t->rec.message);
+    } else {
+        t->rec.status = MF_STATUS_SUCCEEDED;
+        t->rec.exit_code = 0;
+    }
+    int wrc = mf_record_write(t->st, &t->rec);
+    if (wrc)
+        fprintf(stderr, "mflow task: cannot store the task record: %s\n",
+                t->st->ops->last_error(t->st->state));
+    int code = (t->rec.status == MF_STATUS_SUCCEEDED && !wrc) ? 0 : 1;
+    fflush(stdout);
+    for (size_t i = 0; i < t->n_in; i++)
+        mf_task_record_free(&t->in[i]);
+    free(t->in);
+    mf_task_record_free(&t->rec);
+    if (store_ok)
+        mf_store_close(&st);
+    mf_flow_close(t->flow);
+    return code;
+}

@@ -1,0 +1,25 @@
+/* One task, in its own process: read the inputs' records, run the step function, store the
+ * artifacts it set and its record. This is what `mflow task` does. */
+#ifndef MF_TASK_H
+#define MF_TASK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mf_task_args {
+    const char *flow_path;       /* the flow's .so (or .c) */
+    const char *step;
+    int64_t run_id;
+    int64_t task_id;
+    uint32_t attempt;
+    const char *input_paths;     /* "step/id[-id][@attempt],..."; "@" = stored beside the task */
+    int64_t split_index;         /* foreach position, -1 when not a foreach split */
+};
+
+/* Run the task; returns the process exit code (0 when the step succeeded). */
+int mf_task_execute(const struct mf_task_args *a);
+
+/* Parse compact input paths into arrays (malloc'd "step/id" strings and attempts). */
+int mf_input_paths_parse(const char *text, char ***paths, uint32_t **attempts, size_t *n);
+
+#endif

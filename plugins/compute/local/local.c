@@ -1,0 +1,951 @@
+/* The local compute plugin: every job is a child process of the host, in its own process
+ * group, with stdout and stderr read through pipes, forwarded live to the host and appended
+ * to the job's log files. Not thread-safe: one instance is driven by one thread (the core's
+ * event loop). See README.md for options and behaviour. */
+#include "local_int.h"
+
+#include <mflow/plugin.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PLUGIN_NAME "local"
+#define DEFAULT_KILL_GRACE "2"
+#define MAX_KILL_GRACE_S 3600.0
+/* After the last signal (or after the task's own process exited with the group already
+ * empty), how long to keep reading pipes still held open by a process that escaped the
+ * group before giving up on them. */
+#define CLOSE_LINGER_S 0.5
+#define READ_CHUNK 65536
+/* Per stream and per poll round, so that one chatty job cannot starve the others. */
+#define READ_CAP_PER_ROUND (4 * READ_CHUNK)
+/* How often to look for exits of children we have no pidfd for. */
+#define SIGCHLD_TICK_MS 1000
+#define NOPIDFD_TICK_MS 100
+
+enum notify_mode {
+    NOTIFY_PIDFD = 1,     /* one pidfd per child, in the poll set */
+    NOTIFY_SIGCHLD = 2,   /* SIGCHLD handler writing to a self-pipe */
+};
+
+enum { STREAMS = 3 };      /* indexed by MF_STREAM_STDOUT (1) and MF_STREAM_STDERR (2) */
+
+struct local {
+    const struct mf_host_api *host;
+    double grace_s;
+    int notify;
+    int devnull;
+    char *buf;                       /* READ_CHUNK bytes */
+    struct mf_job *jobs;             /* every handle not yet released */
+    size_t njobs;
+    struct pollfd *pfd;              /* poll set, grown on demand */
+    struct slot *slot;               /* what each pfd entry belongs to */
+    size_t cap;
+    pid_t *orphans;                  /* killed at release, not reaped yet */
+    size_t norphans, orphans_cap;
+    char err[1024];
+};
+
+enum slot_kind { SLOT_PIDFD = 0, SLOT_STDOUT = MF_STREAM_STDOUT, SLOT_STDERR = MF_STREAM_STDERR, SLOT_SIGCHLD = 3 };
+
+struct slot {
+    struct mf_job *job;
+    int kind;
+};
+
+struct mf_job {
+    struct local *lc;
+    struct mf_job *prev, *next;
+    char *name;                  /* the pathspec, or argv[0]: for output and messages */
+    char *path[STREAMS];         /* log files, NULL when the stream is not kept */
+    int pipe[STREAMS];           /* read ends, -1 once at EOF */
+    int log[STREAMS];            /* log file fds, -1 when none or closed */
+    int log_failed[STREAMS];
+    pid_t pid;                   /* also the process group id */
+    int pidfd;                   /* -1 without one */
+    int reaped;                  /* the task's process has been waited for */
+    int wstatus;
+    int lost;                    /* its exit status could not be had */
+    int done;                    /* reaped and both pipes drained to EOF (or given up) */
+    int cancelled, timed_out;
+    int term_sent, kill_sent;
+    uint32_t timeout_s;
+    double timeout_at, kill_at, close_at;   /* monotonic seconds, 0 = not set */
+    double start_time, end_time;            /* unix seconds */
+};
+
+/* ------------------------------------------------------------------------------------------ */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double wall_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct local *lc, int rc, const char *fmt, ...)
+{
+    if (lc) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(lc->err, sizeof lc->err, fmt, ap);
+        va_end(ap);
+    }
+    return rc;
+}
+
+#define LOG(lc, level, ...)                                                                     \
+    do {                                                                                       \
+        if (MF_HAS_FIELD((lc)->host, log) && (lc)->host->log)                                   \
+            (lc)->host->log((level), PLUGIN_NAME, __VA_ARGS__);                                 \
+    } while (0)
+
+static const char *stream_name(int stream)
+{
+    return stream == MF_STREAM_STDOUT ? "stdout" : "stderr";
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Killing: SIGTERM to the whole group, SIGKILL after the grace period. */
+
+/* Some process is still in the job's group. Only asked after the leader was reaped; the
+ * group id cannot be reused while a member lives, and pids are handed out cyclically, so
+ * the window for a stranger to take it over is negligible. */
+static int group_alive(const struct mf_job *j)
+{
+    return kill(-j->pid, 0) == 0 || errno == EPERM;
+}
+
+static void send_kill(struct mf_job *j, double now)
+{
+    if (!j->reaped || group_alive(j))
+        kill(-j->pid, SIGKILL);
+    j->kill_sent = 1;
+    if (j->reaped && !j->done)
+        j->close_at = now + CLOSE_LINGER_S;
+}
+
+static void start_kill(struct mf_job *j, double now)
+{
+    if (j->term_sent)
+        return;
+    j->term_sent = 1;
+    kill(-j->pid, SIGTERM);
+    kill(-j->pid, SIGCONT);   /* a stopped process would otherwise sit on the SIGTERM */
+    if (j->lc->grace_s <= 0)
+        send_kill(j, now);
+    else
+        j->kill_at = now + j->lc->grace_s;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Output */
+
+static void close_stream(struct mf_job *j, int s)
+{
+    if (j->pipe[s] >= 0) {
+        close(j->pipe[s]);
+        j->pipe[s] = -1;
+    }
+    if (j->log[s] >= 0) {
+        close(j->log[s]);
+        j->log[s] = -1;
+    }
+}
+
+static void keep_output(struct mf_job *j, int s, const char *data, size_t len)
+{
+    struct local *lc = j->lc;
+    if (MF_HAS_FIELD(lc->host, task_output) && lc->host->task_output)
+        lc->host->task_output(j->name, s, data, len);
+    if (j->log[s] < 0 || j->log_failed[s])
+        return;
+    while (len) {
+        ssize_t w = write(j->log[s], data, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            j->log_failed[s] = 1;
+            LOG(lc, MF_LOG_WARN, "job %s: writing its %s log '%s' failed: %s; the rest of that log is lost (free space or fix permissions there)",
+                j->name, stream_name(s), j->path[s], w < 0 ? strerror(errno) : "nothing written");
+            return;
+        }
+        data += w;
+        len -= (size_t)w;
+    }
+}
+
+/* Read what a stream has, up to the per-round cap. Closes it at EOF or on a read error.
+ * Returns 1 when it closed. */
+static int read_stream(struct mf_job *j, int s)
+{
+    size_t got = 0;
+    while (j->pipe[s] >= 0 && got < READ_CAP_PER_ROUND) {
+        ssize_t r = read(j->pipe[s], j->lc->buf, READ_CHUNK);
+        if (r > 0) {
+            keep_output(j, s, j->lc->buf, (size_t)r);
+            got += (size_t)r;
+            continue;
+        }
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (r < 0)
+            LOG(j->lc, MF_LOG_WARN, "job %s: reading its %s: %s", j->name, stream_name(s), strerror(errno));
+        close_stream(j, s);
+        return 1;
+    }
+    return j->pipe[s] < 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Job lifecycle */
+
+static int pipes_open(const struct mf_job *j)
+{
+    return j->pipe[MF_STREAM_STDOUT] >= 0 || j->pipe[MF_STREAM_STDERR] >= 0;
+}
+
+/* Ends the job once its process is reaped and its output drained. 1 when it ended now. */
+static int maybe_done(struct mf_job *j)
+{
+    if (j->done || !j->reaped || pipes_open(j))
+        return 0;
+    for (int s = 1; s < STREAMS; s++)
+        close_stream(j, s);
+    j->done = 1;
+    return 1;
+}
+
+/* The task's own process ended (status in j->wstatus, or j->lost). */
+static int on_reaped(struct mf_job *j, double now)
+{
+    j->reaped = 1;
+    j->end_time = wall_now();
+    if (j->pidfd >= 0) {
+        close(j->pidfd);
+        j->pidfd = -1;
+    }
+    /* What it wrote before exiting is in the pipes: take it now. */
+    for (int s = 1; s < STREAMS; s++)
+        if (j->pipe[s] >= 0)
+            read_stream(j, s);
+    if (!j->term_sent && group_alive(j)) {
+        /* It left processes behind in its group: a task does not outlive its process. */
+        LOG(j->lc, MF_LOG_DEBUG, "job %s: its process exited and left others in its process group; stopping them",
+            j->name);
+        start_kill(j, now);
+    }
+    if (pipes_open(j) && (!j->term_sent || j->kill_sent))
+        j->close_at = now + CLOSE_LINGER_S;
+    return maybe_done(j);
+}
+
+/* waitpid for this job only (never anyone else's child). 1 when the job ended now. */
+static int try_reap(struct mf_job *j, double now)
+{
+    if (j->reaped)
+        return 0;
+    int st;
+    pid_t r;
+    do
+        r = waitpid(j->pid, &st, WNOHANG);
+    while (r < 0 && errno == EINTR);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        /* ECHILD: someone else reaped it (the host ignores SIGCHLD, or waited for any child). */
+        j->lost = 1;
+        LOG(j->lc, MF_LOG_WARN, "job %s: its exit status is gone (%s); was SIGCHLD ignored, or another part of the process waiting for any child?",
+            j->name, strerror(errno));
+    } else {
+        j->wstatus = st;
+    }
+    return on_reaped(j, now);
+}
+
+/* Timeouts, SIGKILL escalation, giving up on pipes. Returns how many jobs ended. Sets *next to
+ * the earliest pending deadline (unchanged when none is sooner). */
+static int service_deadlines(struct local *lc, double now, double *next)
+{
+    int ended = 0;
+    for (struct mf_job *j = lc->jobs; j; j = j->next) {
+        if (!j->reaped && j->timeout_at > 0 && !j->term_sent) {
+            if (now >= j->timeout_at) {
+                j->timed_out = 1;
+                LOG(lc, MF_LOG_INFO, "job %s: timed out after %u s; stopping it", j->name, j->timeout_s);
+                start_kill(j, now);
+            } else if (j->timeout_at < *next) {
+                *next = j->timeout_at;
+            }
+        }
+        if (j->term_sent && !j->kill_sent) {
+            if (now >= j->kill_at)
+                send_kill(j, now);
+            else if (j->kill_at < *next)
+                *next = j->kill_at;
+        }
+        if (j->reaped && !j->done && j->close_at > 0) {
+            if (now >= j->close_at) {
+                for (int s = 1; s < STREAMS; s++) {
+                    if (j->pipe[s] >= 0) {
+                        read_stream(j, s);
+                        if (j->pipe[s] >= 0) {
+                            LOG(lc, MF_LOG_WARN, "job %s: a process outside its group still holds its %s; no longer reading it",
+                                j->name, stream_name(s));
+                            close_stream(j, s);
+                        }
+                    }
+                }
+                ended += maybe_done(j);
+            } else if (j->close_at < *next) {
+                *next = j->close_at;
+            }
+        }
+    }
+    return ended;
+}
+
+static void reap_orphans(struct local *lc)
+{
+    for (size_t i = 0; i < lc->norphans;) {
+        pid_t r = waitpid(lc->orphans[i], NULL, WNOHANG);
+        if (r == 0 || (r < 0 && errno == EINTR)) {
+            i++;
+            continue;
+        }
+        lc->orphans[i] = lc->orphans[--lc->norphans];
+    }
+}
+
+static int grow_poll_set(struct local *lc, size_t need)
+{
+    if (need <= lc->cap)
+        return 0;
+    size_t cap = lc->cap ? lc->cap : 64;
+    while (cap < need)
+        cap *= 2;
+    struct pollfd *pfd = realloc(lc->pfd, cap * sizeof *pfd);
+    if (!pfd)
+        return MF_ENOMEM;
+    lc->pfd = pfd;
+    struct slot *slot = realloc(lc->slot, cap * sizeof *slot);
+    if (!slot)
+        return MF_ENOMEM;
+    lc->slot = slot;
+    lc->cap = cap;
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Operations */
+
+static int lc_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
+{
+    struct local *lc = state;
+    if (!lc)
+        return MF_EINVAL;
+    if (!spec || !out)
+        return fail(lc, MF_EINVAL, "submit: a job spec and an out handle are required");
+    *out = NULL;
+    if (!MF_HAS_FIELD(spec, workdir))
+        return fail(lc, MF_EABI, "submit: job spec of %u bytes is smaller than ABI 1.0's %zu (rebuild the host against this plugin's mflow)",
+                    spec->struct_size, offsetof(struct mf_job_spec, workdir) + sizeof spec->workdir);
+    if (!spec->argv || !spec->argv[0] || !spec->argv[0][0])
+        return fail(lc, MF_EINVAL, "submit: job %s has no command (argv is empty)",
+                    spec->pathspec ? spec->pathspec : "(unnamed)");
+    const char *name = spec->pathspec ? spec->pathspec : spec->argv[0];
+    for (size_t i = 0; spec->env && spec->env[i]; i++) {
+        const char *eq = strchr(spec->env[i], '=');
+        if (!eq || eq == spec->env[i])
+            return fail(lc, MF_EINVAL, "job %s: environment entry '%s' is not KEY=VALUE (fix the step's env)",
+                        name, spec->env[i]);
+    }
+    unsigned cpus = 1;
+    const struct mf_resources *res = spec->resources;
+    if (res && MF_HAS_FIELD(res, cpu) && res->cpu > 0)
+        cpus = res->cpu;
+    /* Later: hwloc placement (a cpuset to bind to) and the memory limit are chosen here,
+     * from res, and handed to local_spawn in the request. */
+
+    struct mf_job *j = calloc(1, sizeof *j);
+    if (!j)
+        return fail(lc, MF_ENOMEM, "job %s: out of memory", name);
+    j->lc = lc;
+    j->pid = -1;
+    j->pidfd = -1;
+    for (int s = 0; s < STREAMS; s++)
+        j->pipe[s] = j->log[s] = -1;
+    int wr[STREAMS] = {-1, -1, -1};
+    int rc = 0;
+
+    j->name = strdup(name);
+    if (!j->name) {
+        rc = fail(lc, MF_ENOMEM, "job %s: out of memory", name);
+        goto error;
+    }
+    const char *paths[STREAMS] = {NULL, spec->stdout_path, spec->stderr_path};
+    for (int s = 1; s < STREAMS; s++) {
+        if (!paths[s])
+            continue;
+        j->path[s] = strdup(paths[s]);
+        if (!j->path[s]) {
+            rc = fail(lc, MF_ENOMEM, "job %s: out of memory", name);
+            goto error;
+        }
+        rc = local_open_log(paths[s], stream_name(s), name, &j->log[s], lc->err, sizeof lc->err);
+        if (rc)
+            goto error;
+    }
+    for (int s = 1; s < STREAMS; s++) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0) {
+            rc = errno;
+            fail(lc, rc, "job %s: cannot create its %s pipe: %s (too many open files? raise ulimit -n or lower --max-workers)",
+                 name, stream_name(s), strerror(rc));
+            goto error;
+        }
+        j->pipe[s] = p[0];
+        wr[s] = local_fd_above_stdio(p[1]);
+        if (wr[s] < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) != 0) {
+            rc = errno;
+            fail(lc, rc, "job %s: setting up its %s pipe: %s", name, stream_name(s), strerror(rc));
+            goto error;
+        }
+    }
+
+    struct local_spawn_req req = {
+        .argv = spec->argv,
+        .env = spec->env,
+        .workdir = spec->workdir,
+        .cpus = cpus,
+        .stdin_fd = lc->devnull,
+        .stdout_fd = wr[MF_STREAM_STDOUT],
+        .stderr_fd = wr[MF_STREAM_STDERR],
+    };
+    rc = local_spawn(&req, name, &j->pid, lc->err, sizeof lc->err);
+    if (rc)
+        goto error;
+    double now = mono_now();
+    j->start_time = wall_now();
+    for (int s = 1; s < STREAMS; s++) {
+        close(wr[s]);
+        wr[s] = -1;
+    }
+    if (lc->notify == NOTIFY_PIDFD) {
+        j->pidfd = local_pidfd_open(j->pid);
+        if (j->pidfd < 0)
+            LOG(lc, MF_LOG_DEBUG, "job %s: pidfd_open: %s; polling for its exit instead", name, strerror(errno));
+    }
+    j->timeout_s = spec->timeout_s;
+    if (spec->timeout_s)
+        j->timeout_at = now + spec->timeout_s;
+
+    j->next = lc->jobs;
+    if (lc->jobs)
+        lc->jobs->prev = j;
+    lc->jobs = j;
+    lc->njobs++;
+    *out = j;
+    return 0;
+
+error:
+    for (int s = 1; s < STREAMS; s++) {
+        if (wr[s] >= 0)
+            close(wr[s]);
+        close_stream(j, s);
+        free(j->path[s]);
+    }
+    free(j->name);
+    free(j);
+    return rc;
+}
+
+static void fill_status(const struct mf_job *j, struct mf_job_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->struct_size = sizeof *st;
+    st->exit_code = -1;
+    st->start_time = j->start_time;
+    if (!j->done) {
+        st->state = MF_JOB_RUNNING;
+        return;
+    }
+    st->end_time = j->end_time;
+    if (j->lost) {
+        st->state = MF_JOB_LOST;
+        snprintf(st->reason, sizeof st->reason,
+                 "exit status lost: the process was reaped by someone else (is SIGCHLD ignored in the host?)");
+        return;
+    }
+    char how[160];
+    if (WIFEXITED(j->wstatus)) {
+        st->exit_code = WEXITSTATUS(j->wstatus);
+        snprintf(how, sizeof how, "exited with code %d", st->exit_code);
+    } else {
+        st->term_signal = WTERMSIG(j->wstatus);
+        const char *desc = strsignal(st->term_signal);
+        snprintf(how, sizeof how, "killed by signal %d (%s)", st->term_signal, desc ? desc : "unknown");
+    }
+    if (j->cancelled) {
+        st->state = MF_JOB_CANCELLED;
+        snprintf(st->reason, sizeof st->reason, "cancelled; %s", how);
+    } else if (j->timed_out) {
+        st->state = MF_JOB_FAILED;
+        st->timed_out = 1;
+        snprintf(st->reason, sizeof st->reason, "timed out after %u s", j->timeout_s);
+    } else {
+        st->state = st->exit_code == 0 ? MF_JOB_SUCCEEDED : MF_JOB_FAILED;
+        snprintf(st->reason, sizeof st->reason, "%s", how);
+    }
+}
+
+static int lc_poll(void *state, mf_job *const *jobs, size_t n, struct mf_job_status *st)
+{
+    struct local *lc = state;
+    if (!lc)
+        return MF_EINVAL;
+    if (n && (!jobs || !st))
+        return fail(lc, MF_EINVAL, "poll: jobs and st are required when n > 0");
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i])
+            return fail(lc, MF_EINVAL, "poll: job %zu of %zu is NULL", i, n);
+    for (size_t i = 0; i < n; i++)
+        fill_status(jobs[i], &st[i]);
+    return 0;
+}
+
+static int lc_wait(void *state, int timeout_ms)
+{
+    struct local *lc = state;
+    if (!lc)
+        return MF_EINVAL;
+    double now = mono_now();
+    const double forever = 1e300;   /* no deadline */
+    double until = timeout_ms < 0 ? forever : now + timeout_ms / 1000.0;
+    int ended = 0;
+
+    if (lc->norphans)
+        reap_orphans(lc);
+    for (;;) {
+        double next = until;
+        ended += service_deadlines(lc, now, &next);
+        if (ended)
+            return 1;
+
+        if (grow_poll_set(lc, lc->njobs * 3 + 1) != 0)
+            return fail(lc, MF_ENOMEM, "wait: out of memory for the poll set of %zu jobs", lc->njobs);
+        size_t n = 0;
+        int sweep = 0;   /* some live child has no pidfd: look with waitpid */
+        if (lc->notify == NOTIFY_SIGCHLD) {
+            lc->pfd[n] = (struct pollfd){.fd = local_sigchld_fd(), .events = POLLIN};
+            lc->slot[n++] = (struct slot){.job = NULL, .kind = SLOT_SIGCHLD};
+        }
+        for (struct mf_job *j = lc->jobs; j; j = j->next) {
+            if (!j->reaped) {
+                if (j->pidfd >= 0) {
+                    lc->pfd[n] = (struct pollfd){.fd = j->pidfd, .events = POLLIN};
+                    lc->slot[n++] = (struct slot){.job = j, .kind = SLOT_PIDFD};
+                } else {
+                    sweep = 1;
+                }
+            }
+            for (int s = 1; s < STREAMS; s++) {
+                if (j->pipe[s] >= 0) {
+                    lc->pfd[n] = (struct pollfd){.fd = j->pipe[s], .events = POLLIN};
+                    lc->slot[n++] = (struct slot){.job = j, .kind = s};
+                }
+            }
+        }
+        if (sweep) {
+            double tick = now + (lc->notify == NOTIFY_SIGCHLD ? SIGCHLD_TICK_MS : NOPIDFD_TICK_MS) / 1000.0;
+            if (tick < next)
+                next = tick;
+        }
+        size_t watched = n - (lc->notify == NOTIFY_SIGCHLD ? 1 : 0);
+        if (!watched && next == forever)
+            return 0;   /* nothing can change: do not block forever */
+
+        int ms = -1;
+        if (next != forever) {
+            double d = (next - now) * 1000.0;   /* rounded up: waking early would spin */
+            ms = d <= 0 ? 0 : d > 1e9 ? 1000000000 : (int)d + 1;
+        }
+        int r = poll(lc->pfd, n, ms);
+        if (r < 0 && errno != EINTR)
+            return fail(lc, errno, "wait: poll over %zu fds: %s", n, strerror(errno));
+        now = mono_now();
+        if (r < 0)
+            sweep = 1;   /* a signal: maybe SIGCHLD; look, and let the host see its own */
+
+        for (size_t i = 0; r > 0 && i < n; i++) {
+            if (!lc->pfd[i].revents)
+                continue;
+            struct mf_job *j = lc->slot[i].job;
+            switch (lc->slot[i].kind) {
+            case SLOT_SIGCHLD:
+                local_sigchld_drain();
+                sweep = 1;
+                break;
+            case SLOT_PIDFD:
+                ended += try_reap(j, now);
+                break;
+            default:
+                /* The job may have ended already in this round (reaped, then drained). */
+                if (j->pipe[lc->slot[i].kind] == lc->pfd[i].fd && read_stream(j, lc->slot[i].kind))
+                    ended += maybe_done(j);
+                break;
+            }
+        }
+        if (sweep)
+            for (struct mf_job *j = lc->jobs; j; j = j->next)
+                if (!j->reaped && j->pidfd < 0)
+                    ended += try_reap(j, now);
+        if (lc->norphans)
+            reap_orphans(lc);
+        if (ended || r < 0)
+            return 1;
+        if (now >= until) {
+            double ignored = forever;
+            return service_deadlines(lc, now, &ignored) ? 1 : 0;
+        }
+    }
+}
+
+static void free_buf(struct mf_buf *b)
+{
+    if (!b)
+        return;
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+static int lc_logs(void *state, mf_job *job, int stream, struct mf_buf *out)
+{
+    struct local *lc = state;
+    if (!lc)
+        return MF_EINVAL;
+    if (!job || !out)
+        return fail(lc, MF_EINVAL, "logs: a job and an out buffer are required");
+    if (stream != MF_STREAM_STDOUT && stream != MF_STREAM_STDERR)
+        return fail(lc, MF_EINVAL, "logs: job %s: unknown stream %d (use MF_STREAM_STDOUT or MF_STREAM_STDERR)",
+                    job->name, stream);
+    const char *path = job->path[stream];
+    if (!path)
+        return fail(lc, MF_ENOTSUP, "job %s: its %s was not kept (the job was submitted without a %s_path)",
+                    job->name, stream_name(stream), stream_name(stream));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        int e = errno;
+        return fail(lc, e == ENOENT ? MF_ENOTFOUND : e, "job %s: cannot open its %s log '%s': %s", job->name,
+                    stream_name(stream), path, strerror(e));
+    }
+    struct stat sb;
+    size_t cap = fstat(fd, &sb) == 0 && sb.st_size > 0 ? (size_t)sb.st_size + 1 : 4096;
+    char *data = malloc(cap);
+    size_t len = 0;
+    int rc = 0;
+    while (data) {
+        if (len == cap) {
+            char *grown = realloc(data, cap * 2);
+            if (!grown) {
+                free(data);
+                data = NULL;
+                break;
+            }
+            data = grown;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, data + len, cap - len);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            rc = fail(lc, errno, "job %s: reading its %s log '%s': %s", job->name, stream_name(stream), path,
+                      strerror(errno));
+            break;
+        }
+        if (r == 0)
+            break;
+        len += (size_t)r;
+    }
+    close(fd);
+    if (!data)
+        return fail(lc, MF_ENOMEM, "job %s: out of memory reading its %s log '%s'", job->name,
+                    stream_name(stream), path);
+    if (rc) {
+        free(data);
+        return rc;
+    }
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    out->data = data;
+    out->len = len;
+    out->release = free_buf;
+    return 0;
+}
+
+static int lc_cancel(void *state, mf_job *job)
+{
+    struct local *lc = state;
+    if (!lc)
+        return MF_EINVAL;
+    if (!job)
+        return fail(lc, MF_EINVAL, "cancel: no job given");
+    if (job->reaped)
+        return 0;   /* already ended (leftovers in its group are being stopped) */
+    job->cancelled = 1;
+    start_kill(job, mono_now());
+    return 0;
+}
+
+static void lc_release(void *state, mf_job *job)
+{
+    struct local *lc = state;
+    if (!lc || !job)
+        return;
+    if (!job->reaped) {
+        kill(-job->pid, SIGKILL);
+        pid_t r;
+        do
+            r = waitpid(job->pid, NULL, WNOHANG);
+        while (r < 0 && errno == EINTR);
+        if (r == 0) {
+            if (lc->norphans == lc->orphans_cap) {
+                size_t cap = lc->orphans_cap ? lc->orphans_cap * 2 : 16;
+                pid_t *grown = realloc(lc->orphans, cap * sizeof *grown);
+                if (grown) {
+                    lc->orphans = grown;
+                    lc->orphans_cap = cap;
+                }
+            }
+            if (lc->norphans < lc->orphans_cap) {
+                lc->orphans[lc->norphans++] = job->pid;
+            } else {
+                /* No memory to remember it: wait for it now; it has been sent SIGKILL. */
+                while (waitpid(job->pid, NULL, 0) < 0 && errno == EINTR)
+                    ;
+            }
+        }
+    } else if ((!job->done || (job->term_sent && !job->kill_sent)) && group_alive(job)) {
+        kill(-job->pid, SIGKILL);   /* leftovers of a task that has ended */
+    }
+    if (job->pidfd >= 0)
+        close(job->pidfd);
+    for (int s = 1; s < STREAMS; s++) {
+        close_stream(job, s);
+        free(job->path[s]);
+    }
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        lc->jobs = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    lc->njobs--;
+    free(job->name);
+    free(job);
+}
+
+static const char *lc_last_error(void *state)
+{
+    struct local *lc = state;
+    return lc && lc->err[0] ? lc->err : "no error";
+}
+
+static int lc_check(void *state, const char *step_name, const struct mf_resources *res)
+{
+    struct local *lc = state;
+    if (!lc)
+        return MF_EINVAL;
+    if (!res || !MF_HAS_FIELD(res, cpu))
+        return 0;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    if (online > 0 && res->cpu > (unsigned long)online)
+        return fail(lc, MF_EINVAL, "step '%s' asks for %u cpu but this machine has %ld online CPUs (lower the step's resources.cpu, or run it with a compute backend that has bigger machines)",
+                    step_name ? step_name : "?", res->cpu, online);
+    /* Later: memory_mb against the machine's memory and gpu against the GPUs hwloc finds. */
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+
+static const struct mf_option_def options[] = {
+    {
+        .struct_size = sizeof(struct mf_option_def),
+        .type = MF_OPT_STRING,
+        .name = "kill_grace_s",
+        .env = "MFLOW_LOCAL_KILL_GRACE_S",
+        .default_value = DEFAULT_KILL_GRACE,
+        .help = "seconds between SIGTERM and SIGKILL when a job is cancelled or times out (decimals allowed, 0 = SIGKILL at once)",
+    },
+    {
+        .struct_size = sizeof(struct mf_option_def),
+        .type = MF_OPT_STRING,
+        .name = "exit_notify",
+        .env = "MFLOW_LOCAL_EXIT_NOTIFY",
+        .default_value = "auto",
+        .help = "how child exits are noticed: auto (pidfd when the kernel has it, else sigchld), pidfd, sigchld",
+    },
+};
+
+static const char *option(const struct local *lc, const char *key, const char *dflt)
+{
+    const char *v = NULL;
+    if (MF_HAS_FIELD(lc->host, config_get) && lc->host->config_get)
+        v = lc->host->config_get(PLUGIN_NAME, key);
+    return v && *v ? v : dflt;
+}
+
+static void lc_fini(void *state);
+
+static int lc_init(const struct mf_host_api *host, void **state)
+{
+    if (!host || !state)
+        return MF_EINVAL;
+    *state = NULL;
+    struct local *lc = calloc(1, sizeof *lc);
+    if (!lc)
+        return MF_ENOMEM;
+    lc->host = host;
+    lc->devnull = -1;
+    int rc = 0;
+
+    const char *grace = option(lc, "kill_grace_s", DEFAULT_KILL_GRACE);
+    char *end;
+    errno = 0;
+    lc->grace_s = strtod(grace, &end);
+    if (errno || end == grace || *end || !(lc->grace_s >= 0 && lc->grace_s <= MAX_KILL_GRACE_S)) {
+        LOG(lc, MF_LOG_ERROR, "option kill_grace_s='%s' is not a number of seconds from 0 to %g (fix MFLOW_LOCAL_KILL_GRACE_S or \"local\": {\"kill_grace_s\": ...} in config.json)",
+            grace, MAX_KILL_GRACE_S);
+        rc = MF_EINVAL;
+        goto error;
+    }
+
+    const char *notify = option(lc, "exit_notify", "auto");
+    int probe = -1;
+    if (!strcmp(notify, "auto") || !strcmp(notify, "pidfd")) {
+        probe = local_pidfd_open(getpid());
+        if (probe >= 0) {
+            close(probe);
+            lc->notify = NOTIFY_PIDFD;
+        } else if (!strcmp(notify, "pidfd")) {
+            LOG(lc, MF_LOG_ERROR, "option exit_notify=pidfd: pidfd_open is not available here (%s; Linux 5.3+ is needed): use auto or sigchld",
+                strerror(errno));
+            rc = MF_EUNAVAIL;
+            goto error;
+        }
+    } else if (strcmp(notify, "sigchld") != 0) {
+        LOG(lc, MF_LOG_ERROR, "option exit_notify='%s' is not one of auto, pidfd, sigchld", notify);
+        rc = MF_EINVAL;
+        goto error;
+    }
+    if (!lc->notify) {
+        int e = local_sigchld_install();
+        if (e) {
+            LOG(lc, MF_LOG_ERROR, "cannot watch for child exits: installing a SIGCHLD handler: %s", strerror(e));
+            rc = e;
+            goto error;
+        }
+        lc->notify = NOTIFY_SIGCHLD;
+    }
+
+    lc->devnull = local_fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
+    if (lc->devnull < 0) {
+        rc = errno;
+        LOG(lc, MF_LOG_ERROR, "cannot open /dev/null for jobs' stdin: %s", strerror(rc));
+        goto error;
+    }
+    lc->buf = malloc(READ_CHUNK);
+    if (!lc->buf) {
+        rc = MF_ENOMEM;
+        goto error;
+    }
+    *state = lc;
+    return 0;
+
+error:
+    lc_fini(lc);
+    return rc;
+}
+
+static void lc_fini(void *state)
+{
+    struct local *lc = state;
+    if (!lc)
+        return;
+    while (lc->jobs)
+        lc_release(lc, lc->jobs);
+    /* Everything left was sent SIGKILL; wait for it, but never hang the host on a process
+     * stuck in the kernel. */
+    for (int tries = 0; lc->norphans && tries < 500; tries++) {
+        reap_orphans(lc);
+        if (lc->norphans)
+            poll(NULL, 0, 10);
+    }
+    if (lc->norphans)
+        LOG(lc, MF_LOG_WARN, "%zu killed job processes did not exit within 5 s; they are left as zombies",
+            lc->norphans);
+    if (lc->notify == NOTIFY_SIGCHLD)
+        local_sigchld_uninstall();
+    if (lc->devnull >= 0)
+        close(lc->devnull);
+    free(lc->orphans);
+    free(lc->pfd);
+    free(lc->slot);
+    free(lc->buf);
+    free(lc);
+}
+
+static const struct mf_compute_ops ops = {
+    .struct_size = sizeof(struct mf_compute_ops),
+    .submit = lc_submit,
+    .submit_batch = NULL,
+    .poll = lc_poll,
+    .wait = lc_wait,
+    .logs = lc_logs,
+    .cancel = lc_cancel,
+    .release = lc_release,
+    .last_error = lc_last_error,
+    .check = lc_check,
+};
+
+static const struct mf_plugin_desc desc = {
+    .struct_size = sizeof(struct mf_plugin_desc),
+    .abi_major = MF_PLUGIN_ABI_MAJOR,
+    .abi_minor = MF_PLUGIN_ABI_MINOR,
+    .kind = MF_PLUGIN_COMPUTE,
+    .name = PLUGIN_NAME,
+    .version = "0.1.0",
+    .description = "runs each task as a child process on this machine",
+    .options = options,
+    .n_options = sizeof options / sizeof options[0],
+    .init = lc_init,
+    .fini = lc_fini,
+    .ops = &ops,
+};
+
+MF_PLUGIN_EXPORT const struct mf_plugin_desc *mf_plugin_entry_v1(const struct mf_host_api *host)
+{
+    (void)host;
+    return &desc;
+}

@@ -1,0 +1,48 @@
+/* Internal to the local compute plugin: process spawning and child-exit notification
+ * (spawn.c), shared with the job bookkeeping in local.c. Nothing here is exported: the
+ * module is built with hidden visibility and only mf_plugin_entry_v1 is public. */
+#ifndef MF_COMPUTE_LOCAL_INT_H
+#define MF_COMPUTE_LOCAL_INT_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* What one child needs. Every fd must be >= 3 (local_fd_above_stdio) so that the dup2
+ * onto 0, 1 and 2 in the child cannot clobber one another. */
+struct local_spawn_req {
+    const char *const *argv;     /* argv[0] is searched on the host's PATH when it has no '/' */
+    const char *const *env;      /* job env, "K=V", NULL-terminated, may be NULL */
+    const char *workdir;         /* or NULL */
+    unsigned cpus;               /* exported as MFLOW_CPUS (and OMP_NUM_THREADS) */
+    int stdin_fd;                /* /dev/null */
+    int stdout_fd;               /* write end of the stdout pipe */
+    int stderr_fd;               /* write end of the stderr pipe */
+};
+
+/* Start the child in its own process group with default signal dispositions, an empty
+ * signal mask, stdin/stdout/stderr from the request and every other fd closed. On failure
+ * returns a positive errno and writes a message naming the thing and what to do to err. */
+int local_spawn(const struct local_spawn_req *req, const char *name, pid_t *pid, char *err,
+                size_t errlen);
+
+/* Open (create, append) a log file, creating its parent directories. 0 or positive errno,
+ * with the message in err. */
+int local_open_log(const char *path, const char *what, const char *name, int *fd, char *err,
+                   size_t errlen);
+
+/* fd moved (dup'ed, O_CLOEXEC) to a number >= 3 when it is below; -1 with errno on failure
+ * (the original is closed then). */
+int local_fd_above_stdio(int fd);
+
+/* pidfd_open(2); -1 with errno (ENOSYS where the kernel or libc lacks it). */
+int local_pidfd_open(pid_t pid);
+
+/* Fallback exit notification when pidfds are unavailable: a SIGCHLD handler that writes to
+ * a self-pipe and chains to the handler it replaced. Reference-counted across instances.
+ * install returns 0 or a positive errno; the read end is local_sigchld_fd(). */
+int local_sigchld_install(void);
+void local_sigchld_uninstall(void);
+int local_sigchld_fd(void);
+void local_sigchld_drain(void);
+
+#endif

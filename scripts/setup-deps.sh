@@ -1,0 +1,16 @@
+#!/bin/bash
+# Install the Debian packages mflow builds and tests with (idempotent; root or sudo).
+set -euo pipefail
+PKGS="meson ninja-build pkg-config gcc libc6-dev libltdl-dev libcurl4-openssl-dev libarchive-dev
+liblmdb-dev libhwloc-dev libjansson-dev libcmocka-dev libzstd-dev libssl-dev libyaml-dev hwloc
+python3 ${MFLOW_EXTRA_PKGS:-}"
+missing=()
+for p in $PKGS; do
+  dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null
+$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,56 @@
+#!/bin/bash
+# Install what the s3 test suite and benchmark need (idempotent; root or sudo for apt):
+#   - Debian's AWS CLI (/usr/bin/aws, awscli 2.9 on Debian 12), for interoperability tests and
+#     the benchmark baseline;
+#   - the SigV4-verifying S3 server from the npm registry (@20minutes/s3rver, a fork of s3rver)
+#     into a cache directory, plus a tiny launcher (the package does not ship its bin file).
+#
+# Usage: scripts/setup-s3-deps.sh [--npm-only | --apt-only] [NPM_DIR]
+#   NPM_DIR defaults to $MFLOW_S3_SERVER_DIR, else build/s3-server under the source tree.
+# Prints the launcher's path last (the file to run with node) when the npm step ran.
+set -euo pipefail
+
+S3RVER_PKG="@20minutes/s3rver@4.0.4"
+want_apt=1 want_npm=1
+case "${1:-}" in
+  --npm-only) want_apt=0; shift ;;
+  --apt-only) want_npm=0; shift ;;
+esac
+here=$(cd "$(dirname "$0")/.." && pwd)
+dir=${1:-${MFLOW_S3_SERVER_DIR:-$here/build/s3-server}}
+
+if [ $want_apt = 1 ] && [ ! -x /usr/bin/aws ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+  echo "setup-s3-deps: installing awscli (Debian package)" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends awscli >/dev/null 2>&1 || {
+    $SUDO apt-get update -q >/dev/null
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends awscli >/dev/null
+  }
+fi
+
+if [ $want_npm = 1 ]; then
+  command -v node >/dev/null && command -v npm >/dev/null || {
+    echo "setup-s3-deps: node and npm are needed for the test S3 server (apt-get install nodejs npm)" >&2
+    exit 3
+  }
+  mkdir -p "$dir"
+  if [ ! -f "$dir/node_modules/@20minutes/s3rver/lib/cli.js" ]; then
+    echo "setup-s3-deps: installing $S3RVER_PKG into $dir" >&2
+    [ -f "$dir/package.json" ] || echo '{"name":"mflow-s3-test-server","private":true}' >"$dir/package.json"
+    # A lock directory keeps concurrent test processes from installing twice at once.
+    lock="$dir/.install.lock"
+    for _ in $(seq 1 600); do mkdir "$lock" 2>/dev/null && break; sleep 0.5; done
+    trap 'rmdir "$lock" 2>/dev/null || true' EXIT
+    if [ ! -f "$dir/node_modules/@20minutes/s3rver/lib/cli.js" ]; then
+      (cd "$dir" && npm install --no-audit --no-fund --loglevel=error "$S3RVER_PKG" >npm.log 2>&1) || {
+        echo "setup-s3-deps: npm install $S3RVER_PKG failed (see $dir/npm.log):" >&2
+        tail -5 "$dir/npm.log" >&2
+        exit 3
+      }
+    fi
+  fi
+  launcher="$dir/s3rver-v4.js"
+  [ -f "$launcher" ] || echo "require('@20minutes/s3rver/lib/cli.js').parseAsync(process.argv);" >"$launcher"
+  echo "$launcher"
+fi

@@ -1,0 +1,165 @@
+/*
+ * mflow flow API (C SDK).
+ *
+ * A flow is a static table of steps exported with MF_FLOW. Each step is a function
+ * `void fn(mf_task *t)` that reads and writes artifacts on its task. Transitions are declared
+ * in the table, so the graph is known and checked before anything runs.
+ *
+ *     static void start(mf_task *t) { mf_set_i64(t, "x", 1); }
+ *     static void end(mf_task *t)   { printf("%lld\n", (long long)mf_get_i64(t, "x")); }
+ *     static const mf_step_def steps[] = {
+ *         { .name = "start", .fn = start, .next = "end" },
+ *         { .name = "end",   .fn = end },
+ *     };
+ *     MF_FLOW("HelloFlow", steps, NULL);
+ *
+ * Run it with `mflow run hello.c`.
+ *
+ * Ownership: strings and buffers returned by getters belong to the task and live until the
+ * step function returns. Setters copy their input.
+ *
+ * Errors: a missing artifact, a wrong type or an out-of-range index fails the task with a
+ * message naming the artifact; the getter does not return in that case.
+ */
+#ifndef MFLOW_FLOW_H
+#define MFLOW_FLOW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MF_FLOW_ABI_VERSION 1
+
+typedef struct mf_task mf_task;
+
+/* Artifact and parameter types. The numbers are part of the stored format (sdk/ARTIFACTS.md). */
+typedef enum mf_type {
+    MF_I64 = 1,
+    MF_F64 = 2,
+    MF_STR = 3,
+    MF_BYTES = 4,
+    MF_I64V = 5,
+    MF_F64V = 6,
+    MF_STRV = 7,
+    MF_BOOL = 8,      /* parameters only: stored as MF_I64 0/1 */
+} mf_type;
+
+typedef struct mf_step_resources {
+    int cpu;          /* cores; 0 = one */
+    int memory_mb;    /* 0 = no limit */
+    int gpu;          /* 0 = none */
+} mf_step_resources;
+
+typedef struct mf_step_def {
+    const char *name;             /* [A-Za-z_][A-Za-z0-9_]*; "start" and "end" are required */
+    void (*fn)(mf_task *t);
+    const char *next;             /* space-separated successors; NULL for "end" */
+    const char *foreach;          /* list artifact to fan out over (exactly one successor) */
+    int join;                     /* 1: this step joins a branch or a foreach */
+    mf_step_resources resources;
+    int retry;                    /* extra attempts after a failure */
+    const char *catch_var;        /* after the last failed attempt, store the error here, go on */
+    int timeout_s;                /* 0 = none */
+    const char *compute;          /* compute plugin for this step, overriding --compute */
+    const char *image;            /* container image for container and k8s compute */
+    const char *const *env;       /* NULL-terminated "K=V" extra environment */
+} mf_step_def;
+
+typedef struct mf_param_def {
+    const char *name;             /* set on the command line as --name=value */
+    mf_type type;                 /* MF_I64, MF_F64, MF_STR or MF_BOOL */
+    const char *default_value;    /* as text; NULL makes the parameter required */
+    const char *help;
+} mf_param_def;
+
+/* What MF_FLOW exports; read by the mflow loader. */
+typedef struct mf_flow_def {
+    uint32_t struct_size;
+    uint32_t abi_version;         /* MF_FLOW_ABI_VERSION */
+    const char *name;
+    const mf_step_def *steps;
+    size_t n_steps;
+    const mf_param_def *params;
+    size_t n_params;
+} mf_flow_def;
+
+#define MF_FLOW_ENTRY_SYMBOL "mf_flow_entry_v1"
+
+/* A parameter table is an array or NULL: sizeof(NULL) / sizeof(mf_param_def) is 0 because a
+ * definition is larger than a pointer (checked below). */
+#define MF__COUNT(arr, type) (sizeof(arr) / sizeof(type))
+typedef char mf__param_def_larger_than_pointer[sizeof(mf_param_def) > sizeof(void *) ? 1 : -1];
+typedef char mf__step_def_larger_than_pointer[sizeof(mf_step_def) > sizeof(void *) ? 1 : -1];
+
+/* Export a flow: MF_FLOW("Name", steps, params) with params an array or NULL. */
+#define MF_FLOW(flow_name, step_table, param_table)                                       \
+    __attribute__((visibility("default"))) const mf_flow_def *mf_flow_entry_v1(void);      \
+    const mf_flow_def *mf_flow_entry_v1(void)                                              \
+    {                                                                                      \
+        static const mf_flow_def def = {                                                   \
+            sizeof(mf_flow_def), MF_FLOW_ABI_VERSION, (flow_name), (step_table),           \
+            MF__COUNT(step_table, mf_step_def), (const mf_param_def *)(param_table),       \
+            MF__COUNT(param_table, mf_param_def)};                                         \
+        return &def;                                                                       \
+    }
+
+/* ---- scalars ---------------------------------------------------------------------------- */
+void mf_set_i64(mf_task *t, const char *name, int64_t v);
+void mf_set_f64(mf_task *t, const char *name, double v);
+void mf_set_str(mf_task *t, const char *name, const char *v);
+void mf_set_bytes(mf_task *t, const char *name, const void *data, size_t len);
+int64_t mf_get_i64(mf_task *t, const char *name);
+double mf_get_f64(mf_task *t, const char *name);
+const char *mf_get_str(mf_task *t, const char *name);
+const void *mf_get_bytes(mf_task *t, const char *name, size_t *len);
+/* 1 when the task has (or inherited) the artifact, 0 otherwise. */
+int mf_has(mf_task *t, const char *name);
+/* The artifact's type, or 0 when absent. */
+mf_type mf_type_of(mf_task *t, const char *name);
+
+/* ---- lists (what foreach fans out over) -------------------------------------------------- */
+void mf_set_i64v(mf_task *t, const char *name, const int64_t *v, size_t n);
+void mf_set_f64v(mf_task *t, const char *name, const double *v, size_t n);
+void mf_set_strv(mf_task *t, const char *name, const char *const *v, size_t n);
+const int64_t *mf_get_i64v(mf_task *t, const char *name, size_t *n);
+const double *mf_get_f64v(mf_task *t, const char *name, size_t *n);
+const char *const *mf_get_strv(mf_task *t, const char *name, size_t *n);
+
+/* ---- the foreach item of a split task (the innermost foreach) ----------------------------- */
+int64_t mf_item_i64(mf_task *t);
+double mf_item_f64(mf_task *t);
+const char *mf_item_str(mf_task *t);
+size_t mf_item_index(mf_task *t);
+size_t mf_item_count(mf_task *t);
+
+/* ---- joins -------------------------------------------------------------------------------- */
+size_t mf_input_count(mf_task *t);
+int64_t mf_input_i64(mf_task *t, size_t i, const char *name);
+double mf_input_f64(mf_task *t, size_t i, const char *name);
+const char *mf_input_str(mf_task *t, size_t i, const char *name);
+const void *mf_input_bytes(mf_task *t, size_t i, const char *name, size_t *len);
+int mf_input_has(mf_task *t, size_t i, const char *name);
+/* The step that produced input i. */
+const char *mf_input_step(mf_task *t, size_t i);
+/* Keep every artifact that all inputs agree on (same value) or that only some inputs have;
+ * fail the task naming the first artifact whose values conflict, unless excluded.
+ * exclude: space-separated names or NULL. */
+void mf_merge_artifacts(mf_task *t, const char *exclude);
+
+/* ---- the current task ---------------------------------------------------------------------- */
+const char *mf_flow_name(mf_task *t);
+int64_t mf_run_id(mf_task *t);
+const char *mf_step_name(mf_task *t);
+int64_t mf_task_id(mf_task *t);
+int mf_attempt(mf_task *t);
+
+/* Fail the task with a message; does not return. */
+void mf_fail(mf_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MFLOW_FLOW_H */

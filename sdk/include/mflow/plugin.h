@@ -1,0 +1,371 @@
+/*
+ * mflow plugin ABI, major version 1.
+ *
+ * A plugin is a shared object that exports exactly one symbol,
+ *
+ *     const struct mf_plugin_desc *mf_plugin_entry_v1(const struct mf_host_api *host);
+ *
+ * and links nothing of libmflow: every host service comes through `host`.
+ * Build one out of tree with `pkg-config --cflags --libs mflow-plugin`.
+ *
+ * Compatibility rules (what the host promises and checks):
+ *  - The ABI major is in the entry symbol's name and in `abi_major`. The host refuses a
+ *    plugin whose `abi_major` differs from MF_PLUGIN_ABI_MAJOR, naming the file and both
+ *    versions.
+ *  - Every struct crossing the boundary starts with `uint32_t struct_size`. Structs only grow
+ *    at the end; each field added after 1.0 is marked with the minor that added it. A reader
+ *    reads only the fields that lie inside the size it was given (MF_HAS_FIELD), so an older
+ *    plugin works with a newer host and the reverse.
+ *  - The host refuses a descriptor or an operations table smaller than the 1.0 size of that
+ *    struct (MF_PLUGIN_DESC_V1_0_SIZE and friends).
+ *  - A plugin built against minor N may call a host function added in minor M > N only after
+ *    checking MF_HAS_FIELD(host, fn) and that the pointer is not NULL.
+ *  - Fixed-width integers, explicit enum values, no bitfields, no struct passed by value.
+ *  - Retired fields and enum values keep their place (renamed `reserved_*`), never reused.
+ *
+ * Return codes: 0 is success; negative values are MF_E* codes below; positive values are
+ * errno values passed through. A failing call leaves a message for the host to show through
+ * the kind's `last_error` operation; messages name the thing and what to do, and never
+ * contain secrets.
+ */
+#ifndef MFLOW_PLUGIN_H
+#define MFLOW_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MF_PLUGIN_ABI_MAJOR 1
+#define MF_PLUGIN_ABI_MINOR 0
+
+/* The exported entry of a plugin: exactly this symbol and nothing else. */
+#define MF_PLUGIN_ENTRY_SYMBOL "mf_plugin_entry_v1"
+
+#if defined(__GNUC__)
+#define MF_PLUGIN_EXPORT __attribute__((visibility("default")))
+#else
+#define MF_PLUGIN_EXPORT
+#endif
+
+/* True when `field` lies inside the struct_size that `ptr` declares. */
+#define MF_HAS_FIELD(ptr, field)                                                     \
+    ((ptr)->struct_size >= offsetof(__typeof__(*(ptr)), field) + sizeof((ptr)->field))
+
+/* Error codes shared by the core and plugins (negative; errno values are positive). */
+enum {
+    MF_OK = 0,
+    MF_EINVAL = -1,      /* bad argument or input */
+    MF_ENOMEM = -2,      /* out of memory */
+    MF_ENOTFOUND = -3,   /* no such object, key, job, plugin */
+    MF_EIO = -4,         /* I/O failed (disk, network) */
+    MF_ECORRUPT = -5,    /* data does not match its hash or format */
+    MF_EABI = -6,        /* ABI mismatch */
+    MF_EPERM = -7,       /* credentials refused */
+    MF_EUNAVAIL = -8,    /* backend unreachable or not installed */
+    MF_ETIMEOUT = -9,    /* timed out */
+    MF_ECANCELED = -10,  /* canceled */
+    MF_EEXIST = -11,     /* already exists */
+    MF_ENOTSUP = -12,    /* not supported by this plugin */
+    MF_EFAIL = -13,      /* generic failure; the message says more */
+};
+
+enum mf_plugin_kind {
+    MF_PLUGIN_COMPUTE = 1,
+    MF_PLUGIN_STORAGE = 2,
+    MF_PLUGIN_SCHEDULER = 3,
+};
+
+enum mf_log_level {
+    MF_LOG_ERROR = 0,
+    MF_LOG_WARN = 1,
+    MF_LOG_INFO = 2,
+    MF_LOG_DEBUG = 3,
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Options: a declarative table that documents a plugin's settings (`mflow plugins` shows it). */
+
+enum mf_option_type {
+    MF_OPT_STRING = 1,
+    MF_OPT_INT = 2,
+    MF_OPT_BOOL = 3,
+};
+
+struct mf_option_def {
+    uint32_t struct_size;
+    uint32_t type;               /* enum mf_option_type */
+    const char *name;            /* key in config.json under the plugin's name, e.g. "partition" */
+    const char *env;             /* environment variable that sets it, e.g. "MFLOW_SLURM_PARTITION", or NULL */
+    const char *default_value;   /* as text, or NULL */
+    const char *help;            /* one line */
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Host services: what the core offers a plugin. Valid from entry until fini returns.          */
+
+/* A byte buffer owned by whoever filled it; release with its own `release` (may be NULL when
+ * there is nothing to free). Used for storage reads so a backend can hand out a mapping. */
+struct mf_buf {
+    uint32_t struct_size;
+    uint32_t reserved;
+    void *data;
+    size_t len;
+    void (*release)(struct mf_buf *buf);
+    void *opaque;                /* the releaser's own */
+};
+
+/* Output of a task as it is produced, for the host to show and keep. */
+enum mf_stream {
+    MF_STREAM_STDOUT = 1,
+    MF_STREAM_STDERR = 2,
+};
+
+struct mf_host_api {
+    uint32_t struct_size;
+    uint32_t abi_major;
+    uint32_t abi_minor;
+    uint32_t reserved;
+    const char *version;                     /* mflow version string */
+
+    /* Log a message on behalf of plugin `name`. */
+    void (*log)(int level, const char *name, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+    /* A setting of plugin `name`: command line, then its env variable, then
+     * $MFLOW_HOME/config.json ("<name>": {"<key>": ...}), then the option's default.
+     * Returns NULL when unset. The string lives until fini. */
+    const char *(*config_get)(const char *name, const char *key);
+
+    /* $MFLOW_HOME (default ~/.mflow). */
+    const char *(*home)(void);
+
+    /* Live task output (compute plugins that see it as it comes): the host prefixes it with
+     * the pathspec for the terminal. `data` need not end at a line boundary. */
+    void (*task_output)(const char *pathspec, int stream, const char *data, size_t len);
+
+    /* Datastore access for scheduler plugins (code packages, flow descriptors). */
+    int (*datastore_put)(const char *key, const void *data, size_t len);
+    int (*datastore_get)(const char *key, struct mf_buf *out);
+    /* The datastore root URL that tasks launched elsewhere must use. */
+    const char *(*datastore_root)(void);
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Compute: where and with what resources `mflow task ...` runs. Nothing assumes a local pid:
+ * submit returns an opaque handle, status is polled (in batches) or waited on, logs can be
+ * fetched, a job can be cancelled and must be released.                                     */
+
+typedef struct mf_job mf_job;   /* opaque, owned by the plugin until release */
+
+struct mf_resources {
+    uint32_t struct_size;
+    uint32_t cpu;                /* cores; 0 = the backend's default (one) */
+    uint64_t memory_mb;          /* 0 = no request */
+    uint32_t gpu;                /* 0 = none */
+    uint32_t reserved;
+};
+
+struct mf_job_spec {
+    uint32_t struct_size;
+    uint32_t timeout_s;                 /* 0 = none; the backend kills the job past it */
+    const char *const *argv;            /* NULL-terminated: the `mflow task ...` command */
+    const char *const *env;             /* NULL-terminated "K=V" to add to the job's env */
+    const char *pathspec;               /* Flow/run/step/task, for names and output prefix */
+    const char *flow_name;
+    const char *step_name;
+    int64_t run_id;
+    int64_t task_id;
+    uint32_t attempt;
+    uint32_t reserved;
+    const struct mf_resources *resources;
+    const char *image;                  /* container image, or NULL */
+    const char *package_url;            /* code package address, or NULL when local */
+    /* Where the job's stdout and stderr must end up: local paths the host reads after the
+     * job ends. A backend that cannot write them leaves them absent and serves `logs`. */
+    const char *stdout_path;
+    const char *stderr_path;
+    const char *workdir;                /* working directory, or NULL */
+};
+
+enum mf_job_state {
+    MF_JOB_QUEUED = 1,
+    MF_JOB_RUNNING = 2,
+    MF_JOB_SUCCEEDED = 3,
+    MF_JOB_FAILED = 4,
+    MF_JOB_CANCELLED = 5,
+    MF_JOB_LOST = 6,             /* the backend no longer knows the job */
+};
+
+struct mf_job_status {
+    uint32_t struct_size;
+    uint32_t state;              /* enum mf_job_state */
+    int32_t exit_code;           /* when it exited; -1 otherwise */
+    int32_t term_signal;         /* signal that ended it; 0 otherwise */
+    uint32_t timed_out;          /* 1 when the backend killed it for timeout_s */
+    uint32_t reserved;
+    double start_time;           /* unix seconds; 0 when unknown */
+    double end_time;
+    char reason[256];            /* backend's words on why it ended (OOM, NODE_FAIL, ...) */
+};
+
+struct mf_compute_ops {
+    uint32_t struct_size;
+    uint32_t reserved;
+    /* Submit one job. On success *out is a handle until release. */
+    int (*submit)(void *state, const struct mf_job_spec *spec, mf_job **out);
+    /* Submit n jobs at once (a backend may make one array job of them). out[i] per spec.
+     * NULL: the host calls submit n times. */
+    int (*submit_batch)(void *state, const struct mf_job_spec *const *specs, size_t n,
+                        mf_job **out);
+    /* Fill st[i] for jobs[i]; one backend query for all of them where possible. */
+    int (*poll)(void *state, mf_job *const *jobs, size_t n, struct mf_job_status *st);
+    /* Block up to timeout_ms until some job may have changed state (or output came).
+     * Returns 1 when something may have changed, 0 on timeout, <0 on error. */
+    int (*wait)(void *state, int timeout_ms);
+    /* Fetch a job's output after it ended (when the backend did not write the paths). */
+    int (*logs)(void *state, mf_job *job, int stream, struct mf_buf *out);
+    /* Ask the backend to stop the job; poll then reports it CANCELLED or ended. */
+    int (*cancel)(void *state, mf_job *job);
+    /* Forget the job; the handle is invalid after. */
+    void (*release)(void *state, mf_job *job);
+    /* The message of the last failing call; never NULL. */
+    const char *(*last_error)(void *state);
+    /* Refuse before a run starts what can never fit (e.g. more cpu than the machine has):
+     * 0 when fine, else an error with last_error naming the request and capacity. NULL: all
+     * requests are accepted. */
+    int (*check)(void *state, const char *step_name, const struct mf_resources *res);
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Storage: a key-value object store under the datastore root. Keys are '/'-separated
+ * relative paths. Writes are atomic: a reader sees the old object or the new, never a torn
+ * one. The content-addressed blob layer, compression and hashing live in the core.           */
+
+/* One piece of an object to write (so a header and a large payload need no copy). */
+struct mf_iov {
+    const void *base;
+    size_t len;
+};
+
+enum mf_put_flags {
+    MF_PUT_IF_ABSENT = 1,        /* succeed without writing when the key exists */
+};
+
+struct mf_storage_item {
+    uint32_t struct_size;
+    uint32_t flags;              /* enum mf_put_flags (puts) */
+    const char *key;
+    /* put: data/len, or path (a local file to upload) when data is NULL.
+     * get: out is filled, or the object is written to path when path is set. */
+    const void *data;
+    size_t len;
+    const char *path;
+    struct mf_buf out;
+    int result;                  /* per-item result, filled by the batch call */
+    int32_t exists;              /* exists_batch: 1 or 0 */
+};
+
+/* One entry of a list call; `key` lives only during the callback. */
+typedef int (*mf_list_cb)(void *ud, const char *key, uint64_t size);
+
+struct mf_storage_ops {
+    uint32_t struct_size;
+    uint32_t reserved;
+    /* Write the concatenation of iov[0..niov) under key, atomically. */
+    int (*put)(void *state, const char *key, const struct mf_iov *iov, size_t niov,
+               uint32_t flags);
+    int (*put_file)(void *state, const char *key, const char *path, uint32_t flags);
+    int (*get)(void *state, const char *key, struct mf_buf *out);
+    int (*get_file)(void *state, const char *key, const char *path);
+    /* 1 when present, 0 when absent, <0 on error. */
+    int (*exists)(void *state, const char *key);
+    /* Every key under prefix (recursively), in no particular order. A callback returning
+     * non-zero stops the listing and list returns that value. */
+    int (*list)(void *state, const char *prefix, mf_list_cb cb, void *ud);
+    int (*del)(void *state, const char *key);
+    /* Batch forms: all items are attempted; each gets its result; the call returns 0 when
+     * all succeeded, else the first failure's code. */
+    int (*put_batch)(void *state, struct mf_storage_item *items, size_t n);
+    int (*get_batch)(void *state, struct mf_storage_item *items, size_t n);
+    int (*exists_batch)(void *state, struct mf_storage_item *items, size_t n);
+    int (*list_batch)(void *state, const char *const *prefixes, size_t n, mf_list_cb cb,
+                      void *ud);
+    const char *(*last_error)(void *state);
+    /* The root URL this instance serves (e.g. "file:///home/u/.mflow/datastore"). */
+    const char *(*root)(void *state);
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* Scheduler: production deployments of a flow.                                               */
+
+/* What a scheduler needs to know about a flow: its graph as JSON (the same document
+ * `mflow show --json` prints: steps, successors, foreach, join, resources, parameters),
+ * the code package address and the datastore root. */
+struct mf_flow_desc {
+    uint32_t struct_size;
+    uint32_t reserved;
+    const char *flow_name;
+    const char *graph_json;
+    const char *package_url;
+    const char *datastore_root;
+    const char *schedule;            /* cron expression, or NULL */
+    const char *const *options;      /* NULL-terminated "key=value" deploy options */
+};
+
+struct mf_deployment {
+    uint32_t struct_size;
+    uint32_t reserved;
+    char name[256];
+    char flow_name[256];
+    char schedule[128];
+    char location[1024];             /* where it lives: crontab line, DAG file path, ... */
+};
+
+typedef int (*mf_deployment_cb)(void *ud, const struct mf_deployment *d);
+
+struct mf_scheduler_ops {
+    uint32_t struct_size;
+    uint32_t reserved;
+    int (*deploy)(void *state, const struct mf_flow_desc *flow, struct mf_deployment *out);
+    int (*list)(void *state, mf_deployment_cb cb, void *ud);
+    int (*remove)(void *state, const char *name);
+    int (*trigger)(void *state, const char *name);
+    const char *(*last_error)(void *state);
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* The descriptor a plugin's entry returns; static storage in the plugin.                      */
+
+struct mf_plugin_desc {
+    uint32_t struct_size;
+    uint32_t abi_major;              /* MF_PLUGIN_ABI_MAJOR the plugin was built with */
+    uint32_t abi_minor;
+    uint32_t kind;                   /* enum mf_plugin_kind */
+    const char *name;                /* [a-z0-9_]+, unique among loaded plugins */
+    const char *version;             /* the plugin's own version */
+    const char *description;         /* one line */
+    const struct mf_option_def *options;   /* array of n_options */
+    uint32_t n_options;
+    uint32_t reserved;
+    /* Create an instance; *state is passed to every operation. */
+    int (*init)(const struct mf_host_api *host, void **state);
+    void (*fini)(void *state);
+    /* Points to struct mf_compute_ops, mf_storage_ops or mf_scheduler_ops per kind. */
+    const void *ops;
+};
+
+/* Sizes of the 1.0 structs: the smallest the host accepts. */
+#define MF_PLUGIN_DESC_V1_0_SIZE (offsetof(struct mf_plugin_desc, ops) + sizeof(void *))
+#define MF_COMPUTE_OPS_V1_0_SIZE (offsetof(struct mf_compute_ops, check) + sizeof(void *))
+#define MF_STORAGE_OPS_V1_0_SIZE (offsetof(struct mf_storage_ops, root) + sizeof(void *))
+#define MF_SCHEDULER_OPS_V1_0_SIZE (offsetof(struct mf_scheduler_ops, last_error) + sizeof(void *))
+
+typedef const struct mf_plugin_desc *(*mf_plugin_entry_fn)(const struct mf_host_api *host);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MFLOW_PLUGIN_H */

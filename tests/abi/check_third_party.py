@@ -1,0 +1,180 @@
+#!/usr/bin/env python3
+"""abi suite: a third party builds a plugin out of tree from an installed mflow.
+
+1. `meson install --destdir TMP` the build, and check the installed tree holds what a user
+   and a plugin author need (the mflow command, libmflow, the built-in plugins, the public
+   headers, both .pc files, the plugin template and the fake host).
+2. Run the installed mflow (with the installed libmflow) on the installed plugins.
+3. Copy the installed template elsewhere and build it with nothing but
+   `cc -shared $(pkg-config --cflags --libs mflow-plugin)`, and with its Makefile.
+4. Check it exports only mf_plugin_entry_v1, that `mflow plugins --json` loads it through
+   MFLOW_PLUGIN_PATH, and that its operations work under the installed fake host.
+
+The installed tree lives under DESTDIR, so its .pc files name the real prefix:
+PKG_CONFIG_SYSROOT_DIR maps their -I flags into DESTDIR, and the installed mflow's built-in
+plugin directory (the real prefix's) is missing, so MFLOW_PLUGIN_PATH names the DESTDIR one.
+Environment: MFLOW_BIN, MFLOW_TEST_BUILD_ROOT, MFLOW_ABI_SOURCE (set by meson.build).
+"""
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import tempfile
+
+ENTRY = "mf_plugin_entry_v1"
+
+
+def fail(msg):
+    print("FAIL: " + msg)
+    sys.exit(1)
+
+
+def skip(msg):
+    print("SKIP: " + msg)
+    sys.exit(77)
+
+
+def run(cmd, env=None, cwd=None, shell=False, timeout=300):
+    p = subprocess.run(cmd, env=env, cwd=cwd, shell=shell, capture_output=True, text=True,
+                       timeout=timeout)
+    if p.returncode != 0:
+        shown = cmd if shell else shlex.join(cmd)
+        fail(f"`{shown}` exited {p.returncode}:\n{p.stdout[-4000:]}\n{p.stderr[-4000:]}")
+    return p
+
+
+def build_options(build):
+    opts = json.loads(run(["meson", "introspect", "--buildoptions", build]).stdout)
+    return {o["name"]: o["value"] for o in opts}
+
+
+def exports_only_entry(path):
+    out = run(["nm", "-D", "--defined-only", path]).stdout.split()
+    syms = out[2::3]
+    if syms != [ENTRY]:
+        fail(f"{path} must export only {ENTRY}; it exports {syms}")
+
+
+def expect_files(root, rel_paths):
+    for rel in rel_paths:
+        p = os.path.join(root, rel)
+        if not os.path.isfile(p):
+            fail(f"the installed tree lacks {rel} (looked for {p})")
+        print(f"ok: installed {rel}")
+
+
+def main():
+    for tool in ("meson", "nm", "pkg-config", "cc", "make"):
+        if not shutil.which(tool):
+            skip(f"{tool} is not installed")
+    build = os.path.realpath(os.environ.get("MFLOW_TEST_BUILD_ROOT", ""))
+    mflow = os.environ.get("MFLOW_BIN", "")
+    src = os.environ.get("MFLOW_ABI_SOURCE", "")
+    if not os.path.isfile(os.path.join(build, "build.ninja")) or not os.access(mflow, os.X_OK):
+        skip("run this through `meson test --suite abi` with mflow built")
+
+    o = build_options(build)
+    prefix, libdir = o["prefix"], o["libdir"]
+    lib = os.path.join(prefix, libdir)
+    with tempfile.TemporaryDirectory(prefix="mflow-3p-") as tmp:
+        destdir = os.path.join(tmp, "dest")
+        run(["meson", "install", "-C", build, "--destdir", destdir, "--quiet"], timeout=600)
+        root = destdir + prefix
+        dlib = destdir + lib
+        share = os.path.join(o["datadir"], "mflow")
+        expect_files(root, [
+            os.path.join(o["bindir"], "mflow"),
+            os.path.join(libdir, "libmflow.so"),
+            os.path.join(libdir, "mflow", "plugins", "mflow_compute_local.so"),
+            os.path.join(libdir, "mflow", "plugins", "mflow_storage_local.so"),
+            os.path.join(o["includedir"], "mflow", "plugin.h"),
+            os.path.join(o["includedir"], "mflow", "flow.h"),
+            os.path.join(o["includedir"], "mflow", "client.h"),
+            os.path.join(libdir, "pkgconfig", "mflow.pc"),
+            os.path.join(libdir, "pkgconfig", "mflow-plugin.pc"),
+            os.path.join(share, "plugin-template", "myplugin.c"),
+            os.path.join(share, "plugin-template", "Makefile"),
+            os.path.join(share, "plugin-template", "README.md"),
+            os.path.join(share, "fakehost", "fakehost.c"),
+            os.path.join(share, "fakehost", "fakehost.h"),
+        ])
+        for so in os.listdir(os.path.join(dlib, "mflow", "plugins")):
+            exports_only_entry(os.path.join(dlib, "mflow", "plugins", so))
+
+        # The installed mflow, on the installed libmflow and plugins. Run from outside the
+        # build tree, its built-in directory is the (real) installed plugin directory.
+        installed_plugins = os.path.join(dlib, "mflow", "plugins")
+        env = dict(os.environ, LD_LIBRARY_PATH=dlib, MFLOW_PLUGIN_PATH=installed_plugins,
+                   MFLOW_HOME=os.path.join(tmp, "home"))
+        imflow = os.path.join(root, o["bindir"], "mflow")
+        rep = json.loads(run([imflow, "plugins", "--json"], env=env).stdout)
+        for kind in ("compute", "storage"):
+            path = os.path.join(installed_plugins, f"mflow_{kind}_local.so")
+            e = [x for x in rep if x["path"] == path]
+            if not e or not e[0]["loaded"] or e[0]["name"] != "local":
+                fail(f"the installed mflow does not load {path}: {e}")
+        text = run([imflow, "plugins"], env=env).stdout
+        searched = text.split("\nsearched:", 1)[-1].split(",")[0].strip()
+        if not searched.startswith(os.path.join(lib, "mflow", "plugins")):
+            fail(f"the installed mflow must search {lib}/mflow/plugins first, not {searched!r}")
+        print("ok: the installed mflow loads the installed plugins")
+
+        # pkg-config sees only the installed tree.
+        pc_dir = os.path.join(dlib, "pkgconfig")
+        pcenv = dict(os.environ, PKG_CONFIG_LIBDIR=pc_dir, PKG_CONFIG_PATH="",
+                     PKG_CONFIG_SYSROOT_DIR=destdir)
+        flags = run(["pkg-config", "--cflags", "--libs", "mflow-plugin"], env=pcenv).stdout
+        if f"-I{root}/{o['includedir']}" not in flags or "-fvisibility=hidden" not in flags:
+            fail(f"pkg-config --cflags --libs mflow-plugin gave {flags.strip()!r}; expected "
+                 f"-I{root}/{o['includedir']} and -fvisibility=hidden")
+        if "-lmflow" in flags:
+            fail(f"a plugin must not link libmflow, but mflow-plugin.pc says {flags.strip()!r}")
+
+        # A third party copies the template out of the installed tree and builds it.
+        by_cc = os.path.join(tmp, "work", "by-cc")
+        by_make = os.path.join(tmp, "work", "by-make")
+        tpl = os.path.join(root, share, "plugin-template")
+        shutil.copytree(tpl, by_cc)
+        shutil.copytree(tpl, by_make)
+        run("cc -Wall -Wextra -Werror -shared -o mflow_storage_memory.so myplugin.c "
+            "$(pkg-config --cflags --libs mflow-plugin)", env=pcenv, cwd=by_cc, shell=True)
+        run(["make"], env=pcenv, cwd=by_make)
+        made = run(["make", "check"], env=pcenv, cwd=by_make).stdout
+        if "exports only mf_plugin_entry_v1" not in made:
+            fail(f"make check did not confirm the exports: {made!r}")
+        for d in (by_cc, by_make):
+            exports_only_entry(os.path.join(d, "mflow_storage_memory.so"))
+
+        # Loaded through MFLOW_PLUGIN_PATH by mflow (the build tree's, see the docstring).
+        env = dict(os.environ, MFLOW_PLUGIN_PATH=by_cc, MFLOW_HOME=os.path.join(tmp, "home"))
+        rep = json.loads(run([mflow, "plugins", "--json"], env=env).stdout)
+        path = os.path.realpath(os.path.join(by_cc, "mflow_storage_memory.so"))
+        e = [x for x in rep if x["path"] == path]
+        if not e:
+            fail(f"mflow plugins --json does not list {path}: {[x['path'] for x in rep]}")
+        e = e[0]
+        want = {"loaded": True, "error": None, "kind": "storage", "name": "memory",
+                "version": "1.0.0", "abi_major": 1, "abi_minor": 0}
+        for k, v in want.items():
+            if e[k] != v:
+                fail(f"{path}: {k} is {e[k]!r}, expected {v!r} ({e})")
+        if [x.get("name") for x in e.get("options", [])] != ["max_mb"]:
+            fail(f"{path}: options {e.get('options')!r}, expected max_mb")
+        print("ok: mflow loads the out-of-tree plugin through MFLOW_PLUGIN_PATH")
+
+        # Its operations, under the installed fake host.
+        fh = os.path.join(root, share, "fakehost")
+        driver = os.path.join(tmp, "driver")
+        run(f"cc -Wall -Wextra -Werror -o {shlex.quote(driver)} "
+            f"{shlex.quote(os.path.join(src, 'template_driver.c'))} "
+            f"{shlex.quote(os.path.join(fh, 'fakehost.c'))} -I{shlex.quote(fh)} "
+            "$(pkg-config --cflags mflow-plugin) -ldl", env=pcenv, shell=True)
+        scratch = os.path.join(tmp, "scratch")
+        os.makedirs(scratch)
+        print(run([driver, path, scratch]).stdout.strip())
+
+
+if __name__ == "__main__":
+    main()

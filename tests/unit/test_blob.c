@@ -1,0 +1,676 @@
+/* Unit tests of core/src/blob.c over an in-memory storage plugin written here, which counts
+ * what the blob layer asks of it and lets a test damage what it holds. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "blob.h"
+#include "codec.h"
+
+#include <zstd.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- an in-memory store ------------------------------------------------------------------- */
+
+#define MAX_OBJS 64
+
+struct mem_obj {
+    char key[128];
+    uint8_t *data;
+    size_t len;
+};
+
+struct mem_store {
+    struct mem_obj objs[MAX_OBJS];
+    size_t n;
+    int puts, exists_calls, gets, releases;
+    uint32_t last_flags;
+    int fail_put;          /* next puts fail with MF_EIO */
+    char err[256];
+};
+
+static struct mem_obj *mem_find(struct mem_store *m, const char *key)
+{
+    for (size_t i = 0; i < m->n; i++)
+        if (!strcmp(m->objs[i].key, key))
+            return &m->objs[i];
+    return NULL;
+}
+
+static void mem_set(struct mem_store *m, const char *key, const void *data, size_t len)
+{
+    struct mem_obj *o = mem_find(m, key);
+    if (!o) {
+        assert_true(m->n < MAX_OBJS);
+        o = &m->objs[m->n++];
+        snprintf(o->key, sizeof o->key, "%s", key);
+    } else {
+        free(o->data);
+    }
+    o->data = malloc(len ? len : 1);
+    assert_non_null(o->data);
+    if (len)
+        memcpy(o->data, data, len);
+    o->len = len;
+}
+
+static int mem_put(void *state, const char *key, const struct mf_iov *iov, size_t niov,
+                   uint32_t flags)
+{
+    struct mem_store *m = state;
+    m->last_flags = flags;
+    if (m->fail_put) {
+        snprintf(m->err, sizeof m->err, "mem: disk on fire writing %s", key);
+        return MF_EIO;
+    }
+    if ((flags & MF_PUT_IF_ABSENT) && mem_find(m, key))
+        return 0;
+    m->puts++;
+    size_t total = 0;
+    for (size_t i = 0; i < niov; i++)
+        total += iov[i].len;
+    uint8_t *buf = malloc(total ? total : 1), *p = buf;
+    assert_non_null(buf);
+    for (size_t i = 0; i < niov; i++) {
+        memcpy(p, iov[i].base, iov[i].len);
+        p += iov[i].len;
+    }
+    mem_set(m, key, buf, total);
+    free(buf);
+    return 0;
+}
+
+static struct mem_store *releaser_store;
+
+static void mem_release(struct mf_buf *b)
+{
+    releaser_store->releases++;
+    free(b->opaque);
+    b->data = b->opaque = NULL;
+}
+
+/* Hands out a private copy, as a mapping would be: the test checks pointers into it. */
+static int mem_get(void *state, const char *key, struct mf_buf *out)
+{
+    struct mem_store *m = state;
+    struct mem_obj *o = mem_find(m, key);
+    if (!o) {
+        snprintf(m->err, sizeof m->err, "mem: no object %s", key);
+        return MF_ENOTFOUND;
+    }
+    m->gets++;
+    releaser_store = m;
+    void *copy = malloc(o->len ? o->len : 1);
+    assert_non_null(copy);
+    memcpy(copy, o->data, o->len);
+    out->struct_size = sizeof *out;
+    out->data = copy;
+    out->len = o->len;
+    out->release = mem_release;
+    out->opaque = copy;
+    return 0;
+}
+
+static int mem_exists(void *state, const char *key)
+{
+    struct mem_store *m = state;
+    m->exists_calls++;
+    return mem_find(m, key) != NULL;
+}
+
+static const char *mem_last_error(void *state)
+{
+    return ((struct mem_store *)state)->err;
+}
+
+static const struct mf_storage_ops mem_ops = {
+    .struct_size = sizeof(struct mf_storage_ops),
+    .put = mem_put,
+    .get = mem_get,
+    .exists = mem_exists,
+    .last_error = mem_last_error,
+};
+
+struct fixture {
+    struct mem_store mem;
+    struct mf_store st;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    f->st.ops = &mem_ops;
+    f->st.state = &f->mem;
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    for (size_t i = 0; i < f->mem.n; i++)
+        free(f->mem.objs[i].data);
+    free(f);
+    return 0;
+}
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ull;
+
+static void fill_random(uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        rng_state ^= rng_state << 13;
+        rng_state ^= rng_state >> 7;
+        rng_state ^= rng_state << 17;
+        p[i] = (uint8_t)(rng_state >> 24);
+    }
+}
+
+static uint8_t *compressible(size_t n)
+{
+    uint8_t *p = malloc(n);
+    assert_non_null(p);
+    static const char text[] = "step start -> a b; artifact alpha=0.01; foreach item in list; ";
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)text[(i * 7 / 5) % (sizeof text - 1)];
+    return p;
+}
+
+static struct mem_obj *stored_blob(struct fixture *f, const char *key)
+{
+    char path[9 + MF_BLOB_KEY_LEN + 1];
+    mf_blob_path(key, path, sizeof path);
+    struct mem_obj *o = mem_find(&f->mem, path);
+    assert_non_null(o);
+    return o;
+}
+
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
+static void put_value(struct fixture *f, const void *data, size_t len, char key[65],
+                      uint64_t *stored)
+{
+    struct mf_iov v = {data, len};
+    assert_int_equal(mf_blob_put(&f->st, &v, 1, key, stored), 0);
+}
+
+static void expect_corrupt_at(struct fixture *f, const char *key, int line)
+{
+    struct mf_blob b;
+    int releases = f->mem.releases, gets = f->mem.gets;
+    int rc = mf_blob_get(&f->st, key, &b);
+    if (rc != MF_ECORRUPT)
+        fail_msg("line %d: blob %s: expected MF_ECORRUPT, got %d (%s)", line, key, rc,
+                 mf_blob_error());
+    assert_null(b.data);
+    assert_int_equal(b.len, 0);
+    assert_non_null(strstr(mf_blob_error(), key));
+    assert_non_null(strstr(mf_blob_error(), "corrupt"));
+    /* the store's buffer was given back */
+    assert_int_equal(f->mem.gets - gets, f->mem.releases - releases);
+    mf_blob_release(&b);   /* harmless on a failed get */
+}
+#define expect_corrupt(f, key) expect_corrupt_at((f), (key), __LINE__)
+
+/* ---- tests ------------------------------------------------------------------------------- */
+
+static void test_sha256_known_vectors(void **state)
+{
+    (void)state;
+    char hex[MF_BLOB_KEY_LEN + 1];
+    struct mf_iov abc[3] = {{"a", 1}, {"", 0}, {"bc", 2}};
+    mf_sha256_hex(abc, 3, hex);
+    assert_string_equal(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    mf_sha256_hex(NULL, 0, hex);
+    assert_string_equal(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+}
+
+static void test_blob_path(void **state)
+{
+    (void)state;
+    const char *key = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    char path[9 + MF_BLOB_KEY_LEN + 1];
+    mf_blob_path(key, path, sizeof path);
+    assert_string_equal(path,
+                        "blobs/ba/ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+}
+
+static void round_trip(struct fixture *f, const struct mf_iov *iov, size_t niov, mf_type type)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < niov; i++)
+        total += iov[i].len;
+    uint8_t *flat = malloc(total), *p = flat;
+    for (size_t i = 0; i < niov; i++) {
+        memcpy(p, iov[i].base, iov[i].len);
+        p += iov[i].len;
+    }
+    char key[MF_BLOB_KEY_LEN + 1], want[MF_BLOB_KEY_LEN + 1];
+    uint64_t stored = 0;
+    assert_int_equal(mf_blob_put(&f->st, iov, niov, key, &stored), 0);
+    struct mf_iov whole = {flat, total};
+    mf_sha256_hex(&whole, 1, want);
+    assert_string_equal(key, want);
+    assert_true(stored > 16);
+    assert_int_equal(f->mem.last_flags, MF_PUT_IF_ABSENT);
+
+    struct mem_obj *o = stored_blob(f, key);
+    assert_int_equal(o->len, stored);
+    assert_memory_equal(o->data, "MFB1", 4);
+    assert_true(o->data[4] == 0 || o->data[4] == 1);
+    assert_int_equal(o->data[5] | o->data[6] | o->data[7], 0);
+    assert_int_equal(le64(o->data + 8), total);
+
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
+    assert_int_equal(b.len, total);
+    assert_memory_equal(b.data, flat, total);
+    mf_type t;
+    const uint8_t *pl;
+    size_t plen;
+    assert_int_equal(mf_codec_parse(b.data, b.len, &t, &pl, &plen), 0);
+    assert_int_equal(t, type);
+    mf_blob_release(&b);
+    assert_null(b.data);
+    assert_int_equal(f->mem.gets, f->mem.releases);
+    free(flat);
+}
+
+static void test_round_trip_every_type(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *enc;
+    size_t len;
+
+    assert_int_equal(mf_codec_encode_i64(-42, &enc, &len), 0);
+    round_trip(f, &(struct mf_iov){enc, len}, 1, MF_I64);
+    free(enc);
+
+    assert_int_equal(mf_codec_encode_f64(2.5, &enc, &len), 0);
+    round_trip(f, &(struct mf_iov){enc, len}, 1, MF_F64);
+    free(enc);
+
+    /* str and bytes: the header and the caller's buffer as two pieces, no copy */
+    uint8_t hdr[MF_CODEC_HDR_LEN];
+    mf_codec_header(hdr, MF_STR);
+    const char *s = "hello, artifact";
+    struct mf_iov str_iov[2] = {{hdr, sizeof hdr}, {s, strlen(s)}};
+    round_trip(f, str_iov, 2, MF_STR);
+
+    uint8_t bytes[300];
+    fill_random(bytes, sizeof bytes);
+    uint8_t bhdr[MF_CODEC_HDR_LEN];
+    mf_codec_header(bhdr, MF_BYTES);
+    struct mf_iov bytes_iov[2] = {{bhdr, sizeof bhdr}, {bytes, sizeof bytes}};
+    round_trip(f, bytes_iov, 2, MF_BYTES);
+
+    const int64_t iv[] = {1, 2, 3, -4};
+    assert_int_equal(mf_codec_encode_i64v(iv, 4, &enc, &len), 0);
+    round_trip(f, &(struct mf_iov){enc, len}, 1, MF_I64V);
+    free(enc);
+
+    const double fv[] = {0.25, -8.0};
+    assert_int_equal(mf_codec_encode_f64v(fv, 2, &enc, &len), 0);
+    round_trip(f, &(struct mf_iov){enc, len}, 1, MF_F64V);
+    free(enc);
+
+    const char *sv[] = {"x", "", "yz"};
+    assert_int_equal(mf_codec_encode_strv(sv, 3, &enc, &len), 0);
+    round_trip(f, &(struct mf_iov){enc, len}, 1, MF_STRV);
+    free(enc);
+
+    /* each distinct value made its own blob */
+    assert_int_equal(f->mem.n, 7);
+}
+
+static void test_raw_large_is_not_copied(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 1 << 20;
+    uint8_t *v = malloc(n);
+    fill_random(v, n);
+    char key[65];
+    uint64_t stored;
+    put_value(f, v, n, key, &stored);
+    assert_int_equal(stored, 16 + n);
+    struct mem_obj *o = stored_blob(f, key);
+    assert_int_equal(o->data[4], 0);   /* raw */
+    assert_memory_equal(o->data + 16, v, n);
+
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
+    /* handed out the store's own buffer, past the header */
+    assert_ptr_equal(b.data, (const uint8_t *)b.buf.data + 16);
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, v, n);
+    mf_blob_release(&b);
+    assert_int_equal(f->mem.releases, 1);
+    free(v);
+}
+
+static void test_zstd_path(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 3u << 20;
+    uint8_t *v = compressible(n);
+    char key[65];
+    uint64_t stored;
+    put_value(f, v, n, key, &stored);
+    struct mem_obj *o = stored_blob(f, key);
+    assert_int_equal(o->data[4], 1);   /* zstd */
+    assert_int_equal(le64(o->data + 8), n);
+    assert_int_equal(stored, o->len);
+    assert_true(stored < n / 10);
+    assert_true(ZSTD_getFrameContentSize(o->data + 16, o->len - 16) == n);
+
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, v, n);
+    /* the store's buffer is given back at once; the value lives in its own buffer */
+    assert_int_equal(f->mem.releases, 1);
+    mf_blob_release(&b);
+    free(v);
+
+    /* a small compressible value goes through zstd as well */
+    uint8_t zeros[4096] = {0};
+    put_value(f, zeros, sizeof zeros, key, &stored);
+    assert_int_equal(stored_blob(f, key)->data[4], 1);
+    assert_true(stored < 200);
+    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
+    assert_int_equal(b.len, sizeof zeros);
+    assert_memory_equal(b.data, zeros, sizeof zeros);
+    mf_blob_release(&b);
+}
+
+static void test_incompressible_stays_raw(void **state)
+{
+    struct fixture *f = *state;
+    /* random data with a compressible head: the first sampled window fools the sample, but
+     * the whole value saves far less than 10%, so it is stored raw */
+    size_t n = 8u << 20;
+    uint8_t *v = malloc(n);
+    fill_random(v, n);
+    memset(v, 'a', 64 * 1024);
+    char key[65];
+    uint64_t stored;
+    put_value(f, v, n, key, &stored);
+    assert_int_equal(stored_blob(f, key)->data[4], 0);
+    assert_int_equal(stored, n + 16);
+    free(v);
+}
+
+static void test_many_pieces(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t data[2000];
+    fill_random(data, sizeof data);
+    struct mf_iov pieces[20];
+    for (int i = 0; i < 20; i++)
+        pieces[i] = (struct mf_iov){data + i * 100, 100};
+    char k1[65], k2[65];
+    assert_int_equal(mf_blob_put(&f->st, pieces, 20, k1, NULL), 0);
+    put_value(f, data, sizeof data, k2, NULL);
+    assert_string_equal(k1, k2);
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&f->st, k1, &b), 0);
+    assert_int_equal(b.len, sizeof data);
+    assert_memory_equal(b.data, data, sizeof data);
+    mf_blob_release(&b);
+}
+
+static void test_put_twice_writes_once(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t v[5000];
+    fill_random(v, sizeof v);
+    char k1[65], k2[65];
+    uint64_t s1 = 0, s2 = 99;
+    put_value(f, v, sizeof v, k1, &s1);
+    assert_int_equal(f->mem.puts, 1);
+    assert_int_equal(s1, sizeof v + 16);
+    put_value(f, v, sizeof v, k2, &s2);
+    assert_string_equal(k1, k2);
+    assert_int_equal(f->mem.puts, 1);          /* no second write */
+    assert_int_equal(f->mem.exists_calls, 2);  /* one existence check each */
+    assert_int_equal(s2, 0);
+    assert_int_equal(f->mem.n, 1);
+}
+
+static void test_flipped_byte_raw(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t v[4096];
+    fill_random(v, sizeof v);
+    char key[65];
+    put_value(f, v, sizeof v, key, NULL);
+    struct mem_obj *o = stored_blob(f, key);
+    assert_int_equal(o->data[4], 0);
+    size_t positions[] = {16, 17, 1000, 16 + sizeof v - 1};
+    for (size_t i = 0; i < sizeof positions / sizeof positions[0]; i++) {
+        o->data[positions[i]] ^= 0x01;
+        expect_corrupt(f, key);
+        o->data[positions[i]] ^= 0x01;
+    }
+    /* and intact again, it reads fine */
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
+    assert_memory_equal(b.data, v, sizeof v);
+    mf_blob_release(&b);
+}
+
+static void test_flipped_byte_zstd(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 200000;
+    uint8_t *v = compressible(n);
+    char key[65];
+    put_value(f, v, n, key, NULL);
+    struct mem_obj *o = stored_blob(f, key);
+    assert_int_equal(o->data[4], 1);
+    for (size_t pos = 16; pos < o->len; pos += (o->len - 16) / 13 + 1) {
+        uint8_t keep = o->data[pos];
+        o->data[pos] ^= 0x20;
+        expect_corrupt(f, key);
+        o->data[pos] = keep;
+    }
+    o->data[o->len - 1] ^= 0x80;
+    expect_corrupt(f, key);
+    o->data[o->len - 1] ^= 0x80;
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
+    assert_memory_equal(b.data, v, n);
+    mf_blob_release(&b);
+    free(v);
+}
+
+static void test_truncated(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t v[3000];
+    fill_random(v, sizeof v);
+    char raw_key[65], z_key[65];
+    put_value(f, v, sizeof v, raw_key, NULL);
+    uint8_t *c = compressible(100000);
+    put_value(f, c, 100000, z_key, NULL);
+    free(c);
+    const char *keys[2] = {raw_key, z_key};
+    for (int k = 0; k < 2; k++) {
+        struct mem_obj *o = stored_blob(f, keys[k]);
+        size_t full = o->len;
+        const size_t cuts[] = {full - 1, full / 2, 17, 16, 15, 4, 0};
+        for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+            o->len = cuts[i];
+            expect_corrupt(f, keys[k]);
+        }
+        o->len = full;
+        struct mf_blob b;
+        assert_int_equal(mf_blob_get(&f->st, keys[k], &b), 0);
+        mf_blob_release(&b);
+    }
+    /* a raw blob with bytes after its value */
+    struct mem_obj *o = stored_blob(f, raw_key);
+    uint8_t *longer = malloc(o->len + 1);
+    memcpy(longer, o->data, o->len);
+    longer[o->len] = 0;
+    char path[80];
+    mf_blob_path(raw_key, path, sizeof path);
+    mem_set(&f->mem, path, longer, o->len + 1);
+    free(longer);
+    expect_corrupt(f, raw_key);
+}
+
+static void test_bad_header(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t v[1000];
+    fill_random(v, sizeof v);
+    char key[65];
+    put_value(f, v, sizeof v, key, NULL);
+    struct mem_obj *o = stored_blob(f, key);
+    const struct {
+        int at;
+        uint8_t val;
+    } damage[] = {{0, 'X'}, {3, '2'}, {4, 2}, {4, 0xff}, {5, 1}, {7, 1}, {8, 0xe9}, {15, 1}};
+    for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
+        uint8_t keep = o->data[damage[i].at];
+        o->data[damage[i].at] = damage[i].val;
+        expect_corrupt(f, key);
+        o->data[damage[i].at] = keep;
+    }
+    /* a zstd blob whose header claims an impossible length is refused before allocating */
+    uint8_t *c = compressible(50000);
+    char zkey[65];
+    put_value(f, c, 50000, zkey, NULL);
+    free(c);
+    o = stored_blob(f, zkey);
+    assert_int_equal(o->data[4], 1);
+    uint8_t keep[8];
+    memcpy(keep, o->data + 8, 8);
+    memset(o->data + 8, 0xff, 8);
+    expect_corrupt(f, zkey);
+    o->data[15] = 0x40;   /* 2^62-ish */
+    expect_corrupt(f, zkey);
+    memcpy(o->data + 8, keep, 8);
+    o->data[8] ^= 1;      /* off by one from the frame's size */
+    expect_corrupt(f, zkey);
+    memcpy(o->data + 8, keep, 8);
+    /* a raw value stored under the zstd codec byte */
+    o->data[4] = 0;
+    expect_corrupt(f, zkey);
+}
+
+/* A frame written without its content size (another writer may do that) takes the streaming
+ * path; its length must still match the header exactly. */
+static void test_zstd_frame_without_size(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 300000;
+    uint8_t *v = compressible(n);
+    char key[65];
+    struct mf_iov whole = {v, n};
+    mf_sha256_hex(&whole, 1, key);
+
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0);
+    size_t cap = ZSTD_compressBound(n);
+    uint8_t *blob = malloc(16 + cap);
+    ZSTD_outBuffer out = {blob + 16, cap, 0};
+    ZSTD_inBuffer in = {v, n, 0};
+    size_t zr = ZSTD_compressStream2(cctx, &out, &in, ZSTD_e_end);
+    if (zr != 0)
+        fail_msg("zstd: %s", ZSTD_isError(zr) ? ZSTD_getErrorName(zr) : "not flushed");
+    ZSTD_freeCCtx(cctx);
+    assert_true(ZSTD_getFrameContentSize(blob + 16, out.pos) == ZSTD_CONTENTSIZE_UNKNOWN);
+    memcpy(blob, "MFB1\x01\0\0\0", 8);
+    for (int i = 0; i < 8; i++)
+        blob[8 + i] = (uint8_t)((uint64_t)n >> (8 * i));
+    char path[80];
+    mf_blob_path(key, path, sizeof path);
+    mem_set(&f->mem, path, blob, 16 + out.pos);
+
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, v, n);
+    mf_blob_release(&b);
+
+    blob[8] ^= 1;   /* header one off: longer or shorter than the frame */
+    mem_set(&f->mem, path, blob, 16 + out.pos);
+    expect_corrupt(f, key);
+    blob[8] ^= 1;
+    mem_set(&f->mem, path, blob, 16 + out.pos - 3);   /* frame cut */
+    expect_corrupt(f, key);
+    free(blob);
+    free(v);
+}
+
+static void test_missing_and_bad_keys(void **state)
+{
+    struct fixture *f = *state;
+    struct mf_blob b;
+    const char *missing = "0000000000000000000000000000000000000000000000000000000000000000";
+    assert_int_equal(mf_blob_get(&f->st, missing, &b), MF_ENOTFOUND);
+    assert_non_null(strstr(mf_blob_error(), missing));
+    assert_null(b.data);
+    const char *bad[] = {"", "abc", "../etc/passwd",
+                         "BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD",
+                         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(mf_blob_get(&f->st, bad[i], &b), MF_EINVAL);
+    assert_int_equal(mf_blob_get(&f->st, NULL, &b), MF_EINVAL);
+    assert_int_equal(f->mem.gets, 0);
+}
+
+static void test_store_failure_is_reported(void **state)
+{
+    struct fixture *f = *state;
+    f->mem.fail_put = 1;
+    uint8_t v[100];
+    fill_random(v, sizeof v);
+    char key[65];
+    struct mf_iov iov = {v, sizeof v};
+    uint64_t stored = 7;
+    assert_int_equal(mf_blob_put(&f->st, &iov, 1, key, &stored), MF_EIO);
+    assert_int_equal(stored, 0);
+    assert_non_null(strstr(mf_blob_error(), key));
+    assert_non_null(strstr(mf_blob_error(), "disk on fire"));
+    assert_int_equal(f->mem.n, 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sha256_known_vectors),
+        cmocka_unit_test(test_blob_path),
+        cmocka_unit_test_setup_teardown(test_round_trip_every_type, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_large_is_not_copied, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zstd_path, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_incompressible_stays_raw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_many_pieces, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_put_twice_writes_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flipped_byte_raw, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_flipped_byte_zstd, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_truncated, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_header, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_zstd_frame_without_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_missing_and_bad_keys, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_store_failure_is_reported, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
