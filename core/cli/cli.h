@@ -10,6 +10,7 @@
 typedef int (*mf_cmd_fn)(int argc, char **argv);
 
 int cmd_run(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
 int cmd_check(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_get(int argc, char **argv);

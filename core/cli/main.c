@@ -17,6 +17,7 @@ struct command {
 
 static const struct command commands[] = {
     {"run", cmd_run, "run a flow: run FLOW [--PARAM=VALUE...] [--max-workers N] [--tag T] [--run-id-file F]"},
+    {"resume", cmd_resume, "new run reusing an earlier run's finished tasks: resume FLOW [STEP] [--origin-run-id R]"},
     {"check", cmd_check, "validate a flow's graph: check FLOW"},
     {"show", cmd_show, "print a flow's graph: show FLOW [--dot|--json]"},
     {"get", cmd_get, "print an artifact: get PATHSPEC NAME [--json|--raw]"},

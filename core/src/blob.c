@@ -311,6 +311,7 @@ int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
         memcpy(pieces + 1, iov, niov * sizeof *iov);
         npieces = niov + 1;
     }
+    uint64_t bytes = HDR_LEN + (uint64_t)(packed ? packed_len : total);
     rc = st->ops->put(st->state, path, pieces, npieces, MF_PUT_IF_ABSENT);
     if (pieces != small)
         free(pieces);
@@ -320,7 +321,7 @@ int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
         return rc;
     }
     if (stored)
-        *stored = HDR_LEN + (packed ? packed_len : total);
+        *stored = bytes;
     return 0;
 }
 

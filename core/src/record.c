@@ -3,6 +3,7 @@
 
 #include "codec.h"
 #include "index.h"
+#include "graph.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -433,4 +434,97 @@ int mf_run_record_write(struct mf_store *st, const struct mf_run_rec *r,
     free(key);
     free(js);
     return rc;
+}
+
+static int push_frame(struct mf_task_record *r, const char *step, int64_t task, int kind,
+                      uint32_t index, uint32_t count)
+{
+    struct mf_frame *g = realloc(r->stack, (r->depth + 1) * sizeof *g);
+    if (!g)
+        return MF_ENOMEM;
+    r->stack = g;
+    struct mf_frame *f = &r->stack[r->depth];
+    f->step = strdup(step);
+    f->task = task;
+    f->kind = kind;
+    f->index = index;
+    f->count = count;
+    if (!f->step)
+        return MF_ENOMEM;
+    r->depth++;
+    return 0;
+}
+
+static int copy_stack(struct mf_task_record *dst, const struct mf_task_record *src, size_t depth)
+{
+    for (size_t i = 0; i < depth; i++) {
+        const struct mf_frame *f = &src->stack[i];
+        int rc = push_frame(dst, f->step, f->task, f->kind, f->index, f->count);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int mf_record_derive(const struct mf_graph *g, int step, const struct mf_task_record *in,
+                     size_t n_in, int64_t split_index, struct mf_task_record *out, char **err)
+{
+    const struct mf_graph_step *gs = &g->steps[step];
+    if (gs->is_join) {
+        if (n_in == 0) {
+            *err = mf_strf("join step '%s' got no inputs", gs->name);
+            return MF_EINVAL;
+        }
+        const struct mf_task_record *p = &in[0];
+        if (p->depth == 0) {
+            *err = mf_strf("join step '%s': input %s/%lld is not inside a split", gs->name,
+                           p->step, (long long)p->task_id);
+            return MF_EINVAL;
+        }
+        int rc = copy_stack(out, p, p->depth - 1);
+        /* Parameters belong to every task: take them from input 0. */
+        for (size_t i = 0; !rc && i < g->def->n_params; i++) {
+            const struct mf_artifact_ref *pa = mf_record_find(p, g->def->params[i].name);
+            if (pa)
+                rc = mf_record_set_art(out, pa->name, pa->type, pa->key, pa->size);
+        }
+        return rc;
+    }
+    if (n_in != 1) {
+        *err = mf_strf("step '%s' needs exactly one input, got %zu", gs->name, n_in);
+        return MF_EINVAL;
+    }
+    const struct mf_task_record *p = &in[0];
+    int rc = copy_stack(out, p, p->depth);
+    if (!rc)
+        rc = mf_record_inherit(out, p);
+    int ps = mf_graph_find(g, p->step);
+    if (rc || ps < 0)
+        return rc ? rc : MF_EINVAL;
+    const struct mf_graph_step *pg = &g->steps[ps];
+    if (pg->type == MF_STEP_FOREACH) {
+        if (split_index < 0 || p->foreach_count < 0 || split_index >= p->foreach_count) {
+            *err = mf_strf("step '%s': split index %lld is outside the foreach of %s/%lld",
+                           gs->name, (long long)split_index, p->step, (long long)p->task_id);
+            return MF_EINVAL;
+        }
+        rc = push_frame(out, p->step, p->task_id, MF_FRAME_FOREACH, (uint32_t)split_index,
+                        (uint32_t)p->foreach_count);
+    } else if (pg->type == MF_STEP_BRANCH) {
+        uint32_t idx = 0;
+        for (size_t i = 0; i < pg->n_next; i++)
+            if (pg->next[i] == step)
+                idx = (uint32_t)i;
+        rc = push_frame(out, p->step, p->task_id, MF_FRAME_BRANCH, idx, (uint32_t)pg->n_next);
+    }
+    return rc;
+}
+
+char *mf_record_position(const struct mf_task_record *r)
+{
+    struct mf_sbuf b = {0};
+    mf_sbuf_addf(&b, "%s", r->step);
+    for (size_t i = 0; i < r->depth; i++)
+        mf_sbuf_addf(&b, "%c%s:%u", i ? ',' : '|', r->stack[i].step, r->stack[i].index);
+    return b.oom ? NULL : b.data;
 }

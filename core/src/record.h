@@ -89,6 +89,18 @@ int mf_record_write(struct mf_store *st, const struct mf_task_record *r);
 
 
 
+/* The stack and inherited artifacts of a task of `step` (graph index) from its inputs' records:
+ * a linear or split child inherits input 0's artifacts and stack (plus a frame when input 0
+ * is a split: split_index for a foreach); a join gets input 0's stack minus its top and the
+ * parameters. Not for start (it takes the run's parameters). 0, or an error with *err. */
+struct mf_graph;
+int mf_record_derive(const struct mf_graph *g, int step, const struct mf_task_record *in,
+                     size_t n_in, int64_t split_index, struct mf_task_record *out, char **err);
+
+/* Where a task stands in its run, independent of task ids: "step|split:index,..." (malloc'd).
+ * Resume matches tasks of two runs by it. */
+char *mf_record_position(const struct mf_task_record *r);
+
 /* Run records (runs/<Flow>/<run>/run.json): the index's run fields plus the parameters as
  * artifacts (name -> type, blob key). */
 struct mf_run_rec;

@@ -10,7 +10,11 @@
 #include "mflow-build.h"
 #include "record.h"
 #include "store.h"
+#include "task.h"
 #include "util.h"
+
+#include <jansson.h>
+#include <sys/resource.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -71,14 +75,34 @@ struct rt {
     int tty;
     int progress_shown;
     double t0;
+    /* resume */
+    int resume;
+    unsigned char *rerun;        /* per step: 1 = run again even if the origin finished it */
+    struct origin_map *origin;
+    size_t n_cloned;
+};
+
+/* Finished tasks of the origin run, by position (record.h), for resume. */
+struct origin_task {
+    char *pos;
+    char *step;
+    int64_t task;
+    uint32_t attempt;
+};
+
+struct origin_map {
+    struct origin_task *slots;
+    size_t cap, n;
+    int64_t run_id;
 };
 
 static struct rt *R;
-static volatile sig_atomic_t interrupted;
+static volatile sig_atomic_t interrupted;   /* how many SIGINT/SIGTERM arrived */
 
 static void on_signal(int sig)
 {
-    interrupted = sig;
+    (void)sig;
+    interrupted++;
 }
 
 /* ---- output -------------------------------------------------------------------------------- */
@@ -365,6 +389,542 @@ static int arrive(const struct mf_task_record *r, const struct rt_task *t, int j
     return 0;
 }
 
+static void index_task(const struct mf_task_record *r);
+static void successors(struct rt_task *t, const struct mf_task_record *r);
+
+/* ---- inputs of a task, as records ---------------------------------------------------------- */
+
+static int read_inputs(const struct rt_task *t, struct mf_task_record **out, size_t *n, char **err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!t->inputs)
+        return 0;
+    char *text = NULL;
+    if (t->inputs[0] == '@') {
+        char *key = mf_key_task(R->run.flow, R->run.run_id, step_name(t->step), t->id, 0,
+                                "inputs");
+        struct mf_buf b = {.struct_size = sizeof b};
+        int rc = key ? R->st.ops->get(R->st.state, key, &b) : MF_ENOMEM;
+        free(key);
+        if (rc) {
+            *err = mf_strf("cannot read the input list of task %lld", (long long)t->id);
+            return rc;
+        }
+        text = strndup(b.data, b.len);
+        if (b.release)
+            b.release(&b);
+    } else {
+        text = strdup(t->inputs);
+    }
+    char **paths = NULL;
+    uint32_t *atts = NULL;
+    size_t np = 0;
+    int rc = text ? mf_input_paths_parse(text, &paths, &atts, &np) : MF_ENOMEM;
+    free(text);
+    struct mf_task_record *recs = rc ? NULL : calloc(np ? np : 1, sizeof *recs);
+    if (!rc && !recs)
+        rc = MF_ENOMEM;
+    size_t got = 0;
+    for (size_t i = 0; !rc && i < np; i++) {
+        char *slash = strrchr(paths[i], '/');
+        *slash = '\0';
+        rc = mf_record_read(&R->st, R->run.flow, R->run.run_id, paths[i], atoll(slash + 1), atts[i],
+                            &recs[i], err);
+        if (!rc)
+            got++;
+    }
+    for (size_t i = 0; i < np; i++)
+        free(paths[i]);
+    free(paths);
+    free(atts);
+    if (rc) {
+        for (size_t i = 0; i < got; i++)
+            mf_task_record_free(&recs[i]);
+        free(recs);
+        return rc;
+    }
+    *out = recs;
+    *n = np;
+    return 0;
+}
+
+static void free_inputs(struct mf_task_record *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mf_task_record_free(&in[i]);
+    free(in);
+}
+
+/* A fresh record for task t of this run: identity, inputs, stack and inherited artifacts. */
+static int prepare_record(const struct rt_task *t, struct mf_task_record *r, char **err)
+{
+    mf_task_record_init(r);
+    r->flow = strdup(R->run.flow);
+    r->run_id = R->run.run_id;
+    r->step = strdup(step_name(t->step));
+    r->task_id = t->id;
+    r->attempt = t->attempt;
+    if (!r->flow || !r->step)
+        return MF_ENOMEM;
+    if (!t->inputs)
+        return mf_record_inherit(r, &R->params);
+    struct mf_task_record *in;
+    size_t n;
+    int rc = read_inputs(t, &in, &n, err);
+    if (rc)
+        return rc;
+    rc = mf_record_derive(R->g, t->step, in, n, t->split_index, r, err);
+    if (!rc && n) {
+        r->inputs = calloc(n, sizeof *r->inputs);
+        r->input_attempts = calloc(n, sizeof *r->input_attempts);
+        if (!r->inputs || !r->input_attempts)
+            rc = MF_ENOMEM;
+        for (size_t i = 0; !rc && i < n; i++) {
+            r->inputs[i] = mf_strf("%s/%lld", in[i].step, (long long)in[i].task_id);
+            r->input_attempts[i] = in[i].attempt;
+            r->n_inputs = i + 1;
+        }
+    }
+    free_inputs(in, n);
+    return rc;
+}
+
+/* ---- resume: the origin's finished tasks ---------------------------------------------------- */
+
+static uint64_t hash_str(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    while (*s)
+        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+    return h;
+}
+
+static struct origin_task *origin_find(struct origin_map *m, const char *pos)
+{
+    if (!m || !m->cap)
+        return NULL;
+    for (size_t i = hash_str(pos) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
+        if (!m->slots[i].pos)
+            return NULL;
+        if (!strcmp(m->slots[i].pos, pos))
+            return &m->slots[i];
+    }
+}
+
+static int origin_add(struct origin_map *m, char *pos, const char *step, int64_t task,
+                      uint32_t attempt)
+{
+    if ((m->n + 1) * 2 > m->cap) {
+        size_t cap = m->cap ? m->cap * 2 : 64;
+        struct origin_task *g = calloc(cap, sizeof *g);
+        if (!g) {
+            free(pos);
+            return MF_ENOMEM;
+        }
+        for (size_t i = 0; i < m->cap; i++) {
+            if (!m->slots[i].pos)
+                continue;
+            size_t j = hash_str(m->slots[i].pos) & (cap - 1);
+            while (g[j].pos)
+                j = (j + 1) & (cap - 1);
+            g[j] = m->slots[i];
+        }
+        free(m->slots);
+        m->slots = g;
+        m->cap = cap;
+    }
+    size_t j = hash_str(pos) & (m->cap - 1);
+    while (m->slots[j].pos)
+        j = (j + 1) & (m->cap - 1);
+    m->slots[j].pos = pos;
+    m->slots[j].step = strdup(step);
+    m->slots[j].task = task;
+    m->slots[j].attempt = attempt;
+    m->n++;
+    return m->slots[j].step ? 0 : MF_ENOMEM;
+}
+
+static void origin_free(struct origin_map *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->cap; i++) {
+        free(m->slots[i].pos);
+        free(m->slots[i].step);
+    }
+    free(m->slots);
+    free(m);
+}
+
+/* The origin's task records, found by listing the datastore (not the index: tasks that
+ * finished after their orchestrator was killed are on record only there). */
+struct origin_scan {
+    struct mf_task_rec *tasks;   /* step, task_id, attempt (highest seen) */
+    size_t n, cap;
+    size_t prefix_len;
+};
+
+static int collect_key(void *ud, const char *key, uint64_t size)
+{
+    (void)size;
+    struct origin_scan *sc = ud;
+    /* <prefix><step>/<task>/<attempt>.json */
+    const char *p = key + sc->prefix_len;
+    char step[MF_NAME_MAX];
+    long long task;
+    unsigned att;
+    char ext[8];
+    if (sscanf(p, "%127[^/]/%lld/%u.%7s", step, &task, &att, ext) != 4 || strcmp(ext, "json"))
+        return 0;
+    for (size_t i = sc->n; i > 0; i--) {
+        struct mf_task_rec *t = &sc->tasks[i - 1];
+        if (t->task_id == task && !strcmp(t->step, step)) {
+            if (att > t->attempt)
+                t->attempt = att;
+            return 0;
+        }
+    }
+    if (sc->n == sc->cap) {
+        size_t cap = sc->cap ? sc->cap * 2 : 64;
+        struct mf_task_rec *g = realloc(sc->tasks, cap * sizeof *g);
+        if (!g)
+            return MF_ENOMEM;
+        sc->tasks = g;
+        sc->cap = cap;
+    }
+    struct mf_task_rec *t = &sc->tasks[sc->n++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->step, sizeof t->step, "%s", step);
+    t->task_id = task;
+    t->attempt = att;
+    return 0;
+}
+
+/* Compare the origin's graph with this flow's for the steps that will be cloned. */
+static int check_graph(int64_t origin, char **err)
+{
+    char *key = mf_strf("runs/%s/%lld/graph.json", R->run.flow, (long long)origin);
+    struct mf_buf b = {.struct_size = sizeof b};
+    int rc = key ? R->st.ops->get(R->st.state, key, &b) : MF_ENOMEM;
+    free(key);
+    if (rc) {
+        *err = mf_strf("cannot read the graph of %s/%lld: %s", R->run.flow, (long long)origin,
+                       R->st.ops->last_error(R->st.state));
+        return rc;
+    }
+    json_t *old = json_loadb(b.data, b.len, 0, NULL);
+    if (b.release)
+        b.release(&b);
+    char *now_text = mf_graph_render_json(R->g);
+    json_t *now = now_text ? json_loads(now_text, 0, NULL) : NULL;
+    free(now_text);
+    rc = 0;
+    json_t *osteps = json_object_get(old, "steps"), *nsteps = json_object_get(now, "steps");
+    if (!osteps || !nsteps) {
+        *err = mf_strf("the graph of %s/%lld is unreadable", R->run.flow, (long long)origin);
+        rc = MF_ECORRUPT;
+    }
+    static const char *fields[] = {"next", "foreach", "join", "type"};
+    for (size_t i = 0; !rc && i < json_array_size(nsteps); i++) {
+        json_t *ns = json_array_get(nsteps, i);
+        const char *name = json_string_value(json_object_get(ns, "name"));
+        int s = name ? mf_graph_find(R->g, name) : -1;
+        if (s < 0 || R->rerun[s])
+            continue;
+        json_t *os = NULL;
+        for (size_t j = 0; j < json_array_size(osteps); j++)
+            if (json_equal(json_object_get(json_array_get(osteps, j), "name"),
+                           json_object_get(ns, "name")))
+                os = json_array_get(osteps, j);
+        if (!os) {
+            *err = mf_strf("cannot resume %s/%lld: step '%s' is new since that run and comes "
+                           "before the resume step; resume from '%s' or start a new run",
+                           R->run.flow, (long long)origin, name, name);
+            rc = MF_EINVAL;
+            break;
+        }
+        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
+            json_t *a = json_object_get(os, fields[k]), *c = json_object_get(ns, fields[k]);
+            if (!json_equal(a, c) && (a || c)) {
+                char *was = a ? json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("none");
+                char *is = c ? json_dumps(c, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("none");
+                *err = mf_strf("cannot resume %s/%lld: step '%s' changed since that run (%s was "
+                               "%s, now %s); resume from '%s' or start a new run",
+                               R->run.flow, (long long)origin, name, fields[k], was, is, name);
+                free(was);
+                free(is);
+                rc = MF_EINVAL;
+                break;
+            }
+        }
+    }
+    json_decref(old);
+    json_decref(now);
+    return rc;
+}
+
+struct latest {
+    const char *ns;
+    int64_t id;
+};
+
+static int take_latest(void *ud, const struct mf_run_rec *r)
+{
+    struct latest *l = ud;
+    if (r->run_id == R->run.run_id || (l->ns[0] && strcmp(r->ns, l->ns) != 0))
+        return 0;
+    l->id = r->run_id;
+    return 1;   /* newest first: the first match is the latest */
+}
+
+static int pick_origin_run(int64_t *origin, char **err)
+{
+    struct latest l = {mf_host_namespace(), 0};
+    int rc = mf_index_list_runs(R->ix, R->run.flow, take_latest, &l);
+    if (rc < 0) {
+        *err = mf_strf("%s", mf_index_error(R->ix));
+        return rc;
+    }
+    if (!l.id) {
+        *err = mf_strf("no earlier run of %s in namespace '%s' to resume (see `mflow runs %s`, "
+                       "or give --origin-run-id)",
+                       R->run.flow, l.ns, R->run.flow);
+        return MF_ENOTFOUND;
+    }
+    *origin = l.id;
+    return 0;
+}
+
+/* Load the origin: its parameters, which steps run again, and its finished tasks. */
+static int setup_resume(const struct mf_run_opts *o, char **err)
+{
+    int64_t origin = o->origin_run_id;
+    int rc = origin ? 0 : pick_origin_run(&origin, err);
+    if (rc)
+        return rc;
+    struct mf_run_rec orr;
+    rc = mf_run_record_read(&R->st, R->run.flow, origin, &orr, &R->params);
+    if (rc) {
+        *err = mf_strf("cannot read run %s/%lld to resume it: %s", R->run.flow, (long long)origin,
+                       rc == MF_ENOTFOUND ? "no such run (see `mflow runs`)"
+                                          : R->st.ops->last_error(R->st.state));
+        return rc;
+    }
+    R->run.origin_run_id = origin;
+    struct origin_scan sc = {0};
+    char *prefix = mf_strf("runs/%s/%lld/", R->run.flow, (long long)origin);
+    sc.prefix_len = prefix ? strlen(prefix) : 0;
+    rc = prefix ? R->st.ops->list(R->st.state, prefix, collect_key, &sc) : MF_ENOMEM;
+    free(prefix);
+    if (rc) {
+        *err = mf_strf("cannot list the tasks of %s/%lld: %s", R->run.flow, (long long)origin,
+                       R->st.ops->last_error(R->st.state));
+        free(sc.tasks);
+        return rc;
+    }
+    /* Read each task's latest attempt: its status and its position in the run. */
+    char **pos = calloc(sc.n ? sc.n : 1, sizeof *pos);
+    if (!pos) {
+        free(sc.tasks);
+        return MF_ENOMEM;
+    }
+    for (size_t i = 0; !rc && i < sc.n; i++) {
+        struct mf_task_rec *t = &sc.tasks[i];
+        struct mf_task_record r;
+        char *rerr = NULL;
+        rc = mf_record_read(&R->st, R->run.flow, origin, t->step, t->task_id, t->attempt, &r, &rerr);
+        if (rc) {
+            *err = mf_strf("cannot resume: %s", rerr ? rerr : "a task record is unreadable");
+            free(rerr);
+            break;
+        }
+        t->status = r.status;
+        pos[i] = r.status == MF_STATUS_SUCCEEDED ? mf_record_position(&r) : NULL;
+        mf_task_record_free(&r);
+    }
+    if (rc) {
+        for (size_t i = 0; i < sc.n; i++)
+            free(pos[i]);
+        free(pos);
+        free(sc.tasks);
+        return rc;
+    }
+    R->rerun = calloc(R->g->n, 1);
+    R->origin = calloc(1, sizeof *R->origin);
+    if (!R->rerun || !R->origin) {
+        free(sc.tasks);
+        return MF_ENOMEM;
+    }
+    R->origin->run_id = origin;
+    /* The resume step: named, or the step of the origin's first failed task; with none
+     * failed (a killed run) nothing runs again that had finished. */
+    int from = -1;
+    if (o->resume_step) {
+        from = mf_graph_find(R->g, o->resume_step);
+        if (from < 0) {
+            *err = mf_strf("flow %s has no step '%s' to resume from", R->run.flow, o->resume_step);
+            free(sc.tasks);
+            return MF_EINVAL;
+        }
+    } else {
+        int64_t first = INT64_MAX;
+        for (size_t i = 0; i < sc.n; i++)
+            if (sc.tasks[i].status == MF_STATUS_FAILED && sc.tasks[i].task_id < first) {
+                first = sc.tasks[i].task_id;
+                from = mf_graph_find(R->g, sc.tasks[i].step);
+            }
+    }
+    if (from >= 0) {
+        /* Everything reachable from the resume step runs again. */
+        int *queue = malloc(R->g->n * sizeof *queue);
+        size_t qh = 0, qt = 0;
+        if (!queue) {
+            free(sc.tasks);
+            return MF_ENOMEM;
+        }
+        queue[qt++] = from;
+        R->rerun[from] = 1;
+        while (qh < qt) {
+            const struct mf_graph_step *gs = &R->g->steps[queue[qh++]];
+            for (size_t k = 0; k < gs->n_next; k++)
+                if (!R->rerun[gs->next[k]]) {
+                    R->rerun[gs->next[k]] = 1;
+                    queue[qt++] = gs->next[k];
+                }
+        }
+        free(queue);
+    }
+    rc = check_graph(origin, err);
+    for (size_t i = 0; i < sc.n; i++) {
+        const struct mf_task_rec *t = &sc.tasks[i];
+        int s = mf_graph_find(R->g, t->step);
+        if (!rc && pos[i] && s >= 0 && !R->rerun[s]) {
+            rc = origin_add(R->origin, pos[i], t->step, t->task_id, t->attempt);
+            pos[i] = NULL;
+        }
+        free(pos[i]);
+    }
+    free(pos);
+    free(sc.tasks);
+    if (!rc)
+        fprintf(stderr, "mflow: resuming %s/%lld%s%s%s: %zu finished task(s) can be reused\n",
+                R->run.flow, (long long)origin, from >= 0 ? " from step '" : "",
+                from >= 0 ? R->g->steps[from].name : "", from >= 0 ? "'" : "", R->origin->n);
+    return rc;
+}
+
+/* Clone task t from the origin when it finished there: 1 cloned, 0 run it, <0 error. */
+static int try_clone(struct rt_task *t)
+{
+    if (!R->origin || R->rerun[t->step])
+        return 0;
+    struct mf_task_record r;
+    char *err = NULL;
+    int rc = prepare_record(t, &r, &err);
+    char *pos = rc ? NULL : mf_record_position(&r);
+    struct origin_task *ot = pos ? origin_find(R->origin, pos) : NULL;
+    free(pos);
+    if (rc || !ot) {
+        mf_task_record_free(&r);
+        free(err);
+        return 0;   /* not finished in the origin (or unreadable): run it */
+    }
+    struct mf_task_record orec;
+    rc = mf_record_read(&R->st, R->run.flow, R->origin->run_id, ot->step, ot->task, ot->attempt,
+                        &orec, &err);
+    if (!rc) {
+        /* Same values, no copy of blobs: the origin's artifacts, this run's identity. */
+        for (size_t i = 0; i < r.n_arts; i++)
+            free(r.arts[i].name);
+        free(r.arts);
+        r.arts = orec.arts;
+        r.n_arts = orec.n_arts;
+        orec.arts = NULL;
+        orec.n_arts = 0;
+        r.status = MF_STATUS_SUCCEEDED;
+        r.exit_code = 0;
+        r.foreach_count = orec.foreach_count;
+        r.start_time = orec.start_time;
+        r.end_time = orec.end_time;
+        r.host = orec.host;
+        orec.host = NULL;
+        r.origin = mf_strf("%s/%lld/%s/%lld", R->run.flow, (long long)R->origin->run_id, ot->step,
+                           (long long)ot->task);
+        rc = mf_record_write(&R->st, &r);
+        mf_task_record_free(&orec);
+    }
+    if (rc) {
+        fprintf(stderr, "mflow: cannot clone %s/%lld from the origin run: %s\n",
+                step_name(t->step), (long long)t->id, err ? err : R->st.ops->last_error(R->st.state));
+        free(err);
+        mf_task_record_free(&r);
+        return rc < 0 ? rc : -rc;
+    }
+    t->state = T_DONE;
+    R->n_done++;
+    R->n_cloned++;
+    index_task(&r);
+    successors(t, &r);
+    mf_task_record_free(&r);
+    return 1;
+}
+
+/* catch_var: after the last failed attempt, the task succeeds with the error stored. */
+static int catch_failure(struct rt_task *t, const struct mf_task_record *failed)
+{
+    const mf_step_def *d = R->g->steps[t->step].def;
+    if (R->g->steps[t->step].type == MF_STEP_FOREACH) {
+        fprintf(stderr, "mflow: step '%s' cannot catch its failure: a foreach step must produce "
+                        "its list (move the catch_var to the step before)\n", d->name);
+        return MF_EINVAL;
+    }
+    struct mf_task_record r;
+    char *err = NULL;
+    t->attempt++;   /* the caught outcome is an attempt of its own; failed ones are kept */
+    int rc = prepare_record(t, &r, &err);
+    char *msg = NULL;
+    if (!rc) {
+        if (failed->term_signal)
+            msg = mf_strf("%s (signal %d, %s)", failed->message ? failed->message : "crashed",
+                          failed->term_signal, strsignal(failed->term_signal));
+        else
+            msg = mf_strf("%s (exit code %d)", failed->message ? failed->message : "failed",
+                          failed->exit_code);
+        uint8_t hdr[MF_CODEC_HDR_LEN];
+        mf_codec_header(hdr, MF_STR);
+        struct mf_iov iov[2] = {{hdr, sizeof hdr}, {msg ? msg : "", msg ? strlen(msg) : 0}};
+        char key[MF_BLOB_KEY_LEN + 1];
+        uint64_t n = sizeof hdr + (msg ? strlen(msg) : 0);
+        rc = mf_blob_put(&R->st, iov, 2, key, NULL);
+        if (!rc)
+            rc = mf_record_set_art(&r, d->catch_var, MF_STR, key, n);
+    }
+    if (!rc) {
+        r.status = MF_STATUS_SUCCEEDED;
+        r.exit_code = 0;
+        r.start_time = r.end_time = mf_now();
+        r.message = mf_strf("caught in '%s': %s", d->catch_var, msg ? msg : "");
+        rc = mf_record_write(&R->st, &r);
+    }
+    if (rc) {
+        fprintf(stderr, "mflow: cannot store the caught failure of %s/%lld: %s\n", d->name,
+                (long long)t->id, err ? err : "storage error");
+    } else {
+        clear_progress();
+        fprintf(stderr, "mflow: %s/%lld failed; the error is caught in '%s' and the flow goes on\n",
+                d->name, (long long)t->id, d->catch_var);
+        t->state = T_DONE;
+        R->n_done++;
+        index_task(&r);
+        successors(t, &r);
+    }
+    free(msg);
+    free(err);
+    mf_task_record_free(&r);
+    return rc;
+}
+
 /* ---- task ends ----------------------------------------------------------------------------- */
 
 static void store_log(const struct rt_task *t, const char *ext)
@@ -520,6 +1080,8 @@ static void task_ended(struct rt_task *t, const struct mf_job_status *js)
             fprintf(stderr, "mflow: retrying %s/%lld (attempt %u of %d)\n", step_name(t->step),
                     (long long)t->id, t->attempt + 1, d->retry + 1);
             requeue(t);
+        } else if (d->catch_var && !R->stopping && catch_failure(t, &r) == 0) {
+            /* caught: the flow goes on */
         } else {
             t->state = T_FAILED;
             R->n_failed++;
@@ -708,11 +1270,27 @@ static void loop(void)
             R->stopping = 1;
             R->failed = 1;
             cancel_all();
+        } else if (interrupted > 1 && cancelled == 1) {
+            /* A second interrupt: no more grace; release kills and reaps every task. */
+            fprintf(stderr, "mflow: interrupted again: killing %zu task(s) now\n", R->n_running);
+            cancelled = 2;
+            for (size_t i = 0; i < R->n_running; i++) {
+                struct rt_task *t = R->tasks[R->running[i]];
+                struct mf_compute *c = &R->computes[t->compute];
+                c->ops->release(c->state, t->job);
+                t->job = NULL;
+                t->state = T_FAILED;
+            }
+            R->n_running = 0;
+            break;
         }
         while (!R->stopping && R->n_running < (size_t)R->max_workers &&
                R->ready_head < R->ready_tail) {
             struct rt_task *t = R->tasks[R->ready[R->ready_head++]];
-            if (submit(t) != 0) {
+            int cl = R->resume ? try_clone(t) : 0;
+            if (cl > 0)
+                continue;
+            if (cl < 0 || submit(t) != 0) {
                 t->state = T_FAILED;
                 R->n_failed++;
                 R->failed = R->stopping = 1;
@@ -797,6 +1375,12 @@ int mf_run_flow(const struct mf_run_opts *o)
     mf_task_record_init(&rt.params);
     rt.t0 = mf_mono();
     rt.tty = isatty(STDERR_FILENO);
+    /* Each running local task holds a few descriptors: allow as many as the system lets us. */
+    struct rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     char *err = NULL;
     int code = 1;
     int rc = mf_flow_open(o->flow_path, &rt.flow, &err);
@@ -844,7 +1428,10 @@ int mf_run_flow(const struct mf_run_opts *o)
     rt.run.status = MF_STATUS_RUNNING;
     rt.run.pid = (int32_t)getpid();
     snprintf(rt.run.user, sizeof rt.run.user, "%s", mf_host_user());
-    snprintf(rt.run.ns, sizeof rt.run.ns, "%s", mf_host_namespace());
+    if (mf_host_namespace()[0])
+        snprintf(rt.run.ns, sizeof rt.run.ns, "%s", mf_host_namespace());
+    else
+        snprintf(rt.run.ns, sizeof rt.run.ns, "user:%s", mf_host_user());
     gethostname(rt.run.host, sizeof rt.run.host - 1);
     rt.run.start_time = mf_now();
     {
@@ -855,10 +1442,27 @@ int mf_run_flow(const struct mf_run_opts *o)
         snprintf(rt.run.tags, sizeof rt.run.tags, "%s", tags.data ? tags.data : "");
         mf_sbuf_free(&tags);
     }
-    rc = store_params(o, &err);
+    if (o->resume) {
+        rt.resume = 1;
+        rc = setup_resume(o, &err);
+    } else {
+        rc = store_params(o, &err);
+    }
     if (rc)
         goto out;
     rc = write_run();
+    if (!rc) {
+        /* The graph as it was, so that a later resume can tell what changed. */
+        char *key = mf_strf("runs/%s/%lld/graph.json", flow, (long long)id);
+        char *gj = mf_graph_render_json(rt.g);
+        struct mf_iov iov = {gj, gj ? strlen(gj) : 0};
+        rc = key && gj ? rt.st.ops->put(rt.st.state, key, &iov, 1, 0) : MF_ENOMEM;
+        if (rc)
+            err = mf_strf("cannot store the graph of %s/%lld: %s", flow, (long long)id,
+                          rt.st.ops->last_error(rt.st.state));
+        free(key);
+        free(gj);
+    }
     if (rc)
         goto out;
     if (o->run_id_file) {
@@ -901,9 +1505,9 @@ int mf_run_flow(const struct mf_run_opts *o)
                                 : MF_STATUS_SUCCEEDED;
     write_run();
     rmdir(rt.logdir);
-    fprintf(stderr, "mflow: run %s/%lld %s: %zu task(s) done, %zu failed, %.2f s\n", flow,
-            (long long)id, mf_status_name(rt.run.status), rt.n_done, rt.n_failed,
-            mf_mono() - rt.t0);
+    fprintf(stderr, "mflow: run %s/%lld %s: %zu task(s) done (%zu cloned), %zu failed, %.2f s\n",
+            flow, (long long)id, mf_status_name(rt.run.status), rt.n_done, rt.n_cloned,
+            rt.n_failed, mf_mono() - rt.t0);
     code = interrupted ? 130 : rt.failed ? 1 : 0;
 out:
     if (err) {
@@ -924,6 +1528,8 @@ out:
     free(rt.ready);
     free(rt.running);
     free(rt.step_compute);
+    free(rt.rerun);
+    origin_free(rt.origin);
     for (int k = 0; k < rt.n_computes; k++)
         mf_compute_close(&rt.computes[k]);
     mf_index_close(rt.ix);

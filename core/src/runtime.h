@@ -13,6 +13,10 @@ struct mf_run_opts {
     const char *const *tags;
     size_t n_tags;
     const char *run_id_file;
+    /* resume: a new run that clones the origin's finished tasks before resume_step */
+    int resume;
+    int64_t origin_run_id;           /* 0: the latest run of the flow in the namespace */
+    const char *resume_step;         /* NULL: the first step that failed in the origin */
 };
 
 /* Run the flow; returns the exit code for the command (0 only when the run succeeded, 130

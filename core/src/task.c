@@ -611,61 +611,10 @@ static int load_inputs(mf_task *t, const struct mf_task_args *a, char **err)
     return rc;
 }
 
-static int push_frame(struct mf_task_record *r, const char *step, int64_t task, int kind,
-                      uint32_t index, uint32_t count)
-{
-    struct mf_frame *g = realloc(r->stack, (r->depth + 1) * sizeof *g);
-    if (!g)
-        return MF_ENOMEM;
-    r->stack = g;
-    struct mf_frame *f = &r->stack[r->depth];
-    f->step = strdup(step);
-    f->task = task;
-    f->kind = kind;
-    f->index = index;
-    f->count = count;
-    if (!f->step)
-        return MF_ENOMEM;
-    r->depth++;
-    return 0;
-}
-
-static int copy_stack(struct mf_task_record *dst, const struct mf_task_record *src, size_t depth)
-{
-    for (size_t i = 0; i < depth; i++) {
-        const struct mf_frame *f = &src->stack[i];
-        int rc = push_frame(dst, f->step, f->task, f->kind, f->index, f->count);
-        if (rc)
-            return rc;
-    }
-    return 0;
-}
-
-/* Stack and inherited artifacts from the inputs (see graph.h for the split rules). */
+/* Stack and inherited artifacts from the inputs (record.h). */
 static int derive_context(mf_task *t, const struct mf_task_args *a, char **err)
 {
-    const mf_graph *g = t->flow->graph;
-    if (t->gs->is_join) {
-        if (t->n_in == 0) {
-            *err = mf_strf("join step '%s' got no inputs", t->rec.step);
-            return MF_EINVAL;
-        }
-        const struct mf_task_record *p = &t->in[0];
-        if (p->depth == 0) {
-            *err = mf_strf("join step '%s': input %s/%lld is not inside a split", t->rec.step,
-                           p->step, (long long)p->task_id);
-            return MF_EINVAL;
-        }
-        int rc = copy_stack(&t->rec, p, p->depth - 1);
-        /* Parameters belong to every task: take them from input 0. */
-        for (size_t i = 0; !rc && i < g->def->n_params; i++) {
-            const struct mf_artifact_ref *pa = mf_record_find(p, g->def->params[i].name);
-            if (pa)
-                rc = mf_record_set_art(&t->rec, pa->name, pa->type, pa->key, pa->size);
-        }
-        return rc;
-    }
-    if (t->n_in == 0) {
+    if (t->n_in == 0 && !t->gs->is_join) {
         /* start: parameters from the run record. */
         struct mf_run_rec rr;
         struct mf_task_record params;
@@ -679,30 +628,8 @@ static int derive_context(mf_task *t, const struct mf_task_args *a, char **err)
         mf_task_record_free(&params);
         return rc;
     }
-    const struct mf_task_record *p = &t->in[0];
-    int rc = copy_stack(&t->rec, p, p->depth);
-    if (!rc)
-        rc = mf_record_inherit(&t->rec, p);
-    int ps = mf_graph_find(g, p->step);
-    if (rc || ps < 0)
-        return rc ? rc : MF_EINVAL;
-    const struct mf_graph_step *pg = &g->steps[ps];
-    if (pg->type == MF_STEP_FOREACH) {
-        if (a->split_index < 0 || p->foreach_count < 0 || a->split_index >= p->foreach_count) {
-            *err = mf_strf("step '%s': split index %lld is outside the foreach of %s/%lld",
-                           t->rec.step, (long long)a->split_index, p->step, (long long)p->task_id);
-            return MF_EINVAL;
-        }
-        rc = push_frame(&t->rec, p->step, p->task_id, MF_FRAME_FOREACH, (uint32_t)a->split_index,
-                        (uint32_t)p->foreach_count);
-    } else if (pg->type == MF_STEP_BRANCH) {
-        uint32_t idx = 0;
-        for (size_t i = 0; i < pg->n_next; i++)
-            if (pg->next[i] == (int)(t->gs - g->steps))
-                idx = (uint32_t)i;
-        rc = push_frame(&t->rec, p->step, p->task_id, MF_FRAME_BRANCH, idx, (uint32_t)pg->n_next);
-    }
-    return rc;
+    return mf_record_derive(t->flow->graph, (int)(t->gs - t->flow->graph->steps), t->in, t->n_in,
+                            a->split_index, &t->rec, err);
 }
 
 /* After the step: a foreach step must have set a non-empty list to fan out over. */

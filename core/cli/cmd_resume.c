@@ -1,0 +1,75 @@
+/* mflow resume FLOW [STEP] [--origin-run-id R] [--run-id-file F] [--max-workers N] [--tag T] */
+#include "cli.h"
+
+#include "runtime.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "resume FLOW [STEP] [--origin-run-id R] [--run-id-file F] [--max-workers N] [--tag T...]";
+
+int cmd_resume(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    struct mf_run_opts o;
+    memset(&o, 0, sizeof o);
+    o.resume = 1;
+    const char **tags = calloc((size_t)argc, sizeof *tags);
+    if (!tags) {
+        cli_error("out of memory");
+        return 1;
+    }
+    int code = 2;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--origin-run-id") || !strcmp(a, "--run-id-file") ||
+            !strcmp(a, "--max-workers") || !strcmp(a, "--tag")) {
+            if (!v) {
+                cli_error("%s needs a value", a);
+                goto out;
+            }
+            i++;
+            if (!strcmp(a, "--origin-run-id")) {
+                char *end;
+                o.origin_run_id = strtoll(v, &end, 10);
+                if (*end || o.origin_run_id < 1) {
+                    cli_error("--origin-run-id must be a run id (a number), not '%s'", v);
+                    goto out;
+                }
+            } else if (!strcmp(a, "--run-id-file")) {
+                o.run_id_file = v;
+            } else if (!strcmp(a, "--tag")) {
+                tags[o.n_tags++] = v;
+            } else {
+                o.max_workers = atoi(v);
+                if (o.max_workers < 1) {
+                    cli_error("--max-workers must be a positive number, not '%s'", v);
+                    goto out;
+                }
+            }
+        } else if (a[0] == '-') {
+            cli_error("resume: unknown option '%s' (a resumed run keeps the origin's parameters)",
+                      a);
+            goto out;
+        } else if (!o.flow_path) {
+            o.flow_path = a;
+        } else if (!o.resume_step) {
+            o.resume_step = a;
+        } else {
+            cli_error("resume: unexpected argument '%s'", a);
+            goto out;
+        }
+    }
+    if (!o.flow_path) {
+        cli_error("usage: mflow %s", usage);
+        goto out;
+    }
+    o.tags = tags;
+    code = mf_run_flow(&o);
+out:
+    free(tags);
+    return code;
+}

@@ -1,0 +1,48 @@
+#!/bin/bash
+# kill -9 of `mflow run` at random moments, then resume completes it reusing finished tasks;
+# Ctrl-C cancels, records the run as cancelled and exits 130 without leaving tasks behind.
+. "$(dirname "$0")/lib.sh"
+F=$FLOWS/many.c
+VERIFY=${MFLOW_VERIFY_BLOBS:?}
+N=300
+EXPECT=$((3 * N * (N - 1) / 2))
+mflow run "$F" --n=2 >/dev/null 2>&1   # compile once, outside the timing
+
+for round in 1 2 3 4 5; do
+  delay=$(python3 -c "import random; print(round(random.uniform(0.2, 1.6), 2))")
+  "$MFLOW" run "$F" --n=$N --sleep_ms=10 --run-id-file "$WORK/killed" > "$WORK/run.log" 2>&1 &
+  pid=$!
+  sleep "$delay"
+  kill -9 $pid 2>/dev/null
+  wait $pid 2>/dev/null
+  killed=$(cat "$WORK/killed" 2>/dev/null)
+  sleep 0.3   # tasks of the killed run finish on their own
+  if [ -z "$killed" ]; then echo "round $round: killed before a run id was written"; continue; fi
+  st=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['status'])" "$MFLOW_HOME/datastore/runs/ManyFlow/$killed/run.json")
+  check_eq "round $round: killed run is recorded as running (after ${delay}s)" running "$st"
+  OUT=$(mflow resume "$F" --origin-run-id "$killed" --run-id-file "$WORK/resumed" 2>&1) || fail "round $round: resume failed: $OUT"
+  r=$(cat "$WORK/resumed")
+  check_eq "round $round: resumed result" "$EXPECT" "$(mflow get ManyFlow/$r/end sum)"
+  cloned=$(echo "$OUT" | sed -n 's/.*(\([0-9]*\) cloned).*/\1/p')
+  finished=$(grep -l '"status":"succeeded"' "$MFLOW_HOME"/datastore/runs/ManyFlow/$killed/*/*/*.json | wc -l)
+  echo "round $round: killed after ${delay}s with $finished finished tasks; resume cloned $cloned"
+  check_eq "round $round: resume reused every finished task" "$finished" "$cloned"
+done
+run_ok "every blob matches its hash" "$VERIFY" "$MFLOW_HOME/datastore"
+echo "$OUT"
+check_eq "no temp files visible to list" 0 "$(find "$MFLOW_HOME/datastore" -name '*.tmp.*' -newer "$WORK/killed" -mmin +1 | wc -l)"
+
+# Ctrl-C: cancel, record, exit 130, no orphans.
+"$MFLOW" run "$F" --n=100 --sleep_ms=400 --run-id-file "$WORK/int" > "$WORK/int.log" 2>&1 &
+pid=$!
+sleep 1.5
+kill -INT $pid
+wait $pid; rc=$?
+check_eq "interrupted run exits 130" 130 "$rc"
+r=$(cat "$WORK/int")
+check_eq "interrupted run recorded as cancelled" cancelled \
+  "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['status'])" "$MFLOW_HOME/datastore/runs/ManyFlow/$r/run.json")"
+sleep 0.5
+check_eq "no task left running" 0 "$(pgrep -f "task .* --run-id $r " | wc -l)"
+check_contains "interrupt reported" "interrupted" "$(cat "$WORK/int.log")"
+finish
