@@ -2,7 +2,7 @@
 # Install the Debian packages mflow builds and tests with (idempotent; root or sudo).
 set -euo pipefail
 PKGS="meson ninja-build pkg-config gcc libc6-dev libltdl-dev libcurl4-openssl-dev libarchive-dev
-liblmdb-dev libhwloc-dev libjansson-dev libcmocka-dev libzstd-dev libssl-dev libyaml-dev hwloc
+liblmdb-dev libhwloc-dev libjansson-dev libcmocka-dev libzstd-dev libssl-dev nettle-dev libyaml-dev hwloc
 python3 ${MFLOW_EXTRA_PKGS:-}"
 missing=()
 for p in $PKGS; do

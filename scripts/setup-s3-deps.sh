@@ -50,6 +50,19 @@ if [ $want_npm = 1 ]; then
       }
     fi
   fi
+  # The fork escapes XML text itself and fast-xml-parser 5 (what its "^5.9.2" resolves to)
+  # escapes it again, so a key "a&b" is listed as "a&amp;amp;b" where S3 says "a&amp;b".
+  # Make the builder leave text alone (idempotent; sed -i replaces the file atomically).
+  for f in lib/s3rver.js lib/models/error.js; do
+    f="$dir/node_modules/@20minutes/s3rver/$f"
+    if [ -f "$f" ] && ! grep -q 'processEntities: false' "$f"; then
+      sed -i 's/new XMLBuilder({/new XMLBuilder({ processEntities: false,/' "$f"
+      grep -q 'processEntities: false' "$f" || {
+        echo "setup-s3-deps: could not patch $f (XML double escaping)" >&2
+        exit 3
+      }
+    fi
+  done
   launcher="$dir/s3rver-v4.js"
   [ -f "$launcher" ] || echo "require('@20minutes/s3rver/lib/cli.js').parseAsync(process.argv);" >"$launcher"
   echo "$launcher"

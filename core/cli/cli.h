@@ -17,6 +17,28 @@ int cmd_get(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_task(int argc, char **argv);
 
+/* Inspection commands; the helpers they share live in cmd_inspect.c. */
+int cmd_runs(int argc, char **argv);
+int cmd_inspect(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_tag(int argc, char **argv);
+int cmd_reindex(int argc, char **argv);
+struct mf_client;
+struct mf_client_run;
+struct mf_client_artifact;
+struct json_t;
+/* Open a client on the settings (global options); 0, or 1 after printing why. */
+int cli_client_open(struct mf_client **out);
+/* Local "YYYY-MM-DD HH:MM:SS" ("-" for 0); "120ms", "3.4s", "2m03s" ("-" when negative). */
+void cli_time(double t, char *buf, size_t n);
+void cli_duration(double secs, char *buf, size_t n);
+/* A run's status, "running (dead: pid N gone)" when its orchestrator is gone. */
+void cli_run_status(const struct mf_client_run *r, char *buf, size_t n);
+/* Print v (indented) and free it; returns the exit code. */
+int cli_print_json(struct json_t *v);
+/* An artifact's value as JSON (bytes as {"type":"bytes","hex":...}); NULL when unreadable. */
+struct json_t *cli_artifact_json(const struct mf_client_artifact *a);
+
 /* "mflow: " + message + newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv has --help or -h (after argv[0]); prints usage then. */

@@ -22,6 +22,11 @@ static const struct command commands[] = {
     {"show", cmd_show, "print a flow's graph: show FLOW [--dot|--json]"},
     {"get", cmd_get, "print an artifact: get PATHSPEC NAME [--json|--raw]"},
     {"plugins", cmd_plugins, "list every plugin found and whether it loads: plugins [--json]"},
+    {"runs", cmd_runs, "list runs, newest first: runs [FLOW] [--tag T...] [--json]"},
+    {"inspect", cmd_inspect, "show a run, step or task: inspect PATHSPEC [--json]"},
+    {"logs", cmd_logs, "print a task's output: logs PATHSPEC [--stderr] [--attempt N] [--json]"},
+    {"tag", cmd_tag, "tags on runs: tag add|remove|list Flow/run [TAG...]"},
+    {"reindex", cmd_reindex, "rebuild the index from the datastore: reindex"},
     {"task", cmd_task, "run one task (what compute plugins launch)"},
 };
 

@@ -1345,3 +1345,23 @@ int mf_index_clear(mf_index *ix)
         rc = fail_mdb(ix, mrc, "cannot clear");
     return wr_end(ix, txn, rc);
 }
+
+int mf_index_set_lazy(mf_index *ix, int lazy)
+{
+    if (!ix || !ix->env)
+        return MF_EINVAL;
+    int mrc = mdb_env_set_flags(ix->env, MDB_NOSYNC, lazy ? 1 : 0);
+    return mrc ? fail(ix, MF_EIO, "cannot change the sync mode of the index in %s: %s", ix->dir,
+                      mdb_strerror(mrc))
+               : 0;
+}
+
+int mf_index_sync(mf_index *ix)
+{
+    if (!ix || !ix->env)
+        return MF_EINVAL;
+    int mrc = mdb_env_sync(ix->env, 1);
+    return mrc ? fail(ix, MF_EIO, "cannot flush the index in %s to disk: %s", ix->dir,
+                      mdb_strerror(mrc))
+               : 0;
+}

@@ -81,6 +81,13 @@ int mf_index_begin(mf_index *ix);
 int mf_index_commit(mf_index *ix);
 void mf_index_abort(mf_index *ix);
 
+/* Lazy mode for a busy writer (the orchestrator commits every loop turn): commits stop
+ * syncing to disk, and mf_index_sync flushes them. A killed process loses nothing (the pages
+ * are in the page cache); a machine crash can lose or, on some filesystems, damage what was
+ * not yet synced — the datastore still has it all, and `mflow reindex` rebuilds. */
+int mf_index_set_lazy(mf_index *ix, int lazy);
+int mf_index_sync(mf_index *ix);
+
 /* Allocate the next run id of `flow` (1, 2, ...), at least `min` (so ids seen in a shared
  * datastore are never reused). */
 int mf_index_new_run_id(mf_index *ix, const char *flow, int64_t min, int64_t *out);

@@ -258,7 +258,7 @@ char *mf_key_run(const char *flow, int64_t run)
 char *mf_key_task(const char *flow, int64_t run, const char *step, int64_t task, uint32_t attempt,
                   const char *ext)
 {
-    return mf_strf("runs/%s/%lld/%s/%lld/%u.%s", flow, (long long)run, step, (long long)task,
+    return mf_strf("runs/%s/%lld/%s/%lld.%u.%s", flow, (long long)run, step, (long long)task,
                    attempt, ext);
 }
 

@@ -2,9 +2,13 @@
  * JSON (readable from any language), and where they live:
  *
  *   runs/<Flow>/<run>/run.json                        run record
- *   runs/<Flow>/<run>/<step>/<task>/<attempt>.json    task attempt record
- *   runs/<Flow>/<run>/<step>/<task>/<attempt>.stdout  logs (absent when empty)
- *   runs/<Flow>/<run>/<step>/<task>/<attempt>.stderr
+ *   runs/<Flow>/<run>/graph.json                      the graph as it was run
+ *   runs/<Flow>/<run>/<step>/<task>.<attempt>.json    task attempt record
+ *   runs/<Flow>/<run>/<step>/<task>.<attempt>.stdout  logs (absent when empty)
+ *   runs/<Flow>/<run>/<step>/<task>.<attempt>.stderr
+ *   runs/<Flow>/<run>/<step>/<task>.0.inputs          a join's input list, when too long
+ *                                                     for a command line
+ * (one directory per step, not per task: creating inodes is most of a small task's cost)
  *   blobs/<ab>/<sha256>                               artifact values (blob.h)
  */
 #ifndef MF_RECORD_H

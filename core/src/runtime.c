@@ -36,6 +36,17 @@ struct rt_task {
     char *inputs;                /* compact input paths, or NULL for start */
     mf_job *job;
     int midline[2];              /* output streams: not at a line start */
+    struct task_log *log;        /* while running */
+};
+
+/* What a running task printed, kept by the host from task_output (no files per task: on
+ * ext4 the create/unlink churn of two log files was a third of a small task's cost). Past
+ * LOG_MEM_MAX a stream spills to a file under the run's tmp directory. */
+#define LOG_MEM_MAX ((size_t)4 << 20)
+struct task_log {
+    struct mf_sbuf mem[2];
+    FILE *spill[2];
+    char *spill_path[2];
 };
 
 /* A join waiting for its inputs, keyed by the split task whose frame it closes. */
@@ -134,10 +145,35 @@ static struct rt_task *task_by_pathspec(const char *pathspec)
     return id >= 1 && (size_t)id <= R->n_tasks ? R->tasks[id - 1] : NULL;
 }
 
+static const char *const stream_ext[2] = {"stdout", "stderr"};
+
+static char *log_path(const struct rt_task *t, const char *ext);
+
+static void keep_output(struct rt_task *t, int s, const char *data, size_t len)
+{
+    struct task_log *l = t->log;
+    if (!l)
+        return;
+    if (!l->spill[s] && l->mem[s].len + len > LOG_MEM_MAX) {
+        l->spill_path[s] = log_path(t, stream_ext[s]);
+        l->spill[s] = l->spill_path[s] ? fopen(l->spill_path[s], "w") : NULL;
+        if (l->spill[s]) {
+            fwrite(l->mem[s].data, 1, l->mem[s].len, l->spill[s]);
+            mf_sbuf_free(&l->mem[s]);
+        }
+    }
+    if (l->spill[s])
+        fwrite(data, 1, len, l->spill[s]);
+    else
+        mf_sbuf_add(&l->mem[s], data, len);
+}
+
 /* Task output, prefixed with its pathspec at every line start. */
 static void on_output(const char *pathspec, int stream, const char *data, size_t len)
 {
     struct rt_task *t = task_by_pathspec(pathspec);
+    if (t)
+        keep_output(t, stream == MF_STREAM_STDERR, data, len);
     int *mid = t ? &t->midline[stream == MF_STREAM_STDERR] : NULL;
     FILE *out = stream == MF_STREAM_STDERR ? stderr : stdout;
     clear_progress();
@@ -258,7 +294,7 @@ static int submit(struct rt_task *t)
     const mf_step_def *d = R->g->steps[t->step].def;
     char *pathspec = mf_strf("%s/%lld/%s/%lld", R->run.flow, (long long)R->run.run_id,
                              step_name(t->step), (long long)t->id);
-    char *out = log_path(t, "stdout"), *err = log_path(t, "stderr");
+    char *out = NULL, *err = NULL;   /* output comes through task_output (task_log) */
     struct mf_resources res = {.struct_size = sizeof res,
                                .cpu = (uint32_t)(d->resources.cpu > 0 ? d->resources.cpu : 0),
                                .memory_mb = (uint64_t)(d->resources.memory_mb > 0 ? d->resources.memory_mb : 0),
@@ -280,17 +316,19 @@ static int submit(struct rt_task *t)
         .stderr_path = err,
     };
     struct mf_compute *c = &R->computes[t->compute];
-    int rc = pathspec && out && err ? c->ops->submit(c->state, &spec, &t->job) : MF_ENOMEM;
+    t->log = calloc(1, sizeof *t->log);
+    int rc = pathspec && t->log ? c->ops->submit(c->state, &spec, &t->job) : MF_ENOMEM;
     if (rc) {
         clear_progress();
         fprintf(stderr, "mflow: cannot start task %s on compute '%s': %s\n",
                 pathspec ? pathspec : "?", c->desc->name, c->ops->last_error(c->state));
     }
     free(pathspec);
-    free(out);
-    free(err);
-    if (rc)
+    if (rc) {
+        free(t->log);
+        t->log = NULL;
         return rc;
+    }
     t->state = T_RUNNING;
     t->midline[0] = t->midline[1] = 0;
     R->running[R->n_running++] = (size_t)(t->id - 1);
@@ -569,13 +607,13 @@ static int collect_key(void *ud, const char *key, uint64_t size)
 {
     (void)size;
     struct origin_scan *sc = ud;
-    /* <prefix><step>/<task>/<attempt>.json */
+    /* <prefix><step>/<task>.<attempt>.json */
     const char *p = key + sc->prefix_len;
     char step[MF_NAME_MAX];
     long long task;
     unsigned att;
     char ext[8];
-    if (sscanf(p, "%127[^/]/%lld/%u.%7s", step, &task, &att, ext) != 4 || strcmp(ext, "json"))
+    if (sscanf(p, "%127[^/]/%lld.%u.%7s", step, &task, &att, ext) != 4 || strcmp(ext, "json"))
         return 0;
     for (size_t i = sc->n; i > 0; i--) {
         struct mf_task_rec *t = &sc->tasks[i - 1];
@@ -927,24 +965,57 @@ static int catch_failure(struct rt_task *t, const struct mf_task_record *failed)
 
 /* ---- task ends ----------------------------------------------------------------------------- */
 
-static void store_log(const struct rt_task *t, const char *ext)
+/* Store what the task printed on stream s: the kept output, or (a backend that does not
+ * stream) what its logs operation returns. The job must not be released yet. */
+static void store_log(struct rt_task *t, int s)
 {
-    char *path = log_path(t, ext);
-    char *data = NULL;
-    size_t len = 0;
-    if (path && mf_read_file(path, &data, &len) == 0 && len > 0) {
-        char *key = mf_key_task(R->run.flow, R->run.run_id, step_name(t->step), t->id, t->attempt,
-                                ext);
-        struct mf_iov iov = {data, len};
-        if (key && R->st.ops->put(R->st.state, key, &iov, 1, 0) != 0)
-            fprintf(stderr, "mflow: warning: cannot store the %s of task %lld: %s\n", ext,
-                    (long long)t->id, R->st.ops->last_error(R->st.state));
-        free(key);
+    struct task_log *l = t->log;
+    struct mf_compute *c = &R->computes[t->compute];
+    char *key = mf_key_task(R->run.flow, R->run.run_id, step_name(t->step), t->id, t->attempt,
+                            stream_ext[s]);
+    int rc = 0;
+    if (!key)
+        return;
+    if (l && l->spill[s]) {
+        fclose(l->spill[s]);
+        l->spill[s] = NULL;
+        rc = R->st.ops->put_file(R->st.state, key, l->spill_path[s], 0);
+        unlink(l->spill_path[s]);
+    } else if (l && l->mem[s].len) {
+        struct mf_iov iov = {l->mem[s].data, l->mem[s].len};
+        rc = R->st.ops->put(R->st.state, key, &iov, 1, 0);
+    } else if (c->ops->logs && t->job) {
+        struct mf_buf b = {.struct_size = sizeof b};
+        if (c->ops->logs(c->state, t->job, s ? MF_STREAM_STDERR : MF_STREAM_STDOUT, &b) == 0) {
+            if (b.len) {
+                struct mf_iov iov = {b.data, b.len};
+                rc = R->st.ops->put(R->st.state, key, &iov, 1, 0);
+            }
+            if (b.release)
+                b.release(&b);
+        }
     }
-    free(data);
-    if (path)
-        unlink(path);
-    free(path);
+    if (rc)
+        fprintf(stderr, "mflow: warning: cannot store the %s of task %lld: %s\n", stream_ext[s],
+                (long long)t->id, R->st.ops->last_error(R->st.state));
+    free(key);
+}
+
+static void free_log(struct rt_task *t)
+{
+    struct task_log *l = t->log;
+    if (!l)
+        return;
+    for (int s = 0; s < 2; s++) {
+        mf_sbuf_free(&l->mem[s]);
+        if (l->spill[s]) {
+            fclose(l->spill[s]);
+            unlink(l->spill_path[s]);
+        }
+        free(l->spill_path[s]);
+    }
+    free(l);
+    t->log = NULL;
 }
 
 static void index_task(const struct mf_task_record *r)
@@ -1050,10 +1121,11 @@ static void successors(struct rt_task *t, const struct mf_task_record *r)
 static void task_ended(struct rt_task *t, const struct mf_job_status *js)
 {
     struct mf_compute *c = &R->computes[t->compute];
+    store_log(t, 0);
+    store_log(t, 1);
+    free_log(t);
     c->ops->release(c->state, t->job);
     t->job = NULL;
-    store_log(t, "stdout");
-    store_log(t, "stderr");
     struct mf_task_record r;
     int rc = mf_record_read(&R->st, R->run.flow, R->run.run_id, step_name(t->step), t->id,
                             t->attempt, &r, NULL);
@@ -1260,6 +1332,7 @@ static void loop(void)
     mf_job **jobs = NULL;
     struct rt_task **tk = NULL;
     size_t cap = 0;
+    double last_sync = mf_mono();
     int cancelled = 0;
     for (;;) {
         if (interrupted && !cancelled) {
@@ -1350,6 +1423,11 @@ static void loop(void)
         }
         if (mf_index_commit(R->ix) != 0)
             fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+        /* Commits do not sync (mf_index_set_lazy): flush at most once a second. */
+        if (mf_mono() - last_sync >= 1.0) {
+            mf_index_sync(R->ix);
+            last_sync = mf_mono();
+        }
     }
     clear_progress();
     free(st);
@@ -1403,6 +1481,7 @@ int mf_run_flow(const struct mf_run_opts *o)
         err = mf_strf("%s", rt.ix ? mf_index_error(rt.ix) : "cannot open the index");
         goto out;
     }
+    mf_index_set_lazy(rt.ix, 1);
     const char *flow = rt.flow->def->name;
     /* Run ids: the index's counter, never below what the datastore already holds. */
     int64_t id = 0;
@@ -1515,6 +1594,7 @@ out:
         free(err);
     }
     for (size_t i = 0; i < rt.n_tasks; i++) {
+        free_log(rt.tasks[i]);
         free(rt.tasks[i]->inputs);
         free(rt.tasks[i]);
     }
@@ -1532,6 +1612,8 @@ out:
     origin_free(rt.origin);
     for (int k = 0; k < rt.n_computes; k++)
         mf_compute_close(&rt.computes[k]);
+    if (rt.ix)
+        mf_index_sync(rt.ix);
     mf_index_close(rt.ix);
     if (rt.st.desc)
         mf_store_close(&rt.st);

@@ -24,7 +24,7 @@ for round in 1 2 3 4 5; do
   r=$(cat "$WORK/resumed")
   check_eq "round $round: resumed result" "$EXPECT" "$(mflow get ManyFlow/$r/end sum)"
   cloned=$(echo "$OUT" | sed -n 's/.*(\([0-9]*\) cloned).*/\1/p')
-  finished=$(grep -l '"status":"succeeded"' "$MFLOW_HOME"/datastore/runs/ManyFlow/$killed/*/*/*.json | wc -l)
+  finished=$(grep -l '"status":"succeeded"' "$MFLOW_HOME"/datastore/runs/ManyFlow/$killed/*/*.json | wc -l)
   echo "round $round: killed after ${delay}s with $finished finished tasks; resume cloned $cloned"
   check_eq "round $round: resume reused every finished task" "$finished" "$cloned"
 done

@@ -18,10 +18,10 @@ check_contains "resume names its origin and step" "resuming ResumableFlow/$origi
 check_eq "resumed run's result" 55 "$(mflow get ResumableFlow/$r2/end sum)"
 check_eq "start was not run again" 0 "$(grep -c '^start' "$COUNT_FILE")"
 check_eq "every split of the failed step ran again" 6 "$(grep -c '^body' "$COUNT_FILE")"
-start_rec=$(ls "$DS"/runs/ResumableFlow/$r2/start/*/0.json)
+start_rec=$(ls "$DS"/runs/ResumableFlow/$r2/start/*.0.json)
 check_contains "cloned task records its origin" "\"origin\":\"ResumableFlow/$origin/start/1\"" "$(cat "$start_rec")"
 check_eq "clone shares the origin's blobs" \
-  "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['artifacts']['items']['key'])" "$DS/runs/ResumableFlow/$origin/start/1/0.json")" \
+  "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['artifacts']['items']['key'])" "$DS/runs/ResumableFlow/$origin/start/1.0.json")" \
   "$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['artifacts']['items']['key'])" "$start_rec")"
 
 # Resume from an explicit step: the foreach is cloned split by split.
@@ -31,8 +31,8 @@ r3=$(cat "$WORK/runid")
 check_eq "no split ran again" 0 "$(grep -c '^body' "$COUNT_FILE")"
 check_eq "join ran again" 1 "$(grep -c '^join' "$COUNT_FILE")"
 check_eq "result from cloned splits" 55 "$(mflow get ResumableFlow/$r3/end sum)"
-check_eq "a cloned split keeps its value" 16 "$(mflow get ResumableFlow/$r3/body/$(ls "$DS"/runs/ResumableFlow/$r3/body | sort -n | sed -n 5p) sq)"
-n_origin=$(grep -l '"origin"' "$DS"/runs/ResumableFlow/$r3/body/*/0.json | wc -l)
+check_eq "a cloned split keeps its value" 16 "$(mflow get ResumableFlow/$r3/body/$(ls "$DS"/runs/ResumableFlow/$r3/body | cut -d. -f1 | sort -n | sed -n 5p) sq)"
+n_origin=$(grep -l '"origin"' "$DS"/runs/ResumableFlow/$r3/body/*.0.json | wc -l)
 check_eq "six splits cloned, each with an origin" 6 "$n_origin"
 
 # A resumed run can itself be resumed (the latest run is the default origin).
@@ -43,7 +43,7 @@ r5=$(cat "$WORK/runid")
 OUT=$(mflow resume "$F" end --run-id-file "$WORK/runid" 2>&1) || fail "resume of a resumed run: $OUT"
 r6=$(cat "$WORK/runid")
 check_eq "resume of resume" 55 "$(mflow get ResumableFlow/$r6/end sum)"
-check_contains "its join was cloned from the resumed run" "\"origin\":\"ResumableFlow/$r5/join/" "$(cat "$DS"/runs/ResumableFlow/$r6/join/*/0.json)"
+check_contains "its join was cloned from the resumed run" "\"origin\":\"ResumableFlow/$r5/join/" "$(cat "$DS"/runs/ResumableFlow/$r6/join/*.0.json)"
 
 # A changed graph before the resume step is refused, naming what changed.
 python3 - "$F" "$WORK/changed.c" <<'PY'
@@ -64,7 +64,7 @@ run_fails "unknown origin" 1 "no such run" mflow resume "$F" --origin-run-id 999
 run_flow "$FLOWS/caught.c" || fail "caught flow should succeed: $OUT"
 check_contains "caught message" "risky step gave up" "$(mflow get CaughtFlow/$RUN/end seen)"
 check_eq "flow went on" 10 "$(mflow get CaughtFlow/$RUN/end x2)"
-check_eq "failed attempts kept" 3 "$(ls "$DS"/runs/CaughtFlow/$RUN/risky/2/*.json | wc -l)"
+check_eq "failed attempts kept" 3 "$(ls "$DS"/runs/CaughtFlow/$RUN/risky/2.*.json | wc -l)"
 run_flow "$FLOWS/caught.c" --how=segv || fail "caught segv should succeed: $OUT"
 check_contains "caught signal named" "signal 11" "$(mflow get CaughtFlow/$RUN/end seen)"
 finish

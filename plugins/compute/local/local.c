@@ -1,14 +1,21 @@
 /* The local compute plugin: every job is a child process of the host, in its own process
  * group, with stdout and stderr read through pipes, forwarded live to the host and appended
- * to the job's log files. Not thread-safe: one instance is driven by one thread (the core's
- * event loop). See README.md for options and behaviour. */
+ * to the job's log files. Jobs are admitted when their resources fit in what is free, bound
+ * to their own cores and GPUs (placement.c, over the hwloc topology loaded once at init) and
+ * held to their memory (memlimit.c). Not thread-safe: one instance is driven by one thread
+ * (the core's event loop). See README.md for options and behaviour. */
 #include "local_int.h"
+#include "memlimit.h"
+#include "placement.h"
 
 #include <mflow/plugin.h>
+
+#include <hwloc/glibc-sched.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,6 +39,16 @@
 /* How often to look for exits of children we have no pidfd for. */
 #define SIGCHLD_TICK_MS 1000
 #define NOPIDFD_TICK_MS 100
+/* A queued job that does not fit lets later jobs that fit start ahead of it (backfill), but
+ * only this many: then nothing more starts until it has, so a big task is never starved by
+ * a stream of small ones. */
+#define QUEUE_MAX_BYPASS 16
+/* Thread-count variables set to the task's CPU count unless the step's env sets them. */
+static const char *const thread_vars[] = {
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS",
+};
+#define N_THREAD_VARS (sizeof thread_vars / sizeof thread_vars[0])
 
 enum notify_mode {
     NOTIFY_PIDFD = 1,     /* one pidfd per child, in the poll set */
@@ -48,6 +65,19 @@ struct local {
     char *buf;                       /* READ_CHUNK bytes */
     struct mf_job *jobs;             /* every handle not yet released */
     size_t njobs;
+    /* Resources */
+    struct placement *place;         /* the machine model, from hwloc at init */
+    int bind;                        /* bind jobs to their CPUs (this machine's topology) */
+    int has_cuda;                    /* some GPU is selected with CUDA_VISIBLE_DEVICES */
+    cpu_set_t *cpuset;               /* scratch for binding, cpuset_size bytes */
+    size_t cpuset_size;
+    struct memlimit mem;
+    int mem_strict;                  /* memory_limit=cgroup */
+    int mem_announced;               /* the mechanism in force was logged once */
+    struct mf_job *qhead, *qtail;    /* jobs waiting for resources, in submission order */
+    int admit_dirty;                 /* something was freed or queued since the last admit */
+    struct memlimit_job *stale;      /* job cgroups to remove once their processes are gone */
+    size_t nstale, stale_cap;
     struct pollfd *pfd;              /* poll set, grown on demand */
     struct slot *slot;               /* what each pfd entry belongs to */
     size_t cap;
@@ -82,6 +112,20 @@ struct mf_job {
     uint32_t timeout_s;
     double timeout_at, kill_at, close_at;   /* monotonic seconds, 0 = not set */
     double start_time, end_time;            /* unix seconds */
+    /* Admission */
+    int queued;                  /* waiting for resources: nothing of it runs yet */
+    struct mf_job *qprev, *qnext;
+    unsigned bypassed;           /* later jobs started while it waited */
+    int start_rc;                /* could not be started from the queue: the error, */
+    char *start_error;           /* and its message */
+    struct place_req req;
+    struct place_grant grant;    /* its cores and GPUs while it runs; empty otherwise */
+    struct memlimit_job mem;     /* its memory cgroup (or limit) */
+    int oom;                     /* the kernel's OOM killer acted in its cgroup */
+    uint64_t peak_mb;
+    /* What a deferred start needs (the host's spec lives only during submit). */
+    char **argv, **env;
+    char *workdir;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -225,6 +269,54 @@ static int pipes_open(const struct mf_job *j)
     return j->pipe[MF_STREAM_STDOUT] >= 0 || j->pipe[MF_STREAM_STDERR] >= 0;
 }
 
+/* Remember a job cgroup that still holds processes, to remove it later. */
+static void keep_stale(struct local *lc, const struct memlimit_job *m)
+{
+    if (lc->nstale == lc->stale_cap) {
+        size_t cap = lc->stale_cap ? lc->stale_cap * 2 : 8;
+        struct memlimit_job *grown = realloc(lc->stale, cap * sizeof *grown);
+        if (!grown) {
+            LOG(lc, MF_LOG_WARN, "out of memory: the memory cgroup %s is left behind (remove it with rmdir)", m->path);
+            return;
+        }
+        lc->stale = grown;
+        lc->stale_cap = cap;
+    }
+    lc->stale[lc->nstale++] = *m;
+}
+
+static void remove_stale(struct local *lc)
+{
+    for (size_t i = 0; i < lc->nstale;) {
+        if (memlimit_job_remove(&lc->stale[i]) == EBUSY) {
+            i++;
+            continue;
+        }
+        lc->stale[i] = lc->stale[--lc->nstale];
+    }
+}
+
+/* The job no longer uses its resources: read what its memory cgroup saw, remove the cgroup,
+ * give its cores and GPUs back. Idempotent. */
+static void free_resources(struct mf_job *j)
+{
+    struct local *lc = j->lc;
+    if (j->mem.path[0]) {
+        if (j->reaped && !j->lost)
+            j->oom = memlimit_job_oom(&j->mem, &j->peak_mb) == 1;
+        if (memlimit_job_remove(&j->mem) == EBUSY) {
+            keep_stale(lc, &j->mem);
+            j->mem.path[0] = '\0';
+        }
+    } else if (j->mem.procs_fd >= 0) {
+        memlimit_job_remove(&j->mem);
+    }
+    if (j->grant.cpu) {
+        placement_release(lc->place, &j->grant);
+        lc->admit_dirty = 1;
+    }
+}
+
 /* Ends the job once its process is reaped and its output drained. 1 when it ended now. */
 static int maybe_done(struct mf_job *j)
 {
@@ -233,6 +325,7 @@ static int maybe_done(struct mf_job *j)
     for (int s = 1; s < STREAMS; s++)
         close_stream(j, s);
     j->done = 1;
+    free_resources(j);
     return 1;
 }
 
@@ -359,6 +452,310 @@ static int grow_poll_set(struct local *lc, size_t need)
 /* ------------------------------------------------------------------------------------------ */
 /* Operations */
 
+/* ------------------------------------------------------------------------------------------ */
+/* Admission and start */
+
+static void queue_remove(struct local *lc, struct mf_job *j)
+{
+    if (!j->queued)
+        return;
+    if (j->qprev)
+        j->qprev->qnext = j->qnext;
+    else
+        lc->qhead = j->qnext;
+    if (j->qnext)
+        j->qnext->qprev = j->qprev;
+    else
+        lc->qtail = j->qprev;
+    j->qprev = j->qnext = NULL;
+    j->queued = 0;
+}
+
+static void free_job(struct mf_job *j)
+{
+    for (int s = 1; s < STREAMS; s++) {
+        close_stream(j, s);
+        free(j->path[s]);
+    }
+    if (j->argv)
+        for (size_t i = 0; j->argv[i]; i++)
+            free(j->argv[i]);
+    if (j->env)
+        for (size_t i = 0; j->env[i]; i++)
+            free(j->env[i]);
+    free(j->argv);
+    free(j->env);
+    free(j->workdir);
+    free(j->start_error);
+    free(j->name);
+    free(j);
+}
+
+/* A NULL-terminated copy of v (NULL stays NULL). 0 or MF_ENOMEM. */
+static int copy_strv(const char *const *v, char ***out)
+{
+    *out = NULL;
+    if (!v)
+        return 0;
+    size_t n = 0;
+    while (v[n])
+        n++;
+    char **c = calloc(n + 1, sizeof *c);
+    if (!c)
+        return MF_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        if (!(c[i] = strdup(v[i]))) {
+            while (i--)
+                free(c[i]);
+            free(c);
+            return MF_ENOMEM;
+        }
+    *out = c;
+    return 0;
+}
+
+/* Log once which mechanism holds jobs to their memory_mb (a warning when it is the
+ * resource-limit fallback). */
+static void announce_memory(struct local *lc)
+{
+    if (lc->mem_announced)
+        return;
+    lc->mem_announced = 1;
+    char how[1024];
+    memlimit_describe(&lc->mem, how, sizeof how);
+    if (lc->mem.mech == MEMLIMIT_RLIMIT)
+        LOG(lc, MF_LOG_WARN, "memory limits (resources.memory_mb) are enforced with %s; a task's processes together may use more (run mflow where it may create memory cgroups, as root with cgroup v1 or in a delegated cgroup v2, for a limit on the whole task)",
+            how);
+    else if (lc->mem.mech == MEMLIMIT_NONE)
+        LOG(lc, MF_LOG_WARN, "memory limits (resources.memory_mb) are %s: tasks may use more than they ask for", how);
+    else
+        LOG(lc, MF_LOG_DEBUG, "memory limits (resources.memory_mb) are enforced with the %s", how);
+}
+
+/* The job's memory limit, set up before it starts. 0 or an error (message in lc->err). */
+static int setup_memory(struct local *lc, struct mf_job *j)
+{
+    j->mem.procs_fd = -1;
+    j->mem.path[0] = '\0';
+    j->mem.mech = MEMLIMIT_NONE;
+    if (!j->req.memory_mb || lc->mem.mech == MEMLIMIT_NONE)
+        return 0;
+    char msg[1024];
+    if (memlimit_prepare(&lc->mem, lc->mem_strict, msg, sizeof msg) != 0) {
+        announce_memory(lc);
+        return fail(lc, MF_EUNAVAIL, "job %s: %s", j->name, msg);
+    }
+    announce_memory(lc);
+    int rc = memlimit_job_create(&lc->mem, j->req.memory_mb, &j->mem, msg, sizeof msg);
+    if (rc == 0)
+        return 0;
+    if (lc->mem_strict)
+        return fail(lc, rc, "job %s: %s (option memory_limit=cgroup)", j->name, msg);
+    /* Cgroups stopped working (permissions changed, a limit on their number): fall back for
+     * this and every later job, and say so once. */
+    snprintf(lc->mem.why, sizeof lc->mem.why, "%.700s", msg);
+    lc->mem.mech = MEMLIMIT_RLIMIT;
+    lc->mem_announced = 0;
+    announce_memory(lc);
+    return memlimit_job_create(&lc->mem, j->req.memory_mb, &j->mem, msg, sizeof msg);
+}
+
+/* Start a job whose resources fit now. 0; EAGAIN when they do not fit (nothing changed);
+ * else an error with the message in lc->err and nothing left behind. */
+static int start_job(struct local *lc, struct mf_job *j)
+{
+    int rc = placement_place(lc->place, &j->req, &j->grant);
+    if (rc == EAGAIN)
+        return EAGAIN;
+    if (rc == MF_ENOMEM)
+        return fail(lc, MF_ENOMEM, "job %s: out of memory placing it", j->name);
+    if (rc) {
+        char msg[600];
+        placement_check(lc->place, NULL, &j->req, msg, sizeof msg);
+        return fail(lc, rc, "job %s: %s", j->name, msg);
+    }
+    const char *name = j->name;
+    int wr[STREAMS] = {-1, -1, -1};
+    char *cpu_list = NULL, *gpu_list = NULL;
+
+    rc = setup_memory(lc, j);
+    if (rc)
+        goto error;
+    for (int s = 1; s < STREAMS; s++) {
+        if (!j->path[s])
+            continue;
+        rc = local_open_log(j->path[s], stream_name(s), name, &j->log[s], lc->err, sizeof lc->err);
+        if (rc)
+            goto error;
+    }
+    for (int s = 1; s < STREAMS; s++) {
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) != 0) {
+            rc = errno;
+            fail(lc, rc, "job %s: cannot create its %s pipe: %s (too many open files? raise ulimit -n or lower --max-workers)",
+                 name, stream_name(s), strerror(rc));
+            goto error;
+        }
+        j->pipe[s] = p[0];
+        wr[s] = local_fd_above_stdio(p[1]);
+        if (wr[s] < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) != 0) {
+            rc = errno;
+            fail(lc, rc, "job %s: setting up its %s pipe: %s", name, stream_name(s), strerror(rc));
+            goto error;
+        }
+    }
+
+    /* What the task is told about its resources. */
+    size_t clen = placement_cpu_list(&j->grant, NULL, 0) + 1;
+    cpu_list = malloc(clen + 32);
+    gpu_list = malloc(64 + (size_t)j->grant.ngpu * 48);
+    if (!cpu_list || !gpu_list) {
+        rc = fail(lc, MF_ENOMEM, "job %s: out of memory", name);
+        goto error;
+    }
+    placement_cpu_list(&j->grant, cpu_list, clen);
+    size_t gl = 0;
+    gpu_list[0] = '\0';
+    for (unsigned i = 0; i < j->grant.ngpu; i++) {
+        const struct place_gpu *g = placement_gpu(lc->place, j->grant.gpu[i]);
+        gl += (size_t)sprintf(gpu_list + gl, "%s%s", i ? "," : "", g->busid[0] ? g->busid : g->name);
+    }
+    char cpus_kv[32], gpus_kv[32], threads_kv[N_THREAD_VARS][48];
+    snprintf(cpus_kv, sizeof cpus_kv, "MFLOW_CPUS=%u", j->grant.ncpu);
+    snprintf(gpus_kv, sizeof gpus_kv, "MFLOW_GPUS=%u", j->grant.ngpu);
+    char *cpulist_env = malloc(clen + 32), *gpulist_env = malloc(gl + 32);
+    if (!cpulist_env || !gpulist_env) {
+        free(cpulist_env);
+        free(gpulist_env);
+        rc = fail(lc, MF_ENOMEM, "job %s: out of memory", name);
+        goto error;
+    }
+    sprintf(cpulist_env, "MFLOW_CPU_LIST=%s", cpu_list);
+    sprintf(gpulist_env, "MFLOW_GPU_LIST=%s", gpu_list);
+    const char *forced[] = {cpus_kv, cpulist_env, gpus_kv, gpulist_env, NULL};
+
+    const char *defaults[N_THREAD_VARS + 8];
+    size_t nd = 0;
+    for (size_t i = 0; i < N_THREAD_VARS; i++) {
+        snprintf(threads_kv[i], sizeof threads_kv[i], "%s=%u", thread_vars[i], j->grant.ncpu);
+        defaults[nd++] = threads_kv[i];
+    }
+    /* GPUs: each API's *_VISIBLE_DEVICES names the task's own; on a machine with CUDA GPUs a
+     * task that asked for none sees none. */
+    char vis[3][160];
+    static const int apis[3] = {PLACE_API_CUDA, PLACE_API_ROCM, PLACE_API_LEVELZERO};
+    for (int a = 0; a < 3; a++) {
+        char list[128];
+        placement_gpu_list(lc->place, &j->grant, apis[a], list, sizeof list);
+        if (!list[0] && !(apis[a] == PLACE_API_CUDA && lc->has_cuda))
+            continue;
+        snprintf(vis[a], sizeof vis[a], "%s=%s", placement_api_env(apis[a]), list);
+        defaults[nd++] = vis[a];
+    }
+    if (lc->has_cuda)
+        defaults[nd++] = "CUDA_DEVICE_ORDER=PCI_BUS_ID";
+    defaults[nd] = NULL;
+
+    if (lc->bind) {
+        CPU_ZERO_S(lc->cpuset_size, lc->cpuset);
+        for (unsigned i = 0; i < j->grant.ncpu; i++)
+            CPU_SET_S(j->grant.cpu[i], lc->cpuset_size, lc->cpuset);
+    }
+    struct local_spawn_req req = {
+        .argv = (const char *const *)j->argv,
+        .env = (const char *const *)j->env,
+        .workdir = j->workdir,
+        .env_forced = forced,
+        .env_defaults = defaults,
+        .cpuset = lc->bind ? lc->cpuset : NULL,
+        .cpuset_size = lc->cpuset_size,
+        .cpu_list = cpu_list,
+        .cgroup_procs_fd = j->mem.procs_fd,
+        .data_limit = j->mem.mech == MEMLIMIT_RLIMIT ? (unsigned long long)j->req.memory_mb << 20 : 0,
+        .stdin_fd = lc->devnull,
+        .stdout_fd = wr[MF_STREAM_STDOUT],
+        .stderr_fd = wr[MF_STREAM_STDERR],
+    };
+    rc = local_spawn(&req, name, &j->pid, lc->err, sizeof lc->err);
+    free(cpulist_env);
+    free(gpulist_env);
+    if (rc)
+        goto error;
+    double now = mono_now();
+    j->start_time = wall_now();
+    for (int s = 1; s < STREAMS; s++) {
+        close(wr[s]);
+        wr[s] = -1;
+    }
+    if (j->mem.procs_fd >= 0) {
+        close(j->mem.procs_fd);   /* the child is in; the path stays for the OOM check */
+        j->mem.procs_fd = -1;
+    }
+    if (lc->notify == NOTIFY_PIDFD) {
+        j->pidfd = local_pidfd_open(j->pid);
+        if (j->pidfd < 0)
+            LOG(lc, MF_LOG_DEBUG, "job %s: pidfd_open: %s; polling for its exit instead", name, strerror(errno));
+    }
+    if (j->timeout_s)
+        j->timeout_at = now + j->timeout_s;
+    LOG(lc, MF_LOG_DEBUG, "job %s: started as pid %d on CPUs %s%s%s", name, (int)j->pid, cpu_list,
+        gl ? ", GPUs " : "", gpu_list);
+    free(cpu_list);
+    free(gpu_list);
+    return 0;
+
+error:
+    free(cpu_list);
+    free(gpu_list);
+    for (int s = 1; s < STREAMS; s++) {
+        if (wr[s] >= 0)
+            close(wr[s]);
+        close_stream(j, s);
+    }
+    j->pid = -1;
+    if (j->mem.path[0] || j->mem.procs_fd >= 0) {
+        if (memlimit_job_remove(&j->mem) == EBUSY)
+            keep_stale(lc, &j->mem);
+    }
+    j->mem.path[0] = '\0';
+    placement_release(lc->place, &j->grant);
+    return rc;
+}
+
+/* Start the queued jobs that fit, in submission order; a job that does not fit lets later
+ * ones pass QUEUE_MAX_BYPASS times. Returns how many could not be started (they ended). */
+static int admit(struct local *lc)
+{
+    if (!lc->admit_dirty)
+        return 0;
+    lc->admit_dirty = 0;
+    int ended = 0;
+    struct mf_job *waiting = NULL;   /* the oldest job that did not fit */
+    for (struct mf_job *j = lc->qhead, *next; j; j = next) {
+        next = j->qnext;
+        if (waiting && waiting->bypassed >= QUEUE_MAX_BYPASS)
+            break;
+        int rc = start_job(lc, j);
+        if (rc == EAGAIN) {
+            if (!waiting)
+                waiting = j;
+            continue;
+        }
+        queue_remove(lc, j);
+        if (waiting)
+            waiting->bypassed++;
+        if (rc) {
+            /* It never ran: it ends as FAILED with the reason. */
+            j->start_rc = rc;
+            j->start_error = strdup(lc->err);
+            j->reaped = j->done = 1;
+            j->end_time = wall_now();
+            ended++;
+        }
+    }
+    return ended;
+}
+
 static int lc_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
 {
     struct local *lc = state;
@@ -380,12 +777,17 @@ static int lc_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
             return fail(lc, MF_EINVAL, "job %s: environment entry '%s' is not KEY=VALUE (fix the step's env)",
                         name, spec->env[i]);
     }
-    unsigned cpus = 1;
+    struct place_req req = {.cpu = 1};
     const struct mf_resources *res = spec->resources;
     if (res && MF_HAS_FIELD(res, cpu) && res->cpu > 0)
-        cpus = res->cpu;
-    /* Later: hwloc placement (a cpuset to bind to) and the memory limit are chosen here,
-     * from res, and handed to local_spawn in the request. */
+        req.cpu = res->cpu;
+    if (res && MF_HAS_FIELD(res, memory_mb))
+        req.memory_mb = res->memory_mb;
+    if (res && MF_HAS_FIELD(res, gpu))
+        req.gpu = res->gpu;
+    char msg[600];
+    if (placement_check(lc->place, spec->step_name, &req, msg, sizeof msg) != 0)
+        return fail(lc, MF_EINVAL, "job %s: %s", name, msg);
 
     struct mf_job *j = calloc(1, sizeof *j);
     if (!j)
@@ -393,91 +795,67 @@ static int lc_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
     j->lc = lc;
     j->pid = -1;
     j->pidfd = -1;
+    j->mem.procs_fd = -1;
+    j->req = req;
+    j->timeout_s = spec->timeout_s;
     for (int s = 0; s < STREAMS; s++)
         j->pipe[s] = j->log[s] = -1;
-    int wr[STREAMS] = {-1, -1, -1};
-    int rc = 0;
-
-    j->name = strdup(name);
-    if (!j->name) {
-        rc = fail(lc, MF_ENOMEM, "job %s: out of memory", name);
-        goto error;
-    }
     const char *paths[STREAMS] = {NULL, spec->stdout_path, spec->stderr_path};
-    for (int s = 1; s < STREAMS; s++) {
-        if (!paths[s])
-            continue;
-        j->path[s] = strdup(paths[s]);
-        if (!j->path[s]) {
-            rc = fail(lc, MF_ENOMEM, "job %s: out of memory", name);
-            goto error;
-        }
-        rc = local_open_log(paths[s], stream_name(s), name, &j->log[s], lc->err, sizeof lc->err);
-        if (rc)
-            goto error;
-    }
-    for (int s = 1; s < STREAMS; s++) {
-        int p[2];
-        if (pipe2(p, O_CLOEXEC) != 0) {
-            rc = errno;
-            fail(lc, rc, "job %s: cannot create its %s pipe: %s (too many open files? raise ulimit -n or lower --max-workers)",
-                 name, stream_name(s), strerror(rc));
-            goto error;
-        }
-        j->pipe[s] = p[0];
-        wr[s] = local_fd_above_stdio(p[1]);
-        if (wr[s] < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) != 0) {
-            rc = errno;
-            fail(lc, rc, "job %s: setting up its %s pipe: %s", name, stream_name(s), strerror(rc));
-            goto error;
-        }
+    int bad = !(j->name = strdup(name)) || copy_strv(spec->argv, &j->argv) != 0 ||
+              copy_strv(spec->env, &j->env) != 0 || (spec->workdir && !(j->workdir = strdup(spec->workdir)));
+    for (int s = 1; s < STREAMS && !bad; s++)
+        bad = paths[s] && !(j->path[s] = strdup(paths[s]));
+    if (bad) {
+        free_job(j);
+        return fail(lc, MF_ENOMEM, "job %s: out of memory", name);
     }
 
-    struct local_spawn_req req = {
-        .argv = spec->argv,
-        .env = spec->env,
-        .workdir = spec->workdir,
-        .cpus = cpus,
-        .stdin_fd = lc->devnull,
-        .stdout_fd = wr[MF_STREAM_STDOUT],
-        .stderr_fd = wr[MF_STREAM_STDERR],
-    };
-    rc = local_spawn(&req, name, &j->pid, lc->err, sizeof lc->err);
-    if (rc)
-        goto error;
-    double now = mono_now();
-    j->start_time = wall_now();
-    for (int s = 1; s < STREAMS; s++) {
-        close(wr[s]);
-        wr[s] = -1;
-    }
-    if (lc->notify == NOTIFY_PIDFD) {
-        j->pidfd = local_pidfd_open(j->pid);
-        if (j->pidfd < 0)
-            LOG(lc, MF_LOG_DEBUG, "job %s: pidfd_open: %s; polling for its exit instead", name, strerror(errno));
-    }
-    j->timeout_s = spec->timeout_s;
-    if (spec->timeout_s)
-        j->timeout_at = now + spec->timeout_s;
-
+    /* Queue it last; it starts now when it fits (and nothing older is being held back). */
+    j->queued = 1;
+    j->qprev = lc->qtail;
+    if (lc->qtail)
+        lc->qtail->qnext = j;
+    else
+        lc->qhead = j;
+    lc->qtail = j;
     j->next = lc->jobs;
     if (lc->jobs)
         lc->jobs->prev = j;
     lc->jobs = j;
     lc->njobs++;
+    lc->admit_dirty = 1;
+    admit(lc);
+    if (j->start_rc) {
+        /* Could not start it: a submit error, and no handle. */
+        int rc = j->start_rc;
+        snprintf(lc->err, sizeof lc->err, "%s", j->start_error ? j->start_error : "could not start");
+        if (j->prev)
+            j->prev->next = j->next;
+        else
+            lc->jobs = j->next;
+        if (j->next)
+            j->next->prev = j->prev;
+        lc->njobs--;
+        free_job(j);
+        return rc;
+    }
+    if (j->queued)
+        LOG(lc, MF_LOG_DEBUG, "job %s: queued until %u cpu%s%s fit (%u cores, %u GPUs, %llu MB free)", name,
+            req.cpu, req.gpu ? " and GPUs" : "", req.memory_mb ? " and memory" : "",
+            placement_free_cores(lc->place), placement_free_gpus(lc->place),
+            (unsigned long long)placement_free_memory(lc->place));
     *out = j;
     return 0;
+}
 
-error:
-    for (int s = 1; s < STREAMS; s++) {
-        if (wr[s] >= 0)
-            close(wr[s]);
-        close_stream(j, s);
-        free(j->path[s]);
-    }
-    free(j->name);
-    free(j);
-    return rc;
+/* The reason of a status; a long one is cut (the ABI gives it 256 bytes). */
+__attribute__((format(printf, 2, 3)))
+static void set_reason(struct mf_job_status *st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->reason, sizeof st->reason, fmt, ap);
+    va_end(ap);
 }
 
 static void fill_status(const struct mf_job *j, struct mf_job_status *st)
@@ -486,18 +864,34 @@ static void fill_status(const struct mf_job *j, struct mf_job_status *st)
     st->struct_size = sizeof *st;
     st->exit_code = -1;
     st->start_time = j->start_time;
+    if (j->queued) {
+        st->state = MF_JOB_QUEUED;
+        return;
+    }
     if (!j->done) {
         st->state = MF_JOB_RUNNING;
         return;
     }
     st->end_time = j->end_time;
+    if (j->pid < 0) {
+        /* It never ran. */
+        if (j->cancelled) {
+            st->state = MF_JOB_CANCELLED;
+            set_reason(st, "cancelled before it started (it was waiting for resources)");
+        } else {
+            st->state = MF_JOB_FAILED;
+            set_reason(st, "could not start: %s",
+                     j->start_error ? j->start_error : "see the log");
+        }
+        return;
+    }
     if (j->lost) {
         st->state = MF_JOB_LOST;
-        snprintf(st->reason, sizeof st->reason,
+        set_reason(st,
                  "exit status lost: the process was reaped by someone else (is SIGCHLD ignored in the host?)");
         return;
     }
-    char how[160];
+    char how[80];
     if (WIFEXITED(j->wstatus)) {
         st->exit_code = WEXITSTATUS(j->wstatus);
         snprintf(how, sizeof how, "exited with code %d", st->exit_code);
@@ -506,16 +900,36 @@ static void fill_status(const struct mf_job *j, struct mf_job_status *st)
         const char *desc = strsignal(st->term_signal);
         snprintf(how, sizeof how, "killed by signal %d (%s)", st->term_signal, desc ? desc : "unknown");
     }
+    unsigned long long mb = (unsigned long long)j->req.memory_mb;
     if (j->cancelled) {
         st->state = MF_JOB_CANCELLED;
-        snprintf(st->reason, sizeof st->reason, "cancelled; %s", how);
+        set_reason(st, "cancelled; %s", how);
     } else if (j->timed_out) {
         st->state = MF_JOB_FAILED;
         st->timed_out = 1;
-        snprintf(st->reason, sizeof st->reason, "timed out after %u s", j->timeout_s);
+        set_reason(st, "timed out after %u s", j->timeout_s);
+    } else if (st->exit_code == 0) {
+        st->state = MF_JOB_SUCCEEDED;
+        set_reason(st, "%s", how);
+    } else if (j->oom) {
+        st->state = MF_JOB_FAILED;
+        /* The host shows how it ended (signal or exit code) beside this. */
+        if (j->peak_mb)
+            set_reason(st,
+                       "exceeded its memory limit of %llu MB (resources.memory_mb; it used up to %llu MB) and the kernel's OOM killer stopped it; raise resources.memory_mb",
+                       mb, (unsigned long long)j->peak_mb);
+        else
+            set_reason(st,
+                       "exceeded its memory limit of %llu MB (resources.memory_mb) and the kernel's OOM killer stopped it; raise resources.memory_mb",
+                       mb);
+    } else if (j->mem.mech == MEMLIMIT_RLIMIT && mb) {
+        st->state = MF_JOB_FAILED;
+        set_reason(st,
+                 "%s; if it ran out of memory: its memory limit of %llu MB (resources.memory_mb) is enforced here as RLIMIT_DATA, where an allocation past it fails; raise resources.memory_mb",
+                 how, mb);
     } else {
-        st->state = st->exit_code == 0 ? MF_JOB_SUCCEEDED : MF_JOB_FAILED;
-        snprintf(st->reason, sizeof st->reason, "%s", how);
+        st->state = MF_JOB_FAILED;
+        set_reason(st, "%s", how);
     }
 }
 
@@ -534,11 +948,26 @@ static int lc_poll(void *state, mf_job *const *jobs, size_t n, struct mf_job_sta
     return 0;
 }
 
+static int wait_events(struct local *lc, int timeout_ms);
+
+/* Admission happens here: jobs start when others end, so the host must keep calling it. */
 static int lc_wait(void *state, int timeout_ms)
 {
     struct local *lc = state;
     if (!lc)
         return MF_EINVAL;
+    if (lc->nstale)
+        remove_stale(lc);
+    if (admit(lc))
+        return 1;   /* a queued job could not start: it ended */
+    int r = wait_events(lc, timeout_ms);
+    if (r == 1)
+        admit(lc);
+    return r;
+}
+
+static int wait_events(struct local *lc, int timeout_ms)
+{
     double now = mono_now();
     const double forever = 1e300;   /* no deadline */
     double until = timeout_ms < 0 ? forever : now + timeout_ms / 1000.0;
@@ -561,6 +990,8 @@ static int lc_wait(void *state, int timeout_ms)
             lc->slot[n++] = (struct slot){.job = NULL, .kind = SLOT_SIGCHLD};
         }
         for (struct mf_job *j = lc->jobs; j; j = j->next) {
+            if (j->pid <= 0)
+                continue;   /* queued, or never started */
             if (!j->reaped) {
                 if (j->pidfd >= 0) {
                     lc->pfd[n] = (struct pollfd){.fd = j->pidfd, .events = POLLIN};
@@ -618,7 +1049,7 @@ static int lc_wait(void *state, int timeout_ms)
         }
         if (sweep)
             for (struct mf_job *j = lc->jobs; j; j = j->next)
-                if (!j->reaped && j->pidfd < 0)
+                if (j->pid > 0 && !j->reaped && j->pidfd < 0)
                     ended += try_reap(j, now);
         if (lc->norphans)
             reap_orphans(lc);
@@ -711,7 +1142,16 @@ static int lc_cancel(void *state, mf_job *job)
         return MF_EINVAL;
     if (!job)
         return fail(lc, MF_EINVAL, "cancel: no job given");
-    if (job->reaped)
+    if (job->queued) {
+        /* It never started: it ends now. */
+        queue_remove(lc, job);
+        lc->admit_dirty = 1;   /* those behind it may go */
+        job->cancelled = 1;
+        job->reaped = job->done = 1;
+        job->end_time = wall_now();
+        return 0;
+    }
+    if (job->reaped || job->pid <= 0)
         return 0;   /* already ended (leftovers in its group are being stopped) */
     job->cancelled = 1;
     start_kill(job, mono_now());
@@ -723,7 +1163,12 @@ static void lc_release(void *state, mf_job *job)
     struct local *lc = state;
     if (!lc || !job)
         return;
-    if (!job->reaped) {
+    if (job->queued) {
+        queue_remove(lc, job);
+        lc->admit_dirty = 1;
+    } else if (job->pid <= 0) {
+        /* never started: nothing to stop */
+    } else if (!job->reaped) {
         kill(-job->pid, SIGKILL);
         pid_t r;
         do
@@ -751,10 +1196,9 @@ static void lc_release(void *state, mf_job *job)
     }
     if (job->pidfd >= 0)
         close(job->pidfd);
-    for (int s = 1; s < STREAMS; s++) {
-        close_stream(job, s);
-        free(job->path[s]);
-    }
+    /* A job released while running was just sent SIGKILL: its cores and GPUs are free for
+     * the next one, its cgroup goes once its processes are gone. */
+    free_resources(job);
     if (job->prev)
         job->prev->next = job->next;
     else
@@ -762,8 +1206,7 @@ static void lc_release(void *state, mf_job *job)
     if (job->next)
         job->next->prev = job->prev;
     lc->njobs--;
-    free(job->name);
-    free(job);
+    free_job(job);
 }
 
 static const char *lc_last_error(void *state)
@@ -779,11 +1222,14 @@ static int lc_check(void *state, const char *step_name, const struct mf_resource
         return MF_EINVAL;
     if (!res || !MF_HAS_FIELD(res, cpu))
         return 0;
-    long online = sysconf(_SC_NPROCESSORS_ONLN);
-    if (online > 0 && res->cpu > (unsigned long)online)
-        return fail(lc, MF_EINVAL, "step '%s' asks for %u cpu but this machine has %ld online CPUs (lower the step's resources.cpu, or run it with a compute backend that has bigger machines)",
-                    step_name ? step_name : "?", res->cpu, online);
-    /* Later: memory_mb against the machine's memory and gpu against the GPUs hwloc finds. */
+    struct place_req req = {.cpu = res->cpu};
+    if (MF_HAS_FIELD(res, memory_mb))
+        req.memory_mb = res->memory_mb;
+    if (MF_HAS_FIELD(res, gpu))
+        req.gpu = res->gpu;
+    char msg[600];
+    if (placement_check(lc->place, step_name ? step_name : "?", &req, msg, sizeof msg) != 0)
+        return fail(lc, MF_EINVAL, "%s", msg);
     return 0;
 }
 
@@ -806,6 +1252,22 @@ static const struct mf_option_def options[] = {
         .default_value = "auto",
         .help = "how child exits are noticed: auto (pidfd when the kernel has it, else sigchld), pidfd, sigchld",
     },
+    {
+        .struct_size = sizeof(struct mf_option_def),
+        .type = MF_OPT_STRING,
+        .name = "cpu_bind",
+        .env = "MFLOW_LOCAL_CPU_BIND",
+        .default_value = "on",
+        .help = "bind each task to the cores it was given (on), or only count them (off)",
+    },
+    {
+        .struct_size = sizeof(struct mf_option_def),
+        .type = MF_OPT_STRING,
+        .name = "memory_limit",
+        .env = "MFLOW_LOCAL_MEMORY_LIMIT",
+        .default_value = "auto",
+        .help = "how resources.memory_mb is enforced: auto (a memory cgroup per task where possible, else RLIMIT_DATA), cgroup, rlimit, none",
+    },
 };
 
 static const char *option(const struct local *lc, const char *key, const char *dflt)
@@ -817,6 +1279,85 @@ static const char *option(const struct local *lc, const char *key, const char *d
 }
 
 static void lc_fini(void *state);
+
+/* The machine model, from hwloc's topology loaded once here (tasks never load it). */
+static int load_machine(struct local *lc, int bind)
+{
+    char msg[1024];
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+    uint64_t phys_mb = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize >> 20 : 0;
+    uint64_t own_mb = memlimit_own_limit_mb(&lc->mem);
+    hwloc_topology_t topo = NULL;
+    int rc = placement_topology_load(&topo, msg, sizeof msg);
+    if (rc) {
+        uint64_t mem = own_mb && (own_mb < phys_mb || !phys_mb) ? own_mb : phys_mb;
+        LOG(lc, MF_LOG_WARN, "%s; placing jobs without it: %ld CPUs as single-threaded cores, one NUMA node, no GPU",
+            msg, online > 0 ? online : 1);
+        if (placement_create_flat(online > 0 ? (unsigned)online : 1, mem, &lc->place) != 0) {
+            LOG(lc, MF_LOG_ERROR, "out of memory building the machine model");
+            return MF_ENOMEM;
+        }
+    } else {
+        hwloc_bitmap_t allowed = NULL;
+        uint64_t mem = 0;
+        if (hwloc_topology_is_thissystem(topo)) {
+            /* Only the CPUs this process may run on (taskset, a Slurm step, a container), and
+             * no more memory than the machine or this process's cgroup has. hwloc's NUMA
+             * memory can miss memory the kernel counts (hot-plugged): take the larger. */
+            cpu_set_t self;
+            allowed = hwloc_bitmap_alloc();
+            if (allowed && sched_getaffinity(0, sizeof self, &self) == 0)
+                hwloc_cpuset_from_glibc_sched_affinity(topo, allowed, &self, sizeof self);
+            else if (allowed) {
+                hwloc_bitmap_free(allowed);
+                allowed = NULL;
+            }
+            mem = hwloc_get_root_obj(topo)->total_memory >> 20;
+            if (phys_mb > mem)
+                mem = phys_mb;
+            if (own_mb && own_mb < mem)
+                mem = own_mb;
+        }
+        rc = placement_create(topo, allowed, mem, &lc->place, msg, sizeof msg);
+        if (allowed)
+            hwloc_bitmap_free(allowed);
+        hwloc_topology_destroy(topo);
+        if (rc) {
+            LOG(lc, MF_LOG_ERROR, "%s", msg);
+            return rc;
+        }
+    }
+    const struct place_summary *sum = placement_summary(lc->place);
+    for (unsigned g = 0; g < sum->gpus; g++)
+        if (placement_gpu(lc->place, g)->api == PLACE_API_CUDA)
+            lc->has_cuda = 1;
+    lc->bind = bind && sum->this_system;
+    if (bind && !sum->this_system)
+        LOG(lc, MF_LOG_INFO, "placing jobs on the %s, which is not this machine: jobs are not bound to its CPUs (MFLOW_CPU_LIST and the GPU variables still follow it)",
+            sum->source);
+    if (lc->bind) {
+        unsigned max = 0;
+        for (unsigned c = 0;; c++) {
+            unsigned n;
+            const unsigned *cpus = placement_core_cpus(lc->place, c, &n, NULL);
+            if (!cpus)
+                break;
+            for (unsigned i = 0; i < n; i++)
+                max = cpus[i] > max ? cpus[i] : max;
+        }
+        lc->cpuset = CPU_ALLOC(max + 1);
+        if (!lc->cpuset) {
+            LOG(lc, MF_LOG_ERROR, "out of memory for a CPU set of %u CPUs", max + 1);
+            return MF_ENOMEM;
+        }
+        lc->cpuset_size = CPU_ALLOC_SIZE(max + 1);
+    }
+    LOG(lc, MF_LOG_DEBUG, "%s: %u package(s), %u NUMA node(s), %u cores, %u CPUs, %u GPU(s), %llu MB; CPU binding %s",
+        sum->source, sum->packages, sum->numa_nodes, sum->cores, sum->pus, sum->gpus,
+        (unsigned long long)sum->memory_mb, lc->bind ? "on" : "off");
+    return 0;
+}
 
 static int lc_init(const struct mf_host_api *host, void **state)
 {
@@ -869,6 +1410,29 @@ static int lc_init(const struct mf_host_api *host, void **state)
         lc->notify = NOTIFY_SIGCHLD;
     }
 
+    const char *bind = option(lc, "cpu_bind", "on");
+    if (strcmp(bind, "on") != 0 && strcmp(bind, "off") != 0) {
+        LOG(lc, MF_LOG_ERROR, "option cpu_bind='%s' is not on or off (fix MFLOW_LOCAL_CPU_BIND or \"local\": {\"cpu_bind\": ...} in config.json)",
+            bind);
+        rc = MF_EINVAL;
+        goto error;
+    }
+    const char *memopt = option(lc, "memory_limit", "auto");
+    char msg[1024];
+    rc = memlimit_open(&lc->mem, memopt, msg, sizeof msg);
+    if (rc) {
+        LOG(lc, MF_LOG_ERROR, "%s (fix MFLOW_LOCAL_MEMORY_LIMIT or \"local\": {\"memory_limit\": ...} in config.json)", msg);
+        goto error;
+    }
+    lc->mem_strict = !strcmp(memopt, "cgroup");
+    if (lc->mem_strict && (rc = memlimit_prepare(&lc->mem, 1, msg, sizeof msg)) != 0) {
+        LOG(lc, MF_LOG_ERROR, "%s (use memory_limit=auto to fall back to RLIMIT_DATA)", msg);
+        goto error;
+    }
+    rc = load_machine(lc, !strcmp(bind, "on"));
+    if (rc)
+        goto error;
+
     lc->devnull = local_fd_above_stdio(open("/dev/null", O_RDWR | O_CLOEXEC));
     if (lc->devnull < 0) {
         rc = errno;
@@ -905,6 +1469,20 @@ static void lc_fini(void *state)
     if (lc->norphans)
         LOG(lc, MF_LOG_WARN, "%zu killed job processes did not exit within 5 s; they are left as zombies",
             lc->norphans);
+    /* Job cgroups whose processes were still exiting. */
+    for (int tries = 0; lc->nstale && tries < 100; tries++) {
+        remove_stale(lc);
+        if (lc->nstale)
+            poll(NULL, 0, 10);
+    }
+    if (lc->nstale)
+        LOG(lc, MF_LOG_WARN, "%zu memory cgroups still hold processes and are left behind (the next run removes them)",
+            lc->nstale);
+    memlimit_close(&lc->mem);
+    free(lc->stale);
+    placement_destroy(lc->place);
+    if (lc->cpuset)
+        CPU_FREE(lc->cpuset);
     if (lc->notify == NOTIFY_SIGCHLD)
         local_sigchld_uninstall();
     if (lc->devnull >= 0)

@@ -13,15 +13,28 @@ struct local_spawn_req {
     const char *const *argv;     /* argv[0] is searched on the host's PATH when it has no '/' */
     const char *const *env;      /* job env, "K=V", NULL-terminated, may be NULL */
     const char *workdir;         /* or NULL */
-    unsigned cpus;               /* exported as MFLOW_CPUS (and OMP_NUM_THREADS) */
+    /* What the plugin exports for the job's resources, "K=V", NULL-terminated, may be NULL:
+     * forced entries win over the job's env (MFLOW_CPUS), defaults only where the job's env
+     * does not set that key (OMP_NUM_THREADS, CUDA_VISIBLE_DEVICES). Either replaces the
+     * host's own value. */
+    const char *const *env_forced;
+    const char *const *env_defaults;
+    const void *cpuset;          /* a cpu_set_t of cpuset_size bytes to bind the child to, or NULL */
+    size_t cpuset_size;
+    const char *cpu_list;        /* the same as text, for messages */
+    int cgroup_procs_fd;         /* the job's cgroup.procs: the child moves itself in; -1 none */
+    unsigned long long data_limit;   /* RLIMIT_DATA in bytes; 0 none */
     int stdin_fd;                /* /dev/null */
     int stdout_fd;               /* write end of the stdout pipe */
     int stderr_fd;               /* write end of the stderr pipe */
 };
 
 /* Start the child in its own process group with default signal dispositions, an empty
- * signal mask, stdin/stdout/stderr from the request and every other fd closed. On failure
- * returns a positive errno and writes a message naming the thing and what to do to err. */
+ * signal mask, stdin/stdout/stderr from the request and every other fd closed; bound to its
+ * CPUs, in its memory cgroup and under its resource limit before it runs anything of its
+ * own (clone(CLONE_VM|CLONE_VFORK) + exec: the child applies them itself between the two).
+ * On failure returns a positive errno and writes a message naming the thing and what to do
+ * to err; no child is left. */
 int local_spawn(const struct local_spawn_req *req, const char *name, pid_t *pid, char *err,
                 size_t errlen);
 

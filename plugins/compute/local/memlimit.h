@@ -25,7 +25,7 @@ struct memlimit {
     int prepared;               /* base exists (cgroup mechanisms) */
     unsigned seq;               /* job cgroups made so far */
     char own[PATH_MAX];         /* this process's memory cgroup directory, or "" */
-    char base[PATH_MAX];        /* own/mflow.<pid> */
+    char base[PATH_MAX + 32];   /* own/mflow.<pid> */
     char why[768];              /* why cgroups are not used, when mech is RLIMIT or NONE */
 };
 
@@ -34,7 +34,7 @@ struct memlimit_job {
     uint64_t limit_mb;
     int procs_fd;               /* the job cgroup's cgroup.procs, open for the child to write
                                  * "0" into before exec; -1 when none */
-    char path[PATH_MAX];        /* the job's cgroup, or "" */
+    char path[PATH_MAX + 64];   /* the job's cgroup, or "" */
 };
 
 /* Find how limits can be enforced. want: "auto" (cgroups where possible, else RLIMIT_DATA),

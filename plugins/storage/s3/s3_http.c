@@ -61,6 +61,7 @@ static void attempt_reset(struct s3_req *r)
     r->sink_err = 0;
     r->body_err = 0;
     r->hdr_err = 0;
+    r->enough = 0;
     r->corrupt = 0;
     r->errbuf[0] = '\0';
     if (r->sink == S3_SINK_GROW)
@@ -213,6 +214,10 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
             }
             if (r->on_headers) {
                 int rc = r->on_headers(r);
+                if (rc == S3_HEADERS_ENOUGH) {
+                    r->enough = 1;
+                    return 0;
+                }
                 if (rc) {
                     r->hdr_err = rc;
                     return 0;
@@ -407,7 +412,8 @@ static int compute_digests(struct s3 *s, struct s3_req *r)
     if (r->digests_done || r->body.kind == S3_BODY_NONE)
         return 0;
     int want_sha = s->cfg.sign_payload && !s->cfg.anonymous;
-    if (!r->want_md5 && !want_sha)
+    int want_md5 = r->want_md5 && (s->cfg.content_md5 || s->cfg.verify_etag);
+    if (!want_md5 && !want_sha)
         return 0;
     unsigned char md5[16], sha[32];
     int rc = s3_body_digest(&r->body, md5, want_sha ? sha : NULL);
@@ -432,6 +438,11 @@ static int start(struct s3_exec *ex, struct s3_req *r)
 {
     struct s3 *s = ex->s;
     attempt_reset(r);
+    if (r->on_start) {
+        int src = r->on_start(r);
+        if (src)
+            return src;
+    }
     int rc = compute_digests(s, r);
     if (rc) {
         r->body_err = rc > 0 ? rc : ENOMEM;
@@ -478,8 +489,6 @@ static int start(struct s3_exec *ex, struct s3_req *r)
         snprintf(line, sizeof line, "Content-MD5: %s", r->md5_b64);
         h = curl_slist_append(h, line);
     }
-    if (h && r->body.kind != S3_BODY_NONE)
-        h = curl_slist_append(h, "Expect:");   /* no 100-continue round trip */
     for (struct curl_slist *l = r->headers; h && l; l = l->next)
         h = curl_slist_append(h, l->data);
     if (!h)
@@ -508,6 +517,10 @@ static int start(struct s3_exec *ex, struct s3_req *r)
     SET(CURLOPT_WRITEFUNCTION, on_write);
     SET(CURLOPT_WRITEDATA, r);
     SET(CURLOPT_FOLLOWLOCATION, 0L);
+    /* large bodies go with "Expect: 100-continue" (a header libcurl adds itself; removing it
+     * with "Expect:" would put an empty header among the signed ones, which servers reject);
+     * do not wait long for a server or proxy that ignores it */
+    SET(CURLOPT_EXPECT_100_TIMEOUT_MS, 200L);
     if (s->cfg.ca_bundle)
         SET(CURLOPT_CAINFO, s->cfg.ca_bundle);
 
@@ -713,7 +726,9 @@ static void finish(struct s3_exec *ex, struct s3_req *r, CURL *e, CURLcode cc)
     r->code[0] = '\0';
     r->err_message[0] = '\0';
 
-    if (r->hdr_err) {
+    if (r->enough) {
+        s->bucket_ok = 1;   /* a 2xx answer whose headers said everything */
+    } else if (r->hdr_err) {
         rc = r->hdr_err;
     } else if (r->body_err) {
         rc = r->body_err;
@@ -836,7 +851,9 @@ int s3_exec_run(struct s3_exec *ex)
                 r->rc = src;
                 char *url = s3_object_url(s, r->key);
                 char buf[512];
-                if (r->body_err)
+                if (r->msg)
+                    buf[0] = '\0';   /* on_start said why */
+                else if (r->body_err)
                     snprintf(buf, sizeof buf,
                              "s3 storage: cannot read the data to store as %s: %s",
                              url ? url : "?", strerror(r->body_err));
@@ -844,7 +861,8 @@ int s3_exec_run(struct s3_exec *ex)
                     snprintf(buf, sizeof buf, "s3 storage: out of memory starting %s %s",
                              r->method, url ? url : "?");
                 free(url);
-                r->msg = strdup(buf);
+                if (!r->msg)
+                    r->msg = strdup(buf);
                 if (r->on_done)
                     r->on_done(ex, r);
             }

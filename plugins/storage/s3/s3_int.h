@@ -97,7 +97,10 @@ struct s3_exec;
 struct s3_req;
 typedef void (*s3_done_fn)(struct s3_exec *ex, struct s3_req *r);
 /* Called once the response headers of a successful (2xx) attempt are in, before the body:
- * may set the sink. Returns 0, or an MF_E* code that fails the request without retry. */
+ * may set the sink. Returns 0; S3_HEADERS_ENOUGH when the headers say all there is to know
+ * (the transfer stops and counts as a success); or an MF_E* code that fails the request
+ * without retry. */
+#define S3_HEADERS_ENOUGH 1
 typedef int (*s3_headers_fn)(struct s3_req *r);
 
 struct s3_req {
@@ -121,6 +124,10 @@ struct s3_req {
     int sink_fd;                /* FD: pwrite at sink_off + position */
     uint64_t sink_off;
 
+    /* Called before each attempt is set up (e.g. to open a file only when it is needed);
+     * 0, or an MF_E* / errno code that fails the request (with r->msg set, or a generic
+     * message). */
+    int (*on_start)(struct s3_req *r);
     s3_headers_fn on_headers;
     /* Called after a 2xx answer with its body in: 0 accept, 1 retry (set r->code to say
      * why), or an MF_E* code that fails the request. */
@@ -162,6 +169,7 @@ struct s3_req {
     int sink_err;               /* errno of a failed sink write */
     int body_err;               /* errno of a failed body read */
     int hdr_err;                /* on_headers refused */
+    int enough;                 /* on_headers stopped the transfer: nothing more needed */
     EVP_MD_CTX *md5;            /* GET verification */
     int64_t first_ms, due_ms;
     double retry_after_s;
@@ -208,7 +216,7 @@ uint64_t s3_random(void);
 char *s3_uri_encode(const char *s, int keep_slash);
 char *s3_url_decode(const char *s, size_t len);
 /* Find the text of the first element <tag>...</tag> in doc[0..len) from *pos; on success
- * *val/*vlen is the raw text and *pos moves past the element. 1 found, 0 not. */
+ * val and vlen receive the raw text and *pos moves past the element. 1 found, 0 not. */
 int s3_xml_next(const char *doc, size_t len, size_t *pos, const char *tag, const char **val,
                 size_t *vlen);
 /* Like s3_xml_next but does not move; searches the whole of doc[0..len). */

@@ -120,6 +120,8 @@ const char *mf_client_strerror(int rc);
 const char *mf_client_namespace(const mf_client *c);
 /* "pending", "running", "succeeded", "failed", "cancelled"; "unknown" otherwise. */
 const char *mf_client_status_name(int status);
+/* "i64", "f64", "str", "bytes", "i64[]", "f64[]", "str[]"; "?" otherwise. */
+const char *mf_client_type_name(mf_type type);
 
 /* ---- flows ------------------------------------------------------------------------------ */
 
@@ -132,7 +134,7 @@ int mf_client_flows(mf_client *c, char ***names, size_t *n);
 /* Runs of `flow` in the namespace that carry every one of tags[0..n_tags) (none: all runs),
  * newest first. Free the list with mf_client_runs_free. A flow without runs gives an empty
  * list, not an error. */
-int mf_client_runs(mf_client *c, const char *flow, const char *const *tags, size_t n_tags,
+int mf_client_list_runs(mf_client *c, const char *flow, const char *const *tags, size_t n_tags,
                    mf_client_runs **out);
 size_t mf_client_runs_count(const mf_client_runs *l);
 /* Borrowed: lives as long as the list. NULL when i is out of range. */
@@ -190,7 +192,7 @@ int mf_client_tag_is_system(const char *tag);
 /* Steps of a run, from the index, in graph order (the order of the flow's step table when the
  * run stored its graph, else the order in which their first tasks started). With a stored
  * graph, steps that never ran are listed with no tasks. Free with mf_client_steps_free. */
-int mf_client_steps(mf_client_run *r, mf_client_steps **out);
+int mf_client_list_steps(mf_client_run *r, mf_client_steps **out);
 size_t mf_client_steps_count(const mf_client_steps *l);
 const mf_client_step *mf_client_steps_at(const mf_client_steps *l, size_t i);  /* borrowed */
 void mf_client_steps_free(mf_client_steps *l);
@@ -210,7 +212,7 @@ double mf_client_step_end_time(const mf_client_step *s);         /* latest task 
 
 /* Tasks of a run (step NULL: of every step), from the index, ordered by task id. Tasks of a
  * list are not loaded (see mf_client_task_load). Free with mf_client_tasks_free. */
-int mf_client_tasks(mf_client_run *r, const char *step, mf_client_tasks **out);
+int mf_client_list_tasks(mf_client_run *r, const char *step, mf_client_tasks **out);
 size_t mf_client_tasks_count(const mf_client_tasks *l);
 mf_client_task *mf_client_tasks_at(const mf_client_tasks *l, size_t i);   /* borrowed */
 void mf_client_tasks_free(mf_client_tasks *l);

@@ -1,0 +1,209 @@
+/* mflow runs [FLOW] [--tag T...] [--json]: the runs of a flow in the namespace, newest first,
+ * filtered by tags (all must match); without FLOW, the flows and their latest runs. */
+#include "cli.h"
+
+#include <mflow/client.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static const char usage[] = "runs [FLOW] [--tag T...] [--json]";
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static json_t *run_json(const mf_client_run *r)
+{
+    json_t *o = json_object();
+    double s = mf_client_run_start_time(r), e = mf_client_run_end_time(r);
+    json_object_set_new(o, "pathspec", json_string(mf_client_run_pathspec(r)));
+    json_object_set_new(o, "flow", json_string(mf_client_run_flow(r)));
+    json_object_set_new(o, "run_id", json_integer(mf_client_run_id(r)));
+    json_object_set_new(o, "status", json_string(mf_client_status_name(mf_client_run_status(r))));
+    json_object_set_new(o, "dead", json_boolean(mf_client_run_dead(r)));
+    json_object_set_new(o, "user", json_string(mf_client_run_user(r)));
+    json_object_set_new(o, "namespace", json_string(mf_client_run_namespace(r)));
+    json_object_set_new(o, "host", json_string(mf_client_run_host(r)));
+    json_object_set_new(o, "pid", json_integer(mf_client_run_pid(r)));
+    json_object_set_new(o, "start_time", json_real(s));
+    json_object_set_new(o, "end_time", json_real(e));
+    json_object_set_new(o, "duration", s > 0 && e > 0 ? json_real(e - s) : json_null());
+    json_object_set_new(o, "tasks", json_integer(mf_client_run_task_count(r)));
+    json_object_set_new(o, "failed", json_integer(mf_client_run_failed_count(r)));
+    json_object_set_new(o, "origin_run_id", json_integer(mf_client_run_origin_run_id(r)));
+    json_t *tags = json_array();
+    for (size_t i = 0; i < mf_client_run_tag_count(r); i++)
+        json_array_append_new(tags, json_string(mf_client_run_tag(r, i)));
+    json_object_set_new(o, "tags", tags);
+    return o;
+}
+
+static int list_flows(mf_client *c, int json)
+{
+    char **flows;
+    size_t n;
+    if (mf_client_flows(c, &flows, &n)) {
+        cli_error("%s", mf_client_error(c));
+        return 1;
+    }
+    json_t *arr = json ? json_array() : NULL;
+    if (!json && n)
+        printf("%-30s  %-8s  %-30s  %s\n", "FLOW", "LATEST", "STATUS", "STARTED");
+    int code = 0;
+    for (size_t i = 0; i < n; i++) {
+        mf_client_run *r;
+        if (mf_client_run_latest(c, flows[i], 0, &r)) {
+            cli_error("%s", mf_client_error(c));
+            code = 1;
+            continue;
+        }
+        if (json) {
+            json_array_append_new(arr, json_pack("{s:s,s:o}", "flow", flows[i], "latest",
+                                                 run_json(r)));
+        } else {
+            char st[64], t0[32];
+            cli_run_status(r, st, sizeof st);
+            cli_time(mf_client_run_start_time(r), t0, sizeof t0);
+            printf("%-30s  %-8lld  %-30s  %s\n", flows[i], (long long)mf_client_run_id(r), st, t0);
+        }
+        mf_client_run_free(r);
+    }
+    if (!json && n == 0) {
+        const char *ns = mf_client_namespace(c);
+        fprintf(stderr, "mflow: no runs in %s%s%s%s\n", *ns ? "namespace '" : "any namespace",
+                ns, *ns ? "'" : "", *ns ? " (--namespace= shows every namespace)" : "");
+    }
+    free(flows);
+    if (json) {
+        int jc = cli_print_json(arr);
+        code = code ? code : jc;
+    }
+    return code;
+}
+
+int cmd_runs(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    const char *flow = NULL;
+    const char **tags = calloc((size_t)argc, sizeof *tags);
+    size_t n_tags = 0;
+    int json = 0;
+    if (!tags) {
+        cli_error("out of memory");
+        return 1;
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--json")) {
+            json = 1;
+        } else if (!strcmp(a, "--tag")) {
+            if (i + 1 >= argc) {
+                cli_error("--tag needs a value");
+                free(tags);
+                return 2;
+            }
+            tags[n_tags++] = argv[++i];
+        } else if (!strncmp(a, "--tag=", 6)) {
+            tags[n_tags++] = a + 6;
+        } else if (!flow && a[0] != '-') {
+            flow = a;
+        } else {
+            cli_error("runs: unexpected argument '%s' (usage: mflow %s)", a, usage);
+            free(tags);
+            return 2;
+        }
+    }
+    if (!flow && n_tags) {
+        cli_error("runs: --tag filters the runs of one flow: mflow runs FLOW --tag T");
+        free(tags);
+        return 2;
+    }
+    if (flow && strchr(flow, '/')) {
+        cli_error("runs takes a flow name, not a pathspec: `mflow inspect %s` shows a run", flow);
+        free(tags);
+        return 2;
+    }
+    mf_client *c;
+    if (cli_client_open(&c)) {
+        free(tags);
+        return 1;
+    }
+    int code = 1;
+    if (!flow) {
+        code = list_flows(c, json);
+        goto out;
+    }
+    mf_client_runs *l;
+    if (mf_client_list_runs(c, flow, tags, n_tags, &l)) {
+        cli_error("%s", mf_client_error(c));
+        goto out;
+    }
+    size_t n = mf_client_runs_count(l);
+    if (json) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < n; i++)
+            json_array_append_new(arr, run_json(mf_client_runs_at(l, i)));
+        code = cli_print_json(arr);
+        mf_client_runs_free(l);
+        goto out;
+    }
+    if (n == 0) {
+        const char *ns = mf_client_namespace(c);
+        fprintf(stderr, "mflow: no runs of %s%s in %s%s%s%s\n", flow,
+                n_tags ? " with those tags" : "", *ns ? "namespace '" : "any namespace", ns,
+                *ns ? "'" : "", *ns ? " (--namespace= shows every namespace)" : "");
+        mf_client_runs_free(l);
+        code = 0;
+        goto out;
+    }
+    /* widths from the data: a status may read "running (dead: pid N gone)" */
+    char (*status)[64] = malloc(n * sizeof *status);
+    if (!status) {
+        cli_error("out of memory");
+        mf_client_runs_free(l);
+        goto out;
+    }
+    int ws = 6, wu = 4, wid = 3;
+    for (size_t i = 0; i < n; i++) {
+        const mf_client_run *r = mf_client_runs_at(l, i);
+        cli_run_status(r, status[i], sizeof status[i]);
+        int s = (int)strlen(status[i]), u = (int)strlen(mf_client_run_user(r));
+        int d = snprintf(NULL, 0, "%lld", (long long)mf_client_run_id(r));
+        ws = s > ws ? s : ws;
+        wu = u > wu ? u : wu;
+        wid = d > wid ? d : wid;
+    }
+    double t = now();
+    printf("%-*s  %-*s  %-*s  %-19s  %-8s  %s\n", wid, "RUN", ws, "STATUS", wu, "USER", "STARTED",
+           "TOOK", "TAGS");
+    for (size_t i = 0; i < n; i++) {
+        const mf_client_run *r = mf_client_runs_at(l, i);
+        char t0[32], d[32];
+        double s = mf_client_run_start_time(r), e = mf_client_run_end_time(r);
+        cli_time(s, t0, sizeof t0);
+        cli_duration(s > 0 ? (e > 0 ? e : t) - s : -1, d, sizeof d);
+        printf("%-*lld  %-*s  %-*s  %-19s  %-8s ", wid, (long long)mf_client_run_id(r), ws,
+               status[i], wu, mf_client_run_user(r), t0, d);
+        for (size_t k = 0; k < mf_client_run_tag_count(r); k++) {
+            const char *tag = mf_client_run_tag(r, k);
+            if (!mf_client_tag_is_system(tag)) /* user and version have their own place */
+                printf(" %s", tag);
+        }
+        putchar('\n');
+    }
+    free(status);
+    mf_client_runs_free(l);
+    code = 0;
+out:
+    mf_client_close(c);
+    free(tags);
+    return code;
+}
