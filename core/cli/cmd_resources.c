@@ -135,7 +135,7 @@ static void print_text(const struct view *v)
                (unsigned long long)x->memory_mb);
     }
     if (s->gpus) {
-        printf("\n%-4s %-10s %-13s %-5s %-28s %s\n", "GPU", "name", "PCI bus", "NUMA", "model", "selected with");
+        printf("\n%-4s %-10s %-13s %-5s %-34s %s\n", "GPU", "name", "PCI bus", "NUMA", "model", "selected with");
         for (unsigned g = 0; g < s->gpus; g++) {
             const struct place_gpu *x = placement_gpu(p, g);
             const char *env = placement_api_env(x->api);
@@ -145,7 +145,7 @@ static void print_text(const struct view *v)
             else
                 snprintf(sel, sizeof sel, "MFLOW_GPU_LIST (%s)", placement_api_name(x->api));
             snprintf(numa, sizeof numa, x->numa >= 0 ? "%d" : "?", x->numa);
-            printf("%-4u %-10s %-13s %-5s %-28s %s\n", g, x->name, x->busid[0] ? x->busid : "-", numa,
+            printf("%-4u %-10s %-13s %-5s %-34.34s %s\n", g, x->name, x->busid[0] ? x->busid : "-", numa,
                    x->model[0] ? x->model : "-", sel);
         }
     }

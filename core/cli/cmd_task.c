@@ -7,7 +7,8 @@
 #include <string.h>
 
 static const char usage[] =
-    "task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I]";
+    "task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I]\n"
+    "            [--package ADDRESS]";
 
 int cmd_task(int argc, char **argv)
 {
@@ -33,6 +34,8 @@ int cmd_task(int argc, char **argv)
                 a.input_paths = v;
             else if (!strcmp(o, "--split-index"))
                 a.split_index = atoll(v);
+            else if (!strcmp(o, "--package"))
+                a.package = v;
             else {
                 cli_error("task: unknown option %s", o);
                 return 2;

@@ -8,6 +8,7 @@
 #include "host.h"
 #include "index.h"
 #include "mflow-build.h"
+#include "package.h"
 #include "record.h"
 #include "store.h"
 #include "task.h"
@@ -83,6 +84,7 @@ struct rt {
     int failed, stopping;
     char *self_exe;
     char *logdir;
+    char *package;               /* code package address, when a step runs remotely */
     int tty;
     int progress_shown;
     double t0;
@@ -289,6 +291,14 @@ static int submit(struct rt_task *t)
         argv[n++] = "--split-index";
         argv[n++] = split_s;
     }
+    int remote = (R->computes[t->compute].ops->caps & MF_COMPUTE_REMOTE) != 0;
+    if (remote) {
+        /* Away from here the local path means nothing: the task loads the flow from the
+         * package, and FLOW only names it. */
+        argv[8] = R->run.flow;
+        argv[n++] = "--package";
+        argv[n++] = R->package;
+    }
     argv[n] = NULL;
 
     const mf_step_def *d = R->g->steps[t->step].def;
@@ -312,6 +322,7 @@ static int submit(struct rt_task *t)
         .attempt = t->attempt,
         .resources = &res,
         .image = d->image,
+        .package_url = remote ? R->package : NULL,
         .stdout_path = out,
         .stderr_path = err,
     };
@@ -1474,6 +1485,15 @@ int mf_run_flow(const struct mf_run_opts *o)
     rc = open_computes(&err);
     if (rc)
         goto out;
+    for (int k = 0; k < rt.n_computes; k++) {
+        if (!(rt.computes[k].ops->caps & MF_COMPUTE_REMOTE) || rt.package)
+            continue;
+        /* Some step runs away from this machine: store the code package once per run. */
+        rc = mf_package_build(rt.flow, &rt.st, &rt.package, NULL, &err);
+        if (rc)
+            goto out;
+        fprintf(stderr, "mflow: code package %s\n", rt.package);
+    }
     char *ixdir = mf_strf("%s/index", mf_host_home());
     rc = ixdir ? mf_index_open(ixdir, &rt.ix) : MF_ENOMEM;
     free(ixdir);
@@ -1621,6 +1641,7 @@ out:
     mf_flow_close(rt.flow);
     free(rt.self_exe);
     free(rt.logdir);
+    free(rt.package);
     R = NULL;
     return code;
 }

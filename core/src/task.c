@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "flowload.h"
 #include "index.h"
+#include "package.h"
 #include "record.h"
 #include "store.h"
 #include "util.h"
@@ -673,7 +674,19 @@ int mf_task_execute(const struct mf_task_args *a)
     char *err = NULL;
     struct mf_store st;
     int store_ok = 0;
-    int rc = mf_flow_open(a->flow_path, &t->flow, &err);
+    char *pkg_flow = NULL;
+    int rc = 0;
+    if (a->package) {
+        /* Away from the machine that started the run: the flow comes from its package. */
+        rc = mf_store_open(&st, &err);
+        store_ok = rc == 0;
+        t->st = &st;
+        if (!rc)
+            rc = mf_package_fetch(&st, a->package, &pkg_flow, &err);
+    }
+    if (!rc)
+        rc = mf_flow_open(pkg_flow ? pkg_flow : a->flow_path, &t->flow, &err);
+    free(pkg_flow);
     if (!rc) {
         int s = mf_graph_find(t->flow->graph, a->step);
         if (s < 0) {
@@ -683,7 +696,7 @@ int mf_task_execute(const struct mf_task_args *a)
             t->gs = &t->flow->graph->steps[s];
         }
     }
-    if (!rc) {
+    if (!rc && !store_ok) {
         rc = mf_store_open(&st, &err);
         store_ok = rc == 0;
         t->st = &st;
@@ -691,6 +704,8 @@ int mf_task_execute(const struct mf_task_args *a)
     if (rc) {
         fprintf(stderr, "mflow task: %s\n", err ? err : "cannot start");
         free(err);
+        if (store_ok)
+            mf_store_close(&st);
         mf_flow_close(t->flow);
         return 1;
     }

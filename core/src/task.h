@@ -14,6 +14,7 @@ struct mf_task_args {
     uint32_t attempt;
     const char *input_paths;     /* "step/id[-id][@attempt],..."; "@" = stored beside the task */
     int64_t split_index;         /* foreach position, -1 when not a foreach split */
+    const char *package;         /* code package address: load the flow from it, or NULL */
 };
 
 /* Run the task; returns the process exit code (0 when the step succeeded). */

@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
-"""Writes topo-2numa-4gpu.xml: the hwloc XML fixture of the placement tests.
+"""Writes the hwloc XML fixtures of the placement tests.
 
-Two packages, each with one NUMA node (64 GiB), four cores of two hardware threads numbered
-the way Linux numbers them (siblings are PU n and PU n+8), and two NVIDIA GPUs behind each
-package's host bridge (cuda0/nvml0 .. cuda3/nvml3). Package 0 also has the board's ASPEED
-VGA controller (a DRM "card0" device) that must not count as a GPU.
+topo-2numa-4gpu.xml (default): two packages, each with one NUMA node (64 GiB), four cores of
+two hardware threads numbered the way Linux numbers them (siblings are PU n and PU n+8), and
+two NVIDIA GPUs behind each package's host bridge (cuda0/nvml0 .. cuda3/nvml3). Package 0
+also has the board's ASPEED VGA controller (a DRM "card0" device) that must not count as a
+GPU.
+
+topo-mixed-gpus.xml ("mixed"): one package, one NUMA node (32 GiB), four single-threaded
+cores, and GPUs the way an hwloc without vendor plugins sees them: an NVIDIA GPU with only
+its DRM device (card1), one with no OS device at all, an Intel GPU with a Level Zero device
+(ze0), an AMD GPU with ROCm SMI and OpenCL devices (rsmi0, opencl0d0); plus what is not a
+GPU: the NVIDIA GPU's audio function and an Intel integrated display with only card0.
 
     python3 tests/resources/gen_topology.py > tests/resources/topo-2numa-4gpu.xml
+    python3 tests/resources/gen_topology.py mixed > tests/resources/topo-mixed-gpus.xml
 """
+import sys
 
 gp = [0]
 
@@ -93,7 +102,57 @@ def package(p):
     return obj("Package", [("os_index", p)] + common + [("gp_index", nxt())], kids, 2)
 
 
+def pcidev(busid, pci_type, vendor, device, osdevs, indent):
+    kids = [info("PCIVendor", vendor, indent + 1), info("PCIDevice", device, indent + 1)]
+    kids += [osdev(n, t, st, inf, indent + 1) for n, t, st, inf in osdevs]
+    return obj("PCIDev", [("gp_index", nxt()), ("pci_busid", busid), ("pci_type", pci_type),
+                          ("pci_link_speed", "15.753846")], kids, indent)
+
+
+def mixed():
+    allc = mask(range(4))
+    n0 = mask([0])
+    common = [("cpuset", allc), ("complete_cpuset", allc), ("nodeset", n0), ("complete_nodeset", n0)]
+    cores = []
+    for c in range(4):
+        cs = mask([c])
+        pu = obj("PU", [("os_index", c), ("cpuset", cs), ("complete_cpuset", cs), ("nodeset", n0),
+                        ("complete_nodeset", n0), ("gp_index", nxt())], (), 4)
+        cores.append(obj("Core", [("os_index", c), ("cpuset", cs), ("complete_cpuset", cs), ("nodeset", n0),
+                                  ("complete_nodeset", n0), ("gp_index", nxt())], [pu], 3))
+    devs = [
+        pcidev("0000:00:02.0", "0300 [8086:4680] [8086:2212] 0c", "Intel Corporation", "AlderLake-S GT1",
+               [("card0", 1, None, [])], 4),
+        pcidev("0000:21:00.0", "0300 [10de:2684] [10de:16f3] a1", "NVIDIA Corporation", "AD102 [GeForce RTX 4090]",
+               [("card1", 1, None, []), ("renderD129", 1, None, [])], 4),
+        pcidev("0000:21:00.1", "0403 [10de:22ba] [10de:16f3] a1", "NVIDIA Corporation", "AD102 High Definition Audio Controller",
+               [], 4),
+        pcidev("0000:41:00.0", "0302 [10de:20b5] [10de:1533] a1", "NVIDIA Corporation", "GA100 [A100 PCIe 80GB]", [], 4),
+        pcidev("0000:81:00.0", "0380 [8086:0bd5] [8086:0000] 2f", "Intel Corporation", "Ponte Vecchio XT",
+               [("ze0", 5, "LevelZero", [("GPUModel", "Intel(R) Data Center GPU Max 1550")])], 4),
+        pcidev("0000:c1:00.0", "0380 [1002:740f] [1002:0c34] 02", "Advanced Micro Devices, Inc. [AMD/ATI]", "Aldebaran/MI200",
+               [("rsmi0", 1, "RSMI", [("GPUModel", "AMD Instinct MI210"), ("AMDUUID", "8c1a6f00-0000-0000-0000-000000000000")]),
+                ("opencl0d0", 5, "OpenCL", [("OpenCLDeviceType", "GPU"), ("GPUModel", "gfx90a")])], 4),
+    ]
+    bridge = obj("Bridge", [("gp_index", nxt()), ("bridge_type", "0-1"), ("depth", 0), ("bridge_pci", "0000:[00-ff]")],
+                 devs, 3)
+    numa = obj("NUMANode", [("os_index", 0)] + common + [("gp_index", nxt()), ("local_memory", 32 << 30)], (), 3)
+    pkg = obj("Package", [("os_index", 0)] + common + [("gp_index", nxt())], [numa] + cores + [bridge], 2)
+    body = [info("Backend", "Linux", 2), info("HostName", "mixed-fixture", 2), pkg]
+    machine = obj("Machine", [("os_index", 0)] + common[:2] + [("allowed_cpuset", allc)] + common[2:] +
+                  [("allowed_nodeset", n0), ("gp_index", nxt())], body, 1)
+    return machine
+
+
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] == "mixed":
+        machine = mixed()
+        print('<?xml version="1.0" encoding="UTF-8"?>')
+        print('<!DOCTYPE topology SYSTEM "hwloc2.dtd">')
+        print('<topology version="2.0">')
+        print(machine, end="")
+        print('</topology>')
+        return
     allc = mask(range(16))
     alln = mask([0, 1])
     body = [info("Backend", "Linux", 2), info("OSName", "Linux", 2), info("HostName", "gpu-fixture", 2),

@@ -21,7 +21,7 @@
 /* 2 NUMA nodes x 4 cores x 2 hardware threads, numbered in order: core c has CPUs 2c, 2c+1. */
 #define SYN_2x4x2 "numa:2 core:4 pu:2"
 
-static char xml_4gpu[PATH_MAX];
+static char xml_4gpu[PATH_MAX], xml_mixed[PATH_MAX];
 
 static struct placement *load(const char *synthetic, const char *xml, hwloc_const_cpuset_t allowed)
 {
@@ -493,6 +493,50 @@ static void test_xml_gpu_locality(void **ts)
     placement_destroy(p);
 }
 
+/* GPUs as an hwloc without vendor plugins sees them: PCI devices (with a DRM device or none),
+ * Level Zero and ROCm SMI devices; an audio function and an integrated display are not
+ * GPUs. Each API numbers its own GPUs in PCI bus order. */
+static void test_xml_mixed_gpus(void **ts)
+{
+    (void)ts;
+    struct placement *p = load(NULL, xml_mixed, NULL);
+    assert_int_equal(placement_summary(p)->gpus, 4);
+    struct {
+        const char *name, *bus, *model;
+        int api, ordinal;
+    } want[4] = {
+        {"card1", "0000:21:00.0", "AD102 [GeForce RTX 4090]", PLACE_API_CUDA, 0},
+        {"pci", "0000:41:00.0", "GA100 [A100 PCIe 80GB]", PLACE_API_CUDA, 1},
+        {"ze0", "0000:81:00.0", "Intel(R) Data Center GPU Max 1550", PLACE_API_LEVELZERO, 0},
+        {"rsmi0", "0000:c1:00.0", "AMD Instinct MI210", PLACE_API_ROCM, 0},
+    };
+    for (unsigned i = 0; i < 4; i++) {
+        const struct place_gpu *g = placement_gpu(p, i);
+        assert_string_equal(g->name, want[i].name);
+        assert_string_equal(g->busid, want[i].bus);
+        assert_string_equal(g->model, want[i].model);
+        assert_int_equal(g->api, want[i].api);
+        assert_int_equal(g->ordinal, want[i].ordinal);
+        assert_int_equal(g->numa, 0);
+    }
+    assert_string_equal(placement_gpu(p, 3)->uuid, "8c1a6f00-0000-0000-0000-000000000000");
+    struct place_grant g;
+    place_ok(p, 1, 4, 0, &g);
+    char list[64];
+    placement_gpu_list(p, &g, PLACE_API_CUDA, list, sizeof list);
+    assert_string_equal(list, "0,1");
+    placement_gpu_list(p, &g, PLACE_API_ROCM, list, sizeof list);
+    assert_string_equal(list, "0");
+    placement_gpu_list(p, &g, PLACE_API_LEVELZERO, list, sizeof list);
+    assert_string_equal(list, "0");
+    placement_gpu_list(p, &g, PLACE_API_OPENCL, list, sizeof list);
+    assert_string_equal(list, "");
+    assert_string_equal(placement_api_env(PLACE_API_ROCM), "ROCR_VISIBLE_DEVICES");
+    assert_null(placement_api_env(PLACE_API_OPENCL));
+    placement_release(p, &g);
+    placement_destroy(p);
+}
+
 int main(void)
 {
     const char *src = getenv("MFLOW_TEST_SOURCE_ROOT");
@@ -501,6 +545,7 @@ int main(void)
         return 77;
     }
     snprintf(xml_4gpu, sizeof xml_4gpu, "%s/tests/resources/topo-2numa-4gpu.xml", src);
+    snprintf(xml_mixed, sizeof xml_mixed, "%s/tests/resources/topo-mixed-gpus.xml", src);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_synthetic_model),
         cmocka_unit_test(test_one_cpu_tasks_own_cores),
@@ -515,6 +560,7 @@ int main(void)
         cmocka_unit_test(test_xml_gpus_found),
         cmocka_unit_test(test_xml_one_gpu_each),
         cmocka_unit_test(test_xml_gpu_locality),
+        cmocka_unit_test(test_xml_mixed_gpus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL) ? 1 : 0;
 }

@@ -368,12 +368,8 @@ int s3_body_digest(const struct s3_body *b, unsigned char md5[16], unsigned char
             skip = 0;
         }
     } else if (b->kind == S3_BODY_FD) {
-        size_t bufsz = 1 << 20;
-        unsigned char *buf = malloc(bufsz);
-        if (!buf) {
-            rc = MF_ENOMEM;
-            goto out;
-        }
+        unsigned char buf[64 * 1024];
+        size_t bufsz = sizeof buf;
         uint64_t pos = 0;
         while (pos < b->len) {
             size_t want = b->len - pos < bufsz ? (size_t)(b->len - pos) : bufsz;
@@ -389,7 +385,6 @@ int s3_body_digest(const struct s3_body *b, unsigned char md5[16], unsigned char
                 EVP_DigestUpdate(h, buf, (size_t)n);
             pos += (uint64_t)n;
         }
-        free(buf);
         if (rc)
             goto out;
     }

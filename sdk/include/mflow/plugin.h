@@ -211,9 +211,17 @@ struct mf_job_status {
     char reason[256];            /* backend's words on why it ended (OOM, NODE_FAIL, ...) */
 };
 
+/* What a compute backend is like (mf_compute_ops.caps). */
+enum mf_compute_caps {
+    /* Tasks run away from this machine: the host stores a code package of the flow and
+     * passes its address (mf_job_spec.package_url, and --package in argv), and the datastore
+     * must be one the backend's nodes reach (a shared filesystem path or S3). */
+    MF_COMPUTE_REMOTE = 1,
+};
+
 struct mf_compute_ops {
     uint32_t struct_size;
-    uint32_t reserved;
+    uint32_t caps;               /* enum mf_compute_caps, ORed */
     /* Submit one job. On success *out is a handle until release. */
     int (*submit)(void *state, const struct mf_job_spec *spec, mf_job **out);
     /* Submit n jobs at once (a backend may make one array job of them). out[i] per spec.

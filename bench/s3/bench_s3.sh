@@ -1,0 +1,174 @@
+#!/bin/bash
+# Benchmark: the s3 storage plugin against `aws s3 cp --recursive` on the same data, the same
+# local S3 server (tests/s3/s3-fixture.sh: the SigV4-verifying s3rver fork) and in the same
+# run. Prints a table.
+#
+#   bench/s3/bench_s3.sh [BUILD_DIR]          (default: build)
+#
+# Workloads: SMALL_N objects of SMALL_KB KiB (default 10000 x 4 KiB) and BIG_N objects of
+# BIG_MB MiB (default 16 x 64 MiB = 1 GiB), each uploaded and downloaded by both tools,
+# ROUNDS times (default 2, alternating which tool goes first; the best time counts). mflow
+# runs through tests/s3/s3tool (put_batch of the files / list + get_batch into files, the
+# plugin's default settings unless MFLOW_S3_* are set); the AWS CLI with its defaults
+# (10 concurrent requests, 8 MB multipart chunks). Downloads are checked against the data.
+#
+# "server CPU s" is the CPU time the server process used during the operation (from
+# /proc/PID/stat). The server is one single-threaded node process, so objects (or MiB) per
+# server CPU-second is its ceiling: what it could do if it did nothing but serve them. A last
+# row measures the plugin with everything it can switch off (no signing, no MD5, 64 in flight)
+# as the fastest this server answers a client.
+#
+# Needs: the built plugin and s3tool (ninja -C BUILD), node + npm (the server), the AWS CLI
+# (scripts/setup-s3-deps.sh installs both). BENCH_DIR (default /tmp/mflow-bench-s3) holds
+# the data (about 1.1 GiB) and the server's store (about 2x that per round; cleaned as it goes).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+src=$(cd "$here/../.." && pwd)
+build=$(cd "${1:-$src/build}" && pwd)
+tool=$build/tests/s3/s3tool
+plugin=$build/plugins/storage/s3/mflow_storage_s3.so
+work=${BENCH_DIR:-/tmp/mflow-bench-s3}
+SMALL_N=${SMALL_N:-10000} SMALL_KB=${SMALL_KB:-4} BIG_N=${BIG_N:-16} BIG_MB=${BIG_MB:-64}
+ROUNDS=${ROUNDS:-2}
+AWS=${MFLOW_TEST_AWS:-/usr/bin/aws}
+[ -x "$AWS" ] || AWS=$(command -v aws || true)
+
+[ -x "$tool" ] && [ -f "$plugin" ] || {
+  echo "bench_s3: build first: ninja -C $build tests/s3/s3tool plugins/storage/s3/mflow_storage_s3.so" >&2
+  exit 1
+}
+[ -n "$AWS" ] || { echo "bench_s3: no AWS CLI (scripts/setup-s3-deps.sh installs it)" >&2; exit 1; }
+
+mkdir -p "$work"
+data=$work/data
+# ---- data (kept between runs) ----
+if [ ! -f "$data/.done-$SMALL_N-$SMALL_KB-$BIG_N-$BIG_MB" ]; then
+  echo "bench_s3: writing $SMALL_N x $SMALL_KB KiB and $BIG_N x $BIG_MB MiB of random data under $data" >&2
+  rm -rf "$data"
+  mkdir -p "$data/small" "$data/big"
+  python3 - "$data" "$SMALL_N" "$SMALL_KB" "$BIG_N" "$BIG_MB" <<'EOF'
+import os, sys
+d, sn, skb, bn, bmb = sys.argv[1], *map(int, sys.argv[2:])
+for i in range(sn):
+    sub = f"{d}/small/{i // 1000:03d}"
+    os.makedirs(sub, exist_ok=True)
+    with open(f"{sub}/obj{i:06d}", "wb") as f:
+        f.write(os.urandom(skb * 1024))
+for i in range(bn):
+    with open(f"{d}/big/blob{i:03d}", "wb") as f:
+        for _ in range(bmb):
+            f.write(os.urandom(1 << 20))
+EOF
+  touch "$data/.done-$SMALL_N-$SMALL_KB-$BIG_N-$BIG_MB"
+fi
+
+# ---- the server ----
+export S3FIX_DIR=$work/server S3FIX_BUCKET=bench MFLOW_TEST_BUILD_ROOT=$build
+export MFLOW_S3_SERVER_DIR=${MFLOW_S3_SERVER_DIR:-$build/s3-server}
+rm -rf "$S3FIX_DIR"
+"$src/tests/s3/s3-fixture.sh" start >&2
+# shellcheck disable=SC1091
+. "$S3FIX_DIR/env"
+trap '"$src/tests/s3/s3-fixture.sh" stop >/dev/null 2>&1 || true' EXIT
+pid=$S3FIX_PID
+export MFLOW_TEST_PLUGIN=$plugin MFLOW_DATASTORE_ROOT=s3://bench
+A=("$AWS" --endpoint-url "$S3FIX_ENDPOINT")
+
+ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+hz=$(getconf CLK_TCK)
+now() { date +%s.%N; }
+results=$work/results.txt
+: >"$results"
+
+# measure NAME WORKLOAD OP -- command...: appends "workload op tool wall cpu"
+measure() {
+  local tool_name=$1 wl=$2 op=$3
+  shift 4
+  local t0 c0 t1 c1
+  sync
+  c0=$(ticks); t0=$(now)
+  "$@" >/dev/null
+  t1=$(now); c1=$(ticks)
+  awk -v w="$wl" -v o="$op" -v n="$tool_name" -v a="$t0" -v b="$t1" -v c="$c0" -v d="$c1" -v hz="$hz" \
+    'BEGIN { printf "%s %s %s %.3f %.2f\n", w, o, n, b - a, (d - c) / hz }' >>"$results"
+  tail -1 "$results" | awk '{printf "  %-6s %-4s %-6s %7.2f s  (server CPU %.2f s)\n", $1, $2, $3, $4, $5}' >&2
+}
+
+clean_server() { rm -rf "$S3FIX_DIR/data/bench/$1"; }
+
+run_mflow() {   # workload round
+  local wl=$1 r=$2 out=$work/out-mflow
+  rm -rf "$out"
+  measure mflow "$wl" up -- "$tool" putdir "$data/$wl" "m$r/$wl"
+  measure mflow "$wl" down -- "$tool" getdir "m$r/$wl" "$out"
+  diff -rq "$data/$wl" "$out" >/dev/null || { echo "bench_s3: mflow download of $wl differs" >&2; exit 1; }
+  rm -rf "$out"
+  clean_server "m$r"
+}
+
+run_aws() {
+  local wl=$1 r=$2 out=$work/out-aws
+  rm -rf "$out"
+  measure aws "$wl" up -- "${A[@]}" s3 cp --recursive "$data/$wl" "s3://bench/a$r/$wl" --only-show-errors
+  measure aws "$wl" down -- "${A[@]}" s3 cp --recursive "s3://bench/a$r/$wl" "$out" --only-show-errors
+  diff -rq "$data/$wl" "$out" >/dev/null || { echo "bench_s3: aws download of $wl differs" >&2; exit 1; }
+  rm -rf "$out"
+  clean_server "a$r"
+}
+
+for r in $(seq 1 "$ROUNDS"); do
+  for wl in small big; do
+    echo "bench_s3: round $r, $wl" >&2
+    if [ $((r % 2)) = 1 ]; then run_mflow $wl $r; run_aws $wl $r; else run_aws $wl $r; run_mflow $wl $r; fi
+  done
+done
+
+echo "bench_s3: the server's ceiling (plugin unsigned, no MD5 or ETag checks, 64 in flight)" >&2
+for wl in small big; do
+  out=$work/out-ceiling
+  rm -rf "$out"
+  export MFLOW_S3_NO_SIGN_REQUEST=1 MFLOW_S3_CONTENT_MD5=0 MFLOW_S3_VERIFY_ETAG=0 MFLOW_S3_MAX_CONCURRENCY=64
+  measure ceiling $wl up -- "$tool" putdir "$data/$wl" "c/$wl"
+  measure ceiling $wl down -- "$tool" getdir "c/$wl" "$out"
+  unset MFLOW_S3_NO_SIGN_REQUEST MFLOW_S3_CONTENT_MD5 MFLOW_S3_VERIFY_ETAG MFLOW_S3_MAX_CONCURRENCY
+  rm -rf "$out"
+  clean_server c
+done
+
+# ---- the table ----
+echo
+printf 'S3 benchmark: local %s server (SigV4-verifying s3rver fork), %s cores; best of %s rounds\n' \
+  "$(node --version)" "$(nproc)" "$ROUNDS"
+printf 'mflow: s3 plugin defaults (max_concurrency %s, multipart above 16 MiB in 8 MiB parts); aws: %s defaults\n' \
+  "${MFLOW_S3_MAX_CONCURRENCY:-16}" "$("$AWS" --version 2>&1 | cut -d' ' -f1)"
+echo
+awk -v sn="$SMALL_N" -v skb="$SMALL_KB" -v bn="$BIG_N" -v bmb="$BIG_MB" '
+  { k = $1 " " $2 " " $3
+    if (!(k in best) || $4 < best[k]) { best[k] = $4; cpu[k] = $5 } }
+  END {
+    printf "%-26s %-9s %9s %14s %13s %20s\n", "workload", "tool", "wall s", "rate", "server CPU s", "server ceiling"
+    split("small big", wls, " "); split("up down", ops, " "); split("mflow aws ceiling", tools, " ")
+    for (i = 1; i <= 2; i++) for (j = 1; j <= 2; j++) {
+      w = wls[i]; o = ops[j]
+      name = (w == "small") ? sprintf("%d x %d KiB %s", sn, skb, o) : sprintf("%d x %d MiB %s", bn, bmb, o)
+      for (t = 1; t <= 3; t++) {
+        k = w " " o " " tools[t]
+        if (!(k in best)) continue
+        if (w == "small") {
+          rate = sprintf("%.0f obj/s", sn / best[k]); ceil = cpu[k] > 0 ? sprintf("%.0f obj/s", sn / cpu[k]) : "-"
+        } else {
+          rate = sprintf("%.0f MiB/s", bn * bmb / best[k]); ceil = cpu[k] > 0 ? sprintf("%.0f MiB/s", bn * bmb / cpu[k]) : "-"
+        }
+        printf "%-26s %-9s %9.2f %14s %13.2f %20s\n", name, tools[t], best[k], rate, cpu[k], ceil
+      }
+      m = w " " o " mflow"; a = w " " o " aws"
+      if ((m in best) && (a in best)) speed[name] = best[a] / best[m]
+    }
+    print ""
+    for (i = 1; i <= 2; i++) for (j = 1; j <= 2; j++) {
+      w = wls[i]; o = ops[j]
+      name = (w == "small") ? sprintf("%d x %d KiB %s", sn, skb, o) : sprintf("%d x %d MiB %s", bn, bmb, o)
+      if (name in speed) printf "mflow vs aws, %-22s %5.2fx\n", name ":", speed[name]
+    }
+  }' "$results"
