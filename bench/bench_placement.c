@@ -243,13 +243,11 @@ int main(int argc, char **argv)
     printf("%-58s %10.3f\n", "    plugin over the bare spawn (ms per job)", one - floor);
     printf("%-58s %10.3f\n", "  plugin, 200 submitted at once, admitted from wait (ms/job)", queued);
     printf("%-58s %10.3f\n", "  plugin, one at a time, memory_mb = 64 (ms per job)", mem);
-    char how[512] = "";
     const char *logs = mf_fakehost_logs();
-    const char *m = strstr(logs, "are enforced with");
+    const char *m = strstr(logs, "are enforced with ");
     if (m) {
-        size_t len = strcspn(m, "(\n");
-        snprintf(how, sizeof how, "    (memory limit %.*s)", (int)len, m);
-        printf("%s\n", how);
+        m += strlen("are enforced with ");
+        printf("    (memory limits: %.*s)\n", (int)strcspn(m, "(;\n"), m);
     }
     if (failed)
         printf("  %d jobs failed\n", failed);

@@ -16,6 +16,8 @@ int cmd_show(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_task(int argc, char **argv);
+int cmd_resources(int argc, char **argv);
+int cmd_package(int argc, char **argv);
 
 /* Inspection commands; the helpers they share live in cmd_inspect.c. */
 int cmd_runs(int argc, char **argv);

@@ -45,7 +45,7 @@ static int parse_u(const char *s, size_t n, int64_t *out)
     return 0;
 }
 
-/* runs/<Flow>/<run>/run.json or runs/<Flow>/<run>/<step>/<task>/<attempt>.json */
+/* runs/<Flow>/<run>/run.json or runs/<Flow>/<run>/<step>/<task>.<attempt>.json */
 static int on_key(void *ud, const char *key, uint64_t size)
 {
     (void)size;
@@ -84,9 +84,12 @@ static int on_key(void *ud, const char *key, uint64_t size)
         l->n_runs++;
         return 0;
     }
-    if (n != 5 || len[2] == 0 || len[2] >= MF_NAME_MAX || parse_u(part[3], len[3], &task) ||
-        len[4] < 6 || memcmp(part[4] + len[4] - 5, ".json", 5) ||
-        parse_u(part[4], len[4] - 5, &att) || att > UINT32_MAX)
+    /* <task>.<attempt>.json */
+    const char *dot = n == 4 ? memchr(part[3], '.', len[3]) : NULL;
+    if (!dot || len[2] == 0 || len[2] >= MF_NAME_MAX || len[3] < 8 ||
+        memcmp(part[3] + len[3] - 5, ".json", 5) ||
+        parse_u(part[3], (size_t)(dot - part[3]), &task) ||
+        parse_u(dot + 1, len[3] - (size_t)(dot + 1 - part[3]) - 5, &att) || att > UINT32_MAX)
         return 0;
     if (l->n_tasks == l->cap_tasks) {
         size_t cap = l->cap_tasks ? l->cap_tasks * 2 : 256;

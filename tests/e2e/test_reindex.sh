@@ -1,0 +1,81 @@
+#!/bin/bash
+# mflow reindex: the index rebuilt from the datastore says what it said before; runs made
+# through another MFLOW_HOME on a shared datastore appear; damaged records are named and
+# skipped.
+. "$(dirname "$0")/lib.sh"
+export USER=${USER:-$(id -un)}
+
+run_flow "$SRC/examples/foreach.c" --n=6 --tag a || fail "foreach: $OUT"
+FE=$RUN
+run_flow "$SRC/examples/branch.c" || fail "branch: $OUT"
+BR=$RUN
+run_flow "$FLOWS/failing.c" --mode=fail
+FA=$RUN
+run_flow "$FLOWS/failing.c" --mode=flaky || fail "flaky: $OUT"
+FL=$RUN
+run_ok "tag a run" mflow tag add ForeachFlow/$FE "kept by reindex"
+
+snapshot() {
+  {
+    mflow runs --json
+    for f in ForeachFlow BranchFlow FailingFlow; do mflow runs $f --json; done
+    mflow inspect ForeachFlow/$FE --json
+    mflow inspect ForeachFlow/$FE/square --json
+    mflow inspect ForeachFlow/$FE/square/4 --json
+    mflow inspect ForeachFlow/$FE/join --json
+    mflow inspect BranchFlow/$BR --json
+    mflow inspect FailingFlow/$FA --json
+    mflow inspect FailingFlow/$FA/work/2 --json
+    mflow inspect FailingFlow/$FL/work/2 --json
+  } 2>&1
+}
+before=$(snapshot)
+check_contains "snapshot has the runs" "\"pathspec\": \"FailingFlow/$FL/work/2\"" "$before"
+
+rm -rf "$MFLOW_HOME/index"
+check_eq "no index: no runs" "[]" "$(mflow runs ForeachFlow --json | tr -d ' \n')"
+run_ok "reindex" mflow reindex
+# foreach 1+6+1+1, branch 5, failed 2 (end never ran), flaky 3
+check_eq "reindex counts runs and tasks" "reindexed 4 runs and 19 tasks" "$(echo "$OUT" | grep -o 'reindexed [0-9]* runs and [0-9]* tasks')"
+after=$(snapshot)
+check_eq "runs and inspect --json are the same after reindex" "" "$(diff <(echo "$before") <(echo "$after"))"
+check_contains "the added tag survived" "kept by reindex" "$(mflow tag list ForeachFlow/$FE)"
+check_eq "get works after reindex" 91 "$(mflow get ForeachFlow/$FE/end sum)"
+run_ok "reindex again (over an index)" mflow reindex
+check_eq "reindex is idempotent" "" "$(diff <(echo "$before") <(snapshot))"
+# new runs continue the ids
+run_flow "$SRC/examples/foreach.c" --n=1 || fail "foreach after reindex: $OUT"
+check_eq "run ids continue after reindex" $((FE + 1)) "$RUN"
+
+# ---- a shared datastore: two homes, one root ----
+SHARED=$WORK/shared
+A=$WORK/homeA
+B=$WORK/homeB
+ma() { "$MFLOW" --home "$A" --datastore-root "$SHARED" "$@"; }
+mb() { "$MFLOW" --home "$B" --datastore-root "$SHARED" "$@"; }
+ma run "$SRC/examples/hello.c" --run-id-file "$WORK/ra" >/dev/null 2>&1 || fail "run in A"
+check_eq "A's first run" 1 "$(cat "$WORK/ra")"
+check_eq "B does not see it before reindex" "[]" "$(mb runs HelloFlow --json | tr -d ' \n')"
+run_ok "B reindexes the shared datastore" mb reindex
+check_contains "B counts it" "reindexed 1 run and 3 tasks" "$OUT"
+check_eq "B sees A's run" "[1]" "$(mb runs HelloFlow --json | python3 -c 'import json,sys; print([r["run_id"] for r in json.load(sys.stdin)])')"
+check_eq "B reads A's artifacts" "hello, world" "$(mb get HelloFlow/1/end greeting)"
+mb run "$SRC/examples/hello.c" --run-id-file "$WORK/rb" >/dev/null 2>&1 || fail "run in B"
+check_eq "B's run does not reuse A's id" 2 "$(cat "$WORK/rb")"
+run_ok "A reindexes" ma reindex
+check_eq "A sees both" "[2, 1]" "$(ma runs HelloFlow --json | python3 -c 'import json,sys; print([r["run_id"] for r in json.load(sys.stdin)])')"
+
+# ---- damaged records are named and skipped ----
+echo '{"format": 1, "flow": "Forea' > "$MFLOW_HOME/datastore/runs/BranchFlow/$BR/run.json"
+rec=$(ls "$MFLOW_HOME/datastore/runs/ForeachFlow/$FE/square/" | grep '^3\.0\.json$')
+check_eq "found a task record" "3.0.json" "$rec"
+echo 'not json' > "$MFLOW_HOME/datastore/runs/ForeachFlow/$FE/square/3.0.json"
+run_ok "reindex with damaged records" mflow reindex
+check_contains "the damaged run record is named" "runs/BranchFlow/$BR/run.json is not a valid run record" "$OUT"
+check_contains "the damaged task record is named" "runs/ForeachFlow/$FE/square/3.0.json is not a valid task record" "$OUT"
+check_contains "skips are counted" "(2 damaged records skipped)" "$OUT"
+check_eq "the damaged run is left out" "[]" "$(mflow runs BranchFlow --json | tr -d ' \n')"
+check_eq "the damaged task is left out" "[2, 4, 5, 6, 7]" "$(mflow inspect ForeachFlow/$FE/square --json | python3 -c 'import json,sys; print([t["task_id"] for t in json.load(sys.stdin)["tasks"]])')"
+check_eq "the rest is indexed" succeeded "$(mflow inspect FailingFlow/$FL --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
+run_fails "reindex takes no arguments" 2 "no arguments" mflow reindex now
+finish
