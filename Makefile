@@ -21,6 +21,7 @@ demo: build
 	$(MFLOW) run examples/hello.c
 
 test: build
+	@scripts/setup-deps.sh --test
 	tests/run.sh
 
 bench: build

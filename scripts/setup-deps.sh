@@ -1,7 +1,12 @@
 #!/bin/bash
-# Install the Debian packages mflow builds and tests with (idempotent; root or sudo).
+# Install the Debian packages mflow builds with (idempotent; root or sudo).
+#   scripts/setup-deps.sh          what building and running flows needs
+#   scripts/setup-deps.sh --test   also the real components the test suites start
+#                                  (Slurm, the AWS CLI; the S3 server comes from npm)
 set -euo pipefail
-PKGS="meson ninja-build pkg-config gcc libc6-dev libltdl-dev libcurl4-openssl-dev libarchive-dev
+TEST_PKGS=""
+[ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client"
+PKGS="$TEST_PKGS meson ninja-build pkg-config gcc libc6-dev libltdl-dev libcurl4-openssl-dev libarchive-dev
 liblmdb-dev libhwloc-dev libjansson-dev libcmocka-dev libzstd-dev libssl-dev nettle-dev libyaml-dev hwloc
 python3 ${MFLOW_EXTRA_PKGS:-}"
 missing=()

@@ -607,7 +607,7 @@ static int inspect_task(mf_client *c, const char *spec, int json)
             if (fe)
                 break;
         }
-        printf("  foreach    item %u of %u (split by %s/%lld)\n", mf_client_task_foreach_index(t),
+        printf("  foreach    index %u of %u (split by %s/%lld)\n", mf_client_task_foreach_index(t),
                mf_client_task_foreach_count(t), split, (long long)split_task);
     }
     if (mf_client_task_foreach_items(t) >= 0)

@@ -148,10 +148,24 @@ int cmd_runs(int argc, char **argv)
     }
     size_t n = mf_client_runs_count(l);
     if (json) {
-        json_t *arr = json_array();
-        for (size_t i = 0; i < n; i++)
-            json_array_append_new(arr, run_json(mf_client_runs_at(l, i)));
-        code = cli_print_json(arr);
+        /* one object per line, made and freed in turn: a big listing stays small in memory */
+        code = 0;
+        fputs("[", stdout);
+        for (size_t i = 0; i < n && !code; i++) {
+            json_t *o = run_json(mf_client_runs_at(l, i));
+            char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
+                                            JSON_REAL_PRECISION(17))
+                        : NULL;
+            json_decref(o);
+            if (!s) {
+                cli_error("out of memory");
+                code = 1;
+                break;
+            }
+            printf("%s\n  %s", i ? "," : "", s);
+            free(s);
+        }
+        puts(n ? "\n]" : "]");
         mf_client_runs_free(l);
         goto out;
     }

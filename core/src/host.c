@@ -15,6 +15,7 @@
 static struct {
     int ready;
     char *home, *compute, *storage, *root, *ns, *user;
+    char *root_default;      /* $MFLOW_HOME/datastore, made on first use */
     json_t *config;          /* $MFLOW_HOME/config.json, or NULL */
     mf_registry *reg;
     mf_output_fn output;
@@ -205,6 +206,7 @@ void mf_host_fini(void)
     free(H.compute);
     free(H.storage);
     free(H.root);
+    free(H.root_default);
     free(H.ns);
     free(H.user);
     memset(&H, 0, sizeof H);
@@ -241,12 +243,11 @@ const char *mf_host_storage(void)
 
 const char *mf_host_datastore_root(void)
 {
-    static char *dflt;
     if (H.root)
         return H.root;
-    if (!dflt)
-        dflt = mf_strf("%s/datastore", mf_host_home());
-    return dflt;
+    if (!H.root_default)
+        H.root_default = mf_strf("%s/datastore", mf_host_home());
+    return H.root_default ? H.root_default : "";
 }
 
 const char *mf_host_namespace(void)

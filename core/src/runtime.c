@@ -10,6 +10,7 @@
 #include "mflow-build.h"
 #include "package.h"
 #include "record.h"
+#include "reindex.h"
 #include "store.h"
 #include "task.h"
 #include "util.h"
@@ -1032,36 +1033,7 @@ static void free_log(struct rt_task *t)
 static void index_task(const struct mf_task_record *r)
 {
     struct mf_task_rec ir;
-    memset(&ir, 0, sizeof ir);
-    snprintf(ir.flow, sizeof ir.flow, "%s", r->flow);
-    ir.run_id = r->run_id;
-    snprintf(ir.step, sizeof ir.step, "%s", r->step);
-    ir.task_id = r->task_id;
-    ir.attempt = r->attempt;
-    ir.status = r->status;
-    ir.start_time = r->start_time;
-    ir.end_time = r->end_time;
-    ir.exit_code = r->exit_code;
-    ir.term_signal = r->term_signal;
-    for (size_t i = r->depth; i > 0; i--)
-        if (r->stack[i - 1].kind == MF_FRAME_FOREACH) {
-            ir.foreach_index = r->stack[i - 1].index;
-            ir.foreach_count = r->stack[i - 1].count;
-            break;
-        }
-    if (r->origin)
-        snprintf(ir.origin, sizeof ir.origin, "%s", r->origin);
-    size_t used = 0;
-    for (size_t i = 0; i < r->n_arts; i++) {
-        size_t n = strlen(r->arts[i].name);
-        if (used + n + 2 > sizeof ir.artifacts)
-            break;
-        if (used)
-            ir.artifacts[used++] = '\n';
-        memcpy(ir.artifacts + used, r->arts[i].name, n);
-        used += n;
-    }
-    ir.artifacts[used] = '\0';
+    mf_reindex_task_rec(r, &ir);
     if (mf_index_put_task(R->ix, &ir) != 0)
         fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
 }
@@ -1599,6 +1571,12 @@ int mf_run_flow(const struct mf_run_opts *o)
     rt.run.end_time = mf_now();
     rt.run.n_tasks = (uint32_t)rt.n_tasks;
     rt.run.n_failed = (uint32_t)rt.n_failed;
+    {
+        /* Tags may have been added with `mflow tag` while the run went on. */
+        struct mf_run_rec now;
+        if (mf_index_get_run(rt.ix, flow, id, &now) == 0)
+            memcpy(rt.run.tags, now.tags, sizeof rt.run.tags);
+    }
     rt.run.status = interrupted ? MF_STATUS_CANCELLED
                     : rt.failed ? MF_STATUS_FAILED
                                 : MF_STATUS_SUCCEEDED;

@@ -88,6 +88,16 @@ run_fails "inspect a flow name" 2 "mflow runs ForeachFlow" mflow inspect Foreach
 run_fails "inspect a missing task" 1 "no task ForeachFlow/$F1/square/99" mflow inspect ForeachFlow/$F1/square/99
 run_fails "inspect a missing run" 1 "no run ForeachFlow/99" mflow inspect ForeachFlow/99
 
+# ---- a resumed run: cloned tasks name their origin ----
+OUT=$(mflow resume "$SRC/examples/foreach.c" join --origin-run-id $F1 --run-id-file "$WORK/res" 2>&1) || fail "resume: $OUT"
+RES=$(cat "$WORK/res")
+J=$(mflow inspect ForeachFlow/$RES/square/3 --json)
+check_eq "resumed task: origin" "ForeachFlow/$F1/square/3" "$(echo "$J" | py 'j["origin"]')"
+check_contains "resumed task plain: cloned from" "cloned     from ForeachFlow/$F1/square/3" "$(mflow inspect ForeachFlow/$RES/square/3)"
+check_contains "resumed step plain: cloned from" "cloned from ForeachFlow/$F1/square/5" "$(mflow inspect ForeachFlow/$RES/square)"
+check_eq "resumed run: origin run" "$F1" "$(mflow inspect ForeachFlow/$RES --json | py 'j["origin_run_id"]')"
+check_eq "resumed join ran again" None "$(mflow inspect ForeachFlow/$RES/join --json | py 'j["tasks"][0]["origin"]')"
+
 # ---- get ----
 check_eq "get str" 'a "quoted" label' "$(mflow get LinearFlow/$LIN/end label)"
 check_eq "get str --json" '"a \"quoted\" label"' "$(mflow get LinearFlow/$LIN/end label --json)"

@@ -14,6 +14,8 @@ FA=$RUN
 run_flow "$FLOWS/failing.c" --mode=flaky || fail "flaky: $OUT"
 FL=$RUN
 run_ok "tag a run" mflow tag add ForeachFlow/$FE "kept by reindex"
+run_ok "resume the foreach" mflow resume "$SRC/examples/foreach.c" join --origin-run-id $FE --run-id-file "$WORK/res"
+RES=$(cat "$WORK/res")
 
 snapshot() {
   {
@@ -27,16 +29,20 @@ snapshot() {
     mflow inspect FailingFlow/$FA --json
     mflow inspect FailingFlow/$FA/work/2 --json
     mflow inspect FailingFlow/$FL/work/2 --json
+    mflow inspect ForeachFlow/$RES --json
+    mflow inspect ForeachFlow/$RES/square --json
+    mflow inspect ForeachFlow/$RES/square/3 --json
   } 2>&1
 }
 before=$(snapshot)
 check_contains "snapshot has the runs" "\"pathspec\": \"FailingFlow/$FL/work/2\"" "$before"
+check_contains "snapshot has the clone's origin" "\"origin\": \"ForeachFlow/$FE/square/3\"" "$before"
 
 rm -rf "$MFLOW_HOME/index"
 check_eq "no index: no runs" "[]" "$(mflow runs ForeachFlow --json | tr -d ' \n')"
 run_ok "reindex" mflow reindex
-# foreach 1+6+1+1, branch 5, failed 2 (end never ran), flaky 3
-check_eq "reindex counts runs and tasks" "reindexed 4 runs and 19 tasks" "$(echo "$OUT" | grep -o 'reindexed [0-9]* runs and [0-9]* tasks')"
+# foreach 1+6+1+1, branch 5, failed 2 (end never ran), flaky 3, the resumed foreach 9
+check_eq "reindex counts runs and tasks" "reindexed 5 runs and 28 tasks" "$(echo "$OUT" | grep -o 'reindexed [0-9]* runs and [0-9]* tasks')"
 after=$(snapshot)
 check_eq "runs and inspect --json are the same after reindex" "" "$(diff <(echo "$before") <(echo "$after"))"
 check_contains "the added tag survived" "kept by reindex" "$(mflow tag list ForeachFlow/$FE)"
@@ -45,7 +51,7 @@ run_ok "reindex again (over an index)" mflow reindex
 check_eq "reindex is idempotent" "" "$(diff <(echo "$before") <(snapshot))"
 # new runs continue the ids
 run_flow "$SRC/examples/foreach.c" --n=1 || fail "foreach after reindex: $OUT"
-check_eq "run ids continue after reindex" $((FE + 1)) "$RUN"
+check_eq "run ids continue after reindex" $((RES + 1)) "$RUN"
 
 # ---- a shared datastore: two homes, one root ----
 SHARED=$WORK/shared

@@ -151,9 +151,10 @@ do_mb() {
   . "$S3FIX_DIR/env"
   if command -v curl >/dev/null; then
     local code
-    code=$(curl -sS -o /dev/null -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" \
-      --user "$AWS_ACCESS_KEY_ID:$AWS_SECRET_ACCESS_KEY" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-      "$S3FIX_ENDPOINT/$name")
+    # credentials go to curl on stdin, never on its command line
+    code=$(printf 'user = "%s:%s"\n' "$AWS_ACCESS_KEY_ID" "$AWS_SECRET_ACCESS_KEY" |
+      curl -sS -K - -o /dev/null -w '%{http_code}' -X PUT --aws-sigv4 "aws:amz:us-east-1:s3" \
+        -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" "$S3FIX_ENDPOINT/$name")
     [ "$code" = 200 ] || die "mb $name: HTTP $code"
   elif [ -x /usr/bin/aws ]; then
     /usr/bin/aws --endpoint-url "$S3FIX_ENDPOINT" s3 mb "s3://$name" >/dev/null
@@ -174,8 +175,15 @@ case "${1:-}" in
     echo "s3-fixture: $out" >&2
     # shellcheck disable=SC1091
     . "$S3FIX_DIR/env"
-    "$@"
+    # the servers run in their own sessions: stop them however this script ends (a test
+    # harness's timeout sends TERM)
+    child=""
+    trap '[ -n "$child" ] && kill "$child" 2>/dev/null; do_stop >/dev/null 2>&1; exit 143' TERM INT HUP
+    "$@" &
+    child=$!
+    wait "$child"
     status=$?
+    trap - TERM INT HUP
     do_stop >/dev/null
     [ $status = 0 ] && [ "${S3FIX_KEEP:-0}" != 1 ] && rm -rf "$S3FIX_DIR"
     exit $status

@@ -72,4 +72,8 @@ step "a profile written by aws configure"
 grep -q '\[interop\]' "$AWS_SHARED_CREDENTIALS_FILE" || fail "aws configure did not write $AWS_SHARED_CREDENTIALS_FILE"
 [ "$(env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE=interop "$S3TOOL" cat fromaws/dir/c+d.txt)" = plus ] ||
   fail "profile 'interop' not used"
+step "a second bucket made by the fixture, written by mflow, read by the AWS CLI"
+"$S3FIX_SCRIPT" mb second-bucket
+MFLOW_DATASTORE_ROOT=s3://second-bucket "$S3TOOL" put top-level.txt "$T/odd"
+[ "$("${A[@]}" s3 cp s3://second-bucket/top-level.txt -)" = '{"odd": true}' ] || fail "second bucket"
 echo "interop OK"

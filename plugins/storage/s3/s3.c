@@ -1680,7 +1680,7 @@ static void plugin_fini(void *state)
         return;
     if (err_owner == s)
         err_owner = NULL;
-    s3_log(s, MF_LOG_DEBUG, "s3 storage: %llu requests, %llu retries",
+    s3_log(s, MF_LOG_DEBUG, "%llu requests, %llu retries",
            (unsigned long long)s->n_requests, (unsigned long long)s->n_retries);
     for (size_t i = 0; i < s->n_idle; i++)
         curl_easy_cleanup(s->idle[i]);

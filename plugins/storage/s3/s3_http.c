@@ -918,7 +918,24 @@ char *s3_describe(struct s3 *s, struct s3_req *r, int *rcp)
     char *url = s3_object_url(s, r->key);
     char what[1400], why[1200], todo[900];
     int rc = *rcp;
-    snprintf(what, sizeof what, "s3 storage: %s %s at %s", r->method, url ? url : "?",
+    /* which step of an operation it was */
+    char step[600] = "";
+    const char *q = r->query ? r->query : "";
+    const char *pn = strstr(q, "partNumber=");
+    if (pn)
+        snprintf(step, sizeof step, " (part %ld of a multipart upload)", strtol(pn + 11, NULL, 10));
+    else if (!strcmp(q, "uploads="))
+        snprintf(step, sizeof step, " (starting a multipart upload)");
+    else if (!strncmp(q, "uploadId=", 9))
+        snprintf(step, sizeof step, " (%s a multipart upload)",
+                 strcmp(r->method, "DELETE") ? "completing" : "aborting");
+    else if (strstr(q, "list-type=2")) {
+        const char *p = strstr(q, "prefix=");
+        char *pre = p ? s3_url_decode(p + 7, strcspn(p + 7, "&")) : NULL;
+        snprintf(step, sizeof step, " (listing keys under '%.500s')", pre ? pre : "");
+        free(pre);
+    }
+    snprintf(what, sizeof what, "s3 storage: %s %s%s at %s", r->method, url ? url : "?", step,
              s->cfg.endpoint);
     free(url);
     todo[0] = '\0';

@@ -182,14 +182,14 @@ struct s3_exec {
     struct s3_req *ready_head, *ready_tail;   /* FIFO of requests to start */
     struct s3_req *delayed;                   /* retries waiting for their time */
     size_t running;
-    int setup_rc;                             /* out of memory setting up a transfer */
 };
 
 void s3_exec_init(struct s3_exec *ex, struct s3 *s);
 /* Queue a request (it may already have run: the engine resets its per-attempt state). */
 void s3_exec_add(struct s3_exec *ex, struct s3_req *r);
-/* Run until every queued request (and whatever their on_done queued) has finished. Returns
- * 0, or MF_ENOMEM when the engine itself could not run; per-request outcomes are in r->rc. */
+/* Run until every queued request (and whatever their on_done queued) has finished; one run
+ * at a time per instance (callers in other threads wait). Returns 0; each request's outcome
+ * is in its rc and msg. */
 int s3_exec_run(struct s3_exec *ex);
 
 /* Reset a request's outcome and per-attempt state so that it can be queued again. */

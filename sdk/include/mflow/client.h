@@ -43,9 +43,10 @@
  * task, artifact, file) and says what to do. mf_client_strerror() names a code.
  *
  * Threads. A client and its handles are used by one thread at a time. A process may hold
- * one client per MFLOW_HOME at once (lmdb allows one open per process); clients that are open
- * at the same time must agree on home, storage and datastore root, which are settings of the
- * whole process.
+ * one client per MFLOW_HOME at once (lmdb allows one open per process). Home, storage and
+ * datastore root are settings of the whole process: opening a client with other ones
+ * re-initialises them (and reloads the plugins), which mf_client_open refuses while another
+ * client is open; clients open at the same time share them.
  *
  * The library never exits or aborts; out of memory is MF_ENOMEM.
  */
@@ -270,9 +271,10 @@ const mf_client_artifact *mf_client_task_artifact_at(const mf_client_task *t, si
 const mf_client_artifact *mf_client_task_artifact_find(const mf_client_task *t,
                                                        const char *name);
 
-/* Parents: the tasks named by its inputs. Children: the tasks whose inputs name it (found by
- * reading the records of the run's tasks in the steps that follow this one). Both load t and
- * give lists ordered by task id; free them with mf_client_tasks_free. */
+/* Parents: the tasks named by its inputs, in input order (a join's input i is parent i), not
+ * loaded. Children: the tasks whose inputs name it, ordered by task id and loaded (found by
+ * reading the records of the run's tasks in the steps that follow this one, as the graph the
+ * run stored says). Both load t; free the lists with mf_client_tasks_free. */
 int mf_client_task_parents(mf_client_task *t, mf_client_tasks **out);
 int mf_client_task_children(mf_client_task *t, mf_client_tasks **out);
 
