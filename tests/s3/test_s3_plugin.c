@@ -364,8 +364,33 @@ static void test_multipart(void **state)
     assert_int_equal(count_of(stats, "partNumber="), 2);
     free(stats);
     assert_object(st, "blobs/mp/edge1", data, t.len);
-    free(data);
     desc->fini(st);
+
+    /* a batch that fills the connection pool sends objects up to batch_single_put_max in one
+     * PUT each; with it off, in parts */
+    for (int mode = 0; mode < 2; mode++) {
+        st = open_store(px, "mpbatch", "multipart_threshold", "5MiB", "part_size", "5MiB",
+                        "max_concurrency", "2", "batch_single_put_max", mode ? "0" : "64MiB",
+                        NULL);
+        struct mf_storage_item it[2];
+        memset(it, 0, sizeof it);
+        it[0].key = "b/one";
+        it[1].key = "b/two";
+        for (int i = 0; i < 2; i++) {
+            it[i].struct_size = sizeof it[i];
+            it[i].data = data + i;
+            it[i].len = 6 * 1024 * 1024;
+        }
+        proxy_do("reset");
+        assert_ok(st, ops->put_batch(st, it, 2));
+        stats = proxy("stats");
+        assert_int_equal(count_of(stats, "partNumber="), mode ? 4 : 0);
+        assert_int_equal(count_of(stats, "\"PUT /"), mode ? 4 : 2);
+        free(stats);
+        assert_object(st, "b/two", data + 1, 6 * 1024 * 1024);
+        desc->fini(st);
+    }
+    free(data);
 }
 
 /* ---- batches -------------------------------------------------------------------------------- */
@@ -743,6 +768,28 @@ static void test_wrong_secret(void **state)
     env_restore(&saved);
 }
 
+static void test_session_token(void **state)
+{
+    (void)state;
+    /* a session token travels as the signed x-amz-security-token header; never in a message */
+    struct envsave saved;
+    env_save(&saved);
+    setenv("AWS_SESSION_TOKEN", "TOKEN-abcdef-0123456789", 1);
+    void *st = open_store(NULL, "token", NULL);
+    struct mf_iov v = {"t", 1};
+    assert_ok(st, ops->put(st, "k", &v, 1, 0));
+    assert_object(st, "k", "t", 1);
+    desc->fini(st);
+    setenv("AWS_SECRET_ACCESS_KEY", SECRET, 1);
+    st = open_store(NULL, "token", NULL);
+    assert_rc(st, ops->put(st, "k", &v, 1, 0), MF_EPERM);
+    assert_not_contains(ops->last_error(st), "TOKEN-abcdef");
+    assert_not_contains(ops->last_error(st), SECRET);
+    desc->fini(st);
+    assert_not_contains(mf_fakehost_logs(), "TOKEN-abcdef");
+    env_restore(&saved);
+}
+
 static void test_unknown_key_id(void **state)
 {
     (void)state;
@@ -841,6 +888,7 @@ int main(void)
         cmocka_unit_test(test_profiles),
         cmocka_unit_test(test_endpoint_from_aws_variables),
         cmocka_unit_test(test_wrong_secret),
+        cmocka_unit_test(test_session_token),
         cmocka_unit_test(test_unknown_key_id),
         cmocka_unit_test(test_missing_bucket),
         cmocka_unit_test(test_unreachable),

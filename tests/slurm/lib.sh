@@ -21,9 +21,11 @@ print(json.load(open(paths[0])).get(field, "") if paths else "")
 PY
 }
 
-# slurm_jobs NAME_PREFIX: "id|name|state" of the jobs whose name starts with it
+# slurm_jobs NAME_PREFIX: "id|name|state" of this test's jobs (their script lies in this
+# test's MFLOW_HOME) whose name starts with NAME_PREFIX
 slurm_jobs() {
-  squeue --noheader --array --states=all --format='%i|%j|%T' | awk -F'|' -v p="$1" 'index($2, p) == 1'
+  squeue --noheader --array --states=all --format='%i|%j|%T|%o' |
+    awk -F'|' -v p="$1" -v h="$MFLOW_HOME/" 'index($2, p) == 1 && index($4, h) == 1 { print $1 "|" $2 "|" $3 }'
 }
 
 # wait_for SECONDS CMD...: until CMD succeeds; 1 when it never did

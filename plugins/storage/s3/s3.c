@@ -168,6 +168,7 @@ struct job {
     struct mf_iov complete_iov;
     unsigned char (*part_md5)[16];
 
+    uint64_t single_put_max;      /* objects up to this size go in one PUT (else: the threshold) */
     int failed;                   /* set on the first failure: parts not yet sent are skipped */
     int rc;
     char *msg;
@@ -291,7 +292,10 @@ static int complete_validate(struct s3_req *r);
 static void put_upload(struct s3_exec *ex, struct job *j)
 {
     struct s3 *s = j->s;
-    if (j->size <= s->cfg.multipart_threshold) {
+    uint64_t single = s->cfg.multipart_threshold;
+    if (j->single_put_max > single)
+        single = j->single_put_max;
+    if (j->size <= single) {
         if (stage(j, "PUT", NULL))
             return;
         body_whole(j, &j->main, &j->main.body, 0, j->size);
@@ -650,6 +654,13 @@ static int get_first_headers(struct s3_req *r)
 {
     struct job *j = r->ud;
     uint64_t total = UINT64_MAX;
+    if (r->md5 && (r->kms || strlen(r->etag) != 32 ||
+                   (r->status == 206 && r->range_end + 1 != r->range_total))) {
+        /* no MD5 to check against (a multipart or encrypted object's ETag), or only part of
+         * the object in this answer: do not hash for nothing */
+        EVP_MD_CTX_free(r->md5);
+        r->md5 = NULL;
+    }
     if (r->status == 206 && r->range_total != UINT64_MAX)
         total = r->range_total;
     else if (r->status == 200 && r->content_length != UINT64_MAX)
@@ -750,7 +761,7 @@ static void get_start(struct s3_exec *ex, struct job *j, int ranged)
     j->main.sink = S3_SINK_GROW;
     if (j->dst_path)
         j->main.on_start = get_dst_start;
-    j->main.get_verify = 1;
+    j->main.get_verify = s->cfg.verify_etag;
     j->main.on_headers = get_first_headers;
     j->main.validate = get_first_validate;
     j->main.on_done = get_first_done;
@@ -1034,17 +1045,31 @@ static int settle(struct s3 *s, struct job *jobs, size_t n)
     return first;
 }
 
-/* put_batch and the single puts */
+/* put_batch and the single puts.
+ *
+ * Parts give one large object parallel transfers. A batch with at least max_concurrency
+ * objects keeps every connection busy already, so there objects up to batch_single_put_max
+ * go in one PUT each: no parts' round trips, no reassembly on the server, and the whole
+ * object's Content-MD5 checked by the server. */
 static int do_puts(struct s3 *s, struct job *jobs, size_t n)
 {
     struct s3_exec ex;
     s3_exec_init(&ex, s);
+    size_t live = 0;
     for (size_t i = 0; i < n; i++) {
         struct job *j = &jobs[i];
         if (j->rc)
             continue;
         if (j->src_path && put_stat(j))
             continue;
+        live++;
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct job *j = &jobs[i];
+        if (j->rc)
+            continue;
+        if (live >= s->cfg.max_concurrency)
+            j->single_put_max = s->cfg.batch_single_put_max;
         put_start(&ex, j);
     }
     int rc = run_jobs(s, &ex);
@@ -1734,6 +1759,9 @@ const struct mf_option_def s3_options[] = {
         "objects larger than this are uploaded in parallel parts"),
     OPT(MF_OPT_STRING, "part_size", "MFLOW_S3_PART_SIZE", "8MiB",
         "size of an upload part and of a download range (5MiB..5GiB)"),
+    OPT(MF_OPT_STRING, "batch_single_put_max", "MFLOW_S3_BATCH_SINGLE_PUT_MAX", "256MiB",
+        "in a batch of at least max_concurrency objects, objects up to this size go in one PUT "
+        "each (the batch keeps the connections busy); 0: always use parts above the threshold"),
     OPT(MF_OPT_INT, "max_attempts", "MFLOW_S3_MAX_ATTEMPTS", "10",
         "tries of one request on 5xx, 429/SlowDown, timeouts and dropped connections"),
     OPT(MF_OPT_INT, "retry_base_ms", "MFLOW_S3_RETRY_BASE_MS", "100",

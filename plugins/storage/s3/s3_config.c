@@ -325,9 +325,9 @@ static int opt_size(const struct mf_host_api *host, const char *key, uint64_t mi
     const char *v = setting(host, key);
     if (s3_parse_size(v, out) || *out < min || *out > max) {
         snprintf(why, whysz,
-                 "s3 option %s (%s) is '%s'; give a size from %llu MiB to %llu MiB, like 8MiB",
+                 "s3 option %s (%s) is '%s'; give a size from %llu MiB to %llu MiB, like 8MiB%s",
                  key, env_of(key), v ? v : "", (unsigned long long)(min >> 20),
-                 (unsigned long long)(max >> 20));
+                 (unsigned long long)(max >> 20), min ? "" : " (0 turns it off)");
         return MF_EINVAL;
     }
     return 0;
@@ -366,6 +366,8 @@ int s3_config_load(const struct mf_host_api *host, struct s3_config *c, char *wh
         (rc = opt_size(host, "multipart_threshold", 5ull << 20, 5ull << 30,
                        &c->multipart_threshold, why, whysz)) ||
         (rc = opt_size(host, "part_size", 5ull << 20, 5ull << 30, &c->part_size, why, whysz)) ||
+        (rc = opt_size(host, "batch_single_put_max", 0, 5ull << 30, &c->batch_single_put_max,
+                       why, whysz)) ||
         (rc = opt_bool(host, "content_md5", &c->content_md5, why, whysz)) ||
         (rc = opt_bool(host, "sign_payload", &c->sign_payload, why, whysz)) ||
         (rc = opt_bool(host, "verify_etag", &c->verify_etag, why, whysz)) ||

@@ -48,6 +48,7 @@ struct s3_config {
     unsigned connect_timeout_s, stall_timeout_s;
     unsigned list_page_size;
     uint64_t multipart_threshold, part_size;
+    uint64_t batch_single_put_max;  /* 0: off */
     int content_md5, sign_payload, verify_etag;
 };
 
