@@ -1,9 +1,11 @@
 #!/bin/bash
 # Install what the s3 test suite and benchmark need (idempotent; root or sudo for apt):
 #   - Debian's AWS CLI (/usr/bin/aws, awscli 2.9 on Debian 12), for interoperability tests and
-#     the benchmark baseline;
+#     the benchmark baseline, and node + npm when missing;
 #   - the SigV4-verifying S3 server from the npm registry (@20minutes/s3rver, a fork of s3rver)
-#     into a cache directory, plus a tiny launcher (the package does not ship its bin file).
+#     into a cache directory, plus a tiny launcher (the package does not ship its bin file),
+#     with one fix to its XML output (see below). Run it with node --openssl-legacy-provider
+#     (tests/s3/s3-fixture.sh does): its listing continuation tokens use DES.
 #
 # Usage: scripts/setup-s3-deps.sh [--npm-only | --apt-only] [NPM_DIR]
 #   NPM_DIR defaults to $MFLOW_S3_SERVER_DIR, else build/s3-server under the source tree.
@@ -19,14 +21,20 @@ esac
 here=$(cd "$(dirname "$0")/.." && pwd)
 dir=${1:-${MFLOW_S3_SERVER_DIR:-$here/build/s3-server}}
 
-if [ $want_apt = 1 ] && [ ! -x /usr/bin/aws ]; then
-  SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-  echo "setup-s3-deps: installing awscli (Debian package)" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends awscli >/dev/null 2>&1 || {
-    $SUDO apt-get update -q >/dev/null
-    $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends awscli >/dev/null
-  }
+if [ $want_apt = 1 ]; then
+  pkgs=()
+  [ -x /usr/bin/aws ] || pkgs+=(awscli)
+  command -v node >/dev/null || pkgs+=(nodejs)
+  command -v npm >/dev/null || pkgs+=(npm)
+  if [ ${#pkgs[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
+    echo "setup-s3-deps: installing ${pkgs[*]} (Debian packages)" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null 2>&1 || {
+      $SUDO apt-get update -q >/dev/null
+      $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${pkgs[@]}" >/dev/null
+    }
+  fi
 fi
 
 if [ $want_npm = 1 ]; then

@@ -44,6 +44,7 @@ state_dir() {
     base=${base:-/tmp}
     mkdir -p "$base"
     S3FIX_DIR=$(mktemp -d "$base/s3fix.XXXXXX")
+    made_dir=1
   fi
   mkdir -p "$S3FIX_DIR/data"
   export S3FIX_DIR
@@ -170,8 +171,13 @@ case "${1:-}" in
   run)
     shift
     [ $# -gt 0 ] || die "run: give a command"
+    made_dir=0
     state_dir
-    out=$(do_start) || exit $?
+    out=$(do_start) || {
+      status=$?
+      [ "$made_dir" = 1 ] && rm -rf "$S3FIX_DIR"
+      exit $status
+    }
     echo "s3-fixture: $out" >&2
     # shellcheck disable=SC1091
     . "$S3FIX_DIR/env"

@@ -281,6 +281,13 @@ int main(int argc, char **argv)
             }
         }
         printf("%zu objects %llu bytes\n", ks.n, (unsigned long long)bytes);
+        for (size_t k = 0; k < ks.n; k++) {
+            free(ks.k[k]);
+            free((char *)items[k].path);
+        }
+        free(ks.k);
+        free(ks.size);
+        free(items);
     } else {
         fprintf(stderr, "s3tool: unknown command or wrong arguments: %s\n", cmd);
         status = 64;

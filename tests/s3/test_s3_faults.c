@@ -166,7 +166,7 @@ static void test_damaged_upload(void **state)
 static void test_slowdown_for_a_while_batch(void **state)
 {
     (void)state;
-    void *st = open_store(px(), "while", FAST, "retry_max_ms", "400", NULL);
+    void *st = open_store(px(), "while", FAST, "retry_max_ms", "400", "max_attempts", "30", NULL);
     enum { N = 60 };
     static char keys[N][32];
     static unsigned char bufs[N][512];

@@ -755,6 +755,7 @@ static void test_wrong_secret(void **state)
     /* a HEAD has no body: the message still says why */
     assert_rc(st, ops->exists(st, "k/1"), MF_EPERM);
     assert_contains(ops->last_error(st), "SignatureDoesNotMatch");
+    assert_contains(ops->last_error(st), "s3 storage: HEAD s3://");
     struct mf_buf b;
     assert_rc(st, ops->get(st, "k/1", &b), MF_EPERM);
     assert_contains(ops->last_error(st), "SignatureDoesNotMatch");

@@ -91,10 +91,11 @@ start_munge() {
               --pid-file="$D/munge/munged.pid" --log-file="$D/munge/munged.log"
               --seed-file="$D/munge/munged.seed" --num-threads=2)
   local munged; munged=$(sbin munged)
-  if [ "$user" = munge ]; then
-    setpriv --reuid=munge --regid=munge --init-groups "$munged" "${args[@]}" || return 1
-  else
-    "$munged" --force "${args[@]}" || return 1
+  # As the munge user when there is one; as ourselves when that user cannot reach the state
+  # directory (a private parent directory) or does not exist.
+  if ! { [ "$user" = munge ] && setpriv --reuid=munge --regid=munge --init-groups "$munged" "${args[@]}" 2>>"$D/munge/start.log"; }; then
+    [ "$user" = munge ] && chown -R "$(id -u):$(id -g)" "$D/munge"
+    "$munged" --force "${args[@]}" 2>>"$D/munge/start.log" || { cat "$D/munge/start.log" >&2; return 1; }
   fi
   for _ in $(seq 1 50); do [ -S "$D/munge/munge.sock" ] && break; sleep 0.1; done
   [ -S "$D/munge/munge.sock" ] || return 1

@@ -47,7 +47,7 @@ if [ $el -le 40 ]; then echo "ok: timeout: two attempts of 3 s took ${el}s"; els
 
 # --- scancel from outside: the attempt fails with Slurm's reason, the retry runs --------------------
 : >"$WORK_MARK"
-mflow "${S[@]}" run "$F" --how=slow --run-id-file "$WORK/runid" >"$WORK/slow.out" 2>&1 &
+"$MFLOW" "${S[@]}" run "$F" --how=slow --run-id-file "$WORK/runid" >"$WORK/slow.out" 2>&1 &
 pid=$!
 running_work() { slurm_jobs "TroubleFlow/" | grep '/work/' | grep -q '|RUNNING$' && grep -q 'attempt 0' "$WORK_MARK"; }
 if wait_for 60 running_work; then
@@ -66,7 +66,7 @@ check_contains "scancel: ...naming the job" "Slurm job $id CANCELLED" "$(record 
 check_eq "scancel: attempt 1 succeeded" 1 "$(mflow get TroubleFlow/$r/work attempt_seen)"
 
 # --- Ctrl-C of mflow run cancels its jobs -----------------------------------------------------------
-mflow "${S[@]}" run "$F" --how=long --run-id-file "$WORK/runid" >"$WORK/long.out" 2>&1 &
+"$MFLOW" "${S[@]}" run "$F" --how=long --run-id-file "$WORK/runid" >"$WORK/long.out" 2>&1 &
 pid=$!
 long_running() { slurm_jobs "TroubleFlow/" | grep '/work/' | grep -q '|RUNNING$'; }
 wait_for 60 long_running || fail "ctrl-c: the work job never ran"

@@ -47,6 +47,9 @@ static double mono(void)
 
 int sl_run(const char *const *argv, double timeout_s, struct sl_out *out, struct sl_out *err)
 {
+    /* Say "not found" the same way whether or not posix_spawn reports exec failures. */
+    if (strchr(argv[0], '/') && access(argv[0], X_OK) != 0)
+        return -errno;
     int po[2] = {-1, -1}, pe[2] = {-1, -1};
     if (pipe2(po, O_CLOEXEC) != 0 || pipe2(pe, O_CLOEXEC) != 0) {
         int e = errno;

@@ -26,8 +26,10 @@
 #define PLUGIN_NAME "slurm"
 #define PLUGIN_VERSION "0.1.0"
 #define SCRIPT_NAME "mflow-job-v1.sh"
-/* Slurm's default MaxArraySize is 1001: indices 0..1000. */
+/* Elements per array when the cluster does not say (Slurm's default MaxArraySize is 1001:
+ * indices 0..1000); probe() reads the cluster's own. */
 #define ARRAY_SIZE_MAX 1000
+#define CHECKED_MAX 16
 #define SCANCEL_CHUNK 500
 #define READ_CHUNK 65536
 
@@ -90,15 +92,21 @@ struct slurm {
     /* jobs */
     struct mf_job *head, *tail;
     size_t n_unsubmitted, n_cancel;
+    char (*orphans)[48];             /* released while active: to scancel at the next flush */
+    size_t n_orphans, cap_orphans;
     struct batch *batches;
     /* polling */
     double next_tick, interval;
     unsigned query_failures;
     int sacct_ok;                    /* 1 works, -1 unavailable, 0 not tried */
     int ino;                         /* inotify fd, -1 without */
+    int warned_image;
     /* check */
     int probed;
     uint32_t max_cpus, max_gpus;
+    uint32_t array_size;             /* elements per array: MaxArraySize - 1 */
+    struct mf_resources checked[CHECKED_MAX];   /* requests sbatch --test-only accepted */
+    size_t n_checked;
     uint64_t max_mem;
     char *iobuf;
     char err[2048];
@@ -329,7 +337,8 @@ static const char job_script[] =
     "how=exit\n"
     "if [ \"$timeout_s\" -gt 0 ] && [ $((SECONDS - start)) -ge \"$timeout_s\" ] &&\n"
     "   { [ $rc -eq 124 ] || [ $rc -eq 137 ]; }; then how=timeout; fi\n"
-    "printf '%s %d\\n' \"$how\" \"$rc\" > \"$dir/$i.rc.tmp\" && mv -f \"$dir/$i.rc.tmp\" \"$dir/$i.rc\"\n"
+    "# one write, newline-terminated: a reader takes it only whole\n"
+    "printf '%s %d\\n' \"$how\" \"$rc\" > \"$dir/$i.rc\"\n"
     "exit $rc\n";
 
 static int mkdir_p(const char *path)
@@ -480,6 +489,7 @@ static int sl_init(const struct mf_host_api *host, void **state)
         return rc;
     }
     sl->interval = sl->poll_min;
+    sl->array_size = ARRAY_SIZE_MAX;
     *state = sl;
     return 0;
 }
@@ -493,7 +503,7 @@ static char *elem_path(const struct mf_job *j, const char *ext)
 
 static void remove_elem_files(struct mf_job *j)
 {
-    static const char *const exts[] = {"argv", "out", "err", "rc", "rc.tmp"};
+    static const char *const exts[] = {"argv", "out", "err", "rc"};
     if (!j->b || !j->b->dir || j->sl->keep_logs)
         return;
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
@@ -593,11 +603,14 @@ static void set_ended(struct mf_job *j, int state)
         j->b->active--;
     j->phase = J_ENDED;
     j->st.state = (uint32_t)state;
+    double now = wall_now();
     if (!j->st.end_time)
-        j->st.end_time = wall_now();
+        j->st.end_time = now;
+    /* For operators and bench/slurm (MFLOW_DEBUG=1): when each end was noticed. */
+    LOG(j->sl, MF_LOG_DEBUG, "%s ended (state %d); noticed at %.6f", j->pathspec, state, now);
 }
 
-/* The status file the job script leaves: "exit N" or "timeout N". 1 when read. */
+/* The status file the job script leaves: "exit N\n" or "timeout N\n". 1 when read whole. */
 static int read_rc(struct mf_job *j, char how[16], int *code, double *mtime)
 {
     char *p = elem_path(j, "rc");
@@ -610,8 +623,8 @@ static int read_rc(struct mf_job *j, char how[16], int *code, double *mtime)
     struct stat st;
     *mtime = fstat(fd, &st) == 0 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9 : 0;
     close(fd);
-    if (n <= 0)
-        return 0;
+    if (n <= 0 || buf[n - 1] != '\n')
+        return 0;   /* not written yet, or not whole yet */
     buf[n] = '\0';
     return sscanf(buf, "%15s %d", how, code) == 2;
 }
@@ -626,7 +639,7 @@ static void end_from_rc(struct mf_job *j, const char *how, int code, double mtim
     if (!strcmp(how, "timeout")) {
         st->timed_out = 1;
         snprintf(st->reason, sizeof st->reason,
-                 "timed out after %u s (timeout_s): stopped on the node", j->timeout_s);
+                 "killed on the node by timeout(1) after %u s (status %d)", j->timeout_s, code);
         set_ended(j, MF_JOB_FAILED);
     } else if (code == 0) {
         st->reason[0] = '\0';
@@ -1003,7 +1016,7 @@ static int write_vec(const char *path, char *const *v, size_t nv_extra, char *co
         memcpy(p, v[i], n);
         p += n;
     }
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     int rc = fd < 0 ? errno : write_all(fd, buf, len);
     if (fd >= 0 && close(fd) != 0 && !rc)
         rc = errno;
@@ -1128,7 +1141,8 @@ static void submit_group(struct slurm *sl, struct mf_job **g, size_t n)
         fail_group(g, n, msg);
         return;
     }
-    chmod(b->dir, 0755);
+    /* mkdtemp made it 0700: the job runs as this user, and the files may hold the step's
+     * env (secrets). */
     int rc = 0;
     char *envp = strf("%s/env", b->dir);
     rc = envp ? write_env(envp, j0) : ENOMEM;
@@ -1245,7 +1259,7 @@ static void flush_submits(struct slurm *sl)
             continue;
         size_t n = 0;
         g[n++] = j;
-        for (struct mf_job *k = j->next; sl->array && k && n < ARRAY_SIZE_MAX; k = k->next)
+        for (struct mf_job *k = j->next; sl->array && k && n < sl->array_size; k = k->next)
             if (k->phase == J_UNSUBMITTED && !k->b && same_group(j, k))
                 g[n++] = k;
         submit_group(sl, g, n);
@@ -1268,10 +1282,10 @@ static void scancel(struct slurm *sl, const char **av)
     sl_out_free(&err);
 }
 
-/* One scancel for every job whose cancel was asked (or for `only`). */
-static void send_cancels(struct slurm *sl, struct mf_job *only)
+/* One scancel for every job whose cancel was asked, and for those released while active. */
+static void send_cancels(struct slurm *sl)
 {
-    if (sl->n_cancel == 0 && !only)
+    if (sl->n_cancel == 0 && sl->n_orphans == 0)
         return;
     const char **av = calloc(SCANCEL_CHUNK + 2, sizeof *av);
     char (*ids)[48] = calloc(SCANCEL_CHUNK + 1, sizeof *ids);
@@ -1282,7 +1296,7 @@ static void send_cancels(struct slurm *sl, struct mf_job *only)
     }
     av[0] = sl->bin[BIN_SCANCEL];
     size_t k = 1;
-    for (struct mf_job *j = only ? only : sl->head; j; j = only ? NULL : j->next) {
+    for (struct mf_job *j = sl->head; j; j = j->next) {
         if (!is_active(j) || !j->cancel_req || j->cancel_sent || !j->b || !j->b->jobid[0])
             continue;
         j->cancel_sent = 1;
@@ -1294,12 +1308,20 @@ static void send_cancels(struct slurm *sl, struct mf_job *only)
             k = 1;
         }
     }
+    for (size_t i = 0; i < sl->n_orphans; i++) {
+        av[k++] = sl->orphans[i];
+        av[k] = NULL;
+        if (k > SCANCEL_CHUNK) {
+            scancel(sl, av);
+            k = 1;
+        }
+    }
     if (k > 1) {
         av[k] = NULL;
         scancel(sl, av);
     }
-    if (!only)
-        sl->n_cancel = 0;
+    sl->n_cancel = 0;
+    sl->n_orphans = 0;
     sl->interval = sl->poll_min;
     sl->next_tick = mono_now() + sl->poll_min;
     free(av);
@@ -1327,6 +1349,12 @@ static int sl_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
     j->env = MF_HAS_FIELD(spec, env) && spec->env ? copy_vec(spec->env) : NULL;
     j->workdir = MF_HAS_FIELD(spec, workdir) && spec->workdir ? strdup(spec->workdir) : NULL;
     j->timeout_s = spec->timeout_s;
+    if (MF_HAS_FIELD(spec, image) && spec->image && *spec->image && !sl->warned_image) {
+        sl->warned_image = 1;
+        LOG(sl, MF_LOG_WARN, "%s names an image (%s); slurm compute runs tasks on the nodes as "
+                             "they are and ignores it",
+            ps, spec->image);
+    }
     const struct mf_resources *r = MF_HAS_FIELD(spec, resources) ? spec->resources : NULL;
     if (r) {
         j->cpu = MF_HAS_FIELD(r, cpu) ? r->cpu : 0;
@@ -1364,7 +1392,7 @@ static int sl_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
 
 static void flush(struct slurm *sl)
 {
-    send_cancels(sl, NULL);
+    send_cancels(sl);
     flush_submits(sl);
 }
 
@@ -1529,8 +1557,23 @@ static void sl_release(void *state, mf_job *job)
     if (is_active(job)) {
         /* The host forgets it: it must not go on running in the cluster. */
         job->cancel_req = 1;
-        if (!job->cancel_sent)
-            send_cancels(sl, job);
+        if (!job->cancel_sent && job->b && job->b->jobid[0]) {
+            /* One scancel for all of them at the next flush (or at fini). */
+            if (sl->n_orphans == sl->cap_orphans) {
+                size_t cap = sl->cap_orphans ? sl->cap_orphans * 2 : 16;
+                char(*g)[48] = realloc(sl->orphans, cap * sizeof *g);
+                if (g) {
+                    sl->orphans = g;
+                    sl->cap_orphans = cap;
+                }
+            }
+            if (sl->n_orphans < sl->cap_orphans)
+                slurm_id(job, sl->orphans[sl->n_orphans++], sizeof sl->orphans[0]);
+            else
+                LOG(sl, MF_LOG_WARN, "out of memory: %s (Slurm job %s) may go on running; "
+                                     "scancel it", job->pathspec, job->b->jobid);
+            job->cancel_sent = 1;
+        }
         if (job->b)
             job->b->active--;
         job->phase = J_ENDED;
@@ -1583,6 +1626,12 @@ static int probe(struct slurm *sl)
 {
     if (sl->probed)
         return 0;
+    /* Slurm's commands wait a minute for a missing config file: say so at once. */
+    const char *conf = getenv("SLURM_CONF");
+    if (conf && *conf && access(conf, R_OK) != 0)
+        return fail(sl, MF_EUNAVAIL, "slurm: SLURM_CONF=%s: %s (point it at the cluster's "
+                                     "slurm.conf, or unset it)",
+                    conf, strerror(errno));
     const char *argv[] = {sl->bin[BIN_SINFO], "--noheader", "--format=%c|%m|%G",
                           sl->partition ? "--partition" : NULL, sl->partition, NULL};
     struct sl_out out = {0}, err = {0};
@@ -1617,6 +1666,22 @@ static int probe(struct slurm *sl)
     }
     sl_out_free(&out);
     sl_out_free(&err);
+    if (!rc) {
+        /* The cluster's MaxArraySize bounds the elements of one array. */
+        const char *cv[] = {sl->bin[BIN_SCONTROL], "show", "config", NULL};
+        struct sl_out co = {0}, ce = {0};
+        if (run_cmd(sl, cv, &co, &ce) == 0 && co.data) {
+            const char *m = strstr(co.data, "MaxArraySize");
+            const char *eq = m ? strchr(m, '=') : NULL;
+            unsigned long v = eq ? strtoul(eq + 1, NULL, 10) : 0;
+            if (v >= 2)
+                sl->array_size = (uint32_t)(v - 1 < ARRAY_SIZE_MAX * 100 ? v - 1 : ARRAY_SIZE_MAX * 100);
+            else if (eq && v == 1)
+                sl->array_size = 1;   /* arrays are off in this cluster */
+        }
+        sl_out_free(&co);
+        sl_out_free(&ce);
+    }
     return rc;
 }
 
@@ -1645,7 +1710,12 @@ static int sl_check(void *state, const char *step, const struct mf_resources *re
                     "step '%s' asks for %u GPUs but the nodes of %s have at most %u (gres gpu, "
                     "sinfo); lower resources.gpu or choose a GPU partition",
                     step, gpu, where, sl->max_gpus);
-    /* Let Slurm itself judge the whole request (partition, account, qos, limits). */
+    /* Let Slurm itself judge the whole request (partition, account, qos, limits), once per
+     * distinct request. */
+    for (size_t i = 0; i < sl->n_checked; i++)
+        if (sl->checked[i].cpu == cpu && sl->checked[i].memory_mb == mem &&
+            sl->checked[i].gpu == gpu)
+            return 0;
     struct mf_job j = {0};
     j.cpu = cpu;
     j.mem_mb = mem;
@@ -1675,6 +1745,9 @@ static int sl_check(void *state, const char *step, const struct mf_resources *re
                   first_line(&err, "no message"));
     else if (rc < 0)
         rc = cmd_failed(sl, BIN_SBATCH, rc, &err);
+    else if (sl->n_checked < CHECKED_MAX)
+        sl->checked[sl->n_checked++] = (struct mf_resources){sizeof(struct mf_resources), cpu, mem,
+                                                             gpu, 0};
     sl_out_free(&out);
     sl_out_free(&err);
     free(av);
@@ -1696,6 +1769,7 @@ static void sl_destroy(struct slurm *sl)
     for (int i = 0; i < N_BINS; i++)
         free(sl->bin[i]);
     free(sl->iobuf);
+    free(sl->orphans);
     if (sl->ino >= 0)
         close(sl->ino);
     free(sl);
@@ -1712,9 +1786,10 @@ static void sl_fini(void *state)
             j->cancel_req = 1;
             sl->n_cancel++;
         }
-    send_cancels(sl, NULL);
+    send_cancels(sl);
     while (sl->head)
         sl_release(sl, sl->head);
+    send_cancels(sl);
     while (sl->batches)
         batch_free(sl->batches);
     sl_destroy(sl);

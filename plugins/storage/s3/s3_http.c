@@ -935,8 +935,8 @@ char *s3_describe(struct s3 *s, struct s3_req *r, int *rcp)
         snprintf(step, sizeof step, " (listing keys under '%.500s')", pre ? pre : "");
         free(pre);
     }
-    snprintf(what, sizeof what, "s3 storage: %s %s%s at %s", r->method, url ? url : "?", step,
-             s->cfg.endpoint);
+    snprintf(what, sizeof what, "s3 storage: %s %s%s at %s", r->label ? r->label : r->method,
+             url ? url : "?", step, s->cfg.endpoint);
     free(url);
     todo[0] = '\0';
     char attempts[96];

@@ -1,7 +1,9 @@
 /* Internals of the s3 storage plugin, shared by its files (all hidden: the plugin is built
  * with -fvisibility=hidden and exports only mf_plugin_entry_v1).
  *
- *   s3.c        descriptor, options, instance, the storage operations as jobs
+ *   s3.c        descriptor, options, instance, keys, the storage operations
+ *   s3_job.c    put, get and exists as requests: multipart uploads, ranged downloads
+ *   s3_list.c   ListObjectsV2 paging and key unescaping
  *   s3_http.c   the transfer engine: requests on one curl multi handle, SigV4 through
  *               libcurl, bounded concurrency, retries with backoff, error descriptions
  *   s3_config.c datastore root, endpoint, region, profile and credentials resolution
@@ -107,6 +109,7 @@ typedef int (*s3_headers_fn)(struct s3_req *r);
 struct s3_req {
     /* what to send (set by the caller) */
     const char *method;         /* "GET", "PUT", "HEAD", "DELETE", "POST" */
+    const char *label;          /* the method messages name, when not this one (or NULL) */
     char *key;                  /* datastore key (relative to the root), NULL for the bucket */
     char *query;                /* canonical query: sorted, encoded ("uploadId=x&partNumber=1"
                                    is NOT canonical; "partNumber=1&uploadId=x" is) or NULL */
@@ -208,6 +211,77 @@ char *s3_full_key(struct s3 *s, const char *key);
 char *s3_describe(struct s3 *s, struct s3_req *r, int *rc);
 /* HEAD of the bucket: 1 exists (or exists but listing is denied), 0 absent, <0 error. */
 int s3_check_bucket(struct s3 *s);
+
+/* ---- jobs (s3_job.c): one item of an operation, carried out as requests ------------------ */
+
+struct s3_job {
+    struct s3 *s;
+    const char *key;
+    uint32_t flags;
+
+    /* put: the data (iov) or a file (fd) */
+    const struct mf_iov *iov;
+    size_t niov;
+    struct mf_iov one;
+    int fd;
+    const char *src_path;
+    uint64_t size;
+
+    /* get: into memory (mem) or a file (dst_path via tmp_path / out_fd) */
+    const char *dst_path;
+    char *tmp_path;
+    int out_fd;
+    char *mem;
+    uint64_t total;
+    int total_known;
+    char etag[96];
+
+    struct s3_req main;           /* HEAD, PUT, POST ?uploads, first GET, DELETE */
+    struct s3_req *parts;         /* upload parts or download ranges */
+    size_t nparts, parts_left;
+    char *upload_id;
+    char *complete_xml;
+    struct mf_iov complete_iov;
+    unsigned char (*part_md5)[16];
+
+    uint64_t single_put_max;      /* objects up to this size go in one PUT (else: the threshold) */
+    int failed;                   /* set on the first failure: parts not yet sent are skipped */
+    int rc;
+    char *msg;
+    int exists;
+    int head_absent;              /* a HEAD said 404 (for the bucket check) */
+    long head_status;
+};
+
+void s3_job_init(struct s3_job *j, struct s3 *s, const char *key);
+void s3_job_clear(struct s3_job *j);
+/* Record the job's first failure (later ones are dropped). */
+void s3_job_fail(struct s3_job *j, int rc, const char *msg);
+void s3_job_fail_req(struct s3_job *j, struct s3_req *r);
+void s3_job_failf(struct s3_job *j, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Fill the job's main request for a new step; 0 or MF_ENOMEM (the job failed). */
+int s3_job_stage(struct s3_job *j, const char *method, const char *query);
+/* on_done of a request whose failure fails its job (and that closes the job's file). */
+void s3_job_put_done(struct s3_exec *ex, struct s3_req *r);
+/* Run the engine; 0 or an error with the message on the instance. */
+int s3_run(struct s3 *s, struct s3_exec *ex);
+/* The first failed job's code and message become the call's; 0 when none failed. */
+int s3_settle(struct s3 *s, struct s3_job *jobs, size_t n);
+/* Carry out put, get and exists jobs together, max_concurrency requests at a time. */
+int s3_run_puts(struct s3 *s, struct s3_job *jobs, size_t n);
+int s3_run_gets(struct s3 *s, struct s3_job *jobs, size_t n);
+int s3_run_exists(struct s3 *s, struct s3_job *jobs, size_t n);
+
+/* ---- keys (s3.c) and listing (s3_list.c) ------------------------------------------------ */
+
+/* Check a key (allow_empty: a list prefix) like the local plugin does: relative, no empty,
+ * '.' or '..' components, within S3's 1024 bytes. 0 or MF_EINVAL with the message set. */
+int s3_check_key(struct s3 *s, const char *what, const char *key, int allow_empty);
+char *s3_dupkey(const char *key);
+int s3_op_list(void *state, const char *prefix, mf_list_cb cb, void *ud);
+int s3_op_list_batch(void *state, const char *const *prefixes, size_t n, mf_list_cb cb,
+                     void *ud);
 
 /* ---- helpers (s3_util.c) ------------------------------------------------------------------ */
 
