@@ -94,6 +94,7 @@ struct rt {
     unsigned char *rerun;        /* per step: 1 = run again even if the origin finished it */
     struct origin_map *origin;
     size_t n_cloned;
+    double clone_s;              /* time spent cloning */
 };
 
 /* Finished tasks of the origin run, by position (record.h), for resume. */
@@ -1343,7 +1344,10 @@ static void loop(void)
         while (!R->stopping && R->n_running < (size_t)R->max_workers &&
                R->ready_head < R->ready_tail) {
             struct rt_task *t = R->tasks[R->ready[R->ready_head++]];
+            double c0 = R->resume ? mf_mono() : 0;
             int cl = R->resume ? try_clone(t) : 0;
+            if (R->resume)
+                R->clone_s += mf_mono() - c0;
             if (cl > 0)
                 continue;
             if (cl < 0 || submit(t) != 0) {
@@ -1582,9 +1586,10 @@ int mf_run_flow(const struct mf_run_opts *o)
                                 : MF_STATUS_SUCCEEDED;
     write_run();
     rmdir(rt.logdir);
-    fprintf(stderr, "mflow: run %s/%lld %s: %zu task(s) done (%zu cloned), %zu failed, %.2f s\n",
+    fprintf(stderr, "mflow: run %s/%lld %s: %zu task(s) done (%zu cloned in %.2f s), %zu failed, "
+                    "%.2f s\n",
             flow, (long long)id, mf_status_name(rt.run.status), rt.n_done, rt.n_cloned,
-            rt.n_failed, mf_mono() - rt.t0);
+            rt.clone_s, rt.n_failed, mf_mono() - rt.t0);
     code = interrupted ? 130 : rt.failed ? 1 : 0;
 out:
     if (err) {

@@ -23,7 +23,7 @@ for round in 1 2 3 4 5; do
   OUT=$(mflow resume "$F" --origin-run-id "$killed" --run-id-file "$WORK/resumed" 2>&1) || fail "round $round: resume failed: $OUT"
   r=$(cat "$WORK/resumed")
   check_eq "round $round: resumed result" "$EXPECT" "$(mflow get ManyFlow/$r/end sum)"
-  cloned=$(echo "$OUT" | sed -n 's/.*(\([0-9]*\) cloned).*/\1/p')
+  cloned=$(echo "$OUT" | sed -n 's/.*(\([0-9]*\) cloned in .*/\1/p')
   finished=$(grep -l '"status":"succeeded"' "$MFLOW_HOME"/datastore/runs/ManyFlow/$killed/*/*.json | wc -l)
   echo "round $round: killed after ${delay}s with $finished finished tasks; resume cloned $cloned"
   check_eq "round $round: resume reused every finished task" "$finished" "$cloned"
