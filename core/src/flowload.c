@@ -89,7 +89,13 @@ static int compile_flow(const char *src, char **so, char **err)
                           "-Wall", incflag, srcinc, "-o", tmp, src, "-lm", NULL};
     pid_t pid;
     int status = 0;
-    rc = posix_spawnp(&pid, cc, NULL, NULL, (char *const *)argv, environ);
+    /* Compile in the flow's directory: the object records the compiler's working directory,
+     * and the same flow must give the same object (and code package) wherever mflow runs. */
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addchdir_np(&fa, srcdir);
+    rc = posix_spawnp(&pid, cc, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
     if (rc == 0) {
         while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
             ;

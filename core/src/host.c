@@ -156,7 +156,12 @@ int mf_host_init(const struct mf_host_opts *o)
     mf_host_fini();
     const char *home = o->home ? o->home : getenv("MFLOW_HOME");
     if (home && *home) {
-        H.home = strdup(home);
+        /* Absolute, since tasks and the compiler run in other directories. */
+        char cwd[4096];
+        if (home[0] != '/' && getcwd(cwd, sizeof cwd))
+            H.home = mf_strf("%s/%s", cwd, home);
+        else
+            H.home = strdup(home);
     } else {
         const char *hd = getenv("HOME");
         if (!hd || !*hd) {

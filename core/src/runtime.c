@@ -1058,15 +1058,21 @@ static void synthesize_failure(struct rt_task *t, const struct mf_job_status *js
     r->host = strdup(host);
     r->start_time = js->start_time;
     r->end_time = js->end_time ? js->end_time : mf_now();
-    if (js->timed_out)
-        r->message = mf_strf("step '%s' timed out after %d s (timeout_s); the task was killed",
-                             r->step, d->timeout_s);
+    if (js->timed_out && d->timeout_s > 0)
+        r->message = mf_strf("step '%s' timed out after %d s (timeout_s); the task was killed%s%s",
+                             r->step, d->timeout_s, js->reason[0] ? ": " : "", js->reason);
+    else if (js->timed_out)
+        r->message = mf_strf("step '%s' timed out: %s", r->step,
+                             js->reason[0] ? js->reason : "the backend's time limit");
     else if (js->term_signal)
         r->message = mf_strf("step '%s' crashed: killed by signal %d (%s)%s%s", r->step,
                              js->term_signal, strsignal(js->term_signal), js->reason[0] ? ": " : "",
                              js->reason);
     else if (js->state == MF_JOB_CANCELLED)
-        r->message = mf_strf("step '%s' was cancelled", r->step);
+        r->message = mf_strf("step '%s' was cancelled%s%s", r->step, js->reason[0] ? ": " : "",
+                             js->reason);
+    else if (js->exit_code < 0 && js->reason[0])
+        r->message = mf_strf("step '%s' failed: %s", r->step, js->reason);
     else
         r->message = mf_strf("step '%s' exited with code %d without a task record%s%s", r->step,
                              js->exit_code, js->reason[0] ? ": " : "", js->reason);
@@ -1464,6 +1470,10 @@ int mf_run_flow(const struct mf_run_opts *o)
     for (int k = 0; k < rt.n_computes; k++) {
         if (!(rt.computes[k].ops->caps & MF_COMPUTE_REMOTE) || rt.package)
             continue;
+        /* A cluster queues its own work: the local core count is no limit for it (local
+         * steps are still admitted by their resources). */
+        if (o->max_workers <= 0)
+            rt.max_workers = 1000;
         /* Some step runs away from this machine: store the code package once per run. */
         rc = mf_package_build(rt.flow, &rt.st, &rt.package, NULL, &err);
         if (rc)

@@ -683,6 +683,18 @@ int mf_task_execute(const struct mf_task_args *a)
         t->st = &st;
         if (!rc)
             rc = mf_package_fetch(&st, a->package, &pkg_flow, &err);
+        if (!rc) {
+            /* The package's root (the flow lies in <root>/.mflow/), for the flow's own files. */
+            char *dir = strdup(pkg_flow);
+            for (int up = 0; dir && up < 2; up++) {
+                char *slash = strrchr(dir, '/');
+                if (slash)
+                    *slash = '\0';
+            }
+            if (dir)
+                setenv("MFLOW_PACKAGE_DIR", dir, 1);
+            free(dir);
+        }
     }
     if (!rc)
         rc = mf_flow_open(pkg_flow ? pkg_flow : a->flow_path, &t->flow, &err);
