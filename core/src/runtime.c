@@ -1596,10 +1596,12 @@ int mf_run_flow(const struct mf_run_opts *o)
                                 : MF_STATUS_SUCCEEDED;
     write_run();
     rmdir(rt.logdir);
-    fprintf(stderr, "mflow: run %s/%lld %s: %zu task(s) done (%zu cloned in %.2f s), %zu failed, "
-                    "%.2f s\n",
-            flow, (long long)id, mf_status_name(rt.run.status), rt.n_done, rt.n_cloned,
-            rt.clone_s, rt.n_failed, mf_mono() - rt.t0);
+    char cloned[96] = "";
+    if (rt.resume)
+        snprintf(cloned, sizeof cloned, " (%zu cloned in %.2f s)", rt.n_cloned, rt.clone_s);
+    fprintf(stderr, "mflow: run %s/%lld %s: %zu task(s) done%s, %zu failed, %.2f s\n", flow,
+            (long long)id, mf_status_name(rt.run.status), rt.n_done, cloned, rt.n_failed,
+            mf_mono() - rt.t0);
     code = interrupted ? 130 : rt.failed ? 1 : 0;
 out:
     if (err) {
