@@ -1,8 +1,10 @@
 /* Helpers shared by the mflow executables' commands. */
 #include "cli.h"
 
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void cli_error(const char *fmt, ...)
@@ -25,5 +27,23 @@ int cli_wants_help(int argc, char **argv, const char *text)
             return 1;
         }
     }
+    return 0;
+}
+
+int cli_print_json(json_t *v)
+{
+    if (!v) {
+        cli_error("out of memory");
+        return 1;
+    }
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+                                JSON_REAL_PRECISION(17));
+    json_decref(v);
+    if (!s) {
+        cli_error("out of memory");
+        return 1;
+    }
+    puts(s);
+    free(s);
     return 0;
 }

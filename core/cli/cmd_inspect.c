@@ -81,24 +81,6 @@ void cli_run_status(const mf_client_run *r, char *buf, size_t n)
         snprintf(buf, n, "%s", mf_client_status_name(mf_client_run_status(r)));
 }
 
-int cli_print_json(json_t *v)
-{
-    if (!v) {
-        cli_error("out of memory");
-        return 1;
-    }
-    char *s = json_dumps(v, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
-                                JSON_REAL_PRECISION(17));
-    json_decref(v);
-    if (!s) {
-        cli_error("out of memory");
-        return 1;
-    }
-    puts(s);
-    free(s);
-    return 0;
-}
-
 /* Values read for display: only artifacts whose payload is at most this many bytes. */
 #define INLINE_READ_MAX 4096
 #define INLINE_SHOW_MAX 80

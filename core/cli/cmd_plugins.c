@@ -182,15 +182,7 @@ static int print_json(const mf_registry *reg)
             arr = NULL;
         }
     }
-    char *text = arr ? json_dumps(arr, JSON_INDENT(2)) : NULL;
-    json_decref(arr);
-    if (!text) {
-        cli_error("plugins: out of memory while writing the JSON report");
-        return 1;
-    }
-    puts(text);
-    free(text);
-    return 0;
+    return cli_print_json(arr);
 }
 
 int cmd_plugins(int argc, char **argv)

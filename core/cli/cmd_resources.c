@@ -221,15 +221,7 @@ static int print_json(const struct view *v)
     json_object_set_new(limits, "memory", mem);
     json_object_set_new(limits, "gpu_visibility", json_boolean(s->gpus > 0));
     json_object_set_new(o, "limits", limits);
-    char *text = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(o);
-    if (!text) {
-        cli_error("out of memory");
-        return 1;
-    }
-    puts(text);
-    free(text);
-    return 0;
+    return cli_print_json(o);
 }
 
 int cmd_resources(int argc, char **argv)
