@@ -1446,6 +1446,9 @@ int mf_run_flow(const struct mf_run_opts *o)
     mf_task_record_init(&rt.params);
     rt.t0 = mf_mono();
     rt.tty = isatty(STDERR_FILENO);
+    /* Tasks inherit this: without USER each one would look itself up in the user database. */
+    if (!getenv("USER"))
+        setenv("USER", mf_host_user(), 1);
     /* Each running local task holds a few descriptors: allow as many as the system lets us. */
     struct rlimit nofile;
     if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
