@@ -44,9 +44,16 @@ static const struct mf_option_def *find_option(const char *plugin, const char *k
         const struct mf_plugin_info *pi = mf_registry_at(H.reg, i);
         if (!pi->loaded || !pi->desc || strcmp(pi->desc->name, plugin) != 0)
             continue;
-        for (uint32_t j = 0; j < pi->desc->n_options; j++)
-            if (pi->desc->options[j].name && !strcmp(pi->desc->options[j].name, key))
-                return &pi->desc->options[j];
+        /* Step by the size the plugin declares: a newer plugin's option struct may be larger
+         * than this host's. */
+        const struct mf_option_def *opts = pi->desc->options;
+        size_t stride = opts && opts->struct_size >= sizeof *opts ? opts->struct_size : sizeof *opts;
+        for (uint32_t j = 0; opts && j < pi->desc->n_options; j++) {
+            const struct mf_option_def *o =
+                (const struct mf_option_def *)((const char *)opts + (size_t)j * stride);
+            if (o->name && !strcmp(o->name, key))
+                return o;
+        }
     }
     return NULL;
 }
