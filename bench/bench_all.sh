@@ -9,3 +9,8 @@ for b in "$HERE"/bench_*.sh "$HERE"/*/bench_*.sh; do
   bash "$b" "$BUILD" || echo "(failed: $b)"
   echo
 done
+if [ -x "$BUILD/bench/bench_placement" ]; then
+  echo "== bench_placement"
+  MFLOW_SOURCE_ROOT="$HERE/.." "$BUILD/bench/bench_placement" \
+    "$BUILD/plugins/compute/local/mflow_compute_local.so" 1000 || echo "(failed: bench_placement)"
+fi
