@@ -466,10 +466,32 @@ static int copy_stack(struct mf_task_record *dst, const struct mf_task_record *s
     return 0;
 }
 
+/* Where each input came from, attempt included, in the task's own record. */
+static int record_inputs(struct mf_task_record *out, const struct mf_task_record *in, size_t n)
+{
+    out->inputs = calloc(n, sizeof *out->inputs);
+    out->input_attempts = calloc(n, sizeof *out->input_attempts);
+    if (!out->inputs || !out->input_attempts)
+        return MF_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        out->inputs[i] = mf_strf("%s/%lld", in[i].step, (long long)in[i].task_id);
+        out->input_attempts[i] = in[i].attempt;
+        out->n_inputs = i + 1;
+        if (!out->inputs[i])
+            return MF_ENOMEM;
+    }
+    return 0;
+}
+
 int mf_record_derive(const struct mf_graph *g, int step, const struct mf_task_record *in,
                      size_t n_in, int64_t split_index, struct mf_task_record *out, char **err)
 {
     const struct mf_graph_step *gs = &g->steps[step];
+    if (n_in) {
+        int rc = record_inputs(out, in, n_in);
+        if (rc)
+            return rc;
+    }
     if (gs->is_join) {
         if (n_in == 0) {
             *err = mf_strf("join step '%s' got no inputs", gs->name);
@@ -527,4 +549,135 @@ char *mf_record_position(const struct mf_task_record *r)
     for (size_t i = 0; i < r->depth; i++)
         mf_sbuf_addf(&b, "%c%s:%u", i ? ',' : '|', r->stack[i].step, r->stack[i].index);
     return b.oom ? NULL : b.data;
+}
+
+int mf_input_paths_parse(const char *text, char ***paths, uint32_t **attempts, size_t *n)
+{
+    *paths = NULL;
+    *attempts = NULL;
+    *n = 0;
+    size_t cap = 0;
+    const char *p = text;
+    while (p && *p) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char item[512];
+        if (len == 0 || len >= sizeof item)
+            return MF_EINVAL;
+        memcpy(item, p, len);
+        item[len] = '\0';
+        char *slash = strrchr(item, '/');
+        if (!slash)
+            return MF_EINVAL;
+        *slash = '\0';
+        uint32_t att = 0;
+        char *at = strchr(slash + 1, '@');
+        if (at) {
+            *at = '\0';
+            char *aend;
+            att = (uint32_t)strtoul(at + 1, &aend, 10);
+            if (aend == at + 1 || *aend)
+                return MF_EINVAL;
+        }
+        /* ID or ID-ID, digits only. */
+        char *end;
+        long long lo = strtoll(slash + 1, &end, 10), hi = lo;
+        if (end == slash + 1 || (*end && *end != '-'))
+            return MF_EINVAL;
+        if (*end == '-') {
+            char *from = end + 1;
+            hi = strtoll(from, &end, 10);
+            if (end == from || *end)
+                return MF_EINVAL;
+        }
+        if (hi < lo || lo < 0)
+            return MF_EINVAL;
+        for (long long id = lo; id <= hi; id++) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 8;
+                char **gp = realloc(*paths, cap * sizeof *gp);
+                if (gp)
+                    *paths = gp;
+                uint32_t *ga = realloc(*attempts, cap * sizeof *ga);
+                if (ga)
+                    *attempts = ga;
+                if (!gp || !ga)
+                    return MF_ENOMEM;
+            }
+            (*paths)[*n] = mf_strf("%s/%lld", item, id);
+            (*attempts)[*n] = att;
+            if (!(*paths)[*n])
+                return MF_ENOMEM;
+            (*n)++;
+        }
+        p = e ? e + 1 : NULL;
+    }
+    return 0;
+}
+
+int mf_record_read_inputs(struct mf_store *st, const char *flow, int64_t run, const char *step,
+                          int64_t task, const char *input_paths, struct mf_task_record **out,
+                          size_t *n, char **err)
+{
+    *out = NULL;
+    *n = 0;
+    if (!input_paths || !*input_paths)
+        return 0;
+    char *text = NULL;
+    if (input_paths[0] == '@') {
+        /* Too long for a command line: the orchestrator stored the list beside the task, once
+         * for all its attempts. */
+        char *key = mf_key_task(flow, run, step, task, 0, "inputs");
+        struct mf_buf b = {.struct_size = sizeof b};
+        int rc = key ? st->ops->get(st->state, key, &b) : MF_ENOMEM;
+        if (rc) {
+            *err = mf_strf("cannot read the input list %s: %s", key ? key : "?",
+                           st->ops->last_error(st->state));
+            free(key);
+            return rc;
+        }
+        free(key);
+        text = strndup(b.data, b.len);
+        if (b.release)
+            b.release(&b);
+    } else {
+        text = strdup(input_paths);
+    }
+    if (!text)
+        return MF_ENOMEM;
+    char **paths = NULL;
+    uint32_t *atts = NULL;
+    size_t np = 0;
+    int rc = mf_input_paths_parse(text, &paths, &atts, &np);
+    if (rc)
+        *err = mf_strf("malformed input paths '%.200s'", text);
+    free(text);
+    struct mf_task_record *recs = rc ? NULL : calloc(np ? np : 1, sizeof *recs);
+    if (!rc && !recs)
+        rc = MF_ENOMEM;
+    size_t got = 0;
+    for (size_t i = 0; !rc && i < np; i++) {
+        char *slash = strrchr(paths[i], '/');
+        *slash = '\0';
+        rc = mf_record_read(st, flow, run, paths[i], atoll(slash + 1), atts[i], &recs[i], err);
+        got += rc == 0;
+    }
+    for (size_t i = 0; i < np; i++)
+        free(paths[i]);
+    free(paths);
+    free(atts);
+    if (rc) {
+        mf_record_free_inputs(recs, got);
+        return rc;
+    }
+    *out = recs;
+    *n = np;
+    return 0;
+}
+
+void mf_record_free_inputs(struct mf_task_record *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        mf_task_record_free(&in[i]);
+    free(in);
 }

@@ -96,10 +96,23 @@ int mf_record_write(struct mf_store *st, const struct mf_task_record *r);
 /* The stack and inherited artifacts of a task of `step` (graph index) from its inputs' records:
  * a linear or split child inherits input 0's artifacts and stack (plus a frame when input 0
  * is a split: split_index for a foreach); a join gets input 0's stack minus its top and the
- * parameters. Not for start (it takes the run's parameters). 0, or an error with *err. */
+ * parameters. The inputs are recorded (path and attempt). Not for start (it takes the run's
+ * parameters). 0, or an error with *err. */
 struct mf_graph;
 int mf_record_derive(const struct mf_graph *g, int step, const struct mf_task_record *in,
                      size_t n_in, int64_t split_index, struct mf_task_record *out, char **err);
+
+/* Compact input paths: "step/id[-id][@attempt],..." (ids in a range share step and attempt 0).
+ * Parsed into malloc'd "step/id" strings and attempts. */
+int mf_input_paths_parse(const char *text, char ***paths, uint32_t **attempts, size_t *n);
+
+/* The records of a task's inputs. input_paths is the compact list, or "@" for the list the
+ * orchestrator stored beside the task (runs/<Flow>/<run>/<step>/<task>.0.inputs); NULL or ""
+ * means none. *out is freed with mf_record_free_inputs. 0, or an error with *err. */
+int mf_record_read_inputs(struct mf_store *st, const char *flow, int64_t run, const char *step,
+                          int64_t task, const char *input_paths, struct mf_task_record **out,
+                          size_t *n, char **err);
+void mf_record_free_inputs(struct mf_task_record *in, size_t n);
 
 /* Where a task stands in its run, independent of task ids: "step|split:index,..." (malloc'd).
  * Resume matches tasks of two runs by it. */

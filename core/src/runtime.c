@@ -445,68 +445,6 @@ static void successors(struct rt_task *t, const struct mf_task_record *r);
 
 /* ---- inputs of a task, as records ---------------------------------------------------------- */
 
-static int read_inputs(const struct rt_task *t, struct mf_task_record **out, size_t *n, char **err)
-{
-    *out = NULL;
-    *n = 0;
-    if (!t->inputs)
-        return 0;
-    char *text = NULL;
-    if (t->inputs[0] == '@') {
-        char *key = mf_key_task(R->run.flow, R->run.run_id, step_name(t->step), t->id, 0,
-                                "inputs");
-        struct mf_buf b = {.struct_size = sizeof b};
-        int rc = key ? R->st.ops->get(R->st.state, key, &b) : MF_ENOMEM;
-        free(key);
-        if (rc) {
-            *err = mf_strf("cannot read the input list of task %lld", (long long)t->id);
-            return rc;
-        }
-        text = strndup(b.data, b.len);
-        if (b.release)
-            b.release(&b);
-    } else {
-        text = strdup(t->inputs);
-    }
-    char **paths = NULL;
-    uint32_t *atts = NULL;
-    size_t np = 0;
-    int rc = text ? mf_input_paths_parse(text, &paths, &atts, &np) : MF_ENOMEM;
-    free(text);
-    struct mf_task_record *recs = rc ? NULL : calloc(np ? np : 1, sizeof *recs);
-    if (!rc && !recs)
-        rc = MF_ENOMEM;
-    size_t got = 0;
-    for (size_t i = 0; !rc && i < np; i++) {
-        char *slash = strrchr(paths[i], '/');
-        *slash = '\0';
-        rc = mf_record_read(&R->st, R->run.flow, R->run.run_id, paths[i], atoll(slash + 1), atts[i],
-                            &recs[i], err);
-        if (!rc)
-            got++;
-    }
-    for (size_t i = 0; i < np; i++)
-        free(paths[i]);
-    free(paths);
-    free(atts);
-    if (rc) {
-        for (size_t i = 0; i < got; i++)
-            mf_task_record_free(&recs[i]);
-        free(recs);
-        return rc;
-    }
-    *out = recs;
-    *n = np;
-    return 0;
-}
-
-static void free_inputs(struct mf_task_record *in, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        mf_task_record_free(&in[i]);
-    free(in);
-}
-
 /* A fresh record for task t of this run: identity, inputs, stack and inherited artifacts. */
 static int prepare_record(const struct rt_task *t, struct mf_task_record *r, char **err)
 {
@@ -522,22 +460,11 @@ static int prepare_record(const struct rt_task *t, struct mf_task_record *r, cha
         return mf_record_inherit(r, &R->params);
     struct mf_task_record *in;
     size_t n;
-    int rc = read_inputs(t, &in, &n, err);
-    if (rc)
-        return rc;
-    rc = mf_record_derive(R->g, t->step, in, n, t->split_index, r, err);
-    if (!rc && n) {
-        r->inputs = calloc(n, sizeof *r->inputs);
-        r->input_attempts = calloc(n, sizeof *r->input_attempts);
-        if (!r->inputs || !r->input_attempts)
-            rc = MF_ENOMEM;
-        for (size_t i = 0; !rc && i < n; i++) {
-            r->inputs[i] = mf_strf("%s/%lld", in[i].step, (long long)in[i].task_id);
-            r->input_attempts[i] = in[i].attempt;
-            r->n_inputs = i + 1;
-        }
-    }
-    free_inputs(in, n);
+    int rc = mf_record_read_inputs(&R->st, R->run.flow, R->run.run_id, step_name(t->step), t->id,
+                                   t->inputs, &in, &n, err);
+    if (!rc)
+        rc = mf_record_derive(R->g, t->step, in, n, t->split_index, r, err);
+    mf_record_free_inputs(in, n);
     return rc;
 }
 

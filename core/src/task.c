@@ -491,125 +491,12 @@ const char *mf_step_name(mf_task *t) { return t->rec.step; }
 int64_t mf_task_id(mf_task *t) { return t->rec.task_id; }
 int mf_attempt(mf_task *t) { return (int)t->rec.attempt; }
 
-/* ---- input paths --------------------------------------------------------------------------- */
-
-int mf_input_paths_parse(const char *text, char ***paths, uint32_t **attempts, size_t *n)
-{
-    *paths = NULL;
-    *attempts = NULL;
-    *n = 0;
-    size_t cap = 0;
-    const char *p = text;
-    while (p && *p) {
-        const char *e = strchr(p, ',');
-        size_t len = e ? (size_t)(e - p) : strlen(p);
-        char item[512];
-        if (len == 0 || len >= sizeof item)
-            return MF_EINVAL;
-        memcpy(item, p, len);
-        item[len] = '\0';
-        char *slash = strrchr(item, '/');
-        if (!slash)
-            return MF_EINVAL;
-        *slash = '\0';
-        uint32_t att = 0;
-        char *at = strchr(slash + 1, '@');
-        if (at) {
-            *at = '\0';
-            att = (uint32_t)strtoul(at + 1, NULL, 10);
-        }
-        char *dash = strchr(slash + 1, '-');
-        char *end;
-        long long lo = strtoll(slash + 1, &end, 10), hi = lo;
-        if (dash)
-            hi = strtoll(dash + 1, &end, 10);
-        if (hi < lo || lo < 0)
-            return MF_EINVAL;
-        for (long long id = lo; id <= hi; id++) {
-            if (*n == cap) {
-                cap = cap ? cap * 2 : 8;
-                char **gp = realloc(*paths, cap * sizeof *gp);
-                if (gp)
-                    *paths = gp;
-                uint32_t *ga = realloc(*attempts, cap * sizeof *ga);
-                if (ga)
-                    *attempts = ga;
-                if (!gp || !ga)
-                    return MF_ENOMEM;
-            }
-            (*paths)[*n] = mf_strf("%s/%lld", item, id);
-            (*attempts)[*n] = att;
-            if (!(*paths)[*n])
-                return MF_ENOMEM;
-            (*n)++;
-        }
-        p = e ? e + 1 : NULL;
-    }
-    return 0;
-}
-
 /* ---- running one task ---------------------------------------------------------------------- */
 
 static int load_inputs(mf_task *t, const struct mf_task_args *a, char **err)
 {
-    char *text = NULL;
-    if (a->input_paths && a->input_paths[0] == '@') {
-        /* Too long for a command line: the orchestrator stored the list beside the task. */
-        char *key = mf_key_task(t->rec.flow, t->rec.run_id, t->rec.step, t->rec.task_id,
-                                t->rec.attempt, "inputs");
-        struct mf_buf b = {.struct_size = sizeof b};
-        int rc = key ? t->st->ops->get(t->st->state, key, &b) : MF_ENOMEM;
-        if (rc) {
-            *err = mf_strf("cannot read the input list %s: %s", key ? key : "?",
-                           t->st->ops->last_error(t->st->state));
-            free(key);
-            return rc;
-        }
-        free(key);
-        text = strndup(b.data, b.len);
-        if (b.release)
-            b.release(&b);
-    } else if (a->input_paths) {
-        text = strdup(a->input_paths);
-    }
-    char **paths = NULL;
-    uint32_t *atts = NULL;
-    size_t n = 0;
-    int rc = text ? mf_input_paths_parse(text, &paths, &atts, &n) : 0;
-    if (rc)
-        *err = mf_strf("malformed --input-paths '%s'", text ? text : "");
-    free(text);
-    if (!rc && n) {
-        t->in = calloc(n, sizeof *t->in);
-        if (!t->in)
-            rc = MF_ENOMEM;
-    }
-    for (size_t i = 0; !rc && i < n; i++) {
-        char *slash = strrchr(paths[i], '/');
-        *slash = '\0';
-        rc = mf_record_read(t->st, t->rec.flow, t->rec.run_id, paths[i], atoll(slash + 1), atts[i],
-                            &t->in[i], err);
-        *slash = '/';
-        if (!rc) {
-            t->n_in = i + 1;
-            /* Keep where each input came from (attempt included) in this task's record. */
-            t->rec.inputs = t->rec.inputs ? t->rec.inputs : calloc(n, sizeof(char *));
-            t->rec.input_attempts =
-                t->rec.input_attempts ? t->rec.input_attempts : calloc(n, sizeof(uint32_t));
-            if (!t->rec.inputs || !t->rec.input_attempts)
-                rc = MF_ENOMEM;
-            else {
-                t->rec.inputs[i] = strdup(paths[i]);
-                t->rec.input_attempts[i] = atts[i];
-                t->rec.n_inputs = i + 1;
-            }
-        }
-    }
-    for (size_t i = 0; i < n; i++)
-        free(paths[i]);
-    free(paths);
-    free(atts);
-    return rc;
+    return mf_record_read_inputs(t->st, t->rec.flow, t->rec.run_id, t->rec.step, t->rec.task_id,
+                                 a->input_paths, &t->in, &t->n_in, err);
 }
 
 /* Stack and inherited artifacts from the inputs (record.h). */
@@ -767,9 +654,7 @@ int mf_task_execute(const struct mf_task_args *a)
                 t->st->ops->last_error(t->st->state));
     int code = (t->rec.status == MF_STATUS_SUCCEEDED && !wrc) ? 0 : 1;
     fflush(stdout);
-    for (size_t i = 0; i < t->n_in; i++)
-        mf_task_record_free(&t->in[i]);
-    free(t->in);
+    mf_record_free_inputs(t->in, t->n_in);
     mf_task_record_free(&t->rec);
     if (store_ok)
         mf_store_close(&st);

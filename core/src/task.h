@@ -12,15 +12,12 @@ struct mf_task_args {
     int64_t run_id;
     int64_t task_id;
     uint32_t attempt;
-    const char *input_paths;     /* "step/id[-id][@attempt],..."; "@" = stored beside the task */
+    const char *input_paths;     /* see mf_record_read_inputs */
     int64_t split_index;         /* foreach position, -1 when not a foreach split */
     const char *package;         /* code package address: load the flow from it, or NULL */
 };
 
 /* Run the task; returns the process exit code (0 when the step succeeded). */
 int mf_task_execute(const struct mf_task_args *a);
-
-/* Parse compact input paths into arrays (malloc'd "step/id" strings and attempts). */
-int mf_input_paths_parse(const char *text, char ***paths, uint32_t **attempts, size_t *n);
 
 #endif

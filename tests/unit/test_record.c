@@ -1,0 +1,191 @@
+/* Task records: compact input paths, reading a task's inputs (inline or stored beside the
+ * task), and what derivation records about them. */
+#include "graph.h"
+#include "host.h"
+#include "index.h"
+#include "record.h"
+#include "store.h"
+#include "util.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+static struct mf_store st;
+static char home[] = "/tmp/mflow-test-record.XXXXXX";
+
+static int setup(void **state)
+{
+    (void)state;
+    if (!mkdtemp(home))
+        return -1;
+    struct mf_host_opts o = {.home = home};
+    char *err = NULL;
+    if (mf_host_init(&o) != 0 || mf_store_open(&st, &err) != 0) {
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    mf_store_close(&st);
+    mf_host_fini();
+    char *cmd = mf_strf("rm -rf '%s'", home);
+    int rc = system(cmd);
+    free(cmd);
+    return rc == 0 ? 0 : -1;
+}
+
+static void put_task(const char *step, int64_t id, uint32_t attempt, int64_t value)
+{
+    struct mf_task_record r;
+    mf_task_record_init(&r);
+    r.flow = strdup("F");
+    r.run_id = 1;
+    r.step = strdup(step);
+    r.task_id = id;
+    r.attempt = attempt;
+    r.status = MF_STATUS_SUCCEEDED;
+    char key[MF_BLOB_KEY_LEN + 1];
+    memset(key, 'a', MF_BLOB_KEY_LEN);
+    key[MF_BLOB_KEY_LEN] = '\0';
+    assert_int_equal(mf_record_set_art(&r, "v", MF_I64, key, (uint64_t)value), 0);
+    assert_int_equal(mf_record_write(&st, &r), 0);
+    mf_task_record_free(&r);
+}
+
+static void test_parse_ranges(void **state)
+{
+    (void)state;
+    char **p;
+    uint32_t *a;
+    size_t n;
+    assert_int_equal(mf_input_paths_parse("body/5-7,other/9@2", &p, &a, &n), 0);
+    assert_int_equal(n, 4);
+    assert_string_equal(p[0], "body/5");
+    assert_string_equal(p[2], "body/7");
+    assert_string_equal(p[3], "other/9");
+    assert_int_equal(a[0], 0);
+    assert_int_equal(a[3], 2);
+    for (size_t i = 0; i < n; i++)
+        free(p[i]);
+    free(p);
+    free(a);
+    assert_int_not_equal(mf_input_paths_parse("body/7-5", &p, &a, &n), 0);
+    for (size_t i = 0; i < n; i++)
+        free(p[i]);
+    free(p);
+    free(a);
+}
+
+static void check_inputs(const char *paths)
+{
+    struct mf_task_record *in;
+    size_t n;
+    char *err = NULL;
+    assert_int_equal(mf_record_read_inputs(&st, "F", 1, "join", 10, paths, &in, &n, &err), 0);
+    assert_int_equal(n, 3);
+    assert_string_equal(in[0].step, "a");
+    assert_int_equal(in[1].task_id, 3);
+    assert_string_equal(in[2].step, "b");
+    assert_int_equal(in[2].attempt, 1);
+    assert_int_equal(mf_record_find(&in[2], "v")->size, 40);
+    mf_record_free_inputs(in, n);
+}
+
+static void test_read_inline_and_stored(void **state)
+{
+    (void)state;
+    put_task("a", 2, 0, 20);
+    put_task("a", 3, 0, 30);
+    put_task("b", 4, 1, 40);
+    check_inputs("a/2-3,b/4@1");
+    /* The stored list belongs to the task, whatever attempt reads it (a retried join). */
+    char *key = mf_key_task("F", 1, "join", 10, 0, "inputs");
+    const char *list = "a/2-3,b/4@1";
+    struct mf_iov iov = {list, strlen(list)};
+    assert_int_equal(st.ops->put(st.state, key, &iov, 1, 0), 0);
+    free(key);
+    check_inputs("@");
+}
+
+static void test_read_errors(void **state)
+{
+    (void)state;
+    struct mf_task_record *in;
+    size_t n;
+    char *err = NULL;
+    assert_int_not_equal(mf_record_read_inputs(&st, "F", 1, "join", 11, "a/x", &in, &n, &err), 0);
+    assert_non_null(strstr(err, "malformed input paths 'a/x'"));
+    free(err);
+    err = NULL;
+    assert_int_not_equal(mf_record_read_inputs(&st, "F", 1, "join", 11, "@", &in, &n, &err), 0);
+    assert_non_null(strstr(err, "cannot read the input list"));
+    free(err);
+    err = NULL;
+    assert_int_equal(mf_record_read_inputs(&st, "F", 1, "start", 1, NULL, &in, &n, &err), 0);
+    assert_int_equal(n, 0);
+}
+
+static void fn(mf_task *t) { (void)t; }
+
+static void test_derive_records_inputs(void **state)
+{
+    (void)state;
+    static const mf_step_def steps[] = {
+        {.name = "start", .fn = fn, .next = "a b"},
+        {.name = "a", .fn = fn, .next = "join"},
+        {.name = "b", .fn = fn, .next = "join"},
+        {.name = "join", .fn = fn, .next = "end", .join = 1},
+        {.name = "end", .fn = fn},
+    };
+    mf_flow_def def = {sizeof def, MF_FLOW_ABI_VERSION, "F", steps, 5, NULL, 0};
+    mf_graph *g;
+    char *err = NULL;
+    assert_int_equal(mf_graph_build(&def, &g, &err), 0);
+    struct mf_task_record in[2];
+    mf_task_record_init(&in[0]);
+    mf_task_record_init(&in[1]);
+    in[0].step = strdup("a");
+    in[0].task_id = 2;
+    in[1].step = strdup("b");
+    in[1].task_id = 3;
+    in[1].attempt = 2;
+    for (int i = 0; i < 2; i++) {
+        in[i].stack = calloc(1, sizeof *in[i].stack);
+        in[i].stack[0].step = strdup("start");
+        in[i].stack[0].task = 1;
+        in[i].stack[0].index = (uint32_t)i;
+        in[i].stack[0].count = 2;
+        in[i].depth = 1;
+    }
+    struct mf_task_record out;
+    mf_task_record_init(&out);
+    assert_int_equal(mf_record_derive(g, mf_graph_find(g, "join"), in, 2, -1, &out, &err), 0);
+    assert_int_equal(out.n_inputs, 2);
+    assert_string_equal(out.inputs[1], "b/3");
+    assert_int_equal(out.input_attempts[1], 2);
+    assert_int_equal(out.depth, 0);
+    mf_task_record_free(&out);
+    mf_task_record_free(&in[0]);
+    mf_task_record_free(&in[1]);
+    mf_graph_destroy(g);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_ranges),
+        cmocka_unit_test(test_read_inline_and_stored),
+        cmocka_unit_test(test_read_errors),
+        cmocka_unit_test(test_derive_records_inputs),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
