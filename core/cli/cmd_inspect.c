@@ -151,25 +151,8 @@ json_t *cli_artifact_json(const mf_client_artifact *a)
     return v;
 }
 
-/* A small value as one line of at most INLINE_SHOW_MAX characters (malloc'd), or NULL when it
- * is large, bytes, or unreadable. */
-static char *inline_value(const mf_client_artifact *a)
-{
-    mf_type ty = mf_client_artifact_type(a);
-    if (ty == MF_BYTES || mf_client_artifact_size(a) > INLINE_READ_MAX)
-        return NULL;
-    json_t *v = cli_artifact_json(a);
-    if (!v)
-        return NULL;
-    char *s = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17));
-    json_decref(v);
-    if (s && strlen(s) > INLINE_SHOW_MAX) {
-        free(s);
-        return NULL;
-    }
-    return s;
-}
-
+/* A small value (at most INLINE_SHOW_MAX characters as one line of JSON), or NULL when it is
+ * large, bytes, or unreadable. */
 static json_t *inline_json(const mf_client_artifact *a)
 {
     mf_type ty = mf_client_artifact_type(a);
@@ -186,6 +169,15 @@ static json_t *inline_json(const mf_client_artifact *a)
         return NULL;
     }
     return v;
+}
+
+/* The same as one line of text (malloc'd), or NULL. */
+static char *inline_value(const mf_client_artifact *a)
+{
+    json_t *v = inline_json(a);
+    char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
+    json_decref(v);
+    return s;
 }
 
 static json_t *tags_json(const mf_client_run *r)

@@ -261,27 +261,23 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Everything under a directory, hidden names (".*") left out. */
-static int add_tree(struct plist *pl, const char *abs, const char *rel, int depth,
-                    const char *origin, char **err)
+static void free_names(char **names, size_t n);
+
+/* The names in dir, hidden ones (".*") left out, only those ending in suffix when it is not
+ * NULL, sorted (the package must not depend on directory order). 0, errno or MF_ENOMEM. */
+static int sorted_names(const char *dir, const char *suffix, char ***out, size_t *count)
 {
-    if (depth > PKG_MAX_DEPTH) {
-        *err = mf_strf("%s: %s is nested more than %d directories deep", origin, abs,
-                       PKG_MAX_DEPTH);
-        return MF_EINVAL;
-    }
-    DIR *d = opendir(abs);
-    if (!d) {
-        int e = errno;
-        *err = mf_strf("%s: cannot list %s: %s", origin, abs, strerror(e));
-        return e;
-    }
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno;
     char **names = NULL;
-    size_t n = 0, cap = 0;
+    size_t n = 0, cap = 0, slen = suffix ? strlen(suffix) : 0;
     int rc = 0;
     struct dirent *de;
     while (!rc && (de = readdir(d))) {
-        if (de->d_name[0] == '.')
+        size_t l = strlen(de->d_name);
+        if (de->d_name[0] == '.' ||
+            (suffix && (l <= slen || strcmp(de->d_name + l - slen, suffix) != 0)))
             continue;
         if (n == cap) {
             cap = cap ? cap * 2 : 16;
@@ -297,8 +293,41 @@ static int add_tree(struct plist *pl, const char *abs, const char *rel, int dept
         n += names[n] != NULL;
     }
     closedir(d);
+    if (rc) {
+        free_names(names, n);
+        return rc;
+    }
     if (n)
         qsort(names, n, sizeof *names, name_cmp);
+    *out = names;
+    *count = n;
+    return 0;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Everything under a directory, hidden names (".*") left out. */
+static int add_tree(struct plist *pl, const char *abs, const char *rel, int depth,
+                    const char *origin, char **err)
+{
+    if (depth > PKG_MAX_DEPTH) {
+        *err = mf_strf("%s: %s is nested more than %d directories deep", origin, abs,
+                       PKG_MAX_DEPTH);
+        return MF_EINVAL;
+    }
+    char **names = NULL;
+    size_t n = 0;
+    int rc = sorted_names(abs, NULL, &names, &n);
+    if (rc) {
+        *err = mf_strf("%s: cannot list %s: %s", origin, abs,
+                       rc == MF_ENOMEM ? "out of memory" : strerror(rc));
+        return rc;
+    }
     for (size_t i = 0; !rc && i < n; i++) {
         char *a = mf_strf("%s/%s", abs, names[i]);
         char *r = mf_strf("%s/%s", rel, names[i]);
@@ -306,9 +335,7 @@ static int add_tree(struct plist *pl, const char *abs, const char *rel, int dept
         free(a);
         free(r);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    free_names(names, n);
     return rc;
 }
 
@@ -393,36 +420,14 @@ static int add_manifest(struct plist *pl, const char *mpath, const char *mname, 
  * its directory). */
 static int add_headers(struct plist *pl, char **err)
 {
-    DIR *d = opendir(pl->dir);
-    if (!d) {
-        int e = errno;
-        *err = mf_strf("cannot list the flow's directory %s: %s", pl->dir, strerror(e));
-        return e;
-    }
     char **names = NULL;
-    size_t n = 0, cap = 0;
-    int rc = 0;
-    struct dirent *de;
-    while (!rc && (de = readdir(d))) {
-        size_t l = strlen(de->d_name);
-        if (de->d_name[0] == '.' || l < 3 || strcmp(de->d_name + l - 2, ".h") != 0)
-            continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 8;
-            char **g = realloc(names, cap * sizeof *g);
-            if (!g) {
-                rc = MF_ENOMEM;
-                break;
-            }
-            names = g;
-        }
-        names[n] = strdup(de->d_name);
-        rc = names[n] ? 0 : MF_ENOMEM;
-        n += names[n] != NULL;
+    size_t n = 0;
+    int rc = sorted_names(pl->dir, ".h", &names, &n);
+    if (rc) {
+        *err = mf_strf("cannot list the flow's directory %s: %s", pl->dir,
+                       rc == MF_ENOMEM ? "out of memory" : strerror(rc));
+        return rc;
     }
-    closedir(d);
-    if (n)
-        qsort(names, n, sizeof *names, name_cmp);
     for (size_t i = 0; !rc && i < n; i++) {
         char *a = mf_strf("%s/%s", pl->dir, names[i]);
         struct stat st;
@@ -433,9 +438,7 @@ static int add_headers(struct plist *pl, char **err)
             rc = MF_ENOMEM;
         free(a);
     }
-    for (size_t i = 0; i < n; i++)
-        free(names[i]);
-    free(names);
+    free_names(names, n);
     return rc;
 }
 
