@@ -66,6 +66,7 @@ struct rt {
     const mf_graph *g;
     struct mf_store st;
     mf_index *ix;
+    int ix_batch;                /* an index transaction is open (index_task/index_flush) */
     struct mf_compute computes[8];
     const char *compute_names[8];
     int n_computes;
@@ -277,6 +278,7 @@ static int submit(struct rt_task *t)
     argv[n++] = "--datastore-root";
     argv[n++] = mf_host_datastore_root();
     argv[n++] = "task";
+    int flow_arg = n;
     argv[n++] = R->flow->so_path;
     argv[n++] = step_name(t->step);
     argv[n++] = "--run-id";
@@ -297,7 +299,7 @@ static int submit(struct rt_task *t)
     if (remote) {
         /* Away from here the local path means nothing: the task loads the flow from the
          * package, and FLOW only names it. */
-        argv[8] = R->run.flow;
+        argv[flow_arg] = R->run.flow;
         argv[n++] = "--package";
         argv[n++] = R->package;
     }
@@ -958,11 +960,28 @@ static void free_log(struct rt_task *t)
     t->log = NULL;
 }
 
+/* Task records go into one index transaction per loop turn, opened by the first of them (a
+ * turn woken only by output writes nothing), committed by index_flush. */
 static void index_task(const struct mf_task_record *r)
 {
+    if (!R->ix_batch) {
+        if (mf_index_begin(R->ix) == 0)
+            R->ix_batch = 1;
+        else
+            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+    }
     struct mf_task_rec ir;
     mf_reindex_task_rec(r, &ir);
     if (mf_index_put_task(R->ix, &ir) != 0)
+        fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+}
+
+static void index_flush(void)
+{
+    if (!R->ix_batch)
+        return;
+    R->ix_batch = 0;
+    if (mf_index_commit(R->ix) != 0)
         fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
 }
 
@@ -1313,8 +1332,6 @@ static void loop(void)
                 break;
             }
         }
-        if (mf_index_begin(R->ix) != 0)
-            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
         for (int k = 0; k < R->n_computes; k++) {
             size_t n = 0;
             for (size_t i = 0; i < R->n_running; i++) {
@@ -1341,14 +1358,14 @@ static void loop(void)
                 task_ended(t, &st[j]);
             }
         }
-        if (mf_index_commit(R->ix) != 0)
-            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+        index_flush();
         /* Commits do not sync (mf_index_set_lazy): flush at most once a second. */
         if (mf_mono() - last_sync >= 1.0) {
             mf_index_sync(R->ix);
             last_sync = mf_mono();
         }
     }
+    index_flush();   /* clones made in the last turn's submit phase */
     clear_progress();
     free(st);
     free(jobs);
