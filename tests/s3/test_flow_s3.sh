@@ -32,9 +32,10 @@ injected=$(curl -s "$S3FIX_PROXY_URL/__fault/stats" | python3 -c 'import json,sy
 check_eq "the proxy did answer 503s" 1 "$([ "$injected" -gt 0 ] && echo 1 || echo 0)"
 curl -s "$S3FIX_PROXY_URL/__fault/reset" >/dev/null
 
-# The server stopped mid-run: a clear error naming the endpoint; resume completes later.
+# The server stopped mid-run (120 tasks of 100 ms on 2 workers take 6 s; it stops after 2):
+# a clear error naming the endpoint; resume completes later.
 export MFLOW_S3_MAX_ATTEMPTS=3 MFLOW_S3_RETRY_TOTAL_S=3
-"$MFLOW" --datastore-root="$ROOT" run "$E2E/many.c" --n=120 --sleep_ms=30 --run-id-file "$WORK/killed" > "$WORK/down.log" 2>&1 &
+"$MFLOW" --datastore-root="$ROOT" run "$E2E/many.c" --n=120 --sleep_ms=100 --run-id-file "$WORK/killed" > "$WORK/down.log" 2>&1 &
 pid=$!
 sleep 2
 bash "$SRC/tests/s3/s3-fixture.sh" stop >/dev/null 2>&1
