@@ -18,6 +18,16 @@ int cmd_plugins(int argc, char **argv);
 int cmd_task(int argc, char **argv);
 int cmd_resources(int argc, char **argv);
 int cmd_package(int argc, char **argv);
+/* The local compute plugin's preloaded task starter (hidden: `mflow __task-server`). */
+int cmd_task_server(int argc, char **argv);
+
+struct mf_host_opts;
+/* Parse the global options before the command into o (zeroed first). Returns -1 with *next
+ * at the command's name when one follows, else the exit code to end with (0 after
+ * --version/--help, 2 after a usage error, printed). */
+int cli_parse_globals(int argc, char **argv, struct mf_host_opts *o, int *next);
+/* What `main` does: global options, then one command. Also run by a task server's child. */
+int cli_main(int argc, char **argv);
 
 /* Inspection commands; the helpers they share live in cmd_inspect.c. */
 int cmd_runs(int argc, char **argv);

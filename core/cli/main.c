@@ -90,10 +90,9 @@ static int global_opt(int argc, char **argv, int *i, const char *name, const cha
     return 1;
 }
 
-int main(int argc, char **argv)
+int cli_parse_globals(int argc, char **argv, struct mf_host_opts *o, int *next)
 {
-    struct mf_host_opts o;
-    memset(&o, 0, sizeof o);
+    memset(o, 0, sizeof *o);
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i];
@@ -107,22 +106,22 @@ int main(int argc, char **argv)
             return 0;
         }
         int r;
-        if ((r = global_opt(argc, argv, &i, "--compute", &o.compute)) ||
-            (r = global_opt(argc, argv, &i, "--storage", &o.storage)) ||
-            (r = global_opt(argc, argv, &i, "--datastore-root", &o.datastore_root)) ||
-            (r = global_opt(argc, argv, &i, "--home", &o.home))) {
+        if ((r = global_opt(argc, argv, &i, "--compute", &o->compute)) ||
+            (r = global_opt(argc, argv, &i, "--storage", &o->storage)) ||
+            (r = global_opt(argc, argv, &i, "--datastore-root", &o->datastore_root)) ||
+            (r = global_opt(argc, argv, &i, "--home", &o->home))) {
             if (r < 0) {
                 cli_error("%s needs a value", a);
                 return 2;
             }
             continue;
         }
-        if ((r = global_opt(argc, argv, &i, "--namespace", &o.ns))) {
+        if ((r = global_opt(argc, argv, &i, "--namespace", &o->ns))) {
             if (r < 0) {
                 cli_error("%s needs a value (an empty one, --namespace=, means all)", a);
                 return 2;
             }
-            o.ns_given = 1;
+            o->ns_given = 1;
             continue;
         }
         cli_error("unknown option '%s' (see mflow --help)", a);
@@ -132,6 +131,20 @@ int main(int argc, char **argv)
         fputs(usage, stderr);
         return 2;
     }
+    *next = i;
+    return -1;
+}
+
+int cli_main(int argc, char **argv)
+{
+    struct mf_host_opts o;
+    int i;
+    int code = cli_parse_globals(argc, argv, &o, &i);
+    if (code >= 0)
+        return code;
+    /* Not in the table: it is not a command for people (see cmd_task_server.c). */
+    if (!strcmp(argv[i], "__task-server"))
+        return cmd_task_server(argc - i, argv + i);
     const struct command *cmd = NULL;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
         if (!strcmp(commands[k].name, argv[i]))
@@ -144,7 +157,12 @@ int main(int argc, char **argv)
         cli_error("out of memory");
         return 1;
     }
-    int code = cmd->fn(argc - i, argv + i);
+    code = cmd->fn(argc - i, argv + i);
     mf_host_fini();
     return code;
+}
+
+int main(int argc, char **argv)
+{
+    return cli_main(argc, argv);
 }

@@ -224,6 +224,11 @@ void mf_host_fini(void)
     memset(&H, 0, sizeof H);
 }
 
+void mf_host_forget(void)
+{
+    memset(&H, 0, sizeof H);   /* the child's copy: leaked on purpose, freed at its exit */
+}
+
 mf_registry *mf_host_registry(void)
 {
     if (!H.ready)

@@ -20,6 +20,10 @@ struct mf_host_opts {
 /* Set up settings; call once before anything else (idempotent for tests). */
 int mf_host_init(const struct mf_host_opts *opts);
 void mf_host_fini(void);
+/* In a forked child about to run a command of its own: forget the parent's settings and
+ * plugin registry without unloading anything, so that what the parent loaded stays mapped
+ * and the child's own loading of the same files finds it there. */
+void mf_host_forget(void);
 
 /* The host table handed to plugins. */
 const struct mf_host_api *mf_host_api(void);

@@ -3,7 +3,8 @@
 . "$(dirname "$0")/lib.sh"
 
 run_ok "--version" mflow --version
-check_contains "version names the ABI" "plugin ABI 1.0" "$OUT"
+abi=$(sed -n 's/^#define MF_PLUGIN_ABI_\(MAJOR\|MINOR\) \([0-9]*\).*/\2/p' "$SRC/sdk/include/mflow/plugin.h" | paste -sd.)
+check_contains "version names the ABI of plugin.h" "plugin ABI $abi" "$OUT"
 run_ok "--help" mflow --help
 check_contains "help lists run" "run" "$OUT"
 run_ok "run --help" mflow run --help

@@ -38,6 +38,31 @@ struct local_spawn_req {
 int local_spawn(const struct local_spawn_req *req, const char *name, pid_t *pid, char *err,
                 size_t errlen);
 
+/* The child's environment: the host's, then the job's (later entries win), then forced and
+ * default entries as described above. Pointers are borrowed; free the array only. NULL
+ * when out of memory. */
+char **local_build_env(const char *const *job_env, const char *const *forced,
+                       const char *const *defaults);
+
+/* A task server (task_server.c, protocol in task_server_proto.h): a preloaded `mflow` that
+ * forks a child per task. Its children are not this process's: their exits come as events. */
+struct local_server;
+typedef void (*local_server_exit_fn)(void *ud, pid_t pid, int wstatus);
+/* Start `exe __task-server` and wait for its hello. 0, or a positive errno with err set. */
+int local_server_start(const char *exe, struct local_server **out, char *err, size_t errlen);
+/* Start the job in the server, set up as local_spawn would. 0 with *pid; EMSGSIZE when the
+ * request is too large for the server (exec it instead; no message); EPIPE when the server
+ * is gone (message in err; stop it and exec from now on); another errno when the fork
+ * failed (message in err). */
+int local_server_spawn(struct local_server *s, const struct local_spawn_req *req,
+                       const char *name, pid_t *pid, char *err, size_t errlen);
+/* The fd to poll for exit events, and reading them: fn once per exited child. 0, or -1 when
+ * the server is gone. */
+int local_server_event_fd(const struct local_server *s);
+int local_server_events(struct local_server *s, local_server_exit_fn fn, void *ud);
+/* Close its sockets (it exits) and reap it. NULL is a no-op. */
+void local_server_stop(struct local_server *s);
+
 /* Open (create, append) a log file, creating its parent directories. 0 or positive errno,
  * with the message in err. */
 int local_open_log(const char *path, const char *what, const char *name, int *fd, char *err,

@@ -65,8 +65,8 @@ static int any_has_key(const char *const *v, size_t n, const char *kv, size_t kl
 
 /* The child's envp: pointers into environ, the job env and the plugin's entries (borrowed;
  * the array is malloc'ed). NULL when out of memory. */
-static char **build_env(const char *const *job_env, const char *const *forced,
-                        const char *const *defaults)
+char **local_build_env(const char *const *job_env, const char *const *forced,
+                       const char *const *defaults)
 {
     size_t nh = count((const char *const *)environ), nj = count(job_env);
     size_t nf = count(forced), nd = count(defaults);
@@ -236,7 +236,7 @@ static void spawn_error(const struct local_spawn_req *req, const char *name, int
 int local_spawn(const struct local_spawn_req *req, const char *name, pid_t *pid, char *err,
                 size_t errlen)
 {
-    char **envp = build_env(req->env, req->env_forced, req->env_defaults);
+    char **envp = local_build_env(req->env, req->env_forced, req->env_defaults);
     if (!envp) {
         snprintf(err, errlen, "job %s: out of memory building its environment", name);
         return ENOMEM;

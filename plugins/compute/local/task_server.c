@@ -1,0 +1,255 @@
+/* The client side of the task server (see task_server_proto.h): start `mflow __task-server`
+ * once, hand it each job's command line, environment and fds, read back the child's pid and,
+ * later, its exit status. A job started this way is not this process's child: its exit is
+ * known from the server's event, never from waitpid. */
+#include "local_int.h"
+#include "task_server_proto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define HELLO_TIMEOUT_MS 10000
+#define REPLY_TIMEOUT_MS 10000
+
+struct local_server {
+    pid_t pid;
+    int req;         /* requests and replies */
+    int evt;         /* exit events */
+    char *buf;       /* TS_MAX_MSG bytes for building requests */
+};
+
+static int wait_readable(int fd, int ms)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    int r;
+    do
+        r = poll(&p, 1, ms);
+    while (r < 0 && errno == EINTR);
+    return r;
+}
+
+static void reap_server(pid_t pid)
+{
+    for (int tries = 0; tries < 200; tries++) {
+        pid_t r = waitpid(pid, NULL, WNOHANG);
+        if (r == pid || (r < 0 && errno != EINTR))
+            return;
+        poll(NULL, 0, 10);
+    }
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+void local_server_stop(struct local_server *s)
+{
+    if (!s)
+        return;
+    if (s->req >= 0)
+        close(s->req);   /* the server sees EOF and exits */
+    if (s->evt >= 0)
+        close(s->evt);
+    if (s->pid > 0)
+        reap_server(s->pid);
+    free(s->buf);
+    free(s);
+}
+
+int local_server_start(const char *exe, struct local_server **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct local_server *s = calloc(1, sizeof *s);
+    int rq[2] = {-1, -1}, ev[2] = {-1, -1}, errfd = -1, rc = 0;
+    if (!s || !(s->buf = malloc(TS_MAX_MSG))) {
+        free(s);
+        snprintf(err, errlen, "task server: out of memory");
+        return ENOMEM;
+    }
+    s->req = s->evt = -1;
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, rq) != 0 ||
+        socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, ev) != 0) {
+        rc = errno;
+        snprintf(err, errlen, "task server: socketpair: %s", strerror(rc));
+        goto fail;
+    }
+    for (int i = 0; i < 2; i++) {
+        rq[i] = local_fd_above_stdio(rq[i]);
+        ev[i] = local_fd_above_stdio(ev[i]);
+    }
+    errfd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (rq[0] < 0 || rq[1] < 0 || ev[0] < 0 || ev[1] < 0 || errfd < 0) {
+        rc = errno ? errno : EBADF;
+        snprintf(err, errlen, "task server: setting up its sockets: %s", strerror(rc));
+        goto fail;
+    }
+    const char *argv[] = {exe, "__task-server", NULL};
+    struct local_spawn_req sp = {
+        .argv = argv,
+        .cgroup_procs_fd = -1,
+        .stdin_fd = rq[1],
+        .stdout_fd = ev[1],
+        .stderr_fd = errfd,
+    };
+    rc = local_spawn(&sp, "task-server", &s->pid, err, errlen);
+    if (rc)
+        goto fail;
+    close(rq[1]);
+    close(ev[1]);
+    rq[1] = ev[1] = -1;
+    s->req = rq[0];
+    s->evt = ev[0];
+    rq[0] = ev[0] = -1;
+
+    struct ts_hello h;
+    ssize_t n = -1;
+    if (wait_readable(s->req, HELLO_TIMEOUT_MS) == 1)
+        n = recv(s->req, &h, sizeof h, 0);
+    if (n != (ssize_t)sizeof h || h.magic != TS_MAGIC || h.version != TS_VERSION) {
+        rc = EPROTO;
+        snprintf(err, errlen, "task server: %s did not answer as a version %u task server",
+                 exe, TS_VERSION);
+        goto fail;
+    }
+    close(errfd);
+    *out = s;
+    return 0;
+
+fail:
+    for (int i = 0; i < 2; i++) {
+        if (rq[i] >= 0)
+            close(rq[i]);
+        if (ev[i] >= 0)
+            close(ev[i]);
+    }
+    if (errfd >= 0)
+        close(errfd);
+    if (s->pid > 0)
+        kill(s->pid, SIGKILL);
+    local_server_stop(s);
+    return rc ? rc : EIO;
+}
+
+/* Append v's strings (NUL-terminated) at *p; 0, or -1 when past end. */
+static int put_strings(char **p, const char *end, const char *const *v, uint32_t *count)
+{
+    uint32_t n = 0;
+    for (; v && v[n]; n++) {
+        size_t len = strlen(v[n]) + 1;
+        if ((size_t)(end - *p) < len)
+            return -1;
+        memcpy(*p, v[n], len);
+        *p += len;
+    }
+    *count = n;
+    return 0;
+}
+
+int local_server_spawn(struct local_server *s, const struct local_spawn_req *req,
+                       const char *name, pid_t *pid, char *err, size_t errlen)
+{
+    char **envp = local_build_env(req->env, req->env_forced, req->env_defaults);
+    if (!envp) {
+        snprintf(err, errlen, "job %s: out of memory building its environment", name);
+        return ENOMEM;
+    }
+    struct ts_request h = {
+        .magic = TS_MAGIC,
+        .nfds = req->cgroup_procs_fd >= 0 ? 4 : 3,
+        .cpuset_size = req->cpuset ? (uint32_t)req->cpuset_size : 0,
+        .has_workdir = req->workdir != NULL,
+        .data_limit = req->data_limit,
+    };
+    char *p = s->buf, *end = s->buf + TS_MAX_MSG;
+    p += sizeof h;
+    int too_big = (size_t)(end - p) < h.cpuset_size;
+    if (!too_big) {
+        if (h.cpuset_size)
+            memcpy(p, req->cpuset, h.cpuset_size);
+        p += h.cpuset_size;
+        const char *const wd[] = {req->workdir, NULL};
+        uint32_t nwd;
+        too_big = put_strings(&p, end, req->argv, &h.argc) != 0 ||
+                  put_strings(&p, end, (const char *const *)envp, &h.envc) != 0 ||
+                  (req->workdir && put_strings(&p, end, wd, &nwd) != 0);
+    }
+    free(envp);
+    if (too_big)
+        return EMSGSIZE;   /* the caller execs this one */
+    memcpy(s->buf, &h, sizeof h);
+
+    int fds[TS_MAX_FDS] = {req->stdin_fd, req->stdout_fd, req->stderr_fd, req->cgroup_procs_fd};
+    union {
+        char b[CMSG_SPACE(TS_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    memset(&ctl, 0, sizeof ctl);
+    struct iovec iov = {s->buf, (size_t)(p - s->buf)};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                       .msg_controllen = CMSG_SPACE(h.nfds * sizeof(int))};
+    struct cmsghdr *c = CMSG_FIRSTHDR(&m);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(h.nfds * sizeof(int));
+    memcpy(CMSG_DATA(c), fds, h.nfds * sizeof(int));
+    ssize_t w;
+    do
+        w = sendmsg(s->req, &m, MSG_NOSIGNAL);
+    while (w < 0 && errno == EINTR);
+    if (w < 0) {
+        int e = errno;
+        if (e == EMSGSIZE || e == ENOBUFS)
+            return EMSGSIZE;
+        snprintf(err, errlen, "job %s: sending it to the task server: %s", name, strerror(e));
+        return EPIPE;
+    }
+    struct ts_reply rep;
+    ssize_t n = -1;
+    if (wait_readable(s->req, REPLY_TIMEOUT_MS) == 1) {
+        do
+            n = recv(s->req, &rep, sizeof rep, 0);
+        while (n < 0 && errno == EINTR);
+    }
+    if (n != (ssize_t)sizeof rep) {
+        snprintf(err, errlen, "job %s: the task server did not answer (%s)", name,
+                 n == 0 ? "it exited" : n < 0 ? strerror(errno) : "a short reply");
+        return EPIPE;
+    }
+    if (rep.pid <= 0) {
+        int e = rep.err > 0 ? rep.err : EIO;
+        snprintf(err, errlen, "job %s: the task server cannot create a process: %s (too many processes? lower --max-workers)",
+                 name, strerror(e));
+        return e;
+    }
+    *pid = rep.pid;
+    return 0;
+}
+
+int local_server_event_fd(const struct local_server *s)
+{
+    return s->evt;
+}
+
+int local_server_events(struct local_server *s, local_server_exit_fn fn, void *ud)
+{
+    for (;;) {
+        struct ts_event e;
+        ssize_t n = recv(s->evt, &e, sizeof e, MSG_DONTWAIT);
+        if (n == (ssize_t)sizeof e) {
+            fn(ud, e.pid, e.wstatus);
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        return -1;   /* EOF, an error or a malformed event: the server is gone */
+    }
+}
