@@ -19,13 +19,13 @@ check_task_view() {   # MODE EXPECTED_COMM
   check_contains "$mode: stderr kept as the task's log" "on stderr" "$(mflow logs "$p/$task" --stderr)"
 }
 
-run_flow "$F" || fail "task_env with the server: $OUT"
+MFLOW_LOCAL_TASK_SERVER=on run_flow "$F" || fail "task_env with the server: $OUT"
 check_task_view "server" "mflow-task"
 
 MFLOW_LOCAL_TASK_SERVER=off run_flow "$F" || fail "task_env with exec: $OUT"
 check_task_view "exec" "mflow"
 
-MFLOW_LOCAL_TASK_SERVER=sometimes run_fails "bad task_server value named" 1 "task_server='sometimes' is not auto or off" mflow run "$F"
+MFLOW_LOCAL_TASK_SERVER=sometimes run_fails "bad task_server value named" 1 "task_server='sometimes' is not auto, on or off" mflow run "$F"
 
 # Kill the server while tasks run: they are lost, retried (with exec), and the run succeeds.
 S=$FLOWS/slow_foreach.c

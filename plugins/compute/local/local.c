@@ -85,7 +85,7 @@ struct local {
     size_t norphans, orphans_cap;
     /* The task server: jobs whose argv[0] is this very executable (an `mflow task ...` of
      * the host itself) are forked by a preloaded mflow instead of exec'ed (task_server.c). */
-    int use_server;                  /* option task_server: auto (1) or off (0) */
+    int use_server;                  /* option task_server: off (0), auto (1), on (2) */
     struct local_server *srv;        /* started on the first such job */
     char *self_exe;                  /* realpath of /proc/self/exe */
     char *exe_seen;                  /* the last argv[0] compared with it, */
@@ -636,14 +636,21 @@ static int spawn(struct local *lc, struct mf_job *j, const struct local_spawn_re
 {
     j->via_server = 0;
     if (lc->use_server && is_self(lc, req->argv[0])) {
+        char msg[512];
         if (!lc->srv) {
-            char msg[512];
             if (local_server_start(lc->self_exe, &lc->srv, msg, sizeof msg) != 0) {
                 LOG(lc, MF_LOG_WARN, "%s; running tasks with exec instead", msg);
                 lc->use_server = 0;
             }
         }
-        if (lc->srv) {
+        int ready = lc->srv ? local_server_ready(lc->srv, lc->use_server == 2, msg, sizeof msg) : 0;
+        if (ready < 0) {
+            LOG(lc, MF_LOG_WARN, "%s; running tasks with exec instead", msg);
+            local_server_stop(lc->srv);
+            lc->srv = NULL;
+            lc->use_server = 0;
+        }
+        if (ready > 0) {
             int rc = local_server_spawn(lc->srv, req, j->name, &j->pid, lc->err, sizeof lc->err);
             if (rc == 0) {
                 j->via_server = 1;
@@ -1395,7 +1402,7 @@ static const struct mf_option_def options[] = {
         .name = "task_server",
         .env = "MFLOW_LOCAL_TASK_SERVER",
         .default_value = "auto",
-        .help = "auto: start `mflow task` jobs by forking a preloaded mflow (about 0.5 ms less a task); off: exec each one",
+        .help = "auto: start `mflow task` jobs by forking a preloaded mflow once it is up (about 0.5 ms less a task), exec'ing them until then; on: the same, but wait for it to be up; off: exec each one",
     },
 };
 
@@ -1563,13 +1570,13 @@ static int lc_init(const struct mf_host_api *host, void **state)
         goto error;
 
     const char *server = option(lc, "task_server", "auto");
-    if (strcmp(server, "auto") != 0 && strcmp(server, "off") != 0) {
-        LOG(lc, MF_LOG_ERROR, "option task_server='%s' is not auto or off (fix MFLOW_LOCAL_TASK_SERVER or \"local\": {\"task_server\": ...} in config.json)",
+    if (strcmp(server, "auto") != 0 && strcmp(server, "on") != 0 && strcmp(server, "off") != 0) {
+        LOG(lc, MF_LOG_ERROR, "option task_server='%s' is not auto, on or off (fix MFLOW_LOCAL_TASK_SERVER or \"local\": {\"task_server\": ...} in config.json)",
             server);
         rc = MF_EINVAL;
         goto error;
     }
-    lc->use_server = !strcmp(server, "auto");
+    lc->use_server = !strcmp(server, "on") ? 2 : !strcmp(server, "auto");
     if (lc->use_server)
         lc->self_exe = realpath("/proc/self/exe", NULL);
 

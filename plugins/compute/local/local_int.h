@@ -48,8 +48,12 @@ char **local_build_env(const char *const *job_env, const char *const *forced,
  * forks a child per task. Its children are not this process's: their exits come as events. */
 struct local_server;
 typedef void (*local_server_exit_fn)(void *ud, pid_t pid, int wstatus);
-/* Start `exe __task-server` and wait for its hello. 0, or a positive errno with err set. */
+/* Start `exe __task-server` without waiting for it. 0, or a positive errno with err set. */
 int local_server_start(const char *exe, struct local_server **out, char *err, size_t errlen);
+/* Its hello came (1), not yet (0: exec jobs meanwhile, so that its start-up is never on a
+ * job's path), or it failed to start (-1, err set). With wait, blocks until it answers or
+ * its start-up time is over. */
+int local_server_ready(struct local_server *s, int wait, char *err, size_t errlen);
 /* Start the job in the server, set up as local_spawn would. 0 with *pid; EMSGSIZE when the
  * request is too large for the server (exec it instead; no message); EPIPE when the server
  * is gone (message in err; stop it and exec from now on); another errno when the fork

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define HELLO_TIMEOUT_MS 10000
@@ -23,8 +24,18 @@ struct local_server {
     pid_t pid;
     int req;         /* requests and replies */
     int evt;         /* exit events */
+    int ready;       /* its hello came */
+    char *exe;       /* for messages */
+    double started;  /* monotonic seconds */
     char *buf;       /* TS_MAX_MSG bytes for building requests */
 };
+
+static double mono(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
 
 static int wait_readable(int fd, int ms)
 {
@@ -59,6 +70,7 @@ void local_server_stop(struct local_server *s)
         close(s->evt);
     if (s->pid > 0)
         reap_server(s->pid);
+    free(s->exe);
     free(s->buf);
     free(s);
 }
@@ -68,7 +80,9 @@ int local_server_start(const char *exe, struct local_server **out, char *err, si
     *out = NULL;
     struct local_server *s = calloc(1, sizeof *s);
     int rq[2] = {-1, -1}, ev[2] = {-1, -1}, errfd = -1, rc = 0;
-    if (!s || !(s->buf = malloc(TS_MAX_MSG))) {
+    if (!s || !(s->buf = malloc(TS_MAX_MSG)) || !(s->exe = strdup(exe))) {
+        if (s)
+            free(s->buf);
         free(s);
         snprintf(err, errlen, "task server: out of memory");
         return ENOMEM;
@@ -107,17 +121,7 @@ int local_server_start(const char *exe, struct local_server **out, char *err, si
     s->req = rq[0];
     s->evt = ev[0];
     rq[0] = ev[0] = -1;
-
-    struct ts_hello h;
-    ssize_t n = -1;
-    if (wait_readable(s->req, HELLO_TIMEOUT_MS) == 1)
-        n = recv(s->req, &h, sizeof h, 0);
-    if (n != (ssize_t)sizeof h || h.magic != TS_MAGIC || h.version != TS_VERSION) {
-        rc = EPROTO;
-        snprintf(err, errlen, "task server: %s did not answer as a version %u task server",
-                 exe, TS_VERSION);
-        goto fail;
-    }
+    s->started = mono();
     close(errfd);
     *out = s;
     return 0;
@@ -135,6 +139,30 @@ fail:
         kill(s->pid, SIGKILL);
     local_server_stop(s);
     return rc ? rc : EIO;
+}
+
+int local_server_ready(struct local_server *s, int wait, char *err, size_t errlen)
+{
+    if (s->ready)
+        return 1;
+    int left = (int)((s->started + HELLO_TIMEOUT_MS / 1000.0 - mono()) * 1000);
+    int r = wait_readable(s->req, wait && left > 0 ? left : 0);
+    if (r == 0) {
+        if (mono() - s->started < HELLO_TIMEOUT_MS / 1000.0)
+            return 0;
+        snprintf(err, errlen, "task server: %s did not answer within %d s", s->exe,
+                 HELLO_TIMEOUT_MS / 1000);
+        return -1;
+    }
+    struct ts_hello h;
+    ssize_t n = r > 0 ? recv(s->req, &h, sizeof h, 0) : -1;
+    if (n != (ssize_t)sizeof h || h.magic != TS_MAGIC || h.version != TS_VERSION) {
+        snprintf(err, errlen, "task server: %s did not answer as a version %u task server",
+                 s->exe, TS_VERSION);
+        return -1;
+    }
+    s->ready = 1;
+    return 1;
 }
 
 /* Append v's strings (NUL-terminated) at *p; 0, or -1 when past end. */
