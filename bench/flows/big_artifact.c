@@ -1,5 +1,7 @@
 /* One large incompressible artifact written in one step and read in the next; each step
- * reports its own throughput and peak RSS. */
+ * reports its own throughput and peak RSS. The writing step asks for 2 CPUs: with a second
+ * one the blob layer writes the value while it hashes it (bound to one CPU, a task hashes
+ * first and writes after). */
 #include <mflow/flow.h>
 
 #include <stdio.h>
@@ -53,7 +55,7 @@ static void end(mf_task *t)
 }
 
 static const mf_step_def steps[] = {
-    {.name = "start", .fn = start, .next = "end"},
+    {.name = "start", .fn = start, .next = "end", .resources = {.cpu = 2}},
     {.name = "end", .fn = end},
 };
 static const mf_param_def params[] = {{.name = "size_mb", .type = MF_I64, .default_value = "1024"}};

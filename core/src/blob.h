@@ -5,7 +5,8 @@
  * zstd), three zero bytes, the encoded value's length as u64 LE — then the data, raw or zstd.
  * zstd is used when a sample shows it saves at least 10%. Reads verify the hash: a flipped
  * byte is MF_ECORRUPT, never a wrong value. Writes are put-if-absent, so storing a value
- * again costs one existence check.
+ * again costs one existence check (a large raw value, written while it is hashed, is dropped
+ * once the check finds it stored).
  */
 #ifndef MF_BLOB_H
 #define MF_BLOB_H
@@ -36,6 +37,11 @@ struct mf_blob {
  * Returns 0, or a storage error (the message is the store's last_error). */
 int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
                 char key[MF_BLOB_KEY_LEN + 1], uint64_t *stored);
+
+/* Raw values of at least `threshold` bytes are written while they are hashed when the store
+ * has the streaming writer and the calling thread may run on at least `min_cpus` CPUs; 0
+ * restores either default (64 MiB, 2 CPUs). For tests, which set them low; not thread-safe. */
+void mf_blob_set_stream(size_t threshold, int min_cpus);
 
 /* Read and verify the blob `key`. Returns 0, MF_ENOTFOUND, MF_ECORRUPT (hash or header
  * mismatch), or a storage error. Release with mf_blob_release. */

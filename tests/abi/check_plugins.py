@@ -19,18 +19,33 @@ GOOD = "mflow_compute_abigood.so"
 VERSION = re.escape(os.environ.get("MFLOW_VERSION", "0.1.0"))
 REBUILD = rf"rebuild it against mflow {VERSION}'s SDK"
 
+
+def host_abi():
+    """The ABI this mflow speaks, "1.N", from sdk/include/mflow/plugin.h (the test plugins
+    themselves claim 1.0: they stand for plugins built against the first minor)."""
+    src = os.environ.get("MFLOW_ABI_SOURCE", os.path.dirname(os.path.abspath(__file__)))
+    header = os.path.join(src, "..", "..", "sdk", "include", "mflow", "plugin.h")
+    with open(header) as f:
+        text = f.read()
+    major = re.search(r"#define MF_PLUGIN_ABI_MAJOR (\d+)", text).group(1)
+    minor = re.search(r"#define MF_PLUGIN_ABI_MINOR (\d+)", text).group(1)
+    return f"{major}.{minor}"
+
+
+SPEAKS = re.escape(host_abi())
+
 # file -> (patterns its error must match, JSON fields it must show)
 REFUSALS = {
     "wrong_major": ("mflow_compute_major2.so",
-                    [r"built for plugin ABI 2\.0, this mflow speaks 1\.0", REBUILD],
+                    [rf"built for plugin ABI 2\.0, this mflow speaks {SPEAKS}", REBUILD],
                     {"abi_major": 2, "abi_minor": 0, "kind": "compute", "name": "major2"}),
     "entry_v2": ("mflow_compute_entryv2.so",
                  [r"exports mf_plugin_entry_v2 instead of mf_plugin_entry_v1",
-                  r"built for plugin ABI 2, this mflow speaks 1\.0", REBUILD],
+                  rf"built for plugin ABI 2, this mflow speaks {SPEAKS}", REBUILD],
                  {"abi_major": 2}),
     "short_desc": ("mflow_compute_shortdesc.so",
                    [r"its descriptor is (\d+) bytes, smaller than the (\d+) bytes of plugin "
-                    r"ABI 1\.0 \(it claims ABI 1\.0, this mflow speaks 1\.0\)", REBUILD],
+                    rf"ABI 1\.0 \(it claims ABI 1\.0, this mflow speaks {SPEAKS}\)", REBUILD],
                    {"abi_major": 1, "abi_minor": 0}),
     "short_ops": ("mflow_compute_shortops.so",
                   [r"compute plugin 'shortops': its operations table is (\d+) bytes, smaller "
@@ -172,7 +187,8 @@ def case_good(tmp, home):
     mine = under(entries, d)
     if set(mine) != {a, b}:
         fail(f"expected {a} and {b}, got {sorted(mine)}")
-    # Same name, different kind: both load.
+    # Same name, different kind: both load. Both are 1.0 plugins (minor 0, 1.0-sized tables:
+    # the storage one without the 1.1 streaming writer) under this newer host.
     expect_loaded(mine[a], "compute", "abigood")
     expect_loaded(mine[b], "storage", "abigood")
     # The project's own plugins are found in the build tree and load like any other.
@@ -263,7 +279,7 @@ def case_text(tmp, home):
         fail(f"no 'refused' row for {bad}:\n{p.stdout}")
     refused = p.stdout.split("\nrefused:\n", 1)
     if len(refused) != 2 or not re.search(
-            rf"{re.escape(bad)}: built for plugin ABI 2\.0, this mflow speaks 1\.0",
+            rf"{re.escape(bad)}: built for plugin ABI 2\.0, this mflow speaks {SPEAKS}",
             refused[1]):
         fail(f"the refusal message is not printed below the table:\n{p.stdout}")
     if "greeting (string, env MFLOW_ABITEST_GREETING, default hello): what init says" \

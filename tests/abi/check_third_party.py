@@ -17,6 +17,7 @@ Environment: MFLOW_BIN, MFLOW_TEST_BUILD_ROOT, MFLOW_ABI_SOURCE (set by meson.bu
 """
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -24,6 +25,13 @@ import sys
 import tempfile
 
 ENTRY = "mf_plugin_entry_v1"
+
+
+def sdk_minor():
+    """MF_PLUGIN_ABI_MINOR of the SDK the template is built against (this source tree's)."""
+    src = os.environ.get("MFLOW_ABI_SOURCE", os.path.dirname(os.path.abspath(__file__)))
+    with open(os.path.join(src, "..", "..", "sdk", "include", "mflow", "plugin.h")) as f:
+        return int(re.search(r"#define MF_PLUGIN_ABI_MINOR (\d+)", f.read()).group(1))
 
 
 def fail(msg):
@@ -156,7 +164,7 @@ def main():
             fail(f"mflow plugins --json does not list {path}: {[x['path'] for x in rep]}")
         e = e[0]
         want = {"loaded": True, "error": None, "kind": "storage", "name": "memory",
-                "version": "1.0.0", "abi_major": 1, "abi_minor": 0}
+                "version": "1.0.0", "abi_major": 1, "abi_minor": sdk_minor()}
         for k, v in want.items():
             if e[k] != v:
                 fail(f"{path}: {k} is {e[k]!r}, expected {v!r} ({e})")

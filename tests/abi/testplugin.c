@@ -11,6 +11,9 @@
  *   NO_INIT             init is NULL
  *   ENTRY_RETURNS_NULL  the entry declines to load
  *
+ * Every variant is a plugin built against ABI 1.0: it claims minor 0 and its operations table
+ * has the 1.0 size (for storage, without the 1.1 streaming writer), so the good ones show that
+ * such plugins keep loading under a newer host.
  * The operations really answer (MF_ENOTSUP with a message) so a host that calls one of a
  * plugin it accepted gets an error, not a crash. init logs through the host, which lets the
  * unit test see that loading a plugin does not call init.
@@ -128,10 +131,11 @@ static int deployments(void *state, mf_deployment_cb cb, void *ud)
     return MF_ENOTSUP;
 }
 
+/* `last` is the table's last 1.0 field. */
 #ifdef SHORT_OPS
 #define OPS_SIZE(type, last) offsetof(type, last)
 #else
-#define OPS_SIZE(type, last) sizeof(type)
+#define OPS_SIZE(type, last) (offsetof(type, last) + sizeof(void *))
 #endif
 
 MAYBE_UNUSED static const struct mf_compute_ops compute_ops = {
@@ -194,7 +198,7 @@ static struct mf_plugin_desc desc = {
     .struct_size = sizeof(struct mf_plugin_desc),
 #endif
     .abi_major = DESC_ABI_MAJOR,
-    .abi_minor = MF_PLUGIN_ABI_MINOR,
+    .abi_minor = 0,   /* built against 1.0, see above */
     .kind = PLUGIN_KIND,
 #ifndef NO_NAME
     .name = PLUGIN_NAME,

@@ -1,5 +1,6 @@
 /* Unit tests of core/src/blob.c over an in-memory storage plugin written here, which counts
- * what the blob layer asks of it and lets a test damage what it holds. */
+ * what the blob layer asks of it and lets a test damage what it holds; the streaming writer
+ * (write while hashing) also over the built local storage plugin, when it is found. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +12,16 @@
 
 #include <zstd.h>
 
+#include <dirent.h>
+#include <dlfcn.h>
+#include <sched.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 /* ---- an in-memory store ------------------------------------------------------------------- */
 
@@ -32,6 +40,15 @@ struct mem_store {
     uint32_t last_flags;
     int fail_put;          /* next puts fail with MF_EIO */
     char err[256];
+    /* the streaming writer (mem_stream_ops); writes run in the blob layer's second thread,
+     * so they only count and never assert */
+    int opens, commits, aborts, live;
+    int writes;            /* writer_write calls */
+    int fail_open;         /* writer_open fails with MF_EIO */
+    int fail_write;        /* writer_write fails with MF_EIO */
+    int exists_fails;      /* exists answers MF_EIO */
+    long write_delay_ms;   /* each writer_write sleeps this long first */
+    char werr[256];        /* the message of a failed write (its own thread) */
 };
 
 static struct mem_obj *mem_find(struct mem_store *m, const char *key)
@@ -120,12 +137,88 @@ static int mem_exists(void *state, const char *key)
 {
     struct mem_store *m = state;
     m->exists_calls++;
+    if (m->exists_fails) {
+        snprintf(m->err, sizeof m->err, "mem: cannot look up %s", key);
+        return MF_EIO;
+    }
     return mem_find(m, key) != NULL;
 }
 
 static const char *mem_last_error(void *state)
 {
-    return ((struct mem_store *)state)->err;
+    struct mem_store *m = state;
+    return m->werr[0] ? m->werr : m->err;
+}
+
+struct mf_writer {
+    uint8_t *data;
+    size_t len;
+};
+
+static int mem_writer_open(void *state, mf_writer **out)
+{
+    struct mem_store *m = state;
+    if (m->fail_open) {
+        snprintf(m->err, sizeof m->err, "mem: no writer today");
+        return MF_EIO;
+    }
+    *out = calloc(1, sizeof **out);
+    if (!*out)
+        return MF_ENOMEM;
+    m->opens++;
+    m->live++;
+    return 0;
+}
+
+static int mem_writer_write(void *state, mf_writer *w, const struct mf_iov *iov, size_t niov)
+{
+    struct mem_store *m = state;
+    m->writes++;
+    if (m->write_delay_ms) {
+        struct timespec ts = {m->write_delay_ms / 1000, m->write_delay_ms % 1000 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (m->fail_write) {
+        snprintf(m->werr, sizeof m->werr, "mem: disk on fire while streaming");
+        return MF_EIO;
+    }
+    size_t add = 0;
+    for (size_t i = 0; i < niov; i++)
+        add += iov[i].len;
+    uint8_t *p = realloc(w->data, w->len + add + 1);
+    if (!p)
+        return MF_ENOMEM;
+    w->data = p;
+    for (size_t i = 0; i < niov; i++) {
+        memcpy(w->data + w->len, iov[i].base, iov[i].len);
+        w->len += iov[i].len;
+    }
+    return 0;
+}
+
+static void mem_writer_free(struct mem_store *m, mf_writer *w)
+{
+    m->live--;
+    free(w->data);
+    free(w);
+}
+
+static int mem_writer_commit(void *state, mf_writer *w, const char *key, uint32_t flags)
+{
+    struct mem_store *m = state;
+    m->commits++;
+    m->last_flags = flags;
+    if (!((flags & MF_PUT_IF_ABSENT) && mem_find(m, key)))
+        mem_set(m, key, w->data, w->len);
+    mem_writer_free(m, w);
+    return 0;
+}
+
+static void mem_writer_abort(void *state, mf_writer *w)
+{
+    struct mem_store *m = state;
+    m->aborts++;
+    mem_writer_free(m, w);
 }
 
 static const struct mf_storage_ops mem_ops = {
@@ -136,9 +229,23 @@ static const struct mf_storage_ops mem_ops = {
     .last_error = mem_last_error,
 };
 
+/* The same store with the 1.1 streaming writer. */
+static const struct mf_storage_ops mem_stream_ops = {
+    .struct_size = sizeof(struct mf_storage_ops),
+    .put = mem_put,
+    .get = mem_get,
+    .exists = mem_exists,
+    .last_error = mem_last_error,
+    .writer_open = mem_writer_open,
+    .writer_write = mem_writer_write,
+    .writer_commit = mem_writer_commit,
+    .writer_abort = mem_writer_abort,
+};
+
 struct fixture {
     struct mem_store mem;
     struct mf_store st;
+    struct mf_storage_ops ops;   /* a private table, for tests that change it */
 };
 
 static int setup(void **state)
@@ -152,12 +259,27 @@ static int setup(void **state)
     return 0;
 }
 
+/* Streaming from 1 MiB, so that tests stay small, and on one CPU too (a CI machine may have
+ * one; the default wants two). */
+#define TEST_STREAM_FROM ((size_t)1 << 20)
+
+static int setup_stream(void **state)
+{
+    if (setup(state))
+        return -1;
+    struct fixture *f = *state;
+    f->st.ops = &mem_stream_ops;
+    mf_blob_set_stream(TEST_STREAM_FROM, 1);
+    return 0;
+}
+
 static int teardown(void **state)
 {
     struct fixture *f = *state;
     for (size_t i = 0; i < f->mem.n; i++)
         free(f->mem.objs[i].data);
     free(f);
+    mf_blob_set_stream(0, 0);   /* back to the default */
     return 0;
 }
 
@@ -653,6 +775,383 @@ static void test_store_failure_is_reported(void **state)
     assert_int_equal(f->mem.n, 0);
 }
 
+/* ---- streaming: a large raw value written while it is hashed --------------------------------- */
+
+static uint8_t *random_value(size_t n)
+{
+    uint8_t *v = malloc(n);
+    assert_non_null(v);
+    fill_random(v, n);
+    return v;
+}
+
+/* What the hash-first path stores for value v: the bytes the streamed blob must equal. */
+static struct mem_obj *hash_first_copy(struct mem_store *m, const struct mf_iov *iov, size_t niov,
+                                       char key[65])
+{
+    struct mf_store st = {.ops = &mem_ops, .state = m};
+    assert_int_equal(mf_blob_put(&st, iov, niov, key, NULL), 0);
+    char path[9 + MF_BLOB_KEY_LEN + 1];
+    mf_blob_path(key, path, sizeof path);
+    struct mem_obj *o = mem_find(m, path);
+    assert_non_null(o);
+    return o;
+}
+
+static void test_stream_large_raw(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 3u << 20;
+    uint8_t *v = random_value(n);
+    uint8_t hdr[MF_CODEC_HDR_LEN];
+    mf_codec_header(hdr, MF_BYTES);
+    struct mf_iov iov[2] = {{hdr, sizeof hdr}, {v, n}};
+    char key[65];
+    uint64_t stored = 0;
+    assert_int_equal(mf_blob_put(&f->st, iov, 2, key, &stored), 0);
+    /* written through the writer, committed under its key, never through put */
+    assert_int_equal(f->mem.opens, 1);
+    assert_true(f->mem.writes >= 1);
+    assert_int_equal(f->mem.commits, 1);
+    assert_int_equal(f->mem.aborts, 0);
+    assert_int_equal(f->mem.live, 0);
+    assert_int_equal(f->mem.puts, 0);
+    assert_int_equal(f->mem.exists_calls, 1);
+    assert_int_equal(f->mem.last_flags, MF_PUT_IF_ABSENT);
+    assert_int_equal(stored, 16 + sizeof hdr + n);
+
+    /* byte for byte what the hash-first path stores, under the same key */
+    struct mem_store *other = calloc(1, sizeof *other);
+    assert_non_null(other);
+    char key2[65];
+    mf_blob_set_stream(SIZE_MAX, 1);
+    struct mem_obj *want = hash_first_copy(other, iov, 2, key2);
+    mf_blob_set_stream(TEST_STREAM_FROM, 1);
+    assert_string_equal(key, key2);
+    struct mem_obj *o = stored_blob(f, key);
+    assert_int_equal(o->len, want->len);
+    assert_memory_equal(o->data, want->data, want->len);
+    assert_int_equal(o->data[4], 0);   /* raw */
+    free(want->data);
+    free(other);
+
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
+    assert_int_equal(b.len, sizeof hdr + n);
+    assert_memory_equal(b.data, hdr, sizeof hdr);
+    assert_memory_equal(b.data + sizeof hdr, v, n);
+    mf_blob_release(&b);
+
+    /* stored again: found by the existence check, the writer's bytes dropped */
+    stored = 99;
+    char again[65];
+    assert_int_equal(mf_blob_put(&f->st, iov, 2, again, &stored), 0);
+    assert_string_equal(again, key);
+    assert_int_equal(stored, 0);
+    assert_int_equal(f->mem.commits, 1);
+    assert_int_equal(f->mem.aborts, 1);
+    assert_int_equal(f->mem.live, 0);
+    assert_int_equal(f->mem.n, 1);
+    free(v);
+}
+
+/* A blob that exists stops the writing thread at its next piece: a value of three pieces
+ * (8 MiB each), each write slow, is dropped after the first. */
+static void test_stream_stops_when_stored(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 20u << 20;
+    uint8_t *v = random_value(n);
+    struct mf_iov iov = {v, n};
+    char key[65];
+    mf_blob_set_stream(SIZE_MAX, 1);
+    hash_first_copy(&f->mem, &iov, 1, key);   /* stored before */
+    mf_blob_set_stream(TEST_STREAM_FROM, 1);
+    f->mem.write_delay_ms = 300;
+    char again[65];
+    uint64_t stored = 1;
+    assert_int_equal(mf_blob_put(&f->st, &iov, 1, again, &stored), 0);
+    assert_string_equal(again, key);
+    assert_int_equal(stored, 0);
+    assert_int_equal(f->mem.opens, 1);
+    assert_int_equal(f->mem.aborts, 1);
+    assert_int_equal(f->mem.commits, 0);
+    assert_int_equal(f->mem.live, 0);
+    assert_true(f->mem.writes < 3);   /* 1 unless this machine is very slow */
+    free(v);
+}
+
+static void test_stream_flipped_byte(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 2u << 20;
+    uint8_t *v = random_value(n);
+    char key[65];
+    put_value(f, v, n, key, NULL);
+    assert_int_equal(f->mem.commits, 1);
+    struct mem_obj *o = stored_blob(f, key);
+    size_t positions[] = {16, 17, 16 + n / 2, 16 + n - 1};
+    for (size_t i = 0; i < sizeof positions / sizeof positions[0]; i++) {
+        o->data[positions[i]] ^= 0x01;
+        expect_corrupt(f, key);
+        o->data[positions[i]] ^= 0x01;
+    }
+    o->len--;
+    expect_corrupt(f, key);
+    o->len++;
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
+    assert_memory_equal(b.data, v, n);
+    mf_blob_release(&b);
+    free(v);
+}
+
+/* Small or compressible values keep the hash-first path (and zstd), writer or not. */
+static void test_stream_only_large_raw(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t *small = random_value(TEST_STREAM_FROM - 1);
+    char key[65];
+    put_value(f, small, TEST_STREAM_FROM - 1, key, NULL);
+    assert_int_equal(f->mem.puts, 1);
+    assert_int_equal(f->mem.opens, 0);
+    free(small);
+    size_t n = 3u << 20;
+    uint8_t *c = compressible(n);
+    uint64_t stored;
+    put_value(f, c, n, key, &stored);
+    assert_int_equal(f->mem.puts, 2);
+    assert_int_equal(f->mem.opens, 0);
+    assert_int_equal(stored_blob(f, key)->data[4], 1);   /* zstd */
+    free(c);
+
+    /* a thread bound to one CPU (a cpu = 1 task) hashes first, by default */
+    cpu_set_t was, one;
+    assert_int_equal(sched_getaffinity(0, sizeof was, &was), 0);
+    CPU_ZERO(&one);
+    for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+        if (CPU_ISSET(cpu, &was)) {
+            CPU_SET(cpu, &one);
+            break;
+        }
+    assert_int_equal(sched_setaffinity(0, sizeof one, &one), 0);
+    mf_blob_set_stream(TEST_STREAM_FROM, 0);
+    uint8_t *v = random_value(n);
+    put_value(f, v, n, key, NULL);
+    assert_int_equal(f->mem.puts, 3);
+    assert_int_equal(f->mem.opens, 0);
+    assert_int_equal(sched_setaffinity(0, sizeof was, &was), 0);
+    /* and a thread that may use as many CPUs as asked streams */
+    if (CPU_COUNT(&was) >= 2) {
+        v[0] ^= 1;
+        put_value(f, v, n, key, NULL);
+        assert_int_equal(f->mem.opens, 1);
+        assert_int_equal(f->mem.puts, 3);
+    }
+    free(v);
+}
+
+static void test_stream_write_failure(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 2u << 20;
+    uint8_t *v = random_value(n);
+    f->mem.fail_write = 1;
+    struct mf_iov iov = {v, n};
+    char key[65];
+    uint64_t stored = 7;
+    assert_int_equal(mf_blob_put(&f->st, &iov, 1, key, &stored), MF_EIO);
+    assert_int_equal(stored, 0);
+    assert_non_null(strstr(mf_blob_error(), key));
+    assert_non_null(strstr(mf_blob_error(), "disk on fire while streaming"));
+    assert_int_equal(f->mem.aborts, 1);
+    assert_int_equal(f->mem.commits, 0);
+    assert_int_equal(f->mem.live, 0);
+    assert_int_equal(f->mem.n, 0);
+
+    /* the existence check failing: aborted, and said so */
+    f->mem.fail_write = 0;
+    f->mem.werr[0] = '\0';
+    f->mem.exists_fails = 1;
+    assert_int_equal(mf_blob_put(&f->st, &iov, 1, key, &stored), MF_EIO);
+    assert_non_null(strstr(mf_blob_error(), "cannot check whether"));
+    assert_non_null(strstr(mf_blob_error(), "mem: cannot look up"));
+    assert_int_equal(f->mem.aborts, 2);
+    assert_int_equal(f->mem.live, 0);
+    assert_int_equal(f->mem.n, 0);
+    free(v);
+}
+
+/* A writer that cannot start costs nothing but the attempt: the value is put as before. */
+static void test_stream_open_failure_falls_back(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 2u << 20;
+    uint8_t *v = random_value(n);
+    f->mem.fail_open = 1;
+    char key[65];
+    uint64_t stored;
+    put_value(f, v, n, key, &stored);
+    assert_int_equal(stored, 16 + n);
+    assert_int_equal(f->mem.puts, 1);
+    assert_int_equal(f->mem.opens, 0);
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
+    assert_memory_equal(b.data, v, n);
+    mf_blob_release(&b);
+    free(v);
+}
+
+/* A storage plugin built against 1.0 declares the 1.0 table size: the host must not read the
+ * writer fields past it, whatever lies there. */
+static int trap_open(void *state, mf_writer **out)
+{
+    (void)state;
+    (void)out;
+    fail_msg("writer_open read past a 1.0 operations table");
+    return MF_EFAIL;
+}
+
+static void test_stream_not_from_a_1_0_table(void **state)
+{
+    struct fixture *f = *state;
+    f->ops = mem_stream_ops;
+    f->ops.struct_size = MF_STORAGE_OPS_V1_0_SIZE;
+    f->ops.writer_open = trap_open;
+    f->st.ops = &f->ops;
+    size_t n = 2u << 20;
+    uint8_t *v = random_value(n);
+    char key[65];
+    uint64_t stored;
+    put_value(f, v, n, key, &stored);
+    assert_int_equal(stored, 16 + n);
+    assert_int_equal(f->mem.puts, 1);
+    /* and a 1.1 table with the writer left NULL */
+    f->ops = mem_ops;
+    v[0] ^= 1;
+    put_value(f, v, n, key, &stored);
+    assert_int_equal(f->mem.puts, 2);
+    assert_int_equal(f->mem.opens, 0);
+    free(v);
+}
+
+/* ---- streaming through the real local storage plugin ---------------------------------------- */
+
+static const char *local_root;
+
+static const char *local_config(const char *name, const char *key)
+{
+    return !strcmp(name, "local") && !strcmp(key, "root") ? local_root : NULL;
+}
+
+/* Files in dir (0 when it does not exist). */
+static int files_in(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+static void test_stream_local_plugin(void **state)
+{
+    (void)state;
+    const char *build = getenv("MFLOW_TEST_BUILD_ROOT");
+    char so[PATH_MAX];
+    snprintf(so, sizeof so, "%s/plugins/storage/local/mflow_storage_local.so", build ? build : ".");
+    void *h = build ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (!h) {
+        print_message("skipped: the local storage plugin is not built (%s)\n", so);
+        skip();
+    }
+    mf_plugin_entry_fn entry = (mf_plugin_entry_fn)dlsym(h, MF_PLUGIN_ENTRY_SYMBOL);
+    assert_non_null(entry);
+    struct mf_host_api host = {.struct_size = sizeof host,
+                               .abi_major = MF_PLUGIN_ABI_MAJOR,
+                               .abi_minor = MF_PLUGIN_ABI_MINOR,
+                               .version = "test",
+                               .config_get = local_config};
+    const struct mf_plugin_desc *d = entry(&host);
+    assert_non_null(d);
+    char root[] = "/tmp/mflow-test-blob.XXXXXX";
+    assert_non_null(mkdtemp(root));
+    local_root = root;
+    struct mf_store st = {.ops = d->ops, .desc = d};
+    assert_int_equal(d->init(&host, &st.state), 0);
+    mf_blob_set_stream(TEST_STREAM_FROM, 1);
+
+    size_t n = 5u << 20;
+    uint8_t *v = random_value(n);
+    struct mf_iov iov = {v, n};
+    char key[65];
+    uint64_t stored = 0;
+    int rc = mf_blob_put(&st, &iov, 1, key, &stored);
+    if (rc)
+        fail_msg("put: %d %s", rc, mf_blob_error());
+    assert_int_equal(stored, 16 + n);
+    char tmpdir[PATH_MAX], file[PATH_MAX];
+    snprintf(tmpdir, sizeof tmpdir, "%s/tmp", root);
+    snprintf(file, sizeof file, "%s/blobs/%.2s/%s", root, key, key);
+    assert_int_equal(files_in(tmpdir), 0);   /* the temp became the blob */
+
+    /* the file is the header then the value, as the hash-first path writes it */
+    int fd = open(file, O_RDWR);
+    assert_true(fd >= 0);
+    uint8_t head[16];
+    assert_int_equal(pread(fd, head, 16, 0), 16);
+    assert_memory_equal(head, "MFB1\0\0\0\0", 8);
+    uint64_t len = 0;
+    for (int i = 0; i < 8; i++)
+        len |= (uint64_t)head[8 + i] << (8 * i);
+    assert_int_equal(len, n);
+    struct mf_blob b;
+    assert_int_equal(mf_blob_get(&st, key, &b), 0);
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, v, n);
+    mf_blob_release(&b);
+
+    /* stored again: dropped after the existence check, nothing left in <root>/tmp */
+    char again[65];
+    assert_int_equal(mf_blob_put(&st, &iov, 1, again, &stored), 0);
+    assert_string_equal(again, key);
+    assert_int_equal(stored, 0);
+    assert_int_equal(files_in(tmpdir), 0);
+
+    /* a flipped byte on disk is found on read, as before */
+    uint8_t byte;
+    assert_int_equal(pread(fd, &byte, 1, 16 + n / 3), 1);
+    byte ^= 0x10;
+    assert_int_equal(pwrite(fd, &byte, 1, 16 + n / 3), 1);
+    close(fd);
+    rc = mf_blob_get(&st, key, &b);
+    assert_int_equal(rc, MF_ECORRUPT);
+    assert_non_null(strstr(mf_blob_error(), key));
+
+    d->fini(st.state);
+    unlink(file);
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/blobs/%.2s", root, key);
+    rmdir(dir);
+    snprintf(dir, sizeof dir, "%s/blobs", root);
+    rmdir(dir);
+    rmdir(tmpdir);
+    assert_int_equal(rmdir(root), 0);   /* nothing else was left behind */
+    free(v);
+    dlclose(h);
+}
+
+static int teardown_threshold(void **state)
+{
+    (void)state;
+    mf_blob_set_stream(0, 0);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -671,6 +1170,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_zstd_frame_without_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_missing_and_bad_keys, setup, teardown),
         cmocka_unit_test_setup_teardown(test_store_failure_is_reported, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_large_raw, setup_stream, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_stops_when_stored, setup_stream, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_flipped_byte, setup_stream, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_only_large_raw, setup_stream, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_write_failure, setup_stream, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_open_failure_falls_back, setup_stream,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stream_not_from_a_1_0_table, setup_stream, teardown),
+        cmocka_unit_test_setup_teardown(test_stream_local_plugin, NULL, teardown_threshold),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -230,6 +230,13 @@ static void test_descriptor(void **state)
     assert_non_null(ops->list_batch);
     assert_non_null(ops->last_error);
     assert_non_null(ops->root);
+    /* the 1.1 streaming writer, inside the size it declares */
+    assert_int_equal(desc->abi_minor, MF_PLUGIN_ABI_MINOR);
+    assert_true(MF_HAS_FIELD(ops, writer_abort));
+    assert_non_null(ops->writer_open);
+    assert_non_null(ops->writer_write);
+    assert_non_null(ops->writer_commit);
+    assert_non_null(ops->writer_abort);
     assert_int_equal(desc->n_options, 1);
     assert_string_equal(desc->options[0].name, "root");
     assert_string_equal(desc->options[0].env, "MFLOW_DATASTORE_ROOT");
@@ -675,6 +682,165 @@ static void test_mapping_outlives_replacement(void **state)
     assert_object(f, "m", "CCCC");
 }
 
+/* ---- streaming writer (ABI 1.1) ------------------------------------------------------------ */
+
+/* Files (of any name) in <root>/tmp, where the streaming writer keeps its temp files. */
+static int writer_temps(struct fixture *f)
+{
+    char dir[PATH_MAX + 8];
+    snprintf(dir, sizeof dir, "%s/tmp", f->dir);
+    DIR *d = opendir(dir);
+    if (!d)
+        return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)))
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+static mf_writer *writer_with(struct fixture *f, const char *s)
+{
+    mf_writer *w = NULL;
+    int rc = ops->writer_open(f->st, &w);
+    if (rc)
+        fail_msg("writer_open: %d %s", rc, ops->last_error(f->st));
+    assert_non_null(w);
+    struct mf_iov v = {s, strlen(s)};
+    rc = ops->writer_write(f->st, w, &v, 1);
+    if (rc)
+        fail_msg("writer_write: %d %s", rc, ops->last_error(f->st));
+    return w;
+}
+
+static void test_writer_commit(void **state)
+{
+    struct fixture *f = *state;
+    mf_writer *w = NULL;
+    assert_int_equal(ops->writer_open(f->st, &w), 0);
+    assert_non_null(w);
+    /* several calls, one of them large enough to be written in several chunks */
+    size_t n = 40u << 20;
+    unsigned char *big = malloc(n);
+    assert_non_null(big);
+    for (size_t i = 0; i < n; i++)
+        big[i] = (unsigned char)(i * 2654435761u >> 13);
+    struct mf_iov head[2] = {{"MFB1", 4}, {"", 0}};
+    struct mf_iov body[2] = {{big, n / 2}, {big + n / 2, n - n / 2}};
+    struct mf_iov tail = {"end", 3};
+    assert_int_equal(ops->writer_write(f->st, w, head, 2), 0);
+    assert_int_equal(ops->writer_write(f->st, w, body, 2), 0);
+    assert_int_equal(ops->writer_write(f->st, w, &tail, 1), 0);
+    assert_int_equal(ops->writer_write(f->st, w, NULL, 0), 0);
+    /* in progress: one temp file under <root>/tmp, invisible to list and exists */
+    assert_int_equal(writer_temps(f), 1);
+    assert_string_equal(list_of(f, ""), "");
+    assert_int_equal(ops->writer_commit(f->st, w, "blobs/ab/abcd", MF_PUT_IF_ABSENT), 0);
+    struct mf_buf b = {.struct_size = sizeof b};
+    assert_int_equal(ops->get(f->st, "blobs/ab/abcd", &b), 0);
+    assert_int_equal(b.len, 4 + n + 3);
+    assert_memory_equal(b.data, "MFB1", 4);
+    assert_memory_equal((const char *)b.data + 4, big, n);
+    assert_memory_equal((const char *)b.data + 4 + n, "end", 3);
+    b.release(&b);
+    free(big);
+    assert_int_equal(ops->exists(f->st, "blobs/ab/abcd"), 1);
+    char want[64];
+    snprintf(want, sizeof want, "blobs/ab/abcd=%zu", 4 + n + 3);
+    assert_string_equal(list_of(f, ""), want);
+    assert_int_equal(writer_temps(f), 0);
+    assert_int_equal(count_temps(f->dir), 0);
+}
+
+static void test_writer_if_absent_keeps_old(void **state)
+{
+    struct fixture *f = *state;
+    put_str(f, "k/obj", "old", 0);
+    mf_writer *w = writer_with(f, "new");
+    assert_int_equal(ops->writer_commit(f->st, w, "k/obj", MF_PUT_IF_ABSENT), 0);
+    assert_object(f, "k/obj", "old");
+    assert_int_equal(writer_temps(f), 0);
+    assert_int_equal(count_temps(f->dir), 0);
+    /* without the flag it replaces, as put does */
+    w = writer_with(f, "newer");
+    assert_int_equal(ops->writer_commit(f->st, w, "k/obj", 0), 0);
+    assert_object(f, "k/obj", "newer");
+    assert_int_equal(writer_temps(f), 0);
+}
+
+static void test_writer_abort(void **state)
+{
+    struct fixture *f = *state;
+    mf_writer *w = writer_with(f, "dropped");
+    assert_int_equal(writer_temps(f), 1);
+    ops->writer_abort(f->st, w);
+    assert_int_equal(writer_temps(f), 0);
+    assert_string_equal(list_of(f, ""), "");
+    /* open and dropped at once, and several writers open together */
+    mf_writer *a = NULL, *b = NULL;
+    assert_int_equal(ops->writer_open(f->st, &a), 0);
+    assert_int_equal(ops->writer_open(f->st, &b), 0);
+    assert_ptr_not_equal(a, b);
+    assert_int_equal(writer_temps(f), 2);
+    ops->writer_abort(f->st, a);
+    ops->writer_abort(f->st, NULL);   /* harmless */
+    struct mf_iov v = {"b", 1};
+    assert_int_equal(ops->writer_write(f->st, b, &v, 1), 0);
+    assert_int_equal(ops->writer_commit(f->st, b, "only/b", 0), 0);
+    assert_string_equal(list_of(f, ""), "only/b=1");
+    assert_int_equal(writer_temps(f), 0);
+}
+
+static void test_writer_makes_directories(void **state)
+{
+    struct fixture *f = *state;
+    /* a root that does not exist yet: the temp directory and the key's are made on demand */
+    char root[PATH_MAX + 16];
+    snprintf(root, sizeof root, "%s/new/root", f->other);
+    mf_fakehost_set("local", "root", root);
+    void *st = NULL;
+    assert_int_equal(desc->init(mf_fakehost(), &st), 0);
+    mf_writer *w = NULL;
+    assert_int_equal(ops->writer_open(st, &w), 0);
+    struct mf_iov v = {"deep", 4};
+    assert_int_equal(ops->writer_write(st, w, &v, 1), 0);
+    assert_int_equal(ops->writer_commit(st, w, "a/b/c/d/e", MF_PUT_IF_ABSENT), 0);
+    struct mf_buf b = {.struct_size = sizeof b};
+    assert_int_equal(ops->get(st, "a/b/c/d/e", &b), 0);
+    assert_int_equal(b.len, 4);
+    assert_memory_equal(b.data, "deep", 4);
+    b.release(&b);
+    desc->fini(st);
+    mf_fakehost_set("local", "root", f->dir);
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/a/b/c/d/e", root);
+    struct stat sb;
+    assert_int_equal(stat(path, &sb), 0);
+    assert_int_equal(count_temps(root), 0);
+}
+
+static void test_writer_bad_key(void **state)
+{
+    struct fixture *f = *state;
+    const char *bad[] = {"", "/abs", "a//b", "../up", "x/y.tmp.12.ab"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        mf_writer *w = writer_with(f, "value");
+        assert_int_equal(ops->writer_commit(f->st, w, bad[i], 0), MF_EINVAL);   /* frees w */
+        assert_non_null(strstr(ops->last_error(f->st), "local storage"));
+        assert_int_equal(writer_temps(f), 0);
+    }
+    mf_writer *w = writer_with(f, "value");
+    assert_int_equal(ops->writer_commit(f->st, w, NULL, 0), MF_EINVAL);
+    assert_int_equal(writer_temps(f), 0);
+    assert_string_equal(list_of(f, ""), "");
+    /* the temp directory is not a place for keys to collide with */
+    put_str(f, "tmp/mine", "kept", 0);
+    w = writer_with(f, "v");
+    ops->writer_abort(f->st, w);
+    assert_string_equal(list_of(f, ""), "tmp/mine=4");
+}
+
 /* A writer killed at a random moment leaves the old object or the new one, never a torn one,
  * and whatever temp file it left is invisible. */
 static void test_killed_writer(void **state)
@@ -765,6 +931,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mapping_outlives_replacement, setup, teardown),
         cmocka_unit_test_setup_teardown(test_killed_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_commit, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_if_absent_keeps_old, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_abort, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_makes_directories, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_bad_key, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

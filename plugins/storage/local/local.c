@@ -4,8 +4,10 @@
  * A key is a '/'-separated relative path under the root. An object is one regular file.
  * Writes go to "<path>.tmp.<pid>.<random>" beside the target, are written in full, fsync'd and
  * renamed over the target, so a reader (or a crash at any moment) sees the old object or the
- * new one, never a torn file. Such temp names are never keys: a stale one left by a killed
- * writer is invisible to get, exists and list. Reads map the file read-only; since objects are
+ * new one, never a torn file. The streaming writer (ABI 1.1), whose key comes only at commit,
+ * writes "<root>/tmp/writer.tmp.<pid>.<random>" instead: the same file system, so commit is a
+ * rename too. Such temp names are never keys: a stale one left by a killed writer is
+ * invisible to get, exists and list. Reads map the file read-only; since objects are
  * replaced by rename and never rewritten in place, a mapping stays valid while it is held. */
 #include <mflow/plugin.h>
 
@@ -33,6 +35,7 @@
 #define TEMP_SUFFIX_MAX 48                     /* ".tmp." pid "." 16 hex */
 #define WRITE_CHUNK ((size_t)32 * 1024 * 1024) /* start writeback every this many bytes */
 #define MAX_DEPTH 256
+#define WRITER_DIR "tmp"                       /* under the root: the streaming writer's files */
 #define ERR_LEN 2048
 
 struct local {
@@ -64,20 +67,35 @@ static int fail(struct local *s, int rc, const char *fmt, ...)
     return rc;
 }
 
+/* What to do about errno err, as "; ..." in buf (PATH_MAX + 128), or "". */
+static const char *advice(struct local *s, int err, char *buf)
+{
+    if (err == ENOSPC || err == EDQUOT) {
+        snprintf(buf, PATH_MAX + 128, "; disk full: free space under %s and resume the run",
+                 s->root);
+        return buf;
+    }
+    if (err == EACCES || err == EPERM || err == EROFS) {
+        snprintf(buf, PATH_MAX + 128, "; check that %s is writable by this user", s->root);
+        return buf;
+    }
+    return "";
+}
+
 /* A failed system call on key/path: errno passes through (positive), with advice. */
 static int sys_fail(struct local *s, int err, const char *what, const char *key, const char *path)
 {
-    const char *advice = "";
     char buf[PATH_MAX + 128];
-    if (err == ENOSPC || err == EDQUOT) {
-        snprintf(buf, sizeof buf, "; disk full: free space under %s and resume the run", s->root);
-        advice = buf;
-    } else if (err == EACCES || err == EPERM || err == EROFS) {
-        snprintf(buf, sizeof buf, "; check that %s is writable by this user", s->root);
-        advice = buf;
-    }
     return fail(s, err, "local storage: cannot %s key '%s' (%s): %s%s", what, key, path,
-                strerror(err), advice);
+                strerror(err), advice(s, err, buf));
+}
+
+/* The same for a streaming write, whose key is not known yet. */
+static int writer_sys_fail(struct local *s, int err, const char *what, const char *path)
+{
+    char buf[PATH_MAX + 128];
+    return fail(s, err, "local storage: cannot %s %s for a streaming write: %s%s", what, path,
+                strerror(err), advice(s, err, buf));
 }
 
 static const char *op_last_error(void *state)
@@ -224,12 +242,18 @@ static int fsync_dir(const char *dir)
     return rc == EINVAL ? 0 : rc;   /* some file systems cannot fsync a directory */
 }
 
-/* Write the concatenation of the iovs in full (short writes, EINTR), starting writeback of each
- * large chunk as soon as it is written so the final fsync has little left to do. */
-static int write_iov(int fd, const struct mf_iov *iov, size_t niov)
+/* How far a file has been written and handed to writeback, across write_iov calls. */
+struct progress {
+    uint64_t written;
+    uint64_t flushed;
+};
+
+/* Append the concatenation of the iovs in full (short writes, EINTR), starting writeback of
+ * each large chunk as soon as it is written so the final fsync has little left to do. */
+static int write_iov(int fd, const struct mf_iov *iov, size_t niov, struct progress *pg)
 {
     size_t i = 0, off = 0;
-    uint64_t written = 0, flushed = 0;
+    uint64_t written = pg->written, flushed = pg->flushed;
     for (;;) {
         while (i < niov && off == iov[i].len) {
             i++;
@@ -260,6 +284,7 @@ static int write_iov(int fd, const struct mf_iov *iov, size_t niov)
         if (w == 0)
             return EIO;
         written += (uint64_t)w;
+        pg->written = written;
         for (size_t left = (size_t)w; left;) {
             size_t rem = iov[i].len - off;
             if (left >= rem) {
@@ -275,6 +300,7 @@ static int write_iov(int fd, const struct mf_iov *iov, size_t niov)
             sync_file_range(fd, (off64_t)flushed, (off64_t)(written - flushed),
                             SYNC_FILE_RANGE_WRITE);
             flushed = written;
+            pg->flushed = flushed;
         }
     }
     return 0;
@@ -404,45 +430,15 @@ static int sync_new_dirs(const char *path, size_t top)
 
 /* ---- put ----------------------------------------------------------------------------------- */
 
-struct source {
-    const struct mf_iov *iov;    /* either these pieces */
-    size_t niov;
-    int fd;                      /* or this file (fd >= 0) */
-    const char *src_path;
-};
-
-static int write_object(struct local *s, const char *key, const char *path, uint32_t flags,
-                        const struct source *src)
+/* The shared end of put, put_file and writer_commit: rename the written, fsync'd temp file to
+ * path, refusing to replace an object with MF_PUT_IF_ABSENT (then the temp is dropped and the
+ * object that stands is the answer), and make the directories created for it (the first
+ * ending at top, see make_parents; 0 when none) durable. The temp file is gone afterwards
+ * whatever happens. */
+static int place_object(struct local *s, const char *key, const char *tmp, const char *path,
+                        uint32_t flags, size_t top)
 {
-    char tmp[PATH_MAX];
-    size_t top = 0;
-    int fd = open_temp(path, tmp, 0644);
-    if (fd < 0 && errno == ENOENT) {
-        int rc = make_parents(path, &top);
-        if (rc)
-            return sys_fail(s, rc, "create the directories of", key, path);
-        fd = open_temp(path, tmp, 0644);
-    }
-    if (fd < 0)
-        return sys_fail(s, errno, "create a temporary file for", key, tmp);
-
-    int rc, reading = 0;
-    if (src->fd >= 0)
-        rc = copy_fd(src->fd, fd, &reading);
-    else
-        rc = write_iov(fd, src->iov, src->niov);
-    if (!rc)
-        rc = fsync_retry(fd);
-    if (close(fd) != 0 && !rc && errno != EINTR)
-        rc = errno;
-    if (rc) {
-        unlink(tmp);
-        if (reading)
-            return fail(s, rc, "local storage: cannot read '%s' to store it as key '%s': %s",
-                        src->src_path, key, strerror(rc));
-        return sys_fail(s, rc, "write", key, tmp);
-    }
-
+    int rc;
     if (flags & MF_PUT_IF_ABSENT) {
         if (renameat2(AT_FDCWD, tmp, AT_FDCWD, path, RENAME_NOREPLACE) == 0)
             goto renamed;
@@ -469,6 +465,49 @@ renamed:
             return sys_fail(s, rc, "sync the new directories of", key, path);
     }
     return 0;
+}
+
+struct source {
+    const struct mf_iov *iov;    /* either these pieces */
+    size_t niov;
+    int fd;                      /* or this file (fd >= 0) */
+    const char *src_path;
+};
+
+static int write_object(struct local *s, const char *key, const char *path, uint32_t flags,
+                        const struct source *src)
+{
+    char tmp[PATH_MAX];
+    size_t top = 0;
+    int fd = open_temp(path, tmp, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        int rc = make_parents(path, &top);
+        if (rc)
+            return sys_fail(s, rc, "create the directories of", key, path);
+        fd = open_temp(path, tmp, 0644);
+    }
+    if (fd < 0)
+        return sys_fail(s, errno, "create a temporary file for", key, tmp);
+
+    int rc, reading = 0;
+    struct progress pg = {0, 0};
+    if (src->fd >= 0)
+        rc = copy_fd(src->fd, fd, &reading);
+    else
+        rc = write_iov(fd, src->iov, src->niov, &pg);
+    if (!rc)
+        rc = fsync_retry(fd);
+    if (close(fd) != 0 && !rc && errno != EINTR)
+        rc = errno;
+    if (rc) {
+        unlink(tmp);
+        if (reading)
+            return fail(s, rc, "local storage: cannot read '%s' to store it as key '%s': %s",
+                        src->src_path, key, strerror(rc));
+        return sys_fail(s, rc, "write", key, tmp);
+    }
+
+    return place_object(s, key, tmp, path, flags, top);
 }
 
 static int present(const char *path)
@@ -526,6 +565,132 @@ static int op_put_file(void *state, const char *key, const char *file, uint32_t 
     rc = write_object(s, key, path, flags, &src);
     close(fd);
     return rc;
+}
+
+/* ---- streaming writer (ABI 1.1) -------------------------------------------------------------- */
+
+/* An object whose key comes at commit: written to a temp file under <root>/tmp/, which is on
+ * the root's file system, so commit is the same fsync + rename as put. */
+struct mf_writer {
+    int fd;
+    int failed;                  /* a write failed: only abort is left */
+    struct progress pg;
+    char tmp[PATH_MAX];
+};
+
+static int op_writer_open(void *state, mf_writer **out)
+{
+    struct local *s = state;
+    if (!out)
+        return fail(s, MF_EINVAL, "local storage: writer_open was given nowhere to put the writer");
+    *out = NULL;
+    mf_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return fail(s, MF_ENOMEM, "local storage: out of memory opening a writer");
+    char base[PATH_MAX];
+    if (snprintf(base, sizeof base, "%s/" WRITER_DIR "/writer", s->root_len ? s->root : "") >=
+        (int)sizeof base - TEMP_SUFFIX_MAX) {
+        free(w);
+        return fail(s, MF_EINVAL, "local storage: root %.80s... is too long for a temp path",
+                    s->root);
+    }
+    int fd = open_temp(base, w->tmp, 0644);
+    if (fd < 0 && errno == ENOENT) {
+        size_t top;
+        int rc = make_parents(base, &top);   /* the temp directory need not be durable */
+        if (rc) {
+            free(w);
+            return writer_sys_fail(s, rc, "create the directory of", base);
+        }
+        fd = open_temp(base, w->tmp, 0644);
+    }
+    if (fd < 0) {
+        int err = errno;
+        free(w);
+        return writer_sys_fail(s, err, "create a temporary file beside", base);
+    }
+    w->fd = fd;
+    *out = w;
+    return 0;
+}
+
+static void writer_drop(mf_writer *w)
+{
+    if (w->fd >= 0)
+        close(w->fd);
+    unlink(w->tmp);
+    free(w);
+}
+
+static int op_writer_write(void *state, mf_writer *w, const struct mf_iov *iov, size_t niov)
+{
+    struct local *s = state;
+    if (!w || (niov && !iov))
+        return fail(s, MF_EINVAL, "local storage: writer_write was given no writer or no data");
+    if (w->failed)
+        return fail(s, MF_EINVAL,
+                    "local storage: writer_write after a failed write of %s; abort the writer",
+                    w->tmp);
+    for (size_t i = 0; i < niov; i++)
+        if (iov[i].len && !iov[i].base)
+            return fail(s, MF_EINVAL, "local storage: writer_write: piece %zu has no data", i);
+    int rc = write_iov(w->fd, iov, niov, &w->pg);
+    if (rc) {
+        w->failed = 1;
+        return writer_sys_fail(s, rc, "write", w->tmp);
+    }
+    return 0;
+}
+
+static int op_writer_commit(void *state, mf_writer *w, const char *key, uint32_t flags)
+{
+    struct local *s = state;
+    if (!w)
+        return fail(s, MF_EINVAL, "local storage: writer_commit of key '%s' was given no writer",
+                    key ? key : "(null)");
+    char path[PATH_MAX];
+    int rc = key_path(s, key, path);
+    if (rc) {
+        writer_drop(w);
+        return rc;
+    }
+    if (w->failed) {
+        writer_drop(w);
+        return fail(s, MF_EINVAL,
+                    "local storage: writer_commit of key '%s' after a failed write; the object "
+                    "was not stored",
+                    key);
+    }
+    if ((flags & MF_PUT_IF_ABSENT) && present(path)) {
+        writer_drop(w);   /* already stored: the bytes need not even reach the disk */
+        return 0;
+    }
+    rc = fsync_retry(w->fd);
+    if (close(w->fd) != 0 && !rc && errno != EINTR)
+        rc = errno;
+    w->fd = -1;
+    if (rc) {
+        rc = sys_fail(s, rc, "write", key, w->tmp);
+        writer_drop(w);
+        return rc;
+    }
+    char tmp[PATH_MAX];
+    memcpy(tmp, w->tmp, sizeof tmp);
+    free(w);
+    size_t top = 0;
+    rc = make_parents(path, &top);
+    if (rc) {
+        unlink(tmp);
+        return sys_fail(s, rc, "create the directories of", key, path);
+    }
+    return place_object(s, key, tmp, path, flags, top);
+}
+
+static void op_writer_abort(void *state, mf_writer *w)
+{
+    (void)state;
+    if (w)
+        writer_drop(w);
 }
 
 /* ---- get ----------------------------------------------------------------------------------- */
@@ -1126,6 +1291,10 @@ static const struct mf_storage_ops storage_ops = {
     .list_batch = op_list_batch,
     .last_error = op_last_error,
     .root = op_root,
+    .writer_open = op_writer_open,
+    .writer_write = op_writer_write,
+    .writer_commit = op_writer_commit,
+    .writer_abort = op_writer_abort,
 };
 
 static const struct mf_option_def options[] = {

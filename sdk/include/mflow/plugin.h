@@ -23,6 +23,9 @@
  *  - Fixed-width integers, explicit enum values, no bitfields, no struct passed by value.
  *  - Retired fields and enum values keep their place (renamed `reserved_*`), never reused.
  *
+ * Minor versions: 1.0 the first; 1.1 adds the optional streaming writer at the end of
+ * struct mf_storage_ops (writer_open, writer_write, writer_commit, writer_abort).
+ *
  * Return codes: 0 is success; negative values are MF_E* codes below; positive values are
  * errno values passed through. A failing call leaves a message for the host to show through
  * the kind's `last_error` operation; messages name the thing and what to do, and never
@@ -39,7 +42,7 @@ extern "C" {
 #endif
 
 #define MF_PLUGIN_ABI_MAJOR 1
-#define MF_PLUGIN_ABI_MINOR 0
+#define MF_PLUGIN_ABI_MINOR 1
 
 /* The exported entry of a plugin: exactly this symbol and nothing else. */
 #define MF_PLUGIN_ENTRY_SYMBOL "mf_plugin_entry_v1"
@@ -279,6 +282,10 @@ struct mf_storage_item {
 /* One entry of a list call; `key` lives only during the callback. */
 typedef int (*mf_list_cb)(void *ud, const char *key, uint64_t size);
 
+/* An object being written whose key is known only at the end (writer_open..writer_commit);
+ * opaque, owned by the plugin. Added in 1.1. */
+typedef struct mf_writer mf_writer;
+
 struct mf_storage_ops {
     uint32_t struct_size;
     uint32_t reserved;
@@ -304,6 +311,26 @@ struct mf_storage_ops {
     const char *(*last_error)(void *state);
     /* The root URL this instance serves (e.g. "file:///home/u/.mflow/datastore"). */
     const char *(*root)(void *state);
+
+    /* Streaming writer, for an object whose key is known only once it is written (the blob
+     * layer's key is the SHA-256 of the content, so it can write while it hashes). Optional:
+     * all four are set or all are NULL. When NULL, or when the table's struct_size does not
+     * cover them (a 1.0 plugin), the host hashes first and calls put; a host checks
+     * MF_HAS_FIELD(ops, writer_abort) (the last of the four) and that each pointer is not NULL
+     * before using them. One writer is used by one thread at a time, not necessarily the one
+     * that opened it; several may be open at once. */
+    /* Start an object. On success *out is a handle until writer_commit or writer_abort.
+     * Added in 1.1. */
+    int (*writer_open)(void *state, mf_writer **out);
+    /* Append the concatenation of iov[0..niov). On failure the writer can only be aborted.
+     * Added in 1.1. */
+    int (*writer_write)(void *state, mf_writer *w, const struct mf_iov *iov, size_t niov);
+    /* Make the bytes written the object `key`, atomically and durably, with the guarantees
+     * of put. With MF_PUT_IF_ABSENT and key already present, the written bytes are dropped
+     * and the call succeeds. Frees w whatever it returns. Added in 1.1. */
+    int (*writer_commit)(void *state, mf_writer *w, const char *key, uint32_t flags);
+    /* Drop what was written; nothing becomes visible. Frees w. Added in 1.1. */
+    void (*writer_abort)(void *state, mf_writer *w);
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -365,7 +392,7 @@ struct mf_plugin_desc {
     const void *ops;
 };
 
-/* Sizes of the 1.0 structs: the smallest the host accepts. */
+/* Sizes of the 1.0 structs: the smallest the host accepts (a 1.1 table may stop there). */
 #define MF_PLUGIN_DESC_V1_0_SIZE (offsetof(struct mf_plugin_desc, ops) + sizeof(void *))
 #define MF_COMPUTE_OPS_V1_0_SIZE (offsetof(struct mf_compute_ops, check) + sizeof(void *))
 #define MF_STORAGE_OPS_V1_0_SIZE (offsetof(struct mf_storage_ops, root) + sizeof(void *))
