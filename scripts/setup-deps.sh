@@ -5,7 +5,7 @@
 #                                  (Slurm, the AWS CLI; the S3 server comes from npm)
 set -euo pipefail
 TEST_PKGS=""
-[ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client"
+[ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client procps"
 PKGS="$TEST_PKGS meson ninja-build pkg-config gcc libc6-dev libltdl-dev libcurl4-openssl-dev libarchive-dev
 liblmdb-dev libhwloc-dev libjansson-dev libcmocka-dev libzstd-dev libssl-dev nettle-dev libyaml-dev hwloc
 python3 ${MFLOW_EXTRA_PKGS:-}"
