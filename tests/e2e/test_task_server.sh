@@ -25,6 +25,12 @@ check_task_view "server" "mflow-task"
 MFLOW_LOCAL_TASK_SERVER=off run_flow "$F" || fail "task_env with exec: $OUT"
 check_task_view "exec" "mflow"
 
+# A request larger than a socket message (here a 300 KB environment) is exec'ed instead.
+big=$(head -c 100000 /dev/zero | tr '\0' x)   # one variable may hold 128 KiB at most
+BIG1=$big BIG2=$big BIG3=$big MFLOW_LOCAL_TASK_SERVER=on run_flow "$F" || fail "task_env with a huge environment: $OUT"
+check_eq "huge environment: exec'ed, not forked" "mflow" "$(mflow get "TaskEnv/$RUN/body/3" comm)"
+check_eq "huge environment: the step's env still reaches the task" "from-the-step" "$(mflow get "TaskEnv/$RUN/body/3" var)"
+
 MFLOW_LOCAL_TASK_SERVER=sometimes run_fails "bad task_server value named" 1 "task_server='sometimes' is not auto, on or off" mflow run "$F"
 
 # Kill the server while tasks run: they are lost, retried (with exec), and the run succeeds.
