@@ -272,7 +272,8 @@ int cmd_task_server(int argc, char **argv)
     char *buf = malloc(TS_MAX_MSG);
     struct ts_hello hello = {.magic = TS_MAGIC, .version = TS_VERSION, .pid = getpid()};
     if (sfd < 0 || !buf || send(REQ_FD, &hello, sizeof hello, MSG_NOSIGNAL) != sizeof hello) {
-        cli_error("task server: cannot start: %s (the local plugin runs tasks with exec instead)",
+        cli_error("__task-server: cannot start: %s (the local compute plugin starts it with its "
+                  "sockets as stdin and stdout; it is not a command to run by hand)",
                   strerror(errno));
         return 1;
     }
