@@ -14,6 +14,7 @@ check_task_view() {   # MODE EXPECTED_COMM
   check_eq "$mode: MFLOW_CPUS from the placement" 1 "$(mflow get "$p/$task" cpus)"
   check_eq "$mode: own process group" 1 "$(mflow get "$p/$task" own_group)"
   check_eq "$mode: stdin is empty" 1 "$(mflow get "$p/$task" stdin_eof)"
+  check_eq "$mode: the server's own environment stays its own" 0 "$(mflow get "$p/$task" server_env_leaked)"
   check_eq "$mode: no state shared between tasks (6 tasks, each saw 1 call)" 6 "$(mflow get "TaskEnv/$RUN/join" calls_sum)"
   check_contains "$mode: stdout kept as the task's log" "says hello" "$(mflow logs "$p/$task")"
   check_contains "$mode: stderr kept as the task's log" "on stderr" "$(mflow logs "$p/$task" --stderr)"

@@ -34,6 +34,7 @@ static void body(mf_task *t)
     mf_set_i64(t, "own_group", getpgrp() == getpid());
     mf_set_i64(t, "stdin_eof", read(0, &c, 1) == 0);
     mf_set_i64(t, "calls", calls);
+    mf_set_i64(t, "server_env_leaked", getenv("LD_BIND_NOW") != NULL);
     printf("task %lld says hello\n", (long long)mf_item_index(t));
     fflush(stdout);
     fprintf(stderr, "task %lld on stderr\n", (long long)mf_item_index(t));
