@@ -714,6 +714,17 @@ static int setup_resume(const struct mf_run_opts *o, char **err)
         struct mf_task_record r;
         char *rerr = NULL;
         rc = mf_record_read(&R->st, R->run.flow, origin, t->step, t->task_id, t->attempt, &r, &rerr);
+        if (rc == MF_ECORRUPT) {
+            /* Torn by a store that is not atomic (a server killed mid-upload) or damaged since:
+             * nothing it says can be trusted, so the task runs again. */
+            fprintf(stderr, "mflow: warning: %s; %s/%lld runs again\n",
+                    rerr ? rerr : "a task record is damaged", t->step, (long long)t->task_id);
+            free(rerr);
+            t->status = MF_STATUS_FAILED;
+            pos[i] = NULL;
+            rc = 0;
+            continue;
+        }
         if (rc) {
             *err = mf_strf("cannot resume: %s", rerr ? rerr : "a task record is unreadable");
             free(rerr);

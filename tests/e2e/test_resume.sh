@@ -67,4 +67,18 @@ check_eq "flow went on" 10 "$(mflow get CaughtFlow/$RUN/end x2)"
 check_eq "failed attempts kept" 3 "$(ls "$DS"/runs/CaughtFlow/$RUN/risky/2.*.json | wc -l)"
 run_flow "$FLOWS/caught.c" --how=segv || fail "caught segv should succeed: $OUT"
 check_contains "caught signal named" "signal 11" "$(mflow get CaughtFlow/$RUN/end seen)"
+
+# A damaged task record (torn by a store that is not atomic, say) does not stop a resume: that
+# task runs again, the others are cloned.
+: > "$COUNT_FILE"
+FAIL_JOIN=1 run_flow "$F" && fail "join failure expected"
+r8=$RUN
+rec=$(grep -l '"kind":"foreach","index":2,' "$DS"/runs/ResumableFlow/$r8/body/*.0.json | head -1)
+check_eq "found the record of split 2" 1 "$([ -n "$rec" ] && echo 1 || echo 0)"
+head -c 40 "$rec" > "$rec.cut" && mv "$rec.cut" "$rec"
+: > "$COUNT_FILE"
+OUT=$(mflow resume "$F" join --origin-run-id "$r8" --run-id-file "$WORK/runid" 2>&1) || fail "resume over a damaged record: $OUT"
+check_contains "the damaged record is named" "$(basename "$rec") is not a valid task record" "$OUT"
+check_eq "only the damaged split ran again" "body 2" "$(grep '^body' "$COUNT_FILE")"
+check_eq "result with the split run again" 55 "$(mflow get ResumableFlow/$(cat "$WORK/runid")/end sum)"
 finish
