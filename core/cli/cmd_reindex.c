@@ -8,10 +8,55 @@
 #include "store.h"
 #include "util.h"
 
+#include <mflow/client.h>
+
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
-static const char usage[] = "reindex";
+static const char usage[] = "reindex [--force]";
+
+/* Runs of this host, any namespace, recorded as running whose orchestrator is alive: a
+ * reindex would leave out of the index what they record while it lists and rebuilds. Prints
+ * each; returns how many, or -1 when the index cannot be read (then nothing is refused). */
+static int live_runs(void)
+{
+    struct mf_client_opts o = {.struct_size = sizeof o, .home = mf_host_home(),
+                               .datastore_root = mf_host_datastore_root(),
+                               .storage = mf_host_storage(), .ns = ""};
+    mf_client *c = NULL;
+    if (mf_client_open(&o, &c) != 0) {
+        mf_client_close(c);
+        return -1;
+    }
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    char **flows = NULL;
+    size_t nf = 0;
+    int live = 0;
+    if (mf_client_flows(c, &flows, &nf) == 0) {
+        for (size_t f = 0; f < nf; f++) {
+            mf_client_runs *l = NULL;
+            if (mf_client_list_runs(c, flows[f], NULL, 0, &l) != 0)
+                continue;
+            for (size_t i = 0; i < mf_client_runs_count(l); i++) {
+                mf_client_run *r = mf_client_runs_at(l, i);
+                if (mf_client_run_status(r) != MF_CLIENT_RUNNING || mf_client_run_dead(r) ||
+                    strcmp(mf_client_run_host(r), host) != 0)
+                    continue;
+                cli_error("reindex: run %s/%lld is going on (pid %d); what it records meanwhile "
+                          "would be left out of the index",
+                          flows[f], (long long)mf_client_run_id(r), (int)mf_client_run_pid(r));
+                live++;
+            }
+            mf_client_runs_free(l);
+        }
+        free(flows);
+    }
+    mf_client_close(c);
+    return live;
+}
 
 static void warn(void *ud, const char *msg)
 {
@@ -23,10 +68,16 @@ int cmd_reindex(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return 0;
-    if (argc > 1) {
-        cli_error("reindex takes no arguments (the datastore comes from --datastore-root, "
-                  "the index from --home)");
+    int force = argc == 2 && !strcmp(argv[1], "--force");
+    if (argc > 1 && !force) {
+        cli_error("reindex takes no arguments but --force (the datastore comes from "
+                  "--datastore-root, the index from --home)");
         return 2;
+    }
+    if (!force && live_runs() > 0) {
+        cli_error("reindex: run it once those runs end, or with --force to rebuild now (and "
+                  "again after they end)");
+        return 1;
     }
     struct mf_store st;
     char *err = NULL;

@@ -83,5 +83,20 @@ check_contains "skips are counted" "(2 damaged records skipped)" "$OUT"
 check_eq "the damaged run is left out" "[]" "$(mflow runs BranchFlow --json | tr -d ' \n')"
 check_eq "the damaged task is left out" "[2, 4, 5, 6, 7]" "$(mflow inspect ForeachFlow/$FE/square --json | python3 -c 'import json,sys; print([t["task_id"] for t in json.load(sys.stdin)["tasks"]])')"
 check_eq "the rest is indexed" succeeded "$(mflow inspect FailingFlow/$FL --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])')"
-run_fails "reindex takes no arguments" 2 "no arguments" mflow reindex now
+run_fails "reindex takes no arguments" 2 "no arguments but --force" mflow reindex now
+
+# A run going on: reindex says so and refuses (what the run records meanwhile would be left
+# out), unless forced; once the run ends it goes through and the run is whole.
+S=$FLOWS/slow_foreach.c
+mflow run "$S" --n=2 --ms=1 >/dev/null 2>&1   # compile outside the timed part
+"$MFLOW" run "$S" --n=12 --ms=250 --max-workers 2 --run-id-file "$WORK/liveid" >/dev/null 2>&1 &
+live=$!
+for _ in $(seq 1 100); do [ -s "$WORK/liveid" ] && break; sleep 0.05; done
+LV=$(cat "$WORK/liveid")
+run_fails "reindex refused while a run goes on" 1 "run SlowForeach/$LV is going on (pid $live)" mflow reindex
+check_contains "how to go on is said" "--force" "$OUT"
+run_ok "reindex --force goes through" mflow reindex --force
+wait "$live" || fail "the live run failed"
+run_ok "reindex once the run ended" mflow reindex
+check_eq "the run is whole in the index" 12 "$(mflow inspect SlowForeach/$LV/body --json | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["tasks"]))')"
 finish
