@@ -316,6 +316,15 @@ static void *stream_write(void *arg)
     return NULL;
 }
 
+/* The 16-byte header of a raw blob of total bytes (the codec byte is changed for zstd). */
+static void raw_header(uint8_t hdr[HDR_LEN], size_t total)
+{
+    memcpy(hdr, blob_magic, 4);
+    hdr[4] = CODEC_RAW;
+    hdr[5] = hdr[6] = hdr[7] = 0;
+    put_u64(hdr + 8, (uint64_t)total);
+}
+
 /* Store a raw value by writing it while it is hashed. *handled is 0 when nothing was done
  * because the writer could not start (the caller then takes the hash-first path). */
 static int put_streamed(struct mf_store *st, const struct mf_iov *iov, size_t niov, size_t total,
@@ -323,10 +332,7 @@ static int put_streamed(struct mf_store *st, const struct mf_iov *iov, size_t ni
 {
     *handled = 0;
     uint8_t hdr[HDR_LEN];
-    memcpy(hdr, blob_magic, 4);
-    hdr[4] = CODEC_RAW;
-    hdr[5] = hdr[6] = hdr[7] = 0;
-    put_u64(hdr + 8, (uint64_t)total);
+    raw_header(hdr, total);
     struct mf_iov *pieces = malloc((niov + 1) * sizeof *pieces);
     if (!pieces)
         return 0;
@@ -452,10 +458,7 @@ int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
     }
 
     uint8_t hdr[HDR_LEN];
-    memcpy(hdr, blob_magic, 4);
-    hdr[4] = CODEC_RAW;
-    hdr[5] = hdr[6] = hdr[7] = 0;
-    put_u64(hdr + 8, (uint64_t)total);
+    raw_header(hdr, total);
 
     /* zstd only when it saves 10%; any trouble compressing (memory) just stores it raw. */
     uint8_t *packed = NULL;
