@@ -545,26 +545,6 @@ static int write_object(struct local *s, const char *key, const char *path, uint
     }
     if (fd < 0)
         return sys_fail(s, errno, "create a temporary file for", key, anon ? path : tmp);
-    if (anon) {
-        int rc, reading = 0;
-        struct progress pg = {0, 0};
-        if (src->fd >= 0)
-            rc = copy_fd(src->fd, fd, &reading);
-        else
-            rc = write_iov(fd, src->iov, src->niov, &pg);
-        if (!rc)
-            rc = fsync_retry(fd);
-        if (!rc)
-            rc = link_anon(s, key, path, flags, fd, top);
-        else if (reading)
-            rc = fail(s, rc, "local storage: cannot read '%s' to store it as key '%s': %s",
-                      src->src_path, key, strerror(rc));
-        else
-            rc = sys_fail(s, rc, "write", key, path);
-        close(fd);   /* an unnamed file not linked in is gone with it */
-        return rc;
-    }
-
     int rc, reading = 0;
     struct progress pg = {0, 0};
     if (src->fd >= 0)
@@ -573,16 +553,21 @@ static int write_object(struct local *s, const char *key, const char *path, uint
         rc = write_iov(fd, src->iov, src->niov, &pg);
     if (!rc)
         rc = fsync_retry(fd);
+    if (!rc && anon) {
+        rc = link_anon(s, key, path, flags, fd, top);
+        close(fd);
+        return rc;
+    }
     if (close(fd) != 0 && !rc && errno != EINTR)
         rc = errno;
     if (rc) {
-        unlink(tmp);
+        if (!anon)
+            unlink(tmp);   /* an unnamed file is gone with its fd */
         if (reading)
             return fail(s, rc, "local storage: cannot read '%s' to store it as key '%s': %s",
                         src->src_path, key, strerror(rc));
-        return sys_fail(s, rc, "write", key, tmp);
+        return sys_fail(s, rc, "write", key, anon ? path : tmp);
     }
-
     return place_object(s, key, tmp, path, flags, top);
 }
 
