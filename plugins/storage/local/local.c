@@ -212,11 +212,17 @@ static uint64_t random64(void)
 }
 
 /* Create a fresh temp file beside path. Returns the fd, or -1 with errno. */
+/* A fresh temporary name beside path (the pattern key checks refuse as a key). */
+static void temp_name(const char *path, char *tmp)
+{
+    snprintf(tmp, PATH_MAX, "%s.tmp.%ld.%016llx", path, (long)getpid(),
+             (unsigned long long)random64());
+}
+
 static int open_temp(const char *path, char *tmp, int mode)
 {
     for (int attempt = 0; attempt < 16; attempt++) {
-        snprintf(tmp, PATH_MAX, "%s.tmp.%ld.%016llx", path, (long)getpid(),
-                 (unsigned long long)random64());
+        temp_name(path, tmp);
         int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
         if (fd >= 0 || errno != EEXIST)
             return fd;
@@ -512,8 +518,7 @@ static int link_anon(struct local *s, const char *key, const char *path, uint32_
     if (flags & MF_PUT_IF_ABSENT)
         return 0;   /* that object stands */
     for (int attempt = 0; attempt < 16; attempt++) {
-        snprintf(tmp, sizeof tmp, "%s.tmp.%ld.%016llx", path, (long)getpid(),
-                 (unsigned long long)random64());
+        temp_name(path, tmp);
         if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)
             return place_object(s, key, tmp, path, flags, top);
         if (errno != EEXIST)
