@@ -14,6 +14,7 @@
  * request socket. */
 #include "cli.h"
 
+#include "child_setup.h"
 #include "host.h"
 #include "loader.h"
 #include "task_server_proto.h"
@@ -21,16 +22,13 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -148,34 +146,25 @@ __attribute__((noreturn)) static void child_fail(const char *what)
     _exit(127);
 }
 
-/* The child: the same setup local_spawn applies between clone and exec, then the command. */
+/* The child: the same setup local_spawn applies between clone and exec (child_setup.h;
+ * closing every fd from 3 also drops the server's sockets and signalfd), then the command. */
 __attribute__((noreturn)) static void run_child(struct request *r)
 {
-    if (setpgid(0, 0) != 0)
-        child_fail("cannot put the task in its own process group");
-    if (dup2(r->fd[0], 0) < 0 || dup2(r->fd[1], 1) < 0 || dup2(r->fd[2], 2) < 0)
-        child_fail("cannot set up the task's stdin/stdout/stderr");
-    if (r->workdir && chdir(r->workdir) != 0)
-        child_fail("cannot enter the task's working directory");
-    if (r->cpuset && sched_setaffinity(0, r->h.cpuset_size, r->cpuset) != 0)
-        child_fail("cannot bind the task to its CPUs (set local.cpu_bind=off to run unbound)");
-    if (r->nfd > 3 && write(r->fd[3], "0", 1) != 1)
-        child_fail("cannot move the task into its memory cgroup");
-    if (r->h.data_limit) {
-        struct rlimit rl;
-        if (getrlimit(RLIMIT_DATA, &rl) != 0)
-            child_fail("cannot read the task's memory limit");
-        rlim_t lim = (rlim_t)r->h.data_limit;
-        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < lim)
-            lim = rl.rlim_max;
-        rl.rlim_cur = rl.rlim_max = lim;
-        if (setrlimit(RLIMIT_DATA, &rl) != 0)
-            child_fail("cannot set the task's memory limit (RLIMIT_DATA)");
-    }
-    /* The server's sockets and signalfd, the request's fds: nothing leaks into the task. */
-    if (syscall(SYS_close_range, 3u, ~0u, 0u) != 0)
-        for (int fd = 3; fd < 1024; fd++)
-            close(fd);
+    static const char *const what[] = {
+        [STEP_SETUP] = "cannot set up the task's process group or stdin/stdout/stderr",
+        [STEP_CHDIR] = "cannot enter the task's working directory (create it or fix the step's workdir)",
+        [STEP_AFFINITY] = "cannot bind the task to its CPUs (set local.cpu_bind=off to run unbound)",
+        [STEP_CGROUP] = "cannot move the task into its memory cgroup (set local.memory_limit=rlimit instead)",
+        [STEP_RLIMIT] = "cannot set the task's memory limit (RLIMIT_DATA)",
+    };
+    struct child_setup cs = {
+        .stdin_fd = r->fd[0], .stdout_fd = r->fd[1], .stderr_fd = r->fd[2],
+        .workdir = r->workdir, .cpuset = r->cpuset, .cpuset_size = r->h.cpuset_size,
+        .cgroup_procs_fd = r->nfd > 3 ? r->fd[3] : -1, .data_limit = r->h.data_limit,
+    };
+    int step = child_setup_apply(&cs);
+    if (step)
+        child_fail(what[step]);
     environ = r->envp;
     prctl(PR_SET_NAME, "mflow-task", 0, 0, 0);
     sigset_t none;

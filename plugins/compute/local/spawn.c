@@ -12,6 +12,7 @@
  * applies everything itself before exec: the same cost as posix_spawn, nothing copied, and
  * no moment where the task runs outside its limits. Between clone and exec the child calls
  * only system-call wrappers (no malloc, no locks), as glibc's own does. */
+#include "child_setup.h"
 #include "local_int.h"
 
 #include <errno.h>
@@ -105,14 +106,6 @@ char **local_build_env(const char *const *job_env, const char *const *forced,
 /* The child between clone and exec. It shares the parent's memory (the parent is suspended
  * until it execs or exits) but not its fd table or signal handlers. */
 
-enum child_step {
-    STEP_SETUP = 1,      /* process group, stdio */
-    STEP_CHDIR,
-    STEP_AFFINITY,
-    STEP_CGROUP,
-    STEP_RLIMIT,
-    STEP_EXEC,
-};
 
 struct child_args {
     const struct local_spawn_req *req;
@@ -128,17 +121,6 @@ __attribute__((noreturn)) static void child_fail(struct child_args *a, int step)
     _exit(127);
 }
 
-static void close_from_3(void)
-{
-#ifdef SYS_close_range
-    if (syscall(SYS_close_range, 3u, ~0u, 0u) == 0)
-        return;
-#endif
-    struct rlimit rl;
-    long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
-    for (long fd = 3; fd < max; fd++)
-        close((int)fd);
-}
 
 static int child_main(void *arg)
 {
@@ -156,33 +138,14 @@ static int child_main(void *arg)
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL);
 
-    /* Own process group, so a kill reaches everything the task starts. */
-    if (setpgid(0, 0) != 0)
-        child_fail(a, STEP_SETUP);
-    /* dup2 clears FD_CLOEXEC on the target; the sources are O_CLOEXEC and >= 3. */
-    if (dup2(req->stdin_fd, 0) < 0 || dup2(req->stdout_fd, 1) < 0 || dup2(req->stderr_fd, 2) < 0)
-        child_fail(a, STEP_SETUP);
-    if (req->workdir && chdir(req->workdir) != 0)
-        child_fail(a, STEP_CHDIR);
-    if (req->cpuset && sched_setaffinity(0, req->cpuset_size, req->cpuset) != 0)
-        child_fail(a, STEP_AFFINITY);
-    /* "0" moves the writer: the child is in its cgroup before it allocates anything. */
-    if (req->cgroup_procs_fd >= 0 && write(req->cgroup_procs_fd, "0", 1) != 1)
-        child_fail(a, STEP_CGROUP);
-    if (req->data_limit) {
-        struct rlimit rl;
-        if (getrlimit(RLIMIT_DATA, &rl) != 0)
-            child_fail(a, STEP_RLIMIT);
-        rlim_t lim = (rlim_t)req->data_limit;
-        if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < lim)
-            lim = rl.rlim_max;
-        rl.rlim_cur = rl.rlim_max = lim;   /* the hard limit too: the task cannot lift it */
-        if (setrlimit(RLIMIT_DATA, &rl) != 0)
-            child_fail(a, STEP_RLIMIT);
-    }
-    /* Nothing of the host leaks into the task, even an fd someone opened without O_CLOEXEC
-     * (such an fd holding another job's pipe would keep that job from ever seeing EOF). */
-    close_from_3();
+    struct child_setup cs = {
+        .stdin_fd = req->stdin_fd, .stdout_fd = req->stdout_fd, .stderr_fd = req->stderr_fd,
+        .workdir = req->workdir, .cpuset = req->cpuset, .cpuset_size = req->cpuset_size,
+        .cgroup_procs_fd = req->cgroup_procs_fd, .data_limit = req->data_limit,
+    };
+    int step = child_setup_apply(&cs);
+    if (step)
+        child_fail(a, step);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
