@@ -1099,6 +1099,7 @@ static int wait_events(struct local *lc, int timeout_ms)
             return fail(lc, MF_ENOMEM, "wait: out of memory for the poll set of %zu jobs", lc->njobs);
         size_t n = 0;
         int sweep = 0;   /* some live child has no pidfd: look with waitpid */
+        int server_jobs = 0;   /* some live job's exit comes from the task server */
         if (lc->notify == NOTIFY_SIGCHLD) {
             lc->pfd[n] = (struct pollfd){.fd = local_sigchld_fd(), .events = POLLIN};
             lc->slot[n++] = (struct slot){.job = NULL, .kind = SLOT_SIGCHLD};
@@ -1117,6 +1118,8 @@ static int wait_events(struct local *lc, int timeout_ms)
                     lc->slot[n++] = (struct slot){.job = j, .kind = SLOT_PIDFD};
                 } else if (!j->via_server) {
                     sweep = 1;
+                } else {
+                    server_jobs = 1;
                 }
             }
             for (int s = 1; s < STREAMS; s++) {
@@ -1132,9 +1135,6 @@ static int wait_events(struct local *lc, int timeout_ms)
                 next = tick;
         }
         /* The server's socket alone says nothing will change when no job uses it. */
-        int server_jobs = 0;
-        for (struct mf_job *j = lc->jobs; j && !server_jobs; j = j->next)
-            server_jobs = j->via_server && j->pid > 0 && !j->reaped;
         size_t watched = n - fixed - (lc->srv ? 1 : 0) + (size_t)server_jobs;
         if (!watched && next == forever)
             return 0;   /* nothing can change: do not block forever */
