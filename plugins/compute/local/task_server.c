@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+/* Safety limits, not tuning: the hello comes within a few ms here and a reply within
+ * 0.1 ms; only a hung server reaches them, and its jobs are then exec'ed. */
 #define HELLO_TIMEOUT_MS 10000
 #define REPLY_TIMEOUT_MS 10000
 

@@ -26,7 +26,10 @@
 
 #define TS_MAGIC 0x4d465453u   /* "MFTS" */
 #define TS_VERSION 1u
-#define TS_MAX_MSG (256u * 1024u)   /* larger requests are run with exec instead */
+/* A request is argv + environment: about 2 KiB here (an environment of 1.5 KB). A larger
+ * one than fits this buffer, or than the socket takes in one message (net.core.wmem_default,
+ * 208 KiB here: sendmsg says EMSGSIZE), is exec'ed instead; test_task_server.sh covers it. */
+#define TS_MAX_MSG (256u * 1024u)
 #define TS_MAX_FDS 4
 
 struct ts_hello {
