@@ -18,6 +18,7 @@
 #include "host.h"
 #include "loader.h"
 #include "task_server_proto.h"
+#include "util.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -209,15 +210,9 @@ static void reap(void)
     int st;
     pid_t pid;
     while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-        if (npending == cap_pending) {
-            size_t cap = cap_pending ? cap_pending * 2 : 64;
-            struct ts_event *grown = realloc(pending, cap * sizeof *grown);
-            if (!grown) {
-                dprintf(2, "mflow: task server: out of memory; the exit of pid %d is lost\n", (int)pid);
-                continue;
-            }
-            pending = grown;
-            cap_pending = cap;
+        if (mf_grow(&pending, &cap_pending, npending, sizeof *pending, 64)) {
+            dprintf(2, "mflow: task server: out of memory; the exit of pid %d is lost\n", (int)pid);
+            continue;
         }
         pending[npending++] = (struct ts_event){.pid = pid, .wstatus = st};
     }

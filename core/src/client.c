@@ -663,14 +663,8 @@ static int collect_run(void *ud, const struct mf_run_rec *rec)
         if (!has_tag(rec->tags, f->tags[i]))
             return 0;
     struct mf_client_runs *l = f->l;
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 64;
-        struct mf_client_run *g = realloc(l->items, cap * sizeof *g);
-        if (!g)
-            return f->rc = MF_ENOMEM;
-        l->items = g;
-        l->cap = cap;
-    }
+    if (mf_grow(&l->items, &l->cap, l->n, sizeof *l->items, 64))
+        return f->rc = MF_ENOMEM;
     struct mf_client_run *r = &l->items[l->n];
     memset(r, 0, sizeof *r);
     r->c = f->c;
@@ -1339,14 +1333,8 @@ struct task_list_acc {
 
 static int tasks_push(struct mf_client_tasks *l, struct mf_client_task **out)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        struct mf_client_task *g = realloc(l->items, cap * sizeof *g);
-        if (!g)
-            return MF_ENOMEM;
-        l->items = g;
-        l->cap = cap;
-    }
+    if (mf_grow(&l->items, &l->cap, l->n, sizeof *l->items, 16))
+        return MF_ENOMEM;
     *out = &l->items[l->n++];
     return 0;
 }
@@ -1994,14 +1982,8 @@ int mf_client_task_log(mf_client_task *t, uint32_t attempt, int stream, char **d
 
 static struct mf_client_step *steps_add(struct mf_client_steps *l, const char *name)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 16;
-        struct mf_client_step *g = realloc(l->items, cap * sizeof *g);
-        if (!g)
-            return NULL;
-        l->items = g;
-        l->cap = cap;
-    }
+    if (mf_grow(&l->items, &l->cap, l->n, sizeof *l->items, 16))
+        return NULL;
     struct mf_client_step *s = &l->items[l->n++];
     memset(s, 0, sizeof *s);
     snprintf(s->name, sizeof s->name, "%s", name);

@@ -81,14 +81,8 @@ static int plist_add(struct plist *pl, const char *path, const char *src, const 
                        pl->dir, (unsigned long long)(PKG_MAX_BYTES >> 20), path);
         return MF_EINVAL;
     }
-    if (pl->n == pl->cap) {
-        size_t cap = pl->cap ? pl->cap * 2 : 32;
-        struct pent *g = realloc(pl->v, cap * sizeof *g);
-        if (!g)
-            return MF_ENOMEM;
-        pl->v = g;
-        pl->cap = cap;
-    }
+    if (mf_grow(&pl->v, &pl->cap, pl->n, sizeof *pl->v, 32))
+        return MF_ENOMEM;
     struct pent *e = &pl->v[pl->n];
     memset(e, 0, sizeof *e);
     e->path = strdup(path);
@@ -279,14 +273,9 @@ static int sorted_names(const char *dir, const char *suffix, char ***out, size_t
         if (de->d_name[0] == '.' ||
             (suffix && (l <= slen || strcmp(de->d_name + l - slen, suffix) != 0)))
             continue;
-        if (n == cap) {
-            cap = cap ? cap * 2 : 16;
-            char **g = realloc(names, cap * sizeof *g);
-            if (!g) {
-                rc = MF_ENOMEM;
-                break;
-            }
-            names = g;
+        if (mf_grow(&names, &cap, n, sizeof *names, 16)) {
+            rc = MF_ENOMEM;
+            break;
         }
         names[n] = strdup(de->d_name);
         rc = names[n] ? 0 : MF_ENOMEM;

@@ -68,14 +68,8 @@ static int on_key(void *ud, const char *key, uint64_t size)
     if (len[0] == 0 || len[0] >= MF_NAME_MAX || n < 3 || parse_u(part[1], len[1], &run) || run < 1)
         return 0;
     if (n == 3 && len[2] == 8 && !memcmp(part[2], "run.json", 8)) {
-        if (l->n_runs == l->cap_runs) {
-            size_t cap = l->cap_runs ? l->cap_runs * 2 : 64;
-            struct key_run *g = realloc(l->runs, cap * sizeof *g);
-            if (!g)
-                return l->oom = MF_ENOMEM;
-            l->runs = g;
-            l->cap_runs = cap;
-        }
+        if (mf_grow(&l->runs, &l->cap_runs, l->n_runs, sizeof *l->runs, 64))
+            return l->oom = MF_ENOMEM;
         struct key_run *r = &l->runs[l->n_runs];
         r->flow = strndup(part[0], len[0]);
         r->run = run;
@@ -91,14 +85,8 @@ static int on_key(void *ud, const char *key, uint64_t size)
         parse_u(part[3], (size_t)(dot - part[3]), &task) ||
         parse_u(dot + 1, len[3] - (size_t)(dot + 1 - part[3]) - 5, &att) || att > UINT32_MAX)
         return 0;
-    if (l->n_tasks == l->cap_tasks) {
-        size_t cap = l->cap_tasks ? l->cap_tasks * 2 : 256;
-        struct key_task *g = realloc(l->tasks, cap * sizeof *g);
-        if (!g)
-            return l->oom = MF_ENOMEM;
-        l->tasks = g;
-        l->cap_tasks = cap;
-    }
+    if (mf_grow(&l->tasks, &l->cap_tasks, l->n_tasks, sizeof *l->tasks, 256))
+        return l->oom = MF_ENOMEM;
     struct key_task *t = &l->tasks[l->n_tasks];
     t->flow = strndup(part[0], len[0]);
     t->step = strndup(part[2], len[2]);

@@ -200,14 +200,8 @@ static void on_output(const char *pathspec, int stream, const char *data, size_t
 
 static struct rt_task *new_task(int step, char *inputs, int64_t split_index)
 {
-    if (R->n_tasks == R->cap_tasks) {
-        size_t cap = R->cap_tasks ? R->cap_tasks * 2 : 64;
-        struct rt_task **g = realloc(R->tasks, cap * sizeof *g);
-        if (!g)
-            return NULL;
-        R->tasks = g;
-        R->cap_tasks = cap;
-    }
+    if (mf_grow(&R->tasks, &R->cap_tasks, R->n_tasks, sizeof *R->tasks, 64))
+        return NULL;
     struct rt_task *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
@@ -224,14 +218,8 @@ static struct rt_task *new_task(int step, char *inputs, int64_t split_index)
         memmove(R->ready, R->ready + R->ready_head, live * sizeof *R->ready);
         R->ready_head = 0;
         R->ready_tail = live;
-        if (live == R->ready_cap) {
-            size_t cap = R->ready_cap ? R->ready_cap * 2 : 64;
-            size_t *g = realloc(R->ready, cap * sizeof *g);
-            if (!g)
-                return NULL;
-            R->ready = g;
-            R->ready_cap = cap;
-        }
+        if (mf_grow(&R->ready, &R->ready_cap, live, sizeof *R->ready, 64))
+            return NULL;
     }
     R->ready[R->ready_tail++] = (size_t)(t->id - 1);
     return t;
@@ -565,14 +553,8 @@ static int collect_key(void *ud, const char *key, uint64_t size)
             return 0;
         }
     }
-    if (sc->n == sc->cap) {
-        size_t cap = sc->cap ? sc->cap * 2 : 64;
-        struct mf_task_rec *g = realloc(sc->tasks, cap * sizeof *g);
-        if (!g)
-            return MF_ENOMEM;
-        sc->tasks = g;
-        sc->cap = cap;
-    }
+    if (mf_grow(&sc->tasks, &sc->cap, sc->n, sizeof *sc->tasks, 64))
+        return MF_ENOMEM;
     struct mf_task_rec *t = &sc->tasks[sc->n++];
     memset(t, 0, sizeof *t);
     snprintf(t->step, sizeof t->step, "%s", step);

@@ -69,14 +69,8 @@ static struct held *hold(mf_task *t, const char *key)
     for (size_t i = 0; i < t->n_held; i++)
         if (!strcmp(t->held[i].key, key))
             return &t->held[i];
-    if (t->n_held == t->cap_held) {
-        size_t cap = t->cap_held ? t->cap_held * 2 : 16;
-        struct held *g = realloc(t->held, cap * sizeof *g);
-        if (!g)
-            FAIL(t, "out of memory reading artifact");
-        t->held = g;
-        t->cap_held = cap;
-    }
+    if (mf_grow(&t->held, &t->cap_held, t->n_held, sizeof *t->held, 16))
+        FAIL(t, "out of memory reading artifact");
     struct held *h = &t->held[t->n_held];
     memset(h, 0, sizeof *h);
     int rc = mf_blob_get(t->st, key, &h->blob);

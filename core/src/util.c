@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <mflow/plugin.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -213,4 +215,19 @@ void mf_sbuf_free(struct mf_sbuf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+int mf_grow(void *items_ptr, size_t *cap, size_t n, size_t size, size_t first)
+{
+    if (n < *cap)
+        return 0;
+    size_t c = *cap ? *cap * 2 : first;
+    void *old;
+    memcpy(&old, items_ptr, sizeof old);
+    void *grown = realloc(old, c * size);
+    if (!grown)
+        return MF_ENOMEM;
+    memcpy(items_ptr, &grown, sizeof grown);
+    *cap = c;
+    return 0;
 }

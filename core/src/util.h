@@ -23,6 +23,10 @@ int mf_write_file_atomic(const char *path, const void *data, size_t len);
 double mf_now(void);
 /* Monotonic seconds. */
 double mf_mono(void);
+/* Room for one more item in a growing array: when n == *cap, doubles *cap (from `first`) and
+ * reallocs *items_ptr (a pointer to the array pointer) to items of `size` bytes. 0, or
+ * MF_ENOMEM with the array and *cap as they were. */
+int mf_grow(void *items_ptr, size_t *cap, size_t n, size_t size, size_t first);
 
 /* Levenshtein distance (small strings). */
 size_t mf_edit_distance(const char *a, const char *b);
