@@ -1,5 +1,6 @@
-/* Loading a flow: a .c file is compiled on the fly into a cache keyed by its content (an
- * unchanged flow compiles once); a .so is loaded directly. The graph is built and checked. */
+/* Loading a flow: a .c file is compiled on the fly into a cache keyed by its content and by
+ * everything the compiler read (headers, the compiler, its flags: an unchanged flow compiles
+ * once; see flowload.c); a .so is loaded directly. The graph is built and checked. */
 #ifndef MF_FLOWLOAD_H
 #define MF_FLOWLOAD_H
 
