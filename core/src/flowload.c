@@ -700,6 +700,13 @@ out:
     return rc;
 }
 
+static mf_flow_load_guard_fn load_guard;
+
+void mf_flow_set_load_guard(mf_flow_load_guard_fn fn)
+{
+    load_guard = fn;
+}
+
 int mf_flow_open(const char *path, struct mf_flow **out, char **err)
 {
     *out = NULL;
@@ -723,6 +730,10 @@ int mf_flow_open(const char *path, struct mf_flow **out, char **err)
         *err = mf_strf("flow %s: not a .c or .so file", path);
         rc = MF_EINVAL;
     }
+    const char *shown = f->src_path ? f->src_path : f->so_path;
+    int guarded = !rc && load_guard;
+    if (guarded)
+        load_guard(shown, 1);
     if (!rc) {
         f->dl = dlopen(f->so_path, RTLD_NOW | RTLD_LOCAL);
         if (!f->dl) {
@@ -747,6 +758,8 @@ int mf_flow_open(const char *path, struct mf_flow **out, char **err)
     }
     if (!rc)
         rc = mf_graph_build(f->def, &f->graph, err);
+    if (guarded)
+        load_guard(shown, 0);
     if (rc) {
         mf_flow_close(f);
         return rc;
