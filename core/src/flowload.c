@@ -530,10 +530,19 @@ static int run_cc(const char *cc, const char *src, const char *srcdir, const cha
     return rc;
 }
 
-/* After a compile: what it read (from the -MD rule), hashed. 1 when a file it read changed
- * while it ran (compile again), 0, or an error. */
-static int record_deps(struct manifest *m, const char *dtmp, const char *srcdir, long long t0)
+static int same_stat(const struct stat *a, const struct stat *b)
 {
+    return a->st_size == b->st_size && ts_ns(&a->st_mtim) == ts_ns(&b->st_mtim) &&
+           ts_ns(&a->st_ctim) == ts_ns(&b->st_ctim) && a->st_ino == b->st_ino &&
+           a->st_dev == b->st_dev;
+}
+
+/* After a compile: what it read (from the -MD rule), hashed. *unsettled is set when a file
+ * it read changed while it ran or while we hashed it (compile again). 0 or an error. */
+static int record_deps(struct manifest *m, const char *dtmp, const char *srcdir, long long t0,
+                       int *unsettled)
+{
+    *unsettled = 0;
     char *text = NULL;
     size_t len = 0;
     int rc = mf_read_file(dtmp, &text, &len);
@@ -542,24 +551,21 @@ static int record_deps(struct manifest *m, const char *dtmp, const char *srcdir,
     rc = parse_depfile(text, srcdir, m, add_dep);
     free(text);
     if (rc)
-        return rc < 0 && rc != MF_ENOMEM ? MF_EINVAL : rc;
+        return rc == MF_ENOMEM ? rc : MF_EINVAL;
     long long now = now_coarse();
     for (size_t i = 0; i < m->nfiles; i++) {
         struct dep *d = &m->files[i];
-        struct stat st;
-        if (stat(d->path, &st) != 0 || hash_file(d->path, d->hash) != 0)
-            return 1;                           /* gone while we looked: look again */
-        struct stat st2;
-        if (stat(d->path, &st2) != 0 || !dep_same(&(struct dep){.size = (long long)st.st_size,
-                                                                .mtime = ts_ns(&st.st_mtim),
-                                                                .ctime = ts_ns(&st.st_ctim),
-                                                                .ino = (long long)st.st_ino,
-                                                                .dev = (long long)st.st_dev},
-                                                  &st2))
-            return 1;
+        struct stat st, st2;
+        if (stat(d->path, &st) != 0 || hash_file(d->path, d->hash) != 0 ||
+            stat(d->path, &st2) != 0 || !same_stat(&st, &st2)) {
+            *unsettled = 1;                     /* gone or changed while we looked */
+            return 0;
+        }
         dep_stat(d, &st, now);
-        if (d->mtime >= t0 || d->ctime >= t0)
-            return 1;                           /* written while the compiler read it */
+        if (d->mtime >= t0 || d->ctime >= t0) {
+            *unsettled = 1;                     /* written while the compiler read it */
+            return 0;
+        }
     }
     return 0;
 }
@@ -635,14 +641,15 @@ static int compile_flow(const char *src, char **so, char **err)
         rc = run_cc(cc, src, srcdir, inc, tmp, dtmp, err);
         if (rc)
             break;
-        rc = record_deps(&m, dtmp, srcdir, t0);
-        if (rc == 1) {
-            rc = 0;
+        int unsettled = 0;
+        rc = record_deps(&m, dtmp, srcdir, t0, &unsettled);
+        if (!rc && unsettled)
             continue;
-        }
         if (rc) {
             *err = mf_strf("cannot read what the compiler reported for %s in %s: %s", src, dtmp,
-                           rc > 0 ? strerror(rc) : "not a make rule");
+                           rc > 0                ? strerror(rc)
+                           : rc == MF_ENOMEM     ? "out of memory"
+                                                 : "not a make rule");
             break;
         }
         const char *incdirs[] = {inc, srcdir};
