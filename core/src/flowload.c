@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -45,15 +46,18 @@ static int has_suffix(const char *s, const char *suf)
 
 /* ---- the compile cache ----------------------------------------------------------------------
  * An object is only as fresh as everything the compiler read. The cache keeps, per flow key
- * (the source's bytes, the compiler's identity, the flags, the SDK), a manifest
- * <key>.deps beside the objects:
+ * (the source's bytes, the compiler as named and its PATH, the flags, the SDK, the include
+ * path variables), a manifest <key>.deps beside the objects:
  *   mflow-flow-cache 1
  *   object <key>-<hash of every input>.so
- *   file <sha256> <size> <mtime ns> <ctime ns> <ino> <dev> <racy> <path>  (what -MD reported)
- *   dir <mtime ns> <ctime ns> <ino> <path>   (a directory a new header could appear in)
+ *   file <sha256> <size> <mtime ns> <ctime ns> <ino> <dev> <racy> <path>  (what -MD reported,
+ *                                            and the compiler's own file)
+ *   dir <mtime ns> <ctime ns> <ino> <path>   (a directory a new header could appear in: the
+ *                                            compiler's search path, where headers were found)
  *   absent <path>                            (a header that would shadow one read, were it there)
  * A hit stats the files and directories listed (no compiler runs); a file whose stat changed,
- * or is "racy" (changed too close to when its stat was taken to trust the times), is hashed.
+ * or is "racy" (changed too close to when its stat was taken to trust the times), is hashed;
+ * only when a directory changed are the absent paths looked at.
  * Objects are named by their inputs and never rewritten with other bytes; the manifest is
  * written aside and renamed, so two mflow processes compiling at once never tear anything. */
 
@@ -80,6 +84,9 @@ struct manifest {
     size_t ndirs, capdirs;
     char **absent;
     size_t nabsent, capabsent;
+    /* When read from disk: the "absent" lines, left unparsed (a hit rarely needs them; they
+     * point into the text read, which the caller keeps). */
+    const char *absent_text;
 };
 
 static void manifest_free(struct manifest *m)
@@ -140,14 +147,27 @@ static long long now_coarse(void)
     return ts_ns(&t);
 }
 
+/* Parse a manifest read from disk (text is cut into lines in place, and must outlive m):
+ * 0, or -1 when it is not one (then the flow compiles again). */
 static int manifest_parse(char *text, struct manifest *m)
 {
     memset(m, 0, sizeof *m);
-    char *save = NULL;
-    char *line = strtok_r(text, "\n", &save);
-    if (!line || strcmp(line, CACHE_MAGIC) != 0)
+    char *line = text;
+    char *nl = strchr(line, '\n');
+    if (!nl)
         return -1;
-    while ((line = strtok_r(NULL, "\n", &save))) {
+    *nl = '\0';
+    if (strcmp(line, CACHE_MAGIC) != 0)
+        return -1;
+    for (line = nl + 1; *line; line = nl + 1) {
+        if (!strncmp(line, "absent ", 7)) {
+            m->absent_text = line;             /* the rest: looked at only when needed */
+            break;
+        }
+        nl = strchr(line, '\n');
+        if (!nl)
+            return -1;
+        *nl = '\0';
         int off = 0;
         if (!strncmp(line, "object ", 7) && !m->object) {
             m->object = strdup(line + 7);
@@ -172,17 +192,32 @@ static int manifest_parse(char *text, struct manifest *m)
                 !off || !line[4 + off] || !(w->path = strdup(line + 4 + off)))
                 return -1;
             m->ndirs++;
-        } else if (!strncmp(line, "absent ", 7)) {
-            if (mf_grow(&m->absent, &m->capabsent, m->nabsent, sizeof *m->absent, 64) ||
-                !(m->absent[m->nabsent] = strdup(line + 7)))
-                return -1;
-            m->nabsent++;
         } else {
             return -1;
         }
     }
     /* The object must be ours, in the cache directory: a bare name. */
     return m->object && !strchr(m->object, '/') && m->object[0] != '.' ? 0 : -1;
+}
+
+/* 1 when one of the absent lines (from disk) names a file that now exists, -1 when they are
+ * damaged, 0 otherwise. */
+static int absent_text_found(const char *text)
+{
+    char path[PATH_MAX];
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        if (n <= 7 || n - 7 >= sizeof path || strncmp(line, "absent ", 7) != 0)
+            return -1;
+        memcpy(path, line + 7, n - 7);
+        path[n - 7] = '\0';
+        struct stat st;
+        if (stat(path, &st) == 0)
+            return 1;
+        line += n + (nl != NULL);
+    }
+    return 0;
 }
 
 static char *manifest_text(const struct manifest *m)
@@ -199,6 +234,8 @@ static char *manifest_text(const struct manifest *m)
                      m->dirs[i].ino, m->dirs[i].path);
     for (size_t i = 0; i < m->nabsent; i++)
         mf_sbuf_addf(&b, "absent %s\n", m->absent[i]);
+    if (m->absent_text)
+        mf_sbuf_addf(&b, "%s", m->absent_text);
     mf_sbuf_add(&b, "", 1);
     if (b.oom) {
         mf_sbuf_free(&b);
@@ -251,6 +288,8 @@ static int manifest_check(struct manifest *m)
             if (stat(m->absent[i], &st) == 0)
                 return -1;
         }
+        if (m->absent_text && absent_text_found(m->absent_text) != 0)
+            return -1;
         stale = 1;
     }
     return stale;
@@ -417,26 +456,26 @@ static int find_shadows(struct manifest *m, const char *const *incdirs, size_t n
     return rc;
 }
 
-/* The compiler's file (found on PATH like posix_spawnp does), resolved; NULL when not found. */
-static char *which(const char *cc)
+/* The compiler's file as posix_spawnp finds it for the compile (which runs in the flow's
+ * directory: a relative name is relative to it), links left in place; NULL when not found. */
+static char *which(const char *cc, const char *srcdir)
 {
+    if (cc[0] == '/')
+        return strdup(cc);
     if (strchr(cc, '/'))
-        return realpath(cc, NULL);
+        return mf_strf("%s/%s", srcdir, cc);
     const char *path = getenv("PATH");
     if (!path || !*path)
         path = "/usr/local/bin:/usr/bin:/bin";
     for (const char *p = path; *p;) {
         const char *e = strchr(p, ':');
         size_t n = e ? (size_t)(e - p) : strlen(p);
-        char *cand = mf_strf("%.*s/%s", (int)n, n ? p : ".", cc);
-        if (cand && access(cand, X_OK) == 0) {
-            char *r = realpath(cand, NULL);
-            free(cand);
-            if (r)
-                return r;
-        } else {
-            free(cand);
-        }
+        char *cand = !n ? mf_strf("%s/%s", srcdir, cc)
+                     : p[0] == '/' ? mf_strf("%.*s/%s", (int)n, p, cc)
+                                   : mf_strf("%s/%.*s/%s", srcdir, (int)n, p, cc);
+        if (cand && access(cand, X_OK) == 0)
+            return cand;
+        free(cand);
         p += n;
         if (*p == ':')
             p++;
@@ -449,33 +488,56 @@ static const char *const cc_flags[] = {"-std=gnu11", "-O2", "-g", "-fPIC", "-sha
 #define N_CC_FLAGS (sizeof cc_flags / sizeof cc_flags[0])
 #define COMPILE_TRIES 3
 
-/* The cache key: everything that picks the object besides the headers (which the manifest
- * covers): the source, the compiler (its resolved file and that file's identity, so a new
- * compiler or an edited wrapper script compiles anew), the flags, the SDK, and the variables
- * the compiler reads its include path from. */
+/* The cache key: everything that picks the object besides the files the compiler reads (which
+ * the manifest covers, the compiler's own file among them): the source, the compiler as named
+ * and the PATH it is found on, the flags, the SDK, and the variables the compiler reads its
+ * include path from. Nothing here touches the disk: a hit stays a few stat calls. */
 static void flow_key(const char *text, size_t len, const char *cc, const char *inc,
                      const char *srcdir, char key[MF_BLOB_KEY_LEN + 1])
 {
-    char *real = which(cc);
-    struct stat st;
-    char ident[128] = "";
-    if (real && stat(real, &st) == 0)
-        snprintf(ident, sizeof ident, "%lld %lld %lld %lld", (long long)st.st_size,
-                 ts_ns(&st.st_mtim), ts_ns(&st.st_ctim), (long long)st.st_ino);
     struct mf_sbuf b = {0};
-    mf_sbuf_addf(&b, "cc=%s\nreal=%s\nident=%s\ninc=%s\nversion=%s\ndir=%s\n", cc,
-                 real ? real : "", ident, inc, MF_VERSION, srcdir);
+    mf_sbuf_addf(&b, "cc=%s\ninc=%s\nversion=%s\ndir=%s\n", cc, inc, MF_VERSION, srcdir);
     for (size_t i = 0; i < N_CC_FLAGS; i++)
         mf_sbuf_addf(&b, "flag=%s\n", cc_flags[i]);
-    const char *envs[] = {"CPATH", "C_INCLUDE_PATH", "GCC_EXEC_PREFIX", "COMPILER_PATH"};
+    const char *envs[] = {"PATH", "CPATH", "C_INCLUDE_PATH", "GCC_EXEC_PREFIX", "COMPILER_PATH"};
     for (size_t i = 0; i < sizeof envs / sizeof envs[0]; i++) {
-        const char *v = getenv(envs[i]);
+        const char *v = i == 0 && strchr(cc, '/') ? "" : getenv(envs[i]);
         mf_sbuf_addf(&b, "%s=%s\n", envs[i], v ? v : "");
     }
-    free(real);
     struct mf_iov iov[] = {{text, len}, {"\0", 1}, {b.data ? b.data : "", b.len}};
     mf_sha256_hex(iov, sizeof iov / sizeof iov[0], key);
     mf_sbuf_free(&b);
+}
+
+/* The compiler's own file joins the manifest like a header: a new compiler behind the same
+ * name (an upgrade, another alternative behind the `cc` link, an edited wrapper script)
+ * compiles anew. Its stat follows links, so the file behind them counts. */
+static int add_compiler(struct manifest *m, const char *cc, const char *srcdir)
+{
+    char *path = which(cc, srcdir);
+    if (!path)
+        return 0;
+    for (size_t i = 0; i < m->nfiles; i++) {
+        if (!strcmp(m->files[i].path, path)) {
+            free(path);
+            return 0;
+        }
+    }
+    struct stat st;
+    if (mf_grow(&m->files, &m->capfiles, m->nfiles, sizeof *m->files, 32)) {
+        free(path);
+        return MF_ENOMEM;
+    }
+    struct dep *d = &m->files[m->nfiles];
+    memset(d, 0, sizeof *d);
+    if (stat(path, &st) != 0 || hash_file(path, d->hash) != 0) {
+        free(path);
+        return 0;
+    }
+    d->path = path;
+    dep_stat(d, &st, now_coarse());
+    m->nfiles++;
+    return 0;
 }
 
 /* Run the compiler once: tmp receives the object, dtmp the -MD rule. */
@@ -570,6 +632,74 @@ static int record_deps(struct manifest *m, const char *dtmp, const char *srcdir,
     return 0;
 }
 
+/* The directories the compiler searches for includes, in its order (what `cc -E -v` prints
+ * between "search starts here:" and "End of search list."), added to *dirs. Only on a miss;
+ * a compiler that prints no list just adds nothing (the directories the headers were found in
+ * still count). */
+static int cc_search_dirs(const char *cc, const char *srcdir, const char *inc, char ***dirs,
+                          size_t *n, size_t *cap)
+{
+    char *incflag = mf_strf("-I%s", inc);
+    char *srcinc = mf_strf("-I%s", srcdir);
+    int fds[2] = {-1, -1};
+    if (!incflag || !srcinc || pipe2(fds, O_CLOEXEC) != 0) {
+        free(incflag);
+        free(srcinc);
+        return 0;
+    }
+    const char *argv[] = {cc, incflag, srcinc, "-E", "-v", "-x", "c", "/dev/null", "-o",
+                          "/dev/null", NULL};
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addchdir_np(&fa, srcdir);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDERR_FILENO);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, cc, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(fds[1]);
+    struct mf_sbuf out = {0};
+    char buf[4096];
+    ssize_t r;
+    while (rc == 0 && ((r = read(fds[0], buf, sizeof buf)) > 0 || (r < 0 && errno == EINTR)))
+        if (r > 0)
+            mf_sbuf_add(&out, buf, (size_t)r);
+    close(fds[0]);
+    if (rc == 0) {
+        int status;
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+            ;
+    }
+    mf_sbuf_add(&out, "", 1);
+    rc = 0;
+    int in_list = 0;
+    for (char *line = out.oom ? NULL : out.data; line && *line && !rc;) {
+        char *nl = strchr(line, '\n');
+        if (nl)
+            *nl = '\0';
+        if (strstr(line, "search starts here:")) {
+            in_list = 1;
+        } else if (!strncmp(line, "End of search list.", 19)) {
+            in_list = 0;
+        } else if (in_list && line[0] == ' ') {
+            char *d = line + 1;
+            char *fw = strstr(d, " (framework directory)");
+            if (fw)
+                *fw = '\0';
+            size_t l = strlen(d);
+            while (l > 1 && d[l - 1] == '/')
+                d[--l] = '\0';
+            if (d[0] == '/')
+                rc = add_str(dirs, n, cap, d);
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    mf_sbuf_free(&out);
+    free(incflag);
+    free(srcinc);
+    return rc;
+}
+
 /* Compile src into the cache, or find it there; *so receives the object's path. */
 static int compile_flow(const char *src, char **so, char **err)
 {
@@ -610,18 +740,19 @@ static int compile_flow(const char *src, char **so, char **err)
     if (mf_read_file(mpath, &old, &olen) == 0) {
         int ok = manifest_parse(old, &m) == 0;
         int check = ok ? manifest_check(&m) : -1;
-        free(old);
         if (check >= 0) {
             *so = mf_strf("%s/%s", dir, m.object);
             if (*so && access(*so, R_OK) == 0) {
                 if (check > 0 && (mtext = manifest_text(&m)))
                     mf_write_file_atomic(mpath, mtext, strlen(mtext)); /* best effort */
+                free(old);
                 goto out;
             }
             free(*so);
             *so = NULL;
         }
         manifest_free(&m);
+        free(old);
     }
     rc = mf_mkdir_p(dir, 0755);
     if (rc) {
@@ -652,8 +783,20 @@ static int compile_flow(const char *src, char **so, char **err)
                                                  : "not a make rule");
             break;
         }
-        const char *incdirs[] = {inc, srcdir};
-        rc = find_shadows(&m, incdirs, 2, t0);
+        char **sdirs = NULL;
+        size_t nsd = 0, capsd = 0;
+        rc = add_str(&sdirs, &nsd, &capsd, inc);
+        if (!rc)
+            rc = add_str(&sdirs, &nsd, &capsd, srcdir);
+        if (!rc)
+            rc = cc_search_dirs(cc, srcdir, inc, &sdirs, &nsd, &capsd);
+        if (!rc)
+            rc = find_shadows(&m, (const char *const *)sdirs, nsd, t0);
+        if (!rc)
+            rc = add_compiler(&m, cc, srcdir);
+        for (size_t i = 0; i < nsd; i++)
+            free(sdirs[i]);
+        free(sdirs);
         settled = !rc;
     }
     if (!rc && !settled) {

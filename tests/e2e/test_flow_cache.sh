@@ -124,12 +124,26 @@ sed -i 's/EXTRA=7/EXTRA=8/' "$WORK/cc-extra"
 CC=$WORK/cc-extra run_value "the compiler wrapper edited" "2 11 6 100 8 0"
 expect_compiled "the compiler wrapper edited"
 run_value "back to the first compiler" "2 11 6 100 0 0"
+# The same compiler name now leads to another compiler (an upgrade, a switched alternative).
+ln -s cc-count "$WORK/cc-link"
+CC=$WORK/cc-link run_value "a compiler behind a link" "2 11 6 100 0 0"
+n=$(compiles)
+ln -sfn cc-extra "$WORK/cc-link"
+CC=$WORK/cc-link run_value "the link leads to another compiler" "2 11 6 100 8 0"
+expect_compiled "the link leads to another compiler"
 # The include path the compiler reads from the environment, and a header found on it.
 CPATH=$WORK/inc1 run_value "CPATH set" "2 11 6 100 0 1"
 CPATH=$WORK/inc2 run_value "CPATH changed" "2 11 6 100 0 2"
 echo '#define CPVAL 3' > "$WORK/inc2/cp.h"
 CPATH=$WORK/inc2 run_value "header on CPATH changed" "2 11 6 100 0 3"
 expect_compiled "header on CPATH"
+# A directory earlier in the search path gains a header of the same name: it wins now.
+mkdir -p "$WORK/inc0"
+CPATH=$WORK/inc0:$WORK/inc2 run_value "two include dirs" "2 11 6 100 0 3"
+n=$(compiles)
+echo '#define CPVAL 9' > "$WORK/inc0/cp.h"
+CPATH=$WORK/inc0:$WORK/inc2 run_value "an earlier include dir gains the header" "2 11 6 100 0 9"
+expect_compiled "an earlier include dir gains the header"
 
 # Two processes finding the cache stale at once: both succeed, neither tears the other.
 echo '#define VAL 4' > "$D/val.h"
