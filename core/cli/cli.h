@@ -51,6 +51,10 @@ int cli_print_json(struct json_t *v);
 /* An artifact's value as JSON (bytes as {"type":"bytes","hex":...}); NULL when unreadable. */
 struct json_t *cli_artifact_json(const struct mf_client_artifact *a);
 
+/* Registered with mf_flow_set_load_guard by cli_main: while a flow's own code first runs,
+ * a crash (SIGSEGV, SIGABRT, ...) prints which flow crashed and exits with 128 + signal. */
+void cli_flow_load_guard(const char *path, int entering);
+
 /* "mflow: " + message + newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv has --help or -h (after argv[0]); prints usage then. */

@@ -157,6 +157,7 @@ int cli_main(int argc, char **argv)
         cli_error("out of memory");
         return 1;
     }
+    mf_flow_set_load_guard(cli_flow_load_guard);
     code = cmd->fn(argc - i, argv + i);
     mf_host_fini();
     return code;

@@ -1,5 +1,6 @@
-/* Loading a flow: a .c file is compiled on the fly into a cache keyed by its content (an
- * unchanged flow compiles once); a .so is loaded directly. The graph is built and checked. */
+/* Loading a flow: a .c file is compiled on the fly into a cache keyed by its content and by
+ * everything the compiler read (headers, the compiler, its flags: an unchanged flow compiles
+ * once; see flowload.c); a .so is loaded directly. The graph is built and checked. */
 #ifndef MF_FLOWLOAD_H
 #define MF_FLOWLOAD_H
 
@@ -19,6 +20,14 @@ struct mf_flow {
  * what to do; a compiler's own messages have already gone to stderr. */
 int mf_flow_open(const char *path, struct mf_flow **out, char **err);
 void mf_flow_close(struct mf_flow *f);
+
+/* Called around the moment a flow's own code first runs in this process (dlopen with its
+ * constructors, its MF_FLOW entry, the reading of its tables): entering is 1 before, 0 after.
+ * `path` is the flow file (the .c, or the .so) and lives until the call with 0. The library
+ * itself never prints nor catches signals; a program (the mflow command) can use this to name
+ * the flow when its code crashes while loading. NULL removes it. */
+typedef void (*mf_flow_load_guard_fn)(const char *path, int entering);
+void mf_flow_set_load_guard(mf_flow_load_guard_fn fn);
 
 /* The include directory with mflow/flow.h (build tree or installed). */
 const char *mf_sdk_include_dir(void);

@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 /* What a package may hold: enough for code and small data, not a data set (artifacts and
@@ -742,16 +744,192 @@ static int link_stays_inside(const char *path, const char *target)
     return 1;
 }
 
-/* 1 when `path` lies under one of the symlinks seen so far (writing it would go through
- * the link). */
-static int under_link(char **links, size_t n, const char *path)
+/* ---- the extracted tree, resolved before anything is written -------------------------------
+ * Each link's text alone says too little: `b -> .` then `a -> b/..` both read as inside,
+ * yet `a` leads to the directory above the package. So every entry is kept, and each link
+ * is resolved the way the kernel will, through the links the package itself makes. */
+
+#define PKG_MAX_HOPS 40          /* links followed in one resolution (the kernel's limit) */
+
+struct xent {
+    char *path;                  /* normalized: no ".", no empty components, no trailing '/' */
+    char *target;                /* symlink target, else NULL */
+    mode_t type;
+};
+
+struct xtree {
+    struct xent *v;
+    size_t n, cap;
+};
+
+static void xtree_free(struct xtree *t)
 {
-    for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(links[i]);
-        if (!strncmp(path, links[i], l) && path[l] == '/')
-            return 1;
+    for (size_t i = 0; i < t->n; i++) {
+        free(t->v[i].path);
+        free(t->v[i].target);
     }
-    return 0;
+    free(t->v);
+    memset(t, 0, sizeof *t);
+}
+
+static int xent_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct xent *)a)->path, ((const struct xent *)b)->path);
+}
+
+/* The entry at `path` (sorted tree), or NULL. */
+static const struct xent *xtree_find(const struct xtree *t, const char *path)
+{
+    struct xent key = {.path = (char *)path};
+    return t->n ? bsearch(&key, t->v, t->n, sizeof *t->v, xent_cmp) : NULL;
+}
+
+/* "./a//b/" -> "a/b" (entries have no ".." by now); the root gives "". */
+static char *norm_entry(const char *p)
+{
+    char *out = malloc(strlen(p) + 1);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    for (const char *s = p; *s;) {
+        const char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        if (n && !(n == 1 && s[0] == '.')) {
+            if (o)
+                out[o++] = '/';
+            memcpy(out + o, s, n);
+            o += n;
+        }
+        s += n;
+        if (*s == '/')
+            s++;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+/* Resolve the link at `path` in the finished tree: its directory, then its target, following
+ * every link of the package met on the way. NULL when it stays beneath the root, else why. A
+ * name the package does not hold is taken as a plain directory (what it would be if created
+ * later), so a dangling link is judged by what it would reach. */
+static const char *resolve_link(const struct xtree *t, const char *path, const char *target)
+{
+    if (!target || !*target)
+        return "it is a symbolic link with no target";
+    if (target[0] == '/')
+        return "it is a symbolic link leading outside the package (an absolute target)";
+    size_t cap = strlen(path) + strlen(target) + 2;
+    char *pend = malloc(cap), *cur = malloc(cap + PATH_MAX);
+    size_t curcap = cap + PATH_MAX;
+    if (!pend || !cur) {
+        free(pend);
+        free(cur);
+        return "out of memory";
+    }
+    /* pend: what is left to walk; cur: where the walk is (no links in it). */
+    const char *slash = strrchr(path, '/');
+    snprintf(pend, cap, "%.*s%s%s", slash ? (int)(slash - path) : 0, path, slash ? "/" : "",
+             target);
+    cur[0] = '\0';
+    size_t clen = 0;
+    int hops = 0;
+    const char *why = NULL;
+    char *s = pend;
+    while (!why && *s) {
+        char *e = strchr(s, '/');
+        size_t n = e ? (size_t)(e - s) : strlen(s);
+        char *rest = e ? e + 1 : s + n;
+        if (!n || (n == 1 && s[0] == '.')) {
+            s = rest;
+            continue;
+        }
+        if (n == 2 && s[0] == '.' && s[1] == '.') {
+            if (!clen) {
+                why = "it is a symbolic link leading outside the package (through the links "
+                      "before it)";
+                break;
+            }
+            char *up = strrchr(cur, '/');
+            clen = up ? (size_t)(up - cur) : 0;
+            cur[clen] = '\0';
+            s = rest;
+            continue;
+        }
+        if (clen + n + 2 > curcap) {
+            why = "it is a symbolic link whose target is too long";
+            break;
+        }
+        size_t old = clen;
+        if (clen)
+            cur[clen++] = '/';
+        memcpy(cur + clen, s, n);
+        clen += n;
+        cur[clen] = '\0';
+        const struct xent *x = xtree_find(t, cur);
+        if (!x || x->type != AE_IFLNK) {
+            s = rest;
+            continue;
+        }
+        /* A link of the package: walk its target from the link's directory. */
+        if (++hops > PKG_MAX_HOPS) {
+            why = "it is a symbolic link in a loop of links";
+            break;
+        }
+        if (!x->target || !*x->target || x->target[0] == '/') {
+            why = "it is a symbolic link leading outside the package (through an absolute "
+                  "link)";
+            break;
+        }
+        clen = old;
+        cur[clen] = '\0';
+        size_t need = strlen(x->target) + 1 + strlen(rest) + 1;
+        char *np = malloc(need);
+        if (!np) {
+            why = "out of memory";
+            break;
+        }
+        snprintf(np, need, "%s%s%s", x->target, *rest ? "/" : "", rest);
+        free(pend);
+        pend = np;
+        s = pend;
+    }
+    free(pend);
+    free(cur);
+    return why;
+}
+
+/* With every entry read: no path twice, nothing under a link, every link resolving beneath
+ * the root. NULL, or why, with *bad the entry. */
+static const char *check_tree(struct xtree *t, const char **bad)
+{
+    qsort(t->v, t->n, sizeof *t->v, xent_cmp);
+    for (size_t i = 0; i < t->n; i++) {
+        *bad = t->v[i].path;
+        if (i + 1 < t->n && !strcmp(t->v[i].path, t->v[i + 1].path)) {
+            *bad = t->v[i + 1].path;
+            return "it appears twice in the package (a later entry would replace the first)";
+        }
+        /* Written through a link: the kernel would follow it, wherever it leads. */
+        char *p = strdup(t->v[i].path);    /* a copy: the tree's keys must stay whole */
+        if (!p)
+            return "out of memory";
+        int through = 0;
+        for (char *sl = strchr(p, '/'); sl && !through; sl = strchr(sl + 1, '/')) {
+            *sl = '\0';
+            const struct xent *x = xtree_find(t, p);
+            *sl = '/';
+            through = x && x->type == AE_IFLNK;
+        }
+        free(p);
+        if (through)
+            return "it would be written through a symbolic link";
+        if (t->v[i].type == AE_IFLNK) {
+            const char *why = resolve_link(t, t->v[i].path, t->v[i].target);
+            if (why)
+                return why;
+        }
+    }
+    return NULL;
 }
 
 static struct archive *open_reader(const void *data, size_t len)
@@ -783,8 +961,7 @@ static int check_entries(const char *addr, const void *data, size_t len, char **
     uint64_t total = 0;
     size_t count = 0;
     int rc = 0, has_object = 0, r;
-    char **links = NULL;
-    size_t nlinks = 0;
+    struct xtree tree = {0};
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *p = archive_entry_pathname(e);
         const char *why = bad_name(p);
@@ -808,17 +985,31 @@ static int check_entries(const char *addr, const void *data, size_t len, char **
                 snprintf(tbuf, sizeof tbuf, "it has an unknown file type (0%o)", (unsigned)ft);
                 why = tbuf;
             }
-            if (!why && under_link(links, nlinks, p))
-                why = "it would be written through a symbolic link";
-            if (!why && ft == AE_IFLNK) {
-                char **g = realloc(links, (nlinks + 1) * sizeof *g);
-                if (g)
-                    links = g;
-                if (!g || !(links[nlinks] = strdup(p))) {
+            if (!why) {
+                char *np = norm_entry(p);
+                if (!np) {
                     rc = MF_ENOMEM;
                     break;
                 }
-                nlinks++;
+                if (!*np && ft == AE_IFDIR) {
+                    free(np);           /* "./": the root itself */
+                } else if (!*np) {
+                    free(np);
+                    why = "it names the package's root";
+                } else if (mf_grow(&tree.v, &tree.cap, tree.n, sizeof *tree.v, 64)) {
+                    free(np);
+                    rc = MF_ENOMEM;
+                    break;
+                } else {
+                    const char *tg = ft == AE_IFLNK ? archive_entry_symlink(e) : NULL;
+                    tree.v[tree.n] = (struct xent){np, tg ? strdup(tg) : NULL, ft};
+                    if (tg && !tree.v[tree.n].target) {
+                        free(np);
+                        rc = MF_ENOMEM;
+                        break;
+                    }
+                    tree.n++;
+                }
             }
             if (!why && ft == AE_IFREG && !strcmp(p, PKG_OBJECT))
                 has_object = 1;
@@ -847,9 +1038,15 @@ static int check_entries(const char *addr, const void *data, size_t len, char **
         *err = mf_strf("code package %s has no %s: not an mflow code package", addr, PKG_OBJECT);
         rc = MF_ECORRUPT;
     }
-    for (size_t i = 0; i < nlinks; i++)
-        free(links[i]);
-    free(links);
+    if (!rc) {
+        const char *bad = NULL;
+        const char *why = check_tree(&tree, &bad);
+        if (why) {
+            *err = mf_strf("code package %s: refusing entry '%s': %s", addr, bad, why);
+            rc = MF_ECORRUPT;
+        }
+    }
+    xtree_free(&tree);
     archive_read_free(a);
     return rc;
 }
@@ -938,6 +1135,70 @@ static void rm_rf(const char *dir)
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The kernel's own word on the extracted tree: every link opened with RESOLVE_BENEATH from
+ * the root (openat2, Linux 5.6). 0 when all stay beneath (or the call is missing: the check
+ * of the entries above stands alone then), MF_ECORRUPT with *bad (malloc'd) naming the link,
+ * or an errno. */
+#define NO_OPENAT2 (-1000)
+
+static int beneath_walk(int rootfd, int dfd, const char *rel, char **bad, int depth)
+{
+    if (depth > PKG_MAX_DEPTH * 4)
+        return 0;
+    int fd = rel[0] ? openat(dfd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                    : fcntl(dfd, F_DUPFD_CLOEXEC, 0);
+    if (fd < 0)
+        return errno;
+    DIR *d = fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        close(fd);
+        return e;
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (!rc && (de = readdir(d))) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *sub = rel[0] ? mf_strf("%s/%s", rel, de->d_name) : strdup(de->d_name);
+        struct stat sb;
+        if (!sub) {
+            rc = MF_ENOMEM;
+        } else if (fstatat(rootfd, sub, &sb, AT_SYMLINK_NOFOLLOW) != 0) {
+            rc = errno;
+        } else if (S_ISLNK(sb.st_mode)) {
+            struct open_how how = {.flags = O_PATH | O_CLOEXEC,
+                                   .resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+            long r = syscall(SYS_openat2, rootfd, sub, &how, sizeof how);
+            if (r >= 0) {
+                close((int)r);
+            } else if (errno == EXDEV) {
+                *bad = sub;
+                sub = NULL;
+                rc = MF_ECORRUPT;
+            } else if (errno == ENOSYS || errno == EPERM || errno == E2BIG) {
+                rc = NO_OPENAT2;   /* old kernel, or a filter: stop asking */
+            }
+            /* ENOENT (dangling), ELOOP: the link leads nowhere, so nowhere outside. */
+        } else if (S_ISDIR(sb.st_mode)) {
+            rc = beneath_walk(rootfd, rootfd, sub, bad, depth + 1);
+        }
+        free(sub);
+    }
+    closedir(d);
+    return rc;
+}
+
+static int links_beneath(const char *dir, char **bad)
+{
+    int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0)
+        return errno;
+    int rc = beneath_walk(rootfd, rootfd, "", bad, 0);
+    close(rootfd);
+    return rc == NO_OPENAT2 ? 0 : rc;
+}
+
 /* Extract into a fresh directory beside the cache entry, then rename it into place. */
 static int extract_into(const char *addr, const void *data, size_t len, const char *cache,
                         const char *final, char **err)
@@ -968,6 +1229,18 @@ static int extract_into(const char *addr, const void *data, size_t len, const ch
     }
     if (here >= 0)
         close(here);
+    if (!rc) {
+        char *bad = NULL;
+        rc = links_beneath(tmp, &bad);
+        if (rc == MF_ECORRUPT)
+            *err = mf_strf("code package %s: refusing entry '%s': it is a symbolic link "
+                           "leading outside the package",
+                           addr, bad ? bad : "?");
+        else if (rc)
+            *err = mf_strf("code package %s: cannot check the extracted links in %s: %s", addr,
+                           tmp, rc > 0 ? strerror(rc) : "out of memory");
+        free(bad);
+    }
     if (!rc) {
         char *obj = mf_strf("%s/%s", tmp, PKG_OBJECT);
         struct stat st;

@@ -14,18 +14,18 @@ run_fails "unknown option" 2 "unknown option" mflow --colour run x.c
 run_fails "missing flow file" 1 "No such file" mflow run "$WORK/none.c"
 run_fails "unknown compute plugin" 1 "nosuch" mflow --compute=nosuch run "$SRC/examples/hello.c"
 
-# An unchanged flow compiles once: the cache holds one object, reused.
+# An unchanged flow compiles once: the cache holds one object (and its manifest), reused.
 cp "$SRC/examples/hello.c" "$WORK/h.c"
 run_ok "first run" mflow run "$WORK/h.c"
-n1=$(ls "$MFLOW_HOME/cache/flows" | wc -l)
+n1=$(ls "$MFLOW_HOME"/cache/flows/*.so | wc -l)
 m1=$(stat -c %Y "$MFLOW_HOME"/cache/flows/*.so | sort | tail -1)
 sleep 1
 run_ok "second run" mflow run "$WORK/h.c"
-check_eq "no second object" "$n1" "$(ls "$MFLOW_HOME/cache/flows" | wc -l)"
+check_eq "no second object" "$n1" "$(ls "$MFLOW_HOME"/cache/flows/*.so | wc -l)"
 check_eq "object reused" "$m1" "$(stat -c %Y "$MFLOW_HOME"/cache/flows/*.so | sort | tail -1)"
 echo '/* changed */' >> "$WORK/h.c"
 run_ok "changed flow" mflow run "$WORK/h.c"
-check_eq "changed flow compiled anew" "$((n1 + 1))" "$(ls "$MFLOW_HOME/cache/flows" | wc -l)"
+check_eq "changed flow compiled anew" "$((n1 + 1))" "$(ls "$MFLOW_HOME"/cache/flows/*.so | wc -l)"
 
 # A prebuilt .so runs directly.
 so=$(ls "$MFLOW_HOME"/cache/flows/*.so | head -1)

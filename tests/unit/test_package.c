@@ -536,6 +536,102 @@ static void test_crafted_archives_refused(void **state)
     free(abs);
 }
 
+/* Links judged on their own text pass one by one, yet chain outside: each link must be
+ * resolved through the package's other links (issue 21, class 6). */
+static void test_chained_links_refused(void **state)
+{
+    (void)state;
+    char *cache = mf_strf("%s/cache/packages", home);
+    struct {
+        struct centry e[5];
+        size_t n;
+        const char *entry, *why;
+    } cases[] = {
+        /* b is the root, so b/.. is the directory above it. */
+        {{{E_SYMLINK, "b", "."}, {E_SYMLINK, "a", "b/.."}}, 2, "'a'", "leading outside"},
+        /* Two hops, then out. */
+        {{{E_SYMLINK, "b", "."}, {E_SYMLINK, "c", "b"}, {E_SYMLINK, "a", "c/../x"}}, 3, "'a'",
+         "leading outside"},
+        /* The link it goes through comes later in the archive. */
+        {{{E_SYMLINK, "a", "b/../evil"}, {E_SYMLINK, "b", "."}}, 2, "'a'", "leading outside"},
+        /* Through a link in a subdirectory that climbs to the root. */
+        {{{E_DIR, "x", ""}, {E_DIR, "x/y", ""}, {E_SYMLINK, "x/y/up", "../.."},
+          {E_SYMLINK, "a", "x/y/up/.."}},
+         4, "'a'", "leading outside"},
+        /* A link that names a deeper link whose own target climbs out. */
+        {{{E_DIR, "d", ""}, {E_SYMLINK, "d/top", ".."}, {E_SYMLINK, "a", "d/top/../.."}}, 3,
+         "'a'", "leading outside"},
+        /* A link to an absolute link. */
+        {{{E_SYMLINK, "b", "c"}, {E_SYMLINK, "c", "d"}, {E_SYMLINK, "d", "e/../../x"}}, 3,
+         "'d'", "leading outside"},
+        /* A directory entry that is a link, then entries under it. */
+        {{{E_SYMLINK, "d", "."}, {E_DIR, "d/x", ""}}, 2, "'d/x'", "through a symbolic link"},
+        {{{E_SYMLINK, "d", ".mflow"}, {E_FILE, "d/x", "x"}}, 2, "'d/x'",
+         "through a symbolic link"},
+        /* A file first, then a link over the same name (and the same for directories). */
+        {{{E_FILE, "f", "x"}, {E_SYMLINK, "f", "."}}, 2, "'f'", "appears twice"},
+        {{{E_DIR, "g", ""}, {E_SYMLINK, "g", "."}}, 2, "'g'", "appears twice"},
+        /* A file under a directory the archive later makes a link. */
+        {{{E_FILE, "h/x", "x"}, {E_SYMLINK, "h", "."}}, 2, "'h/x'", "through a symbolic link"},
+        /* A hard link whose target goes through a link. */
+        {{{E_SYMLINK, "b", "."}, {E_HARDLINK, "hl", "b/../evil"}}, 2, "'hl'", "hard link"},
+        /* Links in a loop. */
+        {{{E_SYMLINK, "p", "q"}, {E_SYMLINK, "q", "p"}}, 2, "'p'", "loop of links"},
+    };
+    char *evil = mf_strf("%s/cache/evil", home);
+    char *evil2 = mf_strf("%s/evil", cache);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *addr = craft(cases[i].e, cases[i].n);
+        char *path = NULL, *err = NULL;
+        int before = count_entries(cache);
+        int rc = mf_package_fetch(&st, addr, &path, &err);
+        if (rc != MF_ECORRUPT)
+            fail_msg("case %zu: expected a refusal, got %d (%s)", i, rc, err ? err : "no message");
+        assert_null(path);
+        if (!strstr(err, cases[i].entry) || !strstr(err, cases[i].why) || !strstr(err, addr))
+            fail_msg("case %zu: expected %s and [%s] in: %s", i, cases[i].entry, cases[i].why, err);
+        char *final = mf_strf("%s/%.64s", cache, addr + 9);
+        struct stat sb;
+        assert_int_not_equal(lstat(final, &sb), 0);
+        assert_int_equal(count_entries(cache), before);
+        assert_int_not_equal(lstat(evil, &sb), 0);
+        assert_int_not_equal(lstat(evil2, &sb), 0);
+        free(final);
+        free(err);
+        free(addr);
+    }
+
+    /* Chains that stay inside still extract and lead where they say. */
+    struct centry good[] = {
+        {E_DIR, "lib", ""},
+        {E_FILE, "lib/data.txt", "inside\n"},
+        {E_SYMLINK, "here", "."},
+        {E_SYMLINK, "l", "lib"},
+        {E_SYMLINK, "via", "here/l/../lib/data.txt"},
+        {E_SYMLINK, "lib/self", "../here/lib/data.txt"},
+    };
+    char *addr = craft(good, sizeof good / sizeof good[0]);
+    char *path = NULL, *err = NULL;
+    int rc = mf_package_fetch(&st, addr, &path, &err);
+    if (rc)
+        fail_msg("a package whose chained links stay inside was refused: %s", err ? err : "?");
+    const char *names[] = {"via", "lib/self", "l/data.txt"};
+    for (size_t i = 0; i < 3; i++) {
+        char *p = mf_strf("%s/%.64s/%s", cache, addr + 9, names[i]);
+        char *text = NULL;
+        size_t len = 0;
+        assert_int_equal(mf_read_file(p, &text, &len), 0);
+        assert_string_equal(text, "inside\n");
+        free(text);
+        free(p);
+    }
+    free(path);
+    free(addr);
+    free(evil);
+    free(evil2);
+    free(cache);
+}
+
 /* A package whose bytes do not match its address is refused before extraction. */
 static void test_corrupt_refused(void **state)
 {
@@ -565,6 +661,7 @@ int main(void)
         cmocka_unit_test(test_bad_addresses),
         cmocka_unit_test(test_crafted_archives_refused),
         cmocka_unit_test(test_corrupt_refused),
+        cmocka_unit_test(test_chained_links_refused),
     };
     return cmocka_run_group_tests(tests, setup_all, teardown_all);
 }
