@@ -30,8 +30,6 @@
 #define PKG_EXTRACT_MAX_ENTRIES 100000
 #define PKG_EXTRACT_MAX_BYTES ((uint64_t)1 << 30)
 #define PKG_MAX_DEPTH 32
-#define PKG_PREFIX "packages/"
-#define PKG_SUFFIX ".tar.zst"
 #define PKG_OBJECT ".mflow/flow.so"
 #define PKG_META ".mflow/package.json"
 
@@ -635,7 +633,7 @@ int mf_package_build(struct mf_flow *flow, struct mf_store *st, char **addr, cha
     if (!rc) {
         struct mf_iov iov = {tar.data, tar.len};
         mf_sha256_hex(&iov, 1, sha);
-        *addr = sha[0] ? mf_strf(PKG_PREFIX "%s" PKG_SUFFIX, sha) : NULL;
+        *addr = sha[0] ? mf_key_package(sha) : NULL;
         if (!*addr)
             rc = MF_ENOMEM;
     }
@@ -678,23 +676,6 @@ out:
 }
 
 /* ---- fetch --------------------------------------------------------------------------------- */
-
-/* The sha256 of a package address "packages/<sha>.tar.zst"; 0 or MF_EINVAL. */
-static int parse_addr(const char *addr, char sha[MF_BLOB_KEY_LEN + 1])
-{
-    size_t pl = strlen(PKG_PREFIX), sl = strlen(PKG_SUFFIX);
-    if (!addr || strlen(addr) != pl + MF_BLOB_KEY_LEN + sl || strncmp(addr, PKG_PREFIX, pl) != 0 ||
-        strcmp(addr + pl + MF_BLOB_KEY_LEN, PKG_SUFFIX) != 0)
-        return MF_EINVAL;
-    for (int i = 0; i < MF_BLOB_KEY_LEN; i++) {
-        char c = addr[pl + i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return MF_EINVAL;
-        sha[i] = c;
-    }
-    sha[MF_BLOB_KEY_LEN] = '\0';
-    return 0;
-}
 
 /* Why an entry's name is unsafe, or NULL. */
 static const char *bad_name(const char *p)
@@ -1000,10 +981,10 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
     *flow_path = NULL;
     *err = NULL;
     char sha[MF_BLOB_KEY_LEN + 1];
-    if (parse_addr(addr, sha) != 0) {
+    if (mf_key_package_parse(addr, sha) != 0) {
         *err = mf_strf("'%s' is not a code package address (expected %s<sha256>%s, as "
                        "`mflow package FLOW` prints)",
-                       addr ? addr : "", PKG_PREFIX, PKG_SUFFIX);
+                       addr ? addr : "", MF_KEY_PACKAGES, MF_KEY_PACKAGE_EXT);
         return MF_EINVAL;
     }
     char *cache = mf_strf("%s/cache/packages", mf_host_home());

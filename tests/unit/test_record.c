@@ -108,7 +108,7 @@ static void test_read_inline_and_stored(void **state)
     put_task("b", 4, 1, 40);
     check_inputs("a/2-3,b/4@1");
     /* The stored list belongs to the task, whatever attempt reads it (a retried join). */
-    char *key = mf_key_task("F", 1, "join", 10, 0, "inputs");
+    char *key = mf_key_inputs("F", 1, "join", 10);
     const char *list = "a/2-3,b/4@1";
     struct mf_iov iov = {list, strlen(list)};
     assert_int_equal(st.ops->put(st.state, key, &iov, 1, 0), 0);
