@@ -141,38 +141,7 @@ const char *mf_client_error(const mf_client *c)
 
 const char *mf_client_strerror(int rc)
 {
-    switch (rc) {
-    case 0:
-        return "success";
-    case MF_EINVAL:
-        return "invalid argument";
-    case MF_ENOMEM:
-        return "out of memory";
-    case MF_ENOTFOUND:
-        return "not found";
-    case MF_EIO:
-        return "input/output error";
-    case MF_ECORRUPT:
-        return "corrupt data";
-    case MF_EABI:
-        return "ABI mismatch";
-    case MF_EPERM:
-        return "permission refused";
-    case MF_EUNAVAIL:
-        return "backend unavailable";
-    case MF_ETIMEOUT:
-        return "timed out";
-    case MF_ECANCELED:
-        return "canceled";
-    case MF_EEXIST:
-        return "already exists";
-    case MF_ENOTSUP:
-        return "not supported";
-    case MF_EFAIL:
-        return "failed";
-    default:
-        return rc > 0 ? strerror(rc) : "unknown error";
-    }
+    return mf_strerror(rc);
 }
 
 const char *mf_client_status_name(int status)

@@ -359,7 +359,7 @@ int mf_reindex(struct mf_store *st, mf_index *ix, mf_reindex_warn_fn warn, void 
     if (rc) {
         mf_index_abort(ix);
         if (!*err)
-            *err = mf_strf("reindex failed (code %d)", rc);
+            *err = mf_strf("reindex failed: %s", mf_strerror(rc));
         goto out;
     }
     if ((rc = mf_index_commit(ix)))
