@@ -33,13 +33,16 @@
  *    copies each entry into a zeroed entry of its own size: fields a flow's entries lack read
  *    as zero (NULL, 0: "none" or the default for every field), and fields mflow does not
  *    know (a flow of a newer minor) are ignored. So a flow compiled against an older minor
- *    keeps loading after entries grow, and a newer flow loads into an older mflow.
+ *    keeps loading after entries grow, and a flow of a newer minor loads into any mflow of
+ *    1.1 or later (an mflow of 1.0 does not read the sizes: it reads a newer flow right only
+ *    while the entries keep their 1.0 sizes).
  *  - A flow of minor 0 recorded no entry sizes: its entries are the 1.0 sizes
  *    (MF_STEP_DEF_V1_0_SIZE, MF_PARAM_DEF_V1_0_SIZE).
  *  - mflow refuses an mf_flow_def smaller than its 1.0 size, and entries too small to hold
  *    what every entry needs (a step's name and fn, a parameter's name and type:
  *    MF_STEP_DEF_MIN_SIZE, MF_PARAM_DEF_MIN_SIZE).
- *  - Fixed-width integers in mf_flow_def; retired fields keep their place, never reused.
+ *  - Fields added to mf_flow_def are fixed-width integers or pointers; retired fields keep
+ *    their place, never reused.
  *
  * Minor versions: 1.0 the first; 1.1 adds abi_minor, step_size and param_size at the end of
  * mf_flow_def.
