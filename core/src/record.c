@@ -2,8 +2,8 @@
 #include "record.h"
 
 #include "codec.h"
-#include "index.h"
 #include "graph.h"
+#include "model.h"
 #include "util.h"
 
 #include <jansson.h>

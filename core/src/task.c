@@ -4,7 +4,7 @@
 #include "blob.h"
 #include "codec.h"
 #include "flowload.h"
-#include "index.h"
+#include "model.h"
 #include "package.h"
 #include "record.h"
 #include "store.h"
