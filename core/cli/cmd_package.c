@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include "flowload.h"
+#include "model.h"
 #include "package.h"
 #include "store.h"
 #include "util.h"
@@ -117,7 +118,9 @@ int cmd_package(int argc, char **argv)
     if (json) {
         json_t *o = json_object();
         json_object_set_new(o, "address", json_string(addr));
-        json_object_set_new(o, "sha256", json_stringn(addr + strlen("packages/"), 64));
+        char sha[65] = "";
+        mf_key_package_parse(addr, sha);
+        json_object_set_new(o, "sha256", json_string(sha));
         json_object_set_new(o, "flow", json_string(f->def->name));
         json_object_set_new(o, "datastore", json_string(root));
         json_object_set_new(o, "size", json_integer((json_int_t)zsize));

@@ -26,8 +26,8 @@
 #include <string.h>
 
 #define HDR_LEN 16
-/* "blobs/" + 2 hex + "/" + 64 hex + NUL (blob.h's "6 + 64 + 1" is short by three). */
-#define BLOB_PATH_LEN (9 + MF_BLOB_KEY_LEN + 1)
+#define BLOB_PATH_LEN MF_BLOB_PATH_SIZE
+_Static_assert(BLOB_PATH_LEN == 9 + MF_BLOB_KEY_LEN + 1, "room for blobs/ab/, a key and a NUL");
 #define CODEC_RAW 0
 #define CODEC_ZSTD 1
 
@@ -128,13 +128,6 @@ static int valid_key(const char *key)
             return 0;
     }
     return key[MF_BLOB_KEY_LEN] == '\0';
-}
-
-void mf_blob_path(const char *key, char *buf, size_t bufsz)
-{
-    if (!buf || !bufsz)
-        return;
-    snprintf(buf, bufsz, "blobs/%.2s/%s", key ? key : "", key ? key : "");
 }
 
 /* ---- compression ------------------------------------------------------------------------- */
@@ -535,9 +528,11 @@ static int check_hash(const char *key, const void *data, size_t len)
     char hex[MF_BLOB_KEY_LEN + 1];
     to_hex(md, hex);
     if (memcmp(hex, key, MF_BLOB_KEY_LEN) != 0) {
-        set_error("blob %s is corrupt: its content hashes to %s; delete blobs/%.2s/%s and "
-                  "re-run the step that produced it",
-                  key, hex, key, key);
+        char path[BLOB_PATH_LEN];
+        mf_blob_path(key, path, sizeof path);
+        set_error("blob %s is corrupt: its content hashes to %s; delete %s and re-run the step "
+                  "that produced it",
+                  key, hex, path);
         return MF_ECORRUPT;
     }
     return 0;
@@ -545,8 +540,10 @@ static int check_hash(const char *key, const void *data, size_t len)
 
 static int corrupt(const char *key, const char *what)
 {
-    set_error("blob %s is corrupt: %s; delete blobs/%.2s/%s and re-run the step that produced it",
-              key, what, key, key);
+    char path[BLOB_PATH_LEN];
+    mf_blob_path(key, path, sizeof path);
+    set_error("blob %s is corrupt: %s; delete %s and re-run the step that produced it", key,
+              what, path);
     return MF_ECORRUPT;
 }
 

@@ -11,6 +11,8 @@
 #ifndef MF_BLOB_H
 #define MF_BLOB_H
 
+#include "model.h"
+
 #include <mflow/plugin.h>
 
 #include <stddef.h>
@@ -48,8 +50,7 @@ void mf_blob_set_stream(size_t threshold, int min_cpus);
 int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out);
 void mf_blob_release(struct mf_blob *b);
 
-/* Storage key of a blob: "blobs/ab/ab...". buf must hold 6 + 64 + 1 bytes. */
-void mf_blob_path(const char *key, char *buf, size_t bufsz);
+/* A blob's storage key: mf_blob_path (model.h). */
 
 /* Hex SHA-256 of iov (used by the blob layer and code packages). */
 void mf_sha256_hex(const struct mf_iov *iov, size_t niov, char hex[MF_BLOB_KEY_LEN + 1]);

@@ -141,38 +141,7 @@ const char *mf_client_error(const mf_client *c)
 
 const char *mf_client_strerror(int rc)
 {
-    switch (rc) {
-    case 0:
-        return "success";
-    case MF_EINVAL:
-        return "invalid argument";
-    case MF_ENOMEM:
-        return "out of memory";
-    case MF_ENOTFOUND:
-        return "not found";
-    case MF_EIO:
-        return "input/output error";
-    case MF_ECORRUPT:
-        return "corrupt data";
-    case MF_EABI:
-        return "ABI mismatch";
-    case MF_EPERM:
-        return "permission refused";
-    case MF_EUNAVAIL:
-        return "backend unavailable";
-    case MF_ETIMEOUT:
-        return "timed out";
-    case MF_ECANCELED:
-        return "canceled";
-    case MF_EEXIST:
-        return "already exists";
-    case MF_ENOTSUP:
-        return "not supported";
-    case MF_EFAIL:
-        return "failed";
-    default:
-        return rc > 0 ? strerror(rc) : "unknown error";
-    }
+    return mf_strerror(rc);
 }
 
 const char *mf_client_status_name(int status)
@@ -981,18 +950,20 @@ int mf_client_run_load_params(mf_client_run *r)
     free(rec);
     if (rc) {
         mf_task_record_free(&r->params);
+        char *key = mf_key_run(r->flow, r->run_id);
         if (rc == MF_ENOTFOUND)
-            return fail(c, rc,
-                        "run %s has no run record in the datastore %s (runs/%s/%lld/run.json): "
-                        "the index is out of date; run `mflow reindex`",
-                        r->path, mf_host_datastore_root(), r->flow, (long long)r->run_id);
-        if (rc == MF_ECORRUPT)
-            return fail(c, rc,
-                        "the run record of %s (runs/%s/%lld/run.json) is damaged: its "
-                        "parameters cannot be read",
-                        r->path, r->flow, (long long)r->run_id);
-        return fail(c, rc, "cannot read the run record of %s: %s", r->path,
-                    c->st.ops->last_error(c->st.state));
+            fail(c, rc,
+                 "run %s has no run record in the datastore %s (%s): the index is out of date; "
+                 "run `mflow reindex`",
+                 r->path, mf_host_datastore_root(), key ? key : "run.json");
+        else if (rc == MF_ECORRUPT)
+            fail(c, rc, "the run record of %s (%s) is damaged: its parameters cannot be read",
+                 r->path, key ? key : "run.json");
+        else
+            fail(c, rc, "cannot read the run record of %s: %s", r->path,
+                 c->st.ops->last_error(c->st.state));
+        free(key);
+        return rc;
     }
     r->pa = make_arts(c, r->path, &r->params);
     if (!r->pa) {
@@ -1094,10 +1065,12 @@ static int change_tag(mf_client_run *r, const char *tag, int add)
                  "run %s has no run record in the datastore %s: the index is out of date; run "
                  "`mflow reindex`",
                  r->path, mf_host_datastore_root());
-        else if (rc == MF_ECORRUPT)
-            fail(c, rc, "the run record of %s (runs/%s/%lld/run.json) is damaged: cannot store "
-                        "its tags",
-                 r->path, r->flow, (long long)r->run_id);
+        else if (rc == MF_ECORRUPT) {
+            char *key = mf_key_run(r->flow, r->run_id);
+            fail(c, rc, "the run record of %s (%s) is damaged: cannot store its tags", r->path,
+                 key ? key : "run.json");
+            free(key);
+        }
         else if (rc)
             fail(c, rc, "cannot read the run record of %s: %s", r->path,
                  c->st.ops->last_error(c->st.state));
@@ -1287,12 +1260,11 @@ static int load_attempt(struct mf_client_task *t, uint32_t attempt)
     char *err = NULL;
     rc = mf_record_read(&c->st, t->flow, t->run_id, t->step, t->task_id, attempt, &t->rec, &err);
     if (rc == MF_ENOTFOUND) {
-        fail(c, rc,
-             "task %s has no record of attempt %u in the datastore %s (runs/%s/%lld/%s/%lld/"
-             "%u.json)%s",
-             t->path, attempt, mf_host_datastore_root(), t->flow, (long long)t->run_id, t->step,
-             (long long)t->task_id, attempt,
+        char *key = mf_key_task(t->flow, t->run_id, t->step, t->task_id, attempt);
+        fail(c, rc, "task %s has no record of attempt %u in the datastore %s (%s)%s", t->path,
+             attempt, mf_host_datastore_root(), key ? key : "task record",
              attempt == t->attempt ? ": the index is out of date; run `mflow reindex`" : "");
+        free(key);
     } else if (rc == MF_ECORRUPT) {
         fail(c, rc, "%s: the record of task %s (attempt %u) is damaged",
              err ? err : "corrupt record", t->path, attempt);
@@ -1773,7 +1745,7 @@ int mf_client_task_parents(mf_client_task *t, mf_client_tasks **out)
 static int graph_next(mf_client *c, const char *flow, int64_t run_id, const char *step,
                       struct mf_sbuf *names)
 {
-    char *key = mf_strf("runs/%s/%lld/graph.json", flow, (long long)run_id);
+    char *key = mf_key_graph(flow, run_id);
     if (!key)
         return MF_ENOMEM;
     struct mf_buf b = {.struct_size = sizeof b};
@@ -1943,7 +1915,8 @@ int mf_client_task_log(mf_client_task *t, uint32_t attempt, int stream, char **d
     if (rc)
         return rc;
     const char *ext = stream == MF_CLIENT_STDOUT ? "stdout" : "stderr";
-    char *key = mf_key_task(t->flow, t->run_id, t->step, t->task_id, attempt, ext);
+    char *key = mf_key_log(t->flow, t->run_id, t->step, t->task_id, attempt,
+                           stream == MF_CLIENT_STDERR);
     if (!key)
         return oom(c);
     struct mf_buf b = {.struct_size = sizeof b};
@@ -2026,7 +1999,7 @@ static int graph_order(mf_client *c, const char *flow, int64_t run_id, struct mf
 {
     if (store(c))
         return MF_ENOTFOUND;
-    char *key = mf_strf("runs/%s/%lld/graph.json", flow, (long long)run_id);
+    char *key = mf_key_graph(flow, run_id);
     if (!key)
         return MF_ENOMEM;
     struct mf_buf b = {.struct_size = sizeof b};

@@ -857,6 +857,93 @@ void mf_flow_set_load_guard(mf_flow_load_guard_fn fn)
     load_guard = fn;
 }
 
+/* The size a flow recorded for its entries, or the 1.0 size when its mf_flow_def predates
+ * the field (flow ABI 1.0). */
+#define ENTRY_SIZE(raw, field, v1_0)                                                          \
+    ((raw)->struct_size >= offsetof(mf_flow_def, field) + sizeof(uint32_t) ? (raw)->field     \
+                                                                           : (uint32_t)(v1_0))
+
+/* Copy n entries of `size` bytes each from table into n zeroed entries of `own` bytes: the
+ * fields the flow's entries lack stay zero, the ones this mflow does not know are dropped.
+ * A table the flow did not give stays NULL, for the graph's checks to name. */
+static int copy_entries(const void *table, size_t n, size_t size, size_t own, const void **out)
+{
+    *out = NULL;
+    if (!table)
+        return 0;
+    char *copy = calloc(n ? n : 1, own);
+    if (!copy)
+        return MF_ENOMEM;
+    size_t take = size < own ? size : own;
+    for (size_t i = 0; i < n; i++)
+        memcpy(copy + i * own, (const char *)table + i * size, take);
+    *out = copy;
+    return 0;
+}
+
+int mf_flow_def_read(const mf_flow_def *raw, const char *what, mf_flow_def *out, char **err)
+{
+    memset(out, 0, sizeof *out);
+    /* struct_size and abi_version are the first fields of every major. */
+    if (raw->struct_size < offsetof(mf_flow_def, name)) {
+        *err = mf_strf("%s: its flow definition is %u bytes, too small to hold even the ABI "
+                       "version: rebuild it with MF_FLOW from mflow %s's <mflow/flow.h>",
+                       what, raw->struct_size, MF_VERSION);
+        return MF_EABI;
+    }
+    uint32_t minor = raw->struct_size >= offsetof(mf_flow_def, abi_minor) + sizeof(uint32_t)
+                         ? raw->abi_minor
+                         : 0;
+    if (raw->abi_version != MF_FLOW_ABI_MAJOR) {
+        *err = mf_strf("%s was built for flow ABI %u.%u, this mflow reads flow ABI %d.%d: "
+                       "rebuild it against mflow %s's <mflow/flow.h>",
+                       what, raw->abi_version, minor, MF_FLOW_ABI_MAJOR, MF_FLOW_ABI_MINOR,
+                       MF_VERSION);
+        return MF_EABI;
+    }
+    if (raw->struct_size < MF_FLOW_DEF_V1_0_SIZE) {
+        *err = mf_strf("%s: its flow definition is %u bytes, smaller than the %zu bytes of flow "
+                       "ABI 1.0: rebuild it with MF_FLOW from mflow %s's <mflow/flow.h>",
+                       what, raw->struct_size, (size_t)MF_FLOW_DEF_V1_0_SIZE, MF_VERSION);
+        return MF_EABI;
+    }
+    size_t step_size = ENTRY_SIZE(raw, step_size, MF_STEP_DEF_V1_0_SIZE);
+    size_t param_size = ENTRY_SIZE(raw, param_size, MF_PARAM_DEF_V1_0_SIZE);
+    if (step_size < MF_STEP_DEF_MIN_SIZE || (raw->n_params && param_size < MF_PARAM_DEF_MIN_SIZE)) {
+        int steps = step_size < MF_STEP_DEF_MIN_SIZE;
+        *err = mf_strf("%s: its %s entries are %zu bytes, too small to hold a %s (at least %zu "
+                       "bytes): set step_size and param_size to sizeof(mf_step_def) and "
+                       "sizeof(mf_param_def), as MF_FLOW does",
+                       what, steps ? "step" : "parameter", steps ? step_size : param_size,
+                       steps ? "step's name and fn" : "parameter's name and type",
+                       steps ? (size_t)MF_STEP_DEF_MIN_SIZE : (size_t)MF_PARAM_DEF_MIN_SIZE);
+        return MF_EABI;
+    }
+    memcpy(out, raw, MF_FLOW_DEF_V1_0_SIZE);
+    out->struct_size = sizeof *out;
+    out->abi_minor = minor;
+    out->step_size = sizeof(mf_step_def);
+    out->param_size = sizeof(mf_param_def);
+    if (copy_entries(raw->steps, raw->n_steps, step_size, sizeof(mf_step_def),
+                     (const void **)&out->steps) ||
+        copy_entries(raw->params, raw->n_params, param_size, sizeof(mf_param_def),
+                     (const void **)&out->params)) {
+        mf_flow_def_free(out);
+        return MF_ENOMEM;
+    }
+    return 0;
+}
+
+void mf_flow_def_free(mf_flow_def *d)
+{
+    if (!d)
+        return;
+    free((void *)d->steps);
+    free((void *)d->params);
+    d->steps = NULL;
+    d->params = NULL;
+}
+
 int mf_flow_open(const char *path, struct mf_flow **out, char **err)
 {
     *out = NULL;
@@ -899,11 +986,10 @@ int mf_flow_open(const char *path, struct mf_flow **out, char **err)
             *err = mf_strf("%s defines no flow: add MF_FLOW(\"Name\", steps, params) at the end",
                            f->src_path ? f->src_path : f->so_path);
             rc = MF_EINVAL;
-        } else if (f->def->struct_size < sizeof(mf_flow_def) ||
-                   f->def->abi_version != MF_FLOW_ABI_VERSION) {
-            *err = mf_strf("%s was built for flow ABI %u, this mflow speaks %d: rebuild it",
-                           f->so_path, f->def->abi_version, MF_FLOW_ABI_VERSION);
-            rc = MF_EABI;
+        } else {
+            /* From here on the core reads the flow's tables through its own copy. */
+            rc = mf_flow_def_read(f->def, f->so_path, &f->own_def, err);
+            f->def = rc ? NULL : &f->own_def;
         }
     }
     if (!rc)
@@ -923,6 +1009,7 @@ void mf_flow_close(struct mf_flow *f)
     if (!f)
         return;
     mf_graph_destroy(f->graph);
+    mf_flow_def_free(&f->own_def);
     if (f->dl)
         dlclose(f->dl);
     free(f->src_path);

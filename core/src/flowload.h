@@ -10,7 +10,8 @@
 
 struct mf_flow {
     void *dl;
-    const mf_flow_def *def;
+    const mf_flow_def *def;      /* &own_def once the flow's definition has been read */
+    mf_flow_def own_def;         /* the flow's tables copied at this mflow's entry sizes */
     mf_graph *graph;
     char *src_path;              /* absolute path of the .c, or NULL */
     char *so_path;               /* absolute path of the loaded .so */
@@ -28,6 +29,17 @@ void mf_flow_close(struct mf_flow *f);
  * the flow when its code crashes while loading. NULL removes it. */
 typedef void (*mf_flow_load_guard_fn)(const char *path, int entering);
 void mf_flow_set_load_guard(mf_flow_load_guard_fn fn);
+
+/* Read the definition a flow exported as this mflow's structs: check its ABI version and
+ * sizes (flow.h's compatibility rules), and copy its step and parameter tables entry by entry,
+ * stepping by the entry sizes the flow recorded, into zeroed entries of this mflow's size.
+ * *out borrows raw's strings and functions (they live in the flow's .so) and owns its tables:
+ * release them with mf_flow_def_free. `what` names the flow's file in messages.
+ * 0; MF_EABI with *err (malloc'd) naming the file, the versions or sizes and what to do; or
+ * MF_ENOMEM. */
+int mf_flow_def_read(const mf_flow_def *raw, const char *what, mf_flow_def *out, char **err);
+/* Free the tables of a definition from mf_flow_def_read (not d itself); NULL is a no-op. */
+void mf_flow_def_free(mf_flow_def *d);
 
 /* The include directory with mflow/flow.h (build tree or installed). */
 const char *mf_sdk_include_dir(void);

@@ -57,29 +57,6 @@ struct mf_index {
     char err[PATH_MAX + 768];
 };
 
-/* ---- status names --------------------------------------------------------------------------- */
-
-static const char *const status_names[] = {
-    NULL, "pending", "running", "succeeded", "failed", "cancelled",
-};
-
-const char *mf_status_name(int status)
-{
-    if (status >= MF_STATUS_PENDING && status <= MF_STATUS_CANCELLED)
-        return status_names[status];
-    return "unknown";
-}
-
-int mf_status_from_name(const char *s)
-{
-    if (!s)
-        return 0;
-    for (int k = MF_STATUS_PENDING; k <= MF_STATUS_CANCELLED; k++)
-        if (!strcmp(s, status_names[k]))
-            return k;
-    return 0;
-}
-
 /* ---- errors --------------------------------------------------------------------------------- */
 
 __attribute__((format(printf, 3, 4))) static int fail(mf_index *ix, int rc, const char *fmt, ...)

@@ -1,62 +1,18 @@
 /* The lmdb metadata index: a fast, rebuildable index over the datastore (flows, runs, steps,
- * tasks, tags, run id counters). Only the orchestrator and the inspection commands open it;
- * tasks never do. Losing it loses nothing: `mflow reindex` rebuilds it from the datastore. */
+ * tasks, tags, run id counters), holding the datastore's own types (model.h). Only the
+ * orchestrator and the inspection commands open it; tasks never do. Losing it loses nothing:
+ * `mflow reindex` rebuilds it from the datastore. */
 #ifndef MF_INDEX_H
 #define MF_INDEX_H
+
+#include "model.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-#define MF_NAME_MAX 128
-
 /* The on-disk format of the index (the value of "format" in its "meta" database, as decimal
  * text). Another value makes mf_index_open fail with MF_ECORRUPT. */
 #define MF_INDEX_FORMAT 1
-
-enum mf_status {
-    MF_STATUS_PENDING = 1,
-    MF_STATUS_RUNNING = 2,
-    MF_STATUS_SUCCEEDED = 3,
-    MF_STATUS_FAILED = 4,
-    MF_STATUS_CANCELLED = 5,
-};
-
-/* "pending", "running", "succeeded", "failed", "cancelled"; "unknown" otherwise. */
-const char *mf_status_name(int status);
-int mf_status_from_name(const char *s);   /* 0 when unknown */
-
-struct mf_run_rec {
-    char flow[MF_NAME_MAX];
-    int64_t run_id;
-    int32_t status;              /* enum mf_status */
-    int32_t pid;                 /* of the orchestrator, to tell a dead "running" run */
-    char user[64];
-    char ns[MF_NAME_MAX];        /* namespace, e.g. "user:alice" */
-    char host[64];
-    double start_time;           /* unix seconds */
-    double end_time;             /* 0 while running */
-    int64_t origin_run_id;       /* resume origin, 0 when none */
-    uint32_t n_tasks;
-    uint32_t n_failed;
-    char tags[2048];             /* '\n'-separated, no trailing newline; "" when none */
-};
-
-struct mf_task_rec {
-    char flow[MF_NAME_MAX];
-    int64_t run_id;
-    char step[MF_NAME_MAX];
-    int64_t task_id;
-    uint32_t attempt;            /* latest attempt, from 0 */
-    int32_t status;              /* enum mf_status */
-    double start_time;
-    double end_time;
-    int32_t exit_code;
-    int32_t term_signal;
-    uint32_t foreach_index;      /* innermost foreach position; count 0 when not in a foreach */
-    uint32_t foreach_count;
-    char origin[256];            /* pathspec this task was cloned from by resume, or "" */
-    char artifacts[4096];        /* artifact names, '\n'-separated (truncated at a name boundary) */
-};
 
 typedef struct mf_index mf_index;
 

@@ -32,8 +32,6 @@
 #define PKG_EXTRACT_MAX_ENTRIES 100000
 #define PKG_EXTRACT_MAX_BYTES ((uint64_t)1 << 30)
 #define PKG_MAX_DEPTH 32
-#define PKG_PREFIX "packages/"
-#define PKG_SUFFIX ".tar.zst"
 #define PKG_OBJECT ".mflow/flow.so"
 #define PKG_META ".mflow/package.json"
 
@@ -229,7 +227,7 @@ static int add_path(struct plist *pl, const char *abs, const char *rel, int dept
     int rc = 0;
     if (stat(real, &st) != 0) {
         rc = errno;
-        *err = mf_strf("%s: cannot read %s: %s", origin, abs, strerror(rc));
+        *err = mf_strf("%s: cannot read %s: %s", origin, abs, mf_strerror(rc));
     } else if (S_ISREG(st.st_mode)) {
         rc = plist_add(pl, rel, real, NULL, (uint64_t)st.st_size,
                        (st.st_mode & 0111) ? 0755 : 0644, 0, err);
@@ -316,7 +314,7 @@ static int add_tree(struct plist *pl, const char *abs, const char *rel, int dept
     int rc = sorted_names(abs, NULL, &names, &n);
     if (rc) {
         *err = mf_strf("%s: cannot list %s: %s", origin, abs,
-                       rc == MF_ENOMEM ? "out of memory" : strerror(rc));
+                       mf_strerror(rc));
         return rc;
     }
     for (size_t i = 0; !rc && i < n; i++) {
@@ -337,7 +335,7 @@ static int add_manifest(struct plist *pl, const char *mpath, const char *mname, 
     size_t len = 0;
     int rc = mf_read_file(mpath, &text, &len);
     if (rc) {
-        *err = mf_strf("cannot read the package manifest %s: %s", mpath, strerror(rc));
+        *err = mf_strf("cannot read the package manifest %s: %s", mpath, mf_strerror(rc));
         return rc;
     }
     rc = plist_add(pl, mname, mpath, NULL, len, 0644, 0, err);
@@ -416,7 +414,7 @@ static int add_headers(struct plist *pl, char **err)
     int rc = sorted_names(pl->dir, ".h", &names, &n);
     if (rc) {
         *err = mf_strf("cannot list the flow's directory %s: %s", pl->dir,
-                       rc == MF_ENOMEM ? "out of memory" : strerror(rc));
+                       mf_strerror(rc));
         return rc;
     }
     for (size_t i = 0; !rc && i < n; i++) {
@@ -494,7 +492,7 @@ static int write_entry(struct archive *a, const struct pent *e, char *iobuf, siz
     int fd = open(e->src, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         rc = errno;
-        *err = mf_strf("cannot read %s for the package: %s", e->src, strerror(rc));
+        *err = mf_strf("cannot read %s for the package: %s", e->src, mf_strerror(rc));
         return rc;
     }
     uint64_t left = e->size;
@@ -505,7 +503,7 @@ static int write_entry(struct archive *a, const struct pent *e, char *iobuf, siz
         if (n <= 0) {
             rc = n < 0 ? errno : MF_EIO;
             *err = mf_strf("cannot read %s for the package: %s", e->src,
-                           n < 0 ? strerror(rc) : "it shrank while being packaged; try again");
+                           n < 0 ? mf_strerror(rc) : "it shrank while being packaged; try again");
             break;
         }
         if (archive_write_data(a, iobuf, (size_t)n) != n) {
@@ -594,7 +592,7 @@ int mf_package_build(struct mf_flow *flow, struct mf_store *st, char **addr, cha
     }
     if (!pl.dir) {
         rc = errno ? errno : MF_ENOMEM;
-        *err = mf_strf("cannot resolve the directory of %s: %s", anchor, strerror(rc));
+        *err = mf_strf("cannot resolve the directory of %s: %s", anchor, mf_strerror(rc));
         goto out;
     }
     pl.dirlen = strlen(pl.dir);
@@ -606,7 +604,7 @@ int mf_package_build(struct mf_flow *flow, struct mf_store *st, char **addr, cha
     if (stat(flow->so_path, &sst) != 0 || !S_ISREG(sst.st_mode)) {
         rc = errno ? errno : MF_EINVAL;
         *err = mf_strf("cannot read the compiled flow %s for the package: %s", flow->so_path,
-                       strerror(rc));
+                       mf_strerror(rc));
         goto out;
     }
     rc = plist_add(&pl, PKG_OBJECT, flow->so_path, NULL, (uint64_t)sst.st_size, 0755, 0, err);
@@ -615,7 +613,7 @@ int mf_package_build(struct mf_flow *flow, struct mf_store *st, char **addr, cha
     if (!rc && flow->src_path) {
         if (stat(flow->src_path, &sst) != 0) {
             rc = errno;
-            *err = mf_strf("cannot read the flow %s: %s", flow->src_path, strerror(rc));
+            *err = mf_strf("cannot read the flow %s: %s", flow->src_path, mf_strerror(rc));
         } else {
             rc = plist_add(&pl, srcbase, flow->src_path, NULL, (uint64_t)sst.st_size, 0644, 0, err);
         }
@@ -637,7 +635,7 @@ int mf_package_build(struct mf_flow *flow, struct mf_store *st, char **addr, cha
     if (!rc) {
         struct mf_iov iov = {tar.data, tar.len};
         mf_sha256_hex(&iov, 1, sha);
-        *addr = sha[0] ? mf_strf(PKG_PREFIX "%s" PKG_SUFFIX, sha) : NULL;
+        *addr = sha[0] ? mf_key_package(sha) : NULL;
         if (!*addr)
             rc = MF_ENOMEM;
     }
@@ -669,7 +667,7 @@ int mf_package_build(struct mf_flow *flow, struct mf_store *st, char **addr, cha
 out:
     if (rc && !*err)
         *err = mf_strf("cannot build the code package of %s: %s", anchor,
-                       rc == MF_ENOMEM ? "out of memory" : rc > 0 ? strerror(rc) : "error");
+                       mf_strerror(rc));
     free(meta);
     free(mname);
     free(mpath);
@@ -680,23 +678,6 @@ out:
 }
 
 /* ---- fetch --------------------------------------------------------------------------------- */
-
-/* The sha256 of a package address "packages/<sha>.tar.zst"; 0 or MF_EINVAL. */
-static int parse_addr(const char *addr, char sha[MF_BLOB_KEY_LEN + 1])
-{
-    size_t pl = strlen(PKG_PREFIX), sl = strlen(PKG_SUFFIX);
-    if (!addr || strlen(addr) != pl + MF_BLOB_KEY_LEN + sl || strncmp(addr, PKG_PREFIX, pl) != 0 ||
-        strcmp(addr + pl + MF_BLOB_KEY_LEN, PKG_SUFFIX) != 0)
-        return MF_EINVAL;
-    for (int i = 0; i < MF_BLOB_KEY_LEN; i++) {
-        char c = addr[pl + i];
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
-            return MF_EINVAL;
-        sha[i] = c;
-    }
-    sha[MF_BLOB_KEY_LEN] = '\0';
-    return 0;
-}
 
 /* Why an entry's name is unsafe, or NULL. */
 static const char *bad_name(const char *p)
@@ -1218,13 +1199,14 @@ static int extract_into(const char *addr, const void *data, size_t len, const ch
     int rc = 0;
     if (here < 0 || chdir(tmp) != 0) {
         rc = errno;
-        *err = mf_strf("cannot enter %s to extract code package %s: %s", tmp, addr, strerror(rc));
+        *err = mf_strf("cannot enter %s to extract code package %s: %s", tmp, addr,
+                       mf_strerror(rc));
     } else {
         rc = extract_here(addr, data, len, err);
         if (fchdir(here) != 0 && !rc) {
             rc = errno;
             *err = mf_strf("cannot return to the working directory after extracting %s: %s", addr,
-                           strerror(rc));
+                           mf_strerror(rc));
         }
     }
     if (here >= 0)
@@ -1273,10 +1255,10 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
     *flow_path = NULL;
     *err = NULL;
     char sha[MF_BLOB_KEY_LEN + 1];
-    if (parse_addr(addr, sha) != 0) {
+    if (mf_key_package_parse(addr, sha) != 0) {
         *err = mf_strf("'%s' is not a code package address (expected %s<sha256>%s, as "
                        "`mflow package FLOW` prints)",
-                       addr ? addr : "", PKG_PREFIX, PKG_SUFFIX);
+                       addr ? addr : "", MF_KEY_PACKAGES, MF_KEY_PACKAGE_EXT);
         return MF_EINVAL;
     }
     char *cache = mf_strf("%s/cache/packages", mf_host_home());
@@ -1294,7 +1276,7 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
         goto found;
     rc = mf_mkdir_p(cache, 0755);
     if (rc) {
-        *err = mf_strf("cannot create the package cache %s: %s", cache, strerror(rc));
+        *err = mf_strf("cannot create the package cache %s: %s", cache, mf_strerror(rc));
         goto out;
     }
     /* One extraction per package when many tasks start at once (best effort: a filesystem
@@ -1342,7 +1324,7 @@ out:
         close(lockfd);   /* drops the lock */
     if (rc && !*err)
         *err = mf_strf("cannot fetch code package %s: %s", addr,
-                       rc == MF_ENOMEM ? "out of memory" : rc > 0 ? strerror(rc) : "error");
+                       mf_strerror(rc));
     free(cache);
     free(final);
     free(lockp);

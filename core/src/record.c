@@ -2,8 +2,8 @@
 #include "record.h"
 
 #include "codec.h"
-#include "index.h"
 #include "graph.h"
+#include "model.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -250,22 +250,10 @@ int mf_record_inherit(struct mf_task_record *dst, const struct mf_task_record *s
     return 0;
 }
 
-char *mf_key_run(const char *flow, int64_t run)
-{
-    return mf_strf("runs/%s/%lld/run.json", flow, (long long)run);
-}
-
-char *mf_key_task(const char *flow, int64_t run, const char *step, int64_t task, uint32_t attempt,
-                  const char *ext)
-{
-    return mf_strf("runs/%s/%lld/%s/%lld.%u.%s", flow, (long long)run, step, (long long)task,
-                   attempt, ext);
-}
-
 int mf_record_read(struct mf_store *st, const char *flow, int64_t run, const char *step,
                    int64_t task, uint32_t attempt, struct mf_task_record *r, char **err)
 {
-    char *key = mf_key_task(flow, run, step, task, attempt, "json");
+    char *key = mf_key_task(flow, run, step, task, attempt);
     if (!key)
         return MF_ENOMEM;
     struct mf_buf b = {.struct_size = sizeof b};
@@ -287,7 +275,7 @@ int mf_record_read(struct mf_store *st, const char *flow, int64_t run, const cha
 
 int mf_record_write(struct mf_store *st, const struct mf_task_record *r)
 {
-    char *key = mf_key_task(r->flow, r->run_id, r->step, r->task_id, r->attempt, "json");
+    char *key = mf_key_task(r->flow, r->run_id, r->step, r->task_id, r->attempt);
     char *js = mf_task_record_to_json(r);
     int rc = MF_ENOMEM;
     if (key && js) {
@@ -627,7 +615,7 @@ int mf_record_read_inputs(struct mf_store *st, const char *flow, int64_t run, co
     if (input_paths[0] == '@') {
         /* Too long for a command line: the orchestrator stored the list beside the task, once
          * for all its attempts. */
-        char *key = mf_key_task(flow, run, step, task, 0, "inputs");
+        char *key = mf_key_inputs(flow, run, step, task);
         struct mf_buf b = {.struct_size = sizeof b};
         int rc = key ? st->ops->get(st->state, key, &b) : MF_ENOMEM;
         if (rc) {

@@ -1,20 +1,11 @@
 /* Task and run records: what the datastore keeps about each task attempt and each run, as
- * JSON (readable from any language), and where they live:
- *
- *   runs/<Flow>/<run>/run.json                        run record
- *   runs/<Flow>/<run>/graph.json                      the graph as it was run
- *   runs/<Flow>/<run>/<step>/<task>.<attempt>.json    task attempt record
- *   runs/<Flow>/<run>/<step>/<task>.<attempt>.stdout  logs (absent when empty)
- *   runs/<Flow>/<run>/<step>/<task>.<attempt>.stderr
- *   runs/<Flow>/<run>/<step>/<task>.0.inputs          a join's input list, when too long
- *                                                     for a command line
- * (one directory per step, not per task: creating inodes is most of a small task's cost)
- *   blobs/<ab>/<sha256>                               artifact values (blob.h)
+ * JSON (readable from any language). Where they live, and every other datastore key: model.h.
  */
 #ifndef MF_RECORD_H
 #define MF_RECORD_H
 
 #include "blob.h"
+#include "model.h"
 
 #include <mflow/flow.h>
 
@@ -49,7 +40,7 @@ struct mf_task_record {
     char *step;
     int64_t task_id;
     uint32_t attempt;
-    int status;                  /* MF_STATUS_* (index.h) */
+    int status;                  /* MF_STATUS_* (model.h) */
     int exit_code;
     int term_signal;
     char *message;               /* failure message or NULL */
@@ -80,11 +71,6 @@ int mf_record_set_art(struct mf_task_record *r, const char *name, mf_type type,
                       const char *key, uint64_t size);
 /* Deep-copy src's artifacts into dst (replacing same names). */
 int mf_record_inherit(struct mf_task_record *dst, const struct mf_task_record *src);
-
-/* Datastore keys (malloc'd). */
-char *mf_key_run(const char *flow, int64_t run);
-char *mf_key_task(const char *flow, int64_t run, const char *step, int64_t task,
-                  uint32_t attempt, const char *ext);   /* ext "json", "stdout", "stderr" */
 
 /* Read or write a record through a store. Read: 0, MF_ENOTFOUND, or MF_ECORRUPT. */
 int mf_record_read(struct mf_store *st, const char *flow, int64_t run, const char *step,
@@ -120,7 +106,6 @@ char *mf_record_position(const struct mf_task_record *r);
 
 /* Run records (runs/<Flow>/<run>/run.json): the index's run fields plus the parameters as
  * artifacts (name -> type, blob key). */
-struct mf_run_rec;
 char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_record *params);
 int mf_run_record_from_json(const char *text, size_t len, struct mf_run_rec *r,
                             struct mf_task_record *params);

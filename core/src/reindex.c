@@ -31,68 +31,34 @@ struct listing {
     int oom;
 };
 
-static int parse_u(const char *s, size_t n, int64_t *out)
-{
-    if (n == 0 || n > 18)
-        return -1;
-    int64_t v = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = v;
-    return 0;
-}
-
 /* runs/<Flow>/<run>/run.json or runs/<Flow>/<run>/<step>/<task>.<attempt>.json */
 static int on_key(void *ud, const char *key, uint64_t size)
 {
     (void)size;
     struct listing *l = ud;
-    if (strncmp(key, "runs/", 5) != 0)
-        return 0;
-    const char *part[6];
-    size_t len[6];
-    int n = 0;
-    for (const char *p = key + 5; n < 6;) {
-        const char *e = strchr(p, '/');
-        part[n] = p;
-        len[n] = e ? (size_t)(e - p) : strlen(p);
-        n++;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    int64_t run, task, att;
-    if (len[0] == 0 || len[0] >= MF_NAME_MAX || n < 3 || parse_u(part[1], len[1], &run) || run < 1)
-        return 0;
-    if (n == 3 && len[2] == 8 && !memcmp(part[2], "run.json", 8)) {
+    struct mf_key_parts k;
+    int kind = mf_key_parse(key, &k);
+    if (kind == MF_KEY_RUN) {
         if (mf_grow(&l->runs, &l->cap_runs, l->n_runs, sizeof *l->runs, 64))
             return l->oom = MF_ENOMEM;
         struct key_run *r = &l->runs[l->n_runs];
-        r->flow = strndup(part[0], len[0]);
-        r->run = run;
+        r->flow = strdup(k.flow);
+        r->run = k.run;
         if (!r->flow)
             return l->oom = MF_ENOMEM;
         l->n_runs++;
         return 0;
     }
-    /* <task>.<attempt>.json */
-    const char *dot = n == 4 ? memchr(part[3], '.', len[3]) : NULL;
-    if (!dot || len[2] == 0 || len[2] >= MF_NAME_MAX || len[3] < 8 ||
-        memcmp(part[3] + len[3] - 5, ".json", 5) ||
-        parse_u(part[3], (size_t)(dot - part[3]), &task) ||
-        parse_u(dot + 1, len[3] - (size_t)(dot + 1 - part[3]) - 5, &att) || att > UINT32_MAX)
+    if (kind != MF_KEY_TASK)
         return 0;
     if (mf_grow(&l->tasks, &l->cap_tasks, l->n_tasks, sizeof *l->tasks, 256))
         return l->oom = MF_ENOMEM;
     struct key_task *t = &l->tasks[l->n_tasks];
-    t->flow = strndup(part[0], len[0]);
-    t->step = strndup(part[2], len[2]);
-    t->run = run;
-    t->task = task;
-    t->attempt = (uint32_t)att;
+    t->flow = strdup(k.flow);
+    t->step = strdup(k.step);
+    t->run = k.run;
+    t->task = k.task;
+    t->attempt = k.attempt;
     if (!t->flow || !t->step) {
         free(t->flow);
         free(t->step);
@@ -210,18 +176,21 @@ static int put_run(struct ctx *x, const struct key_run *k, int *ok)
     struct mf_run_rec *r = malloc(sizeof *r);
     if (!r)
         return MF_ENOMEM;
+    char *key = mf_key_run(k->flow, k->run);
+    if (!key) {
+        free(r);
+        return MF_ENOMEM;
+    }
     int rc = mf_run_record_read(x->st, k->flow, k->run, r, NULL);
     int out = 0;
     if (rc == MF_ECORRUPT || (!rc && (strcmp(r->flow, k->flow) || r->run_id != k->run))) {
-        skip(x, "runs/%s/%lld/run.json is not a valid run record of %s/%lld: skipped, with its "
-                "tasks (restore the file, or delete the run's directory)",
-             k->flow, (long long)k->run, k->flow, (long long)k->run);
+        skip(x, "%s is not a valid run record of %s/%lld: skipped, with its tasks (restore the "
+                "file, or delete the run's directory)",
+             key, k->flow, (long long)k->run);
     } else if (rc == MF_ENOTFOUND) {
-        skip(x, "runs/%s/%lld/run.json disappeared while reindexing: skipped", k->flow,
-             (long long)k->run);
+        skip(x, "%s disappeared while reindexing: skipped", key);
     } else if (rc) {
-        *x->err = mf_strf("cannot read runs/%s/%lld/run.json: %s", k->flow, (long long)k->run,
-                          x->st->ops->last_error(x->st->state));
+        *x->err = mf_strf("cannot read %s: %s", key, x->st->ops->last_error(x->st->state));
         out = rc;
     } else if ((rc = mf_index_put_run(x->ix, r))) {
         *x->err = mf_strf("%s", mf_index_error(x->ix));
@@ -231,6 +200,7 @@ static int put_run(struct ctx *x, const struct key_run *k, int *ok)
         *ok = 1;
         out = counted(x);
     }
+    free(key);
     free(r);
     return out;
 }
@@ -246,7 +216,7 @@ static int put_tasks(struct ctx *x, struct key_task *const *tasks, size_t n)
         rc = MF_ENOMEM;
     for (size_t i = 0; !rc && i < n; i++) {
         const struct key_task *t = tasks[i];
-        keys[i] = mf_key_task(t->flow, t->run, t->step, t->task, t->attempt, "json");
+        keys[i] = mf_key_task(t->flow, t->run, t->step, t->task, t->attempt);
         if (!keys[i])
             rc = MF_ENOMEM;
         items[i].struct_size = sizeof items[i];
@@ -320,7 +290,7 @@ int mf_reindex(struct mf_store *st, mf_index *ix, mf_reindex_warn_fn warn, void 
     *err = NULL;
     struct listing l;
     memset(&l, 0, sizeof l);
-    int rc = st->ops->list(st->state, "runs/", on_key, &l);
+    int rc = st->ops->list(st->state, MF_KEY_RUNS, on_key, &l);
     if (rc) {
         if (l.oom)
             *err = mf_strf("out of memory listing the datastore");
@@ -354,9 +324,12 @@ int mf_reindex(struct mf_store *st, mf_index *ix, mf_reindex_warn_fn warn, void 
             int c = kr ? strcmp(t->flow, kr->flow) : -1;
             if (c > 0 || (c == 0 && t->run >= kr->run))
                 break;
-            skip(&x, "runs/%s/%lld/%s/%lld has a task record but its run has no run.json: "
-                     "skipped",
-                 t->flow, (long long)t->run, t->step, (long long)t->task);
+            char *tk = mf_key_task(t->flow, t->run, t->step, t->task, t->attempt);
+            char *rk = mf_key_run(t->flow, t->run);
+            skip(&x, "%s is a task record, but its run has no %s: skipped", tk ? tk : t->step,
+                 rk ? rk : "run record");
+            free(tk);
+            free(rk);
             for (ti++; ti < l.n_tasks && same_task(&l.tasks[ti], t); ti++)
                 ; /* its lower attempts */
         }
@@ -386,7 +359,7 @@ int mf_reindex(struct mf_store *st, mf_index *ix, mf_reindex_warn_fn warn, void 
     if (rc) {
         mf_index_abort(ix);
         if (!*err)
-            *err = mf_strf("reindex failed (code %d)", rc);
+            *err = mf_strf("reindex failed: %s", mf_strerror(rc));
         goto out;
     }
     if ((rc = mf_index_commit(ix)))

@@ -412,8 +412,7 @@ static int arrive(const struct mf_task_record *r, const struct rt_task *t, int j
     }
     if (strlen(inputs) > 64 * 1024) {
         /* Past what one argument may hold: store the list beside the join task. */
-        char *key = mf_key_task(R->run.flow, R->run.run_id, step_name(join_step), jt->id, 0,
-                                "inputs");
+        char *key = mf_key_inputs(R->run.flow, R->run.run_id, step_name(join_step), jt->id);
         struct mf_iov iov = {inputs, strlen(inputs)};
         int rc = key ? R->st.ops->put(R->st.state, key, &iov, 1, 0) : MF_ENOMEM;
         free(key);
@@ -530,21 +529,19 @@ static void origin_free(struct origin_map *m)
 struct origin_scan {
     struct mf_task_rec *tasks;   /* step, task_id, attempt (highest seen) */
     size_t n, cap;
-    size_t prefix_len;
 };
 
 static int collect_key(void *ud, const char *key, uint64_t size)
 {
     (void)size;
     struct origin_scan *sc = ud;
-    /* <prefix><step>/<task>.<attempt>.json */
-    const char *p = key + sc->prefix_len;
-    char step[MF_NAME_MAX];
-    long long task;
-    unsigned att;
-    char ext[8];
-    if (sscanf(p, "%127[^/]/%lld.%u.%7s", step, &task, &att, ext) != 4 || strcmp(ext, "json"))
+    /* runs/<Flow>/<origin>/<step>/<task>.<attempt>.json; logs and the rest are not records */
+    struct mf_key_parts k;
+    if (mf_key_parse(key, &k) != MF_KEY_TASK)
         return 0;
+    const char *step = k.step;
+    int64_t task = k.task;
+    uint32_t att = k.attempt;
     for (size_t i = sc->n; i > 0; i--) {
         struct mf_task_rec *t = &sc->tasks[i - 1];
         if (t->task_id == task && !strcmp(t->step, step)) {
@@ -566,7 +563,7 @@ static int collect_key(void *ud, const char *key, uint64_t size)
 /* Compare the origin's graph with this flow's for the steps that will be cloned. */
 static int check_graph(int64_t origin, char **err)
 {
-    char *key = mf_strf("runs/%s/%lld/graph.json", R->run.flow, (long long)origin);
+    char *key = mf_key_graph(R->run.flow, origin);
     struct mf_buf b = {.struct_size = sizeof b};
     int rc = key ? R->st.ops->get(R->st.state, key, &b) : MF_ENOMEM;
     free(key);
@@ -675,8 +672,7 @@ static int setup_resume(const struct mf_run_opts *o, char **err)
     }
     R->run.origin_run_id = origin;
     struct origin_scan sc = {0};
-    char *prefix = mf_strf("runs/%s/%lld/", R->run.flow, (long long)origin);
-    sc.prefix_len = prefix ? strlen(prefix) : 0;
+    char *prefix = mf_key_run_prefix(R->run.flow, origin);
     rc = prefix ? R->st.ops->list(R->st.state, prefix, collect_key, &sc) : MF_ENOMEM;
     free(prefix);
     if (rc) {
@@ -906,8 +902,7 @@ static void store_log(struct rt_task *t, int s)
 {
     struct task_log *l = t->log;
     struct mf_compute *c = &R->computes[t->compute];
-    char *key = mf_key_task(R->run.flow, R->run.run_id, step_name(t->step), t->id, t->attempt,
-                            stream_ext[s]);
+    char *key = mf_key_log(R->run.flow, R->run.run_id, step_name(t->step), t->id, t->attempt, s);
     int rc = 0;
     if (!key)
         return;
@@ -1478,7 +1473,7 @@ int mf_run_flow(const struct mf_run_opts *o)
     rc = write_run();
     if (!rc) {
         /* The graph as it was, so that a later resume can tell what changed. */
-        char *key = mf_strf("runs/%s/%lld/graph.json", flow, (long long)id);
+        char *key = mf_key_graph(flow, id);
         char *gj = mf_graph_render_json(rt.g);
         struct mf_iov iov = {gj, gj ? strlen(gj) : 0};
         rc = key && gj ? rt.st.ops->put(rt.st.state, key, &iov, 1, 0) : MF_ENOMEM;

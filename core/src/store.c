@@ -6,23 +6,28 @@
 
 #include <string.h>
 
+/* The plugin's descriptor, started; or NULL with *err and *rc: MF_ENOMEM, MF_EUNAVAIL when
+ * no such plugin loads, or the plugin's own refusal (EACCES, MF_EPERM, MF_ENOTFOUND, ...),
+ * passed through as it is. */
 static const struct mf_plugin_desc *open_plugin(uint32_t kind, const char *name, void **state,
-                                                char **err)
+                                                int *rc, char **err)
 {
     mf_registry *reg = mf_host_registry();
     if (!reg) {
         *err = mf_strf("out of memory loading plugins");
+        *rc = MF_ENOMEM;
         return NULL;
     }
     const struct mf_plugin_desc *d = mf_registry_find(reg, kind, name);
     if (!d) {
         *err = mf_strf("%s", mf_registry_error(reg));
+        *rc = MF_EUNAVAIL;
         return NULL;
     }
-    int rc = d->init(mf_host_api(), state);
-    if (rc) {
-        *err = mf_strf("%s plugin '%s' did not start (code %d); see the messages above",
-                       mf_plugin_kind_name(kind), name, rc);
+    *rc = d->init(mf_host_api(), state);
+    if (*rc) {
+        *err = mf_strf("%s plugin '%s' did not start: %s; see the messages above",
+                       mf_plugin_kind_name(kind), name, mf_strerror(*rc));
         return NULL;
     }
     return d;
@@ -31,9 +36,10 @@ static const struct mf_plugin_desc *open_plugin(uint32_t kind, const char *name,
 int mf_store_open(struct mf_store *st, char **err)
 {
     memset(st, 0, sizeof *st);
-    st->desc = open_plugin(MF_PLUGIN_STORAGE, mf_host_storage(), &st->state, err);
+    int rc = 0;
+    st->desc = open_plugin(MF_PLUGIN_STORAGE, mf_host_storage(), &st->state, &rc, err);
     if (!st->desc)
-        return MF_EUNAVAIL;
+        return rc;
     st->ops = st->desc->ops;
     return 0;
 }
@@ -49,9 +55,10 @@ void mf_store_close(struct mf_store *st)
 int mf_compute_open(const char *name, struct mf_compute *c, char **err)
 {
     memset(c, 0, sizeof *c);
-    c->desc = open_plugin(MF_PLUGIN_COMPUTE, name, &c->state, err);
+    int rc = 0;
+    c->desc = open_plugin(MF_PLUGIN_COMPUTE, name, &c->state, &rc, err);
     if (!c->desc)
-        return MF_EUNAVAIL;
+        return rc;
     c->ops = c->desc->ops;
     return 0;
 }

@@ -7,7 +7,8 @@
 #include <mflow/plugin.h>
 
 /* Open the storage plugin named by the settings (host.h) on the configured root.
- * On failure *err (malloc'd) says which plugin and why. */
+ * On failure *err (malloc'd) says which plugin and why, and the code is MF_EUNAVAIL when no
+ * such plugin loads, else the plugin's own refusal as it gave it (EACCES, MF_EPERM, ...). */
 int mf_store_open(struct mf_store *st, char **err);
 void mf_store_close(struct mf_store *st);
 
@@ -17,7 +18,7 @@ struct mf_compute {
     void *state;
 };
 
-/* Open compute plugin `name` (init'ed). */
+/* Open compute plugin `name` (init'ed); codes and messages as mf_store_open. */
 int mf_compute_open(const char *name, struct mf_compute *c, char **err);
 void mf_compute_close(struct mf_compute *c);
 

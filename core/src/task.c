@@ -4,7 +4,7 @@
 #include "blob.h"
 #include "codec.h"
 #include "flowload.h"
-#include "index.h"
+#include "model.h"
 #include "package.h"
 #include "record.h"
 #include "store.h"
@@ -617,7 +617,7 @@ int mf_task_execute(const struct mf_task_args *a)
     if (!rc)
         rc = derive_context(t, a, &err);
     if (rc) {
-        t->fail_msg = err ? err : mf_strf("cannot prepare task (code %d)", rc);
+        t->fail_msg = err ? err : mf_strf("cannot prepare task: %s", mf_strerror(rc));
         err = NULL;
     } else {
         current = t;

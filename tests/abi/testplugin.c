@@ -10,6 +10,7 @@
  *   NO_OPS              ops is NULL
  *   NO_INIT             init is NULL
  *   ENTRY_RETURNS_NULL  the entry declines to load
+ *   INIT_RC=code        init refuses with this code (EACCES, MF_EPERM, ...); for the e2e suite
  *
  * Every variant is a plugin built against ABI 1.0: it claims minor 0 and its operations table
  * has the 1.0 size (for storage, without the 1.1 streaming writer), so the good ones show that
@@ -20,6 +21,7 @@
  * The unit test builds this file too (tests/unit/test_loader.c); keep it dependency-free. */
 #include <mflow/plugin.h>
 
+#include <errno.h>
 
 #ifndef PLUGIN_KIND
 #define PLUGIN_KIND MF_PLUGIN_COMPUTE
@@ -179,7 +181,12 @@ MAYBE_UNUSED static int init(const struct mf_host_api *h, void **state)
 {
     h->log(MF_LOG_INFO, PLUGIN_NAME, "init called");
     *state = NULL;
+#ifdef INIT_RC
+    h->log(MF_LOG_ERROR, PLUGIN_NAME, "refusing to start, as built to");
+    return INIT_RC;
+#else
     return 0;
+#endif
 }
 
 static void fini(void *state)

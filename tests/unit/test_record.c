@@ -108,7 +108,7 @@ static void test_read_inline_and_stored(void **state)
     put_task("b", 4, 1, 40);
     check_inputs("a/2-3,b/4@1");
     /* The stored list belongs to the task, whatever attempt reads it (a retried join). */
-    char *key = mf_key_task("F", 1, "join", 10, 0, "inputs");
+    char *key = mf_key_inputs("F", 1, "join", 10);
     const char *list = "a/2-3,b/4@1";
     struct mf_iov iov = {list, strlen(list)};
     assert_int_equal(st.ops->put(st.state, key, &iov, 1, 0), 0);
@@ -146,7 +146,8 @@ static void test_derive_records_inputs(void **state)
         {.name = "join", .fn = fn, .next = "end", .join = 1},
         {.name = "end", .fn = fn},
     };
-    mf_flow_def def = {sizeof def, MF_FLOW_ABI_VERSION, "F", steps, 5, NULL, 0};
+    mf_flow_def def = {sizeof def, MF_FLOW_ABI_VERSION, "F", steps, 5, NULL, 0,
+                       MF_FLOW_ABI_MINOR, sizeof(mf_step_def), sizeof(mf_param_def)};
     mf_graph *g;
     char *err = NULL;
     assert_int_equal(mf_graph_build(&def, &g, &err), 0);

@@ -20,6 +20,32 @@
  *
  * Errors: a missing artifact, a wrong type or an out-of-range index fails the task with a
  * message naming the artifact; the getter does not return in that case.
+ *
+ * Compatibility rules (what mflow promises a compiled flow, and checks when it loads one):
+ *  - The flow ABI has a major and a minor version (MF_FLOW_ABI_MAJOR, MF_FLOW_ABI_MINOR);
+ *    MF_FLOW records both. mflow refuses a flow of another major, naming the file and both
+ *    versions: rebuild the flow (a .c flow is rebuilt by `mflow run` itself).
+ *  - Within a major the structs only grow at the end; each field added after 1.0 is marked
+ *    with the minor that added it, and starts at an 8-byte-aligned offset (so the padding at
+ *    the end of an older entry never covers part of a newer field).
+ *  - mf_flow_def records the size of its step and parameter entries as they were when the
+ *    flow was compiled (step_size, param_size). mflow walks the tables by those sizes and
+ *    copies each entry into a zeroed entry of its own size: fields a flow's entries lack read
+ *    as zero (NULL, 0: "none" or the default for every field), and fields mflow does not
+ *    know (a flow of a newer minor) are ignored. So a flow compiled against an older minor
+ *    keeps loading after entries grow, and a flow of a newer minor loads into any mflow of
+ *    1.1 or later (an mflow of 1.0 does not read the sizes: it reads a newer flow right only
+ *    while the entries keep their 1.0 sizes).
+ *  - A flow of minor 0 recorded no entry sizes: its entries are the 1.0 sizes
+ *    (MF_STEP_DEF_V1_0_SIZE, MF_PARAM_DEF_V1_0_SIZE).
+ *  - mflow refuses an mf_flow_def smaller than its 1.0 size, and entries too small to hold
+ *    what every entry needs (a step's name and fn, a parameter's name and type:
+ *    MF_STEP_DEF_MIN_SIZE, MF_PARAM_DEF_MIN_SIZE).
+ *  - Fields added to mf_flow_def are fixed-width integers or pointers; retired fields keep
+ *    their place, never reused.
+ *
+ * Minor versions: 1.0 the first; 1.1 adds abi_minor, step_size and param_size at the end of
+ * mf_flow_def.
  */
 #ifndef MFLOW_FLOW_H
 #define MFLOW_FLOW_H
@@ -31,7 +57,10 @@
 extern "C" {
 #endif
 
-#define MF_FLOW_ABI_VERSION 1
+#define MF_FLOW_ABI_MAJOR 1
+#define MF_FLOW_ABI_MINOR 1
+/* The major, under the name that mf_flow_def.abi_version and flows of 1.0 use. */
+#define MF_FLOW_ABI_VERSION MF_FLOW_ABI_MAJOR
 
 typedef struct mf_task mf_task;
 
@@ -77,14 +106,25 @@ typedef struct mf_param_def {
 
 /* What MF_FLOW exports; read by the mflow loader. */
 typedef struct mf_flow_def {
-    uint32_t struct_size;
-    uint32_t abi_version;         /* MF_FLOW_ABI_VERSION */
+    uint32_t struct_size;         /* sizeof(mf_flow_def) */
+    uint32_t abi_version;         /* the major: MF_FLOW_ABI_MAJOR */
     const char *name;
-    const mf_step_def *steps;
+    const mf_step_def *steps;     /* n_steps entries of step_size bytes */
     size_t n_steps;
-    const mf_param_def *params;
+    const mf_param_def *params;   /* n_params entries of param_size bytes, or NULL */
     size_t n_params;
+    /* 1.1 */
+    uint32_t abi_minor;           /* MF_FLOW_ABI_MINOR */
+    uint32_t step_size;           /* sizeof(mf_step_def) */
+    uint32_t param_size;          /* sizeof(mf_param_def) */
 } mf_flow_def;
+
+/* Sizes of 1.0, what a flow that records no sizes has; and the least an entry may hold. */
+#define MF_FLOW_DEF_V1_0_SIZE (offsetof(mf_flow_def, n_params) + sizeof(size_t))
+#define MF_STEP_DEF_V1_0_SIZE (offsetof(mf_step_def, env) + sizeof(void *))
+#define MF_PARAM_DEF_V1_0_SIZE (offsetof(mf_param_def, help) + sizeof(void *))
+#define MF_STEP_DEF_MIN_SIZE (offsetof(mf_step_def, fn) + sizeof(void (*)(mf_task *)))
+#define MF_PARAM_DEF_MIN_SIZE (offsetof(mf_param_def, type) + sizeof(mf_type))
 
 #define MF_FLOW_ENTRY_SYMBOL "mf_flow_entry_v1"
 
@@ -100,9 +140,10 @@ typedef char mf__step_def_larger_than_pointer[sizeof(mf_step_def) > sizeof(void 
     const mf_flow_def *mf_flow_entry_v1(void)                                              \
     {                                                                                      \
         static const mf_flow_def def = {                                                   \
-            sizeof(mf_flow_def), MF_FLOW_ABI_VERSION, (flow_name), (step_table),           \
+            sizeof(mf_flow_def), MF_FLOW_ABI_MAJOR, (flow_name), (step_table),             \
             MF__COUNT(step_table, mf_step_def), (const mf_param_def *)(param_table),       \
-            MF__COUNT(param_table, mf_param_def)};                                         \
+            MF__COUNT(param_table, mf_param_def), MF_FLOW_ABI_MINOR,                       \
+            sizeof(mf_step_def), sizeof(mf_param_def)};                                    \
         return &def;                                                                       \
     }
 

@@ -36,6 +36,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -74,6 +75,46 @@ enum {
     MF_ENOTSUP = -12,    /* not supported by this plugin */
     MF_EFAIL = -13,      /* generic failure; the message says more */
 };
+
+/* What a return code means, in a few words: every MF_E* code above, an errno value as
+ * strerror says it, "success" for 0. Never NULL; the text is static. One vocabulary for the
+ * core, the plugins and programs using the client API (mf_client_strerror is the same), so a
+ * plugin's refusal (permission, not found) reads the same wherever it surfaces. */
+static inline const char *mf_strerror(int rc)
+{
+    switch (rc) {
+    case MF_OK:
+        return "success";
+    case MF_EINVAL:
+        return "invalid argument";
+    case MF_ENOMEM:
+        return "out of memory";
+    case MF_ENOTFOUND:
+        return "not found";
+    case MF_EIO:
+        return "input/output error";
+    case MF_ECORRUPT:
+        return "corrupt data";
+    case MF_EABI:
+        return "ABI mismatch";
+    case MF_EPERM:
+        return "permission refused";
+    case MF_EUNAVAIL:
+        return "backend unavailable";
+    case MF_ETIMEOUT:
+        return "timed out";
+    case MF_ECANCELED:
+        return "canceled";
+    case MF_EEXIST:
+        return "already exists";
+    case MF_ENOTSUP:
+        return "not supported";
+    case MF_EFAIL:
+        return "failed";
+    default:
+        return rc > 0 ? strerror(rc) : "unknown error";
+    }
+}
 
 enum mf_plugin_kind {
     MF_PLUGIN_COMPUTE = 1,
