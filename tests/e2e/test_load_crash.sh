@@ -50,7 +50,8 @@ __attribute__((visibility("default"))) const mf_flow_def *mf_flow_entry_v1(void)
 const mf_flow_def *mf_flow_entry_v1(void)
 {
     static mf_flow_def def = { sizeof(mf_flow_def), MF_FLOW_ABI_VERSION, "GarbageFlow",
-                               (const mf_step_def *)64, 3, NULL, 0 };
+                               (const mf_step_def *)64, 3, NULL, 0,
+                               MF_FLOW_ABI_MINOR, sizeof(mf_step_def), sizeof(mf_param_def) };
     return &def;
 }
 EOF2
