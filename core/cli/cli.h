@@ -56,4 +56,18 @@ void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv has --help or -h (after argv[0]); prints usage then. */
 int cli_wants_help(int argc, char **argv, const char *usage);
 
+
+/* Every option that takes a value goes through these, so `--name=V` and `--name V` are one
+ * form. cli_match_opt: 1 when argv[*i] is --name (value set; *i moved past a separate value),
+ * 0 when it is another argument, -1 when the value is missing; prints nothing. */
+int cli_match_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* v as a whole number in [lo, hi] (decimal digits, an optional leading '-'); 0, or -1 after
+ * printing a message naming the option, the range and the value. */
+int cli_parse_int(const char *name, const char *v, long long lo, long long hi, long long *out);
+/* Match and parse: 1 with *out set, 0 when argv[*i] is not --name, -1 after printing. */
+int cli_int_opt(int argc, char **argv, int *i, const char *name, long long lo, long long hi,
+                long long *out);
+/* The same for a string value, which must not be empty. */
+int cli_str_opt(int argc, char **argv, int *i, const char *name, const char **out);
+
 #endif

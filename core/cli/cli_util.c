@@ -1,6 +1,7 @@
 /* Helpers shared by the mflow executables' commands. */
 #include "cli.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -46,4 +47,74 @@ int cli_print_json(json_t *v)
     puts(s);
     free(s);
     return 0;
+}
+
+int cli_match_opt(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+int cli_parse_int(const char *name, const char *v, long long lo, long long hi, long long *out)
+{
+    /* Digits only (a leading '-' allowed): strtoll alone would take " 5", "+5", "0x10" and,
+     * through atoi, "abc" as 0 and "12abc" as 12. */
+    const char *p = v && *v == '-' ? v + 1 : v;
+    int ok = p && *p;
+    for (const char *q = p; ok && *q; q++)
+        ok = *q >= '0' && *q <= '9';
+    long long n = 0;
+    if (ok) {
+        char *end;
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        ok = !errno && !*end && n >= lo && n <= hi;
+    }
+    if (!ok) {
+        cli_error("%s must be a whole number from %lld to %lld, not '%s'", name, lo, hi,
+                  v ? v : "");
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int cli_int_opt(int argc, char **argv, int *i, const char *name, long long lo, long long hi,
+                long long *out)
+{
+    const char *v = NULL;
+    int r = cli_match_opt(argc, argv, i, name, &v);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        cli_error("%s needs a value (a whole number from %lld to %lld)", name, lo, hi);
+        return -1;
+    }
+    return cli_parse_int(name, v, lo, hi, out) ? -1 : 1;
+}
+
+int cli_str_opt(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    const char *v = NULL;
+    int r = cli_match_opt(argc, argv, i, name, &v);
+    if (r == 0)
+        return 0;
+    if (r < 0 || !*v) {
+        cli_error("%s needs a value", name);
+        return -1;
+    }
+    *out = v;
+    return 1;
 }

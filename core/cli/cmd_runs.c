@@ -102,17 +102,15 @@ int cmd_runs(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int r;
         if (!strcmp(a, "--json")) {
             json = 1;
-        } else if (!strcmp(a, "--tag")) {
-            if (i + 1 >= argc) {
-                cli_error("--tag needs a value");
+        } else if ((r = cli_str_opt(argc, argv, &i, "--tag", &tags[n_tags]))) {
+            if (r < 0) {
                 free(tags);
                 return 2;
             }
-            tags[n_tags++] = argv[++i];
-        } else if (!strncmp(a, "--tag=", 6)) {
-            tags[n_tags++] = a + 6;
+            n_tags++;
         } else if (!flow && a[0] != '-') {
             flow = a;
         } else {
