@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,7 +76,7 @@ static int compile_flow(const char *src, char **so, char **err)
         free(srcdir);
         return 0;
     }
-    rc = mf_mkdir_p(dir, 0755);
+    rc = mf_mkdir_p(dir, MF_PRIVATE_DIR_MODE);
     if (rc) {
         *err = mf_strf("cannot create the flow cache %s: %s", dir, strerror(rc));
         free(dir);
@@ -103,7 +104,8 @@ static int compile_flow(const char *src, char **so, char **err)
             *err = mf_strf("flow %s did not compile (%s exited with %d); fix the errors above", src,
                            cc, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
             rc = MF_EINVAL;
-        } else if (rename(tmp, *so) != 0) {
+        } else if (chmod(tmp, 0700) != 0 || rename(tmp, *so) != 0) {
+            /* the compiler made it 0755 less the umask: the user's alone, like the cache */
             rc = errno;
             *err = mf_strf("cannot store the compiled flow %s: %s", *so, strerror(rc));
         }

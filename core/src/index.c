@@ -16,6 +16,7 @@
  * read (MDB_NOTLS lets it outlive the thread that began it); a begin/commit pair holds one
  * write transaction that every write and read of the handle uses until commit. */
 #include "index.h"
+#include "util.h"
 
 #include <mflow/plugin.h>
 
@@ -609,13 +610,13 @@ static int mkdir_p(char *path)
         if (*p != '/')
             continue;
         *p = 0;
-        int r = mkdir(path, 0755);
+        int r = mkdir(path, MF_PRIVATE_DIR_MODE);
         int e = errno;
         *p = '/';
         if (r && e != EEXIST)
             return e;
     }
-    if (mkdir(path, 0755) && errno != EEXIST)
+    if (mkdir(path, MF_PRIVATE_DIR_MODE) && errno != EEXIST)
         return errno;
     if (stat(path, &st))
         return errno;
@@ -797,7 +798,8 @@ int mf_index_open_map(const char *dir, size_t map_size, mf_index **out)
          * cache); an OS crash or power cut may lose the last commits but never corrupts the
          * database, since lmdb falls back to the previous meta page. The index is rebuilt
          * from the datastore by `mflow reindex`, so that is worth one fsync less per commit. */
-        mrc = mdb_env_open(ix->env, ix->dir, MDB_NOTLS | MDB_NOMETASYNC, 0644);
+        mrc = mdb_env_open(ix->env, ix->dir, MDB_NOTLS | MDB_NOMETASYNC,
+                            MF_PRIVATE_FILE_MODE);
         if (!mrc)
             break;
         mdb_env_close(ix->env);

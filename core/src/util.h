@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* malloc'd formatted string, NULL on out-of-memory. */
 char *mf_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -12,8 +13,18 @@ char *mf_vstrf(const char *fmt, va_list ap);
 /* strdup that accepts NULL. */
 char *mf_strdup0(const char *s);
 
+/* What mflow creates under its home (the home itself, caches, logs, the index) is the
+ * user's alone, as ~/.ssh is: artifacts hold data and models. An existing directory keeps
+ * its mode. (The local storage plugin applies the same rule to the datastore, and shares
+ * with the group of a setgid datastore root: see its README.) */
+#define MF_PRIVATE_DIR_MODE 0700
+#define MF_PRIVATE_FILE_MODE 0600
+
 /* mkdir -p; 0 or errno. */
 int mf_mkdir_p(const char *path, unsigned mode);
+/* fopen(path, "w") of a new private file (MF_PRIVATE_FILE_MODE whatever the umask); NULL
+ * with errno. */
+FILE *mf_fopen_private(const char *path);
 /* Whole file into a malloc'd NUL-terminated buffer; 0 or errno. */
 int mf_read_file(const char *path, char **out, size_t *len);
 /* Write atomically (temp beside it, fsync, rename); 0 or errno. */
