@@ -51,6 +51,17 @@ int cli_print_json(struct json_t *v);
 /* An artifact's value as JSON (bytes as {"type":"bytes","hex":...}); NULL when unreadable. */
 struct json_t *cli_artifact_json(const struct mf_client_artifact *a);
 
+/* Stored data (names, tags, values, messages) as it may be shown on a terminal: control
+ * characters and bytes that are not UTF-8 escaped (mf_escape). The result lives until the
+ * 16th next call of either. cli_esc_value keeps newlines and tabs (a multi-line value). */
+const char *cli_esc(const char *s);
+const char *cli_esc_value(const char *s, size_t n);
+/* Stored text in JSON output: a JSON string when s[0..n) is well-formed UTF-8, else
+ * {"type": "str", "hex": "<its bytes>"} (sdk/ARTIFACTS.md); null for NULL. Never NULL
+ * except when out of memory. */
+struct json_t *cli_json_text(const char *s);
+struct json_t *cli_json_textn(const char *s, size_t n);
+
 /* "mflow: " + message + newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv has --help or -h (after argv[0]); prints usage then. */

@@ -1,6 +1,8 @@
 /* Helpers shared by the mflow executables' commands. */
 #include "cli.h"
 
+#include "util.h"
+
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -8,14 +10,65 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define ESC_RING 16
+
+static const char *esc_ring(const char *s, size_t n, int flags)
+{
+    static char *ring[ESC_RING];
+    static unsigned next;
+    char *e = mf_escape(s ? s : "", s ? n : 0, flags);
+    if (!e)
+        return "(out of memory)";
+    unsigned k = next++ % ESC_RING;
+    free(ring[k]);
+    ring[k] = e;
+    return e;
+}
+
+const char *cli_esc(const char *s)
+{
+    return esc_ring(s, s ? strlen(s) : 0, 0);
+}
+
+const char *cli_esc_value(const char *s, size_t n)
+{
+    return esc_ring(s, n, MF_ESC_KEEP_LINES);
+}
+
+json_t *cli_json_textn(const char *s, size_t n)
+{
+    if (!s)
+        return json_null();
+    /* jansson refuses what is not UTF-8 (and then fails to dump what it took unchecked) */
+    json_t *v = mf_utf8_valid(s, n) ? json_stringn(s, n) : NULL;
+    if (v)
+        return v;
+    char *hex = malloc(n * 2 + 1);
+    if (!hex)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        sprintf(hex + 2 * i, "%02x", (unsigned char)s[i]);
+    hex[2 * n] = '\0';
+    v = json_pack("{s:s,s:s}", "type", "str", "hex", hex);
+    free(hex);
+    return v;
+}
+
+json_t *cli_json_text(const char *s)
+{
+    return cli_json_textn(s, s ? strlen(s) : 0);
+}
+
 void cli_error(const char *fmt, ...)
 {
+    /* Messages quote names, tags and paths, some from stored data or the command line: a
+     * control character in them reaches the terminal escaped, whatever the caller forgot. */
     va_list ap;
     va_start(ap, fmt);
-    fputs("mflow: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char *msg = mf_vstrf(fmt, ap);
     va_end(ap);
+    fprintf(stderr, "mflow: %s\n", msg ? cli_esc(msg) : "out of memory");
+    free(msg);
 }
 
 int cli_wants_help(int argc, char **argv, const char *text)

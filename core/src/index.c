@@ -228,7 +228,8 @@ const char *mf_index_error(const mf_index *ix)
 {
     if (!ix)
         return "index: out of memory while opening the index";
-    return ix->err[0] ? ix->err : "no error";
+    return ix->err[0] ? ix->err : "index: the failure left no message (please report the "
+                                  "command that printed this)";
 }
 
 /* ---- encoding ------------------------------------------------------------------------------- */

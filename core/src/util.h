@@ -20,6 +20,23 @@ char *mf_strdup0(const char *s);
 #define MF_PRIVATE_DIR_MODE 0700
 #define MF_PRIVATE_FILE_MODE 0600
 
+/* Names of artifacts (and parameters, foreach and catch_var names): 1 to MF_ARTIFACT_NAME_MAX
+ * characters of [A-Za-z0-9_], not starting with a digit (an identifier in C, Python and R). */
+#define MF_ARTIFACT_NAME_MAX 100
+int mf_name_valid(const char *s);
+
+/* The length (1 to 4) of the well-formed UTF-8 sequence that starts s[0..n) (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0 when none does. */
+size_t mf_utf8_seq(const unsigned char *s, size_t n);
+/* True when all of s[0..n) is well-formed UTF-8 (a NUL is U+0000, and allowed). */
+int mf_utf8_valid(const char *s, size_t n);
+/* s[0..n) made safe to show on a terminal, as a malloc'd string (NULL when out of memory):
+ * control characters (C0, DEL, C1), bidirectional overrides and bytes that are not UTF-8
+ * become \n, \r, \t, \xNN (one per byte) or \uNNNN; with MF_ESC_KEEP_LINES, newlines and
+ * tabs stay as they are (a multi-line value). Other text, UTF-8 included, is unchanged. */
+#define MF_ESC_KEEP_LINES 1
+char *mf_escape(const char *s, size_t n, int flags);
+
 /* mkdir -p; 0 or errno. */
 int mf_mkdir_p(const char *path, unsigned mode);
 /* fopen(path, "w") of a new private file (MF_PRIVATE_FILE_MODE whatever the umask); NULL

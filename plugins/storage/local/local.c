@@ -117,7 +117,7 @@ static const char *op_last_error(void *state)
         pthread_mutex_unlock(&s->lock);
         err_owner = s;
     }
-    return tls_err[0] ? tls_err : "no error";
+    return tls_err[0] ? tls_err : "local storage: the failure left no message";
 }
 
 /* ---- keys and paths --------------------------------------------------------------------- */
