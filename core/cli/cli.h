@@ -55,9 +55,34 @@ struct json_t *cli_artifact_json(const struct mf_client_artifact *a);
  * a crash (SIGSEGV, SIGABRT, ...) prints which flow crashed and exits with 128 + signal. */
 void cli_flow_load_guard(const char *path, int entering);
 
+/* Stored data (names, tags, values, messages) as it may be shown on a terminal: control
+ * characters and bytes that are not UTF-8 escaped (mf_escape). The result lives until the
+ * 16th next call of either. cli_esc_value keeps newlines and tabs (a multi-line value). */
+const char *cli_esc(const char *s);
+const char *cli_esc_value(const char *s, size_t n);
+/* Stored text in JSON output: a JSON string when s[0..n) is well-formed UTF-8, else
+ * {"type": "str", "hex": "<its bytes>"} (sdk/ARTIFACTS.md); null for NULL. Never NULL
+ * except when out of memory. */
+struct json_t *cli_json_text(const char *s);
+struct json_t *cli_json_textn(const char *s, size_t n);
+
 /* "mflow: " + message + newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv has --help or -h (after argv[0]); prints usage then. */
 int cli_wants_help(int argc, char **argv, const char *usage);
+
+
+/* Every option that takes a value goes through these, so `--name=V` and `--name V` are one
+ * form. cli_match_opt: 1 when argv[*i] is --name (value set; *i moved past a separate value),
+ * 0 when it is another argument, -1 when the value is missing; prints nothing. */
+int cli_match_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* v as a whole number in [lo, hi] (decimal digits, an optional leading '-'); 0, or -1 after
+ * printing a message naming the option, the range and the value. */
+int cli_parse_int(const char *name, const char *v, long long lo, long long hi, long long *out);
+/* Match and parse: 1 with *out set, 0 when argv[*i] is not --name, -1 after printing. */
+int cli_int_opt(int argc, char **argv, int *i, const char *name, long long lo, long long hi,
+                long long *out);
+/* The same for a string value, which must not be empty. */
+int cli_str_opt(int argc, char **argv, int *i, const char *name, const char **out);
 
 #endif

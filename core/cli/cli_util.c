@@ -1,20 +1,74 @@
 /* Helpers shared by the mflow executables' commands. */
 #include "cli.h"
 
+#include "util.h"
+
+#include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#define ESC_RING 16
+
+static const char *esc_ring(const char *s, size_t n, int flags)
+{
+    static char *ring[ESC_RING];
+    static unsigned next;
+    char *e = mf_escape(s ? s : "", s ? n : 0, flags);
+    if (!e)
+        return "(out of memory)";
+    unsigned k = next++ % ESC_RING;
+    free(ring[k]);
+    ring[k] = e;
+    return e;
+}
+
+const char *cli_esc(const char *s)
+{
+    return esc_ring(s, s ? strlen(s) : 0, 0);
+}
+
+const char *cli_esc_value(const char *s, size_t n)
+{
+    return esc_ring(s, n, MF_ESC_KEEP_LINES);
+}
+
+json_t *cli_json_textn(const char *s, size_t n)
+{
+    if (!s)
+        return json_null();
+    /* jansson refuses what is not UTF-8 (and then fails to dump what it took unchecked) */
+    json_t *v = mf_utf8_valid(s, n) ? json_stringn(s, n) : NULL;
+    if (v)
+        return v;
+    char *hex = malloc(n * 2 + 1);
+    if (!hex)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        sprintf(hex + 2 * i, "%02x", (unsigned char)s[i]);
+    hex[2 * n] = '\0';
+    v = json_pack("{s:s,s:s}", "type", "str", "hex", hex);
+    free(hex);
+    return v;
+}
+
+json_t *cli_json_text(const char *s)
+{
+    return cli_json_textn(s, s ? strlen(s) : 0);
+}
+
 void cli_error(const char *fmt, ...)
 {
+    /* Messages quote names, tags and paths, some from stored data or the command line: a
+     * control character in them reaches the terminal escaped, whatever the caller forgot. */
     va_list ap;
     va_start(ap, fmt);
-    fputs("mflow: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    char *msg = mf_vstrf(fmt, ap);
     va_end(ap);
+    fprintf(stderr, "mflow: %s\n", msg ? cli_esc(msg) : "out of memory");
+    free(msg);
 }
 
 int cli_wants_help(int argc, char **argv, const char *text)
@@ -46,4 +100,74 @@ int cli_print_json(json_t *v)
     puts(s);
     free(s);
     return 0;
+}
+
+int cli_match_opt(int argc, char **argv, int *i, const char *name, const char **value)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *value = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
+int cli_parse_int(const char *name, const char *v, long long lo, long long hi, long long *out)
+{
+    /* Digits only (a leading '-' allowed): strtoll alone would take " 5", "+5", "0x10" and,
+     * through atoi, "abc" as 0 and "12abc" as 12. */
+    const char *p = v && *v == '-' ? v + 1 : v;
+    int ok = p && *p;
+    for (const char *q = p; ok && *q; q++)
+        ok = *q >= '0' && *q <= '9';
+    long long n = 0;
+    if (ok) {
+        char *end;
+        errno = 0;
+        n = strtoll(v, &end, 10);
+        ok = !errno && !*end && n >= lo && n <= hi;
+    }
+    if (!ok) {
+        cli_error("%s must be a whole number from %lld to %lld, not '%s'", name, lo, hi,
+                  v ? v : "");
+        return -1;
+    }
+    *out = n;
+    return 0;
+}
+
+int cli_int_opt(int argc, char **argv, int *i, const char *name, long long lo, long long hi,
+                long long *out)
+{
+    const char *v = NULL;
+    int r = cli_match_opt(argc, argv, i, name, &v);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        cli_error("%s needs a value (a whole number from %lld to %lld)", name, lo, hi);
+        return -1;
+    }
+    return cli_parse_int(name, v, lo, hi, out) ? -1 : 1;
+}
+
+int cli_str_opt(int argc, char **argv, int *i, const char *name, const char **out)
+{
+    const char *v = NULL;
+    int r = cli_match_opt(argc, argv, i, name, &v);
+    if (r == 0)
+        return 0;
+    if (r < 0 || !*v) {
+        cli_error("%s needs a value", name);
+        return -1;
+    }
+    *out = v;
+    return 1;
 }

@@ -33,8 +33,7 @@ static int print_value(const mf_client_artifact *a)
         char *s;
         size_t n;
         if (!(rc = mf_client_artifact_str(a, &s, &n))) {
-            fwrite(s, 1, n, stdout);
-            putchar('\n');
+            puts(cli_esc_value(s, n));   /* --raw writes the bytes as they are */
             free(s);
         }
         break;
@@ -68,7 +67,7 @@ static int print_value(const mf_client_artifact *a)
         size_t n;
         if (!(rc = mf_client_artifact_strv(a, &v, &n))) {
             for (size_t i = 0; i < n; i++)
-                puts(v[i]);
+                puts(cli_esc_value(v[i], strlen(v[i])));
             free(v);
         }
         break;
@@ -133,10 +132,11 @@ int cmd_get(int argc, char **argv)
         FILE *f = open_memstream(&names, &len);
         for (size_t i = 0; f && i < mf_client_task_artifact_count(t); i++)
             fprintf(f, "%s%s", i ? ", " : "",
-                    mf_client_artifact_name(mf_client_task_artifact_at(t, i)));
+                    cli_esc(mf_client_artifact_name(mf_client_task_artifact_at(t, i))));
         if (f)
             fclose(f);
-        cli_error("%s has no artifact '%s' (it has: %s)", mf_client_task_pathspec(t), name,
+        cli_error("%s has no artifact '%s' (it has: %s)", cli_esc(mf_client_task_pathspec(t)),
+                  cli_esc(name),
                   names && *names ? names : "none");
         free(names);
         goto out;

@@ -2,6 +2,8 @@
  * (Flow/run/step/task). Also the helpers the inspection commands share (cli.h). */
 #include "cli.h"
 
+#include "util.h"
+
 #include <mflow/client.h>
 
 #include <jansson.h>
@@ -103,7 +105,7 @@ json_t *cli_artifact_json(const mf_client_artifact *a)
         char *s;
         size_t n;
         if (!mf_client_artifact_str(a, &s, &n)) {
-            v = json_stringn_nocheck(s, n);
+            v = cli_json_textn(s, n);
             free(s);
         }
     } else if (ty == MF_BYTES) {
@@ -144,7 +146,7 @@ json_t *cli_artifact_json(const mf_client_artifact *a)
         if (!mf_client_artifact_strv(a, &x, &n)) {
             v = json_array();
             for (size_t i = 0; i < n; i++)
-                json_array_append_new(v, json_string_nocheck(x[i]));
+                json_array_append_new(v, cli_json_text(x[i]));
             free(x);
         }
     }
@@ -184,13 +186,13 @@ static json_t *tags_json(const mf_client_run *r)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < mf_client_run_tag_count(r); i++)
-        json_array_append_new(a, json_string(mf_client_run_tag(r, i)));
+        json_array_append_new(a, cli_json_text(mf_client_run_tag(r, i)));
     return a;
 }
 
 static json_t *str_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    return cli_json_text(s);
 }
 
 /* ---- a run ---------------------------------------------------------------------------------- */
@@ -230,14 +232,14 @@ static int inspect_run(mf_client *c, const char *spec, int json)
     }
     if (json) {
         json_t *o = json_object();
-        json_object_set_new(o, "pathspec", json_string(mf_client_run_pathspec(r)));
-        json_object_set_new(o, "flow", json_string(mf_client_run_flow(r)));
+        json_object_set_new(o, "pathspec", cli_json_text(mf_client_run_pathspec(r)));
+        json_object_set_new(o, "flow", cli_json_text(mf_client_run_flow(r)));
         json_object_set_new(o, "run_id", json_integer(mf_client_run_id(r)));
         json_object_set_new(o, "status", json_string(mf_client_status_name(mf_client_run_status(r))));
         json_object_set_new(o, "dead", json_boolean(mf_client_run_dead(r)));
-        json_object_set_new(o, "user", json_string(mf_client_run_user(r)));
-        json_object_set_new(o, "namespace", json_string(mf_client_run_namespace(r)));
-        json_object_set_new(o, "host", json_string(mf_client_run_host(r)));
+        json_object_set_new(o, "user", cli_json_text(mf_client_run_user(r)));
+        json_object_set_new(o, "namespace", cli_json_text(mf_client_run_namespace(r)));
+        json_object_set_new(o, "host", cli_json_text(mf_client_run_host(r)));
         json_object_set_new(o, "pid", json_integer(mf_client_run_pid(r)));
         json_object_set_new(o, "start_time", json_real(mf_client_run_start_time(r)));
         json_object_set_new(o, "end_time", json_real(mf_client_run_end_time(r)));
@@ -255,7 +257,9 @@ static int inspect_run(mf_client *c, const char *spec, int json)
                 json_decref(o);
                 goto out;
             }
-            json_object_set_new(params, mf_client_artifact_name(a),
+            /* a key must be UTF-8: a name from a hand-made record may not be */
+            const char *key = mf_client_artifact_name(a);
+            json_object_set_new(params, mf_utf8_valid(key, strlen(key)) ? key : cli_esc(key),
                                 json_pack("{s:s,s:o}", "type",
                                           mf_client_type_name(mf_client_artifact_type(a)),
                                           "value", v));
@@ -265,7 +269,7 @@ static int inspect_run(mf_client *c, const char *spec, int json)
         for (size_t i = 0; i < mf_client_steps_count(steps); i++) {
             const mf_client_step *s = mf_client_steps_at(steps, i);
             json_t *so = json_object();
-            json_object_set_new(so, "name", json_string(mf_client_step_name(s)));
+            json_object_set_new(so, "name", cli_json_text(mf_client_step_name(s)));
             json_object_set_new(so, "status",
                                 json_string(mf_client_status_name(mf_client_step_status(s))));
             json_object_set_new(so, "tasks", json_integer((json_int_t)mf_client_step_task_count(s)));
@@ -285,20 +289,21 @@ static int inspect_run(mf_client *c, const char *spec, int json)
     cli_time(mf_client_run_start_time(r), t0, sizeof t0);
     cli_time(mf_client_run_end_time(r), t1, sizeof t1);
     cli_duration(took(mf_client_run_start_time(r), mf_client_run_end_time(r)), d, sizeof d);
-    printf("Run %s  %s\n", mf_client_run_pathspec(r), st);
-    printf("  user       %s (namespace %s)\n", mf_client_run_user(r), mf_client_run_namespace(r));
-    printf("  host       %s, pid %d\n", mf_client_run_host(r), (int)mf_client_run_pid(r));
+    printf("Run %s  %s\n", cli_esc(mf_client_run_pathspec(r)), st);
+    printf("  user       %s (namespace %s)\n", cli_esc(mf_client_run_user(r)),
+           cli_esc(mf_client_run_namespace(r)));
+    printf("  host       %s, pid %d\n", cli_esc(mf_client_run_host(r)), (int)mf_client_run_pid(r));
     printf("  started    %s\n", t0);
     if (mf_client_run_end_time(r) > 0)
         printf("  ended      %s (%s)\n", t1, d);
     else
         printf("  running    for %s\n", d);
     if (mf_client_run_origin_run_id(r))
-        printf("  resumed    from %s/%lld\n", mf_client_run_flow(r),
+        printf("  resumed    from %s/%lld\n", cli_esc(mf_client_run_flow(r)),
                (long long)mf_client_run_origin_run_id(r));
     printf("  tags      ");
     for (size_t i = 0; i < mf_client_run_tag_count(r); i++)
-        printf(" %s", mf_client_run_tag(r, i));
+        printf(" %s", cli_esc(mf_client_run_tag(r, i)));
     putchar('\n');
     size_t np = mf_client_run_param_count(r);
     if (np) {
@@ -309,16 +314,19 @@ static int inspect_run(mf_client *c, const char *spec, int json)
             char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17))
                         : NULL;
             json_decref(v);
-            printf("  %s = %s  (%s)\n", mf_client_artifact_name(a), s ? s : "<unreadable>",
-                   mf_client_type_name(mf_client_artifact_type(a)));
-            if (!s)
+            printf("  %s = %s  (%s)\n", cli_esc(mf_client_artifact_name(a)),
+                   s ? cli_esc(s) : "<unreadable>", mf_client_type_name(mf_client_artifact_type(a)));
+            /* only a failed read leaves a message on the client; anything else is memory */
+            if (!v)
                 cli_error("%s", mf_client_error(c));
+            else if (!s)
+                cli_error("out of memory");
             free(s);
         }
     }
     size_t w = 4;
     for (size_t i = 0; i < mf_client_steps_count(steps); i++) {
-        size_t l = strlen(mf_client_step_name(mf_client_steps_at(steps, i)));
+        size_t l = strlen(cli_esc(mf_client_step_name(mf_client_steps_at(steps, i))));
         w = l > w ? l : w;
     }
     puts("steps");
@@ -334,7 +342,7 @@ static int inspect_run(mf_client *c, const char *spec, int json)
                          sd, sizeof sd);
         else
             snprintf(sd, sizeof sd, "-");
-        printf("  %-*s  %6zu  %-9s  %-8s  %s\n", (int)w, mf_client_step_name(s),
+        printf("  %-*s  %6zu  %-9s  %-8s  %s\n", (int)w, cli_esc(mf_client_step_name(s)),
                mf_client_step_task_count(s), mf_client_status_name(mf_client_step_status(s)), sd,
                counts);
     }
@@ -379,27 +387,28 @@ static int inspect_step(mf_client *c, const char *spec, int json)
         FILE *f = open_memstream(&names.data, &names.len);
         if (f && mf_client_list_steps(r, &steps) == 0)
             for (size_t i = 0; i < mf_client_steps_count(steps); i++)
-                fprintf(f, "%s%s", i ? ", " : "", mf_client_step_name(mf_client_steps_at(steps, i)));
+                fprintf(f, "%s%s", i ? ", " : "",
+                        cli_esc(mf_client_step_name(mf_client_steps_at(steps, i))));
         if (f)
             fclose(f);
-        cli_error("run %s has no task of step '%s' (its steps: %s)", mf_client_run_pathspec(r),
-                  step, names.data && *names.data ? names.data : "none");
+        cli_error("run %s has no task of step '%s' (its steps: %s)",
+                  cli_esc(mf_client_run_pathspec(r)), cli_esc(step), names.data && *names.data ? names.data : "none");
         free(names.data);
         mf_client_steps_free(steps);
         goto out;
     }
     if (json) {
         json_t *o = json_object();
-        json_object_set_new(o, "pathspec", json_string(spec));
-        json_object_set_new(o, "flow", json_string(mf_client_run_flow(r)));
+        json_object_set_new(o, "pathspec", cli_json_text(spec));
+        json_object_set_new(o, "flow", cli_json_text(mf_client_run_flow(r)));
         json_object_set_new(o, "run_id", json_integer(mf_client_run_id(r)));
-        json_object_set_new(o, "step", json_string(step));
+        json_object_set_new(o, "step", cli_json_text(step));
         json_t *ta = json_array();
         for (size_t i = 0; i < n; i++) {
             const mf_client_task *t = mf_client_tasks_at(l, i);
             json_t *to = json_object();
             json_object_set_new(to, "task_id", json_integer(mf_client_task_id(t)));
-            json_object_set_new(to, "pathspec", json_string(mf_client_task_pathspec(t)));
+            json_object_set_new(to, "pathspec", cli_json_text(mf_client_task_pathspec(t)));
             json_object_set_new(to, "status",
                                 json_string(mf_client_status_name(mf_client_task_status(t))));
             json_object_set_new(to, "attempt", json_integer(mf_client_task_attempt(t)));
@@ -421,7 +430,7 @@ static int inspect_step(mf_client *c, const char *spec, int json)
         code = cli_print_json(o);
         goto out;
     }
-    printf("Step %s  %zu task%s\n", spec, n, n == 1 ? "" : "s");
+    printf("Step %s  %zu task%s\n", cli_esc(spec), n, n == 1 ? "" : "s");
     printf("  %-8s  %-9s  %-7s  %-19s  %-8s  %s\n", "TASK", "STATUS", "ATTEMPT", "STARTED", "TOOK",
            "FOREACH");
     for (size_t i = 0; i < n; i++) {
@@ -435,7 +444,7 @@ static int inspect_step(mf_client *c, const char *spec, int json)
         printf("  %-8lld  %-9s  %-7u  %-19s  %-8s  %s%s%s\n", (long long)mf_client_task_id(t),
                mf_client_status_name(mf_client_task_status(t)), mf_client_task_attempt(t), t0, d,
                fe, mf_client_task_origin(t) ? "  cloned from " : "",
-               mf_client_task_origin(t) ? mf_client_task_origin(t) : "");
+               mf_client_task_origin(t) ? cli_esc(mf_client_task_origin(t)) : "");
     }
     code = 0;
 out:
@@ -485,10 +494,10 @@ static int inspect_task(mf_client *c, const char *spec, int json)
     long long run = (long long)mf_client_task_run_id(t);
     if (json) {
         json_t *o = json_object();
-        json_object_set_new(o, "pathspec", json_string(mf_client_task_pathspec(t)));
-        json_object_set_new(o, "flow", json_string(flow));
+        json_object_set_new(o, "pathspec", cli_json_text(mf_client_task_pathspec(t)));
+        json_object_set_new(o, "flow", cli_json_text(flow));
         json_object_set_new(o, "run_id", json_integer(run));
-        json_object_set_new(o, "step", json_string(mf_client_task_step(t)));
+        json_object_set_new(o, "step", cli_json_text(mf_client_task_step(t)));
         json_object_set_new(o, "task_id", json_integer(mf_client_task_id(t)));
         json_object_set_new(o, "status", json_string(mf_client_status_name(mf_client_task_status(t))));
         json_object_set_new(o, "attempt", json_integer(latest));
@@ -505,7 +514,7 @@ static int inspect_task(mf_client *c, const char *spec, int json)
         for (size_t i = 0; i < mf_client_task_input_count(t); i++) {
             char *p = NULL;
             if (asprintf(&p, "%s/%lld/%s", flow, run, mf_client_task_input(t, i)) > 0)
-                json_array_append_new(in, json_string(p));
+                json_array_append_new(in, cli_json_text(p));
             free(p);
         }
         json_object_set_new(o, "inputs", in);
@@ -523,7 +532,7 @@ static int inspect_task(mf_client *c, const char *spec, int json)
             int fe;
             uint32_t idx, cnt;
             mf_client_task_frame(t, i, &ss, &st, &fe, &idx, &cnt);
-            json_array_append_new(fr, json_pack("{s:s,s:I,s:s,s:I,s:I}", "split_step", ss,
+            json_array_append_new(fr, json_pack("{s:o,s:I,s:s,s:I,s:I}", "split_step", cli_json_text(ss),
                                                 "split_task", (json_int_t)st, "kind",
                                                 fe ? "foreach" : "branch", "index",
                                                 (json_int_t)idx, "count", (json_int_t)cnt));
@@ -536,9 +545,10 @@ static int inspect_task(mf_client *c, const char *spec, int json)
             if (att[k]) {
                 json_array_append_new(aa, attempt_json(att[k]));
             } else {
-                json_array_append_new(aa, json_pack("{s:i,s:s,s:s}", "attempt", (int)k, "status",
+                json_array_append_new(aa, json_pack("{s:i,s:s,s:o}", "attempt", (int)k, "status",
                                                     "unknown", "error",
-                                                    att_err[k] ? att_err[k] : "no record"));
+                                                    cli_json_text(att_err[k] ? att_err[k]
+                                                                             : "no record")));
             }
         }
         json_object_set_new(o, "attempts", aa);
@@ -546,7 +556,7 @@ static int inspect_task(mf_client *c, const char *spec, int json)
         for (size_t i = 0; i < mf_client_task_artifact_count(t); i++) {
             const mf_client_artifact *a = mf_client_task_artifact_at(t, i);
             json_t *ao = json_object();
-            json_object_set_new(ao, "name", json_string(mf_client_artifact_name(a)));
+            json_object_set_new(ao, "name", cli_json_text(mf_client_artifact_name(a)));
             json_object_set_new(ao, "type",
                                 json_string(mf_client_type_name(mf_client_artifact_type(a))));
             json_object_set_new(ao, "size", json_integer((json_int_t)mf_client_artifact_size(a)));
@@ -560,18 +570,18 @@ static int inspect_task(mf_client *c, const char *spec, int json)
         goto out;
     }
     char t0[32], d[32];
-    printf("Task %s  %s\n", mf_client_task_pathspec(t),
+    printf("Task %s  %s\n", cli_esc(mf_client_task_pathspec(t)),
            mf_client_status_name(mf_client_task_status(t)));
     cli_time(mf_client_task_start_time(t), t0, sizeof t0);
     cli_duration(took(mf_client_task_start_time(t), mf_client_task_end_time(t)), d, sizeof d);
     printf("  started    %s (took %s)\n", t0, d);
     printf("  attempts   %u\n", latest + 1);
     if (mf_client_task_host(t))
-        printf("  host       %s\n", mf_client_task_host(t));
+        printf("  host       %s\n", cli_esc(mf_client_task_host(t)));
     if (mf_client_task_message(t))
-        printf("  message    %s\n", mf_client_task_message(t));
+        printf("  message    %s\n", cli_esc(mf_client_task_message(t)));
     if (mf_client_task_origin(t))
-        printf("  cloned     from %s\n", mf_client_task_origin(t));
+        printf("  cloned     from %s\n", cli_esc(mf_client_task_origin(t)));
     if (mf_client_task_foreach_count(t)) {
         const char *split = "?";
         int64_t split_task = 0;
@@ -582,7 +592,7 @@ static int inspect_task(mf_client *c, const char *spec, int json)
                 break;
         }
         printf("  foreach    index %u of %u (split by %s/%lld)\n", mf_client_task_foreach_index(t),
-               mf_client_task_foreach_count(t), split, (long long)split_task);
+               mf_client_task_foreach_count(t), cli_esc(split), (long long)split_task);
     }
     if (mf_client_task_foreach_items(t) >= 0)
         printf("  splits     into %lld items\n", (long long)mf_client_task_foreach_items(t));
@@ -590,7 +600,7 @@ static int inspect_task(mf_client *c, const char *spec, int json)
     if (ni) {
         printf("  inputs    ");
         for (size_t i = 0; i < ni && i < 20; i++)
-            printf(" %s/%lld/%s", flow, run, mf_client_task_input(t, i));
+            printf(" %s/%lld/%s", cli_esc(flow), run, cli_esc(mf_client_task_input(t, i)));
         if (ni > 20)
             printf(" ... (%zu in all)", ni);
         putchar('\n');
@@ -601,7 +611,7 @@ static int inspect_task(mf_client *c, const char *spec, int json)
     for (uint32_t k = 0; k <= latest; k++) {
         const mf_client_task *a = att[k];
         if (!a) {
-            printf("  %-3u  %-9s  %s\n", k, "unknown", att_err[k] ? att_err[k] : "no record");
+            printf("  %-3u  %-9s  %s\n", k, "unknown", att_err[k] ? cli_esc(att_err[k]) : "no record");
             continue;
         }
         char s0[32], sd[32], ex[16];
@@ -613,23 +623,23 @@ static int inspect_task(mf_client *c, const char *spec, int json)
             snprintf(ex, sizeof ex, "%d", mf_client_task_exit_code(a));
         printf("  %-3u  %-9s  %-19s  %-8s  %-5s  %s\n", k,
                mf_client_status_name(mf_client_task_status(a)), s0, sd, ex,
-               mf_client_task_message(a) ? mf_client_task_message(a) : "");
+               mf_client_task_message(a) ? cli_esc(mf_client_task_message(a)) : "");
     }
     size_t na = mf_client_task_artifact_count(t);
     puts("artifacts");
     if (na) {
         size_t w = 4;
         for (size_t i = 0; i < na; i++) {
-            size_t l = strlen(mf_client_artifact_name(mf_client_task_artifact_at(t, i)));
+            size_t l = strlen(cli_esc(mf_client_artifact_name(mf_client_task_artifact_at(t, i))));
             w = l > w ? l : w;
         }
         printf("  %-*s  %-5s  %10s  %s\n", (int)w, "NAME", "TYPE", "SIZE", "VALUE");
         for (size_t i = 0; i < na; i++) {
             const mf_client_artifact *a = mf_client_task_artifact_at(t, i);
             char *v = inline_value(a);
-            printf("  %-*s  %-5s  %10llu  %s\n", (int)w, mf_client_artifact_name(a),
+            printf("  %-*s  %-5s  %10llu  %s\n", (int)w, cli_esc(mf_client_artifact_name(a)),
                    mf_client_type_name(mf_client_artifact_type(a)),
-                   (unsigned long long)mf_client_artifact_size(a), v ? v : "");
+                   (unsigned long long)mf_client_artifact_size(a), v ? cli_esc(v) : "");
             free(v);
         }
     } else {

@@ -20,22 +20,17 @@ int cmd_logs(int argc, char **argv)
     int json = 0, stream = MF_CLIENT_STDOUT;
     long long only = -1;
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
+        const char *a = argv[i];
+        int r;
         if (!strcmp(a, "--json")) {
             json = 1;
         } else if (!strcmp(a, "--stderr")) {
             stream = MF_CLIENT_STDERR;
         } else if (!strcmp(a, "--stdout")) {
             stream = MF_CLIENT_STDOUT;
-        } else if (!strcmp(a, "--attempt") || !strncmp(a, "--attempt=", 10)) {
-            v = a[9] == '=' ? a + 10 : (i + 1 < argc ? argv[++i] : NULL);
-            char *end = NULL;
-            only = v ? strtoll(v, &end, 10) : -1;
-            if (!v || !*v || *end || only < 0 || only > 1000000) {
-                cli_error("--attempt needs an attempt number (0 is the first), not '%s'",
-                          v ? v : "");
+        } else if ((r = cli_int_opt(argc, argv, &i, "--attempt", 0, 1000000, &only))) {
+            if (r < 0)
                 return 2;
-            }
         } else if (!spec && a[0] != '-') {
             spec = a;
         } else {

@@ -3,6 +3,7 @@
 
 #include "runtime.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,32 +25,23 @@ int cmd_resume(int argc, char **argv)
     int code = 2;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--origin-run-id") || !strcmp(a, "--run-id-file") ||
-            !strcmp(a, "--max-workers") || !strcmp(a, "--tag")) {
-            if (!v) {
-                cli_error("%s needs a value", a);
+        long long n;
+        int r;
+        if ((r = cli_int_opt(argc, argv, &i, "--origin-run-id", 1, INT64_MAX, &n))) {
+            if (r < 0)
                 goto out;
-            }
-            i++;
-            if (!strcmp(a, "--origin-run-id")) {
-                char *end;
-                o.origin_run_id = strtoll(v, &end, 10);
-                if (*end || o.origin_run_id < 1) {
-                    cli_error("--origin-run-id must be a run id (a number), not '%s'", v);
-                    goto out;
-                }
-            } else if (!strcmp(a, "--run-id-file")) {
-                o.run_id_file = v;
-            } else if (!strcmp(a, "--tag")) {
-                tags[o.n_tags++] = v;
-            } else {
-                o.max_workers = atoi(v);
-                if (o.max_workers < 1) {
-                    cli_error("--max-workers must be a positive number, not '%s'", v);
-                    goto out;
-                }
-            }
+            o.origin_run_id = n;
+        } else if ((r = cli_int_opt(argc, argv, &i, "--max-workers", 1, 100000, &n))) {
+            if (r < 0)
+                goto out;
+            o.max_workers = (int)n;
+        } else if ((r = cli_str_opt(argc, argv, &i, "--tag", &tags[o.n_tags]))) {
+            if (r < 0)
+                goto out;
+            o.n_tags++;
+        } else if ((r = cli_str_opt(argc, argv, &i, "--run-id-file", &o.run_id_file))) {
+            if (r < 0)
+                goto out;
         } else if (a[0] == '-') {
             cli_error("resume: unknown option '%s' (a resumed run keeps the origin's parameters)",
                       a);

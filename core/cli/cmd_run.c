@@ -27,31 +27,19 @@ int cmd_run(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--max-workers") || !strcmp(a, "--tag") || !strcmp(a, "--run-id-file")) {
-            if (!v) {
-                cli_error("%s needs a value", a);
+        long long n;
+        int r;
+        if ((r = cli_int_opt(argc, argv, &i, "--max-workers", 1, 100000, &n))) {
+            if (r < 0)
                 goto out;
-            }
-            i++;
-            if (!strcmp(a, "--tag"))
-                tags[o.n_tags++] = v;
-            else if (!strcmp(a, "--run-id-file"))
-                o.run_id_file = v;
-            else {
-                char *end;
-                long n = strtol(v, &end, 10);
-                if (*end || n < 1 || n > 100000) {
-                    cli_error("--max-workers must be a number from 1 to 100000, not '%s'", v);
-                    goto out;
-                }
-                o.max_workers = (int)n;
-            }
-        } else if (!strncmp(a, "--max-workers=", 14)) {
-            o.max_workers = atoi(a + 14);
-        } else if (!strncmp(a, "--tag=", 6)) {
-            tags[o.n_tags++] = a + 6;
-        } else if (!strncmp(a, "--run-id-file=", 14)) {
-            o.run_id_file = a + 14;
+            o.max_workers = (int)n;
+        } else if ((r = cli_str_opt(argc, argv, &i, "--tag", &tags[o.n_tags]))) {
+            if (r < 0)
+                goto out;
+            o.n_tags++;
+        } else if ((r = cli_str_opt(argc, argv, &i, "--run-id-file", &o.run_id_file))) {
+            if (r < 0)
+                goto out;
         } else if (!strncmp(a, "--", 2) && a[2]) {
             /* A parameter: --name=value, or --name value. */
             if (strchr(a, '=') || !v || !strncmp(v, "--", 2)) {

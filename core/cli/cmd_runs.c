@@ -23,14 +23,14 @@ static json_t *run_json(const mf_client_run *r)
 {
     json_t *o = json_object();
     double s = mf_client_run_start_time(r), e = mf_client_run_end_time(r);
-    json_object_set_new(o, "pathspec", json_string(mf_client_run_pathspec(r)));
-    json_object_set_new(o, "flow", json_string(mf_client_run_flow(r)));
+    json_object_set_new(o, "pathspec", cli_json_text(mf_client_run_pathspec(r)));
+    json_object_set_new(o, "flow", cli_json_text(mf_client_run_flow(r)));
     json_object_set_new(o, "run_id", json_integer(mf_client_run_id(r)));
     json_object_set_new(o, "status", json_string(mf_client_status_name(mf_client_run_status(r))));
     json_object_set_new(o, "dead", json_boolean(mf_client_run_dead(r)));
-    json_object_set_new(o, "user", json_string(mf_client_run_user(r)));
-    json_object_set_new(o, "namespace", json_string(mf_client_run_namespace(r)));
-    json_object_set_new(o, "host", json_string(mf_client_run_host(r)));
+    json_object_set_new(o, "user", cli_json_text(mf_client_run_user(r)));
+    json_object_set_new(o, "namespace", cli_json_text(mf_client_run_namespace(r)));
+    json_object_set_new(o, "host", cli_json_text(mf_client_run_host(r)));
     json_object_set_new(o, "pid", json_integer(mf_client_run_pid(r)));
     json_object_set_new(o, "start_time", json_real(s));
     json_object_set_new(o, "end_time", json_real(e));
@@ -40,7 +40,7 @@ static json_t *run_json(const mf_client_run *r)
     json_object_set_new(o, "origin_run_id", json_integer(mf_client_run_origin_run_id(r)));
     json_t *tags = json_array();
     for (size_t i = 0; i < mf_client_run_tag_count(r); i++)
-        json_array_append_new(tags, json_string(mf_client_run_tag(r, i)));
+        json_array_append_new(tags, cli_json_text(mf_client_run_tag(r, i)));
     json_object_set_new(o, "tags", tags);
     return o;
 }
@@ -65,13 +65,14 @@ static int list_flows(mf_client *c, int json)
             continue;
         }
         if (json) {
-            json_array_append_new(arr, json_pack("{s:s,s:o}", "flow", flows[i], "latest",
+            json_array_append_new(arr, json_pack("{s:o,s:o}", "flow", cli_json_text(flows[i]), "latest",
                                                  run_json(r)));
         } else {
             char st[64], t0[32];
             cli_run_status(r, st, sizeof st);
             cli_time(mf_client_run_start_time(r), t0, sizeof t0);
-            printf("%-30s  %-8lld  %-30s  %s\n", flows[i], (long long)mf_client_run_id(r), st, t0);
+            printf("%-30s  %-8lld  %-30s  %s\n", cli_esc(flows[i]), (long long)mf_client_run_id(r),
+                   st, t0);
         }
         mf_client_run_free(r);
     }
@@ -102,17 +103,15 @@ int cmd_runs(int argc, char **argv)
     }
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int r;
         if (!strcmp(a, "--json")) {
             json = 1;
-        } else if (!strcmp(a, "--tag")) {
-            if (i + 1 >= argc) {
-                cli_error("--tag needs a value");
+        } else if ((r = cli_str_opt(argc, argv, &i, "--tag", &tags[n_tags]))) {
+            if (r < 0) {
                 free(tags);
                 return 2;
             }
-            tags[n_tags++] = argv[++i];
-        } else if (!strncmp(a, "--tag=", 6)) {
-            tags[n_tags++] = a + 6;
+            n_tags++;
         } else if (!flow && a[0] != '-') {
             flow = a;
         } else {
@@ -171,7 +170,7 @@ int cmd_runs(int argc, char **argv)
     }
     if (n == 0) {
         const char *ns = mf_client_namespace(c);
-        fprintf(stderr, "mflow: no runs of %s%s in %s%s%s%s\n", flow,
+        fprintf(stderr, "mflow: no runs of %s%s in %s%s%s%s\n", cli_esc(flow),
                 n_tags ? " with those tags" : "", *ns ? "namespace '" : "any namespace", ns,
                 *ns ? "'" : "", *ns ? " (--namespace= shows every namespace)" : "");
         mf_client_runs_free(l);
@@ -189,7 +188,7 @@ int cmd_runs(int argc, char **argv)
     for (size_t i = 0; i < n; i++) {
         const mf_client_run *r = mf_client_runs_at(l, i);
         cli_run_status(r, status[i], sizeof status[i]);
-        int s = (int)strlen(status[i]), u = (int)strlen(mf_client_run_user(r));
+        int s = (int)strlen(status[i]), u = (int)strlen(cli_esc(mf_client_run_user(r)));
         int d = snprintf(NULL, 0, "%lld", (long long)mf_client_run_id(r));
         ws = s > ws ? s : ws;
         wu = u > wu ? u : wu;
@@ -205,11 +204,11 @@ int cmd_runs(int argc, char **argv)
         cli_time(s, t0, sizeof t0);
         cli_duration(s > 0 ? (e > 0 ? e : t) - s : -1, d, sizeof d);
         printf("%-*lld  %-*s  %-*s  %-19s  %-8s ", wid, (long long)mf_client_run_id(r), ws,
-               status[i], wu, mf_client_run_user(r), t0, d);
+               status[i], wu, cli_esc(mf_client_run_user(r)), t0, d);
         for (size_t k = 0; k < mf_client_run_tag_count(r); k++) {
             const char *tag = mf_client_run_tag(r, k);
             if (!mf_client_tag_is_system(tag)) /* user and version have their own place */
-                printf(" %s", tag);
+                printf(" %s", cli_esc(tag));
         }
         putchar('\n');
     }

@@ -64,12 +64,12 @@ int cmd_tag(int argc, char **argv)
         if (json) {
             json_t *a = json_array();
             for (size_t i = 0; i < mf_client_run_tag_count(r); i++)
-                json_array_append_new(a, json_string(mf_client_run_tag(r, i)));
+                json_array_append_new(a, cli_json_text(mf_client_run_tag(r, i)));
             int jc = cli_print_json(a);
             code = code ? code : jc;
         } else {
             for (size_t i = 0; i < mf_client_run_tag_count(r); i++)
-                puts(mf_client_run_tag(r, i));
+                puts(cli_esc(mf_client_run_tag(r, i)));
         }
     }
 out:

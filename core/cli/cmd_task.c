@@ -3,6 +3,7 @@
 
 #include "task.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,29 +19,32 @@ int cmd_task(int argc, char **argv)
     int pos = 0;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long long n;
+        int r;
+        if ((r = cli_int_opt(argc, argv, &i, "--run-id", 0, INT64_MAX, &n)) > 0) {
+            a.run_id = n;
+        } else if (!r && (r = cli_int_opt(argc, argv, &i, "--task-id", 0, INT64_MAX, &n)) > 0) {
+            a.task_id = n;
+        } else if (!r && (r = cli_int_opt(argc, argv, &i, "--attempt", 0, UINT32_MAX, &n)) > 0) {
+            a.attempt = (uint32_t)n;
+        } else if (!r &&
+                   (r = cli_int_opt(argc, argv, &i, "--split-index", -1, INT64_MAX, &n)) > 0) {
+            a.split_index = n;
+        } else if (!r) {
+            /* may be empty: a task with no inputs */
+            r = cli_match_opt(argc, argv, &i, "--input-paths", &a.input_paths);
+            if (r < 0)
+                cli_error("--input-paths needs a value");
+            else if (!r)
+                r = cli_str_opt(argc, argv, &i, "--package", &a.package);
+        }
+        if (r < 0)
+            return 2;
+        if (r > 0)
+            continue;
         if (o[0] == '-' && o[1] == '-') {
-            if (!v) {
-                cli_error("task: %s needs a value", o);
-                return 2;
-            }
-            if (!strcmp(o, "--run-id"))
-                a.run_id = atoll(v);
-            else if (!strcmp(o, "--task-id"))
-                a.task_id = atoll(v);
-            else if (!strcmp(o, "--attempt"))
-                a.attempt = (uint32_t)atoi(v);
-            else if (!strcmp(o, "--input-paths"))
-                a.input_paths = v;
-            else if (!strcmp(o, "--split-index"))
-                a.split_index = atoll(v);
-            else if (!strcmp(o, "--package"))
-                a.package = v;
-            else {
-                cli_error("task: unknown option %s", o);
-                return 2;
-            }
-            i++;
+            cli_error("task: unknown option %s", o);
+            return 2;
         } else if (pos == 0) {
             a.flow_path = o;
             pos++;

@@ -70,26 +70,6 @@ static void print_help(void)
          "$MFLOW_HOME/config.json (MFLOW_HOME defaults to ~/.mflow).");
 }
 
-/* "--name=value" or "--name value": 1 when argv[*i] is the option (value set), 0 when not,
- * -1 when the value is missing. */
-static int global_opt(int argc, char **argv, int *i, const char *name, const char **value)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *value = argv[++*i];
-    return 1;
-}
-
 int cli_parse_globals(int argc, char **argv, struct mf_host_opts *o, int *next)
 {
     memset(o, 0, sizeof *o);
@@ -106,17 +86,17 @@ int cli_parse_globals(int argc, char **argv, struct mf_host_opts *o, int *next)
             return 0;
         }
         int r;
-        if ((r = global_opt(argc, argv, &i, "--compute", &o->compute)) ||
-            (r = global_opt(argc, argv, &i, "--storage", &o->storage)) ||
-            (r = global_opt(argc, argv, &i, "--datastore-root", &o->datastore_root)) ||
-            (r = global_opt(argc, argv, &i, "--home", &o->home))) {
-            if (r < 0) {
-                cli_error("%s needs a value", a);
+        if ((r = cli_match_opt(argc, argv, &i, "--compute", &o->compute)) ||
+            (r = cli_match_opt(argc, argv, &i, "--storage", &o->storage)) ||
+            (r = cli_match_opt(argc, argv, &i, "--datastore-root", &o->datastore_root)) ||
+            (r = cli_match_opt(argc, argv, &i, "--home", &o->home))) {
+            if (r < 0 || !*argv[i] || (argv[i] == a && !a[strcspn(a, "=") + 1])) {
+                cli_error("%.*s needs a value", (int)strcspn(a, "="), a);
                 return 2;
             }
             continue;
         }
-        if ((r = global_opt(argc, argv, &i, "--namespace", &o->ns))) {
+        if ((r = cli_match_opt(argc, argv, &i, "--namespace", &o->ns))) {
             if (r < 0) {
                 cli_error("%s needs a value (an empty one, --namespace=, means all)", a);
                 return 2;

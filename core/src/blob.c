@@ -58,7 +58,8 @@ static void set_error(const char *fmt, ...)
 
 const char *mf_blob_error(void)
 {
-    return err_msg[0] ? err_msg : "no error";
+    return err_msg[0] ? err_msg : "blob store: the failure left no message (please report the "
+                                  "command that printed this)";
 }
 
 static const char *store_error(struct mf_store *st)

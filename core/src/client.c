@@ -136,7 +136,10 @@ const char *mf_client_error(const mf_client *c)
 {
     if (!c)
         return "mflow client: out of memory";
-    return c->err[0] ? c->err : "no error";
+    /* Asked with no message left: a caller that reports a failure that was not this
+     * client's. Say so rather than "no error" under "mflow:". */
+    return c->err[0] ? c->err : "mflow client: the failure left no message (please report "
+                                "the command that printed this)";
 }
 
 const char *mf_client_strerror(int rc)

@@ -744,7 +744,7 @@ static int compile_flow(const char *src, char **so, char **err)
             *so = mf_strf("%s/%s", dir, m.object);
             if (*so && access(*so, R_OK) == 0) {
                 if (check > 0 && (mtext = manifest_text(&m)))
-                    mf_write_file_atomic(mpath, mtext, strlen(mtext)); /* best effort */
+                    mf_write_file_atomic_mode(mpath, mtext, strlen(mtext), 0600); /* best effort */
                 free(old);
                 goto out;
             }
@@ -754,7 +754,7 @@ static int compile_flow(const char *src, char **so, char **err)
         manifest_free(&m);
         free(old);
     }
-    rc = mf_mkdir_p(dir, 0755);
+    rc = mf_mkdir_p(dir, MF_PRIVATE_DIR_MODE);
     if (rc) {
         *err = mf_strf("cannot create the flow cache %s: %s", dir, strerror(rc));
         goto out;
@@ -822,13 +822,14 @@ static int compile_flow(const char *src, char **so, char **err)
         rc = MF_ENOMEM;
         goto out;
     }
-    if (rename(tmp, *so) != 0) {
+    /* the compiler made it 0755 less the umask: the user's alone, like the cache */
+    if (chmod(tmp, 0700) != 0 || rename(tmp, *so) != 0) {
         rc = errno;
         *err = mf_strf("cannot store the compiled flow %s: %s", *so, strerror(rc));
         goto out;
     }
     /* Only now the manifest: whoever reads it finds its object in place. */
-    rc = mf_write_file_atomic(mpath, mtext, strlen(mtext));
+    rc = mf_write_file_atomic_mode(mpath, mtext, strlen(mtext), 0600);
     if (rc)
         *err = mf_strf("cannot store the flow cache manifest %s: %s", mpath, strerror(rc));
 out:

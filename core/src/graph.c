@@ -8,6 +8,7 @@
  * branch of a branch split reaches that join as exactly one of its inputs. "end" runs with no
  * split open. Validation walks the steps in topological order and computes each stack. */
 #include "graph.h"
+#include "util.h"
 
 #include <mflow/plugin.h>
 
@@ -21,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define NAME_MAX_LEN 100
+#define NAME_MAX_LEN MF_ARTIFACT_NAME_MAX
 
 /* ---- small helpers ------------------------------------------------------------------------ */
 
@@ -82,17 +83,10 @@ static char *sb_take(struct sbuf *b)
     return b->s;
 }
 
+/* The one rule for names (util.h), also what mf_set_* checks an artifact's name by. */
 static int valid_name(const char *s)
 {
-    if (!s || !*s)
-        return 0;
-    if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
-        return 0;
-    size_t n = 0;
-    for (const char *p = s; *p; p++, n++)
-        if (!(isalnum((unsigned char)*p) || *p == '_'))
-            return 0;
-    return n <= NAME_MAX_LEN;
+    return mf_name_valid(s);
 }
 
 /* Optimal string alignment distance (Levenshtein plus adjacent transpositions). Names are at

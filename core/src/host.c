@@ -181,9 +181,14 @@ int mf_host_init(const struct mf_host_opts *o)
     if (cfgpath && access(cfgpath, F_OK) == 0) {
         json_error_t jerr;
         H.config = json_load_file(cfgpath, 0, &jerr);
-        if (!H.config)
+        /* Once per command: the tasks it starts inherit MFLOW_CONFIG_WARNED and read the
+         * same file, so they stay silent about it. */
+        const char *warned = getenv("MFLOW_CONFIG_WARNED");
+        if (!H.config && !(warned && !strcmp(warned, cfgpath))) {
             fprintf(stderr, "mflow: warning: %s line %d: %s; ignoring the file (fix the JSON)\n",
                     cfgpath, jerr.line, jerr.text);
+            setenv("MFLOW_CONFIG_WARNED", cfgpath, 1);
+        }
     }
     free(cfgpath);
 

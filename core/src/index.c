@@ -16,6 +16,7 @@
  * read (MDB_NOTLS lets it outlive the thread that began it); a begin/commit pair holds one
  * write transaction that every write and read of the handle uses until commit. */
 #include "index.h"
+#include "util.h"
 
 #include <mflow/plugin.h>
 
@@ -204,7 +205,8 @@ const char *mf_index_error(const mf_index *ix)
 {
     if (!ix)
         return "index: out of memory while opening the index";
-    return ix->err[0] ? ix->err : "no error";
+    return ix->err[0] ? ix->err : "index: the failure left no message (please report the "
+                                  "command that printed this)";
 }
 
 /* ---- encoding ------------------------------------------------------------------------------- */
@@ -586,13 +588,13 @@ static int mkdir_p(char *path)
         if (*p != '/')
             continue;
         *p = 0;
-        int r = mkdir(path, 0755);
+        int r = mkdir(path, MF_PRIVATE_DIR_MODE);
         int e = errno;
         *p = '/';
         if (r && e != EEXIST)
             return e;
     }
-    if (mkdir(path, 0755) && errno != EEXIST)
+    if (mkdir(path, MF_PRIVATE_DIR_MODE) && errno != EEXIST)
         return errno;
     if (stat(path, &st))
         return errno;
@@ -774,7 +776,8 @@ int mf_index_open_map(const char *dir, size_t map_size, mf_index **out)
          * cache); an OS crash or power cut may lose the last commits but never corrupts the
          * database, since lmdb falls back to the previous meta page. The index is rebuilt
          * from the datastore by `mflow reindex`, so that is worth one fsync less per commit. */
-        mrc = mdb_env_open(ix->env, ix->dir, MDB_NOTLS | MDB_NOMETASYNC, 0644);
+        mrc = mdb_env_open(ix->env, ix->dir, MDB_NOTLS | MDB_NOMETASYNC,
+                            MF_PRIVATE_FILE_MODE);
         if (!mrc)
             break;
         mdb_env_close(ix->env);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,6 +65,57 @@ static size_t ops_min_size(uint32_t kind)
     case MF_PLUGIN_SCHEDULER: return MF_SCHEDULER_OPS_V1_0_SIZE;
     default: return 0;
     }
+}
+
+/* The operations a kind cannot do without: the core calls them without looking. The others
+ * are optional (plugin.h says what the host does when they are NULL): compute submit_batch,
+ * logs and check; storage get_file, the batch forms, root and the streaming writer. */
+struct op_name {
+    size_t off;
+    const char *name;
+};
+#define OP(type, field) {offsetof(struct type, field), #field}
+static const struct op_name compute_required[] = {
+    OP(mf_compute_ops, submit), OP(mf_compute_ops, poll), OP(mf_compute_ops, wait),
+    OP(mf_compute_ops, cancel), OP(mf_compute_ops, release), OP(mf_compute_ops, last_error),
+};
+static const struct op_name storage_required[] = {
+    OP(mf_storage_ops, put), OP(mf_storage_ops, put_file), OP(mf_storage_ops, get),
+    OP(mf_storage_ops, exists), OP(mf_storage_ops, list), OP(mf_storage_ops, del),
+    OP(mf_storage_ops, last_error),
+};
+static const struct op_name scheduler_required[] = {
+    OP(mf_scheduler_ops, deploy), OP(mf_scheduler_ops, list), OP(mf_scheduler_ops, remove),
+    OP(mf_scheduler_ops, trigger), OP(mf_scheduler_ops, last_error),
+};
+#undef OP
+
+/* The first required operation of a kind that ops leaves NULL, or NULL when none is. Every
+ * required operation lies inside the 1.0 table, whose size was checked before. */
+static const char *missing_op(uint32_t kind, const void *ops)
+{
+    const struct op_name *req;
+    size_t n;
+    switch (kind) {
+    case MF_PLUGIN_COMPUTE:
+        req = compute_required, n = sizeof compute_required / sizeof *req;
+        break;
+    case MF_PLUGIN_STORAGE:
+        req = storage_required, n = sizeof storage_required / sizeof *req;
+        break;
+    case MF_PLUGIN_SCHEDULER:
+        req = scheduler_required, n = sizeof scheduler_required / sizeof *req;
+        break;
+    default:
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        void (*fn)(void);
+        memcpy(&fn, (const char *)ops + req[i].off, sizeof fn);
+        if (!fn)
+            return req[i].name;
+    }
+    return NULL;
 }
 
 /* [a-z0-9_]+: names end up in file names, config keys and environment variables. */
@@ -414,6 +466,13 @@ static int check_desc(mf_registry *r, struct plugin *p, const struct mf_plugin_d
                       "%d.%d); rebuild it against mflow %s's SDK",
                       p->path, kind, d->name, ops_size, ops_min_size(d->kind), d->abi_major,
                       d->abi_minor, MF_PLUGIN_ABI_MAJOR, MF_PLUGIN_ABI_MINOR, MF_VERSION);
+    const char *missing = missing_op(d->kind, d->ops);
+    if (missing)
+        return refuse(p,
+                      "%s: %s plugin '%s' leaves the required operation '%s' NULL in its "
+                      "operations table; implement it (only the operations plugin.h marks "
+                      "optional may be NULL)",
+                      p->path, kind, d->name, missing);
     if (!d->init || !d->fini)
         return refuse(p, "%s: %s plugin '%s' has no %s function; both init and fini are "
                          "required",

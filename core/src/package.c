@@ -1051,9 +1051,10 @@ static int extract_here(const char *addr, const void *data, size_t len, char **e
     struct archive_entry *e;
     while ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK) {
         const char *p = archive_entry_pathname(e);
-        /* Owners are never restored; modes lose set-id and sticky bits, and directories
-         * stay the owner's to write (so a cache entry can always be removed). */
-        mode_t perm = archive_entry_perm(e) & 0777;
+        /* Owners are never restored; modes lose set-id and sticky bits and the group's and
+         * others' bits (the cache is the user's alone), and directories stay the owner's
+         * to write (so a cache entry can always be removed). */
+        mode_t perm = archive_entry_perm(e) & 0700;
         if (archive_entry_filetype(e) == AE_IFDIR)
             perm |= 0700;
         archive_entry_set_perm(e, perm);
@@ -1274,14 +1275,14 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
     /* Cached: extracted (and checked) before under its hash. */
     if (stat(obj, &sb) == 0 && S_ISREG(sb.st_mode))
         goto found;
-    rc = mf_mkdir_p(cache, 0755);
+    rc = mf_mkdir_p(cache, MF_PRIVATE_DIR_MODE);
     if (rc) {
         *err = mf_strf("cannot create the package cache %s: %s", cache, mf_strerror(rc));
         goto out;
     }
     /* One extraction per package when many tasks start at once (best effort: a filesystem
      * without locks still works, each task extracting on its own). */
-    lockfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lockfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, MF_PRIVATE_FILE_MODE);
     if (lockfd >= 0) {
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         while (fcntl(lockfd, F_SETLKW, &fl) != 0 && errno == EINTR)

@@ -161,7 +161,7 @@ static void keep_output(struct rt_task *t, int s, const char *data, size_t len)
         return;
     if (!l->spill[s] && l->mem[s].len + len > LOG_MEM_MAX) {
         l->spill_path[s] = log_path(t, stream_ext[s]);
-        l->spill[s] = l->spill_path[s] ? fopen(l->spill_path[s], "w") : NULL;
+        l->spill[s] = l->spill_path[s] ? mf_fopen_private(l->spill_path[s]) : NULL;
         if (l->spill[s]) {
             fwrite(l->mem[s].data, 1, l->mem[s].len, l->spill[s]);
             mf_sbuf_free(&l->mem[s]);
@@ -1494,7 +1494,7 @@ int mf_run_flow(const struct mf_run_opts *o)
                     strerror(wrc));
     }
     rt.logdir = mf_strf("%s/tmp/%s-%lld-%d", mf_host_home(), flow, (long long)id, (int)getpid());
-    if (!rt.logdir || mf_mkdir_p(rt.logdir, 0755) != 0) {
+    if (!rt.logdir || mf_mkdir_p(rt.logdir, MF_PRIVATE_DIR_MODE) != 0) {
         err = mf_strf("cannot create %s", rt.logdir ? rt.logdir : "the log directory");
         rc = MF_EIO;
         goto out;

@@ -97,6 +97,16 @@ static const char *tname(mf_type ty)
     return mf_type_name(ty);
 }
 
+/* name (at most its first 120 bytes) as it can be shown in a message, in buf. */
+static const char *shown(const char *name, char *buf, size_t size)
+{
+    size_t n = strnlen(name, 121);
+    char *e = mf_escape(name, n > 120 ? 120 : n, 0);
+    snprintf(buf, size, "%s%s", e ? e : "?", n > 120 ? "..." : "");
+    free(e);
+    return buf;
+}
+
 /* The artifact `name` of record r, checked to be of type want; payload out. */
 static struct held *value_of(mf_task *t, const struct mf_task_record *r, const char *name,
                              mf_type want, const uint8_t **payload, size_t *plen,
@@ -105,9 +115,11 @@ static struct held *value_of(mf_task *t, const struct mf_task_record *r, const c
     if (!name)
         FAIL(t, "artifact name is NULL");
     const struct mf_artifact_ref *a = mf_record_find(r, name);
-    if (!a)
-        FAIL(t, "step '%s': no artifact '%s'%s (set it in an earlier step)", t->rec.step, name,
-             where);
+    if (!a) {
+        char buf[600];
+        FAIL(t, "step '%s': no artifact '%s'%s (set it in an earlier step)", t->rec.step,
+             shown(name, buf, sizeof buf), where);
+    }
     if (want && a->type != want)
         FAIL(t, "step '%s': artifact '%s'%s is %s, not %s", t->rec.step, name, where,
              tname(a->type), tname(want));
@@ -192,8 +204,16 @@ static void *get_list(mf_task *t, const struct mf_task_record *r, const char *na
 
 static void put_value(mf_task *t, const char *name, mf_type ty, const void *payload, size_t len)
 {
-    if (!name || !*name)
-        FAIL(t, "step '%s': artifact name is empty", t->rec.step);
+    if (!name)
+        FAIL(t, "step '%s': artifact name is NULL", t->rec.step);
+    /* Names end up in records, file listings and terminals: no newlines, escapes or paths. */
+    if (!mf_name_valid(name)) {
+        char buf[600];
+        FAIL(t, "step '%s': artifact name '%s' is not valid: an artifact name is 1 to %d "
+                "letters (A-Z, a-z), digits and '_', not starting with a digit (an identifier, "
+                "as in C or Python)",
+             t->rec.step, shown(name, buf, sizeof buf), MF_ARTIFACT_NAME_MAX);
+    }
     uint8_t hdr[MF_CODEC_HDR_LEN];
     mf_codec_header(hdr, ty);
     struct mf_iov iov[2] = {{hdr, sizeof hdr}, {payload, len}};

@@ -33,6 +33,97 @@ char *mf_strdup0(const char *s)
     return s ? strdup(s) : NULL;
 }
 
+int mf_name_valid(const char *s)
+{
+    if (!s || !*s || (*s >= '0' && *s <= '9'))
+        return 0;
+    size_t n = 0;
+    for (const char *p = s; *p; p++, n++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+              *p == '_'))
+            return 0;
+    return n <= MF_ARTIFACT_NAME_MAX;
+}
+
+size_t mf_utf8_seq(const unsigned char *s, size_t n)
+{
+    if (!n)
+        return 0;
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    size_t len;
+    unsigned lo = 0x80, hi = 0xbf;   /* the allowed range of the second byte */
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;               /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f;               /* U+D800..U+DFFF, the surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;               /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f;               /* past U+10FFFF */
+    } else {
+        return 0;                    /* 0x80..0xc1 (a continuation, an overlong lead), 0xf5.. */
+    }
+    if (n < len || s[1] < lo || s[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < 0x80 || s[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+int mf_utf8_valid(const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    for (size_t i = 0, k; i < n; i += k)
+        if (!(k = mf_utf8_seq(p + i, n - i)))
+            return 0;
+    return 1;
+}
+
+char *mf_escape(const char *s, size_t n, int flags)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    char *out = malloc(n * 4 + 1);   /* the most a byte becomes: \xNN; \uNNNN is for 3 */
+    if (!out)
+        return NULL;
+    char *o = out;
+    for (size_t i = 0; i < n;) {
+        size_t k = mf_utf8_seq(p + i, n - i);
+        unsigned c = p[i];
+        if (k == 1 && c >= 0x20 && c != 0x7f) {
+            *o++ = (char)c;
+        } else if (k == 1 && (c == '\n' || c == '\t') && (flags & MF_ESC_KEEP_LINES)) {
+            *o++ = (char)c;
+        } else if (k == 1 && (c == '\n' || c == '\r' || c == '\t')) {
+            *o++ = '\\';
+            *o++ = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else if (k == 2 && c == 0xc2 && p[i + 1] < 0xa0) {
+            o += sprintf(o, "\\x%02x\\x%02x", c, p[i + 1]);   /* C1 controls (0x9b is CSI) */
+        } else if (k == 3 && c == 0xe2 && p[i + 1] == 0x80 && p[i + 2] >= 0xaa && p[i + 2] <= 0xae) {
+            o += sprintf(o, "\\u%04x", 0x2000u + (p[i + 2] - 0x80u));   /* U+202A..E */
+        } else if (k == 3 && c == 0xe2 && p[i + 1] == 0x81 && p[i + 2] >= 0xa6 && p[i + 2] <= 0xa9) {
+            o += sprintf(o, "\\u%04x", 0x2040u + (p[i + 2] - 0x80u));   /* U+2066..9 */
+        } else if (k > 1) {
+            memcpy(o, p + i, k);
+            o += k;
+        } else {
+            o += sprintf(o, "\\x%02x", c);   /* other controls, and bytes that are not UTF-8 */
+            k = 1;
+        }
+        i += k;
+    }
+    *o = '\0';
+    return out;
+}
+
 int mf_mkdir_p(const char *path, unsigned mode)
 {
     char buf[4096];
@@ -51,6 +142,20 @@ int mf_mkdir_p(const char *path, unsigned mode)
     if (mkdir(buf, mode) != 0 && errno != EEXIST)
         return errno;
     return 0;
+}
+
+FILE *mf_fopen_private(const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, MF_PRIVATE_FILE_MODE);
+    if (fd < 0)
+        return NULL;
+    FILE *f = fdopen(fd, "w");
+    if (!f) {
+        int e = errno;
+        close(fd);
+        errno = e;
+    }
+    return f;
 }
 
 int mf_read_file(const char *path, char **out, size_t *len)
@@ -104,9 +209,14 @@ int mf_read_file(const char *path, char **out, size_t *len)
 
 int mf_write_file_atomic(const char *path, const void *data, size_t len)
 {
+    return mf_write_file_atomic_mode(path, data, len, 0644);
+}
+
+int mf_write_file_atomic_mode(const char *path, const void *data, size_t len, mode_t mode)
+{
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
     if (fd < 0)
         return errno;
     const char *p = data;

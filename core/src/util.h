@@ -4,7 +4,9 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <sys/types.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* malloc'd formatted string, NULL on out-of-memory. */
 char *mf_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -12,12 +14,41 @@ char *mf_vstrf(const char *fmt, va_list ap);
 /* strdup that accepts NULL. */
 char *mf_strdup0(const char *s);
 
+/* What mflow creates under its home (the home itself, caches, logs, the index) is the
+ * user's alone, as ~/.ssh is: artifacts hold data and models. An existing directory keeps
+ * its mode. (The local storage plugin applies the same rule to the datastore, and shares
+ * with the group of a setgid datastore root: see its README.) */
+#define MF_PRIVATE_DIR_MODE 0700
+#define MF_PRIVATE_FILE_MODE 0600
+
+/* Names of artifacts (and parameters, foreach and catch_var names): 1 to MF_ARTIFACT_NAME_MAX
+ * characters of [A-Za-z0-9_], not starting with a digit (an identifier in C, Python and R). */
+#define MF_ARTIFACT_NAME_MAX 100
+int mf_name_valid(const char *s);
+
+/* The length (1 to 4) of the well-formed UTF-8 sequence that starts s[0..n) (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0 when none does. */
+size_t mf_utf8_seq(const unsigned char *s, size_t n);
+/* True when all of s[0..n) is well-formed UTF-8 (a NUL is U+0000, and allowed). */
+int mf_utf8_valid(const char *s, size_t n);
+/* s[0..n) made safe to show on a terminal, as a malloc'd string (NULL when out of memory):
+ * control characters (C0, DEL, C1), bidirectional overrides and bytes that are not UTF-8
+ * become \n, \r, \t, \xNN (one per byte) or \uNNNN; with MF_ESC_KEEP_LINES, newlines and
+ * tabs stay as they are (a multi-line value). Other text, UTF-8 included, is unchanged. */
+#define MF_ESC_KEEP_LINES 1
+char *mf_escape(const char *s, size_t n, int flags);
+
 /* mkdir -p; 0 or errno. */
 int mf_mkdir_p(const char *path, unsigned mode);
+/* fopen(path, "w") of a new private file (MF_PRIVATE_FILE_MODE whatever the umask); NULL
+ * with errno. */
+FILE *mf_fopen_private(const char *path);
 /* Whole file into a malloc'd NUL-terminated buffer; 0 or errno. */
 int mf_read_file(const char *path, char **out, size_t *len);
 /* Write atomically (temp beside it, fsync, rename); 0 or errno. */
 int mf_write_file_atomic(const char *path, const void *data, size_t len);
+/* The same, the new file created with this mode (less the umask). */
+int mf_write_file_atomic_mode(const char *path, const void *data, size_t len, mode_t mode);
 
 /* Wall clock, unix seconds. */
 double mf_now(void);

@@ -66,6 +66,17 @@ REFUSALS = {
                [r"compute plugin 'noops' has no operations table"], {}),
     "no_init": ("mflow_compute_noinit.so",
                 [r"compute plugin 'noinit' has no init function"], {}),
+    # A required operation left NULL: refused at load time, naming the file and the
+    # operation (the core would call it without looking).
+    **{f"null_{op}": (f"mflow_{kind}_null{op.replace('_', '')}.so",
+                      [rf"{kind} plugin 'null{op.replace('_', '')}' leaves the required "
+                       rf"operation '{op}' NULL"],
+                      {"kind": kind, "name": f"null{op.replace('_', '')}"})
+       for kind, op in [("compute", "submit"), ("compute", "poll"), ("compute", "wait"),
+                        ("compute", "release"), ("compute", "last_error"),
+                        ("storage", "put"), ("storage", "put_file"), ("storage", "get"),
+                        ("storage", "list"), ("storage", "del"),
+                        ("scheduler", "trigger"), ("scheduler", "deploy")]},
     "not_elf": ("mflow_compute_text.so",
                 [r"is not a loadable shared object: .*(invalid ELF header|file too short)"],
                 {"abi_major": None, "kind": "compute", "name": "text", "version": ""}),
@@ -206,6 +217,22 @@ def case_good(tmp, home):
     print("ok: both good plugins load")
 
 
+def case_null_optional(tmp, home):
+    """An optional operation left NULL (compute logs and check, storage get_file and the
+    batch forms) is fine: the host does without it."""
+    d = os.path.join(tmp, "plugins")
+    paths = {n: place(d, f"mflow_{k}_{n}.so")
+             for k, n in [("compute", "nulllogs"), ("compute", "nullcheck"),
+                          ("storage", "nullgetfile"), ("storage", "nullputbatch")]}
+    entries = under(report(d, home), d)
+    for n, p in paths.items():
+        e = entries.get(p)
+        if not e or not e["loaded"] or e["error"] is not None:
+            fail(f"{p} leaves only an optional operation NULL and should load: "
+                 f"{e and e['error']}")
+        print(f"ok: {n} loads")
+
+
 def case_duplicate(tmp, home):
     d = os.path.join(tmp, "plugins")
     first = place(d, "mflow_storage_abidup.so")
@@ -312,7 +339,7 @@ def main():
         os.makedirs(home)
         if case in REFUSALS:
             case_refusal(case, tmp, home)
-        elif case in ("good", "duplicate", "all", "depth", "text"):
+        elif case in ("good", "duplicate", "all", "depth", "text", "null_optional"):
             globals()["case_" + case](tmp, home)
         else:
             fail(f"unknown case {case!r}")

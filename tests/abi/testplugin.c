@@ -11,6 +11,8 @@
  *   NO_INIT             init is NULL
  *   ENTRY_RETURNS_NULL  the entry declines to load
  *   INIT_RC=code        init refuses with this code (EACCES, MF_EPERM, ...); for the e2e suite
+ *   NULL_OP=field       that operation of the kind's table is NULL (a required one is
+ *                       refused at load time; an optional one is fine)
  *
  * Every variant is a plugin built against ABI 1.0: it claims minor 0 and its operations table
  * has the 1.0 size (for storage, without the 1.1 streaming writer), so the good ones show that
@@ -133,6 +135,13 @@ static int deployments(void *state, mf_deployment_cb cb, void *ud)
     return MF_ENOTSUP;
 }
 
+/* NULL_OP empties one field of the tables below, which are then writable. */
+#ifdef NULL_OP
+#define OPS_CONST
+#else
+#define OPS_CONST const
+#endif
+
 /* `last` is the table's last 1.0 field. */
 #ifdef SHORT_OPS
 #define OPS_SIZE(type, last) offsetof(type, last)
@@ -140,7 +149,7 @@ static int deployments(void *state, mf_deployment_cb cb, void *ud)
 #define OPS_SIZE(type, last) (offsetof(type, last) + sizeof(void *))
 #endif
 
-MAYBE_UNUSED static const struct mf_compute_ops compute_ops = {
+MAYBE_UNUSED static OPS_CONST struct mf_compute_ops compute_ops = {
     .struct_size = OPS_SIZE(struct mf_compute_ops, check),
     .submit = submit,
     .poll = poll_jobs,
@@ -151,7 +160,7 @@ MAYBE_UNUSED static const struct mf_compute_ops compute_ops = {
     .last_error = last_error,
 };
 
-MAYBE_UNUSED static const struct mf_storage_ops storage_ops = {
+MAYBE_UNUSED static OPS_CONST struct mf_storage_ops storage_ops = {
     .struct_size = OPS_SIZE(struct mf_storage_ops, root),
     .put = put,
     .put_file = put_file,
@@ -168,7 +177,7 @@ MAYBE_UNUSED static const struct mf_storage_ops storage_ops = {
     .root = root,
 };
 
-MAYBE_UNUSED static const struct mf_scheduler_ops scheduler_ops = {
+MAYBE_UNUSED static OPS_CONST struct mf_scheduler_ops scheduler_ops = {
     .struct_size = OPS_SIZE(struct mf_scheduler_ops, last_error),
     .deploy = deploy,
     .list = deployments,
@@ -234,6 +243,15 @@ const struct mf_plugin_desc *ENTRY_NAME(const struct mf_host_api *h)
     case MF_PLUGIN_SCHEDULER: desc.ops = &scheduler_ops; break;
     default: desc.ops = &compute_ops; break;
     }
+#endif
+#ifdef NULL_OP
+#if PLUGIN_KIND == 2
+    storage_ops.NULL_OP = NULL;
+#elif PLUGIN_KIND == 3
+    scheduler_ops.NULL_OP = NULL;
+#else
+    compute_ops.NULL_OP = NULL;
+#endif
 #endif
     return host ? &desc : NULL;
 }

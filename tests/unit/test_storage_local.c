@@ -899,6 +899,99 @@ static void test_killed_writer(void **state)
     free(val);
 }
 
+/* ---- modes ------------------------------------------------------------------------------- */
+
+static mode_t want_dir, want_file;   /* what mode_check expects */
+static int mode_bad;
+static char mode_bad_path[PATH_MAX];
+static const char *mode_top;         /* the root itself is the user's and keeps its mode */
+
+static int mode_check(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)flag;
+    (void)ftw;
+    if (!strcmp(path, mode_top))
+        return 0;
+    mode_t m = sb->st_mode & 07777;
+    if ((S_ISDIR(sb->st_mode) && m != want_dir) || (S_ISREG(sb->st_mode) && m != want_file)) {
+        if (!mode_bad++)
+            snprintf(mode_bad_path, sizeof mode_bad_path, "%s is %04o", path, (unsigned)m);
+    }
+    return 0;
+}
+
+/* Every way the plugin creates a file or directory (put through O_TMPFILE and through a
+ * named temporary, put_file, the streaming writer, new directories several levels deep),
+ * under each umask, for a root it creates, a plain existing root and setgid (shared) roots:
+ * private 0700/0600 unless the root is setgid, then the root's group bits and setgid on
+ * directories; never anything for others. get_file's copy is private too. */
+static void test_modes(void **state)
+{
+    struct fixture *f = *state;
+    static const mode_t umasks[] = {022, 002, 077, 0};
+    static const struct { mode_t root; int create; mode_t dir, file; } cases[] = {
+        {0, 0, 0700, 0600},                /* the plugin creates the root */
+        {0755, 1, 0700, 0600},             /* an existing plain root keeps 0755 */
+        {0775, 1, 0700, 0600},             /* group bits without setgid: still private */
+        {02770, 1, 02770, 0660},           /* shared read/write with the group */
+        {02750, 1, 02750, 0640},           /* shared read-only with the group */
+        {02777, 1, 02770, 0660},           /* others never get anything */
+    };
+    mode_t old = umask(022);
+    for (size_t anon = 0; anon < 2; anon++) {
+        setenv("MFLOW_LOCAL_ANON_TEMP", anon ? "1" : "0", 1);
+        for (size_t u = 0; u < sizeof umasks / sizeof *umasks; u++) {
+            for (size_t c = 0; c < sizeof cases / sizeof *cases; c++) {
+                char root[PATH_MAX + 64], src[PATH_MAX + 64], dst[PATH_MAX + 64];
+                snprintf(root, sizeof root, "%s/r%zu-%zu-%zu", f->other, anon, u, c);
+                if (cases[c].create) {
+                    assert_int_equal(mkdir(root, 0700), 0);
+                    assert_int_equal(chmod(root, cases[c].root), 0);
+                }
+                umask(umasks[u]);
+                mf_fakehost_set("local", "root", root);
+                void *st = NULL;
+                assert_int_equal(desc->init(mf_fakehost(), &st), 0);
+                struct mf_iov v = {"data", 4};
+                assert_int_equal(ops->put(st, "a/b/c/obj", &v, 1, 0), 0);
+                assert_int_equal(ops->put(st, "a/b/c/obj", &v, 1, 0), 0);   /* replaced */
+                assert_int_equal(ops->put(st, "top", &v, 1, MF_PUT_IF_ABSENT), 0);
+                snprintf(src, sizeof src, "%s/src-%zu-%zu-%zu", f->other, anon, u, c);
+                write_file(src, "file", 4);
+                assert_int_equal(ops->put_file(st, "p/q/file", src, 0), 0);
+                mf_writer *w = NULL;
+                assert_int_equal(ops->writer_open(st, &w), 0);
+                assert_int_equal(ops->writer_write(st, w, &v, 1), 0);
+                assert_int_equal(ops->writer_commit(st, w, "w/x/y", 0), 0);
+                snprintf(dst, sizeof dst, "%s/dst-%zu-%zu-%zu", f->other, anon, u, c);
+                assert_int_equal(ops->get_file(st, "a/b/c/obj", dst), 0);
+                desc->fini(st);
+                umask(022);
+
+                struct stat sb;
+                assert_int_equal(stat(root, &sb), 0);
+                if (cases[c].create)
+                    assert_int_equal(sb.st_mode & 07777, cases[c].root);
+                else
+                    assert_int_equal(sb.st_mode & 07777, 0700);
+                assert_int_equal(stat(dst, &sb), 0);
+                assert_int_equal(sb.st_mode & 07777, 0600);
+                want_dir = cases[c].dir;
+                want_file = cases[c].file;
+                mode_bad = 0;
+                mode_top = root;
+                nftw(root, mode_check, 16, FTW_PHYS);
+                if (mode_bad)
+                    fail_msg("anon %zu, umask %03o, root %04o: %d wrong, e.g. %s (want %04o/%04o)",
+                             anon, (unsigned)umasks[u], (unsigned)cases[c].root, mode_bad,
+                             mode_bad_path, (unsigned)want_dir, (unsigned)want_file);
+            }
+        }
+    }
+    unsetenv("MFLOW_LOCAL_ANON_TEMP");
+    umask(old);
+}
+
 int main(void)
 {
     const char *path = getenv("MFLOW_TEST_PLUGIN");
@@ -936,6 +1029,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_writer_abort, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_makes_directories, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_bad_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

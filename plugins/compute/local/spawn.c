@@ -274,7 +274,7 @@ static int make_parents(const char *path)
         if (*s != '/')
             continue;
         *s = '\0';
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
             rc = errno;
             break;
         }
@@ -287,8 +287,9 @@ static int make_parents(const char *path)
 int local_open_log(const char *path, const char *what, const char *name, int *fd, char *err,
                    size_t errlen)
 {
+    /* a job's output is the user's alone, like everything under the home */
     const int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC;
-    *fd = open(path, flags, 0666);
+    *fd = open(path, flags, 0600);
     if (*fd < 0 && errno == ENOENT) {
         int rc = make_parents(path);
         if (rc) {
@@ -296,7 +297,7 @@ int local_open_log(const char *path, const char *what, const char *name, int *fd
                      name, what, path, strerror(rc));
             return rc;
         }
-        *fd = open(path, flags, 0666);
+        *fd = open(path, flags, 0600);
     }
     if (*fd < 0) {
         int rc = errno;

@@ -8,7 +8,9 @@
  * writes "<root>/tmp/writer.tmp.<pid>.<random>" instead: the same file system, so commit is a
  * rename too. Such temp names are never keys: a stale one left by a killed writer is
  * invisible to get, exists and list. Reads map the file read-only; since objects are
- * replaced by rename and never rewritten in place, a mapping stays valid while it is held. */
+ * replaced by rename and never rewritten in place, a mapping stays valid while it is held.
+ * What it creates is the user's alone (0700 directories, 0600 files), unless the root is a
+ * setgid directory: then the root's group gets the root's group permissions (plugin_init). */
 #include <mflow/plugin.h>
 
 #include <dirent.h>
@@ -47,6 +49,10 @@ struct local {
     char err[ERR_LEN];   /* the last failure on this instance, any thread */
     int anon_temp;       /* write through unnamed O_TMPFILE files (below); cleared when the
                             file system refuses them */
+    int shared;          /* the root was setgid when this instance started: share with its
+                            group (see plugin_init) */
+    mode_t dir_mode;     /* what new directories and objects get */
+    mode_t file_mode;
 };
 
 /* The last failure of this thread on `err_owner` (so concurrent callers each read their own). */
@@ -111,7 +117,7 @@ static const char *op_last_error(void *state)
         pthread_mutex_unlock(&s->lock);
         err_owner = s;
     }
-    return tls_err[0] ? tls_err : "no error";
+    return tls_err[0] ? tls_err : "local storage: the failure left no message";
 }
 
 /* ---- keys and paths --------------------------------------------------------------------- */
@@ -219,7 +225,7 @@ static void temp_name(const char *path, char *tmp)
              (unsigned long long)random64());
 }
 
-static int open_temp(const char *path, char *tmp, int mode)
+static int open_temp(const char *path, char *tmp, mode_t mode)
 {
     for (int attempt = 0; attempt < 16; attempt++) {
         temp_name(path, tmp);
@@ -390,9 +396,16 @@ static int copy_fd(int in, int out, int *reading)
     return rc;
 }
 
+/* A file this instance just created gets its mode whatever the umask (which may take the
+ * group's bits away from a shared root's files). 0 or errno. */
+static int set_file_mode(const struct local *s, int fd)
+{
+    return s->shared && fchmod(fd, s->file_mode) != 0 ? errno : 0;
+}
+
 /* mkdir -p of path's parent. *top receives the offset of the '/' that ends the first
  * directory created (0 when none was). */
-static int make_parents(const char *path, size_t *top)
+static int make_parents(const struct local *s, const char *path, size_t *top)
 {
     char buf[PATH_MAX];
     size_t len = strlen(path);
@@ -402,7 +415,9 @@ static int make_parents(const char *path, size_t *top)
         if (buf[i] != '/')
             continue;
         buf[i] = '\0';
-        if (mkdir(buf, 0755) == 0) {
+        if (mkdir(buf, s->dir_mode) == 0) {
+            if (s->shared && chmod(buf, s->dir_mode) != 0)
+                return errno;
             if (!*top)
                 *top = i;
         } else if (errno != EEXIST) {
@@ -485,7 +500,7 @@ struct source {
 /* An unnamed file (O_TMPFILE) in path's directory, to be linked in as path once written:
  * one directory operation instead of a create and a rename (20-35% less a small object on
  * this VM's ext4), and a write cut short leaves nothing behind. -1 with errno. */
-static int open_anon(const char *path)
+static int open_anon(const char *path, mode_t mode)
 {
     char dir[PATH_MAX];
     const char *slash = strrchr(path, '/');
@@ -498,7 +513,7 @@ static int open_anon(const char *path)
     dir[n ? n : 1] = '\0';
     if (!n)
         dir[0] = '/';
-    return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0644);
+    return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
 }
 
 /* Give the written unnamed file fd its name: linked straight in when the key is new; when it
@@ -535,22 +550,28 @@ static int write_object(struct local *s, const char *key, const char *path, uint
     int anon = __atomic_load_n(&s->anon_temp, __ATOMIC_RELAXED);
     int fd = -1;
     for (int pass = 0; pass < 2; pass++) {
-        fd = anon ? open_anon(path) : open_temp(path, tmp, 0644);
+        fd = anon ? open_anon(path, s->file_mode) : open_temp(path, tmp, s->file_mode);
         if (fd < 0 && anon && errno != ENOENT) {
             /* This file system has no O_TMPFILE (EOPNOTSUPP, EISDIR on old kernels). */
             __atomic_store_n(&s->anon_temp, 0, __ATOMIC_RELAXED);
             anon = 0;
-            fd = open_temp(path, tmp, 0644);
+            fd = open_temp(path, tmp, s->file_mode);
         }
         if (fd >= 0 || errno != ENOENT || pass)
             break;
-        int rc = make_parents(path, &top);
+        int rc = make_parents(s, path, &top);
         if (rc)
             return sys_fail(s, rc, "create the directories of", key, path);
     }
     if (fd < 0)
         return sys_fail(s, errno, "create a temporary file for", key, anon ? path : tmp);
-    int rc, reading = 0;
+    int rc = set_file_mode(s, fd), reading = 0;
+    if (rc) {
+        close(fd);
+        if (!anon)
+            unlink(tmp);
+        return sys_fail(s, rc, "set the mode of", key, anon ? path : tmp);
+    }
     struct progress pg = {0, 0};
     if (src->fd >= 0)
         rc = copy_fd(src->fd, fd, &reading);
@@ -660,20 +681,26 @@ static int op_writer_open(void *state, mf_writer **out)
         return fail(s, MF_EINVAL, "local storage: root %.80s... is too long for a temp path",
                     s->root);
     }
-    int fd = open_temp(base, w->tmp, 0644);
+    int fd = open_temp(base, w->tmp, s->file_mode);
     if (fd < 0 && errno == ENOENT) {
         size_t top;
-        int rc = make_parents(base, &top);   /* the temp directory need not be durable */
+        int rc = make_parents(s, base, &top);   /* the temp directory need not be durable */
         if (rc) {
             free(w);
             return writer_sys_fail(s, rc, "create the directory of", base);
         }
-        fd = open_temp(base, w->tmp, 0644);
+        fd = open_temp(base, w->tmp, s->file_mode);
     }
-    if (fd < 0) {
-        int err = errno;
+    int err = fd < 0 ? errno : set_file_mode(s, fd);
+    if (err) {
+        if (fd >= 0) {
+            close(fd);
+            unlink(w->tmp);
+        }
         free(w);
-        return writer_sys_fail(s, err, "create a temporary file beside", base);
+        return writer_sys_fail(s, err, fd < 0 ? "create a temporary file beside"
+                                              : "set the mode of a temporary file beside",
+                               base);
     }
     w->fd = fd;
     *out = w;
@@ -744,7 +771,7 @@ static int op_writer_commit(void *state, mf_writer *w, const char *key, uint32_t
     memcpy(tmp, w->tmp, sizeof tmp);
     free(w);
     size_t top = 0;
-    rc = make_parents(path, &top);
+    rc = make_parents(s, path, &top);
     if (rc) {
         unlink(tmp);
         return sys_fail(s, rc, "create the directories of", key, path);
@@ -860,7 +887,7 @@ static int op_get_file(void *state, const char *key, const char *file)
         return rc;
     /* Written aside and renamed, so the destination is never seen half-written. */
     char tmp[PATH_MAX];
-    int out = open_temp(file, tmp, 0644);
+    int out = open_temp(file, tmp, 0600);   /* a copy of datastore data: private */
     if (out < 0) {
         int err = errno;
         close(in);
@@ -1328,6 +1355,18 @@ static int plugin_init(const struct mf_host_api *host, void **state)
     }
     if (s->root_len == 1)
         s->root_len = 0;   /* root "/": keys join as "/" + key */
+    /* Private unless the root already exists as a setgid directory, the usual way to give
+     * a directory to a team (chgrp team ROOT; chmod 2770 ROOT): then what this instance
+     * creates under it gets the root's group permissions, and new directories keep the
+     * setgid bit so the group carries on down. Others never get any. */
+    s->dir_mode = 0700;
+    s->file_mode = 0600;
+    struct stat rst;
+    if (stat(root, &rst) == 0 && S_ISDIR(rst.st_mode) && (rst.st_mode & S_ISGID)) {
+        s->shared = 1;
+        s->dir_mode |= S_ISGID | (rst.st_mode & 0070);
+        s->file_mode |= rst.st_mode & 0060;
+    }
     pthread_mutex_init(&s->lock, NULL);
     *state = s;
     return 0;
