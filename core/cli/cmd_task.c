@@ -1,14 +1,16 @@
-/* mflow task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I] */
+/* mflow task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I]
+ *            [--package ADDRESS] [--timeout-s S] */
 #include "cli.h"
 
 #include "task.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
     "task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I]\n"
-    "            [--package ADDRESS]";
+    "            [--package ADDRESS] [--timeout-s S]";
 
 int cmd_task(int argc, char **argv)
 {
@@ -36,6 +38,15 @@ int cmd_task(int argc, char **argv)
                 a.split_index = atoll(v);
             else if (!strcmp(o, "--package"))
                 a.package = v;
+            else if (!strcmp(o, "--timeout-s")) {
+                char *end;
+                unsigned long s = strtoul(v, &end, 10);
+                if (*end || end == v || s > UINT32_MAX) {
+                    cli_error("task: --timeout-s takes whole seconds, not '%s'", v);
+                    return 2;
+                }
+                a.timeout_s = (uint32_t)s;
+            }
             else {
                 cli_error("task: unknown option %s", o);
                 return 2;

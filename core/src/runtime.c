@@ -251,7 +251,7 @@ static char *log_path(const struct rt_task *t, const char *ext)
 
 static int submit(struct rt_task *t)
 {
-    char run_s[32], task_s[32], att_s[16], split_s[32];
+    char run_s[32], task_s[32], att_s[16], split_s[32], timeout_s[16];
     snprintf(run_s, sizeof run_s, "%lld", (long long)R->run.run_id);
     snprintf(task_s, sizeof task_s, "%lld", (long long)t->id);
     snprintf(att_s, sizeof att_s, "%u", t->attempt);
@@ -283,6 +283,13 @@ static int submit(struct rt_task *t)
         argv[n++] = "--split-index";
         argv[n++] = split_s;
     }
+    const mf_step_def *d = R->g->steps[t->step].def;
+    if (d->timeout_s > 0) {
+        /* The task holds itself to it too: it must stop even when this process is gone. */
+        snprintf(timeout_s, sizeof timeout_s, "%d", d->timeout_s);
+        argv[n++] = "--timeout-s";
+        argv[n++] = timeout_s;
+    }
     int remote = (R->computes[t->compute].ops->caps & MF_COMPUTE_REMOTE) != 0;
     if (remote) {
         /* Away from here the local path means nothing: the task loads the flow from the
@@ -293,7 +300,6 @@ static int submit(struct rt_task *t)
     }
     argv[n] = NULL;
 
-    const mf_step_def *d = R->g->steps[t->step].def;
     char *pathspec = mf_strf("%s/%lld/%s/%lld", R->run.flow, (long long)R->run.run_id,
                              step_name(t->step), (long long)t->id);
     char *out = NULL, *err = NULL;   /* output comes through task_output (task_log) */
@@ -658,6 +664,31 @@ static int pick_origin_run(int64_t *origin, char **err)
     return 0;
 }
 
+/* A finished task of the origin is reused only when its record shows it ran within its
+ * step's timeout_s (as the step is now): one left running past its deadline (its
+ * orchestrator was killed, or an mflow that did not hold tasks to it ran it) produced no
+ * result a run with that timeout would have had. Says why when not. */
+static int within_deadline(const struct mf_task_record *r)
+{
+    int s = mf_graph_find(R->g, r->step);
+    int limit = s >= 0 ? R->g->steps[s].def->timeout_s : 0;
+    if (limit <= 0)
+        return 1;
+    double took = r->end_time - r->start_time;
+    if (r->start_time > 0 && took >= 0 && took <= limit)
+        return 1;
+    if (r->start_time > 0 && took >= 0)
+        fprintf(stderr, "mflow: warning: %s/%lld/%s/%lld ran %.1f s, past its step's timeout_s "
+                        "of %d s (left running by an orchestrator that was killed?); it runs "
+                        "again\n",
+                r->flow, (long long)r->run_id, r->step, (long long)r->task_id, took, limit);
+    else
+        fprintf(stderr, "mflow: warning: %s/%lld/%s/%lld has no start and end times to show it "
+                        "ran within its step's timeout_s of %d s; it runs again\n",
+                r->flow, (long long)r->run_id, r->step, (long long)r->task_id, limit);
+    return 0;
+}
+
 /* Load the origin: its parameters, which steps run again, and its finished tasks. */
 static int setup_resume(const struct mf_run_opts *o, char **err)
 {
@@ -713,7 +744,9 @@ static int setup_resume(const struct mf_run_opts *o, char **err)
             break;
         }
         t->status = r.status;
-        pos[i] = r.status == MF_STATUS_SUCCEEDED ? mf_record_position(&r) : NULL;
+        if (r.status == MF_STATUS_SUCCEEDED && !within_deadline(&r))
+            t->status = MF_STATUS_FAILED;   /* not a result: it runs again, like a failure */
+        pos[i] = t->status == MF_STATUS_SUCCEEDED ? mf_record_position(&r) : NULL;
         mf_task_record_free(&r);
     }
     if (rc) {
