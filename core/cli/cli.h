@@ -51,6 +51,10 @@ int cli_print_json(struct json_t *v);
 /* An artifact's value as JSON (bytes as {"type":"bytes","hex":...}); NULL when unreadable. */
 struct json_t *cli_artifact_json(const struct mf_client_artifact *a);
 
+/* --run-id-file F of run and resume: 0 when F can be written, else 2 after saying why.
+ * Checked before the run exists, so that nothing runs under an id the caller cannot learn. */
+int cli_check_run_id_file(const char *path);
+
 /* "mflow: " + message + newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv has --help or -h (after argv[0]); prints usage then. */

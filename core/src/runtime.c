@@ -1624,9 +1624,17 @@ int mf_run_flow(const struct mf_run_opts *o)
         char buf[32];
         int n = snprintf(buf, sizeof buf, "%lld\n", (long long)id);
         int wrc = mf_write_file_atomic(o->run_id_file, buf, (size_t)n);
-        if (wrc)
-            fprintf(stderr, "mflow: warning: cannot write --run-id-file %s: %s\n", o->run_id_file,
-                    strerror(wrc));
+        if (wrc) {
+            /* The caller could not learn the id: nothing runs under it. */
+            err = mf_strf("cannot write --run-id-file %s: %s; run %s/%lld is recorded failed "
+                          "before any task ran",
+                          o->run_id_file, strerror(wrc), flow, (long long)id);
+            rt.run.status = MF_STATUS_FAILED;
+            rt.run.end_time = mf_now();
+            write_run();
+            rc = wrc;
+            goto out;
+        }
     }
     rt.logdir = mf_strf("%s/tmp/%s-%lld-%d", mf_host_home(), flow, (long long)id, (int)getpid());
     if (!rt.logdir || mf_mkdir_p(rt.logdir, 0755) != 0) {
