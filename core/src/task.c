@@ -498,9 +498,13 @@ int mf_attempt(mf_task *t) { return (int)t->rec.attempt; }
  * records the attempt as timed out and kills its process group; anywhere else (loading,
  * storing the record) it is killed at once, leaving no record or the one already stored. */
 #define DEADLINE_SIG SIGRTMAX
+#ifndef sigev_notify_thread_id   /* glibc names it only from 2.38 */
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
 #define DEADLINE_GRACE_S 5   /* to store the timed-out record before the hard kill */
 
 static timer_t deadline_timer;
+static pid_t deadline_tid;   /* the thread that runs the step: the one the timer signals */
 static int deadline_armed;
 static volatile sig_atomic_t deadline_expired;
 static struct sigaction deadline_old;
@@ -519,7 +523,9 @@ static void on_deadline(int sig)
 {
     (void)sig;
     mf_task *t = current;
-    if (!deadline_expired && t && t->in_step) {
+    /* Only the step's own thread may jump out of it (a step's threads could be sent the
+     * signal from elsewhere). */
+    if (!deadline_expired && t && t->in_step && gettid() == deadline_tid) {
         deadline_expired = 1;
         /* Storing the record may block where the step was stopped (a lock inside malloc): a
          * second expiry then kills without it. */
@@ -541,7 +547,10 @@ static int deadline_arm(uint32_t seconds)
         return errno;
     struct sigevent ev;
     memset(&ev, 0, sizeof ev);
-    ev.sigev_notify = SIGEV_SIGNAL;
+    /* To this thread, the one that runs the step, not to any thread the step started. */
+    deadline_tid = gettid();
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_notify_thread_id = deadline_tid;
     ev.sigev_signo = DEADLINE_SIG;
     struct itimerspec at = {.it_value = {.tv_sec = (time_t)seconds}};
     if (timer_create(CLOCK_MONOTONIC, &ev, &deadline_timer) != 0) {

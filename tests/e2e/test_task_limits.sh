@@ -61,9 +61,10 @@ print(round(d["end_time"] - d["start_time"], 1) if f == "took" else d.get(f))
 PY
 }
 
-# The work step (timeout_s = 2) outlives its orchestrator in three ways: it must stop at its
-# deadline (well before its 12 s), record the timeout, and be run again by resume.
-for mode in sleep busy fork; do
+# The work step (timeout_s = 2) outlives its orchestrator in four ways (asleep, spinning, with
+# a child, with spinning threads): it must stop at its deadline (well before its 12 s), record
+# the timeout, and be run again by resume.
+for mode in sleep busy fork threads; do
   kill_during work WORK_MODE=$mode
   CHECKS=$((CHECKS + 1))
   if gone_within "$TASK" 5; then echo "ok: $mode: the orphaned task stopped at its deadline"

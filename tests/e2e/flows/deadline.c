@@ -3,12 +3,14 @@
  * resume can change it; each step writes its pid to $PID_DIR/<step> when PID_DIR is set.
  *   WORK_MODE  what `work` (timeout_s = 2) does: sleep (12 s), busy (a busy loop), fork (a
  *              child that sleeps 30 s, its pid in $PID_DIR/child, while work sleeps 12 s),
- *              anything else: return at once
+ *              threads (three threads spin while work waits for them), anything else:
+ *              return at once
  *   HOLD_S     seconds `hold` (no timeout) sleeps
  *   MEM_WAIT_S seconds `mem` (memory_mb = 64) sleeps before it allocates and touches MEM_MB
  *              megabytes (0 none); it writes $PID_DIR/allocated when that worked */
 #include <mflow/flow.h>
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,14 @@ static long env_num(const char *name)
 
 static void start(mf_task *t) { mf_set_i64(t, "x", 1); }
 
+static void *spin(void *arg)
+{
+    volatile unsigned long n = 0;
+    for (;;)
+        n++;
+    return arg;
+}
+
 static void work(mf_task *t)
 {
     const char *m = getenv("WORK_MODE");
@@ -54,6 +64,12 @@ static void work(mf_task *t)
             _exit(0);
         }
         sleep(12);
+    } else if (m && !strcmp(m, "threads")) {
+        pthread_t th[3];
+        for (int i = 0; i < 3; i++)
+            pthread_create(&th[i], NULL, spin, NULL);
+        for (int i = 0; i < 3; i++)
+            pthread_join(th[i], NULL);
     }
     mf_set_i64(t, "y", 2);
 }
