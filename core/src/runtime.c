@@ -721,8 +721,8 @@ static int within_deadline(const struct mf_task_record *r)
                         "again\n",
                 r->flow, (long long)r->run_id, r->step, (long long)r->task_id, took, limit);
     else
-        fprintf(stderr, "mflow: warning: %s/%lld/%s/%lld has no start and end times to show it "
-                        "ran within its step's timeout_s of %d s; it runs again\n",
+        fprintf(stderr, "mflow: warning: %s/%lld/%s/%lld has no start and end times that show "
+                        "it ran within its step's timeout_s of %d s; it runs again\n",
                 r->flow, (long long)r->run_id, r->step, (long long)r->task_id, limit);
     return 0;
 }

@@ -139,6 +139,12 @@ for mech in auto rlimit; do
   done
 done
 
+# `mflow task --timeout-s` takes whole seconds.
+for v in abc -1 2.5 ""; do
+  run_fails "task --timeout-s '$v' is refused" 2 "--timeout-s takes whole seconds" \
+    mflow task "$F" work --run-id 1 --task-id 2 --timeout-s "$v"
+done
+
 # With its orchestrator alive, a timeout is unchanged: killed, named, retried no more.
 run_fails "a timeout with the orchestrator alive" 1 "timed out after 2 s" env WORK_MODE=sleep "$MFLOW" run "$F"
 finish
