@@ -66,6 +66,10 @@ const char *cli_esc_value(const char *s, size_t n);
 struct json_t *cli_json_text(const char *s);
 struct json_t *cli_json_textn(const char *s, size_t n);
 
+/* --run-id-file F of run and resume: 0 when F can be written, else 2 after saying why.
+ * Checked before the run exists, so that nothing runs under an id the caller cannot learn. */
+int cli_check_run_id_file(const char *path);
+
 /* "mflow: " + message + newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv has --help or -h (after argv[0]); prints usage then. */

@@ -71,6 +71,17 @@ void cli_error(const char *fmt, ...)
     free(msg);
 }
 
+int cli_check_run_id_file(const char *path)
+{
+    int rc = path ? mf_check_file_writable(path) : 0;
+    if (!rc)
+        return 0;
+    cli_error("cannot write --run-id-file %s: %s (nothing was run; give a file in a writable "
+              "directory)",
+              path, strerror(rc));
+    return 2;
+}
+
 int cli_wants_help(int argc, char **argv, const char *text)
 {
     for (int i = 1; i < argc; i++) {

@@ -243,8 +243,9 @@ static int inspect_run(mf_client *c, const char *spec, int json)
         json_object_set_new(o, "pid", json_integer(mf_client_run_pid(r)));
         json_object_set_new(o, "start_time", json_real(mf_client_run_start_time(r)));
         json_object_set_new(o, "end_time", json_real(mf_client_run_end_time(r)));
+        json_object_set_new(o, "last_active_time", json_real(mf_client_run_last_active(r)));
         json_object_set_new(o, "duration", json_duration(mf_client_run_start_time(r),
-                                                         mf_client_run_end_time(r)));
+                                                         mf_client_run_last_active(r)));
         json_object_set_new(o, "origin_run_id", json_integer(mf_client_run_origin_run_id(r)));
         json_object_set_new(o, "tags", tags_json(r));
         json_t *params = json_object();
@@ -288,16 +289,20 @@ static int inspect_run(mf_client *c, const char *spec, int json)
     cli_run_status(r, st, sizeof st);
     cli_time(mf_client_run_start_time(r), t0, sizeof t0);
     cli_time(mf_client_run_end_time(r), t1, sizeof t1);
-    cli_duration(took(mf_client_run_start_time(r), mf_client_run_end_time(r)), d, sizeof d);
+    cli_duration(took(mf_client_run_start_time(r), mf_client_run_last_active(r)), d, sizeof d);
     printf("Run %s  %s\n", cli_esc(mf_client_run_pathspec(r)), st);
     printf("  user       %s (namespace %s)\n", cli_esc(mf_client_run_user(r)),
            cli_esc(mf_client_run_namespace(r)));
     printf("  host       %s, pid %d\n", cli_esc(mf_client_run_host(r)), (int)mf_client_run_pid(r));
     printf("  started    %s\n", t0);
-    if (mf_client_run_end_time(r) > 0)
+    if (mf_client_run_end_time(r) > 0) {
         printf("  ended      %s (%s)\n", t1, d);
-    else
+    } else if (mf_client_run_dead(r)) {
+        cli_time(mf_client_run_last_active(r), t1, sizeof t1);
+        printf("  last seen  %s (%s after it started; its orchestrator is gone)\n", t1, d);
+    } else {
         printf("  running    for %s\n", d);
+    }
     if (mf_client_run_origin_run_id(r))
         printf("  resumed    from %s/%lld\n", cli_esc(mf_client_run_flow(r)),
                (long long)mf_client_run_origin_run_id(r));

@@ -59,6 +59,8 @@ int cmd_resume(int argc, char **argv)
         cli_error("usage: mflow %s", usage);
         goto out;
     }
+    if (cli_check_run_id_file(o.run_id_file) != 0)
+        goto out;
     o.tags = tags;
     code = mf_run_flow(&o);
 out:

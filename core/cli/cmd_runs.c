@@ -19,10 +19,11 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static json_t *run_json(const mf_client_run *r)
+static json_t *run_json(mf_client_run *r)
 {
     json_t *o = json_object();
-    double s = mf_client_run_start_time(r), e = mf_client_run_end_time(r);
+    /* A dead run ended, for its duration, when it was last seen working. */
+    double s = mf_client_run_start_time(r), e = mf_client_run_last_active(r);
     json_object_set_new(o, "pathspec", cli_json_text(mf_client_run_pathspec(r)));
     json_object_set_new(o, "flow", cli_json_text(mf_client_run_flow(r)));
     json_object_set_new(o, "run_id", json_integer(mf_client_run_id(r)));
@@ -33,7 +34,8 @@ static json_t *run_json(const mf_client_run *r)
     json_object_set_new(o, "host", cli_json_text(mf_client_run_host(r)));
     json_object_set_new(o, "pid", json_integer(mf_client_run_pid(r)));
     json_object_set_new(o, "start_time", json_real(s));
-    json_object_set_new(o, "end_time", json_real(e));
+    json_object_set_new(o, "end_time", json_real(mf_client_run_end_time(r)));
+    json_object_set_new(o, "last_active_time", json_real(e));
     json_object_set_new(o, "duration", s > 0 && e > 0 ? json_real(e - s) : json_null());
     json_object_set_new(o, "tasks", json_integer(mf_client_run_task_count(r)));
     json_object_set_new(o, "failed", json_integer(mf_client_run_failed_count(r)));
@@ -198,9 +200,9 @@ int cmd_runs(int argc, char **argv)
     printf("%-*s  %-*s  %-*s  %-19s  %-8s  %s\n", wid, "RUN", ws, "STATUS", wu, "USER", "STARTED",
            "TOOK", "TAGS");
     for (size_t i = 0; i < n; i++) {
-        const mf_client_run *r = mf_client_runs_at(l, i);
+        mf_client_run *r = mf_client_runs_at(l, i);
         char t0[32], d[32];
-        double s = mf_client_run_start_time(r), e = mf_client_run_end_time(r);
+        double s = mf_client_run_start_time(r), e = mf_client_run_last_active(r);
         cli_time(s, t0, sizeof t0);
         cli_duration(s > 0 ? (e > 0 ? e : t) - s : -1, d, sizeof d);
         printf("%-*lld  %-*s  %-*s  %-19s  %-8s ", wid, (long long)mf_client_run_id(r), ws,

@@ -1,4 +1,5 @@
-/* mflow task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I] */
+/* mflow task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I]
+ *            [--package ADDRESS] [--timeout-s S] */
 #include "cli.h"
 
 #include "task.h"
@@ -9,7 +10,7 @@
 
 static const char usage[] =
     "task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I]\n"
-    "            [--package ADDRESS]";
+    "            [--package ADDRESS] [--timeout-s S]";
 
 int cmd_task(int argc, char **argv)
 {
@@ -30,6 +31,8 @@ int cmd_task(int argc, char **argv)
         } else if (!r &&
                    (r = cli_int_opt(argc, argv, &i, "--split-index", -1, INT64_MAX, &n)) > 0) {
             a.split_index = n;
+        } else if (!r && (r = cli_int_opt(argc, argv, &i, "--timeout-s", 0, UINT32_MAX, &n)) > 0) {
+            a.timeout_s = (uint32_t)n;
         } else if (!r) {
             /* may be empty: a task with no inputs */
             r = cli_match_opt(argc, argv, &i, "--input-paths", &a.input_paths);

@@ -60,6 +60,7 @@ struct mf_client_run {
     int64_t run_id;
     int32_t status, pid;
     double start_time, end_time;
+    double last_active;          /* of a dead run, once looked up; 0 before */
     int64_t origin_run_id;
     uint32_t n_tasks, n_failed;
     char flow[MF_NAME_MAX];
@@ -589,6 +590,7 @@ static int run_fill(struct mf_client_run *r, const struct mf_run_rec *rec)
     r->pid = rec->pid;
     r->start_time = rec->start_time;
     r->end_time = rec->end_time;
+    r->last_active = 0;
     r->origin_run_id = rec->origin_run_id;
     r->n_tasks = rec->n_tasks;
     r->n_failed = rec->n_failed;
@@ -934,6 +936,35 @@ int mf_client_run_dead(const mf_client_run *r)
     /* alive: the same process, unless the pid was reused after the run started */
     double st = process_start(r->pid);
     return st > 0 && st > r->start_time + 5;
+}
+
+static int latest_task_time(void *ud, const struct mf_task_rec *t)
+{
+    double *last = ud;
+    if (t->start_time > *last)
+        *last = t->start_time;
+    if (t->end_time > *last)
+        *last = t->end_time;
+    return 0;
+}
+
+double mf_client_run_last_active(mf_client_run *r)
+{
+    if (!r)
+        return 0;
+    if (r->end_time > 0)
+        return r->end_time;
+    if (!mf_client_run_dead(r))
+        return 0;
+    if (r->last_active <= 0) {
+        /* Its orchestrator recorded tasks until it died: the latest of them is when the run
+         * was last seen working (its start when none ended). */
+        double last = r->start_time;
+        if (ready(r->c) == 0)
+            mf_index_list_tasks(r->c->ix, r->flow, r->run_id, NULL, latest_task_time, &last);
+        r->last_active = last;
+    }
+    return r->last_active;
 }
 
 int mf_client_run_load_params(mf_client_run *r)

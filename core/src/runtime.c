@@ -80,7 +80,7 @@ struct rt {
     size_t *running;
     size_t n_running;
     struct arrival *arr;
-    size_t n_arr;
+    size_t n_arr, cap_arr;
     int max_workers;
     size_t n_done, n_failed;
     int failed, stopping;
@@ -198,45 +198,69 @@ static void on_output(const char *pathspec, int stream, const char *data, size_t
 
 /* ---- tasks --------------------------------------------------------------------------------- */
 
+/* Append task index i to the ready FIFO: compact when the tail reaches the end, grow only
+ * when every slot holds a live entry. 0, or MF_ENOMEM with the queue as it was. */
+static int enqueue(size_t i)
+{
+    if (R->ready_tail == R->ready_cap && R->ready_head > 0) {
+        size_t live = R->ready_tail - R->ready_head;
+        memmove(R->ready, R->ready + R->ready_head, live * sizeof *R->ready);
+        R->ready_head = 0;
+        R->ready_tail = live;
+    }
+    if (mf_grow(&R->ready, &R->ready_cap, R->ready_tail, sizeof *R->ready, 64))
+        return MF_ENOMEM;
+    R->ready[R->ready_tail++] = i;
+    return 0;
+}
+
+/* A new ready task; it owns inputs only when it is returned. NULL when out of memory, with
+ * nothing changed. */
 static struct rt_task *new_task(int step, char *inputs, int64_t split_index)
 {
-    if (mf_grow(&R->tasks, &R->cap_tasks, R->n_tasks, sizeof *R->tasks, 64))
+    /* Room first, so that a failure leaves no task half made: a slot in tasks, and a slot in
+     * the ready queue for every task. A task is queued at most once at a time, so a retry's
+     * requeue then always finds room (after compaction) and never needs memory. */
+    if (mf_grow(&R->tasks, &R->cap_tasks, R->n_tasks, sizeof *R->tasks, 64) ||
+        mf_grow(&R->ready, &R->ready_cap, R->n_tasks, sizeof *R->ready, 64))
         return NULL;
     struct rt_task *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
     t->id = (int64_t)R->n_tasks + 1;
+    if (enqueue((size_t)(t->id - 1)) != 0) {
+        free(t);
+        return NULL;
+    }
     t->step = step;
     t->inputs = inputs;
     t->split_index = split_index;
     t->compute = R->step_compute[step];
     t->state = T_READY;
     R->tasks[R->n_tasks++] = t;
-    if (R->ready_tail == R->ready_cap) {
-        /* Compact, then grow. */
-        size_t live = R->ready_tail - R->ready_head;
-        memmove(R->ready, R->ready + R->ready_head, live * sizeof *R->ready);
-        R->ready_head = 0;
-        R->ready_tail = live;
-        if (mf_grow(&R->ready, &R->ready_cap, live, sizeof *R->ready, 64))
-            return NULL;
-    }
-    R->ready[R->ready_tail++] = (size_t)(t->id - 1);
     return t;
 }
 
-static void requeue(struct rt_task *t)
+/* Queue a failed task again for its next attempt. 0, or MF_ENOMEM (see new_task: it should
+ * not happen) with the task left as it was. */
+static int requeue(struct rt_task *t)
 {
-    t->state = T_READY;
-    if (R->ready_tail == R->ready_cap) {
-        size_t cap = R->ready_cap * 2 + 8;
-        size_t *g = realloc(R->ready, cap * sizeof *g);
-        if (!g)
-            return;
-        R->ready = g;
-        R->ready_cap = cap;
-    }
-    R->ready[R->ready_tail++] = (size_t)(t->id - 1);
+    int rc = enqueue((size_t)(t->id - 1));
+    if (!rc)
+        t->state = T_READY;
+    return rc;
+}
+
+/* A task this run can no longer run or account for: the run fails, naming it. */
+static void lose_task(struct rt_task *t, const char *why)
+{
+    clear_progress();
+    fprintf(stderr, "mflow: lost task %s/%lld/%s/%lld (attempt %u): %s; the run fails\n",
+            R->run.flow, (long long)R->run.run_id, R->g->steps[t->step].name, (long long)t->id,
+            t->attempt, why);
+    t->state = T_FAILED;
+    R->n_failed++;
+    R->failed = R->stopping = 1;
 }
 
 static const char *step_name(int s)
@@ -251,7 +275,7 @@ static char *log_path(const struct rt_task *t, const char *ext)
 
 static int submit(struct rt_task *t)
 {
-    char run_s[32], task_s[32], att_s[16], split_s[32];
+    char run_s[32], task_s[32], att_s[16], split_s[32], timeout_s[16];
     snprintf(run_s, sizeof run_s, "%lld", (long long)R->run.run_id);
     snprintf(task_s, sizeof task_s, "%lld", (long long)t->id);
     snprintf(att_s, sizeof att_s, "%u", t->attempt);
@@ -283,6 +307,13 @@ static int submit(struct rt_task *t)
         argv[n++] = "--split-index";
         argv[n++] = split_s;
     }
+    const mf_step_def *d = R->g->steps[t->step].def;
+    if (d->timeout_s > 0) {
+        /* The task holds itself to it too: it must stop even when this process is gone. */
+        snprintf(timeout_s, sizeof timeout_s, "%d", d->timeout_s);
+        argv[n++] = "--timeout-s";
+        argv[n++] = timeout_s;
+    }
     int remote = (R->computes[t->compute].ops->caps & MF_COMPUTE_REMOTE) != 0;
     if (remote) {
         /* Away from here the local path means nothing: the task loads the flow from the
@@ -293,7 +324,6 @@ static int submit(struct rt_task *t)
     }
     argv[n] = NULL;
 
-    const mf_step_def *d = R->g->steps[t->step].def;
     char *pathspec = mf_strf("%s/%lld/%s/%lld", R->run.flow, (long long)R->run.run_id,
                              step_name(t->step), (long long)t->id);
     char *out = NULL, *err = NULL;   /* output comes through task_output (task_log) */
@@ -345,10 +375,8 @@ static struct arrival *arrival_for(int64_t split_task, int join_step, uint32_t c
     for (size_t i = 0; i < R->n_arr; i++)
         if (R->arr[i].split_task == split_task)
             return &R->arr[i];
-    struct arrival *g = realloc(R->arr, (R->n_arr + 1) * sizeof *g);
-    if (!g)
+    if (mf_grow(&R->arr, &R->cap_arr, R->n_arr, sizeof *R->arr, 8))
         return NULL;
-    R->arr = g;
     struct arrival *a = &R->arr[R->n_arr];
     memset(a, 0, sizeof *a);
     a->split_task = split_task;
@@ -357,8 +385,12 @@ static struct arrival *arrival_for(int64_t split_task, int join_step, uint32_t c
     a->steps = calloc(count, sizeof *a->steps);
     a->ids = calloc(count, sizeof *a->ids);
     a->atts = calloc(count, sizeof *a->atts);
-    if (!a->steps || !a->ids || !a->atts)
+    if (!a->steps || !a->ids || !a->atts) {
+        free(a->steps);
+        free(a->ids);
+        free(a->atts);
         return NULL;
+    }
     R->n_arr++;
     return a;
 }
@@ -389,39 +421,52 @@ static char *compact_inputs(const struct arrival *a)
     return b.data ? b.data : strdup("");
 }
 
+/* Task t arrives at join_step; the last input of a split queues the join. On failure the
+ * join is lost: said here, naming it. */
 static int arrive(const struct mf_task_record *r, const struct rt_task *t, int join_step)
 {
-    if (r->depth == 0)
-        return MF_EINVAL;
-    const struct mf_frame *top = &r->stack[r->depth - 1];
-    struct arrival *a = arrival_for(top->task, join_step, top->count);
-    if (!a || top->index >= a->count)
-        return MF_ENOMEM;
+    const struct mf_frame *top = r->depth ? &r->stack[r->depth - 1] : NULL;
+    struct arrival *a = top ? arrival_for(top->task, join_step, top->count) : NULL;
+    if (!a || top->index >= a->count) {
+        clear_progress();
+        fprintf(stderr, "mflow: cannot note %s/%lld as an input of join '%s': %s\n",
+                step_name(t->step), (long long)t->id, step_name(join_step),
+                !top ? "its record has no split to close" : !a ? "out of memory"
+                                                          : "its position is past the split");
+        return top && a ? MF_ECORRUPT : top ? MF_ENOMEM : MF_EINVAL;
+    }
     a->steps[top->index] = t->step;
     a->ids[top->index] = t->id;
     a->atts[top->index] = t->attempt;
     if (++a->got < a->count)
         return 0;
     char *inputs = compact_inputs(a);
-    if (!inputs)
-        return MF_ENOMEM;
-    struct rt_task *jt = new_task(join_step, NULL, -1);
-    if (!jt) {
-        free(inputs);
-        return MF_ENOMEM;
-    }
-    if (strlen(inputs) > 64 * 1024) {
-        /* Past what one argument may hold: store the list beside the join task. */
-        char *key = mf_key_inputs(R->run.flow, R->run.run_id, step_name(join_step), jt->id);
+    int rc = inputs ? 0 : MF_ENOMEM;
+    if (!rc && strlen(inputs) > 64 * 1024) {
+        /* Past what one argument may hold: store the list beside the join task, under the
+         * id new_task gives it next. */
+        char *key = mf_key_inputs(R->run.flow, R->run.run_id, step_name(join_step),
+                                  (int64_t)R->n_tasks + 1);
         struct mf_iov iov = {inputs, strlen(inputs)};
-        int rc = key ? R->st.ops->put(R->st.state, key, &iov, 1, 0) : MF_ENOMEM;
+        rc = key ? R->st.ops->put(R->st.state, key, &iov, 1, 0) : MF_ENOMEM;
         free(key);
         free(inputs);
-        if (rc)
-            return rc;
-        inputs = strdup("@");
+        inputs = rc ? NULL : strdup("@");
+        if (!rc && !inputs)
+            rc = MF_ENOMEM;
     }
-    jt->inputs = inputs;
+    if (!rc && !new_task(join_step, inputs, -1))
+        rc = MF_ENOMEM;
+    if (rc) {
+        free(inputs);
+        clear_progress();
+        fprintf(stderr, "mflow: cannot queue join '%s' (all %u inputs of split %s/%lld arrived): "
+                        "%s\n",
+                step_name(join_step), a->count, step_name(R->tasks[a->split_task - 1]->step),
+                (long long)a->split_task,
+                rc == MF_ENOMEM ? "out of memory" : R->st.ops->last_error(R->st.state));
+        return rc;
+    }
     free(a->steps);
     free(a->ids);
     free(a->atts);
@@ -655,6 +700,31 @@ static int pick_origin_run(int64_t *origin, char **err)
     return 0;
 }
 
+/* A finished task of the origin is reused only when its record shows it ran within its
+ * step's timeout_s (as the step is now): one left running past its deadline (its
+ * orchestrator was killed, or an mflow that did not hold tasks to it ran it) produced no
+ * result a run with that timeout would have had. Says why when not. */
+static int within_deadline(const struct mf_task_record *r)
+{
+    int s = mf_graph_find(R->g, r->step);
+    int limit = s >= 0 ? R->g->steps[s].def->timeout_s : 0;
+    if (limit <= 0)
+        return 1;
+    double took = r->end_time - r->start_time;
+    if (r->start_time > 0 && took >= 0 && took <= limit)
+        return 1;
+    if (r->start_time > 0 && took >= 0)
+        fprintf(stderr, "mflow: warning: %s/%lld/%s/%lld ran %.1f s, past its step's timeout_s "
+                        "of %d s (left running by an orchestrator that was killed?); it runs "
+                        "again\n",
+                r->flow, (long long)r->run_id, r->step, (long long)r->task_id, took, limit);
+    else
+        fprintf(stderr, "mflow: warning: %s/%lld/%s/%lld has no start and end times that show "
+                        "it ran within its step's timeout_s of %d s; it runs again\n",
+                r->flow, (long long)r->run_id, r->step, (long long)r->task_id, limit);
+    return 0;
+}
+
 /* Load the origin: its parameters, which steps run again, and its finished tasks. */
 static int setup_resume(const struct mf_run_opts *o, char **err)
 {
@@ -709,7 +779,9 @@ static int setup_resume(const struct mf_run_opts *o, char **err)
             break;
         }
         t->status = r.status;
-        pos[i] = r.status == MF_STATUS_SUCCEEDED ? mf_record_position(&r) : NULL;
+        if (r.status == MF_STATUS_SUCCEEDED && !within_deadline(&r))
+            t->status = MF_STATUS_FAILED;   /* not a result: it runs again, like a failure */
+        pos[i] = t->status == MF_STATUS_SUCCEEDED ? mf_record_position(&r) : NULL;
         mf_task_record_free(&r);
     }
     if (rc) {
@@ -1015,6 +1087,27 @@ static void synthesize_failure(struct rt_task *t, const struct mf_job_status *js
                 (long long)t->id, R->st.ops->last_error(R->st.state));
 }
 
+/* Queue successor `step` of t (input path me; item split of count for a foreach). On
+ * failure names the task that could not be made. */
+static int queue_next(const struct rt_task *t, const char *me, int step, int64_t split,
+                      int64_t count)
+{
+    char *in = me ? strdup(me) : NULL;
+    if (in && new_task(step, in, split))
+        return 0;
+    free(in);
+    clear_progress();
+    if (split >= 0)
+        fprintf(stderr, "mflow: cannot queue step '%s' (item %lld of %lld) after %s/%lld: out of "
+                        "memory\n",
+                step_name(step), (long long)split, (long long)count, step_name(t->step),
+                (long long)t->id);
+    else
+        fprintf(stderr, "mflow: cannot queue step '%s' after %s/%lld: out of memory\n",
+                step_name(step), step_name(t->step), (long long)t->id);
+    return MF_ENOMEM;
+}
+
 static void successors(struct rt_task *t, const struct mf_task_record *r)
 {
     const struct mf_graph_step *gs = &R->g->steps[t->step];
@@ -1023,21 +1116,22 @@ static void successors(struct rt_task *t, const struct mf_task_record *r)
     int rc = 0;
     if (gs->type == MF_STEP_BRANCH) {
         for (size_t i = 0; !rc && i < gs->n_next; i++)
-            rc = new_task(gs->next[i], strdup(me), -1) ? 0 : MF_ENOMEM;
+            rc = queue_next(t, me, gs->next[i], -1, 0);
     } else if (gs->type == MF_STEP_FOREACH) {
         for (int64_t i = 0; !rc && i < r->foreach_count; i++)
-            rc = new_task(gs->next[0], strdup(me), i) ? 0 : MF_ENOMEM;
+            rc = queue_next(t, me, gs->next[0], i, r->foreach_count);
     } else if (gs->type == MF_STEP_LINEAR) {
         int nx = gs->next[0];
         if (R->g->steps[nx].is_join)
             rc = arrive(r, t, nx);
         else
-            rc = new_task(nx, strdup(me), -1) ? 0 : MF_ENOMEM;
+            rc = queue_next(t, me, nx, -1, 0);
     }
     free(me);
     if (rc) {
-        fprintf(stderr, "mflow: cannot schedule the successors of %s/%lld (code %d)\n", gs->name,
-                (long long)t->id, rc);
+        clear_progress();
+        fprintf(stderr, "mflow: what follows %s/%lld is lost; the run fails\n", gs->name,
+                (long long)t->id);
         R->failed = R->stopping = 1;
     }
 }
@@ -1075,7 +1169,8 @@ static void task_ended(struct rt_task *t, const struct mf_job_status *js)
             t->attempt++;
             fprintf(stderr, "mflow: retrying %s/%lld (attempt %u of %d)\n", step_name(t->step),
                     (long long)t->id, t->attempt + 1, d->retry + 1);
-            requeue(t);
+            if (requeue(t) != 0)
+                lose_task(t, "it cannot be queued for its retry (out of memory)");
         } else if (d->catch_var && !R->stopping && catch_failure(t, &r) == 0) {
             /* caught: the flow goes on */
         } else {
@@ -1360,6 +1455,42 @@ static void loop(void)
     free(tk);
 }
 
+/* The run can succeed only when `end` succeeded and every task is accounted for: done, or
+ * failed and counted. Anything else (a task still queued or running when the loop ended, a
+ * join still waiting for inputs, an `end` that never ran) is lost work that a path above
+ * dropped without saying so; each is named. Returns how many. */
+static size_t unaccounted(void)
+{
+    enum { SHOWN = 10 };
+    size_t lost = 0;
+    int end_done = 0;
+    for (size_t i = 0; i < R->n_tasks; i++) {
+        const struct rt_task *t = R->tasks[i];
+        if (t->step == R->g->end && t->state == T_DONE)
+            end_done = 1;
+        if (t->state == T_DONE || t->state == T_FAILED)
+            continue;
+        if (lost++ < SHOWN)
+            fprintf(stderr, "mflow: lost task %s/%lld/%s/%lld (attempt %u): %s when the run "
+                            "ended\n",
+                    R->run.flow, (long long)R->run.run_id, step_name(t->step), (long long)t->id,
+                    t->attempt, t->state == T_READY ? "still queued" : "still running");
+    }
+    for (size_t i = 0; i < R->n_arr; i++) {
+        const struct arrival *a = &R->arr[i];
+        if (lost++ < SHOWN)
+            fprintf(stderr, "mflow: lost join '%s' of split %s/%lld: %u of its %u inputs "
+                            "arrived\n",
+                    step_name(a->join_step), step_name(R->tasks[a->split_task - 1]->step),
+                    (long long)a->split_task, a->got, a->count);
+    }
+    if (!end_done && lost++ < SHOWN)
+        fprintf(stderr, "mflow: step '%s' never ran\n", step_name(R->g->end));
+    if (lost > SHOWN)
+        fprintf(stderr, "mflow: ... and %zu more lost\n", lost - SHOWN);
+    return lost;
+}
+
 static char *self_exe(void)
 {
     char buf[PATH_MAX];
@@ -1489,9 +1620,17 @@ int mf_run_flow(const struct mf_run_opts *o)
         char buf[32];
         int n = snprintf(buf, sizeof buf, "%lld\n", (long long)id);
         int wrc = mf_write_file_atomic(o->run_id_file, buf, (size_t)n);
-        if (wrc)
-            fprintf(stderr, "mflow: warning: cannot write --run-id-file %s: %s\n", o->run_id_file,
-                    strerror(wrc));
+        if (wrc) {
+            /* The caller could not learn the id: nothing runs under it. */
+            err = mf_strf("cannot write --run-id-file %s: %s; run %s/%lld is recorded failed "
+                          "before any task ran",
+                          o->run_id_file, strerror(wrc), flow, (long long)id);
+            rt.run.status = MF_STATUS_FAILED;
+            rt.run.end_time = mf_now();
+            write_run();
+            rc = wrc;
+            goto out;
+        }
     }
     rt.logdir = mf_strf("%s/tmp/%s-%lld-%d", mf_host_home(), flow, (long long)id, (int)getpid());
     if (!rt.logdir || mf_mkdir_p(rt.logdir, MF_PRIVATE_DIR_MODE) != 0) {
@@ -1513,6 +1652,14 @@ int mf_run_flow(const struct mf_run_opts *o)
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
     loop();
+    if (!interrupted && !rt.failed) {
+        size_t lost = unaccounted();
+        if (lost) {
+            fprintf(stderr, "mflow: run %s/%lld lost track of %zu task(s) named above; it fails\n",
+                    flow, (long long)id, lost);
+            rt.failed = 1;
+        }
+    }
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
     mf_host_set_output(NULL);

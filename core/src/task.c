@@ -12,11 +12,14 @@
 
 #include <mflow/flow.h>
 
+#include <errno.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A value read during the step: kept until the step returns so getters can hand out
@@ -38,12 +41,12 @@ struct mf_task {
     int64_t split_index;
     struct held *held;
     size_t n_held, cap_held;
-    jmp_buf fail_jmp;
-    int in_step;
+    sigjmp_buf fail_jmp;         /* mf_fail (1) and the task's deadline (2) jump here */
+    volatile sig_atomic_t in_step;
     char *fail_msg;
 };
 
-static struct mf_task *current;
+static struct mf_task *volatile current;
 
 /* ---- failure ------------------------------------------------------------------------------- */
 
@@ -55,9 +58,10 @@ void mf_fail(mf_task *t, const char *fmt, ...)
     va_end(ap);
     if (!t)
         t = current;
+    t->in_step = 0;   /* past here the deadline kills outright: fail_msg is being replaced */
     free(t->fail_msg);
     t->fail_msg = msg ? msg : strdup("task failed (out of memory formatting the message)");
-    longjmp(t->fail_jmp, 1);
+    siglongjmp(t->fail_jmp, 1);
 }
 
 #define FAIL(t, ...) mf_fail((t), __VA_ARGS__)
@@ -505,6 +509,94 @@ const char *mf_step_name(mf_task *t) { return t->rec.step; }
 int64_t mf_task_id(mf_task *t) { return t->rec.task_id; }
 int mf_attempt(mf_task *t) { return (int)t->rec.attempt; }
 
+/* ---- the task's own deadline --------------------------------------------------------------- */
+
+/* A task holds itself to its step's timeout_s, not only whoever started it: an orchestrator
+ * that was killed stops nothing, and a task left running past its deadline must not end up
+ * recorded as succeeded. A POSIX timer on a signal of its own (so a step's alarm() or SIGALRM
+ * handler cannot disarm it) fires at the deadline. Inside the step the task jumps out of it,
+ * records the attempt as timed out and kills its process group; anywhere else (loading,
+ * storing the record) it is killed at once, leaving no record or the one already stored. */
+#define DEADLINE_SIG SIGRTMAX
+#ifndef sigev_notify_thread_id   /* glibc names it only from 2.38 */
+#define sigev_notify_thread_id _sigev_un._tid
+#endif
+#define DEADLINE_GRACE_S 5   /* to store the timed-out record before the hard kill */
+
+static timer_t deadline_timer;
+static pid_t deadline_tid;   /* the thread that runs the step: the one the timer signals */
+static int deadline_armed;
+static volatile sig_atomic_t deadline_expired;
+static struct sigaction deadline_old;
+
+/* SIGKILL to the task and everything its step started: its process group when it leads one
+ * (local compute starts every task as a group leader), else itself alone (it runs in someone
+ * else's group, which is not its to kill). */
+static void deadline_kill(void)
+{
+    if (getpgrp() == getpid())
+        kill(0, SIGKILL);
+    kill(getpid(), SIGKILL);
+}
+
+static void on_deadline(int sig)
+{
+    (void)sig;
+    mf_task *t = current;
+    /* Only the step's own thread may jump out of it (a step's threads could be sent the
+     * signal from elsewhere). */
+    if (!deadline_expired && t && t->in_step && gettid() == deadline_tid) {
+        deadline_expired = 1;
+        /* Storing the record may block where the step was stopped (a lock inside malloc): a
+         * second expiry then kills without it. */
+        struct itimerspec again = {.it_value = {.tv_sec = DEADLINE_GRACE_S}};
+        timer_settime(deadline_timer, 0, &again, NULL);
+        siglongjmp(t->fail_jmp, 2);
+    }
+    deadline_kill();
+}
+
+/* 0, or errno when no timer could be had (the task then runs held by its starter only). */
+static int deadline_arm(uint32_t seconds)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_deadline;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction(DEADLINE_SIG, &sa, &deadline_old) != 0)
+        return errno;
+    struct sigevent ev;
+    memset(&ev, 0, sizeof ev);
+    /* To this thread, the one that runs the step, not to any thread the step started. */
+    deadline_tid = gettid();
+    ev.sigev_notify = SIGEV_THREAD_ID;
+    ev.sigev_notify_thread_id = deadline_tid;
+    ev.sigev_signo = DEADLINE_SIG;
+    struct itimerspec at = {.it_value = {.tv_sec = (time_t)seconds}};
+    if (timer_create(CLOCK_MONOTONIC, &ev, &deadline_timer) != 0) {
+        int e = errno;
+        sigaction(DEADLINE_SIG, &deadline_old, NULL);
+        return e;
+    }
+    deadline_expired = 0;
+    deadline_armed = 1;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, DEADLINE_SIG);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);   /* a starter's blocked mask is inherited */
+    timer_settime(deadline_timer, 0, &at, NULL);
+    return 0;
+}
+
+static void deadline_disarm(void)
+{
+    if (!deadline_armed)
+        return;
+    timer_delete(deadline_timer);
+    sigaction(DEADLINE_SIG, &deadline_old, NULL);
+    deadline_armed = 0;
+}
+
 /* ---- running one task ---------------------------------------------------------------------- */
 
 static int load_inputs(mf_task *t, const struct mf_task_args *a, char **err)
@@ -571,6 +663,16 @@ int mf_task_execute(const struct mf_task_args *a)
     mf_task *t = &t0;
     memset(t, 0, sizeof *t);
     mf_task_record_init(&t->rec);
+    /* The deadline and the recorded start count from here, before the flow is loaded: what
+     * the record says the task took is what it was held to. */
+    double started = mf_now();
+    if (a->timeout_s) {
+        int drc = deadline_arm(a->timeout_s);
+        if (drc)
+            fprintf(stderr, "mflow task: warning: cannot arm its own %u s deadline (%s); only "
+                            "its compute backend holds it to timeout_s\n",
+                    a->timeout_s, strerror(drc));
+    }
     t->split_index = a->split_index;
     char *err = NULL;
     struct mf_store st;
@@ -620,6 +722,7 @@ int mf_task_execute(const struct mf_task_args *a)
         if (store_ok)
             mf_store_close(&st);
         mf_flow_close(t->flow);
+        deadline_disarm();
         return 1;
     }
     char host[256] = "";
@@ -630,7 +733,7 @@ int mf_task_execute(const struct mf_task_args *a)
     t->rec.task_id = a->task_id;
     t->rec.attempt = a->attempt;
     t->rec.host = strdup(host);
-    t->rec.start_time = mf_now();
+    t->rec.start_time = started;
     t->rec.status = MF_STATUS_RUNNING;
 
     rc = load_inputs(t, a, &err);
@@ -641,10 +744,26 @@ int mf_task_execute(const struct mf_task_args *a)
         err = NULL;
     } else {
         current = t;
-        if (setjmp(t->fail_jmp) == 0) {
+        /* The mask is saved: a jump from the deadline's handler unblocks its signal again. */
+        switch (sigsetjmp(t->fail_jmp, 1)) {
+        case 0:
             t->in_step = 1;
             t->gs->def->fn(t);
             check_foreach(t);
+            break;
+        case 2:
+            /* With the orchestrator gone its output pipes are closed: saying why on stderr
+             * must not kill the task before the record is stored. */
+            signal(SIGPIPE, SIG_IGN);
+            free(t->fail_msg);
+            t->fail_msg = mf_strf("step '%s' timed out after %u s (timeout_s); the task stopped "
+                                  "itself at its deadline",
+                                  a->step, a->timeout_s);
+            if (!t->fail_msg)
+                t->fail_msg = strdup("timed out (timeout_s)");
+            break;
+        default:
+            break;
         }
         t->in_step = 0;
         current = NULL;
@@ -668,6 +787,12 @@ int mf_task_execute(const struct mf_task_args *a)
                 t->st->ops->last_error(t->st->state));
     int code = (t->rec.status == MF_STATUS_SUCCEEDED && !wrc) ? 0 : 1;
     fflush(stdout);
+    if (deadline_expired) {
+        /* Recorded: now take whatever the step started, and the task with it. */
+        fflush(stderr);
+        deadline_kill();
+    }
+    deadline_disarm();
     mf_record_free_inputs(t->in, t->n_in);
     mf_task_record_free(&t->rec);
     if (store_ok)

@@ -15,9 +15,13 @@ struct mf_task_args {
     const char *input_paths;     /* see mf_record_read_inputs */
     int64_t split_index;         /* foreach position, -1 when not a foreach split */
     const char *package;         /* code package address: load the flow from it, or NULL */
+    uint32_t timeout_s;          /* the step's timeout_s, held by the task itself; 0 none */
 };
 
-/* Run the task; returns the process exit code (0 when the step succeeded). */
+/* Run the task; returns the process exit code (0 when the step succeeded). With timeout_s,
+ * a task still running its step at the deadline stores a record that says it timed out and
+ * then SIGKILLs its process group (itself alone when it leads none); elsewhere it is killed
+ * at once. Its record's start_time is when it started, before the flow was loaded. */
 int mf_task_execute(const struct mf_task_args *a);
 
 #endif

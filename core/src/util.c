@@ -246,6 +246,21 @@ int mf_write_file_atomic_mode(const char *path, const void *data, size_t len, mo
     return 0;
 }
 
+int mf_check_file_writable(const char *path)
+{
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return EISDIR;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return errno;
+    close(fd);
+    unlink(tmp);
+    return 0;
+}
+
 double mf_now(void)
 {
     struct timespec ts;

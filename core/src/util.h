@@ -49,6 +49,9 @@ int mf_read_file(const char *path, char **out, size_t *len);
 int mf_write_file_atomic(const char *path, const void *data, size_t len);
 /* The same, the new file created with this mode (less the umask). */
 int mf_write_file_atomic_mode(const char *path, const void *data, size_t len, mode_t mode);
+/* Whether mf_write_file_atomic could write path now: it is no directory, and a temporary can
+ * be made beside it (made and removed again; path itself is not touched). 0 or errno. */
+int mf_check_file_writable(const char *path);
 
 /* Wall clock, unix seconds. */
 double mf_now(void);

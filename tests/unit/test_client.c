@@ -108,6 +108,24 @@ static int write_dead_run(void)
         rc = mf_index_put_run(ix, &away);
     if (!rc)
         rc = mf_index_put_run(ix, &reused);
+    /* Two tasks its orchestrator recorded before it died: the later ended 7 s after the start. */
+    struct mf_task_rec t;
+    memset(&t, 0, sizeof t);
+    snprintf(t.flow, sizeof t.flow, "DeadFlow");
+    t.run_id = 4;
+    snprintf(t.step, sizeof t.step, "start");
+    t.task_id = 1;
+    t.status = MF_STATUS_SUCCEEDED;
+    t.start_time = reused.start_time + 1;
+    t.end_time = reused.start_time + 2;
+    if (!rc)
+        rc = mf_index_put_task(ix, &t);
+    t.task_id = 2;
+    snprintf(t.step, sizeof t.step, "work");
+    t.start_time = reused.start_time + 5;
+    t.end_time = reused.start_time + 7;
+    if (!rc)
+        rc = mf_index_put_task(ix, &t);
     mf_index_close(ix);
     free(dir);
     mf_store_close(&st);
@@ -402,6 +420,33 @@ static void test_dead(void **state)
     assert_int_equal(mf_client_run_dead(r), 0);
     mf_client_run_free(r);
     assert_int_equal(mf_client_run_dead(NULL), 0);
+}
+
+/* A dead run's duration ends at its last known activity; an ended run's at its end; a live
+ * one has none yet. */
+static void test_last_active(void **state)
+{
+    mf_client *c = *state;
+    mf_client_run *r;
+    assert_int_equal(mf_client_run_get(c, "DeadFlow", 4, &r), 0); /* dead, with tasks */
+    double s = mf_client_run_start_time(r);
+    assert_true(mf_client_run_last_active(r) == s + 7);
+    assert_true(mf_client_run_last_active(r) == s + 7); /* the same on a second look */
+    mf_client_run_free(r);
+    assert_int_equal(mf_client_run_get(c, "DeadFlow", 1, &r), 0); /* dead, no task recorded */
+    assert_true(mf_client_run_last_active(r) == mf_client_run_start_time(r));
+    mf_client_run_free(r);
+    assert_int_equal(mf_client_run_get(c, "DeadFlow", 2, &r), 0); /* alive: still going */
+    assert_true(mf_client_run_last_active(r) == 0);
+    mf_client_run_free(r);
+    assert_int_equal(mf_client_run_get(c, "DeadFlow", 3, &r), 0); /* elsewhere: unknown */
+    assert_true(mf_client_run_last_active(r) == 0);
+    mf_client_run_free(r);
+    assert_int_equal(mf_client_run_get(c, "ForeachFlow", 1, &r), 0); /* ended */
+    assert_true(mf_client_run_end_time(r) > 0);
+    assert_true(mf_client_run_last_active(r) == mf_client_run_end_time(r));
+    mf_client_run_free(r);
+    assert_true(mf_client_run_last_active(NULL) == 0);
 }
 
 static void test_params(void **state)
@@ -909,6 +954,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_runs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_run_get, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_last_active, setup, teardown),
         cmocka_unit_test_setup_teardown(test_params, setup, teardown),
         cmocka_unit_test_setup_teardown(test_steps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tasks, setup, teardown),

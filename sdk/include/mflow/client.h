@@ -168,6 +168,11 @@ uint32_t mf_client_run_failed_count(const mf_client_run *r);
 /* 1 when the run is recorded as running but its orchestrator process is gone from this
  * host (killed before it could record the end); 0 otherwise, also when it ran elsewhere. */
 int mf_client_run_dead(const mf_client_run *r);
+/* When the run was last known to work: its end time when it ended; for a dead run (above),
+ * the latest start or end of a task its orchestrator recorded, or its start when none (so a
+ * dead run's duration stops growing); 0 while it runs. Looks the tasks up in the index on the
+ * first call for a dead run. */
+double mf_client_run_last_active(mf_client_run *r);
 size_t mf_client_run_tag_count(const mf_client_run *r);
 const char *mf_client_run_tag(const mf_client_run *r, size_t i);  /* NULL out of range */
 int mf_client_run_has_tag(const mf_client_run *r, const char *tag);
