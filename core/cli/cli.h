@@ -51,6 +51,10 @@ int cli_print_json(struct json_t *v);
 /* An artifact's value as JSON (bytes as {"type":"bytes","hex":...}); NULL when unreadable. */
 struct json_t *cli_artifact_json(const struct mf_client_artifact *a);
 
+/* Turn a SIGBUS or SIGSEGV inside an open index's mapping (a damaged index file) into a
+ * message that says to run `mflow reindex`, and exit 1 (main.c). */
+void cli_guard_index(void);
+
 /* "mflow: " + message + newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv has --help or -h (after argv[0]); prints usage then. */
