@@ -70,6 +70,10 @@ struct json_t *cli_json_textn(const char *s, size_t n);
  * Checked before the run exists, so that nothing runs under an id the caller cannot learn. */
 int cli_check_run_id_file(const char *path);
 
+/* Turn a SIGBUS or SIGSEGV inside an open index's mapping (a damaged index file) into a
+ * message that says to run `mflow reindex`, and exit 1 (main.c). */
+void cli_guard_index(void);
+
 /* "mflow: " + message + newline on stderr. */
 void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* True when argv has --help or -h (after argv[0]); prints usage then. */

@@ -173,6 +173,19 @@ static json_t *inline_json(const mf_client_artifact *a)
     return v;
 }
 
+/* "damaged" when the artifact's stored value fails its hash or format check, else NULL. Only
+ * values small enough to be read for display are checked (a large one would cost a read). */
+static const char *damage(const mf_client_artifact *a)
+{
+    if (mf_client_artifact_size(a) > INLINE_READ_MAX)
+        return NULL;
+    void *p = NULL;
+    size_t n;
+    int rc = mf_client_artifact_value(a, NULL, &p, &n);
+    free(p);
+    return rc == MF_ECORRUPT ? "damaged" : NULL;
+}
+
 /* The same as one line of text (malloc'd), or NULL. */
 static char *inline_value(const mf_client_artifact *a)
 {
@@ -566,8 +579,11 @@ static int inspect_task(mf_client *c, const char *spec, int json)
                                 json_string(mf_client_type_name(mf_client_artifact_type(a))));
             json_object_set_new(ao, "size", json_integer((json_int_t)mf_client_artifact_size(a)));
             json_t *v = inline_json(a);
+            const char *bad = v ? NULL : damage(a);
             if (v)
                 json_object_set_new(ao, "value", v);
+            else if (bad)
+                json_object_set_new(ao, "state", json_string(bad));
             json_array_append_new(arts, ao);
         }
         json_object_set_new(o, "artifacts", arts);
@@ -642,9 +658,10 @@ static int inspect_task(mf_client *c, const char *spec, int json)
         for (size_t i = 0; i < na; i++) {
             const mf_client_artifact *a = mf_client_task_artifact_at(t, i);
             char *v = inline_value(a);
+            const char *bad = v ? NULL : damage(a);
             printf("  %-*s  %-5s  %10llu  %s\n", (int)w, cli_esc(mf_client_artifact_name(a)),
                    mf_client_type_name(mf_client_artifact_type(a)),
-                   (unsigned long long)mf_client_artifact_size(a), v ? cli_esc(v) : "");
+                   (unsigned long long)mf_client_artifact_size(a), v ? cli_esc(v) : bad ? bad : "");
             free(v);
         }
     } else {

@@ -10,9 +10,14 @@
 
 #include <mflow/client.h>
 
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 static const char usage[] = "reindex [--force]";
@@ -58,6 +63,85 @@ static int live_runs(void)
     return live;
 }
 
+/* Whether the index in dir can be read through: every record is read and checked in a child
+ * process, where a fault on a damaged page ends only the child. 1 sound (or absent), 0
+ * damaged (msg says how), -1 when the check could not run. */
+static int index_sound(const char *dir, char *msg, size_t msglen)
+{
+    char path[4096];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    if (stat(path, &st) != 0)
+        return 1;
+    int fds[2];
+    if (pipe(fds) != 0)
+        return -1;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        close(fds[0]);
+        signal(SIGBUS, SIG_DFL);
+        signal(SIGSEGV, SIG_DFL);
+        mf_index *ix = NULL;
+        int rc = mf_index_open(dir, &ix);
+        if (!rc)
+            rc = mf_index_check(ix);
+        if (rc == MF_ECORRUPT) {
+            const char *m = mf_index_error(ix);
+            ssize_t w = write(fds[1], m, strlen(m));
+            (void)w;
+        }
+        _exit(rc == MF_ECORRUPT ? 3 : rc ? 4 : 0);
+    }
+    close(fds[1]);
+    size_t got = 0;
+    ssize_t n;
+    while (got + 1 < msglen && (n = read(fds[0], msg + got, msglen - 1 - got)) != 0) {
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            break;
+        got += (size_t)n;
+    }
+    msg[got] = '\0';
+    close(fds[0]);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (WIFSIGNALED(status)) {
+        snprintf(msg, msglen, "reading it faulted (%s)", strsignal(WTERMSIG(status)));
+        return 0;
+    }
+    /* 4: another failure (permissions, memory), which opening it again will report */
+    return WIFEXITED(status) && WEXITSTATUS(status) == 3 ? 0 : 1;
+}
+
+/* Move a damaged index's files aside (kept for a look, never read again), so that it is
+ * rebuilt from nothing: lmdb cannot be trusted to clear a tree whose pages are damaged. */
+static int move_aside(const char *dir, char *aside, size_t len)
+{
+    char from[4096];
+    time_t now = time(NULL);
+    struct tm tm;
+    char stamp[32];
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d-%H%M%S", &tm);
+    snprintf(from, sizeof from, "%s/data.mdb", dir);
+    snprintf(aside, len, "%s/data.mdb.damaged-%s-%d", dir, stamp, (int)getpid());
+    if (rename(from, aside) != 0)
+        return errno;
+    snprintf(from, sizeof from, "%s/lock.mdb", dir);
+    if (unlink(from) != 0 && errno != ENOENT)
+        return errno;
+    return 0;
+}
+
 static void warn(void *ud, const char *msg)
 {
     (void)ud;
@@ -74,9 +158,31 @@ int cmd_reindex(int argc, char **argv)
                   "--datastore-root, the index from --home)");
         return 2;
     }
-    if (!force && live_runs() > 0) {
+    char *dir = mf_strf("%s/index", mf_host_home());
+    if (!dir) {
+        cli_error("out of memory");
+        return 1;
+    }
+    char why[1024] = "", aside[4200];
+    int sound = index_sound(dir, why, sizeof why);
+    if (sound == 0) {
+        int e = move_aside(dir, aside, sizeof aside);
+        if (e) {
+            cli_error("the index at %s is damaged (%s) and cannot be moved aside: %s; delete "
+                      "%s/data.mdb and %s/lock.mdb and run `mflow reindex` again",
+                      dir, why, strerror(e), dir, dir);
+            free(dir);
+            return 1;
+        }
+        fprintf(stderr, "mflow: the index at %s was damaged (%s): moved it aside to %s (delete "
+                        "it when done with it) and rebuilding it from the datastore\n",
+                dir, why, aside);
+    }
+    /* A damaged index cannot tell which runs are going on: nothing to wait for then. */
+    if (!force && sound != 0 && live_runs() > 0) {
         cli_error("reindex: run it once those runs end, or with --force to rebuild now (and "
                   "again after they end)");
+        free(dir);
         return 1;
     }
     struct mf_store st;
@@ -84,11 +190,11 @@ int cmd_reindex(int argc, char **argv)
     if (mf_store_open(&st, &err)) {
         cli_error("%s", err ? err : "cannot open the datastore");
         free(err);
+        free(dir);
         return 1;
     }
-    char *dir = mf_strf("%s/index", mf_host_home());
     mf_index *ix = NULL;
-    int rc = dir ? mf_index_open(dir, &ix) : MF_ENOMEM;
+    int rc = mf_index_open(dir, &ix);
     int code = 1;
     if (rc) {
         cli_error("%s", ix ? mf_index_error(ix) : "out of memory");
@@ -97,6 +203,27 @@ int cmd_reindex(int argc, char **argv)
     double t0 = mf_mono();
     struct mf_reindex_stats s;
     rc = mf_reindex(&st, ix, warn, NULL, &s, &err);
+    if (rc && sound != 0 && err && !strcmp(err, mf_index_error(ix))) {
+        /* The index itself failed the rebuild in place (a damaged page no read had touched,
+         * in lmdb's free list): start again from nothing. */
+        mf_index_close(ix);
+        ix = NULL;
+        int e = move_aside(dir, aside, sizeof aside);
+        if (!e) {
+            fprintf(stderr, "mflow: the index at %s could not be rebuilt in place (%s): moved "
+                            "it aside to %s (delete it when done with it) and rebuilding it "
+                            "from nothing\n",
+                    dir, err, aside);
+            free(err);
+            err = NULL;
+            rc = mf_index_open(dir, &ix);
+            if (rc) {
+                cli_error("%s", ix ? mf_index_error(ix) : "out of memory");
+                goto out;
+            }
+            rc = mf_reindex(&st, ix, warn, NULL, &s, &err);
+        }
+    }
     if (rc) {
         cli_error("reindex: %s (the index may be incomplete: fix that and run `mflow reindex` "
                   "again)",

@@ -3,9 +3,11 @@
 
 #include "flowload.h"
 #include "host.h"
+#include "index.h"
 #include "mflow-build.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,6 +117,43 @@ int cli_parse_globals(int argc, char **argv, struct mf_host_opts *o, int *next)
     return -1;
 }
 
+/* lmdb reads the index through a mapping of its file, and a damaged page can fault before any
+ * check sees it (a read past the file's end, a wild page number), or fail one of lmdb's own
+ * assertions (SIGABRT). Such a fault ends the command with the one thing to do; any other is
+ * the crash it always was. The handler cannot go back into the command (lmdb's state is
+ * unknown), so it says so and exits. */
+static void on_fault(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    const char *dir = mf_index_fault_dir(si && si->si_code > 0 ? si->si_addr : NULL);
+    if (dir) {
+        static const char a[] = "mflow: the index at ",
+                          b[] = " is damaged (reading it faulted): run `mflow reindex` to "
+                                "rebuild it from the datastore\n";
+        ssize_t w = write(STDERR_FILENO, a, sizeof a - 1);
+        w = write(STDERR_FILENO, dir, strlen(dir));
+        w = write(STDERR_FILENO, b, sizeof b - 1);
+        (void)w;
+        _exit(1);
+    }
+    /* SA_RESETHAND put the default back: a hardware fault repeats and ends the process as
+     * before; a sent signal is sent again. */
+    if (!si || si->si_code <= 0)
+        raise(sig);
+}
+
+void cli_guard_index(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+    sigaction(SIGSEGV, &sa, NULL);
+    sigaction(SIGABRT, &sa, NULL);
+}
+
 int cli_main(int argc, char **argv)
 {
     struct mf_host_opts o;
@@ -138,6 +177,9 @@ int cli_main(int argc, char **argv)
         return 1;
     }
     mf_flow_set_load_guard(cli_flow_load_guard);
+    /* A task never opens the index, and its faults are the step's own to report. */
+    if (strcmp(cmd->name, "task") != 0)
+        cli_guard_index();
     code = cmd->fn(argc - i, argv + i);
     mf_host_fini();
     return code;

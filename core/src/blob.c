@@ -1,7 +1,7 @@
 /* Content-addressed blobs over a storage plugin instance: see blob.h and sdk/ARTIFACTS.md.
  *
  * put: hash the caller's pieces (SHA-256, incremental), ask the store whether the blob is
- * already there (then nothing is written), decide on zstd from a few sampled windows, and hand
+ * already there and intact (then nothing is written; a damaged one is replaced), decide on zstd from a few sampled windows, and hand
  * the store the 16-byte header plus either the caller's own buffers (raw: no copy) or the
  * compressed frame. A large value that the sample says to store raw is instead written while
  * it is hashed, when the store has the streaming writer (ABI 1.1) and the caller may use a
@@ -229,6 +229,65 @@ fail:
     return MF_EFAIL;
 }
 
+/* ---- a stored blob found by a put ----------------------------------------------------------- */
+
+/* A put that finds its key present checks what is there before trusting it: a blob damaged on
+ * disk (a flipped byte, cut short, emptied, overwritten) would otherwise never be repaired,
+ * since every later write of the same value would skip it. Values up to this size are read
+ * back and verified in full (header, length, zstd, SHA-256), which costs one read and one hash
+ * of at most 16 MiB, less than the write it saves. Larger ones only have their stored size
+ * checked (through list: a stat locally, one LIST request on S3): a raw blob must be exactly
+ * its header plus the value, a compressed one no longer than that. A flipped byte inside a
+ * large blob is still found by every read, which says to delete the blob and re-run. */
+#define VERIFY_FULL_MAX ((size_t)16 * 1024 * 1024)
+static size_t verify_full_max = VERIFY_FULL_MAX;
+
+void mf_blob_set_verify(size_t full_max)
+{
+    verify_full_max = full_max ? full_max : VERIFY_FULL_MAX;
+}
+
+struct size_seen {
+    const char *path;
+    int found;
+    uint64_t size;
+};
+
+static int note_size(void *ud, const char *key, uint64_t size)
+{
+    struct size_seen *s = ud;
+    if (!strcmp(key, s->path)) {
+        s->found = 1;
+        s->size = size;
+    }
+    return 0;
+}
+
+/* 1 when the blob `key` stored at `path` holds `total` bytes of value and can be trusted, 0
+ * when it must be written again (damaged, gone meanwhile, or unreadable: writing the right
+ * bytes over it is always safe). `raw` is 1 when the value would be stored raw, 0 when it
+ * may be compressed, -1 when not known. Leaves no error message behind. */
+static int stored_ok(struct mf_store *st, const char *key, const char *path, size_t total,
+                     int raw)
+{
+    int ok;
+    if (total <= verify_full_max) {
+        struct mf_blob b;
+        ok = mf_blob_get(st, key, &b) == 0 && b.len == total;
+        mf_blob_release(&b);
+    } else if (st->ops->list) {
+        struct size_seen seen = {path, 0, 0};
+        int rc = st->ops->list(st->state, path, note_size, &seen);
+        uint64_t full = HDR_LEN + (uint64_t)total;
+        ok = rc == 0 && seen.found &&
+             (raw == 1 ? seen.size == full : seen.size > HDR_LEN && seen.size <= full);
+    } else {
+        ok = 1;   /* no cheap way to look: trusted, and checked by every read */
+    }
+    err_msg[0] = '\0';
+    return ok;
+}
+
 /* ---- put, streamed --------------------------------------------------------------------------- */
 
 /* Raw values from this size on are written while they are hashed, when the store can: hashing
@@ -360,6 +419,10 @@ static int put_streamed(struct mf_store *st, const struct mf_iov *iov, size_t ni
     mf_blob_path(key, path, sizeof path);
     int present = st->ops->exists(st->state, path);
     char exists_msg[512] = "";
+    /* A damaged blob under this key is replaced by what is being written. */
+    int replace = present == 1 && !stored_ok(st, key, path, total, 1);
+    if (replace)
+        present = 0;
     if (present != 0) {
         if (present != 1)
             snprintf(exists_msg, sizeof exists_msg, "%s", store_error(st));
@@ -383,7 +446,7 @@ static int put_streamed(struct mf_store *st, const struct mf_iov *iov, size_t ni
         set_error("blob %s: cannot store %s: %s", key, path, s.msg);
         return s.rc;
     }
-    rc = st->ops->writer_commit(st->state, s.w, path, MF_PUT_IF_ABSENT);
+    rc = st->ops->writer_commit(st->state, s.w, path, replace ? 0 : MF_PUT_IF_ABSENT);
     if (rc) {
         set_error("blob %s: cannot store %s: %s", key, path, store_error(st));
         return rc;
@@ -444,8 +507,20 @@ int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
     mf_blob_path(key, path, sizeof path);
 
     rc = st->ops->exists(st->state, path);
-    if (rc == 1)
-        return 0;   /* content-addressed: already stored, nothing to write */
+    int replace = 0;
+    if (rc == 1) {
+        if (!sampled && total > verify_full_max && total >= 64) {
+            /* The sample tells whether the blob must be raw, for its size check. */
+            ZSTD_CCtx *cctx = ZSTD_createCCtx();
+            worth = cctx ? worth_compressing(cctx, iov, niov, total) : MF_ENOMEM;
+            ZSTD_freeCCtx(cctx);
+            sampled = worth >= 0;
+        }
+        if (stored_ok(st, key, path, total, sampled && worth == 0 ? 1 : -1))
+            return 0;   /* content-addressed: already stored, nothing to write */
+        replace = 1;    /* damaged: written again, atomically over it */
+        rc = 0;
+    }
     if (rc != 0) {
         set_error("blob %s: cannot check whether %s exists: %s", key, path, store_error(st));
         return rc < 0 ? rc : MF_EIO;
@@ -488,7 +563,7 @@ int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
         npieces = niov + 1;
     }
     uint64_t bytes = HDR_LEN + (uint64_t)(packed ? packed_len : total);
-    rc = st->ops->put(st->state, path, pieces, npieces, MF_PUT_IF_ABSENT);
+    rc = st->ops->put(st->state, path, pieces, npieces, replace ? 0 : MF_PUT_IF_ABSENT);
     if (pieces != small)
         free(pieces);
     free(packed);

@@ -6,7 +6,9 @@
  * zstd is used when a sample shows it saves at least 10%. Reads verify the hash: a flipped
  * byte is MF_ECORRUPT, never a wrong value. Writes are put-if-absent, so storing a value
  * again costs one existence check (a large raw value, written while it is hashed, is dropped
- * once the check finds it stored).
+ * once the check finds it stored) plus a check of what is stored: a blob that is damaged is
+ * replaced, atomically, by the value being written (values up to 16 MiB are read back and
+ * verified in full, larger ones have their stored size checked).
  */
 #ifndef MF_BLOB_H
 #define MF_BLOB_H
@@ -44,6 +46,10 @@ int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
  * has the streaming writer and the calling thread may run on at least `min_cpus` CPUs; 0
  * restores either default (64 MiB, 2 CPUs). For tests, which set them low; not thread-safe. */
 void mf_blob_set_stream(size_t threshold, int min_cpus);
+
+/* Values up to `full_max` bytes found stored by a put are read back and verified in full;
+ * larger ones only have their size checked. 0 restores the default (16 MiB). For tests. */
+void mf_blob_set_verify(size_t full_max);
 
 /* Read and verify the blob `key`. Returns 0, MF_ENOTFOUND, MF_ECORRUPT (hash or header
  * mismatch), or a storage error. Release with mf_blob_release. */

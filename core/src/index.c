@@ -1,16 +1,19 @@
 /* The lmdb metadata index (index.h).
  *
  * One lmdb environment in the index directory with four named databases:
- *   meta      "format" -> decimal text of MF_INDEX_FORMAT
+ *   meta      "format" -> decimal text of MF_INDEX_FORMAT; "txn" -> the id of the last
+ *             write transaction (8 bytes little-endian), written by every commit (stamp)
  *   counters  flow -> next run id (8 bytes big-endian)
  *   runs      flow '\0' run_id(BE8) -> run record
  *   tasks     flow '\0' run_id(BE8) step '\0' task_id(BE8) -> task record
  * Big-endian ids make lmdb's bytewise key order numeric, so a flow's runs are one contiguous,
  * ordered range and a run's tasks are ordered by step name, then task id.
  *
- * Record values (format 1) are fixed little-endian fields followed by strings stored as a
- * u16 length and the bytes; the flow, run id, step and task id live in the key only. Decoding
- * writes into a caller's stack struct: a listing does no allocation per record.
+ * Record values (format 2) are fixed little-endian fields followed by strings stored as a
+ * u16 length and the bytes, then a 64-bit checksum (seal below); the flow, run id, step and
+ * task id live in the key only. Decoding checks the checksum and every field strictly and
+ * writes into a caller's stack struct: a listing does no allocation per record. A record that
+ * fails is MF_ECORRUPT, "the index is damaged: run `mflow reindex`", never a wrong answer.
  *
  * Transactions: one read transaction per handle is reset when idle and renewed for the next
  * read (MDB_NOTLS lets it outlive the thread that began it); a begin/commit pair holds one
@@ -23,7 +26,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <lmdb.h>
+#include <math.h>
 #include <pwd.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,7 +61,68 @@ struct mf_index {
     int mdb_failed;      /* the last failure came from lmdb (poisons a batch) */
     char dir[PATH_MAX];
     char err[PATH_MAX + 768];
+    const char *map_addr;    /* lmdb's read-only mapping of data.mdb, for mf_index_fault_dir */
+    size_t map_len;
 };
+
+/* Open indexes, found by mf_index_fault_dir from a signal handler: so no locks, only atomic
+ * slots. More open at once than this are not found (a fault there is then a plain crash). */
+#define FAULT_SLOTS 16
+static _Atomic(mf_index *) fault_slots[FAULT_SLOTS];
+
+/* The index this thread is inside a call of (lmdb at work on its map), for mf_index_fault_dir:
+ * listings step out of it while their callback runs, so a fault of the caller's own is not
+ * taken for the index's. */
+static __thread mf_index *busy_ix;
+static __thread int busy_depth;
+
+static void enter(mf_index *ix)
+{
+    if (busy_depth++ == 0)
+        busy_ix = ix;
+}
+
+static void leave(void)
+{
+    if (busy_depth > 0 && --busy_depth == 0)
+        busy_ix = NULL;
+}
+
+static void fault_register(mf_index *ix)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(ix->env, &info) != 0 || !info.me_mapaddr)
+        return;
+    ix->map_addr = info.me_mapaddr;
+    ix->map_len = info.me_mapsize;
+    for (size_t i = 0; i < FAULT_SLOTS; i++) {
+        mf_index *none = NULL;
+        if (atomic_compare_exchange_strong(&fault_slots[i], &none, ix))
+            return;
+    }
+}
+
+static void fault_unregister(mf_index *ix)
+{
+    for (size_t i = 0; i < FAULT_SLOTS; i++) {
+        mf_index *me = ix;
+        if (atomic_compare_exchange_strong(&fault_slots[i], &me, NULL))
+            return;
+    }
+}
+
+const char *mf_index_fault_dir(const void *addr)
+{
+    if (busy_depth > 0 && busy_ix)
+        return busy_ix->dir;
+    const char *a = addr;
+    for (size_t i = 0; i < FAULT_SLOTS; i++) {
+        mf_index *ix = atomic_load(&fault_slots[i]);
+        if (ix && ix->map_addr && a >= ix->map_addr && (size_t)(a - ix->map_addr) < ix->map_len)
+            return ix->dir;
+    }
+    return NULL;
+}
 
 /* ---- errors --------------------------------------------------------------------------------- */
 
@@ -152,9 +218,10 @@ static int fail_mdb(mf_index *ix, int mrc, const char *what)
     case MDB_VERSION_MISMATCH:
     case MDB_INCOMPATIBLE:
     case MDB_BAD_DBI:
+    case MDB_CURSOR_FULL:   /* a loop of pages */
         rc = fail(ix, MF_ECORRUPT,
-                  "%s: the files are damaged or not an mflow index (lmdb: %s): delete the "
-                  "directory and run `mflow reindex` to rebuild it from the datastore",
+                  "%s: the index is damaged or not an mflow index (lmdb: %s): run "
+                  "`mflow reindex` to rebuild it from the datastore",
                   what, mdb_strerror(mrc));
         break;
     case MDB_READERS_FULL:
@@ -309,13 +376,115 @@ static void r_str(struct rbuf *r, char *dst, size_t cap)
     }
     size_t n = (size_t)r->p[r->off] | (size_t)r->p[r->off + 1] << 8;
     r->off += 2;
-    if (n >= cap || r->len - r->off < n) {
+    if (n >= cap || r->len - r->off < n || memchr(r->p + r->off, 0, n)) {
         r->bad = 1;
         return;
     }
     memcpy(dst, r->p + r->off, n);
     dst[n] = 0;
     r->off += n;
+}
+
+/* lmdb keeps no checksums: a damaged page can hand out a record whose bytes changed (a digit
+ * of a time, a letter of a name) or a record of another database. So each value ends with a
+ * 64-bit FNV-1a of its database's name, its key and the value before it: each step of FNV-1a
+ * is a bijection of the running hash, so any one changed byte changes the sum. */
+#define SUM_LEN 8
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const uint8_t *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static uint64_t rec_sum(const char *db, const MDB_val *k, const uint8_t *v, size_t vlen)
+{
+    uint64_t h = fnv1a(0xcbf29ce484222325ull, db, strlen(db) + 1);
+    h = fnv1a(h, k->mv_data, k->mv_size);
+    return fnv1a(h, v, vlen);
+}
+
+/* Append the checksum to the len bytes of buf; the sealed length. */
+static size_t seal(const char *db, const MDB_val *k, uint8_t *buf, size_t len)
+{
+    uint64_t h = rec_sum(db, k, buf, len);
+    for (int i = 0; i < SUM_LEN; i++)
+        buf[len + (size_t)i] = (uint8_t)(h >> (8 * i));
+    return len + SUM_LEN;
+}
+
+/* 1 when v's checksum holds; *len is then the length of the value before it. */
+static int sealed(const char *db, const MDB_val *k, const MDB_val *v, size_t *len)
+{
+    if (!v->mv_data || v->mv_size < SUM_LEN || !k->mv_data)
+        return 0;
+    size_t n = v->mv_size - SUM_LEN;
+    const uint8_t *p = (const uint8_t *)v->mv_data + n;
+    uint64_t h = 0;
+    for (int i = SUM_LEN - 1; i >= 0; i--)
+        h = h << 8 | p[i];
+    if (h != rec_sum(db, k, v->mv_data, n))
+        return 0;
+    *len = n;
+    return 1;
+}
+
+/* lmdb's default key order (bytes, then the shorter first). A listing checks that its keys come
+ * in order: a damaged page can hand out a record twice or out of place. */
+static int key_cmp(const uint8_t *a, size_t al, const MDB_val *b)
+{
+    size_t n = al < b->mv_size ? al : b->mv_size;
+    int c = memcmp(a, b->mv_data, n);
+    return c ? c : (al > b->mv_size) - (al < b->mv_size);
+}
+
+/* Remember key k in buf (cap bytes): 1 when it follows *len bytes of buf in the direction
+ * dir (1 ascending, -1 descending), or when buf is empty; 0 when out of order. */
+static int in_order(uint8_t *buf, size_t cap, size_t *len, const MDB_val *k, int dir)
+{
+    if (*len && (k->mv_size > cap || key_cmp(buf, *len, k) * dir >= 0))
+        return 0;
+    if (k->mv_size > cap)
+        return 1;   /* too long to be ours: the caller's own check refuses it */
+    memcpy(buf, k->mv_data, k->mv_size);
+    *len = k->mv_size;
+    return 1;
+}
+
+/* Whether the records on either side of `key` in dbi hold their checksums: a lookup that found
+ * nothing, or a listing that ended, asks this where it stopped, since a record whose key was
+ * damaged has moved out of its place and fails its checksum. 1 when they hold (or there are
+ * none), 0 when not. */
+static int around_ok(MDB_txn *txn, MDB_dbi dbi, const char *db, const MDB_val *key)
+{
+    MDB_cursor *cur;
+    if (mdb_cursor_open(txn, dbi, &cur) != 0)
+        return 0;
+    MDB_val k = *key, v;
+    size_t len;
+    int ok = 1;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    if (mrc == 0)
+        ok = sealed(db, &k, &v, &len);
+    if (ok && (mrc == 0 || mrc == MDB_NOTFOUND))
+        mrc = mdb_cursor_get(cur, &k, &v, mrc == 0 ? MDB_PREV : MDB_LAST);
+    if (ok && mrc == 0)
+        ok = sealed(db, &k, &v, &len);
+    mdb_cursor_close(cur);
+    return ok && (mrc == 0 || mrc == MDB_NOTFOUND);
+}
+
+/* A time of a record: unix seconds, or 0 for none. */
+static int bad_time(double t)
+{
+    return !isfinite(t) || t < 0;
+}
+
+static int bad_status(int32_t s)
+{
+    return s < MF_STATUS_PENDING || s > MF_STATUS_CANCELLED;
 }
 
 static size_t encode_run(const struct mf_run_rec *rec, uint8_t *buf)
@@ -335,10 +504,14 @@ static size_t encode_run(const struct mf_run_rec *rec, uint8_t *buf)
     return w.len;
 }
 
-/* Fill everything but flow and run_id. 0 or 1 when the value is malformed. */
-static int decode_run(const MDB_val *v, struct mf_run_rec *rec)
+/* Fill everything but flow and run_id from the record under key k. 0, or 1 when the value is
+ * damaged (its checksum, its layout or a field's range). */
+static int decode_run(const MDB_val *k, const MDB_val *v, struct mf_run_rec *rec)
 {
-    struct rbuf r = {v->mv_data, v->mv_size, 0, 0};
+    size_t len;
+    if (!sealed("runs", k, v, &len))
+        return 1;
+    struct rbuf r = {v->mv_data, len, 0, 0};
     rec->status = (int32_t)r_u32(&r);
     rec->pid = (int32_t)r_u32(&r);
     rec->start_time = r_f64(&r);
@@ -350,7 +523,8 @@ static int decode_run(const MDB_val *v, struct mf_run_rec *rec)
     r_str(&r, rec->ns, sizeof rec->ns);
     r_str(&r, rec->host, sizeof rec->host);
     r_str(&r, rec->tags, sizeof rec->tags);
-    return r.bad || r.off != r.len;
+    return r.bad || r.off != r.len || bad_status(rec->status) || rec->pid < 0 ||
+           bad_time(rec->start_time) || bad_time(rec->end_time) || rec->origin_run_id < 0;
 }
 
 static size_t encode_task(const struct mf_task_rec *rec, uint8_t *buf)
@@ -369,10 +543,13 @@ static size_t encode_task(const struct mf_task_rec *rec, uint8_t *buf)
     return w.len;
 }
 
-/* Fill everything but flow, run_id, step and task_id. */
-static int decode_task(const MDB_val *v, struct mf_task_rec *rec)
+/* Fill everything but flow, run_id, step and task_id, as decode_run. */
+static int decode_task(const MDB_val *k, const MDB_val *v, struct mf_task_rec *rec)
 {
-    struct rbuf r = {v->mv_data, v->mv_size, 0, 0};
+    size_t len;
+    if (!sealed("tasks", k, v, &len))
+        return 1;
+    struct rbuf r = {v->mv_data, len, 0, 0};
     rec->attempt = r_u32(&r);
     rec->status = (int32_t)r_u32(&r);
     rec->start_time = r_f64(&r);
@@ -383,7 +560,8 @@ static int decode_task(const MDB_val *v, struct mf_task_rec *rec)
     rec->foreach_count = r_u32(&r);
     r_str(&r, rec->origin, sizeof rec->origin);
     r_str(&r, rec->artifacts, sizeof rec->artifacts);
-    return r.bad || r.off != r.len;
+    return r.bad || r.off != r.len || bad_status(rec->status) || bad_time(rec->start_time) ||
+           bad_time(rec->end_time);
 }
 
 /* ---- keys ----------------------------------------------------------------------------------- */
@@ -447,8 +625,42 @@ static int ready(mf_index *ix)
     return 0;
 }
 
+/* lmdb keeps two meta pages and serves the snapshot of the one with the higher transaction id;
+ * a damaged id makes it serve an older snapshot, silently. So every commit also records its own
+ * transaction id in "meta", and opening checks that the snapshot's id is the one it records. */
+static const MDB_val stamp_key = {3, "txn"};
+
+static int stamp(mf_index *ix, MDB_txn *txn)
+{
+    uint8_t b[8];
+    uint64_t id = (uint64_t)mdb_txn_id(txn);
+    for (int i = 0; i < 8; i++)
+        b[i] = (uint8_t)(id >> (8 * i));
+    MDB_val k = stamp_key, v = {8, b};
+    return mdb_put(txn, ix->meta, &k, &v, 0);
+}
+
+/* 0 when the snapshot of txn is the one its last commit recorded, else MF_ECORRUPT. */
+static int stamp_check(mf_index *ix, MDB_txn *txn)
+{
+    MDB_val k = stamp_key, v;
+    int mrc = mdb_get(txn, ix->meta, &k, &v);
+    if (mrc && mrc != MDB_NOTFOUND)
+        return fail_mdb(ix, mrc, "cannot read");
+    uint64_t id = 0;
+    for (int i = 7; !mrc && v.mv_size == 8 && i >= 0; i--)
+        id = id << 8 | ((const uint8_t *)v.mv_data)[i];
+    if (mrc || v.mv_size != 8 || id != (uint64_t)mdb_txn_id(txn))
+        return fail(ix, MF_ECORRUPT,
+                    "the index is damaged (its meta page names transaction %zu, its data "
+                    "another): run `mflow reindex` to rebuild it from the datastore",
+                    mdb_txn_id(txn));
+    return 0;
+}
+
 static int rd_begin(mf_index *ix, MDB_txn **txn)
 {
+    enter(ix);
     if (ix->wtxn && !ix->batch_rc) {
         *txn = ix->wtxn;
         return 0;
@@ -461,6 +673,7 @@ static int rd_begin(mf_index *ix, MDB_txn **txn)
     int mrc = ix->rtxn ? mdb_txn_renew(ix->rtxn)
                        : mdb_txn_begin(ix->env, NULL, MDB_RDONLY, &ix->rtxn);
     if (mrc) {
+        leave();
         if (ix->rtxn) {
             mdb_txn_abort(ix->rtxn);
             ix->rtxn = NULL;
@@ -474,10 +687,9 @@ static int rd_begin(mf_index *ix, MDB_txn **txn)
 
 static void rd_end(mf_index *ix, MDB_txn *txn)
 {
-    if (txn == ix->wtxn || txn != ix->rtxn)
-        return;
-    if (--ix->rdepth == 0)
+    if (txn == ix->rtxn && txn != ix->wtxn && --ix->rdepth == 0)
         mdb_txn_reset(ix->rtxn);
+    leave();
 }
 
 static int wr_begin(mf_index *ix, MDB_txn **txn)
@@ -488,17 +700,30 @@ static int wr_begin(mf_index *ix, MDB_txn **txn)
                         "an earlier write of this batch failed and the batch was rolled back: "
                         "commit or abort it, then retry");
         *txn = ix->wtxn;
+        enter(ix);
         return 0;
     }
+    enter(ix);
     int mrc = mdb_txn_begin(ix->env, NULL, 0, txn);
-    if (mrc)
+    if (mrc) {
+        leave();
         return fail_mdb(ix, mrc, "cannot start writing");
+    }
     return 0;
 }
 
 /* Finish a write: commit a transaction of its own, or leave it to the batch. An lmdb failure
  * inside a batch rolls the whole batch back (lmdb allows nothing else after it). */
+static int wr_end_in(mf_index *ix, MDB_txn *txn, int rc);
+
 static int wr_end(mf_index *ix, MDB_txn *txn, int rc)
+{
+    rc = wr_end_in(ix, txn, rc);
+    leave();
+    return rc;
+}
+
+static int wr_end_in(mf_index *ix, MDB_txn *txn, int rc)
 {
     int failed = rc && ix->mdb_failed;
     ix->mdb_failed = 0;
@@ -516,7 +741,12 @@ static int wr_end(mf_index *ix, MDB_txn *txn, int rc)
         mdb_txn_abort(txn);
         return rc;
     }
-    int mrc = mdb_txn_commit(txn);
+    int mrc = stamp(ix, txn);
+    if (mrc) {
+        mdb_txn_abort(txn);
+        return fail_mdb(ix, mrc, "cannot commit");
+    }
+    mrc = mdb_txn_commit(txn);
     if (mrc)
         return fail_mdb(ix, mrc, "cannot commit");
     return 0;
@@ -529,7 +759,9 @@ int mf_index_begin(mf_index *ix)
         return rc;
     if (ix->in_batch)
         return fail(ix, MF_EINVAL, "a batch is already open: commit it before beginning another");
+    enter(ix);
     int mrc = mdb_txn_begin(ix->env, NULL, 0, &ix->wtxn);
+    leave();
     if (mrc) {
         ix->wtxn = NULL;
         return fail_mdb(ix, mrc, "cannot start a batch of writes");
@@ -560,7 +792,13 @@ int mf_index_commit(mf_index *ix)
     }
     MDB_txn *txn = ix->wtxn;
     ix->wtxn = NULL;
-    int mrc = mdb_txn_commit(txn);
+    enter(ix);
+    int mrc = stamp(ix, txn);
+    if (mrc)
+        mdb_txn_abort(txn);
+    else
+        mrc = mdb_txn_commit(txn);
+    leave();
     if (mrc)
         return fail_mdb(ix, mrc, "cannot commit the batch");
     return 0;
@@ -632,9 +870,9 @@ static int open_dbis(mf_index *ix, int create)
                 ours = 1;
         if (!ours) {
             rc = fail(ix, MF_ECORRUPT,
-                      "this is an lmdb database but not an mflow index (it holds a key "
-                      "'%.*s'): point MFLOW_HOME elsewhere, or delete the directory and run "
-                      "`mflow reindex`",
+                      "the index is damaged, or not an mflow index (it holds a key "
+                      "'%.*s'): run `mflow reindex` to rebuild it from the datastore (it moves "
+                      "the old files aside), or point MFLOW_HOME elsewhere",
                       (int)(k.mv_size > 40 ? 40 : k.mv_size), (const char *)k.mv_data);
             goto out;
         }
@@ -654,8 +892,8 @@ static int open_dbis(mf_index *ix, int create)
         mrc = mdb_dbi_open(txn, "meta", 0, &ix->meta);
         if (mrc == MDB_NOTFOUND) {
             rc = fail(ix, MF_ECORRUPT,
-                      "the index has no format record: delete the directory and run "
-                      "`mflow reindex`");
+                      "the index is damaged (it has no format record): run `mflow reindex` "
+                      "to rebuild it from the datastore");
             goto out;
         }
         if (mrc) {
@@ -666,8 +904,8 @@ static int open_dbis(mf_index *ix, int create)
         mrc = mdb_get(txn, ix->meta, &fk, &fv);
         if (mrc == MDB_NOTFOUND) {
             rc = fail(ix, MF_ECORRUPT,
-                      "the index has no format record: delete the directory and run "
-                      "`mflow reindex`");
+                      "the index is damaged (it has no format record): run `mflow reindex` "
+                      "to rebuild it from the datastore");
             goto out;
         }
         if (mrc) {
@@ -678,12 +916,15 @@ static int open_dbis(mf_index *ix, int create)
         int wl = snprintf(want, sizeof want, "%d", MF_INDEX_FORMAT);
         if (fv.mv_size != (size_t)wl || memcmp(fv.mv_data, want, (size_t)wl)) {
             rc = fail(ix, MF_ECORRUPT,
-                      "the index has format '%.*s' but this mflow reads format %d: delete the "
-                      "directory and run `mflow reindex` to rebuild it from the datastore",
+                      "the index has format '%.*s' but this mflow reads format %d (another "
+                      "version made it, or it is damaged): run `mflow reindex` to rebuild it "
+                      "from the datastore",
                       (int)(fv.mv_size > 16 ? 16 : fv.mv_size), (const char *)fv.mv_data,
                       MF_INDEX_FORMAT);
             goto out;
         }
+        if (!create && (rc = stamp_check(ix, txn)))
+            goto out;
     } else {
         char fmt[16];
         int fl = snprintf(fmt, sizeof fmt, "%d", MF_INDEX_FORMAT);
@@ -709,6 +950,11 @@ static int open_dbis(mf_index *ix, int create)
         }
     }
     /* handles opened in a transaction become the environment's when it commits */
+    mrc = create ? stamp(ix, txn) : 0;
+    if (mrc) {
+        rc = fail_mdb(ix, mrc, "cannot create");
+        goto out;
+    }
     mrc = mdb_txn_commit(txn);
     txn = NULL;
     if (mrc)
@@ -776,8 +1022,10 @@ int mf_index_open_map(const char *dir, size_t map_size, mf_index **out)
          * cache); an OS crash or power cut may lose the last commits but never corrupts the
          * database, since lmdb falls back to the previous meta page. The index is rebuilt
          * from the datastore by `mflow reindex`, so that is worth one fsync less per commit. */
+        enter(ix);   /* lmdb reads the meta pages: a truncated file faults here */
         mrc = mdb_env_open(ix->env, ix->dir, MDB_NOTLS | MDB_NOMETASYNC,
                             MF_PRIVATE_FILE_MODE);
+        leave();
         if (!mrc)
             break;
         mdb_env_close(ix->env);
@@ -793,10 +1041,13 @@ int mf_index_open_map(const char *dir, size_t map_size, mf_index **out)
     }
     int dead = 0;
     mdb_reader_check(ix->env, &dead);
+    fault_register(ix);   /* before the first read of the map */
 
+    enter(ix);
     int rc = open_dbis(ix, 0);
     if (rc == MF_ENOTFOUND)
         rc = open_dbis(ix, 1);
+    leave();
     if (rc)
         return rc;
     ix->opened = 1;
@@ -812,6 +1063,7 @@ void mf_index_close(mf_index *ix)
         mdb_txn_abort(ix->wtxn);
     if (ix->rtxn)
         mdb_txn_abort(ix->rtxn);
+    fault_unregister(ix);
     if (ix->env)
         mdb_env_close(ix->env);
     free(ix);
@@ -861,8 +1113,8 @@ int mf_index_new_run_id(mf_index *ix, const char *flow, int64_t min, int64_t *ou
     if (mrc == 0 && v.mv_size == 8)
         next = (int64_t)be64_get(v.mv_data);
     else if (mrc == 0)
-        rc = fail(ix, MF_ECORRUPT, "the run counter of flow %s is damaged: delete the "
-                                   "directory and run `mflow reindex`", flow);
+        rc = fail(ix, MF_ECORRUPT, "the index is damaged (the run counter of flow %s does not "
+                                   "check): run `mflow reindex` to rebuild it", flow);
     else if (mrc != MDB_NOTFOUND)
         rc = fail_mdb(ix, mrc, "cannot read the run counter");
     if (!rc)
@@ -906,7 +1158,7 @@ int mf_index_put_run(mf_index *ix, const struct mf_run_rec *r)
         return rc;
     uint8_t kb[RUN_KEY_MAX], vb[RUN_VAL_MAX];
     MDB_val k = {run_key(kb, flow, flen, 1, r->run_id), kb};
-    MDB_val v = {encode_run(r, vb), vb};
+    MDB_val v = {seal("runs", &k, vb, encode_run(r, vb)), vb};
     MDB_txn *txn;
     if ((rc = wr_begin(ix, &txn)))
         return rc;
@@ -922,8 +1174,8 @@ int mf_index_put_run(mf_index *ix, const struct mf_run_rec *r)
 static int corrupt_run(mf_index *ix, const char *flow, int64_t run_id)
 {
     return fail(ix, MF_ECORRUPT,
-                "the record of run %s/%lld is damaged: delete the directory and run "
-                "`mflow reindex`",
+                "the index is damaged (the record of run %s/%lld does not check): run "
+                "`mflow reindex` to rebuild it from the datastore",
                 flow, (long long)run_id);
 }
 
@@ -943,12 +1195,14 @@ int mf_index_get_run(mf_index *ix, const char *flow, int64_t run_id, struct mf_r
     if ((rc = rd_begin(ix, &txn)))
         return rc;
     int mrc = mdb_get(txn, ix->runs, &k, &v);
-    if (mrc == MDB_NOTFOUND) {
+    if (mrc == MDB_NOTFOUND && !around_ok(txn, ix->runs, "runs", &k)) {
+        rc = corrupt_run(ix, flow, run_id);
+    } else if (mrc == MDB_NOTFOUND) {
         rc = fail(ix, MF_ENOTFOUND, "no run %s/%lld: `mflow runs %s` lists its runs", flow,
                   (long long)run_id, flow);
     } else if (mrc) {
         rc = fail_mdb(ix, mrc, "cannot read a run");
-    } else if (decode_run(&v, out)) {
+    } else if (decode_run(&k, &v, out)) {
         rc = corrupt_run(ix, flow, run_id);
     } else {
         memcpy(out->flow, flow, flen + 1);
@@ -982,23 +1236,41 @@ int mf_index_list_runs(mf_index *ix, const char *flow, mf_run_cb cb, void *ud)
     size_t pl = run_key(seek, flow, flen, 0, 0);
     memset(seek + pl, 0xff, 8);
     MDB_val k = {pl + 8, seek}, v;
+    size_t len;
+    if (!around_ok(txn, ix->runs, "runs", &k))
+        mrc = MDB_CORRUPTED;   /* the newest run's key may be the damaged one */
     /* from the end of the flow's range, backwards: newest first */
-    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    else
+        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
     if (mrc == 0)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     else if (mrc == MDB_NOTFOUND)
         mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
     struct mf_run_rec rec;
     memcpy(rec.flow, flow, flen + 1);
+    uint8_t prev[RUN_KEY_MAX];
+    size_t prev_len = 0;
     while (mrc == 0) {
-        if (k.mv_size != pl + 8 || memcmp(k.mv_data, seek, pl))
+        if (k.mv_size != pl + 8 || memcmp(k.mv_data, seek, pl)) {
+            if (!sealed("runs", &k, &v, &len))   /* a damaged key ended it early? */
+                rc = fail(ix, MF_ECORRUPT, "the index is damaged (a run record does not "
+                                           "check): run `mflow reindex` to rebuild it");
             break;
+        }
+        if (!in_order(prev, sizeof prev, &prev_len, &k, -1)) {
+            rc = fail(ix, MF_ECORRUPT, "the index is damaged (the runs of %s are out of "
+                                       "order): run `mflow reindex` to rebuild it", flow);
+            break;
+        }
         rec.run_id = (int64_t)be64_get((const uint8_t *)k.mv_data + pl);
-        if (decode_run(&v, &rec)) {
+        if (decode_run(&k, &v, &rec)) {
             rc = corrupt_run(ix, flow, rec.run_id);
             break;
         }
-        if ((rc = cb(ud, &rec)))
+        leave();
+        rc = cb(ud, &rec);
+        enter(ix);
+        if (rc)
             break;
         mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     }
@@ -1032,13 +1304,16 @@ int mf_index_list_flows(mf_index *ix, mf_flow_cb cb, void *ud)
         ix->wlisting++;
     MDB_val k, v;
     /* jump from flow to flow: for each, seek past its range and step back to its last run */
+    uint8_t prev[RUN_KEY_MAX];
+    size_t prev_len = 0;
     mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     while (mrc == 0) {
         const uint8_t *kd = k.mv_data;
         size_t flen = strnlen((const char *)kd, k.mv_size);
-        if (flen >= MF_NAME_MAX || k.mv_size != flen + 9) {
-            rc = fail(ix, MF_ECORRUPT, "a run key is damaged: delete the directory and run "
-                                       "`mflow reindex`");
+        if (flen >= MF_NAME_MAX || k.mv_size != flen + 9 ||
+            !in_order(prev, sizeof prev, &prev_len, &k, 1)) {
+            rc = fail(ix, MF_ECORRUPT, "the index is damaged (a run key does not check): run "
+                                       "`mflow reindex` to rebuild it from the datastore");
             break;
         }
         char flow[MF_NAME_MAX];
@@ -1055,8 +1330,19 @@ int mf_index_list_flows(mf_index *ix, mf_flow_cb cb, void *ud)
             mrc = mdb_cursor_get(cur, &sk, &v, MDB_LAST);
         if (mrc)
             break;
+        if (sk.mv_size != pl + 8 || memcmp(sk.mv_data, seek, pl) ||
+            key_cmp(prev, prev_len, &sk) > 0) {
+            rc = fail(ix, MF_ECORRUPT, "the index is damaged (the runs of %s are out of "
+                                       "order): run `mflow reindex` to rebuild it", flow);
+            break;
+        }
+        memcpy(prev, sk.mv_data, sk.mv_size);   /* the next flow's keys come after it */
+        prev_len = sk.mv_size;
         int64_t last = (int64_t)be64_get((const uint8_t *)sk.mv_data + pl);
-        if ((rc = cb(ud, flow, last)))
+        leave();
+        rc = cb(ud, flow, last);
+        enter(ix);
+        if (rc)
             break;
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
@@ -1089,7 +1375,7 @@ int mf_index_put_task(mf_index *ix, const struct mf_task_rec *t)
         return rc;
     uint8_t kb[TASK_KEY_MAX], vb[TASK_VAL_MAX];
     MDB_val k = {task_key(kb, flow, flen, t->run_id, step, slen, 1, t->task_id), kb};
-    MDB_val v = {encode_task(t, vb), vb};
+    MDB_val v = {seal("tasks", &k, vb, encode_task(t, vb)), vb};
     MDB_txn *txn;
     if ((rc = wr_begin(ix, &txn)))
         return rc;
@@ -1106,8 +1392,8 @@ int mf_index_put_task(mf_index *ix, const struct mf_task_rec *t)
 static int corrupt_task(mf_index *ix, const char *flow, int64_t run_id)
 {
     return fail(ix, MF_ECORRUPT,
-                "a task record of run %s/%lld is damaged: delete the directory and run "
-                "`mflow reindex`",
+                "the index is damaged (a task record of run %s/%lld does not check): run "
+                "`mflow reindex` to rebuild it from the datastore",
                 flow, (long long)run_id);
 }
 
@@ -1130,12 +1416,14 @@ int mf_index_get_task(mf_index *ix, const char *flow, int64_t run_id, const char
     if ((rc = rd_begin(ix, &txn)))
         return rc;
     int mrc = mdb_get(txn, ix->tasks, &k, &v);
-    if (mrc == MDB_NOTFOUND) {
+    if (mrc == MDB_NOTFOUND && !around_ok(txn, ix->tasks, "tasks", &k)) {
+        rc = corrupt_task(ix, flow, run_id);
+    } else if (mrc == MDB_NOTFOUND) {
         rc = fail(ix, MF_ENOTFOUND, "no task %s/%lld/%s/%lld", flow, (long long)run_id, step,
                   (long long)task_id);
     } else if (mrc) {
         rc = fail_mdb(ix, mrc, "cannot read a task");
-    } else if (decode_task(&v, out)) {
+    } else if (decode_task(&k, &v, out)) {
         rc = corrupt_task(ix, flow, run_id);
     } else {
         memcpy(out->flow, flow, flen + 1);
@@ -1180,11 +1468,22 @@ int mf_index_list_tasks(mf_index *ix, const char *flow, int64_t run_id, const ch
     rec.step[0] = 0;
     size_t cur_slen = (size_t)-1;
     MDB_val k = {pl, prefix}, v;
-    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); mrc == 0;
-         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    uint8_t prev[TASK_KEY_MAX];
+    size_t prev_len = 0;
+    size_t len;
+    for (mrc = around_ok(txn, ix->tasks, "tasks", &k) ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)
+                                                      : MDB_CORRUPTED;
+         mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         const uint8_t *kd = k.mv_data;
-        if (k.mv_size < pl || memcmp(kd, prefix, pl))
+        if (k.mv_size < pl || memcmp(kd, prefix, pl)) {
+            if (!sealed("tasks", &k, &v, &len))   /* a damaged key ended it early? */
+                rc = corrupt_task(ix, flow, run_id);
             break;
+        }
+        if (!in_order(prev, sizeof prev, &prev_len, &k, 1)) {
+            rc = corrupt_task(ix, flow, run_id);
+            break;
+        }
         /* step '\0' task(BE8) after the run part */
         const uint8_t *sp = kd + rl;
         size_t room = k.mv_size - rl;
@@ -1200,11 +1499,14 @@ int mf_index_list_tasks(mf_index *ix, const char *flow, int64_t run_id, const ch
             cur_slen = sl;
         }
         rec.task_id = (int64_t)be64_get(sp + sl + 1);
-        if (decode_task(&v, &rec)) {
+        if (decode_task(&k, &v, &rec)) {
             rc = corrupt_task(ix, flow, run_id);
             break;
         }
-        if ((rc = cb(ud, &rec)))
+        leave();
+        rc = cb(ud, &rec);
+        enter(ix);
+        if (rc)
             break;
     }
     if (!rc && mrc && mrc != MDB_NOTFOUND)
@@ -1262,7 +1564,7 @@ static int change_tag(mf_index *ix, const char *flow, int64_t run_id, const char
     }
     if (mrc)
         return wr_end(ix, txn, fail_mdb(ix, mrc, "cannot read a run"));
-    if (decode_run(&v, &rec))
+    if (decode_run(&k, &v, &rec))
         return wr_end(ix, txn, corrupt_run(ix, flow, run_id));
     char *at = find_tag(rec.tags, tag, tl);
     if (add) {
@@ -1291,7 +1593,7 @@ static int change_tag(mf_index *ix, const char *flow, int64_t run_id, const char
             at[0] = 0;
     }
     v.mv_data = vb;
-    v.mv_size = encode_run(&rec, vb);
+    v.mv_size = seal("runs", &k, vb, encode_run(&rec, vb));
     mrc = mdb_put(txn, ix->runs, &k, &v, 0);
     if (mrc)
         rc = fail_mdb(ix, mrc, "cannot store the tags");
@@ -1324,6 +1626,89 @@ int mf_index_clear(mf_index *ix)
     if (mrc)
         rc = fail_mdb(ix, mrc, "cannot clear");
     return wr_end(ix, txn, rc);
+}
+
+/* Walk one database, checking each record with `ok` and that the keys come in order (but in
+ * the free list, database 0, whose keys are native integers); a failing record or lmdb error
+ * is MF_ECORRUPT (or lmdb's code) with the message on ix. */
+static int check_dbi(mf_index *ix, MDB_txn *txn, MDB_dbi dbi, const char *what,
+                     int (*ok)(const MDB_val *k, const MDB_val *v))
+{
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, dbi, &cur);
+    if (mrc)
+        return fail_mdb(ix, mrc, what);
+    MDB_val k, v;
+    int rc = 0;
+    uint8_t prev[TASK_KEY_MAX];
+    size_t prev_len = 0;
+    for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !mrc;
+         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+        if ((dbi != 0 && !in_order(prev, sizeof prev, &prev_len, &k, 1)) || !ok(&k, &v)) {
+            rc = fail(ix, MF_ECORRUPT,
+                      "the index is damaged (a record of its %s does not check): run "
+                      "`mflow reindex` to rebuild it from the datastore",
+                      what);
+            break;
+        }
+    if (!rc && mrc != MDB_NOTFOUND)
+        rc = fail_mdb(ix, mrc, what);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
+static int counter_ok(const MDB_val *k, const MDB_val *v)
+{
+    return k->mv_size > 0 && k->mv_size < MF_NAME_MAX && v->mv_size == 8;
+}
+
+static int run_ok(const MDB_val *k, const MDB_val *v)
+{
+    struct mf_run_rec rec;
+    size_t flen = strnlen(k->mv_data, k->mv_size);
+    return flen > 0 && flen < MF_NAME_MAX && k->mv_size == flen + 9 && !decode_run(k, v, &rec);
+}
+
+static int task_ok(const MDB_val *k, const MDB_val *v)
+{
+    struct mf_task_rec rec;
+    const uint8_t *kd = k->mv_data;
+    size_t flen = strnlen((const char *)kd, k->mv_size);
+    if (flen == 0 || flen >= MF_NAME_MAX || k->mv_size < flen + 9 + 2 + 8)
+        return 0;
+    size_t room = k->mv_size - (flen + 9);
+    const uint8_t *sp = kd + flen + 9, *nul = memchr(sp, 0, room - 8);
+    size_t sl = nul ? (size_t)(nul - sp) : 0;
+    return nul && sl > 0 && sl < MF_NAME_MAX && room == sl + 9 && !decode_task(k, v, &rec);
+}
+
+/* lmdb's free list (database 0): page number lists, a count then the pages. A write reuses
+ * these pages, so a damaged list would damage the next writes. */
+static int free_ok(const MDB_val *k, const MDB_val *v)
+{
+    if (k->mv_size != sizeof(size_t) || v->mv_size < sizeof(size_t) ||
+        v->mv_size % sizeof(size_t))
+        return 0;
+    size_t n;
+    memcpy(&n, v->mv_data, sizeof n);
+    return n == v->mv_size / sizeof(size_t) - 1;
+}
+
+int mf_index_check(mf_index *ix)
+{
+    int rc = ready(ix);
+    if (rc)
+        return rc;
+    MDB_txn *txn;
+    if ((rc = rd_begin(ix, &txn)))
+        return rc;
+    if (!(rc = txn == ix->wtxn ? 0 : stamp_check(ix, txn)) &&
+        !(rc = check_dbi(ix, txn, ix->counters, "run counters", counter_ok)) &&
+        !(rc = check_dbi(ix, txn, ix->runs, "runs", run_ok)) &&
+        !(rc = check_dbi(ix, txn, ix->tasks, "tasks", task_ok)))
+        rc = check_dbi(ix, txn, 0, "free list", free_ok);
+    rd_end(ix, txn);
+    return rc;
 }
 
 int mf_index_set_lazy(mf_index *ix, int lazy)

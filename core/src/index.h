@@ -12,7 +12,7 @@
 
 /* The on-disk format of the index (the value of "format" in its "meta" database, as decimal
  * text). Another value makes mf_index_open fail with MF_ECORRUPT. */
-#define MF_INDEX_FORMAT 1
+#define MF_INDEX_FORMAT 2
 
 typedef struct mf_index mf_index;
 
@@ -76,5 +76,17 @@ int mf_index_remove_tag(mf_index *ix, const char *flow, int64_t run_id, const ch
 
 /* Remove everything except the run id counters (for reindex). */
 int mf_index_clear(mf_index *ix);
+
+/* Read every record of the index (run id counters, runs, tasks) and check it as a read
+ * would: 0 when all hold, MF_ECORRUPT (or another failure) with the message on ix. What
+ * `mflow reindex` asks before it rebuilds in place (reindex.h). */
+int mf_index_check(mf_index *ix);
+
+/* The directory of an open index whose lmdb mapping holds `addr`, else NULL. lmdb reads the
+ * index through a read-only mapping of data.mdb, and a damaged page can make it read past the
+ * file's end (SIGBUS) or through a wild page number (SIGSEGV) before any check could fail: a
+ * command's SIGBUS/SIGSEGV handler asks this to tell such a fault (the index is damaged: say
+ * so and exit) from any other crash. Async-signal-safe. */
+const char *mf_index_fault_dir(const void *addr);
 
 #endif

@@ -678,6 +678,13 @@ static int take_latest(void *ud, const struct mf_run_rec *r)
     struct latest *l = ud;
     if (r->run_id == R->run.run_id || (l->ns[0] && strcmp(r->ns, l->ns) != 0))
         return 0;
+    /* A run the index lists without a run record (its set-up failed before this version
+     * kept such runs out of the index) cannot be resumed: the one before it is taken. */
+    char *key = mf_key_run(r->flow, r->run_id);
+    int ex = key ? R->st.ops->exists(R->st.state, key) : MF_ENOMEM;
+    free(key);
+    if (ex == 0)
+        return 0;
     l->id = r->run_id;
     return 1;   /* newest first: the first match is the latest */
 }
@@ -1334,6 +1341,36 @@ static int write_run(void)
     return rc;
 }
 
+/* Store a new run: its graph (so that a later resume can tell what changed), then its record,
+ * and only then enter it in the index. A set-up that fails here (a full disk, a refused write)
+ * leaves no run behind for `mflow runs` to list or a plain `mflow resume` to pick. */
+static int store_new_run(char **err)
+{
+    const char *flow = R->run.flow;
+    long long id = (long long)R->run.run_id;
+    char *key = mf_key_graph(flow, id);
+    char *gj = mf_graph_render_json(R->g);
+    struct mf_iov iov = {gj, gj ? strlen(gj) : 0};
+    int rc = key && gj ? R->st.ops->put(R->st.state, key, &iov, 1, 0) : MF_ENOMEM;
+    if (rc) {
+        *err = mf_strf("cannot store the graph of %s/%lld: %s", flow, id,
+                       R->st.ops->last_error(R->st.state));
+    } else {
+        rc = mf_run_record_write(&R->st, &R->run, &R->params);
+        if (rc) {
+            *err = mf_strf("cannot store the run record of %s/%lld: %s", flow, id,
+                           R->st.ops->last_error(R->st.state));
+            if (R->st.ops->del)
+                R->st.ops->del(R->st.state, key);   /* best effort: a graph alone is no run */
+        } else if (mf_index_put_run(R->ix, &R->run) != 0) {
+            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+        }
+    }
+    free(key);
+    free(gj);
+    return rc;
+}
+
 static void cancel_all(void)
 {
     for (size_t i = 0; i < R->n_running; i++) {
@@ -1601,19 +1638,7 @@ int mf_run_flow(const struct mf_run_opts *o)
     }
     if (rc)
         goto out;
-    rc = write_run();
-    if (!rc) {
-        /* The graph as it was, so that a later resume can tell what changed. */
-        char *key = mf_key_graph(flow, id);
-        char *gj = mf_graph_render_json(rt.g);
-        struct mf_iov iov = {gj, gj ? strlen(gj) : 0};
-        rc = key && gj ? rt.st.ops->put(rt.st.state, key, &iov, 1, 0) : MF_ENOMEM;
-        if (rc)
-            err = mf_strf("cannot store the graph of %s/%lld: %s", flow, (long long)id,
-                          rt.st.ops->last_error(rt.st.state));
-        free(key);
-        free(gj);
-    }
+    rc = store_new_run(&err);
     if (rc)
         goto out;
     if (o->run_id_file) {

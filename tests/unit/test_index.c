@@ -715,7 +715,8 @@ static void test_foreign_lmdb(void **state)
     for (int i = 0; i < 2000; i++)
         fputs("not an lmdb file ", fp);
     fclose(fp);
-    expect_open_fails(path, MF_ECORRUPT, "delete the directory and run `mflow reindex`");
+    expect_open_fails(path, MF_ECORRUPT, "the index is damaged or not an mflow index");
+    expect_open_fails(path, MF_ECORRUPT, "run `mflow reindex`");
 }
 
 static void test_wrong_format(void **state)
@@ -743,8 +744,208 @@ static void test_wrong_format(void **state)
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     expect_open_fails(path, MF_ECORRUPT,
-                      "the index has format '999' but this mflow reads format 1: delete the "
-                      "directory and run `mflow reindex`");
+                      "the index has format '999' but this mflow reads format 2");
+    expect_open_fails(path, MF_ECORRUPT, "run `mflow reindex`");
+}
+
+/* ---- damage: what lmdb would hand out from a damaged page ------------------------------------ */
+
+/* Change the index's files behind its back: in database `db`, the value of the n-th record
+ * (n < 0: the key `key`) gets byte `at` xored with 0x10, or is replaced by `with` when given. */
+static void poke(const char *path, const char *db, int n, const char *key, size_t at,
+                 const MDB_val *with)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    assert_int_equal(mdb_env_create(&env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+    assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
+    assert_int_equal(mdb_env_open(env, path, 0, 0644), 0);
+    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    MDB_val k, v;
+    if (n < 0) {
+        k = (MDB_val){strlen(key), (void *)key};
+        assert_int_equal(mdb_get(txn, dbi, &k, &v), 0);
+    } else {
+        assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+        assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+        for (int i = 0; i < n; i++)
+            assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_NEXT), 0);
+        mdb_cursor_close(cur);
+    }
+    uint8_t kb[512], vb[8192];
+    memcpy(kb, k.mv_data, k.mv_size);
+    k.mv_data = kb;
+    if (with) {
+        v = *with;
+    } else {
+        memcpy(vb, v.mv_data, v.mv_size);
+        vb[at] ^= 0x10;
+        v.mv_data = vb;
+    }
+    assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+    if (strcmp(db, "meta") != 0) {
+        /* stamp this commit as the index does, so only the poked record is wrong */
+        MDB_dbi meta;
+        uint8_t b[8];
+        uint64_t id = (uint64_t)mdb_txn_id(txn);
+        for (int j = 0; j < 8; j++)
+            b[j] = (uint8_t)(id >> (8 * j));
+        MDB_val sk = {3, "txn"}, sv = {8, b};
+        assert_int_equal(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+        assert_int_equal(mdb_put(txn, meta, &sk, &sv, 0), 0);
+    }
+    assert_int_equal(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+}
+
+static int count_damaged_run(void *ud, const struct mf_run_rec *r)
+{
+    (void)r;
+    /* a listing's callback runs outside the index: a fault here is not the index's */
+    assert_null(mf_index_fault_dir(NULL));
+    ++*(int *)ud;
+    return 0;
+}
+
+static void expect_damaged_at(mf_index *ix, int rc, int line)
+{
+    if (rc != MF_ECORRUPT || !strstr(mf_index_error(ix), "damaged") ||
+        !strstr(mf_index_error(ix), "`mflow reindex`"))
+        fail_msg("line %d: expected a damaged index, got %d: %s", line, rc, mf_index_error(ix));
+}
+#define expect_damaged(ix, rc) expect_damaged_at((ix), (rc), __LINE__)
+
+/* A record whose bytes changed (a digit of a time, a letter of a name, its length) is
+ * "damaged", never a wrong answer; so is one out of its database. */
+static void test_damaged_records(void **state)
+{
+    struct fixture *f = *state;
+    char path[300];
+    snprintf(path, sizeof path, "%s/ix", f->dir);
+    /* byte offsets into a run value: status, pid, start time, a letter of the user, the
+     * checksum; into a task value: attempt, end time, a letter of the artifacts */
+    const size_t run_at[] = {0, 5, 12, 43, 0};
+    const size_t task_at[] = {0, 20, 50};
+    for (size_t i = 0; i < sizeof run_at / sizeof run_at[0] + 1; i++) {
+        mf_index *ix = open_ix(f);
+        struct mf_run_rec r = make_run("DFlow", 1);
+        assert_int_equal(mf_index_put_run(ix, &r), 0);
+        r = make_run("DFlow", 2);
+        assert_int_equal(mf_index_put_run(ix, &r), 0);
+        mf_index_close(ix);
+        f->ix = NULL;
+        if (i < sizeof run_at / sizeof run_at[0] - 1) {
+            poke(path, "runs", 1, NULL, run_at[i], NULL);
+        } else if (i == sizeof run_at / sizeof run_at[0] - 1) {
+            /* the last byte: the checksum itself */
+            MDB_env *env;
+            MDB_txn *txn;
+            MDB_dbi dbi;
+            MDB_cursor *cur;
+            MDB_val k, v;
+            assert_int_equal(mdb_env_create(&env), 0);
+            assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+            assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
+            assert_int_equal(mdb_env_open(env, path, MDB_RDONLY, 0644), 0);
+            assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+            assert_int_equal(mdb_dbi_open(txn, "runs", 0, &dbi), 0);
+            assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+            assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_LAST), 0);
+            size_t last = v.mv_size - 1;
+            mdb_cursor_close(cur);
+            mdb_txn_abort(txn);
+            mdb_env_close(env);
+            poke(path, "runs", 1, NULL, last, NULL);
+        } else {
+            /* run 1's record, whole and sealed, under run 2's key */
+            MDB_env *env;
+            MDB_txn *txn;
+            MDB_dbi dbi;
+            MDB_cursor *cur;
+            MDB_val k, v;
+            uint8_t copy[4096];
+            assert_int_equal(mdb_env_create(&env), 0);
+            assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
+            assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
+            assert_int_equal(mdb_env_open(env, path, MDB_RDONLY, 0644), 0);
+            assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+            assert_int_equal(mdb_dbi_open(txn, "runs", 0, &dbi), 0);
+            assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+            assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
+            memcpy(copy, v.mv_data, v.mv_size);
+            MDB_val with = {v.mv_size, copy};
+            mdb_cursor_close(cur);
+            mdb_txn_abort(txn);
+            mdb_env_close(env);
+            poke(path, "runs", 1, NULL, 0, &with);
+        }
+        ix = open_ix(f);
+        struct mf_run_rec got;
+        expect_damaged(ix, mf_index_get_run(ix, "DFlow", 2, &got));
+        int n = 0;
+        expect_damaged(ix, mf_index_list_runs(ix, "DFlow", count_damaged_run, &n));
+        assert_int_equal(n, 0);   /* run 2 comes first: nothing was handed out */
+        expect_damaged(ix, mf_index_check(ix));
+        assert_int_equal(mf_index_get_run(ix, "DFlow", 1, &got), 0);   /* the other is fine */
+        mf_index_close(ix);
+        f->ix = NULL;
+        char data[400];
+        snprintf(data, sizeof data, "%s/data.mdb", path);
+        unlink(data);
+        snprintf(data, sizeof data, "%s/lock.mdb", path);
+        unlink(data);
+    }
+    for (size_t i = 0; i < sizeof task_at / sizeof task_at[0]; i++) {
+        mf_index *ix = open_ix(f);
+        struct mf_task_rec t = make_task("DFlow", 1, "a", 7);
+        assert_int_equal(mf_index_put_task(ix, &t), 0);
+        mf_index_close(ix);
+        f->ix = NULL;
+        poke(path, "tasks", 0, NULL, task_at[i], NULL);
+        ix = open_ix(f);
+        struct mf_task_rec got;
+        expect_damaged(ix, mf_index_get_task(ix, "DFlow", 1, "a", 7, &got));
+        expect_damaged(ix, mf_index_check(ix));
+        mf_index_close(ix);
+        f->ix = NULL;
+        char data[400];
+        snprintf(data, sizeof data, "%s/data.mdb", path);
+        unlink(data);
+        snprintf(data, sizeof data, "%s/lock.mdb", path);
+        unlink(data);
+    }
+}
+
+/* lmdb serves the newer of its two meta pages; a damaged transaction id there serves an older
+ * snapshot. The id each commit records must be the snapshot's. */
+static void test_stale_snapshot(void **state)
+{
+    struct fixture *f = *state;
+    mf_index *ix = open_ix(f);
+    struct mf_run_rec r = make_run("SFlow", 1);
+    assert_int_equal(mf_index_put_run(ix, &r), 0);
+    assert_int_equal(mf_index_check(ix), 0);
+    mf_index_close(ix);
+    f->ix = NULL;
+    char path[300];
+    snprintf(path, sizeof path, "%s/ix", f->dir);
+    const uint64_t ids[] = {1, 12345};
+    for (size_t i = 0; i < 2; i++) {
+        uint8_t b[8];
+        for (int j = 0; j < 8; j++)
+            b[j] = (uint8_t)(ids[i] >> (8 * j));
+        MDB_val with = {8, b};
+        poke(path, "meta", -1, "txn", 0, &with);
+        mf_index *bad = NULL;
+        int rc = mf_index_open(path, &bad);
+        expect_damaged(bad, rc);
+        assert_non_null(strstr(mf_index_error(bad), "meta page"));
+        mf_index_close(bad);
+    }
 }
 
 /* Permission checks, run as an ordinary user: returns 0 or the number of the failed check. */
@@ -906,6 +1107,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reopen_persists, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_lmdb, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrong_format, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_records, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stale_snapshot, setup, teardown),
         cmocka_unit_test_setup_teardown(test_permission_denied, setup, teardown),
         cmocka_unit_test_setup_teardown(test_speed, setup, teardown),
     };
