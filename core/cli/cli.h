@@ -18,7 +18,8 @@ int cmd_plugins(int argc, char **argv);
 int cmd_task(int argc, char **argv);
 int cmd_resources(int argc, char **argv);
 int cmd_package(int argc, char **argv);
-/* The local compute plugin's preloaded task starter (hidden: `mflow __task-server`). */
+/* A compute plugin's helper process (hidden: `mflow __task-server NAME`): the plugin's
+ * serve operation. */
 int cmd_task_server(int argc, char **argv);
 
 struct mf_host_opts;

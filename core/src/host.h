@@ -25,6 +25,10 @@ void mf_host_fini(void);
  * and the child's own loading of the same files finds it there. */
 void mf_host_forget(void);
 
+/* Plugin messages above this level (enum mf_log_level) are not shown unless MFLOW_DEBUG is
+ * set; MF_LOG_INFO by default. */
+void mf_host_set_log_level(int level);
+
 /* The host table handed to plugins. */
 const struct mf_host_api *mf_host_api(void);
 
@@ -42,6 +46,13 @@ const char *mf_host_user(void);
 /* A value from $MFLOW_HOME/config.json: top-level key, or section.key (section NULL for
  * top-level). NULL when absent. Lives until mf_host_fini. */
 const char *mf_host_config(const char *section, const char *key);
+
+/* The mflow command's main and its preloader, behind the host services command_run and
+ * command_preload (a helper process of a compute plugin forks tasks from itself). Set by
+ * the command at start; unset, command_run answers 127 and command_preload does nothing. */
+typedef int (*mf_command_fn)(int argc, char **argv);
+typedef void (*mf_command_preload_fn)(int argc, char **argv);
+void mf_host_set_command(mf_command_fn run, mf_command_preload_fn preload);
 
 /* Task output sink used by task_output (set by the runtime; NULL prints raw to stderr). */
 typedef void (*mf_output_fn)(const char *pathspec, int stream, const char *data, size_t len);

@@ -1,8 +1,8 @@
 /* What a task's process applies to itself before it runs the task, shared by the two ways the
  * local plugin starts one: spawn.c's child between clone(CLONE_VM | CLONE_VFORK) and exec,
- * and the task server's forked child (core/cli/cmd_task_server.c). Header-only because the
- * two live in different binaries. Only system-call wrappers are called (no malloc, no
- * locks), as the vfork-like child requires. */
+ * and the task server's forked child (server.c). Header-only so that each inlines it.
+ * Only system-call wrappers are called (no malloc, no locks), as the vfork-like child
+ * requires. */
 #ifndef MF_COMPUTE_LOCAL_CHILD_SETUP_H
 #define MF_COMPUTE_LOCAL_CHILD_SETUP_H
 #include <errno.h>

@@ -66,6 +66,17 @@ int local_server_event_fd(const struct local_server *s);
 int local_server_events(struct local_server *s, local_server_exit_fn fn, void *ud);
 /* Close its sockets (it exits) and reap it. NULL is a no-op. */
 void local_server_stop(struct local_server *s);
+/* The server itself (server.c): the plugin's serve operation, run by `mflow __task-server
+ * local` with its sockets as stdin and stdout. Returns the process's exit status. */
+struct mf_host_api;
+int local_server_main(const struct mf_host_api *host, int argc, char **argv);
+
+/* The describe operation (describe.c): this machine as hwloc and memlimit.c see it, with
+ * the options memory_limit and cpu_bind, as a JSON document in *out (released by its own
+ * release). 0, or an error with the message in err. */
+struct mf_buf;
+int local_describe(const char *memory_limit, const char *cpu_bind, struct mf_buf *out,
+                   char *err, size_t errlen);
 
 /* Open (create, append) a log file, creating its parent directories. 0 or positive errno,
  * with the message in err. */

@@ -1,5 +1,5 @@
-/* The client side of the task server (see task_server_proto.h): start `mflow __task-server`
- * once, hand it each job's command line, environment and fds, read back the child's pid and,
+/* The client side of the task server (see task_server_proto.h; its own side is server.c):
+ * start `mflow __task-server local` once, hand it each job's command line, environment and fds, read back the child's pid and,
  * later, its exit status. A job started this way is not this process's child: its exit is
  * known from the server's event, never from waitpid. */
 #include "local_int.h"
@@ -106,7 +106,8 @@ int local_server_start(const char *exe, struct local_server **out, char *err, si
         snprintf(err, errlen, "task server: setting up its sockets: %s", strerror(rc));
         goto fail;
     }
-    const char *argv[] = {exe, "__task-server", NULL};
+    /* The mflow command finds this plugin by its name and runs server.c in it. */
+    const char *argv[] = {exe, "__task-server", "local", NULL};
     /* Every symbol resolved once in the server, not again on first call in each child (lazy
      * binding showed as a few percent of a trivial task). Tasks get their own environment. */
     const char *env[] = {"LD_BIND_NOW=1", NULL};

@@ -1,7 +1,8 @@
-/* The wire format between the local compute plugin (task_server.c) and `mflow __task-server`
- * (core/cli/cmd_task_server.c): a preloaded mflow that forks one child per task instead of
- * the plugin exec'ing a fresh mflow, which saves the exec, the dynamic linking and the
- * loading of the flow and the storage plugin (about 0.5 ms a task on a 2-core VM).
+/* The wire format between the local compute plugin (task_server.c) and its task server
+ * (server.c, run as `mflow __task-server local` through the plugin's serve operation): a
+ * preloaded mflow that forks one child per task instead of the plugin exec'ing a fresh
+ * mflow, which saves the exec, the dynamic linking and the loading of the flow and the
+ * storage plugin (about 0.5 ms a task on a 2-core VM).
  *
  * The plugin starts the server with two SOCK_SEQPACKET sockets: its stdin carries requests
  * and their replies, its stdout carries exit events. Both ends run on the same machine and
@@ -19,7 +20,8 @@
  * strings, envc environment strings and, when has_workdir, the working directory, each
  * NUL-terminated. The child applies what local_spawn applies (own process group, stdio,
  * working directory, CPU binding, cgroup, RLIMIT_DATA, no other fd, the given environment)
- * and then runs argv as `mflow` would; argv[0] is the server's own executable. */
+ * and then runs argv as `mflow` would (the host's command_run); argv[0] is the server's own
+ * executable. */
 #ifndef MF_TASK_SERVER_PROTO_H
 #define MF_TASK_SERVER_PROTO_H
 #include <stdint.h>

@@ -24,7 +24,10 @@
  *  - Retired fields and enum values keep their place (renamed `reserved_*`), never reused.
  *
  * Minor versions: 1.0 the first; 1.1 adds the optional streaming writer at the end of
- * struct mf_storage_ops (writer_open, writer_write, writer_commit, writer_abort).
+ * struct mf_storage_ops (writer_open, writer_write, writer_commit, writer_abort); 1.2 adds
+ * the optional `describe` and `serve` at the end of struct mf_compute_ops, and the host's
+ * `command_run` and `command_preload` at the end of struct mf_host_api. A 1.0 or 1.1
+ * compute plugin loads as before and has no description.
  *
  * Return codes: 0 is success; negative values are MF_E* codes below; positive values are
  * errno values passed through. A failing call leaves a message for the host to show through
@@ -42,7 +45,7 @@ extern "C" {
 #endif
 
 #define MF_PLUGIN_ABI_MAJOR 1
-#define MF_PLUGIN_ABI_MINOR 1
+#define MF_PLUGIN_ABI_MINOR 2
 
 /* The exported entry of a plugin: exactly this symbol and nothing else. */
 #define MF_PLUGIN_ENTRY_SYMBOL "mf_plugin_entry_v1"
@@ -154,6 +157,22 @@ struct mf_host_api {
     int (*datastore_get)(const char *key, struct mf_buf *out);
     /* The datastore root URL that tasks launched elsewhere must use. */
     const char *(*datastore_root)(void);
+
+    /* For a compute plugin's helper process (mf_compute_ops.serve), which starts tasks by
+     * forking itself rather than exec'ing `mflow`. Check MF_HAS_FIELD and non-NULL first:
+     * absent in a host older than 1.2, and NULL in a program that links libmflow but is not
+     * the mflow command. */
+    /* Run the mflow command line argv (argv[0] is the command's path, as `mflow task ...`
+     * would get it) in this process, exactly as a freshly started `mflow` would, and return
+     * its exit status. Only in a child the helper forked for it: it forgets the settings and
+     * plugins the helper had (leaving them mapped, so that loading the same files again
+     * costs nothing) and may exit without returning. Added in 1.2. */
+    int (*command_run)(int argc, char **argv);
+    /* Load, once, what running argv would load before it runs anything of its own (the
+     * flow's shared object, the storage plugin), without running it, so that every child
+     * forked afterwards finds them mapped. Failures are left for the command itself to meet
+     * and report. Never writes to stdout. Added in 1.2. */
+    void (*command_preload)(int argc, char **argv);
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -248,6 +267,33 @@ struct mf_compute_ops {
      * 0 when fine, else an error with last_error naming the request and capacity. NULL: all
      * requests are accepted. */
     int (*check)(void *state, const char *step_name, const struct mf_resources *res);
+
+    /* What the backend offers, as one JSON document in *out (UTF-8, not NUL-terminated;
+     * the plugin fills data, len and release). `mflow resources` prints it, and the host
+     * refuses before a run a step whose request fits none of its offers. Optional: NULL, or
+     * a table too short to hold it (a 1.0 or 1.1 plugin), means no description. The
+     * document is an object; the host reads these members and shows the rest in --json:
+     *   "source"  string: where the figures came from ("hwloc 2.9.0 (this machine)", "sinfo
+     *             and scontrol show node")
+     *   "offers"  array of the places one task can run, each an object with "kind" (e.g.
+     *             "machine", "node", "partition"), "name", "cpus", "memory_mb", "gpus" (0
+     *             when none), and optionally "gpu_kinds" ({"a100": 4}), "state",
+     *             "partitions" (array of names), "count" (how many alike); a task fits an
+     *             offer when its cpu (1 when unset), memory_mb and gpu are each at most the
+     *             offer's
+     *   "limits"  object: limit name ("cpu", "memory", "gpu", "time") -> how it is enforced,
+     *             in words
+     *   "text"    optional string: the plugin's own view for people, printed as it is in
+     *             place of the host's table of offers
+     * Members are only ever added, so a host reads what it knows and ignores the rest.
+     * Added in 1.2. */
+    int (*describe)(void *state, struct mf_buf *out);
+    /* The body of a helper process the plugin starts as `mflow __task-server NAME ARGS...`
+     * (NAME its own name): the host finds the plugin and calls serve, without init, with
+     * argv from "__task-server" on; the return value is the process's exit status. What the
+     * helper and the plugin say to each other is the plugin's own business. Optional.
+     * Added in 1.2. */
+    int (*serve)(const struct mf_host_api *host, int argc, char **argv);
 };
 
 /* ------------------------------------------------------------------------------------------ */
