@@ -4,6 +4,8 @@
 #include "loader.h"
 #include "util.h"
 
+#include <jansson.h>
+
 #include <string.h>
 
 static const struct mf_plugin_desc *open_plugin(uint32_t kind, const char *name, void **state,
@@ -59,6 +61,7 @@ int mf_compute_open(const char *name, struct mf_compute *c, char **err)
 void mf_compute_close(struct mf_compute *c)
 {
     if (c && c->desc) {
+        json_decref(c->described);
         c->desc->fini(c->state);
         memset(c, 0, sizeof *c);
     }

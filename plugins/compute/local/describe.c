@@ -245,20 +245,26 @@ static void free_text(struct mf_buf *b)
     b->len = 0;
 }
 
-int local_describe(const char *memopt, const char *bind_opt, struct mf_buf *out, char *err,
-                   size_t errlen)
+int local_describe(const char *memopt, const char *bind_opt, const struct memlimit *live,
+                   struct mf_buf *out, char *err, size_t errlen)
 {
     struct view v;
     memset(&v, 0, sizeof v);
-    if (memlimit_open(&v.mem, memopt, err, errlen) != 0)
-        return MF_EINVAL;
-    /* Try it for real: make this process's job-cgroup directory, and remove it. */
-    if (memlimit_prepare(&v.mem, !strcmp(memopt, "cgroup"), err, errlen) != 0) {
+    if (live && live->prepared) {
+        /* The instance's own jobs' cgroup directory is in use: its probe is done, and a probe
+         * here would remove that directory when it ends. */
+        v.mem = *live;
+    } else {
+        if (memlimit_open(&v.mem, memopt, err, errlen) != 0)
+            return MF_EINVAL;
+        /* Try it for real: make this process's job-cgroup directory, and remove it. */
+        if (memlimit_prepare(&v.mem, !strcmp(memopt, "cgroup"), err, errlen) != 0) {
+            memlimit_close(&v.mem);
+            return MF_EUNAVAIL;
+        }
         memlimit_close(&v.mem);
-        return MF_EUNAVAIL;
     }
     memlimit_describe(&v.mem, v.mem_how, sizeof v.mem_how);
-    memlimit_close(&v.mem);
 
     hwloc_topology_t topo;
     if (placement_topology_load(&topo, err, errlen) != 0)

@@ -1369,8 +1369,8 @@ static int lc_describe(void *state, struct mf_buf *out)
     if (!lc || !out)
         return MF_EINVAL;
     char msg[1024];
-    int rc = local_describe(option(lc, "memory_limit", "auto"), option(lc, "cpu_bind", "on"), out,
-                            msg, sizeof msg);
+    int rc = local_describe(option(lc, "memory_limit", "auto"), option(lc, "cpu_bind", "on"),
+                            &lc->mem, out, msg, sizeof msg);
     if (rc)
         return fail(lc, rc, "%s", msg);
     return 0;

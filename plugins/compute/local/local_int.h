@@ -73,10 +73,12 @@ int local_server_main(const struct mf_host_api *host, int argc, char **argv);
 
 /* The describe operation (describe.c): this machine as hwloc and memlimit.c see it, with
  * the options memory_limit and cpu_bind, as a JSON document in *out (released by its own
- * release). 0, or an error with the message in err. */
+ * release). live: the instance's memory limits, used as they are once prepared (else
+ * probed afresh). 0, or an error with the message in err. */
 struct mf_buf;
-int local_describe(const char *memory_limit, const char *cpu_bind, struct mf_buf *out,
-                   char *err, size_t errlen);
+struct memlimit;
+int local_describe(const char *memory_limit, const char *cpu_bind, const struct memlimit *live,
+                   struct mf_buf *out, char *err, size_t errlen);
 
 /* Open (create, append) a log file, creating its parent directories. 0 or positive errno,
  * with the message in err. */
