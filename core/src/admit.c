@@ -100,6 +100,11 @@ int mf_admit(struct mf_compute *c, const char *compute, const char *step,
                  (!MF_HAS_FIELD(res, memory_mb) || !res->memory_mb) &&
                  (!MF_HAS_FIELD(res, gpu) || !res->gpu)))
         return 0;
+    /* A plugin with a check of its own judges its requests itself (local and slurm check
+     * against the same figures they describe, and say more about them); asking for a
+     * description too would cost every run a topology load or a cluster query. */
+    if (c->ops->check)
+        return 0;
     if (!c->described) {
         if (!MF_HAS_FIELD(c->ops, describe) || !c->ops->describe)
             return 0;

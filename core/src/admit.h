@@ -17,10 +17,11 @@ struct json_t;
 int mf_admit_offers(struct json_t *doc, const char *compute, const char *step,
                     const struct mf_resources *res, char **err);
 
-/* The same against compute c's own description, asked of it once and kept in c. A plugin
+/* The same against compute c's own description, asked of it once and kept in c, for a
+ * plugin without a check operation (one with check judges its requests itself). A plugin
  * without describe (before ABI 1.2), or whose describe fails, admits everything here: its
- * own check and submit judge then. Requests of at most one CPU and nothing else are not
- * judged (no description is asked for). */
+ * submit judges then. Requests of at most one CPU and nothing else are not judged (no
+ * description is asked for). */
 int mf_admit(struct mf_compute *c, const char *compute, const char *step,
              const struct mf_resources *res, char **err);
 

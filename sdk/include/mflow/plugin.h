@@ -269,8 +269,10 @@ struct mf_compute_ops {
     int (*check)(void *state, const char *step_name, const struct mf_resources *res);
 
     /* What the backend offers, as one JSON document in *out (UTF-8, not NUL-terminated;
-     * the plugin fills data, len and release). `mflow resources` prints it, and the host
-     * refuses before a run a step whose request fits none of its offers. Optional: NULL, or
+     * the plugin fills data, len and release). `mflow resources` prints it, and, for a
+     * plugin without `check`, the host refuses before a run a step whose request fits none
+     * of its offers, naming the largest (a plugin with `check` judges requests itself, and
+     * should against the same figures). Optional: NULL, or
      * a table too short to hold it (a 1.0 or 1.1 plugin), means no description. The
      * document is an object; the host reads these members and shows the rest in --json:
      *   "source"  string: where the figures came from ("hwloc 2.9.0 (this machine)", "sinfo
