@@ -1,35 +1,282 @@
-/* `mflow __task-server NAME [ARGS...]` (hidden): the helper process of compute plugin NAME.
+/* `mflow __task-server` (hidden): the task server, a host service to compute plugins
+ * (sdk/include/mflow/task_server.h documents it and its protocol; local compute's
+ * task_server.c is the client).
  *
- * A compute plugin that starts tasks by forking a preloaded mflow rather than exec'ing one
- * (local compute's task server) starts this command once; the command finds the plugin and
- * runs its `serve` operation, which owns the whole helper: its protocol, its loop and what
- * its children set up. The host's part is two documented services, command_preload and
- * command_run (the command registers them in main.c), so nothing here knows the plugin. */
+ * A preloaded mflow that forks a child per task instead of the plugin exec'ing a fresh
+ * `mflow task ...`: this saves the exec, the dynamic linking and the loading of the flow
+ * and the storage plugin (about 0.5 ms a task here). The mflow command runs it with its own
+ * main and preloader (main.c passes them in, so that this file and main.c do not call each
+ * other): the first request has what every task loads loaded once; each child applies
+ * mf_ts_child_setup_apply and runs its task's command line as a fresh `mflow` would, but
+ * with everything already mapped. No plugin is loaded here: the children fork and exit as
+ * light as the command itself (a plugin's libraries, hwloc's among them, would cost every
+ * fork and exit their mappings and destructors).
+ *
+ * The server is single-threaded and keeps no state a task could see: each child is a copy
+ * of the server as it was after loading, so tasks never share anything with each other.
+ * It never writes to its stdout (the event socket) and exits when the plugin closes its
+ * request socket. */
 #include "cli.h"
 
 #include "host.h"
-#include "loader.h"
+#include "util.h"
 
+#include <mflow/task_server.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
-int cmd_task_server(int argc, char **argv)
+extern char **environ;
+
+enum { REQ_FD = 0, EVT_FD = 1 };
+
+struct request {
+    struct mf_ts_request h;
+    const void *cpuset;
+    char **argv;             /* argc + 1, NULL-terminated; strings in the message buffer */
+    char **envp;             /* envc + 1 */
+    const char *workdir;     /* or NULL */
+    int fd[MF_TS_MAX_FDS];
+    int nfd;
+};
+
+/* Exit statuses not yet sent (the plugin reads them when it waits). */
+static struct mf_ts_event *pending;
+static size_t npending, cap_pending;
+static mf_cmd_fn command_main;
+
+static void close_fds(struct request *r)
 {
-    if (argc < 2) {
-        cli_error("__task-server: which compute plugin? (a compute plugin starts it as "
-                  "`mflow __task-server NAME`; it is not a command to run by hand)");
-        return 2;
+    for (int i = 0; i < r->nfd; i++)
+        close(r->fd[i]);
+    r->nfd = 0;
+}
+
+/* The NUL-terminated strings of [*p, end): n of them into v (NULL-terminated). 0 or -1. */
+static int take_strings(char **p, const char *end, uint32_t n, char ***v)
+{
+    *v = malloc(((size_t)n + 1) * sizeof **v);
+    if (!*v)
+        return -1;
+    for (uint32_t i = 0; i < n; i++) {
+        char *nul = memchr(*p, '\0', (size_t)(end - *p));
+        if (!nul)
+            return -1;
+        (*v)[i] = *p;
+        *p = nul + 1;
     }
-    mf_registry *reg = mf_host_registry();
-    const struct mf_plugin_desc *d = reg ? mf_registry_find(reg, MF_PLUGIN_COMPUTE, argv[1]) : NULL;
-    if (!d) {
-        cli_error("__task-server: %s", reg ? mf_registry_error(reg) : "out of memory");
+    (*v)[n] = NULL;
+    return 0;
+}
+
+/* One request into r (strings point into buf). 1: got one; 0: the plugin closed the socket;
+ * -1: a malformed request (its fds closed, errno set). */
+static int receive(char *buf, struct request *r)
+{
+    union {
+        char b[CMSG_SPACE(MF_TS_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {buf, MF_TS_MAX_MSG};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                       .msg_controllen = sizeof ctl.b};
+    ssize_t n;
+    do
+        n = recvmsg(REQ_FD, &m, MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    if (n == 0)
+        return 0;
+    if (n < 0)
+        return errno == ECONNRESET ? 0 : -1;
+    memset(r, 0, sizeof *r);
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (r->nfd < MF_TS_MAX_FDS)
+                r->fd[r->nfd++] = fd;
+            else
+                close(fd);
+        }
+    }
+    char *p = buf, *end = buf + n;
+    if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof r->h)
+        goto bad;
+    memcpy(&r->h, p, sizeof r->h);
+    p += sizeof r->h;
+    if (r->h.magic != MF_TS_MAGIC || r->h.nfds != (uint32_t)r->nfd || r->nfd < 3 ||
+        r->h.argc < 1 || r->h.cpuset_size > (size_t)(end - p))
+        goto bad;
+    r->cpuset = r->h.cpuset_size ? p : NULL;
+    p += r->h.cpuset_size;
+    if (take_strings(&p, end, r->h.argc, &r->argv) != 0 ||
+        take_strings(&p, end, r->h.envc, &r->envp) != 0)
+        goto bad;
+    if (r->h.has_workdir) {
+        char **w = NULL;
+        if (take_strings(&p, end, 1, &w) != 0) {
+            free(w);
+            goto bad;
+        }
+        r->workdir = w[0];
+        free(w);
+    }
+    return 1;
+bad:
+    free(r->argv);
+    free(r->envp);
+    close_fds(r);
+    errno = EPROTO;
+    return -1;
+}
+
+/* What the child could not set up goes to the task's stderr; the task then fails with 127,
+ * as an exec that failed would. */
+__attribute__((noreturn)) static void child_fail(const char *what)
+{
+    dprintf(2, "mflow: task server: %s: %s\n", what, strerror(errno));
+    _exit(127);
+}
+
+/* The child: the same setup local_spawn applies between clone and exec (child_setup.h;
+ * closing every fd from 3 also drops the server's sockets and signalfd), then the command. */
+__attribute__((noreturn)) static void run_child(struct request *r)
+{
+    static const char *const what[] = {
+        [MF_TS_STEP_SETUP] = "cannot set up the task's process group or stdin/stdout/stderr",
+        [MF_TS_STEP_CHDIR] = "cannot enter the task's working directory (create it or fix the step's workdir)",
+        [MF_TS_STEP_AFFINITY] = "cannot bind the task to its CPUs (set local.cpu_bind=off to run unbound)",
+        [MF_TS_STEP_CGROUP] = "cannot move the task into its memory cgroup (set local.memory_limit=rlimit instead)",
+        [MF_TS_STEP_RLIMIT] = "cannot set the task's memory limit (RLIMIT_DATA)",
+    };
+    struct mf_ts_child_setup cs = {
+        .stdin_fd = r->fd[0], .stdout_fd = r->fd[1], .stderr_fd = r->fd[2],
+        .workdir = r->workdir, .cpuset = r->cpuset, .cpuset_size = r->h.cpuset_size,
+        .cgroup_procs_fd = r->nfd > 3 ? r->fd[3] : -1, .data_limit = r->h.data_limit,
+    };
+    int step = mf_ts_child_setup_apply(&cs);
+    if (step)
+        child_fail(what[step]);
+    environ = r->envp;
+    prctl(PR_SET_NAME, "mflow-task", 0, 0, 0);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    mf_host_forget();
+    exit(command_main((int)r->h.argc, r->argv));
+}
+
+static void reap(void)
+{
+    int st;
+    pid_t pid;
+    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+        if (mf_grow(&pending, &cap_pending, npending, sizeof *pending, 64)) {
+            dprintf(2, "mflow: task server: out of memory; the exit of pid %d is lost\n", (int)pid);
+            continue;
+        }
+        pending[npending++] = (struct mf_ts_event){.pid = pid, .wstatus = st};
+    }
+}
+
+/* Send what the socket takes now. -1 when the plugin is gone. */
+static int flush_events(void)
+{
+    size_t k = 0;
+    while (k < npending) {
+        ssize_t w = send(EVT_FD, &pending[k], sizeof pending[k], MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            break;
+        if (w < 0)
+            return -1;
+        k++;
+    }
+    memmove(pending, pending + k, (npending - k) * sizeof *pending);
+    npending -= k;
+    return 0;
+}
+
+static void reply(int32_t pid, int32_t err)
+{
+    struct mf_ts_reply rep = {.pid = pid, .err = err};
+    while (send(REQ_FD, &rep, sizeof rep, MSG_NOSIGNAL) < 0 && errno == EINTR)
+        ;
+}
+
+int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int argc, char **argv))
+{
+    (void)argc;
+    (void)argv;
+    command_main = run;
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    char *buf = malloc(MF_TS_MAX_MSG);
+    int preloaded = 0;
+    struct mf_ts_hello hello = {.magic = MF_TS_MAGIC, .version = MF_TS_VERSION, .pid = getpid()};
+    if (sfd < 0 || !buf || send(REQ_FD, &hello, sizeof hello, MSG_NOSIGNAL) != sizeof hello) {
+        cli_error("__task-server: cannot start: %s (a compute plugin starts it with its sockets "
+                  "as stdin and stdout; it is not a command to run by hand)",
+                  strerror(errno));
         return 1;
     }
-    const struct mf_compute_ops *ops = d->ops;
-    if (!MF_HAS_FIELD(ops, serve) || !ops->serve) {
-        cli_error("__task-server: compute plugin '%s' has no helper process (no serve operation, "
-                  "plugin ABI %u.%u)", argv[1], d->abi_major, d->abi_minor);
-        return 1;
+    for (;;) {
+        struct pollfd p[3] = {
+            {.fd = REQ_FD, .events = POLLIN},
+            {.fd = sfd, .events = POLLIN},
+            {.fd = EVT_FD, .events = npending ? POLLOUT : 0},
+        };
+        if (poll(p, 3, -1) < 0 && errno != EINTR)
+            break;
+        if (p[1].revents) {
+            struct signalfd_siginfo si;
+            while (read(sfd, &si, sizeof si) > 0)
+                ;
+            reap();
+        }
+        if (npending && flush_events() != 0)
+            break;
+        if (!p[0].revents)
+            continue;
+        struct request r;
+        int got = receive(buf, &r);
+        if (got == 0)
+            break;
+        if (got < 0) {
+            reply(-1, errno);
+            continue;
+        }
+        if (!preloaded) {
+            /* What every task of the run loads (the flow's .so, the storage plugin). */
+            preloaded = 1;
+            preload((int)r.h.argc, r.argv);
+        }
+        pid_t pid = fork();
+        if (pid == 0)
+            run_child(&r);
+        int e = errno;
+        close_fds(&r);
+        free(r.argv);
+        free(r.envp);
+        reply(pid > 0 ? pid : -1, pid > 0 ? 0 : e);
     }
-    return ops->serve(mf_host_api(), argc, argv);
+    /* The plugin is gone or done: its jobs were killed; leave their reaping to init. */
+    free(buf);
+    return 0;
 }

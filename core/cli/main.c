@@ -116,6 +116,28 @@ int cli_parse_globals(int argc, char **argv, struct mf_host_opts *o, int *next)
     return -1;
 }
 
+/* For the task server: what `mflow ARGV` would load before running anything of its own,
+ * loaded now: the flow's .so (as flowload.c opens it) and the storage plugin (through the
+ * registry, as the task finds it). A child's own dlopen of the same path then finds them
+ * mapped and relocated. Failures are left for the task to meet and report. */
+static void preload_command(int argc, char **argv)
+{
+    struct mf_host_opts o;
+    int i;
+    /* --version and --help print to stdout, which is the server's event socket. */
+    for (i = 1; i < argc && argv[i][0] == '-'; i++)
+        if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return;
+    if (cli_parse_globals(argc, argv, &o, &i) >= 0 || strcmp(argv[i], "task") != 0 || i + 1 >= argc)
+        return;
+    const char *flow = argv[i + 1];
+    size_t len = strlen(flow);
+    if (len > 3 && !strcmp(flow + len - 3, ".so"))
+        dlopen(flow, RTLD_NOW | RTLD_LOCAL);
+    if (mf_host_init(&o) == 0)
+        mf_registry_find(mf_host_registry(), MF_PLUGIN_STORAGE, mf_host_storage());
+}
+
 int cli_main(int argc, char **argv)
 {
     struct mf_host_opts o;
@@ -123,10 +145,9 @@ int cli_main(int argc, char **argv)
     int code = cli_parse_globals(argc, argv, &o, &i);
     if (code >= 0)
         return code;
-    /* Not in the table: it is not a command for people (see cmd_task_server.c). Its host
-     * comes up in it, for the plugin it names. */
+    /* Not in the table: it is not a command for people (see cmd_task_server.c). */
     if (!strcmp(argv[i], "__task-server"))
-        return cmd_task_server(argc - i, argv + i);
+        return cmd_task_server(argc - i, argv + i, cli_main, preload_command);
     const struct command *cmd = NULL;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
         if (!strcmp(commands[k].name, argv[i]))
@@ -144,34 +165,7 @@ int cli_main(int argc, char **argv)
     return code;
 }
 
-/* The host's command_preload: what `mflow ARGV` would load before running anything of its
- * own, loaded now (by a compute plugin's helper that forks tasks from itself): the flow's
- * .so (as flowload.c opens it) and the storage plugin (through the registry, as the task
- * finds it). A child's own dlopen of the same path then finds them mapped and relocated.
- * Failures are left for the task to meet and report. */
-static void preload_command(int argc, char **argv)
-{
-    struct mf_host_opts o;
-    int i;
-    /* --version and --help print to stdout, which a helper must keep for itself. */
-    for (i = 1; i < argc && argv[i][0] == '-'; i++)
-        if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
-            return;
-    if (cli_parse_globals(argc, argv, &o, &i) >= 0 || strcmp(argv[i], "task") != 0 || i + 1 >= argc)
-        return;
-    const char *flow = argv[i + 1];
-    size_t len = strlen(flow);
-    if (len > 3 && !strcmp(flow + len - 3, ".so"))
-        dlopen(flow, RTLD_NOW | RTLD_LOCAL);
-    /* The helper's own registry holds the plugin that is running it: forget it (leaving it
-     * loaded) rather than finishing it. */
-    mf_host_forget();
-    if (mf_host_init(&o) == 0)
-        mf_registry_find(mf_host_registry(), MF_PLUGIN_STORAGE, mf_host_storage());
-}
-
 int main(int argc, char **argv)
 {
-    mf_host_set_command(cli_main, preload_command);
     return cli_main(argc, argv);
 }

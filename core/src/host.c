@@ -133,31 +133,6 @@ static const char *host_datastore_root(void)
     return mf_host_datastore_root();
 }
 
-/* The mflow command's own entry points (mf_host_set_command); kept apart from H, which a
- * forked child forgets. */
-static mf_command_fn command_main;
-static mf_command_preload_fn command_preload;
-
-void mf_host_set_command(mf_command_fn run, mf_command_preload_fn preload)
-{
-    command_main = run;
-    command_preload = preload;
-}
-
-static int host_command_run(int argc, char **argv)
-{
-    if (!command_main)
-        return 127;
-    mf_host_forget();
-    return command_main(argc, argv);
-}
-
-static void host_command_preload(int argc, char **argv)
-{
-    if (command_preload)
-        command_preload(argc, argv);
-}
-
 static const struct mf_host_api host_api = {
     .struct_size = sizeof(struct mf_host_api),
     .abi_major = MF_PLUGIN_ABI_MAJOR,
@@ -170,8 +145,6 @@ static const struct mf_host_api host_api = {
     .datastore_put = NULL,   /* set up by the scheduler work; absent until then */
     .datastore_get = NULL,
     .datastore_root = host_datastore_root,
-    .command_run = host_command_run,
-    .command_preload = host_command_preload,
 };
 
 const struct mf_host_api *mf_host_api(void)

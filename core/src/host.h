@@ -47,13 +47,6 @@ const char *mf_host_user(void);
  * top-level). NULL when absent. Lives until mf_host_fini. */
 const char *mf_host_config(const char *section, const char *key);
 
-/* The mflow command's main and its preloader, behind the host services command_run and
- * command_preload (a helper process of a compute plugin forks tasks from itself). Set by
- * the command at start; unset, command_run answers 127 and command_preload does nothing. */
-typedef int (*mf_command_fn)(int argc, char **argv);
-typedef void (*mf_command_preload_fn)(int argc, char **argv);
-void mf_host_set_command(mf_command_fn run, mf_command_preload_fn preload);
-
 /* Task output sink used by task_output (set by the runtime; NULL prints raw to stderr). */
 typedef void (*mf_output_fn)(const char *pathspec, int stream, const char *data, size_t len);
 void mf_host_set_output(mf_output_fn fn);

@@ -286,7 +286,6 @@ static const struct mf_compute_ops ops = {
     .last_error = pool_last_error,
     .check = NULL,             /* admission is by the description */
     .describe = pool_describe, /* 1.2 */
-    .serve = NULL,             /* 1.2: no helper process */
 };
 
 static const struct mf_plugin_desc desc = {

@@ -1671,7 +1671,6 @@ static const struct mf_compute_ops ops = {
     .last_error = lc_last_error,
     .check = lc_check,
     .describe = lc_describe,
-    .serve = local_server_main,
 };
 
 static const struct mf_plugin_desc desc = {

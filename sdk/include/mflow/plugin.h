@@ -25,9 +25,11 @@
  *
  * Minor versions: 1.0 the first; 1.1 adds the optional streaming writer at the end of
  * struct mf_storage_ops (writer_open, writer_write, writer_commit, writer_abort); 1.2 adds
- * the optional `describe` and `serve` at the end of struct mf_compute_ops, and the host's
- * `command_run` and `command_preload` at the end of struct mf_host_api. A 1.0 or 1.1
- * compute plugin loads as before and has no description.
+ * the optional `describe` at the end of struct mf_compute_ops. A 1.0 or 1.1 compute plugin
+ * loads as before and has no description.
+ *
+ * Beside this ABI the mflow command offers compute plugins one host service of its own, a
+ * task server that forks `mflow task ...` jobs from a preloaded mflow: <mflow/task_server.h>.
  *
  * Return codes: 0 is success; negative values are MF_E* codes below; positive values are
  * errno values passed through. A failing call leaves a message for the host to show through
@@ -157,22 +159,6 @@ struct mf_host_api {
     int (*datastore_get)(const char *key, struct mf_buf *out);
     /* The datastore root URL that tasks launched elsewhere must use. */
     const char *(*datastore_root)(void);
-
-    /* For a compute plugin's helper process (mf_compute_ops.serve), which starts tasks by
-     * forking itself rather than exec'ing `mflow`. Check MF_HAS_FIELD and non-NULL first:
-     * absent in a host older than 1.2, and NULL in a program that links libmflow but is not
-     * the mflow command. */
-    /* Run the mflow command line argv (argv[0] is the command's path, as `mflow task ...`
-     * would get it) in this process, exactly as a freshly started `mflow` would, and return
-     * its exit status. Only in a child the helper forked for it: it forgets the settings and
-     * plugins the helper had (leaving them mapped, so that loading the same files again
-     * costs nothing) and may exit without returning. Added in 1.2. */
-    int (*command_run)(int argc, char **argv);
-    /* Load, once, what running argv would load before it runs anything of its own (the
-     * flow's shared object, the storage plugin), without running it, so that every child
-     * forked afterwards finds them mapped. Failures are left for the command itself to meet
-     * and report. Never writes to stdout. Added in 1.2. */
-    void (*command_preload)(int argc, char **argv);
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -290,12 +276,6 @@ struct mf_compute_ops {
      * Members are only ever added, so a host reads what it knows and ignores the rest.
      * Added in 1.2. */
     int (*describe)(void *state, struct mf_buf *out);
-    /* The body of a helper process the plugin starts as `mflow __task-server NAME ARGS...`
-     * (NAME its own name): the host finds the plugin and calls serve, without init, with
-     * argv from "__task-server" on; the return value is the process's exit status. What the
-     * helper and the plugin say to each other is the plugin's own business. Optional.
-     * Added in 1.2. */
-    int (*serve)(const struct mf_host_api *host, int argc, char **argv);
 };
 
 /* ------------------------------------------------------------------------------------------ */
