@@ -150,7 +150,7 @@ __attribute__((noreturn)) static void child_fail(const char *what)
     _exit(127);
 }
 
-/* The child: the same setup local_spawn applies between clone and exec (child_setup.h;
+/* The child: the setup a plugin applies between clone and exec too (mf_ts_child_setup_apply;
  * closing every fd from 3 also drops the server's sockets and signalfd), then the command. */
 __attribute__((noreturn)) static void run_child(struct request *r)
 {

@@ -41,6 +41,11 @@
 #ifndef MFLOW_TASK_SERVER_H
 #define MFLOW_TASK_SERVER_H
 
+/* sched_setaffinity and CPU sets are GNU extensions of <sched.h>. */
+#ifndef _GNU_SOURCE
+#error "<mflow/task_server.h> needs _GNU_SOURCE: define it before the first #include"
+#endif
+
 #include <errno.h>
 #include <sched.h>
 #include <stddef.h>
@@ -53,10 +58,12 @@
 #define MF_TS_VERSION 1u
 /* A request is argv + environment: about 2 KiB here (an environment of 1.5 KB). A larger
  * one than fits this buffer, or than the socket takes in one message (net.core.wmem_default,
- * 208 KiB here: sendmsg says EMSGSIZE), is exec'ed instead; tests/e2e/test_task_server.sh covers it. */
+ * 208 KiB here: sendmsg says EMSGSIZE), is exec'ed instead (tests/e2e/test_task_server.sh). */
 #define MF_TS_MAX_MSG (256u * 1024u)
 #define MF_TS_MAX_FDS 4
 
+/* The messages (see above). Same machine, same build: no struct_size, the hello's version
+ * says which. */
 struct mf_ts_hello {
     uint32_t magic;
     uint32_t version;
@@ -84,15 +91,17 @@ struct mf_ts_event {
     int32_t wstatus;           /* as waitpid gave it */
 };
 
+/* The steps of mf_ts_child_setup_apply, for saying which one failed. */
 enum mf_ts_step {
     MF_TS_STEP_SETUP = 1,      /* process group, stdio */
     MF_TS_STEP_CHDIR = 2,
     MF_TS_STEP_AFFINITY = 3,
     MF_TS_STEP_CGROUP = 4,
     MF_TS_STEP_RLIMIT = 5,
-    MF_TS_STEP_EXEC = 6,           /* the caller's own last step */
+    MF_TS_STEP_EXEC = 6,       /* the caller's own last step */
 };
 
+/* What a task's process applies to itself before it runs the task. */
 struct mf_ts_child_setup {
     int stdin_fd, stdout_fd, stderr_fd;   /* each >= 3, so the dup2s cannot clobber one another */
     const char *workdir;                  /* or NULL */
