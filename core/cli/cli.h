@@ -18,8 +18,10 @@ int cmd_plugins(int argc, char **argv);
 int cmd_task(int argc, char **argv);
 int cmd_resources(int argc, char **argv);
 int cmd_package(int argc, char **argv);
-/* The local compute plugin's preloaded task starter (hidden: `mflow __task-server`). */
-int cmd_task_server(int argc, char **argv);
+/* The task server, a host service to compute plugins (hidden: `mflow __task-server`; see
+ * <mflow/task_server.h>): its children run `run` (cli_main) after `preload` loaded, once,
+ * what the first request's command line loads. */
+int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int argc, char **argv));
 
 struct mf_host_opts;
 /* Parse the global options before the command into o (zeroed first). Returns -1 with *next

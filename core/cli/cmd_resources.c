@@ -1,227 +1,115 @@
-/* mflow resources [--json]: the machine as the local compute plugin sees it: packages, NUMA
- * nodes, cores, hardware threads, GPUs and memory from hwloc, and which resource limits can
- * be enforced here. Built from the plugin's own placement.c and memlimit.c, so it shows
- * exactly what admission and placement use. */
+/* mflow resources [--compute=NAME] [--json]: what a compute backend offers, as its plugin
+ * describes it (the describe operation of plugin ABI 1.2): local compute from hwloc, Slurm
+ * from sinfo and scontrol, any other plugin from its own figures. The core knows no backend:
+ * it prints the plugin's own view when the plugin gives one ("text"), else a table of its
+ * offers and the limits it enforces; --json prints the whole document. */
 #include "cli.h"
 #include "host.h"
-#include "memlimit.h"
-#include "placement.h"
+#include "store.h"
+#include "util.h"
 
-#include <hwloc/glibc-sched.h>
 #include <jansson.h>
 
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-int cmd_resources(int argc, char **argv);
 
 /* cli_wants_help prints "usage: mflow " before this. */
 static const char usage[] =
-    "resources [--json]\n"
+    "resources [--compute=NAME] [--json]\n"
     "\n"
-    "Show this machine as local compute sees it (hwloc): packages, NUMA nodes, cores,\n"
-    "hardware threads (CPUs), GPUs and memory, and which limits are enforced: CPU binding,\n"
-    "memory (a cgroup per task, or a resource limit), GPU visibility. resources.cpu,\n"
-    ".memory_mb and .gpu of a step are admitted and placed against exactly this.\n"
-    "HWLOC_XMLFILE or HWLOC_SYNTHETIC show another topology instead.\n"
+    "Show what a compute backend offers, as its plugin describes it: nodes or partitions,\n"
+    "CPUs, memory, GPUs and their kinds, the limits it enforces and where the figures come\n"
+    "from. A step's resources.cpu, .memory_mb and .gpu are admitted against exactly this.\n"
+    "local (the default): this machine from hwloc (packages, NUMA nodes, cores, hardware\n"
+    "threads, GPUs, memory; HWLOC_XMLFILE or HWLOC_SYNTHETIC show another topology);\n"
+    "slurm: partitions and nodes from sinfo and scontrol show node.\n"
     "\n"
-    "  --json   print one JSON object instead";
+    "  --compute=NAME   the compute plugin to ask (default: --compute before the command,\n"
+    "                   MFLOW_COMPUTE, config.json, else local)\n"
+    "  --json           print the plugin's whole description as one JSON object";
 
-/* A setting of the local plugin: its environment variable, then config.json. */
-static const char *local_setting(const char *env, const char *key, const char *dflt)
+static long long int_member(json_t *o, const char *key)
 {
-    const char *v = getenv(env);
-    if (!v || !*v)
-        v = mf_host_config("local", key);
-    return v && *v ? v : dflt;
+    json_t *v = json_object_get(o, key);
+    return json_is_integer(v) ? (long long)json_integer_value(v) : 0;
 }
 
-/* "0-3,8-11" from ascending numbers. */
-static void ranges(const unsigned *v, size_t n, char *buf, size_t len)
+static const char *str_member(json_t *o, const char *key, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(o, key));
+    return s ? s : dflt;
+}
+
+/* "4 (a100:2, h100:2)" or "0". */
+static void gpus_text(json_t *offer, char *buf, size_t len)
+{
+    size_t at = (size_t)snprintf(buf, len, "%lld", int_member(offer, "gpus"));
+    json_t *kinds = json_object_get(offer, "gpu_kinds");
+    const char *k;
+    json_t *n;
+    int first = 1;
+    json_object_foreach(kinds, k, n) {
+        if (at >= len)
+            break;
+        at += (size_t)snprintf(buf + at, len - at, "%s%s:%lld", first ? " (" : ", ", k,
+                               json_is_integer(n) ? (long long)json_integer_value(n) : 0);
+        first = 0;
+    }
+    if (!first && at < len)
+        snprintf(buf + at, len - at, ")");
+}
+
+static void join_names(json_t *arr, char *buf, size_t len)
 {
     size_t at = 0;
+    size_t i;
+    json_t *v;
     buf[0] = '\0';
-    for (size_t i = 0; i < n && at < len;) {
-        size_t j = i;
-        while (j + 1 < n && v[j + 1] == v[j] + 1)
-            j++;
-        int w = j > i ? snprintf(buf + at, len - at, "%s%u-%u", at ? "," : "", v[i], v[j])
-                      : snprintf(buf + at, len - at, "%s%u", at ? "," : "", v[i]);
-        if (w < 0)
-            break;
-        at += (size_t)w;
-        i = j + 1;
+    json_array_foreach(arr, i, v) {
+        if (at >= len || !json_is_string(v))
+            continue;
+        at += (size_t)snprintf(buf + at, len - at, "%s%s", at ? "," : "", json_string_value(v));
     }
-}
-
-static int cmp_unsigned(const void *a, const void *b)
-{
-    unsigned x = *(const unsigned *)a, y = *(const unsigned *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* The CPUs of NUMA node n (model index), as ranges. */
-static void node_cpus(const struct placement *p, unsigned n, char *buf, size_t len)
-{
-    const struct place_summary *s = placement_summary(p);
-    unsigned *v = malloc(sizeof *v * (s->pus ? s->pus : 1));
-    size_t k = 0;
-    if (!v) {
-        snprintf(buf, len, "?");
-        return;
-    }
-    for (unsigned c = 0; c < s->cores; c++) {
-        unsigned cnt;
-        int numa;
-        const unsigned *cpus = placement_core_cpus(p, c, &cnt, &numa);
-        if (cpus && numa == (int)n)
-            for (unsigned i = 0; i < cnt; i++)
-                v[k++] = cpus[i];
-    }
-    qsort(v, k, sizeof *v, cmp_unsigned);
-    ranges(v, k, buf, len);
-    if (!k)
+    if (!buf[0])
         snprintf(buf, len, "-");
-    free(v);
 }
 
-static const char *mech_name(int mech)
+/* The host's view of a description without a "text" of its own. */
+static void print_offers(const char *name, json_t *doc)
 {
-    switch (mech) {
-    case MEMLIMIT_CGROUP2: return "cgroup-v2";
-    case MEMLIMIT_CGROUP1: return "cgroup-v1";
-    case MEMLIMIT_RLIMIT: return "rlimit";
-    default: return "none";
-    }
-}
-
-struct view {
-    struct placement *p;
-    struct memlimit mem;
-    char mem_how[1024];
-    int bind;                 /* CPU binding is in force */
-    const char *bind_opt;
-    uint64_t hwloc_mb, kernel_mb, cgroup_mb;
-    char hwloc_version[32];
-};
-
-static void print_text(const struct view *v)
-{
-    const struct placement *p = v->p;
-    const struct place_summary *s = placement_summary(p);
-    printf("machine    %s (hwloc %s)\n", s->source, v->hwloc_version);
-    printf("packages   %u\n", s->packages);
-    printf("NUMA nodes %u\n", s->numa_nodes);
-    printf("cores      %u\n", s->cores);
-    printf("CPUs       %u hardware threads%s\n", s->pus,
-           s->cores && s->pus > s->cores ? " (SMT: a task gets whole cores first)" : "");
-    printf("memory     %llu MB", (unsigned long long)s->memory_mb);
-    if (v->cgroup_mb && v->cgroup_mb == s->memory_mb)
-        printf(" (the limit of mflow's own cgroup)");
-    else if (v->kernel_mb && v->kernel_mb == s->memory_mb && v->hwloc_mb < v->kernel_mb)
-        printf(" (the kernel's count; hwloc's NUMA nodes hold %llu MB)", (unsigned long long)v->hwloc_mb);
-    printf("\nGPUs       %u%s\n", s->gpus,
-           s->gpus ? "" : " (hwloc found none: it looked for CUDA/NVML, ROCm SMI, Level Zero and OpenCL devices and NVIDIA/AMD PCI display controllers)");
-
-    printf("\n%-5s %-6s %-20s %-6s %-8s %s\n", "NUMA", "os#", "CPUs", "cores", "threads", "memory");
-    for (unsigned n = 0; n < s->numa_nodes; n++) {
-        const struct place_numa *x = placement_numa(p, n);
-        char cpus[512];
-        node_cpus(p, n, cpus, sizeof cpus);
-        printf("%-5u %-6u %-20s %-6u %-8u %llu MB\n", n, x->os_index, cpus, x->ncores, x->npus,
-               (unsigned long long)x->memory_mb);
-    }
-    if (s->gpus) {
-        printf("\n%-4s %-10s %-13s %-5s %-34s %s\n", "GPU", "name", "PCI bus", "NUMA", "model", "selected with");
-        for (unsigned g = 0; g < s->gpus; g++) {
-            const struct place_gpu *x = placement_gpu(p, g);
-            const char *env = placement_api_env(x->api);
-            char sel[96], numa[16];
-            if (env)
-                snprintf(sel, sizeof sel, "%s=%d", env, x->ordinal);
+    json_t *offers = json_object_get(doc, "offers");
+    printf("compute    %s\n", name);
+    printf("source     %s\n", str_member(doc, "source", "not said"));
+    printf("offers     %zu\n", json_array_size(offers));
+    if (json_array_size(offers)) {
+        printf("\n%-10s %-20s %6s %10s  %-20s %-12s %s\n", "kind", "name", "CPUs", "memory", "GPUs",
+               "state", "partitions");
+        size_t i;
+        json_t *o;
+        json_array_foreach(offers, i, o) {
+            char mem[32], gpus[160], parts[256];
+            snprintf(mem, sizeof mem, "%lld MB", int_member(o, "memory_mb"));
+            gpus_text(o, gpus, sizeof gpus);
+            join_names(json_object_get(o, "partitions"), parts, sizeof parts);
+            long long count = int_member(o, "count");
+            char nm[160];
+            if (count > 1)
+                snprintf(nm, sizeof nm, "%s (x%lld)", str_member(o, "name", "?"), count);
             else
-                snprintf(sel, sizeof sel, "MFLOW_GPU_LIST (%s)", placement_api_name(x->api));
-            snprintf(numa, sizeof numa, x->numa >= 0 ? "%d" : "?", x->numa);
-            printf("%-4u %-10s %-13s %-5s %-34.34s %s\n", g, x->name, x->busid[0] ? x->busid : "-", numa,
-                   x->model[0] ? x->model : "-", sel);
+                snprintf(nm, sizeof nm, "%s", str_member(o, "name", "?"));
+            printf("%-10s %-20s %6lld %10s  %-20s %-12s %s\n", str_member(o, "kind", "-"), nm,
+                   int_member(o, "cpus"), mem, gpus, str_member(o, "state", "-"), parts);
         }
     }
-    printf("\nlimits\n");
-    if (v->bind)
-        printf("  cpu      each task is bound to its own cores (sched_setaffinity); OMP_NUM_THREADS and\n"
-               "           friends are set to its cpu count\n");
-    else if (!s->this_system)
-        printf("  cpu      counted, not bound: the topology is not this machine's\n");
-    else
-        printf("  cpu      counted, not bound (local.cpu_bind=%s)\n", v->bind_opt);
-    printf("  memory   %s\n", v->mem_how);
-    if (s->gpus)
-        printf("  gpu      each task sees only its own GPUs through *_VISIBLE_DEVICES (set by mflow, not\n"
-               "           enforced by the driver); tasks without gpu see no CUDA device\n");
-    else
-        printf("  gpu      no GPU here: steps with resources.gpu are refused before the run\n");
-}
-
-static int print_json(const struct view *v)
-{
-    const struct placement *p = v->p;
-    const struct place_summary *s = placement_summary(p);
-    json_t *o = json_object();
-    json_t *nodes = json_array(), *gpus = json_array(), *limits = json_object(), *mem = json_object();
-    if (!o || !nodes || !gpus || !limits || !mem) {
-        cli_error("out of memory");
-        return 1;
+    json_t *enf = json_object_get(doc, "enforced");
+    if (json_object_size(enf)) {
+        printf("\nlimits\n");
+        const char *k;
+        json_t *v;
+        json_object_foreach(enf, k, v)
+            printf("  %-8s %s\n", k, json_is_string(v) ? json_string_value(v) : "-");
     }
-    json_object_set_new(o, "source", json_string(s->source));
-    json_object_set_new(o, "this_system", json_boolean(s->this_system));
-    json_object_set_new(o, "hwloc_version", json_string(v->hwloc_version));
-    json_object_set_new(o, "packages", json_integer(s->packages));
-    json_object_set_new(o, "cores", json_integer(s->cores));
-    json_object_set_new(o, "pus", json_integer(s->pus));
-    json_object_set_new(o, "memory_mb", json_integer((json_int_t)s->memory_mb));
-    for (unsigned n = 0; n < s->numa_nodes; n++) {
-        const struct place_numa *x = placement_numa(p, n);
-        char cpus[4096];
-        node_cpus(p, n, cpus, sizeof cpus);
-        json_t *e = json_object();
-        json_object_set_new(e, "index", json_integer(n));
-        json_object_set_new(e, "os_index", json_integer(x->os_index));
-        json_object_set_new(e, "cpus", json_string(cpus));
-        json_object_set_new(e, "cores", json_integer(x->ncores));
-        json_object_set_new(e, "pus", json_integer(x->npus));
-        json_object_set_new(e, "memory_mb", json_integer((json_int_t)x->memory_mb));
-        json_array_append_new(nodes, e);
-    }
-    json_object_set_new(o, "numa_nodes", nodes);
-    for (unsigned g = 0; g < s->gpus; g++) {
-        const struct place_gpu *x = placement_gpu(p, g);
-        const char *env = placement_api_env(x->api);
-        json_t *e = json_object();
-        json_object_set_new(e, "index", json_integer(g));
-        json_object_set_new(e, "name", json_string(x->name));
-        json_object_set_new(e, "pci_bus", x->busid[0] ? json_string(x->busid) : json_null());
-        json_object_set_new(e, "vendor", json_string(x->vendor));
-        json_object_set_new(e, "model", json_string(x->model));
-        json_object_set_new(e, "uuid", x->uuid[0] ? json_string(x->uuid) : json_null());
-        json_object_set_new(e, "api", json_string(placement_api_name(x->api)));
-        json_object_set_new(e, "env", env ? json_string(env) : json_null());
-        json_object_set_new(e, "ordinal", json_integer(x->ordinal));
-        json_object_set_new(e, "numa", x->numa >= 0 ? json_integer(x->numa) : json_null());
-        json_array_append_new(gpus, e);
-    }
-    json_object_set_new(o, "gpus", gpus);
-    json_object_set_new(limits, "cpu_binding", json_boolean(v->bind));
-    json_object_set_new(mem, "mechanism", json_string(mech_name(v->mem.mech)));
-    json_object_set_new(mem, "whole_task", json_boolean(v->mem.mech == MEMLIMIT_CGROUP1 ||
-                                                        v->mem.mech == MEMLIMIT_CGROUP2));
-    json_object_set_new(mem, "detail", json_string(v->mem_how));
-    json_object_set_new(limits, "memory", mem);
-    json_object_set_new(limits, "gpu_visibility", json_boolean(s->gpus > 0));
-    json_object_set_new(o, "limits", limits);
-    return cli_print_json(o);
 }
 
 int cmd_resources(int argc, char **argv)
@@ -229,78 +117,73 @@ int cmd_resources(int argc, char **argv)
     if (cli_wants_help(argc, argv, usage))
         return 0;
     int json = 0;
+    const char *name = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--json")) {
             json = 1;
+        } else if (!strncmp(argv[i], "--compute=", 10)) {
+            name = argv[i] + 10;
+        } else if (!strcmp(argv[i], "--compute") && i + 1 < argc) {
+            name = argv[++i];
         } else {
-            cli_error("resources: unknown argument '%s' (usage: mflow resources [--json])", argv[i]);
+            cli_error("resources: unknown argument '%s' (usage: mflow resources [--compute=NAME] [--json])",
+                      argv[i]);
             return 2;
         }
     }
+    if (!name || !*name)
+        name = mf_host_compute();
 
-    struct view v;
-    memset(&v, 0, sizeof v);
-    char msg[1024];
-    const char *memopt = local_setting("MFLOW_LOCAL_MEMORY_LIMIT", "memory_limit", "auto");
-    if (memlimit_open(&v.mem, memopt, msg, sizeof msg) != 0) {
-        cli_error("%s", msg);
+    struct mf_compute c;
+    char *err = NULL;
+    /* What a plugin tells at info level when it starts (e.g. that a topology is not this
+     * machine's) is part of the description here. */
+    mf_host_set_log_level(MF_LOG_WARN);
+    if (mf_compute_open(name, &c, &err) != 0) {
+        cli_error("%s", err ? err : "out of memory");
+        free(err);
         return 1;
     }
-    /* Try it for real: make this process's job-cgroup directory, and remove it. */
-    if (memlimit_prepare(&v.mem, !strcmp(memopt, "cgroup"), msg, sizeof msg) != 0) {
-        cli_error("%s", msg);
-        return 1;
+    int code = 1;
+    struct mf_buf buf = {.struct_size = sizeof buf};
+    json_t *doc = NULL;
+    if (!MF_HAS_FIELD(c.ops, describe) || !c.ops->describe) {
+        cli_error("resources: compute plugin '%s' (plugin ABI %u.%u) does not describe what it "
+                  "offers: it has no describe operation (added in plugin ABI 1.2); rebuild it "
+                  "with one, see sdk/template/README.md",
+                  name, c.desc->abi_major, c.desc->abi_minor);
+        goto out;
     }
-    memlimit_describe(&v.mem, v.mem_how, sizeof v.mem_how);
-    memlimit_close(&v.mem);
-
-    hwloc_topology_t topo;
-    if (placement_topology_load(&topo, msg, sizeof msg) != 0) {
-        cli_error("%s", msg);
-        return 1;
-    }
-    /* The library's release when it discovered this machine; else its API version. */
-    const char *release = hwloc_obj_get_info_by_name(hwloc_get_root_obj(topo), "hwlocVersion");
-    unsigned api = hwloc_get_api_version();
-    if (release && hwloc_topology_is_thissystem(topo))
-        snprintf(v.hwloc_version, sizeof v.hwloc_version, "%s", release);
-    else
-        snprintf(v.hwloc_version, sizeof v.hwloc_version, "API %u.%u.%u", api >> 16, (api >> 8) & 0xff, api & 0xff);
-    long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
-    v.hwloc_mb = hwloc_get_root_obj(topo)->total_memory >> 20;
-    v.kernel_mb = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize >> 20 : 0;
-    v.cgroup_mb = memlimit_own_limit_mb(&v.mem);
-    hwloc_bitmap_t allowed = NULL;
-    uint64_t mem = 0;
-    if (hwloc_topology_is_thissystem(topo)) {
-        /* The same capacity the plugin uses. */
-        cpu_set_t self;
-        allowed = hwloc_bitmap_alloc();
-        if (allowed && sched_getaffinity(0, sizeof self, &self) == 0)
-            hwloc_cpuset_from_glibc_sched_affinity(topo, allowed, &self, sizeof self);
-        else if (allowed) {
-            hwloc_bitmap_free(allowed);
-            allowed = NULL;
-        }
-        mem = v.hwloc_mb > v.kernel_mb ? v.hwloc_mb : v.kernel_mb;
-        if (v.cgroup_mb && v.cgroup_mb < mem)
-            mem = v.cgroup_mb;
-    }
-    int rc = placement_create(topo, allowed, mem, &v.p, msg, sizeof msg);
-    if (allowed)
-        hwloc_bitmap_free(allowed);
-    hwloc_topology_destroy(topo);
+    int rc = c.ops->describe(c.state, &buf);
     if (rc) {
-        cli_error("%s", msg);
-        return 1;
+        cli_error("resources: compute plugin '%s': %s", name, c.ops->last_error(c.state));
+        goto out;
     }
-    v.bind_opt = local_setting("MFLOW_LOCAL_CPU_BIND", "cpu_bind", "on");
-    v.bind = placement_summary(v.p)->this_system && !strcmp(v.bind_opt, "on");
-    int code = 0;
-    if (json)
-        code = print_json(&v);
-    else
-        print_text(&v);
-    placement_destroy(v.p);
+    json_error_t jerr;
+    doc = json_loadb(buf.data ? buf.data : "", buf.len, 0, &jerr);
+    if (!json_is_object(doc)) {
+        cli_error("resources: compute plugin '%s' described itself with %s (line %d: %s); its "
+                  "describe operation must return one JSON object",
+                  name, doc ? "JSON that is not an object" : "invalid JSON", jerr.line, jerr.text);
+        goto out;
+    }
+    json_t *text = json_object_get(doc, "text");
+    if (json) {
+        json_object_del(doc, "text");
+        if (!json_object_get(doc, "compute"))
+            json_object_set_new(doc, "compute", json_string(name));
+        code = cli_print_json(json_incref(doc));
+    } else {
+        if (json_is_string(text))
+            fputs(json_string_value(text), stdout);
+        else
+            print_offers(name, doc);
+        code = 0;
+    }
+out:
+    json_decref(doc);
+    if (buf.release)
+        buf.release(&buf);
+    mf_compute_close(&c);
     return code;
 }

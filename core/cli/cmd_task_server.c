@@ -1,12 +1,16 @@
-/* `mflow __task-server`: the local compute plugin's preloaded task starter.
+/* `mflow __task-server` (hidden): the task server, a host service to compute plugins
+ * (sdk/include/mflow/task_server.h documents it and its protocol; local compute's
+ * task_server.c is the client).
  *
- * Every task is an `mflow task ...` process. Exec'ing one costs the exec itself, the
- * dynamic linking of mflow and its libraries, and loading the flow's .so and the storage
- * plugin: about half a millisecond here, more than the task's own work for small tasks.
- * This server is started once per run by the local plugin (plugins/compute/local/
- * task_server.c); it loads the flow and the storage plugin once and then forks a child per
- * task, which runs the task's command line exactly as a fresh `mflow` would (cli_main), but
- * with everything already mapped. The protocol is in task_server_proto.h.
+ * A preloaded mflow that forks a child per task instead of the plugin exec'ing a fresh
+ * `mflow task ...`: this saves the exec, the dynamic linking and the loading of the flow
+ * and the storage plugin (about 0.5 ms a task here). The mflow command runs it with its own
+ * main and preloader (main.c passes them in, so that this file and main.c do not call each
+ * other): the first request has what every task loads loaded once; each child applies
+ * mf_ts_child_setup_apply and runs its task's command line as a fresh `mflow` would, but
+ * with everything already mapped. No plugin is loaded here: the children fork and exit as
+ * light as the command itself (a plugin's libraries, hwloc's among them, would cost every
+ * fork and exit their mappings and destructors).
  *
  * The server is single-threaded and keeps no state a task could see: each child is a copy
  * of the server as it was after loading, so tasks never share anything with each other.
@@ -14,13 +18,11 @@
  * request socket. */
 #include "cli.h"
 
-#include "child_setup.h"
 #include "host.h"
-#include "loader.h"
-#include "task_server_proto.h"
 #include "util.h"
 
-#include <dlfcn.h>
+#include <mflow/task_server.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,18 +40,19 @@ extern char **environ;
 enum { REQ_FD = 0, EVT_FD = 1 };
 
 struct request {
-    struct ts_request h;
+    struct mf_ts_request h;
     const void *cpuset;
     char **argv;             /* argc + 1, NULL-terminated; strings in the message buffer */
     char **envp;             /* envc + 1 */
     const char *workdir;     /* or NULL */
-    int fd[TS_MAX_FDS];
+    int fd[MF_TS_MAX_FDS];
     int nfd;
 };
 
 /* Exit statuses not yet sent (the plugin reads them when it waits). */
-static struct ts_event *pending;
+static struct mf_ts_event *pending;
 static size_t npending, cap_pending;
+static mf_cmd_fn command_main;
 
 static void close_fds(struct request *r)
 {
@@ -80,10 +83,10 @@ static int take_strings(char **p, const char *end, uint32_t n, char ***v)
 static int receive(char *buf, struct request *r)
 {
     union {
-        char b[CMSG_SPACE(TS_MAX_FDS * sizeof(int))];
+        char b[CMSG_SPACE(MF_TS_MAX_FDS * sizeof(int))];
         struct cmsghdr align;
     } ctl;
-    struct iovec iov = {buf, TS_MAX_MSG};
+    struct iovec iov = {buf, MF_TS_MAX_MSG};
     struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
                        .msg_controllen = sizeof ctl.b};
     ssize_t n;
@@ -102,7 +105,7 @@ static int receive(char *buf, struct request *r)
         for (size_t i = 0; i < k; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (r->nfd < TS_MAX_FDS)
+            if (r->nfd < MF_TS_MAX_FDS)
                 r->fd[r->nfd++] = fd;
             else
                 close(fd);
@@ -113,7 +116,7 @@ static int receive(char *buf, struct request *r)
         goto bad;
     memcpy(&r->h, p, sizeof r->h);
     p += sizeof r->h;
-    if (r->h.magic != TS_MAGIC || r->h.nfds != (uint32_t)r->nfd || r->nfd < 3 ||
+    if (r->h.magic != MF_TS_MAGIC || r->h.nfds != (uint32_t)r->nfd || r->nfd < 3 ||
         r->h.argc < 1 || r->h.cpuset_size > (size_t)(end - p))
         goto bad;
     r->cpuset = r->h.cpuset_size ? p : NULL;
@@ -147,23 +150,23 @@ __attribute__((noreturn)) static void child_fail(const char *what)
     _exit(127);
 }
 
-/* The child: the same setup local_spawn applies between clone and exec (child_setup.h;
+/* The child: the setup a plugin applies between clone and exec too (mf_ts_child_setup_apply;
  * closing every fd from 3 also drops the server's sockets and signalfd), then the command. */
 __attribute__((noreturn)) static void run_child(struct request *r)
 {
     static const char *const what[] = {
-        [STEP_SETUP] = "cannot set up the task's process group or stdin/stdout/stderr",
-        [STEP_CHDIR] = "cannot enter the task's working directory (create it or fix the step's workdir)",
-        [STEP_AFFINITY] = "cannot bind the task to its CPUs (set local.cpu_bind=off to run unbound)",
-        [STEP_CGROUP] = "cannot move the task into its memory cgroup (set local.memory_limit=rlimit instead)",
-        [STEP_RLIMIT] = "cannot set the task's memory limit (RLIMIT_DATA)",
+        [MF_TS_STEP_SETUP] = "cannot set up the task's process group or stdin/stdout/stderr",
+        [MF_TS_STEP_CHDIR] = "cannot enter the task's working directory (create it or fix the step's workdir)",
+        [MF_TS_STEP_AFFINITY] = "cannot bind the task to its CPUs (set local.cpu_bind=off to run unbound)",
+        [MF_TS_STEP_CGROUP] = "cannot move the task into its memory cgroup (set local.memory_limit=rlimit instead)",
+        [MF_TS_STEP_RLIMIT] = "cannot set the task's memory limit (RLIMIT_DATA)",
     };
-    struct child_setup cs = {
+    struct mf_ts_child_setup cs = {
         .stdin_fd = r->fd[0], .stdout_fd = r->fd[1], .stderr_fd = r->fd[2],
         .workdir = r->workdir, .cpuset = r->cpuset, .cpuset_size = r->h.cpuset_size,
         .cgroup_procs_fd = r->nfd > 3 ? r->fd[3] : -1, .data_limit = r->h.data_limit,
     };
-    int step = child_setup_apply(&cs);
+    int step = mf_ts_child_setup_apply(&cs);
     if (step)
         child_fail(what[step]);
     environ = r->envp;
@@ -172,37 +175,7 @@ __attribute__((noreturn)) static void run_child(struct request *r)
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     mf_host_forget();
-    int argc = (int)r->h.argc;
-    exit(cli_main(argc, r->argv));
-}
-
-/* Load what every task of the run loads, once: the flow's .so (as flowload.c opens it) and
- * the storage plugin (through the registry, as the task finds it). A child's own dlopen of
- * the same path then finds them mapped and relocated. Failures are left for the task to
- * meet and report. */
-static void preload(struct request *r)
-{
-    static int done;
-    if (done)
-        return;
-    done = 1;
-    struct mf_host_opts o;
-    int i;
-    int argc = (int)r->h.argc;
-    /* --version and --help print to stdout, which is the event socket here. */
-    for (i = 1; i < argc && r->argv[i][0] == '-'; i++)
-        if (!strcmp(r->argv[i], "--version") || !strcmp(r->argv[i], "--help") ||
-            !strcmp(r->argv[i], "-h"))
-            return;
-    if (cli_parse_globals(argc, r->argv, &o, &i) >= 0 || strcmp(r->argv[i], "task") != 0 ||
-        i + 1 >= argc)
-        return;
-    const char *flow = r->argv[i + 1];
-    size_t len = strlen(flow);
-    if (len > 3 && !strcmp(flow + len - 3, ".so"))
-        dlopen(flow, RTLD_NOW | RTLD_LOCAL);
-    if (mf_host_init(&o) == 0)
-        mf_registry_find(mf_host_registry(), MF_PLUGIN_STORAGE, mf_host_storage());
+    exit(command_main((int)r->h.argc, r->argv));
 }
 
 static void reap(void)
@@ -214,7 +187,7 @@ static void reap(void)
             dprintf(2, "mflow: task server: out of memory; the exit of pid %d is lost\n", (int)pid);
             continue;
         }
-        pending[npending++] = (struct ts_event){.pid = pid, .wstatus = st};
+        pending[npending++] = (struct mf_ts_event){.pid = pid, .wstatus = st};
     }
 }
 
@@ -239,25 +212,27 @@ static int flush_events(void)
 
 static void reply(int32_t pid, int32_t err)
 {
-    struct ts_reply rep = {.pid = pid, .err = err};
+    struct mf_ts_reply rep = {.pid = pid, .err = err};
     while (send(REQ_FD, &rep, sizeof rep, MSG_NOSIGNAL) < 0 && errno == EINTR)
         ;
 }
 
-int cmd_task_server(int argc, char **argv)
+int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int argc, char **argv))
 {
     (void)argc;
     (void)argv;
+    command_main = run;
     sigset_t chld;
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, NULL);
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-    char *buf = malloc(TS_MAX_MSG);
-    struct ts_hello hello = {.magic = TS_MAGIC, .version = TS_VERSION, .pid = getpid()};
+    char *buf = malloc(MF_TS_MAX_MSG);
+    int preloaded = 0;
+    struct mf_ts_hello hello = {.magic = MF_TS_MAGIC, .version = MF_TS_VERSION, .pid = getpid()};
     if (sfd < 0 || !buf || send(REQ_FD, &hello, sizeof hello, MSG_NOSIGNAL) != sizeof hello) {
-        cli_error("__task-server: cannot start: %s (the local compute plugin starts it with its "
-                  "sockets as stdin and stdout; it is not a command to run by hand)",
+        cli_error("__task-server: cannot start: %s (a compute plugin starts it with its sockets "
+                  "as stdin and stdout; it is not a command to run by hand)",
                   strerror(errno));
         return 1;
     }
@@ -287,7 +262,11 @@ int cmd_task_server(int argc, char **argv)
             reply(-1, errno);
             continue;
         }
-        preload(&r);
+        if (!preloaded) {
+            /* What every task of the run loads (the flow's .so, the storage plugin). */
+            preloaded = 1;
+            preload((int)r.h.argc, r.argv);
+        }
         pid_t pid = fork();
         if (pid == 0)
             run_child(&r);

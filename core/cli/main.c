@@ -6,6 +6,7 @@
 #include "index.h"
 #include "mflow-build.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,8 +21,6 @@ struct command {
     const char *summary;
 };
 
-static int cmd_resources_exec(int argc, char **argv);
-
 static const struct command commands[] = {
     {"run", cmd_run, "run a flow: run FLOW [--PARAM=VALUE...] [--max-workers N] [--tag T] [--run-id-file F]"},
     {"resume", cmd_resume, "new run reusing an earlier run's finished tasks: resume FLOW [STEP] [--origin-run-id R]"},
@@ -35,7 +34,7 @@ static const struct command commands[] = {
     {"tag", cmd_tag, "tags on runs: tag add|remove|list Flow/run [TAG...]"},
     {"reindex", cmd_reindex, "rebuild the index from the datastore: reindex"},
     {"package", cmd_package, "build and store a flow's code package: package FLOW [--json]"},
-    {"resources", cmd_resources_exec, "show the machine as local compute sees it (hwloc): resources [--json]"},
+    {"resources", cmd_resources, "what a compute backend offers: resources [--compute=NAME] [--json]"},
     {"task", cmd_task, "run one task (what compute plugins launch)"},
 };
 
@@ -43,24 +42,6 @@ static const char usage[] =
     "usage: mflow [--compute=NAME] [--storage=NAME] [--datastore-root=URL] [--home=DIR]\n"
     "             [--namespace=NS] COMMAND [ARGS...]\n"
     "       mflow --version | --help | COMMAND --help\n";
-
-/* `mflow resources` lives in its own executable: it needs hwloc, and every task process
- * is an `mflow`, which should not pay for loading hwloc (about 0.2 ms a start here). */
-static int cmd_resources_exec(int argc, char **argv)
-{
-    (void)argc;
-    char *path = mf_running_from_build_tree() ? strdup(MF_BUILD_ROOT "/core/mflow-resources")
-                                              : strdup(MF_LIBEXECDIR "/mflow-resources");
-    if (!path) {
-        cli_error("out of memory");
-        return 1;
-    }
-    setenv("MFLOW_HOME", mf_host_home(), 1);
-    execv(path, argv);
-    cli_error("cannot run %s: %s (is mflow installed completely?)", path, strerror(errno));
-    free(path);
-    return 1;
-}
 
 static void print_help(void)
 {
@@ -154,6 +135,28 @@ void cli_guard_index(void)
     sigaction(SIGABRT, &sa, NULL);
 }
 
+/* For the task server: what `mflow ARGV` would load before running anything of its own,
+ * loaded now: the flow's .so (as flowload.c opens it) and the storage plugin (through the
+ * registry, as the task finds it). A child's own dlopen of the same path then finds them
+ * mapped and relocated. Failures are left for the task to meet and report. */
+static void preload_command(int argc, char **argv)
+{
+    struct mf_host_opts o;
+    int i;
+    /* --version and --help print to stdout, which is the server's event socket. */
+    for (i = 1; i < argc && argv[i][0] == '-'; i++)
+        if (!strcmp(argv[i], "--version") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
+            return;
+    if (cli_parse_globals(argc, argv, &o, &i) >= 0 || strcmp(argv[i], "task") != 0 || i + 1 >= argc)
+        return;
+    const char *flow = argv[i + 1];
+    size_t len = strlen(flow);
+    if (len > 3 && !strcmp(flow + len - 3, ".so"))
+        dlopen(flow, RTLD_NOW | RTLD_LOCAL);
+    if (mf_host_init(&o) == 0)
+        mf_registry_find(mf_host_registry(), MF_PLUGIN_STORAGE, mf_host_storage());
+}
+
 int cli_main(int argc, char **argv)
 {
     struct mf_host_opts o;
@@ -163,7 +166,7 @@ int cli_main(int argc, char **argv)
         return code;
     /* Not in the table: it is not a command for people (see cmd_task_server.c). */
     if (!strcmp(argv[i], "__task-server"))
-        return cmd_task_server(argc - i, argv + i);
+        return cmd_task_server(argc - i, argv + i, cli_main, preload_command);
     const struct command *cmd = NULL;
     for (size_t k = 0; k < sizeof commands / sizeof commands[0]; k++)
         if (!strcmp(commands[k].name, argv[i]))

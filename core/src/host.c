@@ -21,10 +21,18 @@ static struct {
     mf_output_fn output;
 } H;
 
+/* The most verbose level shown without MFLOW_DEBUG (mf_host_set_log_level). */
+static int log_level = MF_LOG_INFO;
+
+void mf_host_set_log_level(int level)
+{
+    log_level = level;
+}
+
 static void host_log(int level, const char *name, const char *fmt, ...)
 {
     static const char *tags[] = {"error", "warning", "info", "debug"};
-    if (level >= MF_LOG_DEBUG && !getenv("MFLOW_DEBUG"))
+    if (level > log_level && !getenv("MFLOW_DEBUG"))
         return;
     va_list ap;
     va_start(ap, fmt);

@@ -25,6 +25,10 @@ void mf_host_fini(void);
  * and the child's own loading of the same files finds it there. */
 void mf_host_forget(void);
 
+/* Plugin messages above this level (enum mf_log_level) are not shown unless MFLOW_DEBUG is
+ * set; MF_LOG_INFO by default. */
+void mf_host_set_log_level(int level);
+
 /* The host table handed to plugins. */
 const struct mf_host_api *mf_host_api(void);
 

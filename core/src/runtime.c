@@ -2,6 +2,7 @@
  * they end, reads their records, indexes them and makes their successors ready. */
 #include "runtime.h"
 
+#include "admit.h"
 #include "blob.h"
 #include "codec.h"
 #include "flowload.h"
@@ -1324,6 +1325,12 @@ static int open_computes(char **err)
                                    .gpu = (uint32_t)(d->resources.gpu > 0 ? d->resources.gpu : 0)};
         if (c->ops->check && c->ops->check(c->state, d->name, &res) != 0) {
             *err = mf_strf("flow %s: %s", R->flow->def->name, c->ops->last_error(c->state));
+            return MF_EINVAL;
+        }
+        char *why = NULL;
+        if (mf_admit(c, name, d->name, &res, &why) != 0) {
+            *err = why ? mf_strf("flow %s: %s", R->flow->def->name, why) : NULL;
+            free(why);
             return MF_EINVAL;
         }
     }

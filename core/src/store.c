@@ -4,6 +4,8 @@
 #include "loader.h"
 #include "util.h"
 
+#include <jansson.h>
+
 #include <string.h>
 
 /* The plugin's descriptor, started; or NULL with *err and *rc: MF_ENOMEM, MF_EUNAVAIL when
@@ -66,6 +68,7 @@ int mf_compute_open(const char *name, struct mf_compute *c, char **err)
 void mf_compute_close(struct mf_compute *c)
 {
     if (c && c->desc) {
+        json_decref(c->described);
         c->desc->fini(c->state);
         memset(c, 0, sizeof *c);
     }

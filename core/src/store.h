@@ -12,10 +12,12 @@
 int mf_store_open(struct mf_store *st, char **err);
 void mf_store_close(struct mf_store *st);
 
+struct json_t;
 struct mf_compute {
     const struct mf_plugin_desc *desc;
     const struct mf_compute_ops *ops;
     void *state;
+    struct json_t *described;    /* its description, once admission asked for it (admit.c) */
 };
 
 /* Open compute plugin `name` (init'ed); codes and messages as mf_store_open. */

@@ -103,6 +103,7 @@ def main():
             os.path.join(libdir, "pkgconfig", "mflow.pc"),
             os.path.join(libdir, "pkgconfig", "mflow-plugin.pc"),
             os.path.join(share, "plugin-template", "myplugin.c"),
+            os.path.join(share, "plugin-template", "mycompute.c"),
             os.path.join(share, "plugin-template", "Makefile"),
             os.path.join(share, "plugin-template", "README.md"),
             os.path.join(share, "fakehost", "fakehost.c"),
@@ -148,12 +149,15 @@ def main():
         shutil.copytree(tpl, by_make)
         run("cc -Wall -Wextra -Werror -shared -o mflow_storage_memory.so myplugin.c "
             "$(pkg-config --cflags --libs mflow-plugin)", env=pcenv, cwd=by_cc, shell=True)
+        run("cc -Wall -Wextra -Werror -shared -o mflow_compute_pool.so mycompute.c "
+            "$(pkg-config --cflags --libs mflow-plugin)", env=pcenv, cwd=by_cc, shell=True)
         run(["make"], env=pcenv, cwd=by_make)
         made = run(["make", "check"], env=pcenv, cwd=by_make).stdout
-        if "exports only mf_plugin_entry_v1" not in made:
-            fail(f"make check did not confirm the exports: {made!r}")
-        for d in (by_cc, by_make):
-            exports_only_entry(os.path.join(d, "mflow_storage_memory.so"))
+        for so in ("mflow_storage_memory.so", "mflow_compute_pool.so"):
+            if f"{so}: exports only mf_plugin_entry_v1" not in made:
+                fail(f"make check did not confirm the exports of {so}: {made!r}")
+            for d in (by_cc, by_make):
+                exports_only_entry(os.path.join(d, so))
 
         # Loaded through MFLOW_PLUGIN_PATH by mflow (the build tree's, see the docstring).
         env = dict(os.environ, MFLOW_PLUGIN_PATH=by_cc, MFLOW_HOME=os.path.join(tmp, "home"))
@@ -171,6 +175,23 @@ def main():
         if [x.get("name") for x in e.get("options", [])] != ["max_mb"]:
             fail(f"{path}: options {e.get('options')!r}, expected max_mb")
         print("ok: mflow loads the out-of-tree plugin through MFLOW_PLUGIN_PATH")
+
+        # The compute half: its description shows in `mflow resources --compute=pool`.
+        cpath = os.path.realpath(os.path.join(by_cc, "mflow_compute_pool.so"))
+        e = [x for x in rep if x["path"] == cpath]
+        if not e or not e[0]["loaded"] or e[0]["kind"] != "compute" or \
+                e[0]["abi_minor"] != sdk_minor():
+            fail(f"mflow plugins --json should load {cpath} as compute 'pool': {e}")
+        penv = dict(env, MFLOW_POOL_CPUS="3", MFLOW_POOL_MEMORY_MB="1500")
+        doc = json.loads(run([mflow, "resources", "--compute=pool", "--json"], env=penv).stdout)
+        o = doc.get("offers", [{}])[0]
+        if (o.get("cpus"), o.get("memory_mb"), o.get("gpus"), doc.get("compute")) != \
+                (3, 1500, 0, "pool"):
+            fail(f"mflow resources --compute=pool --json: {doc}")
+        text = run([mflow, "resources", "--compute=pool"], env=penv).stdout
+        if "compute    pool\n" not in text or not re.search(r"\n\s*machine\s+\S+\s+3\s+1500 MB\s+0", text):
+            fail(f"mflow resources --compute=pool: {text!r}")
+        print("ok: the out-of-tree compute plugin's description shows in mflow resources")
 
         # Its operations, under the installed fake host.
         fh = os.path.join(root, share, "fakehost")

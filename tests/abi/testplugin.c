@@ -13,6 +13,10 @@
  *   INIT_RC=code        init refuses with this code (EACCES, MF_EPERM, ...); for the e2e suite
  *   NULL_OP=field       that operation of the kind's table is NULL (a required one is
  *                       refused at load time; an optional one is fine)
+ *   DESC_ABI_MINOR=n    abi_minor the descriptor claims (a compute plugin of 1.1 has the 1.0
+ *                       table: 1.1 added nothing to compute)
+ *   DESCRIBE            a compute plugin of this SDK's minor with the 1.2 describe: its
+ *                       document is $MFLOW_ABITEST_DESCRIBE, or a fixed one; "fail" fails
  *
  * Every variant is a plugin built against ABI 1.0: it claims minor 0 and its operations table
  * has the 1.0 size (for storage, without the 1.1 streaming writer), so the good ones show that
@@ -36,6 +40,13 @@
 #endif
 #ifndef ENTRY_NAME
 #define ENTRY_NAME mf_plugin_entry_v1
+#endif
+#ifndef DESC_ABI_MINOR
+#ifdef DESCRIBE
+#define DESC_ABI_MINOR MF_PLUGIN_ABI_MINOR
+#else
+#define DESC_ABI_MINOR 0
+#endif
 #endif
 
 /* A variant may leave some of these out (NO_OPS, NO_INIT). */
@@ -149,8 +160,41 @@ static int deployments(void *state, mf_deployment_cb cb, void *ud)
 #define OPS_SIZE(type, last) (offsetof(type, last) + sizeof(void *))
 #endif
 
+#ifdef DESCRIBE
+#include <stdlib.h>
+#include <string.h>
+
+static const char fixed_doc[] =
+    "{\"source\": \"the abi test plugin's fixed figures\", \"offers\": ["
+    "{\"kind\": \"node\", \"name\": \"small\", \"cpus\": 2, \"memory_mb\": 1024, \"gpus\": 0},"
+    "{\"kind\": \"node\", \"name\": \"big\", \"cpus\": 8, \"memory_mb\": 4096, \"gpus\": 2,"
+    " \"gpu_kinds\": {\"a100\": 2}, \"state\": \"idle\", \"partitions\": [\"gpu\"]}],"
+    " \"enforced\": {\"cpu\": \"not at all\"}}";
+
+static void free_doc(struct mf_buf *b)
+{
+    free(b->data);
+}
+
+static int describe(void *state, struct mf_buf *out)
+{
+    const char *doc = getenv("MFLOW_ABITEST_DESCRIBE");
+    if (doc && !strcmp(doc, "fail"))
+        return MF_EUNAVAIL;
+    out->data = strdup(doc ? doc : fixed_doc);
+    out->len = out->data ? strlen(out->data) : 0;
+    out->release = free_doc;
+    return out->data ? 0 : MF_ENOMEM;
+}
+#endif
+
 MAYBE_UNUSED static OPS_CONST struct mf_compute_ops compute_ops = {
+#ifdef DESCRIBE
+    .struct_size = sizeof(struct mf_compute_ops),
+    .describe = describe,
+#else
     .struct_size = OPS_SIZE(struct mf_compute_ops, check),
+#endif
     .submit = submit,
     .poll = poll_jobs,
     .wait = wait_jobs,
@@ -214,7 +258,7 @@ static struct mf_plugin_desc desc = {
     .struct_size = sizeof(struct mf_plugin_desc),
 #endif
     .abi_major = DESC_ABI_MAJOR,
-    .abi_minor = 0,   /* built against 1.0, see above */
+    .abi_minor = DESC_ABI_MINOR,   /* built against 1.0 unless said, see above */
     .kind = PLUGIN_KIND,
 #ifndef NO_NAME
     .name = PLUGIN_NAME,

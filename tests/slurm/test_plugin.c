@@ -714,6 +714,105 @@ static void test_bad_options(void **s)
     assert_non_null(strstr(mf_fakehost_logs(), "option poll_max_ms must be a whole number from 10"));
 }
 
+/* describe: nodes from `scontrol show node`, partitions from sinfo, as JSON. */
+static char *describe_text(void *st)
+{
+    struct mf_buf b = {.struct_size = sizeof b};
+    assert_true(MF_HAS_FIELD(ops, describe));
+    int rc = ops->describe(st, &b);
+    if (rc)
+        fail_msg("describe: %d %s", rc, ops->last_error(st));
+    char *s = strndup(b.data, b.len);
+    if (b.release)
+        b.release(&b);
+    return s;
+}
+
+static void test_describe(void **s)
+{
+    (void)s;
+    void *st = start_plugin(NULL, NULL, NULL, NULL);
+    put(fpath("scontrol.out"),
+        "NodeName=n1 Arch=x86_64 CoresPerSocket=4 CPUAlloc=0 CPUTot=8 Gres=(null) OS=Linux 6.1 #1 SMP "
+        "RealMemory=16000 AllocMem=0 State=IDLE Partitions=debug,all BootTime=None\n"
+        "NodeName=g1 CPUTot=32 Gres=gpu:a100:2(S:0-1),gpu:h100:1,shard:8 RealMemory=256000 "
+        "State=MIXED+DRAIN Partitions=gpu,all\n");
+    put(fpath("sinfo.out"), "debug*|up|infinite|1|n1\ngpu|up|1-00:00:00|1|g1\nall|down|30:00|2|n1,g1\n");
+    char *d = describe_text(st);
+    assert_non_null(strstr(d, "{\"kind\":\"node\",\"name\":\"n1\",\"cpus\":8,\"memory_mb\":16000,"
+                              "\"gpus\":0,\"gpu_kinds\":{},\"gres\":null,\"state\":\"IDLE\","
+                              "\"partitions\":[\"debug\",\"all\"]}"));
+    assert_non_null(strstr(d, "{\"kind\":\"node\",\"name\":\"g1\",\"cpus\":32,\"memory_mb\":256000,"
+                              "\"gpus\":3,\"gpu_kinds\":{\"a100\":2,\"h100\":1},"
+                              "\"gres\":\"gpu:a100:2(S:0-1),gpu:h100:1,shard:8\",\"state\":\"MIXED+DRAIN\","
+                              "\"partitions\":[\"gpu\",\"all\"]}"));
+    assert_non_null(strstr(d, "{\"name\":\"debug\",\"default\":true,\"state\":\"up\","
+                              "\"time_limit\":\"infinite\",\"node_count\":1,\"nodes\":\"n1\"}"));
+    assert_non_null(strstr(d, "{\"name\":\"all\",\"default\":false,\"state\":\"down\""));
+    assert_non_null(strstr(d, "\"source\":\"scontrol show node and sinfo ("));
+    free(d);
+    char *log = NULL;
+    size_t n = 0;
+    FILE *f = fopen(fpath("scontrol.log"), "r");
+    assert_non_null(f);
+    assert_true(getdelim(&log, &n, '\0', f) > 0);
+    fclose(f);
+    assert_non_null(strstr(log, "--oneliner show node"));
+    free(log);
+    desc->fini(st);
+    /* With a partition option only its nodes are offers; an untyped gres counts as "gpu". */
+    st = start_plugin("partition", "gpu", NULL, NULL);
+    put(fpath("scontrol.out"),
+        "NodeName=n1 CPUTot=8 RealMemory=16000 Gres=gpu:4 State=IDLE Partitions=debug\n"
+        "NodeName=g1 CPUTot=32 RealMemory=256000 Gres=gpu:4 State=IDLE Partitions=gpu\n"
+        "NodeName=g2 CPUTot=16 RealMemory=128000 Gres=gpu:2 State=DOWN Partitions=gpu2\n");
+    d = describe_text(st);
+    assert_null(strstr(d, "\"n1\""));
+    assert_null(strstr(d, "\"g2\""));
+    assert_non_null(strstr(d, "\"name\":\"g1\",\"cpus\":32,\"memory_mb\":256000,\"gpus\":4,"
+                              "\"gpu_kinds\":{\"gpu\":4}"));
+    assert_non_null(strstr(d, "\"partition\":\"gpu\""));
+    free(d);
+    /* A failing scontrol is named. */
+    unlink(fpath("scontrol.out"));
+    struct mf_buf b = {.struct_size = sizeof b};
+    assert_int_equal(ops->describe(st, &b), MF_EUNAVAIL);
+    assert_non_null(strstr(ops->last_error(st), "slurm: scontrol show node failed: slurm_load_jobs error"));
+    desc->fini(st);
+}
+
+/* The largest node's partition is named when no partition option narrows the search. */
+static void test_check_names_partition(void **s)
+{
+    (void)s;
+    void *st = start_plugin(NULL, NULL, NULL, NULL);
+    put(fpath("sinfo.out"), "4|8000|(null)|debug\n16|64000|(null)|big\n8|128000|gpu:2|gpu\n");
+    struct mf_resources r = {sizeof r, 17, 0, 0, 0};
+    assert_int_equal(ops->check(st, "wide", &r), MF_EINVAL);
+    assert_non_null(strstr(ops->last_error(st), "step 'wide' asks for 17 CPUs but the largest node of "
+                                                "any partition has 16 (partition 'big', sinfo)"));
+    r.cpu = 1;
+    r.memory_mb = 200000;
+    assert_int_equal(ops->check(st, "fat", &r), MF_EINVAL);
+    assert_non_null(strstr(ops->last_error(st), "the largest node of any partition has 128000 MB "
+                                                "(partition 'gpu', sinfo)"));
+    r.memory_mb = 0;
+    r.gpu = 3;
+    assert_int_equal(ops->check(st, "gpus", &r), MF_EINVAL);
+    assert_non_null(strstr(ops->last_error(st), "the nodes of any partition have at most 2 (partition "
+                                                "'gpu', gres gpu, sinfo)"));
+    assert_int_equal(sbatch_calls(), 0);
+    char *args = NULL;
+    size_t n = 0;
+    FILE *f = fopen(fpath("sinfo.log"), "r");
+    assert_non_null(f);
+    assert_true(getline(&args, &n, f) > 0);
+    fclose(f);
+    assert_non_null(strstr(args, "--format=%c|%m|%G|%R"));
+    free(args);
+    desc->fini(st);
+}
+
 int main(void)
 {
     const char *so = getenv("MFLOW_TEST_PLUGIN");
@@ -743,6 +842,8 @@ int main(void)
         cmocka_unit_test(test_one_query_for_all_and_backoff),
         cmocka_unit_test(test_sbatch_failure),
         cmocka_unit_test(test_check),
+        cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_check_names_partition),
         cmocka_unit_test(test_fini_cancels),
         cmocka_unit_test(test_bad_options),
     };

@@ -661,6 +661,40 @@ static void test_submit_errors(void **ts)
     assert_no_children();
 }
 
+/* describe (ABI 1.2): the machine `mflow resources` shows, as JSON, from the topology in
+ * force when it is asked. */
+static void test_describe(void **ts)
+{
+    (void)ts;
+    assert_true(MF_HAS_FIELD(ops, describe));
+    assert_non_null(ops->describe);
+    struct mf_buf b = {.struct_size = sizeof b};
+    setenv("HWLOC_XMLFILE", xml_4gpu, 1);
+    int rc = ops->describe(state, &b);
+    unsetenv("HWLOC_XMLFILE");
+    assert_int_equal(rc, 0);
+    char *d = strndup(b.data, b.len);
+    b.release(&b);
+    assert_non_null(strstr(d, "\"offers\":[{\"kind\":\"machine\",\"name\":\"topology\",\"cpus\":16,"
+                              "\"memory_mb\":131072,\"gpus\":4,\"gpu_kinds\":{\"NVIDIA H100 80GB HBM3\":4}}]"));
+    assert_non_null(strstr(d, "\"packages\":2,\"cores\":8,\"pus\":16,\"memory_mb\":131072"));
+    assert_non_null(strstr(d, "\"text\":\"machine    XML topology '"));
+    assert_non_null(strstr(d, "cuda3      0000:ca:00.0  1"));
+    assert_non_null(strstr(d, "\"enforced\":{\"cpu\":\"counted, not bound\""));
+    free(d);
+    /* A synthetic machine without GPUs. */
+    setenv("HWLOC_SYNTHETIC", "numa:2 core:4 pu:2", 1);
+    rc = ops->describe(state, &b);
+    unsetenv("HWLOC_SYNTHETIC");
+    assert_int_equal(rc, 0);
+    d = strndup(b.data, b.len);
+    b.release(&b);
+    assert_non_null(strstr(d, "\"cpus\":16,"));
+    assert_non_null(strstr(d, "\"gpus\":0,\"gpu_kinds\":{}"));
+    assert_non_null(strstr(d, "GPUs       0 (hwloc found none"));
+    free(d);
+}
+
 static void test_check(void **ts)
 {
     (void)ts;
@@ -1161,6 +1195,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_release_running_leaves_no_orphan, setup, teardown),
         cmocka_unit_test_setup_teardown(test_submit_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_check, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_describe, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_admission, setup, teardown),
         cmocka_unit_test_setup_teardown(test_gpu_placement_xml, setup, teardown),
         cmocka_unit_test_setup_teardown(test_real_affinity, setup, teardown),

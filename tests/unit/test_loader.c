@@ -316,14 +316,19 @@ struct refusal {
     const char *name;
 };
 
+/* MF_PLUGIN_ABI_MINOR as text, for the messages below. */
+#define TEXT_OF(x) #x
+#define TEXT(x) TEXT_OF(x)
+#define MINOR_TEXT TEXT(MF_PLUGIN_ABI_MINOR)
+
 static const struct refusal refusals[] = {
     {"mflow_compute_major2.so",
-     {": built for plugin ABI 2.0, this mflow speaks 1.1; rebuild it against mflow " MF_VERSION
+     {": built for plugin ABI 2.0, this mflow speaks 1." MINOR_TEXT "; rebuild it against mflow " MF_VERSION
       "'s SDK"},
      2, MF_PLUGIN_COMPUTE, "major2"},
     {"mflow_compute_entryv2.so",
      {": exports mf_plugin_entry_v2 instead of mf_plugin_entry_v1",
-      "built for plugin ABI 2, this mflow speaks 1.1", "rebuild it against mflow"},
+      "built for plugin ABI 2, this mflow speaks 1." MINOR_TEXT, "rebuild it against mflow"},
      2, MF_PLUGIN_COMPUTE, "entryv2"},
     {"mflow_compute_shortdesc.so",
      {": its descriptor is", "bytes, smaller than the", "bytes of plugin ABI 1.0"},

@@ -1361,6 +1361,21 @@ static int lc_check(void *state, const char *step_name, const struct mf_resource
     return 0;
 }
 
+static const char *option(const struct local *lc, const char *key, const char *dflt);
+
+static int lc_describe(void *state, struct mf_buf *out)
+{
+    struct local *lc = state;
+    if (!lc || !out)
+        return MF_EINVAL;
+    char msg[1024];
+    int rc = local_describe(option(lc, "memory_limit", "auto"), option(lc, "cpu_bind", "on"),
+                            &lc->mem, out, msg, sizeof msg);
+    if (rc)
+        return fail(lc, rc, "%s", msg);
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------------ */
 
 static const struct mf_option_def options[] = {
@@ -1655,6 +1670,7 @@ static const struct mf_compute_ops ops = {
     .release = lc_release,
     .last_error = lc_last_error,
     .check = lc_check,
+    .describe = lc_describe,
 };
 
 static const struct mf_plugin_desc desc = {

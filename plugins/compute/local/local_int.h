@@ -44,8 +44,8 @@ int local_spawn(const struct local_spawn_req *req, const char *name, pid_t *pid,
 char **local_build_env(const char *const *job_env, const char *const *forced,
                        const char *const *defaults);
 
-/* A task server (task_server.c, protocol in task_server_proto.h): a preloaded `mflow` that
- * forks a child per task. Its children are not this process's: their exits come as events. */
+/* A task server (task_server.c; the host service and its protocol are
+ * <mflow/task_server.h>): a preloaded `mflow` that forks a child per task. Its children are not this process's: their exits come as events. */
 struct local_server;
 typedef void (*local_server_exit_fn)(void *ud, pid_t pid, int wstatus);
 /* Start `exe __task-server` without waiting for it. 0, or a positive errno with err set. */
@@ -66,6 +66,16 @@ int local_server_event_fd(const struct local_server *s);
 int local_server_events(struct local_server *s, local_server_exit_fn fn, void *ud);
 /* Close its sockets (it exits) and reap it. NULL is a no-op. */
 void local_server_stop(struct local_server *s);
+
+
+/* The describe operation (describe.c): this machine as hwloc and memlimit.c see it, with
+ * the options memory_limit and cpu_bind, as a JSON document in *out (released by its own
+ * release). live: the instance's memory limits, used as they are once prepared (else
+ * probed afresh). 0, or an error with the message in err. */
+struct mf_buf;
+struct memlimit;
+int local_describe(const char *memory_limit, const char *cpu_bind, const struct memlimit *live,
+                   struct mf_buf *out, char *err, size_t errlen);
 
 /* Open (create, append) a log file, creating its parent directories. 0 or positive errno,
  * with the message in err. */

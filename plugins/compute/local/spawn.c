@@ -12,8 +12,9 @@
  * applies everything itself before exec: the same cost as posix_spawn, nothing copied, and
  * no moment where the task runs outside its limits. Between clone and exec the child calls
  * only system-call wrappers (no malloc, no locks), as glibc's own does. */
-#include "child_setup.h"
 #include "local_int.h"
+
+#include <mflow/task_server.h>   /* the child setup both ways of starting a task share */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -138,19 +139,19 @@ static int child_main(void *arg)
         if (sig != SIGKILL && sig != SIGSTOP)
             sigaction(sig, &dfl, NULL);
 
-    struct child_setup cs = {
+    struct mf_ts_child_setup cs = {
         .stdin_fd = req->stdin_fd, .stdout_fd = req->stdout_fd, .stderr_fd = req->stderr_fd,
         .workdir = req->workdir, .cpuset = req->cpuset, .cpuset_size = req->cpuset_size,
         .cgroup_procs_fd = req->cgroup_procs_fd, .data_limit = req->data_limit,
     };
-    int step = child_setup_apply(&cs);
+    int step = mf_ts_child_setup_apply(&cs);
     if (step)
         child_fail(a, step);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
     execvpe(req->argv[0], (char *const *)req->argv, a->envp);
-    child_fail(a, STEP_EXEC);
+    child_fail(a, MF_TS_STEP_EXEC);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -159,7 +160,7 @@ static void spawn_error(const struct local_spawn_req *req, const char *name, int
                         char *err, size_t errlen)
 {
     switch (step) {
-    case STEP_CHDIR:
+    case MF_TS_STEP_CHDIR:
         if (e == ENOTDIR)
             snprintf(err, errlen, "job %s: working directory '%s' is not a directory (fix the step's workdir)",
                      name, req->workdir);
@@ -167,19 +168,19 @@ static void spawn_error(const struct local_spawn_req *req, const char *name, int
             snprintf(err, errlen, "job %s: working directory '%s': %s (create it or fix the step's workdir)",
                      name, req->workdir, strerror(e));
         break;
-    case STEP_AFFINITY:
+    case MF_TS_STEP_AFFINITY:
         snprintf(err, errlen, "job %s: cannot bind it to CPUs %s: %s (are they online? set local.cpu_bind=off to run unbound)",
                  name, req->cpu_list ? req->cpu_list : "?", strerror(e));
         break;
-    case STEP_CGROUP:
+    case MF_TS_STEP_CGROUP:
         snprintf(err, errlen, "job %s: cannot move it into its memory cgroup: %s (set local.memory_limit=rlimit to use a resource limit instead)",
                  name, strerror(e));
         break;
-    case STEP_RLIMIT:
+    case MF_TS_STEP_RLIMIT:
         snprintf(err, errlen, "job %s: cannot set its memory limit (RLIMIT_DATA of %llu bytes): %s", name,
                  req->data_limit, strerror(e));
         break;
-    case STEP_EXEC:
+    case MF_TS_STEP_EXEC:
         if (e == ENOENT)
             snprintf(err, errlen, "job %s: cannot run '%s': %s (is it installed and on PATH?)", name,
                      req->argv[0], strerror(e));

@@ -1,9 +1,10 @@
-/* The client side of the task server (see task_server_proto.h): start `mflow __task-server`
- * once, hand it each job's command line, environment and fds, read back the child's pid and,
+/* The client side of the task server, a host service (sdk/include/mflow/task_server.h):
+ * start `mflow __task-server` once, hand it each job's command line, environment and fds, read back the child's pid and,
  * later, its exit status. A job started this way is not this process's child: its exit is
  * known from the server's event, never from waitpid. */
 #include "local_int.h"
-#include "task_server_proto.h"
+
+#include <mflow/task_server.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,7 +30,7 @@ struct local_server {
     int ready;       /* its hello came */
     char *exe;       /* for messages */
     double started;  /* monotonic seconds */
-    char *buf;       /* TS_MAX_MSG bytes for building requests */
+    char *buf;       /* MF_TS_MAX_MSG bytes for building requests */
 };
 
 static double mono(void)
@@ -82,7 +83,7 @@ int local_server_start(const char *exe, struct local_server **out, char *err, si
     *out = NULL;
     struct local_server *s = calloc(1, sizeof *s);
     int rq[2] = {-1, -1}, ev[2] = {-1, -1}, errfd = -1, rc = 0;
-    if (!s || !(s->buf = malloc(TS_MAX_MSG)) || !(s->exe = strdup(exe))) {
+    if (!s || !(s->buf = malloc(MF_TS_MAX_MSG)) || !(s->exe = strdup(exe))) {
         if (s)
             free(s->buf);
         free(s);
@@ -160,11 +161,11 @@ int local_server_ready(struct local_server *s, int wait, char *err, size_t errle
                  HELLO_TIMEOUT_MS / 1000);
         return -1;
     }
-    struct ts_hello h;
+    struct mf_ts_hello h;
     ssize_t n = r > 0 ? recv(s->req, &h, sizeof h, 0) : -1;
-    if (n != (ssize_t)sizeof h || h.magic != TS_MAGIC || h.version != TS_VERSION) {
+    if (n != (ssize_t)sizeof h || h.magic != MF_TS_MAGIC || h.version != MF_TS_VERSION) {
         snprintf(err, errlen, "task server: %s did not answer as a version %u task server",
-                 s->exe, TS_VERSION);
+                 s->exe, MF_TS_VERSION);
         return -1;
     }
     s->ready = 1;
@@ -194,14 +195,14 @@ int local_server_spawn(struct local_server *s, const struct local_spawn_req *req
         snprintf(err, errlen, "job %s: out of memory building its environment", name);
         return ENOMEM;
     }
-    struct ts_request h = {
-        .magic = TS_MAGIC,
+    struct mf_ts_request h = {
+        .magic = MF_TS_MAGIC,
         .nfds = req->cgroup_procs_fd >= 0 ? 4 : 3,
         .cpuset_size = req->cpuset ? (uint32_t)req->cpuset_size : 0,
         .has_workdir = req->workdir != NULL,
         .data_limit = req->data_limit,
     };
-    char *p = s->buf, *end = s->buf + TS_MAX_MSG;
+    char *p = s->buf, *end = s->buf + MF_TS_MAX_MSG;
     p += sizeof h;
     int too_big = (size_t)(end - p) < h.cpuset_size;
     if (!too_big) {
@@ -219,9 +220,9 @@ int local_server_spawn(struct local_server *s, const struct local_spawn_req *req
         return EMSGSIZE;   /* the caller execs this one */
     memcpy(s->buf, &h, sizeof h);
 
-    int fds[TS_MAX_FDS] = {req->stdin_fd, req->stdout_fd, req->stderr_fd, req->cgroup_procs_fd};
+    int fds[MF_TS_MAX_FDS] = {req->stdin_fd, req->stdout_fd, req->stderr_fd, req->cgroup_procs_fd};
     union {
-        char b[CMSG_SPACE(TS_MAX_FDS * sizeof(int))];
+        char b[CMSG_SPACE(MF_TS_MAX_FDS * sizeof(int))];
         struct cmsghdr align;
     } ctl;
     memset(&ctl, 0, sizeof ctl);
@@ -244,7 +245,7 @@ int local_server_spawn(struct local_server *s, const struct local_spawn_req *req
         snprintf(err, errlen, "job %s: sending it to the task server: %s", name, strerror(e));
         return EPIPE;
     }
-    struct ts_reply rep;
+    struct mf_ts_reply rep;
     ssize_t n = -1;
     if (wait_readable(s->req, REPLY_TIMEOUT_MS) == 1) {
         do
@@ -274,7 +275,7 @@ int local_server_event_fd(const struct local_server *s)
 int local_server_events(struct local_server *s, local_server_exit_fn fn, void *ud)
 {
     for (;;) {
-        struct ts_event e;
+        struct mf_ts_event e;
         ssize_t n = recv(s->evt, &e, sizeof e, MSG_DONTWAIT);
         if (n == (ssize_t)sizeof e) {
             fn(ud, e.pid, e.wstatus);

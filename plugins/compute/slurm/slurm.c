@@ -108,6 +108,8 @@ struct slurm {
     struct mf_resources checked[CHECKED_MAX];   /* requests sbatch --test-only accepted */
     size_t n_checked;
     uint64_t max_mem;
+    /* the partition of the node with the most CPUs, memory, GPUs ("" when sinfo did not say) */
+    char max_cpus_part[64], max_mem_part[64], max_gpus_part[64];
     char *iobuf;
     char err[2048];
 };
@@ -1632,7 +1634,7 @@ static int probe(struct slurm *sl)
         return fail(sl, MF_EUNAVAIL, "slurm: SLURM_CONF=%s: %s (point it at the cluster's "
                                      "slurm.conf, or unset it)",
                     conf, strerror(errno));
-    const char *argv[] = {sl->bin[BIN_SINFO], "--noheader", "--format=%c|%m|%G",
+    const char *argv[] = {sl->bin[BIN_SINFO], "--noheader", "--format=%c|%m|%G|%R",
                           sl->partition ? "--partition" : NULL, sl->partition, NULL};
     struct sl_out out = {0}, err = {0};
     int rc = run_cmd(sl, argv, &out, &err);
@@ -1654,13 +1656,23 @@ static int probe(struct slurm *sl)
             char *bar = strchr(line, '|');
             unsigned long long m = bar ? strtoull(bar + 1, NULL, 10) : 0;
             char *bar2 = bar ? strchr(bar + 1, '|') : NULL;
+            char *bar3 = bar2 ? strchr(bar2 + 1, '|') : NULL;
+            if (bar3)
+                *bar3++ = '\0';
+            const char *part = bar3 ? bar3 : "";
             uint32_t gp = bar2 ? gres_gpus(bar2 + 1) : 0;
-            if (c > sl->max_cpus)
+            if (c > sl->max_cpus) {
                 sl->max_cpus = (uint32_t)c;
-            if (m > sl->max_mem)
+                snprintf(sl->max_cpus_part, sizeof sl->max_cpus_part, "%s", part);
+            }
+            if (m > sl->max_mem) {
                 sl->max_mem = m;
-            if (gp > sl->max_gpus)
+                snprintf(sl->max_mem_part, sizeof sl->max_mem_part, "%s", part);
+            }
+            if (gp > sl->max_gpus) {
                 sl->max_gpus = gp;
+                snprintf(sl->max_gpus_part, sizeof sl->max_gpus_part, "%s", part);
+            }
         }
         sl->probed = 1;
     }
@@ -1691,25 +1703,33 @@ static int sl_check(void *state, const char *step, const struct mf_resources *re
     int rc = probe(sl);
     if (rc)
         return rc;
-    const char *where = sl->partition ? sl->partition : "the default partition";
+    /* Without a partition option sinfo lists every partition: name the one that has it. */
+    const char *where = sl->partition ? sl->partition : "any partition";
+    char pc[96] = "", pm[96] = "", pg[96] = "";
+    if (sl->max_cpus_part[0])
+        snprintf(pc, sizeof pc, "partition '%s', ", sl->max_cpus_part);
+    if (sl->max_mem_part[0])
+        snprintf(pm, sizeof pm, "partition '%s', ", sl->max_mem_part);
+    if (sl->max_gpus_part[0])
+        snprintf(pg, sizeof pg, "partition '%s', ", sl->max_gpus_part);
     uint32_t cpu = res && MF_HAS_FIELD(res, cpu) ? res->cpu : 0;
     uint64_t mem = res && MF_HAS_FIELD(res, memory_mb) ? res->memory_mb : 0;
     uint32_t gpu = res && MF_HAS_FIELD(res, gpu) ? res->gpu : 0;
     if (cpu > sl->max_cpus)
         return fail(sl, MF_EINVAL,
-                    "step '%s' asks for %u CPUs but the largest node of %s has %u (sinfo); "
+                    "step '%s' asks for %u CPUs but the largest node of %s has %u (%ssinfo); "
                     "lower resources.cpu or choose another partition",
-                    step, cpu, where, sl->max_cpus);
+                    step, cpu, where, sl->max_cpus, pc);
     if (mem > sl->max_mem)
         return fail(sl, MF_EINVAL,
                     "step '%s' asks for %llu MB of memory but the largest node of %s has %llu MB "
-                    "(sinfo); lower resources.memory_mb or choose another partition",
-                    step, (unsigned long long)mem, where, (unsigned long long)sl->max_mem);
+                    "(%ssinfo); lower resources.memory_mb or choose another partition",
+                    step, (unsigned long long)mem, where, (unsigned long long)sl->max_mem, pm);
     if (gpu > sl->max_gpus)
         return fail(sl, MF_EINVAL,
-                    "step '%s' asks for %u GPUs but the nodes of %s have at most %u (gres gpu, "
+                    "step '%s' asks for %u GPUs but the nodes of %s have at most %u (%sgres gpu, "
                     "sinfo); lower resources.gpu or choose a GPU partition",
-                    step, gpu, where, sl->max_gpus);
+                    step, gpu, where, sl->max_gpus, pg);
     /* Let Slurm itself judge the whole request (partition, account, qos, limits), once per
      * distinct request. */
     for (size_t i = 0; i < sl->n_checked; i++)
@@ -1751,6 +1771,57 @@ static int sl_check(void *state, const char *step, const struct mf_resources *re
     sl_out_free(&out);
     sl_out_free(&err);
     free(av);
+    return rc;
+}
+
+/* ---- describe ------------------------------------------------------------------------------ */
+
+static void free_json(struct mf_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+}
+
+static int sl_describe(void *state, struct mf_buf *out)
+{
+    struct slurm *sl = state;
+    if (!sl || !out)
+        return MF_EINVAL;
+    const char *conf = getenv("SLURM_CONF");
+    if (conf && *conf && access(conf, R_OK) != 0)
+        return fail(sl, MF_EUNAVAIL, "slurm: SLURM_CONF=%s: %s (point it at the cluster's "
+                                     "slurm.conf, or unset it)",
+                    conf, strerror(errno));
+    const char *nv[] = {sl->bin[BIN_SCONTROL], "--oneliner", "show", "node", NULL};
+    const char *pv[] = {sl->bin[BIN_SINFO], "--noheader", "--format=%P|%a|%l|%D|%N", NULL};
+    struct sl_out no = {0}, ne = {0}, po = {0}, pe = {0};
+    int rc = run_cmd(sl, nv, &no, &ne);
+    if (rc)
+        rc = rc > 0 ? fail(sl, MF_EUNAVAIL, "slurm: scontrol show node failed: %s",
+                           first_line(&ne, "no message"))
+                    : cmd_failed(sl, BIN_SCONTROL, rc, &ne);
+    if (!rc && (rc = run_cmd(sl, pv, &po, &pe)) != 0)
+        rc = rc > 0 ? fail(sl, MF_EUNAVAIL, "slurm: sinfo failed: %s", first_line(&pe, "no message"))
+                    : cmd_failed(sl, BIN_SINFO, rc, &pe);
+    if (!rc) {
+        char source[PATH_MAX + 96];
+        snprintf(source, sizeof source, "scontrol show node and sinfo (%s%s)",
+                 conf && *conf ? "SLURM_CONF=" : "the default slurm.conf", conf && *conf ? conf : "");
+        char *doc = sl_describe_json(no.data, po.data, sl->partition, source);
+        if (!doc) {
+            rc = fail(sl, MF_ENOMEM, "slurm: out of memory");
+        } else {
+            memset(out, 0, sizeof *out);
+            out->struct_size = sizeof *out;
+            out->data = doc;
+            out->len = strlen(doc);
+            out->release = free_json;
+        }
+    }
+    sl_out_free(&no);
+    sl_out_free(&ne);
+    sl_out_free(&po);
+    sl_out_free(&pe);
     return rc;
 }
 
@@ -1807,6 +1878,7 @@ static const struct mf_compute_ops ops = {
     .release = sl_release,
     .last_error = sl_last_error,
     .check = sl_check,
+    .describe = sl_describe,
 };
 
 static const struct mf_plugin_desc desc = {

@@ -82,4 +82,13 @@ SL_HIDDEN int sl_parse_sbatch(const char *out, char *id, size_t idsz);
 SL_HIDDEN char **sl_split_words(const char *s, size_t *n);
 SL_HIDDEN void sl_free_vec(char **v);
 
+/* ---- describe.c: the describe operation's document ----------------------------------- */
+
+/* The JSON description (plugin.h, describe) of a cluster from the output of
+ * `scontrol --oneliner show node` (nodes) and `sinfo --noheader --format=%P|%a|%l|%D|%N`
+ * (parts): a node offer each, only those of `partition` when it is not NULL. malloc'd;
+ * NULL when out of memory. */
+SL_HIDDEN char *sl_describe_json(const char *nodes, const char *parts, const char *partition,
+                                 const char *source);
+
 #endif

@@ -24,7 +24,12 @@
  *  - Retired fields and enum values keep their place (renamed `reserved_*`), never reused.
  *
  * Minor versions: 1.0 the first; 1.1 adds the optional streaming writer at the end of
- * struct mf_storage_ops (writer_open, writer_write, writer_commit, writer_abort).
+ * struct mf_storage_ops (writer_open, writer_write, writer_commit, writer_abort); 1.2 adds
+ * the optional `describe` at the end of struct mf_compute_ops. A 1.0 or 1.1 compute plugin
+ * loads as before and has no description.
+ *
+ * Beside this ABI the mflow command offers compute plugins one host service of its own, a
+ * task server that forks `mflow task ...` jobs from a preloaded mflow: <mflow/task_server.h>.
  *
  * Return codes: 0 is success; negative values are MF_E* codes below; positive values are
  * errno values passed through. A failing call leaves a message for the host to show through
@@ -43,7 +48,7 @@ extern "C" {
 #endif
 
 #define MF_PLUGIN_ABI_MAJOR 1
-#define MF_PLUGIN_ABI_MINOR 1
+#define MF_PLUGIN_ABI_MINOR 2
 
 /* The exported entry of a plugin: exactly this symbol and nothing else. */
 #define MF_PLUGIN_ENTRY_SYMBOL "mf_plugin_entry_v1"
@@ -289,6 +294,29 @@ struct mf_compute_ops {
      * 0 when fine, else an error with last_error naming the request and capacity. NULL: all
      * requests are accepted. */
     int (*check)(void *state, const char *step_name, const struct mf_resources *res);
+
+    /* What the backend offers, as one JSON document in *out (UTF-8, not NUL-terminated;
+     * the plugin fills data, len and release). `mflow resources` prints it, and, for a
+     * plugin without `check`, the host refuses before a run a step whose request fits none
+     * of its offers, naming the largest (a plugin with `check` judges requests itself, and
+     * should against the same figures). Optional: NULL, or
+     * a table too short to hold it (a 1.0 or 1.1 plugin), means no description. The
+     * document is an object; the host reads these members and shows the rest in --json:
+     *   "source"  string: where the figures came from ("hwloc 2.9.0 (this machine)", "sinfo
+     *             and scontrol show node")
+     *   "offers"  array of the places one task can run, each an object with "kind" (e.g.
+     *             "machine", "node", "partition"), "name", "cpus", "memory_mb", "gpus" (0
+     *             when none), and optionally "gpu_kinds" ({"a100": 4}), "state",
+     *             "partitions" (array of names), "count" (how many alike); a task fits an
+     *             offer when its cpu (1 when unset), memory_mb and gpu are each at most the
+     *             offer's
+     *   "limits"  object: limit name ("cpu", "memory", "gpu", "time") -> how it is enforced,
+     *             in words
+     *   "text"    optional string: the plugin's own view for people, printed as it is in
+     *             place of the host's table of offers
+     * Members are only ever added, so a host reads what it knows and ignores the rest.
+     * Added in 1.2. */
+    int (*describe)(void *state, struct mf_buf *out);
 };
 
 /* ------------------------------------------------------------------------------------------ */
