@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <mflow/plugin.h>
 #include "kubeconfig.h"
 
@@ -538,6 +539,51 @@ static void test_exec_plugin_errors(void **state)
     k8s_conn_destroy(c);
 }
 
+static void test_exec_cluster_info(void **state)
+{
+    put_exec("kc/bin/plugin", plugin_sh);
+    put("kc/bin/reply", "{\"apiVersion\":\"client.authentication.k8s.io/v1\",\"kind\":\"ExecCredential\","
+        "\"status\":{\"token\":\"t\"}}");
+    put("kc/ca.pem", "CA-FILE\n");
+    const char *cas[] = {"    certificate-authority-data: Q0EtUEVNCg==\n", "    certificate-authority: ca.pem\n"};
+    const char *want_ca[] = {"Q0EtUEVNCg==", "Q0EtRklMRQo="};
+    for (int i = 0; i < 2; i++) {
+        char text[1024];
+        snprintf(text, sizeof text,
+                 "current-context: x\nclusters:\n- name: c\n  cluster:\n    server: https://a:1\n"
+                 "    tls-server-name: api.internal\n%s"
+                 "    extensions:\n    - name: other\n      extension: {no: 1}\n"
+                 "    - name: client.authentication.k8s.io/exec\n      extension: {audience: mflow, n: [1, 2]}\n"
+                 "contexts:\n- name: x\n  context: {cluster: c, user: u}\n"
+                 "users:\n- name: u\n  user:\n    exec:\n      apiVersion: client.authentication.k8s.io/v1\n"
+                 "      command: ./bin/plugin\n      interactiveMode: Never\n      provideClusterInfo: true\n",
+                 cas[i]);
+        put("kc/config", text);
+        struct k8s_load_opts o = opts(path("kc/config"));
+        struct k8s_conn *c = load_ok(&o);
+        const struct k8s_cred *k;
+        assert_int_equal(k8s_conn_credentials(c, 0, &k, msg, sizeof msg), 0);
+        json_t *info = json_loads(slurp("kc/bin/info"), 0, NULL);
+        assert_non_null(info);
+        json_t *cl = json_object_get(json_object_get(info, "spec"), "cluster");
+        assert_string_equal(json_string_value(json_object_get(cl, "server")), "https://a:1");
+        assert_string_equal(json_string_value(json_object_get(cl, "tls-server-name")), "api.internal");
+        assert_string_equal(json_string_value(json_object_get(cl, "certificate-authority-data")), want_ca[i]);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(cl, "config"), "audience")), "mflow");
+        assert_null(json_object_get(cl, "insecure-skip-tls-verify"));
+        json_decref(info);
+        k8s_conn_destroy(c);
+    }
+    /* without provideClusterInfo: no cluster */
+    exec_config("client.authentication.k8s.io/v1", "Never", "./bin/plugin");
+    struct k8s_load_opts o = opts(path("kc/config"));
+    struct k8s_conn *c = load_ok(&o);
+    const struct k8s_cred *k;
+    assert_int_equal(k8s_conn_credentials(c, 0, &k, msg, sizeof msg), 0);
+    assert_null(strstr(slurp("kc/bin/info"), "cluster"));
+    k8s_conn_destroy(c);
+}
+
 static void test_in_cluster(void **state)
 {
     char sadir[512], nohome[512];
@@ -607,6 +653,12 @@ static void test_base64_rfc3339(void **state)
         assert_string_equal(o, ok[i].out);
         free(o);
     }
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        if (strchr(ok[i].in, '\n')) continue;
+        char *e = k8s_base64_encode(ok[i].out, strlen(ok[i].out));
+        assert_string_equal(e, ok[i].in);
+        free(e);
+    }
     const char *bad[] = {"YQ=x", "Y", "YQ===", "a*bc", "YR==", NULL};
     for (int i = 0; bad[i]; i++) {
         char *o; size_t n;
@@ -642,6 +694,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_configs_named, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_plugin, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exec_plugin_errors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_exec_cluster_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_in_cluster, setup, teardown),
         cmocka_unit_test(test_base64_rfc3339),
     };

@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,24 @@ int k8s_base64_decode(const char *in, char **out, size_t *outlen)
     *out = buf;
     *outlen = o;
     return 0;
+}
+
+char *k8s_base64_encode(const void *in, size_t len)
+{
+    static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = in;
+    char *out = malloc((len + 2) / 3 * 4 + 1), *o = out;
+    if (!out) return NULL;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < len ? (uint32_t)p[i + 1] << 8 : 0) |
+                     (i + 2 < len ? p[i + 2] : 0);
+        *o++ = tab[v >> 18 & 63];
+        *o++ = tab[v >> 12 & 63];
+        *o++ = i + 1 < len ? tab[v >> 6 & 63] : '=';
+        *o++ = i + 2 < len ? tab[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
 }
 
 int k8s_parse_rfc3339(const char *s, time_t *out)
@@ -473,6 +492,45 @@ static int build_exec(json_t *ex, const char *name, const char *file, struct k8s
     return 0;
 }
 
+/* spec.cluster for an exec plugin that asks for it: the cluster's connection fields, its CA
+ * as base64 PEM, and the extension named client.authentication.k8s.io/exec as config. */
+static int exec_cluster_info(struct k8s_conn *c, json_t *cl, char *msg, size_t msglen)
+{
+    json_t *o = json_pack("{s:s}", "server", c->server);
+    if (!o) return MF_ENOMEM;
+    int rc = 0;
+    if (c->tls_server_name) json_object_set_new(o, "tls-server-name", json_string(c->tls_server_name));
+    if (c->insecure_skip_tls_verify) json_object_set_new(o, "insecure-skip-tls-verify", json_true());
+    char *pem = NULL;
+    size_t plen = 0;
+    if (c->ca_pem) {
+        pem = c->ca_pem;
+        plen = c->ca_len;
+    } else if (c->ca_file && (rc = read_small_file(c->ca_file, &pem, &plen))) {
+        json_decref(o);
+        return fail(msg, msglen, rc > 0 ? rc : MF_EIO, "kubeconfig %s: cluster '%s': cannot read "
+                    "certificate-authority %s (%s)", c->source, c->cluster, c->ca_file,
+                    rc > 0 ? strerror(rc) : "error");
+    }
+    if (pem) {
+        char *b = k8s_base64_encode(pem, plen);
+        if (!b || json_object_set_new(o, "certificate-authority-data", json_string(b))) rc = MF_ENOMEM;
+        free(b);
+        if (pem != c->ca_pem) free(pem);
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(cl, "extensions"), i, it) {
+        const char *n = json_string_value(json_object_get(it, "name"));
+        json_t *ext = json_object_get(it, "extension");
+        if (n && !strcmp(n, "client.authentication.k8s.io/exec") && ext)
+            json_object_set(o, "config", ext);
+    }
+    if (!rc && !(c->exec->cluster_json = json_dumps(o, JSON_COMPACT))) rc = MF_ENOMEM;
+    json_decref(o);
+    return rc;
+}
+
 static int from_kubeconfig(struct merged *m, const char *want, struct k8s_conn *c, char *msg, size_t msglen)
 {
     const char *ctxname = want && *want ? want : m->current;
@@ -575,6 +633,8 @@ static int from_kubeconfig(struct merged *m, const char *want, struct k8s_conn *
                     has_cert ? "certificate" : "key", has_cert ? "key" : "certificate");
     json_t *ex = json_object_get(u, "exec");
     if (json_is_object(ex) && (rc = build_exec(ex, uname, ufile, &c->exec, msg, msglen))) return rc;
+    if (c->exec && json_is_true(json_object_get(ex, "provideClusterInfo")))
+        return exec_cluster_info(c, cl, msg, msglen);
     return 0;
 }
 
@@ -688,6 +748,8 @@ static void cred_clear(struct k8s_cred *k)
 static char *exec_info(const struct k8s_conn *c)
 {
     json_t *spec = json_pack("{s:b}", "interactive", 0);
+    if (spec && c->exec->cluster_json)
+        json_object_set_new(spec, "cluster", json_loads(c->exec->cluster_json, 0, NULL));
     json_t *doc = json_pack("{s:s,s:s,s:o}", "apiVersion", c->exec->api_version, "kind",
                             "ExecCredential", "spec", spec);
     char *s = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
@@ -969,6 +1031,7 @@ void k8s_conn_destroy(struct k8s_conn *c)
     if (c->exec) {
         free(c->exec->api_version);
         free(c->exec->command);
+        free(c->exec->cluster_json);
         free_strv(c->exec->args);
         free_strv(c->exec->env);
         free(c->exec);

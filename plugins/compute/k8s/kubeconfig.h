@@ -33,6 +33,7 @@ struct k8s_exec {
     char **args;                 /* NULL-terminated */
     char **env;                  /* NULL-terminated "NAME=value" */
     int interactive;             /* enum k8s_exec_interactive */
+    char *cluster_json;          /* spec.cluster of KUBERNETES_EXEC_INFO (provideClusterInfo), or NULL */
 };
 
 /* What a request needs right now: the bearer token and/or the client certificate and key (PEM).
@@ -84,6 +85,7 @@ void k8s_conn_destroy(struct k8s_conn *c);
 
 /* Helpers shared with tests. */
 int k8s_base64_decode(const char *in, char **out, size_t *outlen);
+char *k8s_base64_encode(const void *in, size_t len);   /* NULL when out of memory */
 int k8s_parse_rfc3339(const char *s, time_t *out);
 
 #endif
