@@ -13,6 +13,8 @@ TEST_PKGS=""
 if [ "${1:-}" = --test ]; then
   command -v node >/dev/null || TEST_PKGS="$TEST_PKGS nodejs"
   command -v npm >/dev/null || TEST_PKGS="$TEST_PKGS npm"
+  # kubectl only reads kubeconfig files in the tests (the k8s_kubectl reference check)
+  command -v kubectl >/dev/null || TEST_PKGS="$TEST_PKGS kubernetes-client"
 fi
 PKGS="$TEST_PKGS meson ninja-build pkg-config gcc libc6-dev libltdl-dev libcurl4-openssl-dev libarchive-dev
 liblmdb-dev libhwloc-dev libjansson-dev libcmocka-dev libzstd-dev libssl-dev nettle-dev libyaml-dev hwloc

@@ -92,6 +92,14 @@ clusters:
 contexts:
 - {name: x, context: {cluster: c}}
 Y
+cat >dup.yaml <<'Y'
+current-context: x
+clusters:
+- {name: c, cluster: {server: "https://a:1"}}
+- {name: c, cluster: {server: "https://b:2"}}
+contexts:
+- {name: x, context: {cluster: c}}
+Y
 
 # scenario: KUBECONFIG | context | HOME
 scenarios=(
@@ -107,6 +115,7 @@ scenarios=(
   "b.yaml|nosuch|$w/nohome"
   "nocur.yaml||$w/nohome"
   "sub/a.yaml||$w/nohome"
+  "b.yaml:dup.yaml||$w/nohome"
 )
 fails=0
 for s in "${scenarios[@]}"; do
@@ -120,7 +129,7 @@ for s in "${scenarios[@]}"; do
   mrc=$?
   set -e
   if [ $krc != 0 ] || [ $mrc != 0 ]; then
-    if [ $krc != 0 ] && [ $mrc != 0 ]; then
+    if [ $krc != 0 ] && [ $mrc = 1 ] && grep -q "kubeconfig" "$w/merr"; then
       echo "ok   [$s] both refuse: kubectl: $(head -c 120 "$w/kerr") | mflow: $(head -c 160 "$w/merr")"
     else
       echo "FAIL [$s] kubectl rc $krc, mflow rc $mrc"; cat "$w/kerr" "$w/merr"; fails=$((fails+1))
