@@ -85,6 +85,11 @@ int main(int argc, char **argv)
             in.user = "ann";
             in.attempt = 0;
         }
+        if (ov == 2)   /* a step overlay over the run-wide one */
+            in.step_pod_overlay_json = "{\"priorityClassName\": \"batch-high\","
+                " \"volumes\": [{\"name\": \"data\", \"persistentVolumeClaim\": {\"claimName\": \"d\"}}],"
+                " \"containers\": [{\"name\": \"main\", \"workingDir\": \"/data\","
+                " \"volumeMounts\": [{\"name\": \"data\", \"mountPath\": \"/data\", \"readOnly\": true}]}]}";
         in.argv = argv_task;
         in.package_url = "s3://mflow-bucket/packages/hello/abc123.tar.gz";
         in.env = env_step;

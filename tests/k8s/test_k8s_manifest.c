@@ -485,6 +485,30 @@ static void test_overlay(void **state)
     }
 }
 
+static void test_step_overlay(void **state)
+{
+    struct k8s_job_settings s = settings();
+    s.pod_overlay_json = "{\"hostNetwork\": true, \"priorityClassName\": \"low\","
+        " \"volumes\": [{\"name\": \"v\", \"emptyDir\": {}}]}";
+    struct k8s_job_input in = input();
+    in.step_pod_overlay_json = "{\"priorityClassName\": \"high\", \"hostNetwork\": null,"
+        " \"volumes\": [{\"name\": \"w\", \"emptyDir\": {}}],"
+        " \"containers\": [{\"name\": \"main\", \"image\": \"nope\", \"workingDir\": \"/w\"}]}";
+    json_t *job = build_ok(&s, &in);
+    json_t *pod = at(job, "spec.template.spec");
+    assert_string_equal(str(pod, "priorityClassName"), "high");     /* the step's wins */
+    assert_null(json_object_get(pod, "hostNetwork"));
+    assert_int_equal(json_array_size(json_object_get(pod, "volumes")), 2);
+    assert_string_equal(str(pod, "volumes.1.name"), "w");
+    assert_string_equal(str(main_of(job), "workingDir"), "/w");
+    assert_string_equal(str(main_of(job), "image"), "registry.example/mflow:0.1");
+    json_decref(job);
+
+    in.step_pod_overlay_json = "{oops";
+    assert_int_equal(build_err(&s, &in), MF_EINVAL);
+    assert_non_null(strstr(msg, "step start: the pod overlay"));
+}
+
 static void test_overlay_merge_rules(void **state)
 {
     json_t *dst = json_loads("{\"a\": {\"x\": 1, \"y\": {\"z\": 2}}, \"list\": [1, 2],"
@@ -521,6 +545,7 @@ int main(void)
         cmocka_unit_test(test_env),
         cmocka_unit_test(test_settings_fields),
         cmocka_unit_test(test_overlay),
+        cmocka_unit_test(test_step_overlay),
         cmocka_unit_test(test_overlay_merge_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -350,6 +350,27 @@ static int enforce(json_t *pod, const char *image, json_t *command, json_t *menv
     return 0;
 }
 
+/* step: NULL for the settings' overlay, else the step whose overlay it is (for messages) */
+static int apply_overlay(json_t *pod, const char *text, const char *step, char *msg, size_t msglen)
+{
+    char whose[256] = "the pod overlay";
+    if (step) snprintf(whose, sizeof whose, "step %s: the pod overlay", step);
+    json_error_t je;
+    json_t *ov = json_loads(text, 0, &je);
+    if (!ov)
+        return fail(msg, msglen, MF_EINVAL, "k8s: %s is not valid JSON (line %d, column %d: %s): "
+                    "fix it", whose, je.line, je.column, je.text);
+    if (!json_is_object(ov)) {
+        json_decref(ov);
+        return fail(msg, msglen, MF_EINVAL, "k8s: %s must be a JSON object of pod spec fields "
+                    "(e.g. {\"hostNetwork\": true})", whose);
+    }
+    int rc = k8s_overlay_merge(pod, ov);
+    json_decref(ov);
+    if (rc) fail(msg, msglen, rc, "k8s: cannot merge %s (nested too deeply?)", whose);
+    return rc;
+}
+
 static int build(const struct k8s_job_settings *s, const struct k8s_job_input *in, json_t *job,
                  char *msg, size_t msglen)
 {
@@ -455,27 +476,11 @@ static int build(const struct k8s_job_settings *s, const struct k8s_job_input *i
         if (!ps || json_object_set_new(pod, "imagePullSecrets", ps)) rc = MF_ENOMEM;
     }
     if (rc) goto out;
-    if (s->pod_overlay_json && *s->pod_overlay_json) {
-        json_error_t je;
-        json_t *ov = json_loads(s->pod_overlay_json, 0, &je);
-        if (!ov) {
-            rc = fail(msg, msglen, MF_EINVAL, "k8s: the pod overlay is not valid JSON (line %d, column "
-                      "%d: %s): fix the pod overlay setting", je.line, je.column, je.text);
-            goto out;
-        }
-        if (!json_is_object(ov)) {
-            json_decref(ov);
-            rc = fail(msg, msglen, MF_EINVAL, "k8s: the pod overlay must be a JSON object of pod spec "
-                      "fields (e.g. {\"hostNetwork\": true})");
-            goto out;
-        }
-        rc = k8s_overlay_merge(pod, ov);
-        json_decref(ov);
-        if (rc) {
-            fail(msg, msglen, rc, "k8s: cannot merge the pod overlay (nested too deeply?)");
-            goto out;
-        }
-    }
+    const char *overlays[2] = {s->pod_overlay_json, in->step_pod_overlay_json};
+    for (int i = 0; i < 2 && !rc; i++)
+        if (overlays[i] && *overlays[i])
+            rc = apply_overlay(pod, overlays[i], i ? in->step : NULL, msg, msglen);
+    if (rc) goto out;
     if ((rc = enforce(pod, image, command, menv, res))) goto out;
 
     json_t *tmeta = json_pack("{s:O,s:O}", "labels", labels, "annotations", annots);

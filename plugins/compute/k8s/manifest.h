@@ -13,6 +13,8 @@
  *     a name already present is merged into it, new names are appended in the overlay's order;
  *   - any other list (tolerations, args, ...) and every scalar is replaced by the overlay's;
  *   - null in the overlay deletes the key.
+ * The settings' overlay is merged first, then the step's (k8s_job_input.step_pod_overlay_json),
+ * so a step overrides the run-wide overlay by the same rules.
  * After the merge mflow's own fields are set again and win: restartPolicy Never, and in the
  * "main" container: image, command (the whole argv; "args" removed), the MFLOW_* variables and
  * the cpu/memory/gpu requests and limits mflow computed. Everything else in the overlay stays
@@ -62,6 +64,8 @@ struct k8s_job_input {
     uint32_t cpu;                             /* cores; 0 = no request */
     uint64_t memory_mb;                       /* 0 = no request */
     uint32_t gpu;                             /* 0 = none */
+    const char *step_pod_overlay_json;        /* the step's own overlay, merged after the
+                                                 settings' one (so the step's wins), or NULL */
 };
 
 #define K8S_NAME_MAX 63
