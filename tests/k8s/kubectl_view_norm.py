@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Reduce `kubectl config view --minify --flatten -o json` (stdin) to the fields k8s_conn_dump
-prints, so the two can be compared as JSON. Argument: the kubeconfig's tokenFile as kubectl
-wrote it is relative or absolute; k8s_conn_dump's is absolute, so tokenFile and the exec
-command are compared by suffix in test_k8s_kubectl.sh, not here."""
+prints, so that the two compare as JSON. kubectl prints tokenFile and the exec command as
+written in the file, k8s_conn_dump prints them resolved, so test_k8s_kubectl.sh compares those
+two by suffix itself."""
 import json
 import sys
 
