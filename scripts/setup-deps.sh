@@ -2,10 +2,20 @@
 # Install the Debian packages mflow builds with (idempotent; root or sudo).
 #   scripts/setup-deps.sh          what building and running flows needs
 #   scripts/setup-deps.sh --test   also the real components the test suites start
-#                                  (Slurm, the AWS CLI; the S3 server comes from npm)
+#                                  (Slurm, the AWS CLI, node + npm; the S3 server and
+#                                  the k8s schema validator come from npm)
 set -euo pipefail
 TEST_PKGS=""
 [ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client procps"
+# node + npm for the npm test fixtures (the S3 server, the k8s schema validator; each is
+# installed into the build tree on first use). Only when missing: a NodeSource nodejs already
+# ships npm and conflicts with Debian's npm package.
+if [ "${1:-}" = --test ]; then
+  command -v node >/dev/null || TEST_PKGS="$TEST_PKGS nodejs"
+  command -v npm >/dev/null || TEST_PKGS="$TEST_PKGS npm"
+  # kubectl only reads kubeconfig files in the tests (the k8s_kubectl reference check)
+  command -v kubectl >/dev/null || TEST_PKGS="$TEST_PKGS kubernetes-client"
+fi
 PKGS="$TEST_PKGS meson ninja-build pkg-config gcc libc6-dev libltdl-dev libcurl4-openssl-dev libarchive-dev
 liblmdb-dev libhwloc-dev libjansson-dev libcmocka-dev libzstd-dev libssl-dev nettle-dev libyaml-dev hwloc
 python3 ${MFLOW_EXTRA_PKGS:-}"
