@@ -665,6 +665,11 @@ static int check_rc(struct mf_job *j)
     double mtime;
     if (!is_active(j) || !read_rc(j, how, &code, &mtime))
         return 0;
+    /* A SIGTERM the job did not ask for is Slurm's doing (its time limit, a preemption, an
+     * scancel elsewhere): the status file can be written before squeue says why, so leave the
+     * end to what Slurm reports (apply) rather than call it a crash. */
+    if (!strcmp(how, "exit") && code == 128 + SIGTERM && !j->cancel_req)
+        return 0;
     end_from_rc(j, how, code, mtime);
     return 1;
 }
