@@ -280,25 +280,8 @@ int local_describe(const char *memopt, const char *bind_opt, const struct memlim
     v.hwloc_mb = hwloc_get_root_obj(topo)->total_memory >> 20;
     v.kernel_mb = pages > 0 && psize > 0 ? (uint64_t)pages * (uint64_t)psize >> 20 : 0;
     v.cgroup_mb = memlimit_own_limit_mb(&v.mem);
-    hwloc_bitmap_t allowed = NULL;
-    uint64_t mem = 0;
-    if (hwloc_topology_is_thissystem(topo)) {
-        /* The same capacity the plugin uses (load_machine in local.c). */
-        cpu_set_t self;
-        allowed = hwloc_bitmap_alloc();
-        if (allowed && sched_getaffinity(0, sizeof self, &self) == 0)
-            hwloc_cpuset_from_glibc_sched_affinity(topo, allowed, &self, sizeof self);
-        else if (allowed) {
-            hwloc_bitmap_free(allowed);
-            allowed = NULL;
-        }
-        mem = v.hwloc_mb > v.kernel_mb ? v.hwloc_mb : v.kernel_mb;
-        if (v.cgroup_mb && v.cgroup_mb < mem)
-            mem = v.cgroup_mb;
-    }
-    int rc = placement_create(topo, allowed, mem, &v.p, err, errlen);
-    if (allowed)
-        hwloc_bitmap_free(allowed);
+    /* The same capacity the plugin uses (load_machine in local.c). */
+    int rc = placement_create_here(topo, v.kernel_mb, v.cgroup_mb, &v.p, err, errlen);
     hwloc_topology_destroy(topo);
     if (rc)
         return rc;

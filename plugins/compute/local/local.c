@@ -1450,29 +1450,9 @@ static int load_machine(struct local *lc, int bind)
             return MF_ENOMEM;
         }
     } else {
-        hwloc_bitmap_t allowed = NULL;
-        uint64_t mem = 0;
-        if (hwloc_topology_is_thissystem(topo)) {
-            /* Only the CPUs this process may run on (taskset, a Slurm step, a container), and
-             * no more memory than the machine or this process's cgroup has. hwloc's NUMA
-             * memory can miss memory the kernel counts (hot-plugged): take the larger. */
-            cpu_set_t self;
-            allowed = hwloc_bitmap_alloc();
-            if (allowed && sched_getaffinity(0, sizeof self, &self) == 0)
-                hwloc_cpuset_from_glibc_sched_affinity(topo, allowed, &self, sizeof self);
-            else if (allowed) {
-                hwloc_bitmap_free(allowed);
-                allowed = NULL;
-            }
-            mem = hwloc_get_root_obj(topo)->total_memory >> 20;
-            if (phys_mb > mem)
-                mem = phys_mb;
-            if (own_mb && own_mb < mem)
-                mem = own_mb;
-        }
-        rc = placement_create(topo, allowed, mem, &lc->place, msg, sizeof msg);
-        if (allowed)
-            hwloc_bitmap_free(allowed);
+        /* Only the CPUs this process may run on, and no more memory than the machine or this
+         * process's cgroup has (placement_create_here). */
+        rc = placement_create_here(topo, phys_mb, own_mb, &lc->place, msg, sizeof msg);
         hwloc_topology_destroy(topo);
         if (rc) {
             LOG(lc, MF_LOG_ERROR, "%s", msg);

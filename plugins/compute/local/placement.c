@@ -1,6 +1,9 @@
 /* Placement: the machine model and the admission decision. See placement.h. */
 #include "placement.h"
 
+#include <hwloc/glibc-sched.h>
+#include <sched.h>
+
 #include <mflow/plugin.h>
 
 #include <ctype.h>
@@ -435,6 +438,32 @@ error:
     if (rc == MF_ENOMEM)
         say(err, errlen, "out of memory building the machine model");
     placement_destroy(p);
+    return rc;
+}
+
+int placement_create_here(hwloc_topology_t topo, uint64_t kernel_mb, uint64_t own_mb,
+                          struct placement **out, char *err, size_t errlen)
+{
+    hwloc_bitmap_t allowed = NULL;
+    uint64_t mem = 0;
+    if (hwloc_topology_is_thissystem(topo)) {
+        cpu_set_t self;
+        allowed = hwloc_bitmap_alloc();
+        if (allowed && sched_getaffinity(0, sizeof self, &self) == 0)
+            hwloc_cpuset_from_glibc_sched_affinity(topo, allowed, &self, sizeof self);
+        else if (allowed) {
+            hwloc_bitmap_free(allowed);
+            allowed = NULL;
+        }
+        mem = hwloc_get_root_obj(topo)->total_memory >> 20;
+        if (kernel_mb > mem)
+            mem = kernel_mb;
+        if (own_mb && own_mb < mem)
+            mem = own_mb;
+    }
+    int rc = placement_create(topo, allowed, mem, out, err, errlen);
+    if (allowed)
+        hwloc_bitmap_free(allowed);
     return rc;
 }
 

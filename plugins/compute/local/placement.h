@@ -95,6 +95,14 @@ int placement_topology_load(hwloc_topology_t *out, char *err, size_t errlen);
 int placement_create(hwloc_topology_t topo, hwloc_const_cpuset_t allowed, uint64_t memory_mb,
                      struct placement **out, char *err, size_t errlen);
 
+/* placement_create for the machine the plugin runs on: when topo is this system, only the CPUs
+ * this process may run on (taskset, a Slurm step, a container), and memory the larger of
+ * hwloc's and the kernel's (kernel_mb: hot-plugged memory hwloc can miss), no more than
+ * own_mb when that is set (this process's cgroup limit); a topology of another machine as it
+ * is. Takes nothing of topo (the caller destroys it). */
+int placement_create_here(hwloc_topology_t topo, uint64_t kernel_mb, uint64_t own_mb,
+                          struct placement **out, char *err, size_t errlen);
+
 /* A model without hwloc: ncpu single-threaded cores on one NUMA node, no GPU (what the plugin
  * falls back to when hwloc cannot load a topology). */
 int placement_create_flat(unsigned ncpu, uint64_t memory_mb, struct placement **out);
