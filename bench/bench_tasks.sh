@@ -11,6 +11,7 @@ trap 'rm -rf "$MFLOW_HOME"' EXIT
 
 floor1=$("$BUILD/bench/spawn_floor" "$N" 1)
 floor2=$("$BUILD/bench/spawn_floor" "$N" 2)
+floorf=$("$BUILD/bench/spawn_floor" "$N" 1 fork)
 "$MFLOW" run "$HERE/flows/trivial_foreach.c" --n=2 >/dev/null 2>&1   # compile once
 # This disk's fsync latency (one per task record) moves from minute to minute: three runs,
 # the median and the spread.
@@ -34,10 +35,10 @@ for i in 1 2 3 4 5; do
   a=$(date +%s.%N); "$MFLOW" run "$HERE/flows/linear5.c" >/dev/null 2>&1; b=$(date +%s.%N)
   best=$(python3 -c "print(min($best, ($b - $a) * 1000))")
 done
-python3 - "$N" "$floor1" "$floor2" "$best" "$t2" "$t3" "${disk[@]}" <<'PY'
+python3 - "$N" "$floor1" "$floor2" "$floorf" "$best" "$t2" "$t3" "${disk[@]}" <<'PY'
 import sys
-n, f1, f2, lin, t2, t3 = int(sys.argv[1]), *map(float, sys.argv[2:7])
-runs = sorted(float(x) for x in sys.argv[7:])
+n, f1, f2, ff, lin, t2, t3 = int(sys.argv[1]), *map(float, sys.argv[2:8])
+runs = sorted(float(x) for x in sys.argv[8:])
 shm = (t3 - t2) * 1000 / (n + 3)
 per = runs[len(runs) // 2] * 1000 / (n + 3)
 print(f"{'measure':<48} {'value':>10}")
@@ -47,6 +48,7 @@ spread = f"{runs[0] * 1000 / (n + 3):.3f}/{runs[-1] * 1000 / (n + 3):.3f}"
 print(f"{'  per task, fastest / slowest run (ms)':<48} {spread:>10}")
 print(f"{'spawn+reap /bin/true, 1 at a time (ms)':<48} {f1:>10.3f}")
 print(f"{'spawn+reap /bin/true, 2 at a time (ms)':<48} {f2:>10.3f}")
+print(f"{'fork+_exit+reap, 1 at a time (ms)':<48} {ff:>10.3f}")
 print(f"{'  ratio per task / floor (1 at a time)':<48} {per / f1:>10.2f}")
 print(f"{'same, datastore on tmpfs: per task (ms)':<48} {shm:>10.3f}")
 print(f"{'  ratio to the floor':<48} {shm / f1:>10.2f}")
