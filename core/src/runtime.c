@@ -7,8 +7,10 @@
 #include "flowload.h"
 #include "host.h"
 #include "index.h"
+#include "joins.h"
 #include "mflow-build.h"
 #include "package.h"
+#include "params.h"
 #include "record.h"
 #include "reindex.h"
 #include "store.h"
@@ -51,16 +53,6 @@ struct task_log {
     char *spill_path[2];
 };
 
-/* A join waiting for its inputs, keyed by the split task whose frame it closes. */
-struct arrival {
-    int64_t split_task;
-    int join_step;
-    uint32_t count, got;
-    int *steps;                  /* per index: step of the arriving task */
-    int64_t *ids;
-    uint32_t *atts;
-};
-
 struct rt {
     struct mf_flow *flow;
     const mf_graph *g;
@@ -79,8 +71,7 @@ struct rt {
     size_t ready_head, ready_tail, ready_cap;
     size_t *running;
     size_t n_running;
-    struct arrival *arr;
-    size_t n_arr, cap_arr;
+    mf_joins *joins;             /* joins waiting for their inputs (joins.c) */
     int max_workers;
     size_t n_done, n_failed;
     int failed, stopping;
@@ -370,79 +361,35 @@ static int submit(struct rt_task *t)
 
 /* ---- joins --------------------------------------------------------------------------------- */
 
-static struct arrival *arrival_for(int64_t split_task, int join_step, uint32_t count)
-{
-    for (size_t i = 0; i < R->n_arr; i++)
-        if (R->arr[i].split_task == split_task)
-            return &R->arr[i];
-    if (mf_grow(&R->arr, &R->cap_arr, R->n_arr, sizeof *R->arr, 8))
-        return NULL;
-    struct arrival *a = &R->arr[R->n_arr];
-    memset(a, 0, sizeof *a);
-    a->split_task = split_task;
-    a->join_step = join_step;
-    a->count = count;
-    a->steps = calloc(count, sizeof *a->steps);
-    a->ids = calloc(count, sizeof *a->ids);
-    a->atts = calloc(count, sizeof *a->atts);
-    if (!a->steps || !a->ids || !a->atts) {
-        free(a->steps);
-        free(a->ids);
-        free(a->atts);
-        return NULL;
-    }
-    R->n_arr++;
-    return a;
-}
-
-/* Input paths in index order, consecutive ids of one step written as a range. */
-static char *compact_inputs(const struct arrival *a)
-{
-    struct mf_sbuf b = {0};
-    for (uint32_t i = 0; i < a->count;) {
-        uint32_t j = i;
-        if (a->atts[i] == 0)
-            while (j + 1 < a->count && a->atts[j + 1] == 0 && a->steps[j + 1] == a->steps[i] &&
-                   a->ids[j + 1] == a->ids[j] + 1)
-                j++;
-        if (i)
-            mf_sbuf_add(&b, ",", 1);
-        mf_sbuf_addf(&b, "%s/%lld", step_name(a->steps[i]), (long long)a->ids[i]);
-        if (j > i)
-            mf_sbuf_addf(&b, "-%lld", (long long)a->ids[j]);
-        if (a->atts[i])
-            mf_sbuf_addf(&b, "@%u", a->atts[i]);
-        i = j + 1;
-    }
-    if (b.oom) {
-        mf_sbuf_free(&b);
-        return NULL;
-    }
-    return b.data ? b.data : strdup("");
-}
-
 /* Task t arrives at join_step; the last input of a split queues the join. On failure the
  * join is lost: said here, naming it. */
 static int arrive(const struct mf_task_record *r, const struct rt_task *t, int join_step)
 {
     const struct mf_frame *top = r->depth ? &r->stack[r->depth - 1] : NULL;
-    struct arrival *a = top ? arrival_for(top->task, join_step, top->count) : NULL;
-    if (!a || top->index >= a->count) {
+    char *inputs = NULL;
+    int rc = MF_EINVAL;
+    if (top) {
+        struct mf_join_arrival a = {.split_task = top->task, .join_step = join_step,
+                                    .index = top->index, .count = top->count,
+                                    .step = t->step, .task = t->id, .attempt = t->attempt};
+        rc = mf_joins_arrive(R->joins, &a, &inputs);
+    }
+    if (rc < 0) {
         clear_progress();
         fprintf(stderr, "mflow: cannot note %s/%lld as an input of join '%s': %s\n",
                 step_name(t->step), (long long)t->id, step_name(join_step),
-                !top ? "its record has no split to close" : !a ? "out of memory"
-                                                          : "its position is past the split");
-        return top && a ? MF_ECORRUPT : top ? MF_ENOMEM : MF_EINVAL;
+                !top                          ? "its record has no split to close"
+                : rc == MF_ENOMEM             ? "out of memory"
+                : rc == MF_EEXIST             ? "its position in the split arrived already"
+                : top->index >= top->count    ? "its position is past the split"
+                : rc == MF_ECORRUPT           ? "its split's input count does not match"
+                                              : "its task id is not valid");
+        return rc;
     }
-    a->steps[top->index] = t->step;
-    a->ids[top->index] = t->id;
-    a->atts[top->index] = t->attempt;
-    if (++a->got < a->count)
-        return 0;
-    char *inputs = compact_inputs(a);
-    int rc = inputs ? 0 : MF_ENOMEM;
-    if (!rc && strlen(inputs) > 64 * 1024) {
+    if (rc == 0)
+        return 0;   /* the join waits for more */
+    rc = 0;
+    if (strlen(inputs) > 64 * 1024) {
         /* Past what one argument may hold: store the list beside the join task, under the
          * id new_task gives it next. */
         char *key = mf_key_inputs(R->run.flow, R->run.run_id, step_name(join_step),
@@ -462,15 +409,11 @@ static int arrive(const struct mf_task_record *r, const struct rt_task *t, int j
         clear_progress();
         fprintf(stderr, "mflow: cannot queue join '%s' (all %u inputs of split %s/%lld arrived): "
                         "%s\n",
-                step_name(join_step), a->count, step_name(R->tasks[a->split_task - 1]->step),
-                (long long)a->split_task,
+                step_name(join_step), top->count, step_name(R->tasks[top->task - 1]->step),
+                (long long)top->task,
                 rc == MF_ENOMEM ? "out of memory" : R->st.ops->last_error(R->st.state));
         return rc;
     }
-    free(a->steps);
-    free(a->ids);
-    free(a->atts);
-    *a = R->arr[--R->n_arr];
     return 0;
 }
 
@@ -1192,101 +1135,41 @@ static void task_ended(struct rt_task *t, const struct mf_job_status *js)
 
 /* ---- setup --------------------------------------------------------------------------------- */
 
+/* The run's parameters, parsed (params.c), stored as the artifacts every task inherits. */
 static int store_params(const struct mf_run_opts *o, char **err)
 {
     const mf_flow_def *def = R->flow->def;
-    const char **given = calloc(def->n_params + 1, sizeof *given);
-    if (!given)
-        return MF_ENOMEM;
-    for (size_t i = 0; i < o->n_params; i++) {
-        const char *arg = o->param_args[i];
-        const char *eq = strchr(arg, '=');
-        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        size_t k;
-        for (k = 0; k < def->n_params; k++)
-            if (strlen(def->params[k].name) == nlen && !strncmp(def->params[k].name, arg, nlen))
-                break;
-        if (k == def->n_params) {
-            const char *best = NULL;
-            size_t bd = 3;
-            char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)nlen, arg);
-            for (size_t j = 0; j < def->n_params; j++) {
-                size_t dd = mf_edit_distance(name, def->params[j].name);
-                if (dd < bd) {
-                    bd = dd;
-                    best = def->params[j].name;
-                }
-            }
-            *err = mf_strf("flow %s has no parameter '%s'%s%s%s (see `mflow show FLOW`)",
-                           def->name, name, best ? " (did you mean '" : "", best ? best : "",
-                           best ? "'?)" : "");
-            free(given);
-            return MF_EINVAL;
-        }
-        if (!eq) {
-            *err = mf_strf("parameter '%s' needs a value: --%s=VALUE", def->params[k].name,
-                           def->params[k].name);
-            free(given);
-            return MF_EINVAL;
-        }
-        given[k] = eq + 1;
-    }
-    int rc = 0;
+    struct mf_param_value *v = NULL;
+    int rc = mf_params_parse(def, o->param_args, o->n_params, &v, err);
     for (size_t k = 0; !rc && k < def->n_params; k++) {
-        const mf_param_def *p = &def->params[k];
-        const char *text = given[k] ? given[k] : p->default_value;
-        if (!text) {
-            *err = mf_strf("flow %s needs parameter '%s': add --%s=VALUE%s%s", def->name, p->name,
-                           p->name, p->help ? " (" : "", p->help ? p->help : "");
-            if (p->help) {
-                char *e2 = mf_strf("%s)", *err);
-                free(*err);
-                *err = e2;
-            }
-            rc = MF_EINVAL;
-            break;
-        }
-        int64_t iv = 0;
-        double fv = 0;
-        if (mf_param_parse(p, text, &iv, &fv) != 0) {
-            *err = mf_strf("parameter '%s' must be %s, not '%s'", p->name,
-                           p->type == MF_I64   ? "an integer"
-                           : p->type == MF_F64 ? "a number"
-                           : p->type == MF_BOOL ? "true or false"
-                                                : "a string",
-                           text);
-            rc = MF_EINVAL;
-            break;
-        }
         uint8_t *enc = NULL;
         size_t len = 0;
-        mf_type ty = p->type == MF_BOOL ? MF_I64 : p->type;
-        if (ty == MF_I64)
-            rc = mf_codec_encode_i64(iv, &enc, &len);
-        else if (ty == MF_F64)
-            rc = mf_codec_encode_f64(fv, &enc, &len);
+        if (v[k].type == MF_I64)
+            rc = mf_codec_encode_i64(v[k].i, &enc, &len);
+        else if (v[k].type == MF_F64)
+            rc = mf_codec_encode_f64(v[k].f, &enc, &len);
         else {
-            len = MF_CODEC_HDR_LEN + strlen(text);
+            len = MF_CODEC_HDR_LEN + strlen(v[k].text);
             enc = malloc(len);
             if (enc) {
                 mf_codec_header(enc, MF_STR);
-                memcpy(enc + MF_CODEC_HDR_LEN, text, len - MF_CODEC_HDR_LEN);
+                memcpy(enc + MF_CODEC_HDR_LEN, v[k].text, len - MF_CODEC_HDR_LEN);
             } else {
                 rc = MF_ENOMEM;
             }
         }
         char key[MF_BLOB_KEY_LEN + 1];
         struct mf_iov iov = {enc, len};
+        const char *name = v[k].def->name;
         if (!rc)
             rc = mf_blob_put(&R->st, &iov, 1, key, NULL);
         if (!rc)
-            rc = mf_record_set_art(&R->params, p->name, ty, key, len);
+            rc = mf_record_set_art(&R->params, name, v[k].type, key, len);
         else if (!*err)
-            *err = mf_strf("cannot store parameter '%s': %s", p->name, mf_blob_error());
+            *err = mf_strf("cannot store parameter '%s': %s", name, mf_blob_error());
         free(enc);
     }
-    free(given);
+    free(v);
     return rc;
 }
 
@@ -1513,19 +1396,26 @@ static size_t unaccounted(void)
                     R->run.flow, (long long)R->run.run_id, step_name(t->step), (long long)t->id,
                     t->attempt, t->state == T_READY ? "still queued" : "still running");
     }
-    for (size_t i = 0; i < R->n_arr; i++) {
-        const struct arrival *a = &R->arr[i];
+    for (size_t i = 0; i < mf_joins_waiting(R->joins); i++) {
+        struct mf_join_waiting w;
+        mf_joins_get(R->joins, i, &w);
         if (lost++ < SHOWN)
             fprintf(stderr, "mflow: lost join '%s' of split %s/%lld: %u of its %u inputs "
                             "arrived\n",
-                    step_name(a->join_step), step_name(R->tasks[a->split_task - 1]->step),
-                    (long long)a->split_task, a->got, a->count);
+                    step_name(w.join_step), step_name(R->tasks[w.split_task - 1]->step),
+                    (long long)w.split_task, w.got, w.count);
     }
     if (!end_done && lost++ < SHOWN)
         fprintf(stderr, "mflow: step '%s' never ran\n", step_name(R->g->end));
     if (lost > SHOWN)
         fprintf(stderr, "mflow: ... and %zu more lost\n", lost - SHOWN);
     return lost;
+}
+
+static const char *joins_step_name(void *ud, int s)
+{
+    (void)ud;
+    return step_name(s);
 }
 
 static char *self_exe(void)
@@ -1664,7 +1554,8 @@ int mf_run_flow(const struct mf_run_opts *o)
         goto out;
     }
     rt.running = calloc((size_t)rt.max_workers, sizeof *rt.running);
-    if (!rt.running || !new_task(rt.g->start, NULL, -1)) {
+    if (!rt.running || mf_joins_create(joins_step_name, NULL, &rt.joins) != 0 ||
+        !new_task(rt.g->start, NULL, -1)) {
         rc = MF_ENOMEM;
         goto out;
     }
@@ -1721,12 +1612,7 @@ out:
         free(rt.tasks[i]);
     }
     free(rt.tasks);
-    for (size_t i = 0; i < rt.n_arr; i++) {
-        free(rt.arr[i].steps);
-        free(rt.arr[i].ids);
-        free(rt.arr[i].atts);
-    }
-    free(rt.arr);
+    mf_joins_destroy(rt.joins);
     free(rt.ready);
     free(rt.running);
     free(rt.step_compute);
