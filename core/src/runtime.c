@@ -13,11 +13,11 @@
 #include "params.h"
 #include "record.h"
 #include "reindex.h"
+#include "resume.h"
 #include "store.h"
 #include "task.h"
 #include "util.h"
 
-#include <jansson.h>
 #include <sys/resource.h>
 
 #include <errno.h>
@@ -84,23 +84,9 @@ struct rt {
     /* resume */
     int resume;
     unsigned char *rerun;        /* per step: 1 = run again even if the origin finished it */
-    struct origin_map *origin;
+    mf_origin_map *origin;       /* the origin's reusable tasks (resume.c) */
     size_t n_cloned;
     double clone_s;              /* time spent cloning */
-};
-
-/* Finished tasks of the origin run, by position (record.h), for resume. */
-struct origin_task {
-    char *pos;
-    char *step;
-    int64_t task;
-    uint32_t attempt;
-};
-
-struct origin_map {
-    struct origin_task *slots;
-    size_t cap, n;
-    int64_t run_id;
 };
 
 static struct rt *R;
@@ -445,363 +431,58 @@ static int prepare_record(const struct rt_task *t, struct mf_task_record *r, cha
     return rc;
 }
 
-/* ---- resume: the origin's finished tasks ---------------------------------------------------- */
+/* ---- resume ------------------------------------------------------------------------------- */
 
-static uint64_t hash_str(const char *s)
+static void warn_resume(void *ud, const char *msg)
 {
-    uint64_t h = 1469598103934665603ull;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
+    (void)ud;
+    fprintf(stderr, "mflow: warning: %s\n", msg);
 }
 
-static struct origin_task *origin_find(struct origin_map *m, const char *pos)
-{
-    if (!m || !m->cap)
-        return NULL;
-    for (size_t i = hash_str(pos) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->slots[i].pos)
-            return NULL;
-        if (!strcmp(m->slots[i].pos, pos))
-            return &m->slots[i];
-    }
-}
-
-static int origin_add(struct origin_map *m, char *pos, const char *step, int64_t task,
-                      uint32_t attempt)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        struct origin_task *g = calloc(cap, sizeof *g);
-        if (!g) {
-            free(pos);
-            return MF_ENOMEM;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->slots[i].pos)
-                continue;
-            size_t j = hash_str(m->slots[i].pos) & (cap - 1);
-            while (g[j].pos)
-                j = (j + 1) & (cap - 1);
-            g[j] = m->slots[i];
-        }
-        free(m->slots);
-        m->slots = g;
-        m->cap = cap;
-    }
-    size_t j = hash_str(pos) & (m->cap - 1);
-    while (m->slots[j].pos)
-        j = (j + 1) & (m->cap - 1);
-    m->slots[j].pos = pos;
-    m->slots[j].step = strdup(step);
-    m->slots[j].task = task;
-    m->slots[j].attempt = attempt;
-    m->n++;
-    return m->slots[j].step ? 0 : MF_ENOMEM;
-}
-
-static void origin_free(struct origin_map *m)
-{
-    if (!m)
-        return;
-    for (size_t i = 0; i < m->cap; i++) {
-        free(m->slots[i].pos);
-        free(m->slots[i].step);
-    }
-    free(m->slots);
-    free(m);
-}
-
-/* The origin's task records, found by listing the datastore (not the index: tasks that
- * finished after their orchestrator was killed are on record only there). */
-struct origin_scan {
-    struct mf_task_rec *tasks;   /* step, task_id, attempt (highest seen) */
-    size_t n, cap;
-};
-
-static int collect_key(void *ud, const char *key, uint64_t size)
-{
-    (void)size;
-    struct origin_scan *sc = ud;
-    /* runs/<Flow>/<origin>/<step>/<task>.<attempt>.json; logs and the rest are not records */
-    struct mf_key_parts k;
-    if (mf_key_parse(key, &k) != MF_KEY_TASK)
-        return 0;
-    const char *step = k.step;
-    int64_t task = k.task;
-    uint32_t att = k.attempt;
-    for (size_t i = sc->n; i > 0; i--) {
-        struct mf_task_rec *t = &sc->tasks[i - 1];
-        if (t->task_id == task && !strcmp(t->step, step)) {
-            if (att > t->attempt)
-                t->attempt = att;
-            return 0;
-        }
-    }
-    if (mf_grow(&sc->tasks, &sc->cap, sc->n, sizeof *sc->tasks, 64))
-        return MF_ENOMEM;
-    struct mf_task_rec *t = &sc->tasks[sc->n++];
-    memset(t, 0, sizeof *t);
-    snprintf(t->step, sizeof t->step, "%s", step);
-    t->task_id = task;
-    t->attempt = att;
-    return 0;
-}
-
-/* Compare the origin's graph with this flow's for the steps that will be cloned. */
-static int check_graph(int64_t origin, char **err)
-{
-    char *key = mf_key_graph(R->run.flow, origin);
-    struct mf_buf b = {.struct_size = sizeof b};
-    int rc = key ? R->st.ops->get(R->st.state, key, &b) : MF_ENOMEM;
-    free(key);
-    if (rc) {
-        *err = mf_strf("cannot read the graph of %s/%lld: %s", R->run.flow, (long long)origin,
-                       R->st.ops->last_error(R->st.state));
-        return rc;
-    }
-    json_t *old = json_loadb(b.data, b.len, 0, NULL);
-    if (b.release)
-        b.release(&b);
-    char *now_text = mf_graph_render_json(R->g);
-    json_t *now = now_text ? json_loads(now_text, 0, NULL) : NULL;
-    free(now_text);
-    rc = 0;
-    json_t *osteps = json_object_get(old, "steps"), *nsteps = json_object_get(now, "steps");
-    if (!osteps || !nsteps) {
-        *err = mf_strf("the graph of %s/%lld is unreadable", R->run.flow, (long long)origin);
-        rc = MF_ECORRUPT;
-    }
-    static const char *fields[] = {"next", "foreach", "join", "type"};
-    for (size_t i = 0; !rc && i < json_array_size(nsteps); i++) {
-        json_t *ns = json_array_get(nsteps, i);
-        const char *name = json_string_value(json_object_get(ns, "name"));
-        int s = name ? mf_graph_find(R->g, name) : -1;
-        if (s < 0 || R->rerun[s])
-            continue;
-        json_t *os = NULL;
-        for (size_t j = 0; j < json_array_size(osteps); j++)
-            if (json_equal(json_object_get(json_array_get(osteps, j), "name"),
-                           json_object_get(ns, "name")))
-                os = json_array_get(osteps, j);
-        if (!os) {
-            *err = mf_strf("cannot resume %s/%lld: step '%s' is new since that run and comes "
-                           "before the resume step; resume from '%s' or start a new run",
-                           R->run.flow, (long long)origin, name, name);
-            rc = MF_EINVAL;
-            break;
-        }
-        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
-            json_t *a = json_object_get(os, fields[k]), *c = json_object_get(ns, fields[k]);
-            if (!json_equal(a, c) && (a || c)) {
-                char *was = a ? json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("none");
-                char *is = c ? json_dumps(c, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("none");
-                *err = mf_strf("cannot resume %s/%lld: step '%s' changed since that run (%s was "
-                               "%s, now %s); resume from '%s' or start a new run",
-                               R->run.flow, (long long)origin, name, fields[k], was, is, name);
-                free(was);
-                free(is);
-                rc = MF_EINVAL;
-                break;
-            }
-        }
-    }
-    json_decref(old);
-    json_decref(now);
-    return rc;
-}
-
-struct latest {
-    const char *ns;
-    int64_t id;
-};
-
-static int take_latest(void *ud, const struct mf_run_rec *r)
-{
-    struct latest *l = ud;
-    if (r->run_id == R->run.run_id || (l->ns[0] && strcmp(r->ns, l->ns) != 0))
-        return 0;
-    /* A run the index lists without a run record (its set-up failed before this version
-     * kept such runs out of the index) cannot be resumed: the one before it is taken. */
-    char *key = mf_key_run(r->flow, r->run_id);
-    int ex = key ? R->st.ops->exists(R->st.state, key) : MF_ENOMEM;
-    free(key);
-    if (ex == 0)
-        return 0;
-    l->id = r->run_id;
-    return 1;   /* newest first: the first match is the latest */
-}
-
-static int pick_origin_run(int64_t *origin, char **err)
-{
-    struct latest l = {mf_host_namespace(), 0};
-    int rc = mf_index_list_runs(R->ix, R->run.flow, take_latest, &l);
-    if (rc < 0) {
-        *err = mf_strf("%s", mf_index_error(R->ix));
-        return rc;
-    }
-    if (!l.id) {
-        *err = mf_strf("no earlier run of %s in namespace '%s' to resume (see `mflow runs %s`, "
-                       "or give --origin-run-id)",
-                       R->run.flow, l.ns, R->run.flow);
-        return MF_ENOTFOUND;
-    }
-    *origin = l.id;
-    return 0;
-}
-
-/* A finished task of the origin is reused only when its record shows it ran within its
- * step's timeout_s (as the step is now): one left running past its deadline (its
- * orchestrator was killed, or an mflow that did not hold tasks to it ran it) produced no
- * result a run with that timeout would have had. Says why when not. */
-static int within_deadline(const struct mf_task_record *r)
-{
-    int s = mf_graph_find(R->g, r->step);
-    int limit = s >= 0 ? R->g->steps[s].def->timeout_s : 0;
-    if (limit <= 0)
-        return 1;
-    double took = r->end_time - r->start_time;
-    if (r->start_time > 0 && took >= 0 && took <= limit)
-        return 1;
-    if (r->start_time > 0 && took >= 0)
-        fprintf(stderr, "mflow: warning: %s/%lld/%s/%lld ran %.1f s, past its step's timeout_s "
-                        "of %d s (left running by an orchestrator that was killed?); it runs "
-                        "again\n",
-                r->flow, (long long)r->run_id, r->step, (long long)r->task_id, took, limit);
-    else
-        fprintf(stderr, "mflow: warning: %s/%lld/%s/%lld has no start and end times that show "
-                        "it ran within its step's timeout_s of %d s; it runs again\n",
-                r->flow, (long long)r->run_id, r->step, (long long)r->task_id, limit);
-    return 0;
-}
-
-/* Load the origin: its parameters, which steps run again, and its finished tasks. */
+/* Load the origin (resume.c): its parameters, which steps run again, and its finished tasks. */
 static int setup_resume(const struct mf_run_opts *o, char **err)
 {
     int64_t origin = o->origin_run_id;
-    int rc = origin ? 0 : pick_origin_run(&origin, err);
+    int rc = origin ? 0
+                    : mf_resume_pick_origin(R->ix, &R->st, R->run.flow, mf_host_namespace(),
+                                            R->run.run_id, &origin, err);
     if (rc)
         return rc;
     struct mf_run_rec orr;
-    rc = mf_run_record_read(&R->st, R->run.flow, origin, &orr, &R->params);
-    if (rc) {
-        *err = mf_strf("cannot read run %s/%lld to resume it: %s", R->run.flow, (long long)origin,
-                       rc == MF_ENOTFOUND ? "no such run (see `mflow runs`)"
-                                          : R->st.ops->last_error(R->st.state));
+    rc = mf_resume_read_origin(&R->st, R->run.flow, origin, &orr, &R->params, err);
+    if (rc)
         return rc;
-    }
     R->run.origin_run_id = origin;
-    struct origin_scan sc = {0};
-    char *prefix = mf_key_run_prefix(R->run.flow, origin);
-    rc = prefix ? R->st.ops->list(R->st.state, prefix, collect_key, &sc) : MF_ENOMEM;
-    free(prefix);
-    if (rc) {
-        *err = mf_strf("cannot list the tasks of %s/%lld: %s", R->run.flow, (long long)origin,
-                       R->st.ops->last_error(R->st.state));
-        free(sc.tasks);
+    struct mf_resume_task *tasks;
+    size_t n;
+    rc = mf_resume_scan(&R->st, R->g, R->run.flow, origin, warn_resume, NULL, &tasks, &n, err);
+    if (rc)
         return rc;
-    }
-    /* Read each task's latest attempt: its status and its position in the run. */
-    char **pos = calloc(sc.n ? sc.n : 1, sizeof *pos);
-    if (!pos) {
-        free(sc.tasks);
-        return MF_ENOMEM;
-    }
-    for (size_t i = 0; !rc && i < sc.n; i++) {
-        struct mf_task_rec *t = &sc.tasks[i];
-        struct mf_task_record r;
-        char *rerr = NULL;
-        rc = mf_record_read(&R->st, R->run.flow, origin, t->step, t->task_id, t->attempt, &r, &rerr);
-        if (rc == MF_ECORRUPT) {
-            /* Torn by a store that is not atomic (a server killed mid-upload) or damaged since:
-             * nothing it says can be trusted, so the task runs again. */
-            fprintf(stderr, "mflow: warning: %s; %s/%lld runs again\n",
-                    rerr ? rerr : "a task record is damaged", t->step, (long long)t->task_id);
-            free(rerr);
-            t->status = MF_STATUS_FAILED;
-            pos[i] = NULL;
-            rc = 0;
-            continue;
-        }
-        if (rc) {
-            *err = mf_strf("cannot resume: %s", rerr ? rerr : "a task record is unreadable");
-            free(rerr);
-            break;
-        }
-        t->status = r.status;
-        if (r.status == MF_STATUS_SUCCEEDED && !within_deadline(&r))
-            t->status = MF_STATUS_FAILED;   /* not a result: it runs again, like a failure */
-        pos[i] = t->status == MF_STATUS_SUCCEEDED ? mf_record_position(&r) : NULL;
-        mf_task_record_free(&r);
-    }
-    if (rc) {
-        for (size_t i = 0; i < sc.n; i++)
-            free(pos[i]);
-        free(pos);
-        free(sc.tasks);
-        return rc;
-    }
     R->rerun = calloc(R->g->n, 1);
-    R->origin = calloc(1, sizeof *R->origin);
-    if (!R->rerun || !R->origin) {
-        free(sc.tasks);
-        return MF_ENOMEM;
-    }
-    R->origin->run_id = origin;
+    rc = R->rerun ? mf_origin_map_create(origin, &R->origin) : MF_ENOMEM;
     /* The resume step: named, or the step of the origin's first failed task; with none
      * failed (a killed run) nothing runs again that had finished. */
     int from = -1;
-    if (o->resume_step) {
-        from = mf_graph_find(R->g, o->resume_step);
-        if (from < 0) {
-            *err = mf_strf("flow %s has no step '%s' to resume from", R->run.flow, o->resume_step);
-            free(sc.tasks);
-            return MF_EINVAL;
+    if (!rc)
+        rc = mf_resume_from_step(R->g, R->run.flow, o->resume_step, tasks, n, &from, err);
+    if (!rc)
+        rc = mf_resume_rerun(R->g, from, R->rerun);
+    if (!rc)
+        rc = mf_resume_check_graph(&R->st, R->g, R->run.flow, origin, R->rerun, err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        int s = mf_graph_find(R->g, tasks[i].step);
+        if (tasks[i].pos && s >= 0 && !R->rerun[s]) {
+            rc = mf_origin_map_add(R->origin, tasks[i].pos, tasks[i].step, tasks[i].task,
+                                   tasks[i].attempt);
+            tasks[i].pos = NULL;
         }
-    } else {
-        int64_t first = INT64_MAX;
-        for (size_t i = 0; i < sc.n; i++)
-            if (sc.tasks[i].status == MF_STATUS_FAILED && sc.tasks[i].task_id < first) {
-                first = sc.tasks[i].task_id;
-                from = mf_graph_find(R->g, sc.tasks[i].step);
-            }
     }
-    if (from >= 0) {
-        /* Everything reachable from the resume step runs again. */
-        int *queue = malloc(R->g->n * sizeof *queue);
-        size_t qh = 0, qt = 0;
-        if (!queue) {
-            free(sc.tasks);
-            return MF_ENOMEM;
-        }
-        queue[qt++] = from;
-        R->rerun[from] = 1;
-        while (qh < qt) {
-            const struct mf_graph_step *gs = &R->g->steps[queue[qh++]];
-            for (size_t k = 0; k < gs->n_next; k++)
-                if (!R->rerun[gs->next[k]]) {
-                    R->rerun[gs->next[k]] = 1;
-                    queue[qt++] = gs->next[k];
-                }
-        }
-        free(queue);
-    }
-    rc = check_graph(origin, err);
-    for (size_t i = 0; i < sc.n; i++) {
-        const struct mf_task_rec *t = &sc.tasks[i];
-        int s = mf_graph_find(R->g, t->step);
-        if (!rc && pos[i] && s >= 0 && !R->rerun[s]) {
-            rc = origin_add(R->origin, pos[i], t->step, t->task_id, t->attempt);
-            pos[i] = NULL;
-        }
-        free(pos[i]);
-    }
-    free(pos);
-    free(sc.tasks);
+    mf_resume_tasks_free(tasks, n);
     if (!rc)
         fprintf(stderr, "mflow: resuming %s/%lld%s%s%s: %zu finished task(s) can be reused\n",
                 R->run.flow, (long long)origin, from >= 0 ? " from step '" : "",
-                from >= 0 ? R->g->steps[from].name : "", from >= 0 ? "'" : "", R->origin->n);
+                from >= 0 ? R->g->steps[from].name : "", from >= 0 ? "'" : "",
+                mf_origin_map_size(R->origin));
     return rc;
 }
 
@@ -814,7 +495,7 @@ static int try_clone(struct rt_task *t)
     char *err = NULL;
     int rc = prepare_record(t, &r, &err);
     char *pos = rc ? NULL : mf_record_position(&r);
-    struct origin_task *ot = pos ? origin_find(R->origin, pos) : NULL;
+    const struct mf_origin_task *ot = pos ? mf_origin_map_find(R->origin, pos) : NULL;
     free(pos);
     if (rc || !ot) {
         mf_task_record_free(&r);
@@ -822,8 +503,8 @@ static int try_clone(struct rt_task *t)
         return 0;   /* not finished in the origin (or unreadable): run it */
     }
     struct mf_task_record orec;
-    rc = mf_record_read(&R->st, R->run.flow, R->origin->run_id, ot->step, ot->task, ot->attempt,
-                        &orec, &err);
+    rc = mf_record_read(&R->st, R->run.flow, mf_origin_map_run(R->origin), ot->step, ot->task,
+                        ot->attempt, &orec, &err);
     if (!rc) {
         /* Same values, no copy of blobs: the origin's artifacts, this run's identity. */
         for (size_t i = 0; i < r.n_arts; i++)
@@ -840,8 +521,8 @@ static int try_clone(struct rt_task *t)
         r.end_time = orec.end_time;
         r.host = orec.host;
         orec.host = NULL;
-        r.origin = mf_strf("%s/%lld/%s/%lld", R->run.flow, (long long)R->origin->run_id, ot->step,
-                           (long long)ot->task);
+        r.origin = mf_strf("%s/%lld/%s/%lld", R->run.flow,
+                           (long long)mf_origin_map_run(R->origin), ot->step, (long long)ot->task);
         rc = mf_record_write(&R->st, &r);
         mf_task_record_free(&orec);
     }
@@ -1617,7 +1298,7 @@ out:
     free(rt.running);
     free(rt.step_compute);
     free(rt.rerun);
-    origin_free(rt.origin);
+    mf_origin_map_destroy(rt.origin);
     for (int k = 0; k < rt.n_computes; k++)
         mf_compute_close(&rt.computes[k]);
     if (rt.ix)
