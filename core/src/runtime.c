@@ -14,6 +14,7 @@
 #include "record.h"
 #include "reindex.h"
 #include "resume.h"
+#include "runlog.h"
 #include "store.h"
 #include "task.h"
 #include "util.h"
@@ -21,6 +22,7 @@
 #include <sys/resource.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -78,8 +80,7 @@ struct rt {
     char *self_exe;
     char *logdir;
     char *package;               /* code package address, when a step runs remotely */
-    int tty;
-    int progress_shown;
+    mf_runlog *log;              /* messages, task output, progress (runlog.c) */
     double t0;
     /* resume */
     int resume;
@@ -100,22 +101,19 @@ static void on_signal(int sig)
 
 /* ---- output -------------------------------------------------------------------------------- */
 
-static void clear_progress(void)
+/* A message of the run (printf-style, "mflow: " and newline included). */
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
-    if (R && R->tty && R->progress_shown) {
-        fputs("\r\033[K", stderr);
-        R->progress_shown = 0;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    mf_runlog_vsay(R ? R->log : NULL, fmt, ap);
+    va_end(ap);
 }
 
 static void show_progress(void)
 {
-    if (!R->tty)
-        return;
-    size_t queued = R->ready_tail - R->ready_head;
-    fprintf(stderr, "\r\033[K%s/%lld: %zu done, %zu running, %zu queued, %zu failed",
-            R->run.flow, (long long)R->run.run_id, R->n_done, R->n_running, queued, R->n_failed);
-    R->progress_shown = 1;
+    mf_runlog_progress(R->log, R->run.flow, R->run.run_id, R->n_done, R->n_running,
+                       R->ready_tail - R->ready_head, R->n_failed);
 }
 
 static struct rt_task *task_by_pathspec(const char *pathspec)
@@ -157,20 +155,9 @@ static void on_output(const char *pathspec, int stream, const char *data, size_t
     if (t)
         keep_output(t, stream == MF_STREAM_STDERR, data, len);
     int *mid = t ? &t->midline[stream == MF_STREAM_STDERR] : NULL;
-    FILE *out = stream == MF_STREAM_STDERR ? stderr : stdout;
-    clear_progress();
-    while (len > 0) {
-        if (!mid || !*mid)
-            fprintf(out, "[%s] ", pathspec);
-        const char *nl = memchr(data, '\n', len);
-        size_t n = nl ? (size_t)(nl - data) + 1 : len;
-        fwrite(data, 1, n, out);
-        if (mid)
-            *mid = nl == NULL;
-        data += n;
-        len -= n;
-    }
-    fflush(out);
+    mf_runlog_task_output(R ? R->log : NULL, pathspec,
+                          stream == MF_STREAM_STDERR ? MF_RUNLOG_STDERR : MF_RUNLOG_STDOUT, mid,
+                          data, len);
 }
 
 /* ---- tasks --------------------------------------------------------------------------------- */
@@ -231,8 +218,7 @@ static int requeue(struct rt_task *t)
 /* A task this run can no longer run or account for: the run fails, naming it. */
 static void lose_task(struct rt_task *t, const char *why)
 {
-    clear_progress();
-    fprintf(stderr, "mflow: lost task %s/%lld/%s/%lld (attempt %u): %s; the run fails\n",
+    say("mflow: lost task %s/%lld/%s/%lld (attempt %u): %s; the run fails\n",
             R->run.flow, (long long)R->run.run_id, R->g->steps[t->step].name, (long long)t->id,
             t->attempt, why);
     t->state = T_FAILED;
@@ -329,8 +315,7 @@ static int submit(struct rt_task *t)
     t->log = calloc(1, sizeof *t->log);
     int rc = pathspec && t->log ? c->ops->submit(c->state, &spec, &t->job) : MF_ENOMEM;
     if (rc) {
-        clear_progress();
-        fprintf(stderr, "mflow: cannot start task %s on compute '%s': %s\n",
+        say("mflow: cannot start task %s on compute '%s': %s\n",
                 pathspec ? pathspec : "?", c->desc->name, c->ops->last_error(c->state));
     }
     free(pathspec);
@@ -361,15 +346,14 @@ static int arrive(const struct mf_task_record *r, const struct rt_task *t, int j
         rc = mf_joins_arrive(R->joins, &a, &inputs);
     }
     if (rc < 0) {
-        clear_progress();
-        fprintf(stderr, "mflow: cannot note %s/%lld as an input of join '%s': %s\n",
+        say("mflow: cannot note %s/%lld as an input of join '%s': %s\n",
                 step_name(t->step), (long long)t->id, step_name(join_step),
                 !top                          ? "its record has no split to close"
                 : rc == MF_ENOMEM             ? "out of memory"
                 : rc == MF_EEXIST             ? "its position in the split arrived already"
                 : top->index >= top->count    ? "its position is past the split"
                 : rc == MF_ECORRUPT           ? "its split's input count does not match"
-                                              : "its task id is not valid");
+                                  : "its task id is not valid");
         return rc;
     }
     if (rc == 0)
@@ -392,9 +376,8 @@ static int arrive(const struct mf_task_record *r, const struct rt_task *t, int j
         rc = MF_ENOMEM;
     if (rc) {
         free(inputs);
-        clear_progress();
-        fprintf(stderr, "mflow: cannot queue join '%s' (all %u inputs of split %s/%lld arrived): "
-                        "%s\n",
+        say("mflow: cannot queue join '%s' (all %u inputs of split %s/%lld arrived): "
+            "%s\n",
                 step_name(join_step), top->count, step_name(R->tasks[top->task - 1]->step),
                 (long long)top->task,
                 rc == MF_ENOMEM ? "out of memory" : R->st.ops->last_error(R->st.state));
@@ -436,7 +419,7 @@ static int prepare_record(const struct rt_task *t, struct mf_task_record *r, cha
 static void warn_resume(void *ud, const char *msg)
 {
     (void)ud;
-    fprintf(stderr, "mflow: warning: %s\n", msg);
+    say("mflow: warning: %s\n", msg);
 }
 
 /* Load the origin (resume.c): its parameters, which steps run again, and its finished tasks. */
@@ -479,7 +462,7 @@ static int setup_resume(const struct mf_run_opts *o, char **err)
     }
     mf_resume_tasks_free(tasks, n);
     if (!rc)
-        fprintf(stderr, "mflow: resuming %s/%lld%s%s%s: %zu finished task(s) can be reused\n",
+        say("mflow: resuming %s/%lld%s%s%s: %zu finished task(s) can be reused\n",
                 R->run.flow, (long long)origin, from >= 0 ? " from step '" : "",
                 from >= 0 ? R->g->steps[from].name : "", from >= 0 ? "'" : "",
                 mf_origin_map_size(R->origin));
@@ -527,7 +510,7 @@ static int try_clone(struct rt_task *t)
         mf_task_record_free(&orec);
     }
     if (rc) {
-        fprintf(stderr, "mflow: cannot clone %s/%lld from the origin run: %s\n",
+        say("mflow: cannot clone %s/%lld from the origin run: %s\n",
                 step_name(t->step), (long long)t->id, err ? err : R->st.ops->last_error(R->st.state));
         free(err);
         mf_task_record_free(&r);
@@ -547,8 +530,8 @@ static int catch_failure(struct rt_task *t, const struct mf_task_record *failed)
 {
     const mf_step_def *d = R->g->steps[t->step].def;
     if (R->g->steps[t->step].type == MF_STEP_FOREACH) {
-        fprintf(stderr, "mflow: step '%s' cannot catch its failure: a foreach step must produce "
-                        "its list (move the catch_var to the step before)\n", d->name);
+        say("mflow: step '%s' cannot catch its failure: a foreach step must produce "
+            "its list (move the catch_var to the step before)\n", d->name);
         return MF_EINVAL;
     }
     struct mf_task_record r;
@@ -580,11 +563,10 @@ static int catch_failure(struct rt_task *t, const struct mf_task_record *failed)
         rc = mf_record_write(&R->st, &r);
     }
     if (rc) {
-        fprintf(stderr, "mflow: cannot store the caught failure of %s/%lld: %s\n", d->name,
+        say("mflow: cannot store the caught failure of %s/%lld: %s\n", d->name,
                 (long long)t->id, err ? err : "storage error");
     } else {
-        clear_progress();
-        fprintf(stderr, "mflow: %s/%lld failed; the error is caught in '%s' and the flow goes on\n",
+        say("mflow: %s/%lld failed; the error is caught in '%s' and the flow goes on\n",
                 d->name, (long long)t->id, d->catch_var);
         t->state = T_DONE;
         R->n_done++;
@@ -629,7 +611,7 @@ static void store_log(struct rt_task *t, int s)
         }
     }
     if (rc)
-        fprintf(stderr, "mflow: warning: cannot store the %s of task %lld: %s\n", stream_ext[s],
+        say("mflow: warning: cannot store the %s of task %lld: %s\n", stream_ext[s],
                 (long long)t->id, R->st.ops->last_error(R->st.state));
     free(key);
 }
@@ -659,12 +641,12 @@ static void index_task(const struct mf_task_record *r)
         if (mf_index_begin(R->ix) == 0)
             R->ix_batch = 1;
         else
-            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+            say("mflow: warning: index: %s\n", mf_index_error(R->ix));
     }
     struct mf_task_rec ir;
     mf_reindex_task_rec(r, &ir);
     if (mf_index_put_task(R->ix, &ir) != 0)
-        fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
 }
 
 static void index_flush(void)
@@ -673,7 +655,7 @@ static void index_flush(void)
         return;
     R->ix_batch = 0;
     if (mf_index_commit(R->ix) != 0)
-        fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
 }
 
 /* A record for a task that ended without writing its own (crash, kill, timeout). */
@@ -714,7 +696,7 @@ static void synthesize_failure(struct rt_task *t, const struct mf_job_status *js
         r->message = mf_strf("step '%s' exited with code %d without a task record%s%s", r->step,
                              js->exit_code, js->reason[0] ? ": " : "", js->reason);
     if (mf_record_write(&R->st, r) != 0)
-        fprintf(stderr, "mflow: warning: cannot store the failure record of task %lld: %s\n",
+        say("mflow: warning: cannot store the failure record of task %lld: %s\n",
                 (long long)t->id, R->st.ops->last_error(R->st.state));
 }
 
@@ -727,14 +709,13 @@ static int queue_next(const struct rt_task *t, const char *me, int step, int64_t
     if (in && new_task(step, in, split))
         return 0;
     free(in);
-    clear_progress();
     if (split >= 0)
-        fprintf(stderr, "mflow: cannot queue step '%s' (item %lld of %lld) after %s/%lld: out of "
-                        "memory\n",
+        say("mflow: cannot queue step '%s' (item %lld of %lld) after %s/%lld: out of "
+            "memory\n",
                 step_name(step), (long long)split, (long long)count, step_name(t->step),
                 (long long)t->id);
     else
-        fprintf(stderr, "mflow: cannot queue step '%s' after %s/%lld: out of memory\n",
+        say("mflow: cannot queue step '%s' after %s/%lld: out of memory\n",
                 step_name(step), step_name(t->step), (long long)t->id);
     return MF_ENOMEM;
 }
@@ -760,8 +741,7 @@ static void successors(struct rt_task *t, const struct mf_task_record *r)
     }
     free(me);
     if (rc) {
-        clear_progress();
-        fprintf(stderr, "mflow: what follows %s/%lld is lost; the run fails\n", gs->name,
+        say("mflow: what follows %s/%lld is lost; the run fails\n", gs->name,
                 (long long)t->id);
         R->failed = R->stopping = 1;
     }
@@ -792,13 +772,12 @@ static void task_ended(struct rt_task *t, const struct mf_job_status *js)
         if (!R->stopping)
             successors(t, &r);
     } else {
-        clear_progress();
-        fprintf(stderr, "mflow: %s/%lld/%s/%lld (attempt %u) failed: %s\n", R->run.flow,
+        say("mflow: %s/%lld/%s/%lld (attempt %u) failed: %s\n", R->run.flow,
                 (long long)R->run.run_id, step_name(t->step), (long long)t->id, t->attempt,
                 r.message ? r.message : "unknown error");
         if ((int)t->attempt < d->retry && !R->stopping) {
             t->attempt++;
-            fprintf(stderr, "mflow: retrying %s/%lld (attempt %u of %d)\n", step_name(t->step),
+            say("mflow: retrying %s/%lld (attempt %u of %d)\n", step_name(t->step),
                     (long long)t->id, t->attempt + 1, d->retry + 1);
             if (requeue(t) != 0)
                 lose_task(t, "it cannot be queued for its retry (out of memory)");
@@ -898,10 +877,10 @@ static int write_run(void)
 {
     int rc = mf_run_record_write(&R->st, &R->run, &R->params);
     if (rc)
-        fprintf(stderr, "mflow: cannot store the run record of %s/%lld: %s\n", R->run.flow,
+        say("mflow: cannot store the run record of %s/%lld: %s\n", R->run.flow,
                 (long long)R->run.run_id, R->st.ops->last_error(R->st.state));
     if (mf_index_put_run(R->ix, &R->run) != 0)
-        fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
     return rc;
 }
 
@@ -927,7 +906,7 @@ static int store_new_run(char **err)
             if (R->st.ops->del)
                 R->st.ops->del(R->st.state, key);   /* best effort: a graph alone is no run */
         } else if (mf_index_put_run(R->ix, &R->run) != 0) {
-            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+            say("mflow: warning: index: %s\n", mf_index_error(R->ix));
         }
     }
     free(key);
@@ -956,8 +935,7 @@ static void loop(void)
     int cancelled = 0;
     for (;;) {
         if (interrupted && !cancelled) {
-            clear_progress();
-            fprintf(stderr, "\nmflow: interrupted: cancelling %zu running task(s)\n",
+            say("\nmflow: interrupted: cancelling %zu running task(s)\n",
                     R->n_running);
             cancelled = 1;
             R->stopping = 1;
@@ -965,7 +943,7 @@ static void loop(void)
             cancel_all();
         } else if (interrupted > 1 && cancelled == 1) {
             /* A second interrupt: no more grace; release kills and reaps every task. */
-            fprintf(stderr, "mflow: interrupted again: killing %zu task(s) now\n", R->n_running);
+            say("mflow: interrupted again: killing %zu task(s) now\n", R->n_running);
             cancelled = 2;
             for (size_t i = 0; i < R->n_running; i++) {
                 struct rt_task *t = R->tasks[R->running[i]];
@@ -1011,7 +989,7 @@ static void loop(void)
             jobs = calloc(cap, sizeof *jobs);
             tk = calloc(cap, sizeof *tk);
             if (!st || !jobs || !tk) {
-                fprintf(stderr, "mflow: out of memory\n");
+                say("mflow: out of memory\n");
                 R->failed = 1;
                 break;
             }
@@ -1050,7 +1028,7 @@ static void loop(void)
         }
     }
     index_flush();   /* clones made in the last turn's submit phase */
-    clear_progress();
+    mf_runlog_clear_progress(R->log);
     free(st);
     free(jobs);
     free(tk);
@@ -1072,8 +1050,8 @@ static size_t unaccounted(void)
         if (t->state == T_DONE || t->state == T_FAILED)
             continue;
         if (lost++ < SHOWN)
-            fprintf(stderr, "mflow: lost task %s/%lld/%s/%lld (attempt %u): %s when the run "
-                            "ended\n",
+            say("mflow: lost task %s/%lld/%s/%lld (attempt %u): %s when the run "
+                "ended\n",
                     R->run.flow, (long long)R->run.run_id, step_name(t->step), (long long)t->id,
                     t->attempt, t->state == T_READY ? "still queued" : "still running");
     }
@@ -1081,15 +1059,15 @@ static size_t unaccounted(void)
         struct mf_join_waiting w;
         mf_joins_get(R->joins, i, &w);
         if (lost++ < SHOWN)
-            fprintf(stderr, "mflow: lost join '%s' of split %s/%lld: %u of its %u inputs "
-                            "arrived\n",
+            say("mflow: lost join '%s' of split %s/%lld: %u of its %u inputs "
+                "arrived\n",
                     step_name(w.join_step), step_name(R->tasks[w.split_task - 1]->step),
                     (long long)w.split_task, w.got, w.count);
     }
     if (!end_done && lost++ < SHOWN)
-        fprintf(stderr, "mflow: step '%s' never ran\n", step_name(R->g->end));
+        say("mflow: step '%s' never ran\n", step_name(R->g->end));
     if (lost > SHOWN)
-        fprintf(stderr, "mflow: ... and %zu more lost\n", lost - SHOWN);
+        say("mflow: ... and %zu more lost\n", lost - SHOWN);
     return lost;
 }
 
@@ -1116,7 +1094,8 @@ int mf_run_flow(const struct mf_run_opts *o)
     R = &rt;
     mf_task_record_init(&rt.params);
     rt.t0 = mf_mono();
-    rt.tty = isatty(STDERR_FILENO);
+    /* Without it (out of memory) messages still go straight to stderr (runlog.c). */
+    mf_runlog_create(o->sink, &rt.log);
     /* Tasks inherit this: without USER each one would look itself up in the user database. */
     if (!getenv("USER"))
         setenv("USER", mf_host_user(), 1);
@@ -1152,7 +1131,7 @@ int mf_run_flow(const struct mf_run_opts *o)
         rc = mf_package_build(rt.flow, &rt.st, &rt.package, NULL, &err);
         if (rc)
             goto out;
-        fprintf(stderr, "mflow: code package %s\n", rt.package);
+        say("mflow: code package %s\n", rt.package);
     }
     char *ixdir = mf_strf("%s/index", mf_host_home());
     rc = ixdir ? mf_index_open(ixdir, &rt.ix) : MF_ENOMEM;
@@ -1240,7 +1219,7 @@ int mf_run_flow(const struct mf_run_opts *o)
         rc = MF_ENOMEM;
         goto out;
     }
-    fprintf(stderr, "mflow: run %s/%lld started (%zu steps, up to %d at once)\n", flow,
+    say("mflow: run %s/%lld started (%zu steps, up to %d at once)\n", flow,
             (long long)id, rt.g->n, rt.max_workers);
     mf_host_set_output(on_output);
     struct sigaction sa, old_int, old_term;
@@ -1252,7 +1231,7 @@ int mf_run_flow(const struct mf_run_opts *o)
     if (!interrupted && !rt.failed) {
         size_t lost = unaccounted();
         if (lost) {
-            fprintf(stderr, "mflow: run %s/%lld lost track of %zu task(s) named above; it fails\n",
+            say("mflow: run %s/%lld lost track of %zu task(s) named above; it fails\n",
                     flow, (long long)id, lost);
             rt.failed = 1;
         }
@@ -1278,13 +1257,13 @@ int mf_run_flow(const struct mf_run_opts *o)
     char cloned[96] = "";
     if (rt.resume)
         snprintf(cloned, sizeof cloned, " (%zu cloned in %.2f s)", rt.n_cloned, rt.clone_s);
-    fprintf(stderr, "mflow: run %s/%lld %s: %zu task(s) done%s, %zu failed, %.2f s\n", flow,
+    say("mflow: run %s/%lld %s: %zu task(s) done%s, %zu failed, %.2f s\n", flow,
             (long long)id, mf_status_name(rt.run.status), rt.n_done, cloned, rt.n_failed,
             mf_mono() - rt.t0);
     code = interrupted ? 130 : rt.failed ? 1 : 0;
 out:
     if (err) {
-        fprintf(stderr, "mflow: %s\n", err);
+        say("mflow: %s\n", err);
         free(err);
     }
     for (size_t i = 0; i < rt.n_tasks; i++) {
@@ -1311,6 +1290,7 @@ out:
     free(rt.self_exe);
     free(rt.logdir);
     free(rt.package);
+    mf_runlog_destroy(rt.log);
     R = NULL;
     return code;
 }
