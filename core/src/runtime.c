@@ -8,18 +8,22 @@
 #include "flowload.h"
 #include "host.h"
 #include "index.h"
+#include "joins.h"
 #include "mflow-build.h"
 #include "package.h"
+#include "params.h"
 #include "record.h"
 #include "reindex.h"
+#include "resume.h"
+#include "runlog.h"
 #include "store.h"
 #include "task.h"
 #include "util.h"
 
-#include <jansson.h>
 #include <sys/resource.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,16 +56,6 @@ struct task_log {
     char *spill_path[2];
 };
 
-/* A join waiting for its inputs, keyed by the split task whose frame it closes. */
-struct arrival {
-    int64_t split_task;
-    int join_step;
-    uint32_t count, got;
-    int *steps;                  /* per index: step of the arriving task */
-    int64_t *ids;
-    uint32_t *atts;
-};
-
 struct rt {
     struct mf_flow *flow;
     const mf_graph *g;
@@ -80,37 +74,21 @@ struct rt {
     size_t ready_head, ready_tail, ready_cap;
     size_t *running;
     size_t n_running;
-    struct arrival *arr;
-    size_t n_arr, cap_arr;
+    mf_joins *joins;             /* joins waiting for their inputs (joins.c) */
     int max_workers;
     size_t n_done, n_failed;
     int failed, stopping;
     char *self_exe;
     char *logdir;
     char *package;               /* code package address, when a step runs remotely */
-    int tty;
-    int progress_shown;
+    mf_runlog *log;              /* messages, task output, progress (runlog.c) */
     double t0;
     /* resume */
     int resume;
     unsigned char *rerun;        /* per step: 1 = run again even if the origin finished it */
-    struct origin_map *origin;
+    mf_origin_map *origin;       /* the origin's reusable tasks (resume.c) */
     size_t n_cloned;
     double clone_s;              /* time spent cloning */
-};
-
-/* Finished tasks of the origin run, by position (record.h), for resume. */
-struct origin_task {
-    char *pos;
-    char *step;
-    int64_t task;
-    uint32_t attempt;
-};
-
-struct origin_map {
-    struct origin_task *slots;
-    size_t cap, n;
-    int64_t run_id;
 };
 
 static struct rt *R;
@@ -124,22 +102,19 @@ static void on_signal(int sig)
 
 /* ---- output -------------------------------------------------------------------------------- */
 
-static void clear_progress(void)
+/* A message of the run (printf-style, "mflow: " and newline included). */
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
-    if (R && R->tty && R->progress_shown) {
-        fputs("\r\033[K", stderr);
-        R->progress_shown = 0;
-    }
+    va_list ap;
+    va_start(ap, fmt);
+    mf_runlog_vsay(R ? R->log : NULL, fmt, ap);
+    va_end(ap);
 }
 
 static void show_progress(void)
 {
-    if (!R->tty)
-        return;
-    size_t queued = R->ready_tail - R->ready_head;
-    fprintf(stderr, "\r\033[K%s/%lld: %zu done, %zu running, %zu queued, %zu failed",
-            R->run.flow, (long long)R->run.run_id, R->n_done, R->n_running, queued, R->n_failed);
-    R->progress_shown = 1;
+    mf_runlog_progress(R->log, R->run.flow, R->run.run_id, R->n_done, R->n_running,
+                       R->ready_tail - R->ready_head, R->n_failed);
 }
 
 static struct rt_task *task_by_pathspec(const char *pathspec)
@@ -181,20 +156,9 @@ static void on_output(const char *pathspec, int stream, const char *data, size_t
     if (t)
         keep_output(t, stream == MF_STREAM_STDERR, data, len);
     int *mid = t ? &t->midline[stream == MF_STREAM_STDERR] : NULL;
-    FILE *out = stream == MF_STREAM_STDERR ? stderr : stdout;
-    clear_progress();
-    while (len > 0) {
-        if (!mid || !*mid)
-            fprintf(out, "[%s] ", pathspec);
-        const char *nl = memchr(data, '\n', len);
-        size_t n = nl ? (size_t)(nl - data) + 1 : len;
-        fwrite(data, 1, n, out);
-        if (mid)
-            *mid = nl == NULL;
-        data += n;
-        len -= n;
-    }
-    fflush(out);
+    mf_runlog_task_output(R ? R->log : NULL, pathspec,
+                          stream == MF_STREAM_STDERR ? MF_RUNLOG_STDERR : MF_RUNLOG_STDOUT, mid,
+                          data, len);
 }
 
 /* ---- tasks --------------------------------------------------------------------------------- */
@@ -255,8 +219,7 @@ static int requeue(struct rt_task *t)
 /* A task this run can no longer run or account for: the run fails, naming it. */
 static void lose_task(struct rt_task *t, const char *why)
 {
-    clear_progress();
-    fprintf(stderr, "mflow: lost task %s/%lld/%s/%lld (attempt %u): %s; the run fails\n",
+    say("mflow: lost task %s/%lld/%s/%lld (attempt %u): %s; the run fails\n",
             R->run.flow, (long long)R->run.run_id, R->g->steps[t->step].name, (long long)t->id,
             t->attempt, why);
     t->state = T_FAILED;
@@ -353,8 +316,7 @@ static int submit(struct rt_task *t)
     t->log = calloc(1, sizeof *t->log);
     int rc = pathspec && t->log ? c->ops->submit(c->state, &spec, &t->job) : MF_ENOMEM;
     if (rc) {
-        clear_progress();
-        fprintf(stderr, "mflow: cannot start task %s on compute '%s': %s\n",
+        say("mflow: cannot start task %s on compute '%s': %s\n",
                 pathspec ? pathspec : "?", c->desc->name, c->ops->last_error(c->state));
     }
     free(pathspec);
@@ -371,79 +333,34 @@ static int submit(struct rt_task *t)
 
 /* ---- joins --------------------------------------------------------------------------------- */
 
-static struct arrival *arrival_for(int64_t split_task, int join_step, uint32_t count)
-{
-    for (size_t i = 0; i < R->n_arr; i++)
-        if (R->arr[i].split_task == split_task)
-            return &R->arr[i];
-    if (mf_grow(&R->arr, &R->cap_arr, R->n_arr, sizeof *R->arr, 8))
-        return NULL;
-    struct arrival *a = &R->arr[R->n_arr];
-    memset(a, 0, sizeof *a);
-    a->split_task = split_task;
-    a->join_step = join_step;
-    a->count = count;
-    a->steps = calloc(count, sizeof *a->steps);
-    a->ids = calloc(count, sizeof *a->ids);
-    a->atts = calloc(count, sizeof *a->atts);
-    if (!a->steps || !a->ids || !a->atts) {
-        free(a->steps);
-        free(a->ids);
-        free(a->atts);
-        return NULL;
-    }
-    R->n_arr++;
-    return a;
-}
-
-/* Input paths in index order, consecutive ids of one step written as a range. */
-static char *compact_inputs(const struct arrival *a)
-{
-    struct mf_sbuf b = {0};
-    for (uint32_t i = 0; i < a->count;) {
-        uint32_t j = i;
-        if (a->atts[i] == 0)
-            while (j + 1 < a->count && a->atts[j + 1] == 0 && a->steps[j + 1] == a->steps[i] &&
-                   a->ids[j + 1] == a->ids[j] + 1)
-                j++;
-        if (i)
-            mf_sbuf_add(&b, ",", 1);
-        mf_sbuf_addf(&b, "%s/%lld", step_name(a->steps[i]), (long long)a->ids[i]);
-        if (j > i)
-            mf_sbuf_addf(&b, "-%lld", (long long)a->ids[j]);
-        if (a->atts[i])
-            mf_sbuf_addf(&b, "@%u", a->atts[i]);
-        i = j + 1;
-    }
-    if (b.oom) {
-        mf_sbuf_free(&b);
-        return NULL;
-    }
-    return b.data ? b.data : strdup("");
-}
-
 /* Task t arrives at join_step; the last input of a split queues the join. On failure the
  * join is lost: said here, naming it. */
 static int arrive(const struct mf_task_record *r, const struct rt_task *t, int join_step)
 {
     const struct mf_frame *top = r->depth ? &r->stack[r->depth - 1] : NULL;
-    struct arrival *a = top ? arrival_for(top->task, join_step, top->count) : NULL;
-    if (!a || top->index >= a->count) {
-        clear_progress();
-        fprintf(stderr, "mflow: cannot note %s/%lld as an input of join '%s': %s\n",
-                step_name(t->step), (long long)t->id, step_name(join_step),
-                !top ? "its record has no split to close" : !a ? "out of memory"
-                                                          : "its position is past the split");
-        return top && a ? MF_ECORRUPT : top ? MF_ENOMEM : MF_EINVAL;
+    char *inputs = NULL;
+    int rc = MF_EINVAL;
+    if (top) {
+        struct mf_join_arrival a = {.split_task = top->task, .join_step = join_step,
+                                    .index = top->index, .count = top->count,
+                                    .step = t->step, .task = t->id, .attempt = t->attempt};
+        rc = mf_joins_arrive(R->joins, &a, &inputs);
     }
-    a->steps[top->index] = t->step;
-    a->ids[top->index] = t->id;
-    a->atts[top->index] = t->attempt;
-    if (++a->got < a->count)
-        return 0;
-    char *inputs = compact_inputs(a);
-    int rc = inputs ? 0 : MF_ENOMEM;
-    if (!rc && strlen(inputs) > 64 * 1024) {
+    if (rc < 0) {
+        say("mflow: cannot note %s/%lld as an input of join '%s': %s\n",
+                step_name(t->step), (long long)t->id, step_name(join_step),
+                !top                          ? "its record has no split to close"
+                : rc == MF_ENOMEM             ? "out of memory"
+                : rc == MF_EEXIST             ? "its position in the split arrived already"
+                : top->index >= top->count    ? "its position is past the split"
+                : rc == MF_ECORRUPT           ? "its split's input count does not match"
+                                  : "its task id is not valid");
+        return rc;
+    }
+    if (rc == 0)
+        return 0;   /* the join waits for more */
+    rc = 0;
+    if (strlen(inputs) > 64 * 1024) {
         /* Past what one argument may hold: store the list beside the join task, under the
          * id new_task gives it next. */
         char *key = mf_key_inputs(R->run.flow, R->run.run_id, step_name(join_step),
@@ -460,18 +377,13 @@ static int arrive(const struct mf_task_record *r, const struct rt_task *t, int j
         rc = MF_ENOMEM;
     if (rc) {
         free(inputs);
-        clear_progress();
-        fprintf(stderr, "mflow: cannot queue join '%s' (all %u inputs of split %s/%lld arrived): "
-                        "%s\n",
-                step_name(join_step), a->count, step_name(R->tasks[a->split_task - 1]->step),
-                (long long)a->split_task,
+        say("mflow: cannot queue join '%s' (all %u inputs of split %s/%lld arrived): "
+            "%s\n",
+                step_name(join_step), top->count, step_name(R->tasks[top->task - 1]->step),
+                (long long)top->task,
                 rc == MF_ENOMEM ? "out of memory" : R->st.ops->last_error(R->st.state));
         return rc;
     }
-    free(a->steps);
-    free(a->ids);
-    free(a->atts);
-    *a = R->arr[--R->n_arr];
     return 0;
 }
 
@@ -503,363 +415,58 @@ static int prepare_record(const struct rt_task *t, struct mf_task_record *r, cha
     return rc;
 }
 
-/* ---- resume: the origin's finished tasks ---------------------------------------------------- */
+/* ---- resume ------------------------------------------------------------------------------- */
 
-static uint64_t hash_str(const char *s)
+static void warn_resume(void *ud, const char *msg)
 {
-    uint64_t h = 1469598103934665603ull;
-    while (*s)
-        h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-    return h;
+    (void)ud;
+    say("mflow: warning: %s\n", msg);
 }
 
-static struct origin_task *origin_find(struct origin_map *m, const char *pos)
-{
-    if (!m || !m->cap)
-        return NULL;
-    for (size_t i = hash_str(pos) & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        if (!m->slots[i].pos)
-            return NULL;
-        if (!strcmp(m->slots[i].pos, pos))
-            return &m->slots[i];
-    }
-}
-
-static int origin_add(struct origin_map *m, char *pos, const char *step, int64_t task,
-                      uint32_t attempt)
-{
-    if ((m->n + 1) * 2 > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 64;
-        struct origin_task *g = calloc(cap, sizeof *g);
-        if (!g) {
-            free(pos);
-            return MF_ENOMEM;
-        }
-        for (size_t i = 0; i < m->cap; i++) {
-            if (!m->slots[i].pos)
-                continue;
-            size_t j = hash_str(m->slots[i].pos) & (cap - 1);
-            while (g[j].pos)
-                j = (j + 1) & (cap - 1);
-            g[j] = m->slots[i];
-        }
-        free(m->slots);
-        m->slots = g;
-        m->cap = cap;
-    }
-    size_t j = hash_str(pos) & (m->cap - 1);
-    while (m->slots[j].pos)
-        j = (j + 1) & (m->cap - 1);
-    m->slots[j].pos = pos;
-    m->slots[j].step = strdup(step);
-    m->slots[j].task = task;
-    m->slots[j].attempt = attempt;
-    m->n++;
-    return m->slots[j].step ? 0 : MF_ENOMEM;
-}
-
-static void origin_free(struct origin_map *m)
-{
-    if (!m)
-        return;
-    for (size_t i = 0; i < m->cap; i++) {
-        free(m->slots[i].pos);
-        free(m->slots[i].step);
-    }
-    free(m->slots);
-    free(m);
-}
-
-/* The origin's task records, found by listing the datastore (not the index: tasks that
- * finished after their orchestrator was killed are on record only there). */
-struct origin_scan {
-    struct mf_task_rec *tasks;   /* step, task_id, attempt (highest seen) */
-    size_t n, cap;
-};
-
-static int collect_key(void *ud, const char *key, uint64_t size)
-{
-    (void)size;
-    struct origin_scan *sc = ud;
-    /* runs/<Flow>/<origin>/<step>/<task>.<attempt>.json; logs and the rest are not records */
-    struct mf_key_parts k;
-    if (mf_key_parse(key, &k) != MF_KEY_TASK)
-        return 0;
-    const char *step = k.step;
-    int64_t task = k.task;
-    uint32_t att = k.attempt;
-    for (size_t i = sc->n; i > 0; i--) {
-        struct mf_task_rec *t = &sc->tasks[i - 1];
-        if (t->task_id == task && !strcmp(t->step, step)) {
-            if (att > t->attempt)
-                t->attempt = att;
-            return 0;
-        }
-    }
-    if (mf_grow(&sc->tasks, &sc->cap, sc->n, sizeof *sc->tasks, 64))
-        return MF_ENOMEM;
-    struct mf_task_rec *t = &sc->tasks[sc->n++];
-    memset(t, 0, sizeof *t);
-    snprintf(t->step, sizeof t->step, "%s", step);
-    t->task_id = task;
-    t->attempt = att;
-    return 0;
-}
-
-/* Compare the origin's graph with this flow's for the steps that will be cloned. */
-static int check_graph(int64_t origin, char **err)
-{
-    char *key = mf_key_graph(R->run.flow, origin);
-    struct mf_buf b = {.struct_size = sizeof b};
-    int rc = key ? R->st.ops->get(R->st.state, key, &b) : MF_ENOMEM;
-    free(key);
-    if (rc) {
-        *err = mf_strf("cannot read the graph of %s/%lld: %s", R->run.flow, (long long)origin,
-                       R->st.ops->last_error(R->st.state));
-        return rc;
-    }
-    json_t *old = json_loadb(b.data, b.len, 0, NULL);
-    if (b.release)
-        b.release(&b);
-    char *now_text = mf_graph_render_json(R->g);
-    json_t *now = now_text ? json_loads(now_text, 0, NULL) : NULL;
-    free(now_text);
-    rc = 0;
-    json_t *osteps = json_object_get(old, "steps"), *nsteps = json_object_get(now, "steps");
-    if (!osteps || !nsteps) {
-        *err = mf_strf("the graph of %s/%lld is unreadable", R->run.flow, (long long)origin);
-        rc = MF_ECORRUPT;
-    }
-    static const char *fields[] = {"next", "foreach", "join", "type"};
-    for (size_t i = 0; !rc && i < json_array_size(nsteps); i++) {
-        json_t *ns = json_array_get(nsteps, i);
-        const char *name = json_string_value(json_object_get(ns, "name"));
-        int s = name ? mf_graph_find(R->g, name) : -1;
-        if (s < 0 || R->rerun[s])
-            continue;
-        json_t *os = NULL;
-        for (size_t j = 0; j < json_array_size(osteps); j++)
-            if (json_equal(json_object_get(json_array_get(osteps, j), "name"),
-                           json_object_get(ns, "name")))
-                os = json_array_get(osteps, j);
-        if (!os) {
-            *err = mf_strf("cannot resume %s/%lld: step '%s' is new since that run and comes "
-                           "before the resume step; resume from '%s' or start a new run",
-                           R->run.flow, (long long)origin, name, name);
-            rc = MF_EINVAL;
-            break;
-        }
-        for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++) {
-            json_t *a = json_object_get(os, fields[k]), *c = json_object_get(ns, fields[k]);
-            if (!json_equal(a, c) && (a || c)) {
-                char *was = a ? json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("none");
-                char *is = c ? json_dumps(c, JSON_ENCODE_ANY | JSON_COMPACT) : strdup("none");
-                *err = mf_strf("cannot resume %s/%lld: step '%s' changed since that run (%s was "
-                               "%s, now %s); resume from '%s' or start a new run",
-                               R->run.flow, (long long)origin, name, fields[k], was, is, name);
-                free(was);
-                free(is);
-                rc = MF_EINVAL;
-                break;
-            }
-        }
-    }
-    json_decref(old);
-    json_decref(now);
-    return rc;
-}
-
-struct latest {
-    const char *ns;
-    int64_t id;
-};
-
-static int take_latest(void *ud, const struct mf_run_rec *r)
-{
-    struct latest *l = ud;
-    if (r->run_id == R->run.run_id || (l->ns[0] && strcmp(r->ns, l->ns) != 0))
-        return 0;
-    /* A run the index lists without a run record (its set-up failed before this version
-     * kept such runs out of the index) cannot be resumed: the one before it is taken. */
-    char *key = mf_key_run(r->flow, r->run_id);
-    int ex = key ? R->st.ops->exists(R->st.state, key) : MF_ENOMEM;
-    free(key);
-    if (ex == 0)
-        return 0;
-    l->id = r->run_id;
-    return 1;   /* newest first: the first match is the latest */
-}
-
-static int pick_origin_run(int64_t *origin, char **err)
-{
-    struct latest l = {mf_host_namespace(), 0};
-    int rc = mf_index_list_runs(R->ix, R->run.flow, take_latest, &l);
-    if (rc < 0) {
-        *err = mf_strf("%s", mf_index_error(R->ix));
-        return rc;
-    }
-    if (!l.id) {
-        *err = mf_strf("no earlier run of %s in namespace '%s' to resume (see `mflow runs %s`, "
-                       "or give --origin-run-id)",
-                       R->run.flow, l.ns, R->run.flow);
-        return MF_ENOTFOUND;
-    }
-    *origin = l.id;
-    return 0;
-}
-
-/* A finished task of the origin is reused only when its record shows it ran within its
- * step's timeout_s (as the step is now): one left running past its deadline (its
- * orchestrator was killed, or an mflow that did not hold tasks to it ran it) produced no
- * result a run with that timeout would have had. Says why when not. */
-static int within_deadline(const struct mf_task_record *r)
-{
-    int s = mf_graph_find(R->g, r->step);
-    int limit = s >= 0 ? R->g->steps[s].def->timeout_s : 0;
-    if (limit <= 0)
-        return 1;
-    double took = r->end_time - r->start_time;
-    if (r->start_time > 0 && took >= 0 && took <= limit)
-        return 1;
-    if (r->start_time > 0 && took >= 0)
-        fprintf(stderr, "mflow: warning: %s/%lld/%s/%lld ran %.1f s, past its step's timeout_s "
-                        "of %d s (left running by an orchestrator that was killed?); it runs "
-                        "again\n",
-                r->flow, (long long)r->run_id, r->step, (long long)r->task_id, took, limit);
-    else
-        fprintf(stderr, "mflow: warning: %s/%lld/%s/%lld has no start and end times that show "
-                        "it ran within its step's timeout_s of %d s; it runs again\n",
-                r->flow, (long long)r->run_id, r->step, (long long)r->task_id, limit);
-    return 0;
-}
-
-/* Load the origin: its parameters, which steps run again, and its finished tasks. */
+/* Load the origin (resume.c): its parameters, which steps run again, and its finished tasks. */
 static int setup_resume(const struct mf_run_opts *o, char **err)
 {
     int64_t origin = o->origin_run_id;
-    int rc = origin ? 0 : pick_origin_run(&origin, err);
+    int rc = origin ? 0
+                    : mf_resume_pick_origin(R->ix, &R->st, R->run.flow, mf_host_namespace(),
+                                            R->run.run_id, &origin, err);
     if (rc)
         return rc;
     struct mf_run_rec orr;
-    rc = mf_run_record_read(&R->st, R->run.flow, origin, &orr, &R->params);
-    if (rc) {
-        *err = mf_strf("cannot read run %s/%lld to resume it: %s", R->run.flow, (long long)origin,
-                       rc == MF_ENOTFOUND ? "no such run (see `mflow runs`)"
-                                          : R->st.ops->last_error(R->st.state));
+    rc = mf_resume_read_origin(&R->st, R->run.flow, origin, &orr, &R->params, err);
+    if (rc)
         return rc;
-    }
     R->run.origin_run_id = origin;
-    struct origin_scan sc = {0};
-    char *prefix = mf_key_run_prefix(R->run.flow, origin);
-    rc = prefix ? R->st.ops->list(R->st.state, prefix, collect_key, &sc) : MF_ENOMEM;
-    free(prefix);
-    if (rc) {
-        *err = mf_strf("cannot list the tasks of %s/%lld: %s", R->run.flow, (long long)origin,
-                       R->st.ops->last_error(R->st.state));
-        free(sc.tasks);
+    struct mf_resume_task *tasks;
+    size_t n;
+    rc = mf_resume_scan(&R->st, R->g, R->run.flow, origin, warn_resume, NULL, &tasks, &n, err);
+    if (rc)
         return rc;
-    }
-    /* Read each task's latest attempt: its status and its position in the run. */
-    char **pos = calloc(sc.n ? sc.n : 1, sizeof *pos);
-    if (!pos) {
-        free(sc.tasks);
-        return MF_ENOMEM;
-    }
-    for (size_t i = 0; !rc && i < sc.n; i++) {
-        struct mf_task_rec *t = &sc.tasks[i];
-        struct mf_task_record r;
-        char *rerr = NULL;
-        rc = mf_record_read(&R->st, R->run.flow, origin, t->step, t->task_id, t->attempt, &r, &rerr);
-        if (rc == MF_ECORRUPT) {
-            /* Torn by a store that is not atomic (a server killed mid-upload) or damaged since:
-             * nothing it says can be trusted, so the task runs again. */
-            fprintf(stderr, "mflow: warning: %s; %s/%lld runs again\n",
-                    rerr ? rerr : "a task record is damaged", t->step, (long long)t->task_id);
-            free(rerr);
-            t->status = MF_STATUS_FAILED;
-            pos[i] = NULL;
-            rc = 0;
-            continue;
-        }
-        if (rc) {
-            *err = mf_strf("cannot resume: %s", rerr ? rerr : "a task record is unreadable");
-            free(rerr);
-            break;
-        }
-        t->status = r.status;
-        if (r.status == MF_STATUS_SUCCEEDED && !within_deadline(&r))
-            t->status = MF_STATUS_FAILED;   /* not a result: it runs again, like a failure */
-        pos[i] = t->status == MF_STATUS_SUCCEEDED ? mf_record_position(&r) : NULL;
-        mf_task_record_free(&r);
-    }
-    if (rc) {
-        for (size_t i = 0; i < sc.n; i++)
-            free(pos[i]);
-        free(pos);
-        free(sc.tasks);
-        return rc;
-    }
     R->rerun = calloc(R->g->n, 1);
-    R->origin = calloc(1, sizeof *R->origin);
-    if (!R->rerun || !R->origin) {
-        free(sc.tasks);
-        return MF_ENOMEM;
-    }
-    R->origin->run_id = origin;
+    rc = R->rerun ? mf_origin_map_create(origin, &R->origin) : MF_ENOMEM;
     /* The resume step: named, or the step of the origin's first failed task; with none
      * failed (a killed run) nothing runs again that had finished. */
     int from = -1;
-    if (o->resume_step) {
-        from = mf_graph_find(R->g, o->resume_step);
-        if (from < 0) {
-            *err = mf_strf("flow %s has no step '%s' to resume from", R->run.flow, o->resume_step);
-            free(sc.tasks);
-            return MF_EINVAL;
-        }
-    } else {
-        int64_t first = INT64_MAX;
-        for (size_t i = 0; i < sc.n; i++)
-            if (sc.tasks[i].status == MF_STATUS_FAILED && sc.tasks[i].task_id < first) {
-                first = sc.tasks[i].task_id;
-                from = mf_graph_find(R->g, sc.tasks[i].step);
-            }
-    }
-    if (from >= 0) {
-        /* Everything reachable from the resume step runs again. */
-        int *queue = malloc(R->g->n * sizeof *queue);
-        size_t qh = 0, qt = 0;
-        if (!queue) {
-            free(sc.tasks);
-            return MF_ENOMEM;
-        }
-        queue[qt++] = from;
-        R->rerun[from] = 1;
-        while (qh < qt) {
-            const struct mf_graph_step *gs = &R->g->steps[queue[qh++]];
-            for (size_t k = 0; k < gs->n_next; k++)
-                if (!R->rerun[gs->next[k]]) {
-                    R->rerun[gs->next[k]] = 1;
-                    queue[qt++] = gs->next[k];
-                }
-        }
-        free(queue);
-    }
-    rc = check_graph(origin, err);
-    for (size_t i = 0; i < sc.n; i++) {
-        const struct mf_task_rec *t = &sc.tasks[i];
-        int s = mf_graph_find(R->g, t->step);
-        if (!rc && pos[i] && s >= 0 && !R->rerun[s]) {
-            rc = origin_add(R->origin, pos[i], t->step, t->task_id, t->attempt);
-            pos[i] = NULL;
-        }
-        free(pos[i]);
-    }
-    free(pos);
-    free(sc.tasks);
     if (!rc)
-        fprintf(stderr, "mflow: resuming %s/%lld%s%s%s: %zu finished task(s) can be reused\n",
+        rc = mf_resume_from_step(R->g, R->run.flow, o->resume_step, tasks, n, &from, err);
+    if (!rc)
+        rc = mf_resume_rerun(R->g, from, R->rerun);
+    if (!rc)
+        rc = mf_resume_check_graph(&R->st, R->g, R->run.flow, origin, R->rerun, err);
+    for (size_t i = 0; !rc && i < n; i++) {
+        int s = mf_graph_find(R->g, tasks[i].step);
+        if (tasks[i].pos && s >= 0 && !R->rerun[s]) {
+            rc = mf_origin_map_add(R->origin, tasks[i].pos, tasks[i].step, tasks[i].task,
+                                   tasks[i].attempt);
+            tasks[i].pos = NULL;
+        }
+    }
+    mf_resume_tasks_free(tasks, n);
+    if (!rc)
+        say("mflow: resuming %s/%lld%s%s%s: %zu finished task(s) can be reused\n",
                 R->run.flow, (long long)origin, from >= 0 ? " from step '" : "",
-                from >= 0 ? R->g->steps[from].name : "", from >= 0 ? "'" : "", R->origin->n);
+                from >= 0 ? R->g->steps[from].name : "", from >= 0 ? "'" : "",
+                mf_origin_map_size(R->origin));
     return rc;
 }
 
@@ -872,7 +479,7 @@ static int try_clone(struct rt_task *t)
     char *err = NULL;
     int rc = prepare_record(t, &r, &err);
     char *pos = rc ? NULL : mf_record_position(&r);
-    struct origin_task *ot = pos ? origin_find(R->origin, pos) : NULL;
+    const struct mf_origin_task *ot = pos ? mf_origin_map_find(R->origin, pos) : NULL;
     free(pos);
     if (rc || !ot) {
         mf_task_record_free(&r);
@@ -880,8 +487,8 @@ static int try_clone(struct rt_task *t)
         return 0;   /* not finished in the origin (or unreadable): run it */
     }
     struct mf_task_record orec;
-    rc = mf_record_read(&R->st, R->run.flow, R->origin->run_id, ot->step, ot->task, ot->attempt,
-                        &orec, &err);
+    rc = mf_record_read(&R->st, R->run.flow, mf_origin_map_run(R->origin), ot->step, ot->task,
+                        ot->attempt, &orec, &err);
     if (!rc) {
         /* Same values, no copy of blobs: the origin's artifacts, this run's identity. */
         for (size_t i = 0; i < r.n_arts; i++)
@@ -898,13 +505,13 @@ static int try_clone(struct rt_task *t)
         r.end_time = orec.end_time;
         r.host = orec.host;
         orec.host = NULL;
-        r.origin = mf_strf("%s/%lld/%s/%lld", R->run.flow, (long long)R->origin->run_id, ot->step,
-                           (long long)ot->task);
+        r.origin = mf_strf("%s/%lld/%s/%lld", R->run.flow,
+                           (long long)mf_origin_map_run(R->origin), ot->step, (long long)ot->task);
         rc = mf_record_write(&R->st, &r);
         mf_task_record_free(&orec);
     }
     if (rc) {
-        fprintf(stderr, "mflow: cannot clone %s/%lld from the origin run: %s\n",
+        say("mflow: cannot clone %s/%lld from the origin run: %s\n",
                 step_name(t->step), (long long)t->id, err ? err : R->st.ops->last_error(R->st.state));
         free(err);
         mf_task_record_free(&r);
@@ -924,8 +531,8 @@ static int catch_failure(struct rt_task *t, const struct mf_task_record *failed)
 {
     const mf_step_def *d = R->g->steps[t->step].def;
     if (R->g->steps[t->step].type == MF_STEP_FOREACH) {
-        fprintf(stderr, "mflow: step '%s' cannot catch its failure: a foreach step must produce "
-                        "its list (move the catch_var to the step before)\n", d->name);
+        say("mflow: step '%s' cannot catch its failure: a foreach step must produce "
+            "its list (move the catch_var to the step before)\n", d->name);
         return MF_EINVAL;
     }
     struct mf_task_record r;
@@ -957,11 +564,10 @@ static int catch_failure(struct rt_task *t, const struct mf_task_record *failed)
         rc = mf_record_write(&R->st, &r);
     }
     if (rc) {
-        fprintf(stderr, "mflow: cannot store the caught failure of %s/%lld: %s\n", d->name,
+        say("mflow: cannot store the caught failure of %s/%lld: %s\n", d->name,
                 (long long)t->id, err ? err : "storage error");
     } else {
-        clear_progress();
-        fprintf(stderr, "mflow: %s/%lld failed; the error is caught in '%s' and the flow goes on\n",
+        say("mflow: %s/%lld failed; the error is caught in '%s' and the flow goes on\n",
                 d->name, (long long)t->id, d->catch_var);
         t->state = T_DONE;
         R->n_done++;
@@ -1006,7 +612,7 @@ static void store_log(struct rt_task *t, int s)
         }
     }
     if (rc)
-        fprintf(stderr, "mflow: warning: cannot store the %s of task %lld: %s\n", stream_ext[s],
+        say("mflow: warning: cannot store the %s of task %lld: %s\n", stream_ext[s],
                 (long long)t->id, R->st.ops->last_error(R->st.state));
     free(key);
 }
@@ -1036,12 +642,12 @@ static void index_task(const struct mf_task_record *r)
         if (mf_index_begin(R->ix) == 0)
             R->ix_batch = 1;
         else
-            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+            say("mflow: warning: index: %s\n", mf_index_error(R->ix));
     }
     struct mf_task_rec ir;
     mf_reindex_task_rec(r, &ir);
     if (mf_index_put_task(R->ix, &ir) != 0)
-        fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
 }
 
 static void index_flush(void)
@@ -1050,7 +656,7 @@ static void index_flush(void)
         return;
     R->ix_batch = 0;
     if (mf_index_commit(R->ix) != 0)
-        fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
 }
 
 /* A record for a task that ended without writing its own (crash, kill, timeout). */
@@ -1091,7 +697,7 @@ static void synthesize_failure(struct rt_task *t, const struct mf_job_status *js
         r->message = mf_strf("step '%s' exited with code %d without a task record%s%s", r->step,
                              js->exit_code, js->reason[0] ? ": " : "", js->reason);
     if (mf_record_write(&R->st, r) != 0)
-        fprintf(stderr, "mflow: warning: cannot store the failure record of task %lld: %s\n",
+        say("mflow: warning: cannot store the failure record of task %lld: %s\n",
                 (long long)t->id, R->st.ops->last_error(R->st.state));
 }
 
@@ -1104,14 +710,13 @@ static int queue_next(const struct rt_task *t, const char *me, int step, int64_t
     if (in && new_task(step, in, split))
         return 0;
     free(in);
-    clear_progress();
     if (split >= 0)
-        fprintf(stderr, "mflow: cannot queue step '%s' (item %lld of %lld) after %s/%lld: out of "
-                        "memory\n",
+        say("mflow: cannot queue step '%s' (item %lld of %lld) after %s/%lld: out of "
+            "memory\n",
                 step_name(step), (long long)split, (long long)count, step_name(t->step),
                 (long long)t->id);
     else
-        fprintf(stderr, "mflow: cannot queue step '%s' after %s/%lld: out of memory\n",
+        say("mflow: cannot queue step '%s' after %s/%lld: out of memory\n",
                 step_name(step), step_name(t->step), (long long)t->id);
     return MF_ENOMEM;
 }
@@ -1137,8 +742,7 @@ static void successors(struct rt_task *t, const struct mf_task_record *r)
     }
     free(me);
     if (rc) {
-        clear_progress();
-        fprintf(stderr, "mflow: what follows %s/%lld is lost; the run fails\n", gs->name,
+        say("mflow: what follows %s/%lld is lost; the run fails\n", gs->name,
                 (long long)t->id);
         R->failed = R->stopping = 1;
     }
@@ -1169,13 +773,12 @@ static void task_ended(struct rt_task *t, const struct mf_job_status *js)
         if (!R->stopping)
             successors(t, &r);
     } else {
-        clear_progress();
-        fprintf(stderr, "mflow: %s/%lld/%s/%lld (attempt %u) failed: %s\n", R->run.flow,
+        say("mflow: %s/%lld/%s/%lld (attempt %u) failed: %s\n", R->run.flow,
                 (long long)R->run.run_id, step_name(t->step), (long long)t->id, t->attempt,
                 r.message ? r.message : "unknown error");
         if ((int)t->attempt < d->retry && !R->stopping) {
             t->attempt++;
-            fprintf(stderr, "mflow: retrying %s/%lld (attempt %u of %d)\n", step_name(t->step),
+            say("mflow: retrying %s/%lld (attempt %u of %d)\n", step_name(t->step),
                     (long long)t->id, t->attempt + 1, d->retry + 1);
             if (requeue(t) != 0)
                 lose_task(t, "it cannot be queued for its retry (out of memory)");
@@ -1193,101 +796,41 @@ static void task_ended(struct rt_task *t, const struct mf_job_status *js)
 
 /* ---- setup --------------------------------------------------------------------------------- */
 
+/* The run's parameters, parsed (params.c), stored as the artifacts every task inherits. */
 static int store_params(const struct mf_run_opts *o, char **err)
 {
     const mf_flow_def *def = R->flow->def;
-    const char **given = calloc(def->n_params + 1, sizeof *given);
-    if (!given)
-        return MF_ENOMEM;
-    for (size_t i = 0; i < o->n_params; i++) {
-        const char *arg = o->param_args[i];
-        const char *eq = strchr(arg, '=');
-        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
-        size_t k;
-        for (k = 0; k < def->n_params; k++)
-            if (strlen(def->params[k].name) == nlen && !strncmp(def->params[k].name, arg, nlen))
-                break;
-        if (k == def->n_params) {
-            const char *best = NULL;
-            size_t bd = 3;
-            char name[256];
-            snprintf(name, sizeof name, "%.*s", (int)nlen, arg);
-            for (size_t j = 0; j < def->n_params; j++) {
-                size_t dd = mf_edit_distance(name, def->params[j].name);
-                if (dd < bd) {
-                    bd = dd;
-                    best = def->params[j].name;
-                }
-            }
-            *err = mf_strf("flow %s has no parameter '%s'%s%s%s (see `mflow show FLOW`)",
-                           def->name, name, best ? " (did you mean '" : "", best ? best : "",
-                           best ? "'?)" : "");
-            free(given);
-            return MF_EINVAL;
-        }
-        if (!eq) {
-            *err = mf_strf("parameter '%s' needs a value: --%s=VALUE", def->params[k].name,
-                           def->params[k].name);
-            free(given);
-            return MF_EINVAL;
-        }
-        given[k] = eq + 1;
-    }
-    int rc = 0;
+    struct mf_param_value *v = NULL;
+    int rc = mf_params_parse(def, o->param_args, o->n_params, &v, err);
     for (size_t k = 0; !rc && k < def->n_params; k++) {
-        const mf_param_def *p = &def->params[k];
-        const char *text = given[k] ? given[k] : p->default_value;
-        if (!text) {
-            *err = mf_strf("flow %s needs parameter '%s': add --%s=VALUE%s%s", def->name, p->name,
-                           p->name, p->help ? " (" : "", p->help ? p->help : "");
-            if (p->help) {
-                char *e2 = mf_strf("%s)", *err);
-                free(*err);
-                *err = e2;
-            }
-            rc = MF_EINVAL;
-            break;
-        }
-        int64_t iv = 0;
-        double fv = 0;
-        if (mf_param_parse(p, text, &iv, &fv) != 0) {
-            *err = mf_strf("parameter '%s' must be %s, not '%s'", p->name,
-                           p->type == MF_I64   ? "an integer"
-                           : p->type == MF_F64 ? "a number"
-                           : p->type == MF_BOOL ? "true or false"
-                                                : "a string",
-                           text);
-            rc = MF_EINVAL;
-            break;
-        }
         uint8_t *enc = NULL;
         size_t len = 0;
-        mf_type ty = p->type == MF_BOOL ? MF_I64 : p->type;
-        if (ty == MF_I64)
-            rc = mf_codec_encode_i64(iv, &enc, &len);
-        else if (ty == MF_F64)
-            rc = mf_codec_encode_f64(fv, &enc, &len);
+        if (v[k].type == MF_I64)
+            rc = mf_codec_encode_i64(v[k].i, &enc, &len);
+        else if (v[k].type == MF_F64)
+            rc = mf_codec_encode_f64(v[k].f, &enc, &len);
         else {
-            len = MF_CODEC_HDR_LEN + strlen(text);
+            len = MF_CODEC_HDR_LEN + strlen(v[k].text);
             enc = malloc(len);
             if (enc) {
                 mf_codec_header(enc, MF_STR);
-                memcpy(enc + MF_CODEC_HDR_LEN, text, len - MF_CODEC_HDR_LEN);
+                memcpy(enc + MF_CODEC_HDR_LEN, v[k].text, len - MF_CODEC_HDR_LEN);
             } else {
                 rc = MF_ENOMEM;
             }
         }
         char key[MF_BLOB_KEY_LEN + 1];
         struct mf_iov iov = {enc, len};
+        const char *name = v[k].def->name;
         if (!rc)
             rc = mf_blob_put(&R->st, &iov, 1, key, NULL);
         if (!rc)
-            rc = mf_record_set_art(&R->params, p->name, ty, key, len);
+            rc = mf_record_set_art(&R->params, name, v[k].type, key, len);
         else if (!*err)
-            *err = mf_strf("cannot store parameter '%s': %s", p->name, mf_blob_error());
+            *err = mf_strf("cannot store parameter '%s': %s", name, mf_blob_error());
         free(enc);
     }
-    free(given);
+    free(v);
     return rc;
 }
 
@@ -1341,10 +884,10 @@ static int write_run(void)
 {
     int rc = mf_run_record_write(&R->st, &R->run, &R->params);
     if (rc)
-        fprintf(stderr, "mflow: cannot store the run record of %s/%lld: %s\n", R->run.flow,
+        say("mflow: cannot store the run record of %s/%lld: %s\n", R->run.flow,
                 (long long)R->run.run_id, R->st.ops->last_error(R->st.state));
     if (mf_index_put_run(R->ix, &R->run) != 0)
-        fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
     return rc;
 }
 
@@ -1370,7 +913,7 @@ static int store_new_run(char **err)
             if (R->st.ops->del)
                 R->st.ops->del(R->st.state, key);   /* best effort: a graph alone is no run */
         } else if (mf_index_put_run(R->ix, &R->run) != 0) {
-            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(R->ix));
+            say("mflow: warning: index: %s\n", mf_index_error(R->ix));
         }
     }
     free(key);
@@ -1399,8 +942,7 @@ static void loop(void)
     int cancelled = 0;
     for (;;) {
         if (interrupted && !cancelled) {
-            clear_progress();
-            fprintf(stderr, "\nmflow: interrupted: cancelling %zu running task(s)\n",
+            say("\nmflow: interrupted: cancelling %zu running task(s)\n",
                     R->n_running);
             cancelled = 1;
             R->stopping = 1;
@@ -1408,7 +950,7 @@ static void loop(void)
             cancel_all();
         } else if (interrupted > 1 && cancelled == 1) {
             /* A second interrupt: no more grace; release kills and reaps every task. */
-            fprintf(stderr, "mflow: interrupted again: killing %zu task(s) now\n", R->n_running);
+            say("mflow: interrupted again: killing %zu task(s) now\n", R->n_running);
             cancelled = 2;
             for (size_t i = 0; i < R->n_running; i++) {
                 struct rt_task *t = R->tasks[R->running[i]];
@@ -1454,7 +996,7 @@ static void loop(void)
             jobs = calloc(cap, sizeof *jobs);
             tk = calloc(cap, sizeof *tk);
             if (!st || !jobs || !tk) {
-                fprintf(stderr, "mflow: out of memory\n");
+                say("mflow: out of memory\n");
                 R->failed = 1;
                 break;
             }
@@ -1493,7 +1035,7 @@ static void loop(void)
         }
     }
     index_flush();   /* clones made in the last turn's submit phase */
-    clear_progress();
+    mf_runlog_clear_progress(R->log);
     free(st);
     free(jobs);
     free(tk);
@@ -1515,24 +1057,31 @@ static size_t unaccounted(void)
         if (t->state == T_DONE || t->state == T_FAILED)
             continue;
         if (lost++ < SHOWN)
-            fprintf(stderr, "mflow: lost task %s/%lld/%s/%lld (attempt %u): %s when the run "
-                            "ended\n",
+            say("mflow: lost task %s/%lld/%s/%lld (attempt %u): %s when the run "
+                "ended\n",
                     R->run.flow, (long long)R->run.run_id, step_name(t->step), (long long)t->id,
                     t->attempt, t->state == T_READY ? "still queued" : "still running");
     }
-    for (size_t i = 0; i < R->n_arr; i++) {
-        const struct arrival *a = &R->arr[i];
+    for (size_t i = 0; i < mf_joins_waiting(R->joins); i++) {
+        struct mf_join_waiting w;
+        mf_joins_get(R->joins, i, &w);
         if (lost++ < SHOWN)
-            fprintf(stderr, "mflow: lost join '%s' of split %s/%lld: %u of its %u inputs "
-                            "arrived\n",
-                    step_name(a->join_step), step_name(R->tasks[a->split_task - 1]->step),
-                    (long long)a->split_task, a->got, a->count);
+            say("mflow: lost join '%s' of split %s/%lld: %u of its %u inputs "
+                "arrived\n",
+                    step_name(w.join_step), step_name(R->tasks[w.split_task - 1]->step),
+                    (long long)w.split_task, w.got, w.count);
     }
     if (!end_done && lost++ < SHOWN)
-        fprintf(stderr, "mflow: step '%s' never ran\n", step_name(R->g->end));
+        say("mflow: step '%s' never ran\n", step_name(R->g->end));
     if (lost > SHOWN)
-        fprintf(stderr, "mflow: ... and %zu more lost\n", lost - SHOWN);
+        say("mflow: ... and %zu more lost\n", lost - SHOWN);
     return lost;
+}
+
+static const char *joins_step_name(void *ud, int s)
+{
+    (void)ud;
+    return step_name(s);
 }
 
 static char *self_exe(void)
@@ -1552,7 +1101,8 @@ int mf_run_flow(const struct mf_run_opts *o)
     R = &rt;
     mf_task_record_init(&rt.params);
     rt.t0 = mf_mono();
-    rt.tty = isatty(STDERR_FILENO);
+    /* Without it (out of memory) messages still go straight to stderr (runlog.c). */
+    mf_runlog_create(o->sink, &rt.log);
     /* Tasks inherit this: without USER each one would look itself up in the user database. */
     if (!getenv("USER"))
         setenv("USER", mf_host_user(), 1);
@@ -1588,7 +1138,7 @@ int mf_run_flow(const struct mf_run_opts *o)
         rc = mf_package_build(rt.flow, &rt.st, &rt.package, NULL, &err);
         if (rc)
             goto out;
-        fprintf(stderr, "mflow: code package %s\n", rt.package);
+        say("mflow: code package %s\n", rt.package);
     }
     char *ixdir = mf_strf("%s/index", mf_host_home());
     rc = ixdir ? mf_index_open(ixdir, &rt.ix) : MF_ENOMEM;
@@ -1671,11 +1221,12 @@ int mf_run_flow(const struct mf_run_opts *o)
         goto out;
     }
     rt.running = calloc((size_t)rt.max_workers, sizeof *rt.running);
-    if (!rt.running || !new_task(rt.g->start, NULL, -1)) {
+    if (!rt.running || mf_joins_create(joins_step_name, NULL, &rt.joins) != 0 ||
+        !new_task(rt.g->start, NULL, -1)) {
         rc = MF_ENOMEM;
         goto out;
     }
-    fprintf(stderr, "mflow: run %s/%lld started (%zu steps, up to %d at once)\n", flow,
+    say("mflow: run %s/%lld started (%zu steps, up to %d at once)\n", flow,
             (long long)id, rt.g->n, rt.max_workers);
     mf_host_set_output(on_output);
     struct sigaction sa, old_int, old_term;
@@ -1687,7 +1238,7 @@ int mf_run_flow(const struct mf_run_opts *o)
     if (!interrupted && !rt.failed) {
         size_t lost = unaccounted();
         if (lost) {
-            fprintf(stderr, "mflow: run %s/%lld lost track of %zu task(s) named above; it fails\n",
+            say("mflow: run %s/%lld lost track of %zu task(s) named above; it fails\n",
                     flow, (long long)id, lost);
             rt.failed = 1;
         }
@@ -1713,13 +1264,13 @@ int mf_run_flow(const struct mf_run_opts *o)
     char cloned[96] = "";
     if (rt.resume)
         snprintf(cloned, sizeof cloned, " (%zu cloned in %.2f s)", rt.n_cloned, rt.clone_s);
-    fprintf(stderr, "mflow: run %s/%lld %s: %zu task(s) done%s, %zu failed, %.2f s\n", flow,
+    say("mflow: run %s/%lld %s: %zu task(s) done%s, %zu failed, %.2f s\n", flow,
             (long long)id, mf_status_name(rt.run.status), rt.n_done, cloned, rt.n_failed,
             mf_mono() - rt.t0);
     code = interrupted ? 130 : rt.failed ? 1 : 0;
 out:
     if (err) {
-        fprintf(stderr, "mflow: %s\n", err);
+        say("mflow: %s\n", err);
         free(err);
     }
     for (size_t i = 0; i < rt.n_tasks; i++) {
@@ -1728,17 +1279,12 @@ out:
         free(rt.tasks[i]);
     }
     free(rt.tasks);
-    for (size_t i = 0; i < rt.n_arr; i++) {
-        free(rt.arr[i].steps);
-        free(rt.arr[i].ids);
-        free(rt.arr[i].atts);
-    }
-    free(rt.arr);
+    mf_joins_destroy(rt.joins);
     free(rt.ready);
     free(rt.running);
     free(rt.step_compute);
     free(rt.rerun);
-    origin_free(rt.origin);
+    mf_origin_map_destroy(rt.origin);
     for (int k = 0; k < rt.n_computes; k++)
         mf_compute_close(&rt.computes[k]);
     if (rt.ix)
@@ -1751,6 +1297,7 @@ out:
     free(rt.self_exe);
     free(rt.logdir);
     free(rt.package);
+    mf_runlog_destroy(rt.log);
     R = NULL;
     return code;
 }
