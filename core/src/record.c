@@ -558,7 +558,7 @@ int mf_input_paths_parse(const char *text, char ***paths, uint32_t **attempts, s
         memcpy(item, p, len);
         item[len] = '\0';
         char *slash = strrchr(item, '/');
-        if (!slash)
+        if (!slash || slash == item)   /* a step name first */
             return MF_EINVAL;
         *slash = '\0';
         uint32_t att = 0;

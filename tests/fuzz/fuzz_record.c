@@ -1,6 +1,6 @@
 /* Task and run records (core/src/record.c) as the datastore hands them back: any bytes must
  * give a record or MF_ECORRUPT, and a record read back must write and read again the same.
- * Also the compact input-path list a task gets on its command line. */
+ * (The input-path list a task gets beside its record: fuzz_input_paths.c.) */
 #include "record.h"
 
 #include <stdint.h>
@@ -43,22 +43,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         free(mf_run_record_to_json(&run, &params));
     mf_task_record_free(&params);
 
-    /* The input-path list: a NUL-terminated copy. */
-    char *s = malloc(size + 1);
-    if (s) {
-        memcpy(s, data, size);
-        s[size] = '\0';
-        char **paths = NULL;
-        uint32_t *atts = NULL;
-        size_t n = 0;
-        /* Freed whatever it returns, as mf_record_read_inputs does (a failure can leave
-         * the paths parsed before it). */
-        (void)mf_input_paths_parse(s, &paths, &atts, &n);
-        for (size_t i = 0; i < n; i++)
-            free(paths[i]);
-        free(paths);
-        free(atts);
-        free(s);
-    }
     return 0;
 }

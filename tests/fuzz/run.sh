@@ -19,7 +19,7 @@ if [ ${#targets[@]} -eq 0 ]; then
     n=$(basename "$f" .c); targets+=("${n#fuzz_}")
   done
 fi
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1:quarantine_size_mb=64}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 fail=0
 printf '%-16s %10s %10s %8s  %s\n' target runs execs/s cov outcome

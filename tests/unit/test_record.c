@@ -94,8 +94,8 @@ static void free_paths(char **p, uint32_t *a, size_t n)
 }
 
 /* Ids and attempts that do not fit, signs, and ranges too long to expand are refused (found
- * by fuzzing: INT64_MAX overflowed the range loop, a huge range allocated without end, and
- * "@-1" wrapped to attempt 4294967295). */
+ * by fuzzing: INT64_MAX overflowed the range loop, a huge range allocated without end,
+ * "@-1" wrapped to attempt 4294967295, and "/8" named a task of no step). */
 static void test_parse_bounds(void **state)
 {
     (void)state;
@@ -106,7 +106,7 @@ static void test_parse_bounds(void **state)
         "s/1@-1", "s/1@+1", "s/1@ 1", "s/1@4294967296", "s/1@99999999999999999999",
         "s/-1", "s/+1", "s/ 1", "s/9223372036854775808", "s/99999999999999999999999",
         "s/1-9223372036854775808", "s/1--2", "s/1-+2", "s/1-9223372036854775807",
-        "s/1-1048577", "a/1-1048576,b/1",
+        "s/1-1048577", "a/1-1048576,b/1", "/8", "a/1,/2-3",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = mf_input_paths_parse(bad[i], &p, &a, &n);
