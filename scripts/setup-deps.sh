@@ -4,9 +4,12 @@
 #   scripts/setup-deps.sh --test   also the real components the test suites start
 #                                  (Slurm, the AWS CLI, node + npm; the S3 server and
 #                                  the k8s schema validator come from npm)
+#   scripts/setup-deps.sh --fuzz   also clang and its libFuzzer runtime (make fuzz)
 set -euo pipefail
 TEST_PKGS=""
 [ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client procps"
+# Debian 12's clang is 14; -fsanitize=fuzzer needs its runtime package beside it.
+[ "${1:-}" = --fuzz ] && TEST_PKGS="clang libclang-rt-14-dev"
 # node + npm for the npm test fixtures (the S3 server, the k8s schema validator; each is
 # installed into the build tree on first use). Only when missing: a NodeSource nodejs already
 # ships npm and conflicts with Debian's npm package.

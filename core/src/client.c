@@ -2055,7 +2055,8 @@ static int graph_order(mf_client *c, const char *flow, int64_t run_id, struct mf
     json_t *s;
     json_array_foreach(steps, i, s) {
         const char *name = json_string_value(json_object_get(s, "name"));
-        if (!name)
+        /* "" is no step's name, and would match the entries already taken below */
+        if (!name || !*name)
             continue;
         struct mf_client_step *d = steps_add(&o, name);
         if (!d) {

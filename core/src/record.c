@@ -6,7 +6,10 @@
 #include "model.h"
 #include "util.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -555,7 +558,7 @@ int mf_input_paths_parse(const char *text, char ***paths, uint32_t **attempts, s
         memcpy(item, p, len);
         item[len] = '\0';
         char *slash = strrchr(item, '/');
-        if (!slash)
+        if (!slash || slash == item)   /* a step name first */
             return MF_EINVAL;
         *slash = '\0';
         uint32_t att = 0;
@@ -563,24 +566,30 @@ int mf_input_paths_parse(const char *text, char ***paths, uint32_t **attempts, s
         if (at) {
             *at = '\0';
             char *aend;
-            att = (uint32_t)strtoul(at + 1, &aend, 10);
-            if (aend == at + 1 || *aend)
+            errno = 0;
+            /* digits only: strtoul would take a sign, and wrap what does not fit */
+            unsigned long long a = strtoull(at + 1, &aend, 10);
+            if (!isdigit((unsigned char)at[1]) || *aend || errno || a > UINT32_MAX)
                 return MF_EINVAL;
+            att = (uint32_t)a;
         }
-        /* ID or ID-ID, digits only. */
+        /* ID or ID-ID, digits only, each fitting int64 (strtoll saturates). */
         char *end;
+        errno = 0;
         long long lo = strtoll(slash + 1, &end, 10), hi = lo;
-        if (end == slash + 1 || (*end && *end != '-'))
+        if (!isdigit((unsigned char)slash[1]) || (*end && *end != '-') || errno)
             return MF_EINVAL;
         if (*end == '-') {
             char *from = end + 1;
             hi = strtoll(from, &end, 10);
-            if (end == from || *end)
+            if (!isdigit((unsigned char)*from) || *end || errno)
                 return MF_EINVAL;
         }
-        if (hi < lo || lo < 0)
+        /* A range is expanded here: bound it before allocating for it. */
+        if (hi < lo || lo < 0 || (unsigned long long)(hi - lo) >= MF_INPUT_PATHS_MAX - *n)
             return MF_EINVAL;
-        for (long long id = lo; id <= hi; id++) {
+        for (long long k = 0; k <= hi - lo; k++) {
+            long long id = lo + k;   /* counted from lo: id++ past INT64_MAX would overflow */
             if (*n == cap) {
                 cap = cap ? cap * 2 : 8;
                 char **gp = realloc(*paths, cap * sizeof *gp);

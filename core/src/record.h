@@ -89,7 +89,10 @@ int mf_record_derive(const struct mf_graph *g, int step, const struct mf_task_re
                      size_t n_in, int64_t split_index, struct mf_task_record *out, char **err);
 
 /* Compact input paths: "step/id[-id][@attempt],..." (ids in a range share step and attempt 0).
- * Parsed into malloc'd "step/id" strings and attempts. */
+ * Parsed into malloc'd "step/id" strings and attempts. Ids and attempts are unsigned decimals
+ * that fit (int64, uint32); at most MF_INPUT_PATHS_MAX paths. 0, MF_EINVAL or MF_ENOMEM (the
+ * paths parsed before a failure are still in *paths for the caller to free). */
+#define MF_INPUT_PATHS_MAX (1 << 20)
 int mf_input_paths_parse(const char *text, char ***paths, uint32_t **attempts, size_t *n);
 
 /* The records of a task's inputs. input_paths is the compact list, or "@" for the list the

@@ -781,6 +781,28 @@ static void test_describe(void **s)
     desc->fini(st);
 }
 
+/* GPU counts too large to add saturate at INT64_MAX instead of overflowing (found by
+ * fuzz_slurm): several entries of one kind, of different kinds, and untyped ones. */
+static void test_describe_huge_gres(void **s)
+{
+    (void)s;
+    void *st = start_plugin(NULL, NULL, NULL, NULL);
+    put(fpath("scontrol.out"),
+        "NodeName=a CPUTot=1 RealMemory=1 Gres=gpu:h100:9223372036854775807,gpu:h100:2 State=IDLE Partitions=p\n"
+        "NodeName=b CPUTot=1 RealMemory=1 Gres=gpu:x:9223372036854775000,gpu:y:9223372036854775000 State=IDLE Partitions=p\n"
+        "NodeName=c CPUTot=1 RealMemory=1 Gres=gpu:99999999999999999999,gpu:1,gpu:1 State=IDLE Partitions=p\n");
+    put(fpath("sinfo.out"), "p|up|infinite|3|a,b,c\n");
+    char *d = describe_text(st);
+    assert_non_null(strstr(d, "\"name\":\"a\",\"cpus\":1,\"memory_mb\":1,\"gpus\":9223372036854775807,"
+                              "\"gpu_kinds\":{\"h100\":9223372036854775807}"));
+    assert_non_null(strstr(d, "\"name\":\"b\",\"cpus\":1,\"memory_mb\":1,\"gpus\":9223372036854775807,"
+                              "\"gpu_kinds\":{\"x\":9223372036854775000,\"y\":9223372036854775000}"));
+    assert_non_null(strstr(d, "\"name\":\"c\",\"cpus\":1,\"memory_mb\":1,\"gpus\":9223372036854775807,"
+                              "\"gpu_kinds\":{\"gpu\":9223372036854775807}"));
+    free(d);
+    desc->fini(st);
+}
+
 /* The largest node's partition is named when no partition option narrows the search. */
 static void test_check_names_partition(void **s)
 {
@@ -843,6 +865,7 @@ int main(void)
         cmocka_unit_test(test_sbatch_failure),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_describe),
+        cmocka_unit_test(test_describe_huge_gres),
         cmocka_unit_test(test_check_names_partition),
         cmocka_unit_test(test_fini_cancels),
         cmocka_unit_test(test_bad_options),

@@ -85,6 +85,51 @@ static void test_parse_ranges(void **state)
     free(a);
 }
 
+static void free_paths(char **p, uint32_t *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(p[i]);
+    free(p);
+    free(a);
+}
+
+/* Ids and attempts that do not fit, signs, and ranges too long to expand are refused (found
+ * by fuzzing: INT64_MAX overflowed the range loop, a huge range allocated without end,
+ * "@-1" wrapped to attempt 4294967295, and "/8" named a task of no step). */
+static void test_parse_bounds(void **state)
+{
+    (void)state;
+    char **p;
+    uint32_t *a;
+    size_t n;
+    static const char *bad[] = {
+        "s/1@-1", "s/1@+1", "s/1@ 1", "s/1@4294967296", "s/1@99999999999999999999",
+        "s/-1", "s/+1", "s/ 1", "s/9223372036854775808", "s/99999999999999999999999",
+        "s/1-9223372036854775808", "s/1--2", "s/1-+2", "s/1-9223372036854775807",
+        "s/1-1048577", "a/1-1048576,b/1", "/8", "a/1,/2-3",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        int rc = mf_input_paths_parse(bad[i], &p, &a, &n);
+        if (rc != MF_EINVAL)
+            fail_msg("'%s' gave %d, not MF_EINVAL", bad[i], rc);
+        free_paths(p, a, n);
+    }
+    assert_int_equal(mf_input_paths_parse("s/9223372036854775807@4294967295", &p, &a, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(p[0], "s/9223372036854775807");
+    assert_int_equal(a[0], 4294967295u);
+    free_paths(p, a, n);
+    assert_int_equal(mf_input_paths_parse("s/9223372036854775806-9223372036854775807", &p, &a, &n), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(p[1], "s/9223372036854775807");
+    free_paths(p, a, n);
+    /* exactly the most a task takes */
+    assert_int_equal(mf_input_paths_parse("s/1-1048576", &p, &a, &n), 0);
+    assert_int_equal(n, MF_INPUT_PATHS_MAX);
+    assert_string_equal(p[n - 1], "s/1048576");
+    free_paths(p, a, n);
+}
+
 static void check_inputs(const char *paths)
 {
     struct mf_task_record *in;
@@ -184,6 +229,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_ranges),
+        cmocka_unit_test(test_parse_bounds),
         cmocka_unit_test(test_read_inline_and_stored),
         cmocka_unit_test(test_read_errors),
         cmocka_unit_test(test_derive_records_inputs),

@@ -5,6 +5,7 @@
 #include "slurm_int.h"
 
 #include <jansson.h>
+#include <limits.h>
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,11 +49,15 @@ static long long gres_gpus(const char *g, json_t *kinds)
         } else {
             type = "gpu";
         }
-        if (!strchr(type, ':') && n > 0) {
+        if (n <= 0)
+            continue;
+        /* Counts as Slurm prints them (any digits): sums saturate rather than overflow. */
+        if (!strchr(type, ':')) {
             json_t *c = json_object_get(kinds, type);
-            json_object_set_new(kinds, type, json_integer((c ? json_integer_value(c) : 0) + n));
+            long long had = c ? json_integer_value(c) : 0;
+            json_object_set_new(kinds, type, json_integer(had > LLONG_MAX - n ? LLONG_MAX : had + n));
         }
-        total += n > 0 ? n : 0;
+        total = total > LLONG_MAX - n ? LLONG_MAX : total + n;
     }
     free(copy);
     return total;

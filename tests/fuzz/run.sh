@@ -1,0 +1,52 @@
+#!/bin/bash
+# Run every fuzz target (or those named: tests/fuzz/run.sh record codec) for FUZZ_SECONDS
+# each (default 600), from its seed corpus, with its dictionary when it has one. New inputs
+# go to a scratch corpus under the build dir, never into the repository; a crash, a hang
+# (FUZZ_TIMEOUT seconds, default 10, for one input) or a sanitizer report stops that target
+# and leaves its input as BUILD/fuzz-out/<target>/crash-* (or timeout-*, leak-*). Prints a
+# line per target: runs, execs/s, coverage, outcome. Exit 1 when any target found something.
+#   BUILD        the fuzzing build (default build-fuzz: CC=clang, -Dfuzz=true,
+#                -Db_sanitize=address,undefined; `make fuzz` configures it)
+#   FUZZ_JOBS    targets run at once (default 1)
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+BUILD=${BUILD:-build-fuzz}
+secs=${FUZZ_SECONDS:-600}
+tmo=${FUZZ_TIMEOUT:-10}
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+  for f in "$here"/fuzz_*.c; do
+    n=$(basename "$f" .c); targets+=("${n#fuzz_}")
+  done
+fi
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1:quarantine_size_mb=64}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+fail=0
+printf '%-16s %10s %10s %8s  %s\n' target runs execs/s cov outcome
+for t in "${targets[@]}"; do
+  bin="$BUILD/tests/fuzz/fuzz_$t"
+  if [ ! -x "$bin" ]; then
+    echo "fuzz: no $bin; build it first (make fuzz builds $BUILD)" >&2
+    exit 2
+  fi
+  out="$BUILD/fuzz-out/$t"
+  rm -rf "$out"; mkdir -p "$out/corpus"
+  dict=()
+  [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
+  "$bin" -max_total_time="$secs" -timeout="$tmo" -rss_limit_mb=2048 -max_len=65536 \
+    -print_final_stats=1 -artifact_prefix="$out/" "${dict[@]}" \
+    "$out/corpus" "$here/corpus/$t" >"$out/log" 2>&1
+  rc=$?
+  runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/log" | tail -1)
+  rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$out/log" | tail -1)
+  cov=$(grep -o 'cov: [0-9]*' "$out/log" | tail -1 | cut -d' ' -f2)
+  found=$(cd "$out" && ls crash-* timeout-* leak-* oom-* slow-unit-* 2>/dev/null | tr '\n' ' ')
+  if [ $rc -ne 0 ] || [ -n "$found" ]; then
+    fail=1
+    what="FOUND ${found:-rc $rc} (log: $out/log)"
+  else
+    what=ok
+  fi
+  printf '%-16s %10s %10s %8s  %s\n' "$t" "${runs:-0}" "${rate:-0}" "${cov:-?}" "$what"
+done
+exit $fail
