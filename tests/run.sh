@@ -1,12 +1,28 @@
 #!/bin/bash
 # Run every meson suite (or those named: tests/run.sh unit e2e) and print the totals as
 # "N passed, N failed, N skipped". Exit non-zero when a test failed.
+# With MFLOW_SANITIZER_LOGS=DIR (make test-asan), the sanitizers' reports of every process
+# are files in DIR: each is printed, and any report fails the run even when no test noticed
+# (a task's or a child's report can end in output a test discards).
 set -u
 BUILD=${BUILD:-build}
 suites=()
 for s in "$@"; do suites+=(--suite "$s"); done
 meson test -C "$BUILD" --print-errorlogs --num-processes "${MFLOW_TEST_JOBS:-2}" "${suites[@]}"
 rc=$?
+if [ -n "${MFLOW_SANITIZER_LOGS:-}" ]; then
+    n=0
+    for f in "$MFLOW_SANITIZER_LOGS"/*; do
+        [ -f "$f" ] || continue
+        # Warnings alone (e.g. a stack switch ASan notes) are not reports.
+        grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$f" || continue
+        n=$((n + 1))
+        echo "=== sanitizer report: $f"
+        head -n 80 "$f"   # the first frames say where; the file has the rest
+    done
+    echo "sanitizer reports: $n (in $MFLOW_SANITIZER_LOGS)"
+    [ "$n" = 0 ] || rc=1
+fi
 python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
 import json, sys
 p = f = s = 0

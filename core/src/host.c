@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static struct {
+static struct host_state {
     int ready;
     char *home, *compute, *storage, *root, *ns, *user;
     char *root_default;      /* $MFLOW_HOME/datastore, made on first use */
@@ -20,6 +20,11 @@ static struct {
     mf_registry *reg;
     mf_output_fn output;
 } H;
+
+/* What a forked child inherited and forgot (mf_host_forget): held here, not freed, so that
+ * the parent's loaded plugins stay mapped for the child (a leak checker sees it in use; `used`
+ * keeps the compiler from dropping stores that nothing reads). */
+static struct host_state forgotten __attribute__((used));
 
 /* The most verbose level shown without MFLOW_DEBUG (mf_host_set_log_level). */
 static int log_level = MF_LOG_INFO;
@@ -239,7 +244,8 @@ void mf_host_fini(void)
 
 void mf_host_forget(void)
 {
-    memset(&H, 0, sizeof H);   /* the child's copy: leaked on purpose, freed at its exit */
+    forgotten = H;   /* the child's copy: kept on purpose, freed at its exit */
+    memset(&H, 0, sizeof H);
 }
 
 mf_registry *mf_host_registry(void)

@@ -121,9 +121,17 @@ check_eq "and that task runs again too" None "$(record "$r" work origin)"
 
 # The memory limit (64 MB) holds after the orchestrator is gone: 256 MB is refused, 16 MB
 # works; with the cgroup where this machine has one, and with RLIMIT_DATA.
-for mech in auto rlimit; do
+# Under AddressSanitizer (make test-asan) a task reserves its allocator's regions before
+# anything else and RLIMIT_DATA refuses them: there only the cgroup can be checked.
+mechs="auto rlimit"
+[ -n "${MFLOW_TEST_SANITIZE:-}" ] && mechs=auto
+for mech in $mechs; do
   for mb in 256 16; do
     kill_during mem MFLOW_LOCAL_MEMORY_LIMIT=$mech MEM_WAIT_S=2 MEM_MB=$mb
+    if [ -n "${MFLOW_TEST_SANITIZE:-}" ] && grep -q RLIMIT_DATA "$WORK/killed.log"; then
+      echo "skip: $mech, $mb MB: no cgroup here, and RLIMIT_DATA cannot hold a sanitized task"
+      continue
+    fi
     CHECKS=$((CHECKS + 1))
     if gone_within "$TASK" 20; then echo "ok: $mech, $mb MB: the orphaned task ended"
     else fail "$mech, $mb MB: the orphaned task (pid $TASK) still runs"; kill -9 "$TASK"; fi

@@ -49,6 +49,27 @@ static void test_vocabulary(void **state)
         assert_string_equal(mf_client_strerror(rc), mf_strerror(rc));
 }
 
+/* A code that is neither mflow's nor a known errno reads "unknown error", and its text is
+ * static: glibc's strerror frees the text of one unknown code at its next call, so the
+ * first of two messages held at once was read after it was freed (ASan: heap-use-after-free). */
+static void test_unknown_codes_static(void **state)
+{
+    (void)state;
+    const int codes[] = {134, 135, 200, 4095, 1 << 30};
+    const char *held[sizeof codes / sizeof codes[0]];
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++)
+        held[i] = mf_strerror(codes[i]);
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        assert_string_equal(held[i], "unknown error");
+        assert_string_equal(mf_client_strerror(codes[i]), "unknown error");
+    }
+    /* known errno values keep their own text, and stay valid beside an unknown one */
+    const char *a = mf_strerror(ENOSPC), *u = mf_strerror(150), *b = mf_strerror(EACCES);
+    assert_string_equal(a, strerror(ENOSPC));
+    assert_string_equal(u, "unknown error");
+    assert_string_equal(b, strerror(EACCES));
+}
+
 /* Open the datastore through the storage plugin `name`; returns the code, *err the message. */
 static int open_with(const char *name, char **err)
 {
@@ -111,6 +132,7 @@ int main(void)
     }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_vocabulary),
+        cmocka_unit_test(test_unknown_codes_static),
         cmocka_unit_test(test_store_refusals),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

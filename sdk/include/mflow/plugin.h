@@ -82,7 +82,8 @@ enum {
 };
 
 /* What a return code means, in a few words: every MF_E* code above, an errno value as
- * strerror says it, "success" for 0. Never NULL; the text is static. One vocabulary for the
+ * strerror says it, "success" for 0, "unknown error" for any other code. Never NULL; the
+ * text is static (two calls never invalidate each other). One vocabulary for the
  * core, the plugins and programs using the client API (mf_client_strerror is the same), so a
  * plugin's refusal (permission, not found) reads the same wherever it surfaces. */
 static inline const char *mf_strerror(int rc)
@@ -117,8 +118,18 @@ static inline const char *mf_strerror(int rc)
     case MF_EFAIL:
         return "failed";
     default:
-        return rc > 0 ? strerror(rc) : "unknown error";
+        break;
     }
+    if (rc <= 0)
+        return "unknown error";
+#if defined(_GNU_SOURCE) && defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 32)
+    /* glibc's strerror builds the text of a code it does not know in a buffer that its next
+     * call frees; strerrordesc_np's texts are static, as promised above. */
+    const char *d = strerrordesc_np(rc);
+    return d ? d : "unknown error";
+#else
+    return strerror(rc);
+#endif
 }
 
 enum mf_plugin_kind {
