@@ -1,6 +1,7 @@
 /* Host settings from $MFLOW_HOME/config.json (core/src/host.c): any file must give settings
  * or the documented warning, never a crash; every lookup a command and a plugin make is
  * asked of it. */
+#include "fuzz_tmp.h"
 #include "host.h"
 
 #include <ftw.h>
@@ -10,20 +11,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static char home[64];
+static const char *home;
 static char path[128];
-
-static void remove_home(void)
-{
-    unlink(path);
-    rmdir(home);
-}
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    snprintf(home, sizeof home, "%s", "/tmp/mflow-fuzz-config-XXXXXX");
-    if (!mkdtemp(home))
-        abort();
+    home = fuzz_tmp_make("config");
     snprintf(path, sizeof path, "%s/config.json", home);
     /* The settings come from the file alone. */
     static const char *vars[] = {"MFLOW_COMPUTE", "MFLOW_STORAGE", "MFLOW_DATASTORE_ROOT",
@@ -32,17 +25,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         unsetenv(vars[i]);
     /* Warn once (the first bad file), like a command and the tasks it starts. */
     setenv("MFLOW_CONFIG_WARNED", path, 1);
-    atexit(remove_home);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    if (fuzz_tmp_write(path, data, size) != 0)
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
     struct mf_host_opts o = {.home = home};
     if (mf_host_init(&o) == 0) {
         (void)mf_host_compute();

@@ -1,6 +1,7 @@
 /* The ExecCredential an exec credential plugin prints (plugins/compute/k8s/kubeconfig.c): the
  * kubeconfig names /bin/cat as its plugin, reading a file that holds the input, and each
  * input is asked for fresh credentials. Any answer gives credentials or a message. */
+#include "fuzz_tmp.h"
 #include "kubeconfig.h"
 
 #include <stdint.h>
@@ -9,25 +10,19 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[64];
 static char config[128];
 static char reply[128];
 static char nohome[128];
 static struct k8s_conn *conn;
 
-static void remove_dir(void)
+static void drop_conn(void)
 {
     k8s_conn_destroy(conn);
-    unlink(config);
-    unlink(reply);
-    rmdir(dir);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    snprintf(dir, sizeof dir, "%s", "/tmp/mflow-fuzz-execcred-XXXXXX");
-    if (!mkdtemp(dir))
-        abort();
+    const char *dir = fuzz_tmp_make("execcred");
     snprintf(config, sizeof config, "%s/config", dir);
     snprintf(reply, sizeof reply, "%s/reply", dir);
     snprintf(nohome, sizeof nohome, "%s/nohome", dir);
@@ -50,17 +45,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         fprintf(stderr, "fuzz_exec_credential: %s\n", msg);
         abort();
     }
-    atexit(remove_dir);
+    atexit(drop_conn);   /* runs before the directory is removed (atexit is last-in, first-out) */
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    FILE *f = fopen(reply, "wb");
-    if (!f)
+    if (fuzz_tmp_write(reply, data, size) != 0)
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
     k8s_conn_invalidate(conn);
     const struct k8s_cred *k = NULL;
     char msg[1024] = "";

@@ -2,6 +2,7 @@
  * error message, never a crash. The file is the only kubeconfig (no home file, no in-cluster
  * fallback); when it loads, the static credentials are asked for too (an exec plugin it
  * names is not run: the ExecCredential target covers that answer). */
+#include "fuzz_tmp.h"
 #include "kubeconfig.h"
 
 #include <stdint.h>
@@ -10,34 +11,21 @@
 #include <string.h>
 #include <unistd.h>
 
-static char dir[64];
 static char path[128];
 static char nohome[128];
 
-static void remove_dir(void)
-{
-    unlink(path);
-    rmdir(dir);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    snprintf(dir, sizeof dir, "%s", "/tmp/mflow-fuzz-kubeconfig-XXXXXX");
-    if (!mkdtemp(dir))
-        abort();
+    const char *dir = fuzz_tmp_make("kubeconfig");
     snprintf(path, sizeof path, "%s/config", dir);
     snprintf(nohome, sizeof nohome, "%s/nohome", dir);
-    atexit(remove_dir);
     return 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    FILE *f = fopen(path, "wb");
-    if (!f)
+    if (fuzz_tmp_write(path, data, size) != 0)
         return 0;
-    fwrite(data, 1, size, f);
-    fclose(f);
     struct k8s_load_opts o = {.kubeconfig_env = path, .home = nohome, .service_host = "",
                               .service_port = "", .incluster_dir = nohome};
     struct k8s_conn *c = NULL;
