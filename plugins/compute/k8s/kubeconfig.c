@@ -1,6 +1,7 @@
 /* Kubernetes connection settings as kubectl finds them: KUBECONFIG / ~/.kube/config read with
  * libyaml, merged by kubectl's rules, or the in-cluster service account. See kubeconfig.h. */
 #include "kubeconfig.h"
+#include "k8s_msg.h"
 
 #include <mflow/plugin.h>
 
@@ -28,18 +29,6 @@ extern char **environ;
 #define EXEC_V1BETA1 "client.authentication.k8s.io/v1beta1"
 #define MAX_DEPTH 64
 
-static int fail(char *msg, size_t msglen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *msg, size_t msglen, int rc, const char *fmt, ...)
-{
-    if (msg && msglen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msglen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 /* ---- base64, RFC 3339 ---- */
 
@@ -197,7 +186,7 @@ static int load_yaml(const char *path, json_t **out, char *msg, size_t msglen)
     FILE *f = fopen(path, "rb");
     if (!f) {
         if (errno == ENOENT) return MF_ENOTFOUND;
-        return fail(msg, msglen, MF_EIO, "kubeconfig %s: cannot read it (%s): fix its permissions "
+        return k8s_fail(msg, msglen, MF_EIO, "kubeconfig %s: cannot read it (%s): fix its permissions "
                     "or remove it from KUBECONFIG", path, strerror(errno));
     }
     yaml_parser_t p;
@@ -206,7 +195,7 @@ static int load_yaml(const char *path, json_t **out, char *msg, size_t msglen)
     yaml_parser_set_input_file(&p, f);
     int rc = 0;
     if (!yaml_parser_load(&p, &doc)) {
-        rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: not valid YAML at line %zu column %zu (%s): "
+        rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: not valid YAML at line %zu column %zu (%s): "
                   "fix the file or remove it from KUBECONFIG", path, p.problem_mark.line + 1,
                   p.problem_mark.column + 1, p.problem ? p.problem : "parse error");
         yaml_parser_delete(&p);
@@ -221,7 +210,7 @@ static int load_yaml(const char *path, json_t **out, char *msg, size_t msglen)
         if (!*out || !json_is_object(*out)) {
             json_decref(*out);
             *out = NULL;
-            rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: not a kubeconfig (the top level must be "
+            rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: not a kubeconfig (the top level must be "
                       "a mapping with clusters, users and contexts): fix the file or remove it from "
                       "KUBECONFIG", path);
         }
@@ -315,7 +304,7 @@ static int merge_list(json_t *cfg, const char *list, const char *inner, json_t *
     json_t *arr = json_object_get(cfg, list);
     if (!arr || json_is_null(arr)) return 0;
     if (!json_is_array(arr))
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: '%s' must be a list: fix the file", file, list);
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: '%s' must be a list: fix the file", file, list);
     json_t *seen = json_object();          /* names in this file: a repeat is an error, as in kubectl */
     if (!seen) return MF_ENOMEM;
     size_t i;
@@ -325,17 +314,17 @@ static int merge_list(json_t *cfg, const char *list, const char *inner, json_t *
         const char *name = json_string_value(json_object_get(item, "name"));
         json_t *v = json_object_get(item, inner);
         if (!name || !*name) {
-            rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: %s[%zu] has no name: fix the file", file, list, i);
+            rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: %s[%zu] has no name: fix the file", file, list, i);
             break;
         }
         if (json_object_get(seen, name)) {
-            rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: %s has '%s' twice: remove one of them",
+            rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: %s has '%s' twice: remove one of them",
                       file, list, name);
             break;
         }
         json_object_set_new(seen, name, json_true());
         if (v && !json_is_object(v) && !json_is_null(v)) {
-            rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: %s '%s': '%s' must be a mapping: fix the file",
+            rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: %s '%s': '%s' must be a mapping: fix the file",
                       file, list, name, inner);
             break;
         }
@@ -420,7 +409,7 @@ static int decode_field(json_t *obj, const char *key, char **out, size_t *len, c
     if (!s || !*s) return 0;
     int rc = k8s_base64_decode(s, out, len);
     if (rc == MF_EINVAL)
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: %s of %s '%s' is not valid base64: "
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: %s of %s '%s' is not valid base64: "
                     "fix the file (kubectl config set ... --embed-certs writes it)", file, key, what, name);
     return rc;
 }
@@ -429,7 +418,7 @@ static int need_readable(const char *path, const char *key, const char *what, co
                          const char *file, char *msg, size_t msglen)
 {
     if (!path || access(path, R_OK) == 0) return 0;
-    return fail(msg, msglen, MF_ENOTFOUND, "kubeconfig %s: %s '%s' names %s %s, which cannot be read "
+    return k8s_fail(msg, msglen, MF_ENOTFOUND, "kubeconfig %s: %s '%s' names %s %s, which cannot be read "
                 "(%s): fix the path (relative paths are relative to the kubeconfig's directory)",
                 file, what, name, key, path, strerror(errno));
 }
@@ -443,16 +432,16 @@ static int build_exec(json_t *ex, const char *name, const char *file, struct k8s
     if (dup_opt(ex, "apiVersion", &e->api_version) || dup_opt(ex, "command", &e->command))
         return MF_ENOMEM;
     if (!e->command)
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec has no command: "
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec has no command: "
                     "set users[].user.exec.command", file, name);
     if (!e->api_version || (strcmp(e->api_version, EXEC_V1) && strcmp(e->api_version, EXEC_V1BETA1)))
-        return fail(msg, msglen, MF_ENOTSUP, "kubeconfig %s: user '%s': exec apiVersion '%s' is not "
+        return k8s_fail(msg, msglen, MF_ENOTSUP, "kubeconfig %s: user '%s': exec apiVersion '%s' is not "
                     "supported: use %s or %s", file, name, e->api_version ? e->api_version : "(none)",
                     EXEC_V1, EXEC_V1BETA1);
     const char *im = json_string_value(json_object_get(ex, "interactiveMode"));
     if (!im || !*im) {
         if (!strcmp(e->api_version, EXEC_V1))   /* required in v1, IfAvailable in v1beta1 */
-            return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec interactiveMode must "
+            return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec interactiveMode must "
                         "be set for %s (Never, IfAvailable or Always)", file, name, EXEC_V1);
         e->interactive = K8S_EXEC_IF_AVAILABLE;
     } else if (!strcmp(im, "Never")) {
@@ -462,7 +451,7 @@ static int build_exec(json_t *ex, const char *name, const char *file, struct k8s
     } else if (!strcmp(im, "Always")) {
         e->interactive = K8S_EXEC_ALWAYS;
     } else {
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec interactiveMode '%s' is "
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec interactiveMode '%s' is "
                     "not one of Never, IfAvailable, Always", file, name, im);
     }
     json_t *args = json_object_get(ex, "args");
@@ -472,7 +461,7 @@ static int build_exec(json_t *ex, const char *name, const char *file, struct k8s
     for (size_t i = 0; i < na; i++) {
         const char *a = json_string_value(json_array_get(args, i));
         if (!a)
-            return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec args[%zu] is not a "
+            return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec args[%zu] is not a "
                         "string: quote it", file, name, i);
         if (!(e->args[i] = strdup(a))) return MF_ENOMEM;
     }
@@ -485,7 +474,7 @@ static int build_exec(json_t *ex, const char *name, const char *file, struct k8s
         const char *k = json_string_value(json_object_get(it, "name"));
         const char *v = json_string_value(json_object_get(it, "value"));
         if (!k || !*k || strchr(k, '=') || !v)
-            return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec env[%zu] needs a name "
+            return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec env[%zu] needs a name "
                         "and a string value", file, name, i);
         if (asprintf(&e->env[i], "%s=%s", k, v) < 0) { e->env[i] = NULL; return MF_ENOMEM; }
     }
@@ -508,7 +497,7 @@ static int exec_cluster_info(struct k8s_conn *c, json_t *cl, char *msg, size_t m
         plen = c->ca_len;
     } else if (c->ca_file && (rc = read_small_file(c->ca_file, &pem, &plen))) {
         json_decref(o);
-        return fail(msg, msglen, rc > 0 ? rc : MF_EIO, "kubeconfig %s: cluster '%s': cannot read "
+        return k8s_fail(msg, msglen, rc > 0 ? rc : MF_EIO, "kubeconfig %s: cluster '%s': cannot read "
                     "certificate-authority %s (%s)", c->source, c->cluster, c->ca_file,
                     rc > 0 ? strerror(rc) : "error");
     }
@@ -535,7 +524,7 @@ static int from_kubeconfig(struct merged *m, const char *want, struct k8s_conn *
 {
     const char *ctxname = want && *want ? want : m->current;
     if (!ctxname)
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: no current-context: choose one with "
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: no current-context: choose one with "
                     "`kubectl config use-context NAME` or pass --k8s-context", m->files);
     json_t *ce = json_object_get(m->contexts, ctxname);
     if (!ce) {
@@ -546,7 +535,7 @@ static int from_kubeconfig(struct merged *m, const char *want, struct k8s_conn *
             size_t l = strlen(known);
             snprintf(known + l, sizeof known - l, "%s%s", l ? ", " : "", k);
         }
-        return fail(msg, msglen, MF_ENOTFOUND, "kubeconfig %s: context '%s' %s not found (contexts: %s): "
+        return k8s_fail(msg, msglen, MF_ENOTFOUND, "kubeconfig %s: context '%s' %s not found (contexts: %s): "
                     "pick one of them with --k8s-context or `kubectl config use-context`", m->files,
                     ctxname, want && *want ? "(from --k8s-context)" : "(the current-context)",
                     *known ? known : "none");
@@ -556,11 +545,11 @@ static int from_kubeconfig(struct merged *m, const char *want, struct k8s_conn *
     const char *clname = json_string_value(json_object_get(ctx, "cluster"));
     const char *uname = json_string_value(json_object_get(ctx, "user"));
     if (!clname || !*clname)
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: context '%s' names no cluster: set "
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: context '%s' names no cluster: set "
                     "contexts[].context.cluster", cfile, ctxname);
     json_t *cle = json_object_get(m->clusters, clname);
     if (!cle)
-        return fail(msg, msglen, MF_ENOTFOUND, "kubeconfig %s: context '%s' names cluster '%s', which "
+        return k8s_fail(msg, msglen, MF_ENOTFOUND, "kubeconfig %s: context '%s' names cluster '%s', which "
                     "no kubeconfig file defines: add it or fix the context", m->files, ctxname, clname);
     const char *clfile = json_string_value(json_object_get(cle, "file"));
     json_t *cl = json_object_get(cle, "v");
@@ -573,12 +562,12 @@ static int from_kubeconfig(struct merged *m, const char *want, struct k8s_conn *
     int rc;
     if ((rc = dup_opt(cl, "server", &c->server))) return rc;
     if (!c->server)
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: cluster '%s' has no server: set "
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: cluster '%s' has no server: set "
                     "clusters[].cluster.server (https://HOST:PORT)", clfile, clname);
     if ((rc = dup_opt(cl, "tls-server-name", &c->tls_server_name))) return rc;
     json_t *ins = json_object_get(cl, "insecure-skip-tls-verify");
     if (ins && !json_is_boolean(ins) && !json_is_null(ins))
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: cluster '%s': insecure-skip-tls-verify "
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: cluster '%s': insecure-skip-tls-verify "
                     "must be true or false", clfile, clname);
     c->insecure_skip_tls_verify = json_is_true(ins);
     if ((rc = decode_field(cl, "certificate-authority-data", &c->ca_pem, &c->ca_len, "cluster",
@@ -590,22 +579,22 @@ static int from_kubeconfig(struct merged *m, const char *want, struct k8s_conn *
             return rc;
     }
     if (c->insecure_skip_tls_verify && (c->ca_pem || c->ca_file))
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: cluster '%s' sets both a certificate "
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: cluster '%s' sets both a certificate "
                     "authority and insecure-skip-tls-verify: remove one of them", clfile, clname);
 
     if (!uname || !*uname) return 0;                   /* anonymous */
     json_t *ue = json_object_get(m->users, uname);
     if (!ue)
-        return fail(msg, msglen, MF_ENOTFOUND, "kubeconfig %s: context '%s' names user '%s', which no "
+        return k8s_fail(msg, msglen, MF_ENOTFOUND, "kubeconfig %s: context '%s' names user '%s', which no "
                     "kubeconfig file defines: add it or fix the context", m->files, ctxname, uname);
     const char *ufile = json_string_value(json_object_get(ue, "file"));
     json_t *u = json_object_get(ue, "v");
     if (json_object_get(u, "auth-provider"))
-        return fail(msg, msglen, MF_ENOTSUP, "kubeconfig %s: user '%s' uses an auth-provider, which "
+        return k8s_fail(msg, msglen, MF_ENOTSUP, "kubeconfig %s: user '%s' uses an auth-provider, which "
                     "kubectl no longer supports: use the provider's exec plugin (e.g. "
                     "gke-gcloud-auth-plugin, kubelogin)", ufile, uname);
     if (json_object_get(u, "username") || json_object_get(u, "password"))
-        return fail(msg, msglen, MF_ENOTSUP, "kubeconfig %s: user '%s' uses basic authentication "
+        return k8s_fail(msg, msglen, MF_ENOTSUP, "kubeconfig %s: user '%s' uses basic authentication "
                     "(username/password), which mflow does not support: use a token, a client "
                     "certificate or an exec plugin", ufile, uname);
     if ((rc = dup_opt(u, "token", &c->token)) || (rc = dup_opt(u, "tokenFile", &c->token_file)))
@@ -628,7 +617,7 @@ static int from_kubeconfig(struct merged *m, const char *want, struct k8s_conn *
     }
     int has_cert = c->cert_pem || c->cert_file, has_key = c->key_pem || c->key_file;
     if (has_cert != has_key)
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s' has a client %s but no client "
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s' has a client %s but no client "
                     "%s: set both client-certificate(-data) and client-key(-data)", ufile, uname,
                     has_cert ? "certificate" : "key", has_cert ? "key" : "certificate");
     json_t *ex = json_object_get(u, "exec");
@@ -655,7 +644,7 @@ static int from_incluster(const struct k8s_load_opts *o, const char *host, const
     const char *need[] = {c->token_file, c->ca_file};
     for (int i = 0; i < 2; i++)
         if (access(need[i], R_OK))
-            return fail(msg, msglen, MF_ENOTFOUND, "in-cluster configuration (KUBERNETES_SERVICE_HOST "
+            return k8s_fail(msg, msglen, MF_ENOTFOUND, "in-cluster configuration (KUBERNETES_SERVICE_HOST "
                         "is set): %s cannot be read (%s): mount the pod's service-account token "
                         "(automountServiceAccountToken) or set KUBECONFIG", need[i], strerror(errno));
     char *nsfile, *ns = NULL;
@@ -713,10 +702,10 @@ int k8s_kubeconfig_load(const struct k8s_load_opts *opts, struct k8s_conn **out,
         if (host && *host && port && *port) {
             rc = from_incluster(o, host, port, c, msg, msglen);
         } else if (kc && *kc) {
-            rc = fail(msg, msglen, MF_ENOTFOUND, "no kubeconfig: KUBECONFIG names %s, and none of "
+            rc = k8s_fail(msg, msglen, MF_ENOTFOUND, "no kubeconfig: KUBECONFIG names %s, and none of "
                       "them exists: fix KUBECONFIG or create the file (kubectl config ...)", tried ? tried : kc);
         } else {
-            rc = fail(msg, msglen, MF_ENOTFOUND, "no kubeconfig: %s does not exist, KUBECONFIG is not "
+            rc = k8s_fail(msg, msglen, MF_ENOTFOUND, "no kubeconfig: %s does not exist, KUBECONFIG is not "
                       "set and this is not a pod (no KUBERNETES_SERVICE_HOST): set KUBECONFIG or "
                       "create ~/.kube/config (e.g. `kind create cluster`, `aws eks update-kubeconfig`)",
                       tried ? tried : "~/.kube/config");
@@ -867,25 +856,25 @@ static int exec_credentials(struct k8s_conn *c, struct k8s_cred *k, char *msg, s
 {
     const char *u = c->user, *f = c->source, *cmd = c->exec->command;
     if (c->exec->interactive == K8S_EXEC_ALWAYS)
-        return fail(msg, msglen, MF_EPERM, "kubeconfig %s: user '%s': exec plugin %s needs a terminal "
+        return k8s_fail(msg, msglen, MF_EPERM, "kubeconfig %s: user '%s': exec plugin %s needs a terminal "
                     "(interactiveMode: Always) and mflow runs it without one: log in with the "
                     "provider's tool first, or set interactiveMode: IfAvailable", f, u, cmd);
     char *outp = NULL, errtail[256] = "";
     int st = 0;
     int rc = run_exec(c, &outp, errtail, sizeof errtail, &st);
-    if (rc) return fail(msg, msglen, rc, "kubeconfig %s: user '%s': cannot run exec plugin %s (%s)",
+    if (rc) return k8s_fail(msg, msglen, rc, "kubeconfig %s: user '%s': cannot run exec plugin %s (%s)",
                         f, u, cmd, rc > 0 ? strerror(rc) : "out of memory");
     c->exec_runs++;
     errtail[strcspn(errtail, "\n")] = '\0';    /* first line only: diagnostics, never the output */
     if (WIFEXITED(st) && WEXITSTATUS(st) == 127 && !outp[0]) {
         free(outp);
-        return fail(msg, msglen, MF_EUNAVAIL, "kubeconfig %s: user '%s': exec plugin %s was not found: "
+        return k8s_fail(msg, msglen, MF_EUNAVAIL, "kubeconfig %s: user '%s': exec plugin %s was not found: "
                     "install it or fix users[].user.exec.command (a command with '/' is relative to "
                     "the kubeconfig's directory)", f, u, cmd);
     }
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         free(outp);
-        return fail(msg, msglen, MF_EPERM, "kubeconfig %s: user '%s': exec plugin %s %s %d%s%s: "
+        return k8s_fail(msg, msglen, MF_EPERM, "kubeconfig %s: user '%s': exec plugin %s %s %d%s%s: "
                     "run it by hand to see why (it may need a login)", f, u, cmd,
                     WIFEXITED(st) ? "exited with status" : "was killed by signal",
                     WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), errtail[0] ? ": " : "", errtail);
@@ -896,7 +885,7 @@ static int exec_credentials(struct k8s_conn *c, struct k8s_cred *k, char *msg, s
     free(outp);
     if (!json_is_object(doc)) {
         json_decref(doc);
-        return fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s did not print an "
+        return k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s did not print an "
                     "ExecCredential JSON object on stdout", f, u, cmd);
     }
     const char *kind = json_string_value(json_object_get(doc, "kind"));
@@ -908,23 +897,23 @@ static int exec_credentials(struct k8s_conn *c, struct k8s_cred *k, char *msg, s
     const char *exp = json_string_value(json_object_get(stt, "expirationTimestamp"));
     time_t expires = 0;
     if (!kind || strcmp(kind, "ExecCredential"))
-        rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s printed kind '%s', "
+        rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s printed kind '%s', "
                   "not ExecCredential", f, u, cmd, kind ? kind : "(none)");
     else if (!av || strcmp(av, c->exec->api_version))
-        rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s answered apiVersion "
+        rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s answered apiVersion "
                   "'%s' where the kubeconfig asks for %s: make them agree", f, u, cmd,
                   av ? av : "(none)", c->exec->api_version);
     else if (!json_is_object(stt))
-        rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s returned no status",
+        rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s returned no status",
                   f, u, cmd);
     else if ((crt && *crt) != (key && *key))
-        rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s returned a client "
+        rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s returned a client "
                   "certificate without its key (or the reverse)", f, u, cmd);
     else if (!(tok && *tok) && !(crt && *crt))
-        rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s returned neither a "
+        rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s returned neither a "
                   "token nor a client certificate and key", f, u, cmd);
     else if (exp && *exp && k8s_parse_rfc3339(exp, &expires))
-        rc = fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s returned an "
+        rc = k8s_fail(msg, msglen, MF_EINVAL, "kubeconfig %s: user '%s': exec plugin %s returned an "
                   "expirationTimestamp that is not RFC 3339", f, u, cmd);
     if (!rc) {
         k->expires = expires;
@@ -944,7 +933,7 @@ static int read_pem(const char *path, char **out, size_t *len, const char *what,
 {
     int rc = read_small_file(path, out, len);
     if (rc)
-        return fail(msg, msglen, rc > 0 ? rc : MF_EIO, "kubeconfig %s: user '%s': cannot read %s %s "
+        return k8s_fail(msg, msglen, rc > 0 ? rc : MF_EIO, "kubeconfig %s: user '%s': cannot read %s %s "
                     "(%s): fix the path", c->source, c->user, what, path, rc > 0 ? strerror(rc) : "error");
     return 0;
 }
@@ -973,12 +962,12 @@ int k8s_conn_credentials(struct k8s_conn *c, time_t now, const struct k8s_cred *
         } else {
             rc = read_small_file(c->token_file, &t, NULL);
             if (rc)
-                return fail(msg, msglen, rc > 0 ? rc : MF_EIO, "%s: cannot read token file %s (%s): "
+                return k8s_fail(msg, msglen, rc > 0 ? rc : MF_EIO, "%s: cannot read token file %s (%s): "
                             "fix tokenFile", c->source, c->token_file, rc > 0 ? strerror(rc) : "error");
             trim_right(t);
             if (!*t) {
                 free(t);
-                return fail(msg, msglen, MF_EPERM, "%s: token file %s is empty: fix tokenFile",
+                return k8s_fail(msg, msglen, MF_EPERM, "%s: token file %s is empty: fix tokenFile",
                             c->source, c->token_file);
             }
         }

@@ -1,5 +1,6 @@
 /* The batch/v1 Job for one task attempt. See manifest.h for the fields and the overlay rules. */
 #include "manifest.h"
+#include "k8s_msg.h"
 
 #include <mflow/plugin.h>
 
@@ -13,18 +14,6 @@
 #define HASH_LEN 10
 #define LABEL_PREFIX "mflow/"
 
-static int fail(char *msg, size_t msglen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *msg, size_t msglen, int rc, const char *fmt, ...)
-{
-    if (msg && msglen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msglen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 /* FNV-1a 64 of the parts, each followed by a NUL so ("ab","c") and ("a","bc") differ. */
 static uint64_t hash_parts(const char *const *parts, size_t n)
@@ -236,7 +225,7 @@ static int step_env(const struct k8s_job_input *in, json_t *env, char *msg, size
     for (size_t i = 0; in->env[i]; i++) {
         const char *eq = strchr(in->env[i], '=');
         if (!eq || eq == in->env[i])
-            return fail(msg, msglen, MF_EINVAL, "step %s: env entry %zu is not NAME=VALUE: fix the "
+            return k8s_fail(msg, msglen, MF_EINVAL, "step %s: env entry %zu is not NAME=VALUE: fix the "
                         "step's env", in->step, i);
         char *name = strndup(in->env[i], (size_t)(eq - in->env[i]));
         if (!name) return MF_ENOMEM;
@@ -261,16 +250,16 @@ static int step_env(const struct k8s_job_input *in, json_t *env, char *msg, size
 static int check_settings(const struct k8s_job_settings *s, char *msg, size_t msglen)
 {
     if (!s->namespace_ || !*s->namespace_)
-        return fail(msg, msglen, MF_EINVAL, "k8s: no namespace: set the namespace setting or the "
+        return k8s_fail(msg, msglen, MF_EINVAL, "k8s: no namespace: set the namespace setting or the "
                     "kubeconfig context's namespace");
     if (s->pull_policy && *s->pull_policy && strcmp(s->pull_policy, "Always") &&
         strcmp(s->pull_policy, "IfNotPresent") && strcmp(s->pull_policy, "Never"))
-        return fail(msg, msglen, MF_EINVAL, "k8s: image pull policy '%s' is not Always, IfNotPresent "
+        return k8s_fail(msg, msglen, MF_EINVAL, "k8s: image pull policy '%s' is not Always, IfNotPresent "
                     "or Never", s->pull_policy);
     for (size_t i = 0; s->node_selector && s->node_selector[i]; i++) {
         const char *eq = strchr(s->node_selector[i], '=');
         if (!eq || eq == s->node_selector[i])
-            return fail(msg, msglen, MF_EINVAL, "k8s: node selector '%s' is not KEY=VALUE",
+            return k8s_fail(msg, msglen, MF_EINVAL, "k8s: node selector '%s' is not KEY=VALUE",
                         s->node_selector[i]);
     }
     for (size_t i = 0; i < s->n_tolerations; i++) {
@@ -278,17 +267,17 @@ static int check_settings(const struct k8s_job_settings *s, char *msg, size_t ms
         const char *op = t->op && *t->op ? t->op : "Equal";
         const char *eff = t->effect ? t->effect : "";
         if (strcmp(op, "Equal") && strcmp(op, "Exists"))
-            return fail(msg, msglen, MF_EINVAL, "k8s: toleration %zu: operator '%s' is not Equal or "
+            return k8s_fail(msg, msglen, MF_EINVAL, "k8s: toleration %zu: operator '%s' is not Equal or "
                         "Exists", i, op);
         if (!strcmp(op, "Exists") && t->value && *t->value)
-            return fail(msg, msglen, MF_EINVAL, "k8s: toleration %zu: operator Exists takes no value", i);
+            return k8s_fail(msg, msglen, MF_EINVAL, "k8s: toleration %zu: operator Exists takes no value", i);
         if ((!t->key || !*t->key) && strcmp(op, "Exists"))
-            return fail(msg, msglen, MF_EINVAL, "k8s: toleration %zu: an empty key needs operator Exists", i);
+            return k8s_fail(msg, msglen, MF_EINVAL, "k8s: toleration %zu: an empty key needs operator Exists", i);
         if (*eff && strcmp(eff, "NoSchedule") && strcmp(eff, "PreferNoSchedule") && strcmp(eff, "NoExecute"))
-            return fail(msg, msglen, MF_EINVAL, "k8s: toleration %zu: effect '%s' is not NoSchedule, "
+            return k8s_fail(msg, msglen, MF_EINVAL, "k8s: toleration %zu: effect '%s' is not NoSchedule, "
                         "PreferNoSchedule or NoExecute", i, eff);
         if (t->has_seconds && strcmp(eff, "NoExecute"))
-            return fail(msg, msglen, MF_EINVAL, "k8s: toleration %zu: tolerationSeconds needs effect "
+            return k8s_fail(msg, msglen, MF_EINVAL, "k8s: toleration %zu: tolerationSeconds needs effect "
                         "NoExecute", i);
     }
     return 0;
@@ -358,16 +347,16 @@ static int apply_overlay(json_t *pod, const char *text, const char *step, char *
     json_error_t je;
     json_t *ov = json_loads(text, 0, &je);
     if (!ov)
-        return fail(msg, msglen, MF_EINVAL, "k8s: %s is not valid JSON (line %d, column %d: %s): "
+        return k8s_fail(msg, msglen, MF_EINVAL, "k8s: %s is not valid JSON (line %d, column %d: %s): "
                     "fix it", whose, je.line, je.column, je.text);
     if (!json_is_object(ov)) {
         json_decref(ov);
-        return fail(msg, msglen, MF_EINVAL, "k8s: %s must be a JSON object of pod spec fields "
+        return k8s_fail(msg, msglen, MF_EINVAL, "k8s: %s must be a JSON object of pod spec fields "
                     "(e.g. {\"hostNetwork\": true})", whose);
     }
     int rc = k8s_overlay_merge(pod, ov);
     json_decref(ov);
-    if (rc) fail(msg, msglen, rc, "k8s: cannot merge %s (nested too deeply?)", whose);
+    if (rc) k8s_fail(msg, msglen, rc, "k8s: cannot merge %s (nested too deeply?)", whose);
     return rc;
 }
 
@@ -377,18 +366,18 @@ static int build(const struct k8s_job_settings *s, const struct k8s_job_input *i
     int rc;
     char name[K8S_NAME_MAX + 1];
     if ((rc = k8s_job_name(in, name, sizeof name)))
-        return rc == MF_EINVAL ? fail(msg, msglen, rc, "k8s: a task needs a flow, run, step and task "
+        return rc == MF_EINVAL ? k8s_fail(msg, msglen, rc, "k8s: a task needs a flow, run, step and task "
                                       "id to be named") : rc;
     const char *image = in->image && *in->image ? in->image : s->default_image;
     if (!image || !*image)
-        return fail(msg, msglen, MF_EINVAL, "k8s: step %s names no image and no default image is "
+        return k8s_fail(msg, msglen, MF_EINVAL, "k8s: step %s names no image and no default image is "
                     "set: set the k8s image setting (an image with mflow installed) or the step's image",
                     in->step);
     if (!in->argv || !in->argv[0])
-        return fail(msg, msglen, MF_EINVAL, "k8s: step %s: no task command to run", in->step);
+        return k8s_fail(msg, msglen, MF_EINVAL, "k8s: step %s: no task command to run", in->step);
     int has_pkg = argv_has_package(in->argv);
     if (!has_pkg && (!in->package_url || !*in->package_url))
-        return fail(msg, msglen, MF_EINVAL, "k8s: step %s: a pod cannot read local code: the task "
+        return k8s_fail(msg, msglen, MF_EINVAL, "k8s: step %s: a pod cannot read local code: the task "
                     "needs a code package address (use an S3 datastore)", in->step);
 
     json_t *labels = json_object(), *annots = json_object();
