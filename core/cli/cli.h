@@ -72,6 +72,12 @@ struct json_t *cli_json_textn(const char *s, size_t n);
  * Checked before the run exists, so that nothing runs under an id the caller cannot learn. */
 int cli_check_run_id_file(const char *path);
 
+struct mf_run_opts;
+/* The options run and resume share (--max-workers, --tag, --run-id-file) at argv[*i], into o
+ * (tags: room for one per argument, o->tags left for the caller to set): 1 taken (*i moved past
+ * its value), 0 another argument, -1 after printing why. */
+int cli_run_common_opt(int argc, char **argv, int *i, struct mf_run_opts *o, const char **tags);
+
 /* Turn a SIGBUS or SIGSEGV inside an open index's mapping (a damaged index file) into a
  * message that says to run `mflow reindex`, and exit 1 (main.c). */
 void cli_guard_index(void);

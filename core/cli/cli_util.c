@@ -1,6 +1,7 @@
 /* Helpers shared by the mflow executables' commands. */
 #include "cli.h"
 
+#include "runtime.h"
 #include "util.h"
 
 #include <errno.h>
@@ -80,6 +81,19 @@ int cli_check_run_id_file(const char *path)
               "directory)",
               path, strerror(rc));
     return 2;
+}
+
+int cli_run_common_opt(int argc, char **argv, int *i, struct mf_run_opts *o, const char **tags)
+{
+    long long n;
+    int r;
+    if ((r = cli_int_opt(argc, argv, i, "--max-workers", 1, 100000, &n)) > 0)
+        o->max_workers = (int)n;
+    else if (!r && (r = cli_str_opt(argc, argv, i, "--tag", &tags[o->n_tags])) > 0)
+        o->n_tags++;
+    else if (!r)
+        r = cli_str_opt(argc, argv, i, "--run-id-file", &o->run_id_file);
+    return r;
 }
 
 int cli_wants_help(int argc, char **argv, const char *text)

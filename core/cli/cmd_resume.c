@@ -31,15 +31,7 @@ int cmd_resume(int argc, char **argv)
             if (r < 0)
                 goto out;
             o.origin_run_id = n;
-        } else if ((r = cli_int_opt(argc, argv, &i, "--max-workers", 1, 100000, &n))) {
-            if (r < 0)
-                goto out;
-            o.max_workers = (int)n;
-        } else if ((r = cli_str_opt(argc, argv, &i, "--tag", &tags[o.n_tags]))) {
-            if (r < 0)
-                goto out;
-            o.n_tags++;
-        } else if ((r = cli_str_opt(argc, argv, &i, "--run-id-file", &o.run_id_file))) {
+        } else if ((r = cli_run_common_opt(argc, argv, &i, &o, tags))) {
             if (r < 0)
                 goto out;
         } else if (a[0] == '-') {

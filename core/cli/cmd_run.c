@@ -27,20 +27,12 @@ int cmd_run(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long long n;
-        int r;
-        if ((r = cli_int_opt(argc, argv, &i, "--max-workers", 1, 100000, &n))) {
-            if (r < 0)
-                goto out;
-            o.max_workers = (int)n;
-        } else if ((r = cli_str_opt(argc, argv, &i, "--tag", &tags[o.n_tags]))) {
-            if (r < 0)
-                goto out;
-            o.n_tags++;
-        } else if ((r = cli_str_opt(argc, argv, &i, "--run-id-file", &o.run_id_file))) {
-            if (r < 0)
-                goto out;
-        } else if (!strncmp(a, "--", 2) && a[2]) {
+        int r = cli_run_common_opt(argc, argv, &i, &o, tags);
+        if (r < 0)
+            goto out;
+        if (r > 0)
+            continue;
+        if (!strncmp(a, "--", 2) && a[2]) {
             /* A parameter: --name=value, or --name value. */
             if (strchr(a, '=') || !v || !strncmp(v, "--", 2)) {
                 params[o.n_params++] = a + 2;
