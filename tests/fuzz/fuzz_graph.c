@@ -1,42 +1,20 @@
 /* The graph a run stored (runs/<Flow>/<run>/graph.json) as the client reads it back
  * (core/src/client.c): the step order of `mflow inspect` and the successors of a task. The
- * store is a stub answering with the input; client.c is included so that its static readers
- * are the code under test. (The resume's own comparison, check_graph in runtime.c, reads the
- * same document with the same null-safe jansson getters; it is not reachable from here.) */
+ * store answers with the input (fuzz_store.h); client.c is included so that its static readers
+ * are the code under test. (The resume's own comparison, mf_resume_check_graph in resume.c,
+ * reads the same document with the same null-safe jansson getters; it is not a target yet.) */
 #include "client.c"
+#include "fuzz_store.h"
 
 #include <stdint.h>
 
-static const uint8_t *cur_data;
-static size_t cur_size;
-
-static int stub_get(void *state, const char *key, struct mf_buf *out)
-{
-    if (strcmp(key, "runs/F/1/graph.json") != 0)
-        abort();   /* the reader asks for the run's graph, nothing else */
-    out->data = (void *)cur_data;
-    out->len = cur_size;
-    out->release = NULL;
-    return 0;
-}
-
-static const char *stub_error(void *state)
-{
-    return "stub";
-}
-
-static const struct mf_storage_ops stub_ops = {
-    .struct_size = sizeof stub_ops,
-    .get = stub_get,
-    .last_error = stub_error,
-};
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    cur_data = data;
-    cur_size = size;
+    fuzz_input = data;
+    fuzz_input_size = size;
+    fuzz_input_key = "runs/F/1/graph.json";   /* the reader asks for the run's graph alone */
     static mf_client c;
-    c.st.ops = &stub_ops;
+    c.st.ops = &fuzz_input_ops;
     c.st_open = 1;
     /* Steps that ran, as the index lists them; the graph orders them and adds the rest. */
     static const char *ran[] = {"start", "a", "join", "end"};

@@ -1,12 +1,13 @@
 /* The fetch side of code packages (core/src/package.c): the bytes a datastore hands back for
  * a package go through the entry checks and, when those pass, the extraction into the package
- * cache of a temporary MFLOW_HOME, which is removed after each input. The store is a stub
- * that answers with the input itself under the input's own address, so the hash check
+ * cache of a temporary MFLOW_HOME, which is removed after each input. The store
+ * (fuzz_store.h) answers with the input itself under the input's own address, so the hash check
  * passes and the checks behind it are what is fuzzed. */
 #include "blob.h"
 #include "host.h"
 #include "model.h"
 #include "package.h"
+#include "fuzz_store.h"
 
 #include <ftw.h>
 #include <stdint.h>
@@ -18,29 +19,8 @@
 /* package.c is built for the loadable module, where its entry points carry this name. */
 int mf_package_fetch_impl(struct mf_store *st, const char *addr, char **flow_path, char **err);
 
-static const uint8_t *cur_data;
-static size_t cur_size;
 static char home[64];
 static char cache[128];
-
-static int stub_get(void *state, const char *key, struct mf_buf *out)
-{
-    out->data = (void *)cur_data;
-    out->len = cur_size;
-    out->release = NULL;
-    return 0;
-}
-
-static const char *stub_error(void *state)
-{
-    return "stub";
-}
-
-static const struct mf_storage_ops stub_ops = {
-    .struct_size = sizeof stub_ops,
-    .get = stub_get,
-    .last_error = stub_error,
-};
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
 {
@@ -77,15 +57,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    cur_data = data;
-    cur_size = size;
+    fuzz_input = data;
+    fuzz_input_size = size;
     struct mf_iov iov = {data, size};
     char sha[MF_BLOB_KEY_LEN + 1];
     mf_sha256_hex(&iov, 1, sha);
     char *addr = mf_key_package(sha);
     if (!addr)
         return 0;
-    struct mf_store st = {.ops = &stub_ops, .state = NULL};
+    struct mf_store st = {.ops = &fuzz_input_ops, .state = NULL};
     char *flow_path = NULL, *err = NULL;
     int rc = mf_package_fetch_impl(&st, addr, &flow_path, &err);
     if (getenv("FUZZ_VERBOSE"))   /* what each input came to, for checking a corpus */
