@@ -2,7 +2,7 @@
 BUILD ?= build
 MFLOW = $(BUILD)/core/mflow
 
-.PHONY: all deps configure build demo test test-asan bench clean install fuzz fuzz-smoke fuzz-build
+.PHONY: all deps configure build demo test test-asan bench clean install fuzz fuzz-smoke fuzz-build soak
 
 all: build
 
@@ -69,3 +69,8 @@ bench: build
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD)
+
+# The crash soak (tests/soak/soak.sh): 50 kill -9s of `mflow run` across a 300-task foreach,
+# each followed by `mflow resume`, then a full filesystem mid-run; every blob and record checked.
+soak: build
+	tests/soak/soak.sh

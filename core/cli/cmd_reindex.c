@@ -203,9 +203,10 @@ int cmd_reindex(int argc, char **argv)
     double t0 = mf_mono();
     struct mf_reindex_stats s;
     rc = mf_reindex(&st, ix, warn, NULL, &s, &err);
-    if (rc && sound != 0 && err && !strcmp(err, mf_index_error(ix))) {
+    if (rc && rc != ENOSPC && sound != 0 && err && !strcmp(err, mf_index_error(ix))) {
         /* The index itself failed the rebuild in place (a damaged page no read had touched,
-         * in lmdb's free list): start again from nothing. */
+         * in lmdb's free list): start again from nothing. Not when the disk is full: the
+         * index is sound, and a rebuild from nothing would need more room, not less. */
         mf_index_close(ix);
         ix = NULL;
         int e = move_aside(dir, aside, sizeof aside);

@@ -1,0 +1,52 @@
+#!/bin/bash
+# A full file system under MFLOW_HOME (a small tmpfs): a run fails with one message that names
+# the full disk, nothing is torn, reindex says "no space" and keeps the sound index (lmdb
+# reports a short write as EIO: that must not read as damage), and once space is back
+# reindex and resume work.
+. "$(dirname "$0")/lib.sh"
+if [ "$(id -u)" != 0 ]; then echo "skip: mounting a tmpfs needs root"; exit 77; fi
+MNT=$WORK/mnt
+mkdir -p "$MNT"
+if ! mount -t tmpfs -o size=4m tmpfs "$MNT" 2>/dev/null; then echo "skip: cannot mount a tmpfs here"; exit 77; fi
+trap 'umount "$MNT" 2>/dev/null; rm -rf "$WORK"' EXIT
+export MFLOW_HOME=$MNT/home
+VERIFY=${MFLOW_VERIFY_BLOBS:?}
+
+run_ok "a run with room" mflow run "$FLOWS/linear.c" --run-id-file "$WORK/rid1"
+run_ok "compiled with room" mflow check "$FLOWS/slow_foreach.c"
+# Fill what is left.
+dd if=/dev/zero of="$MNT/fill" bs=64k 2>/dev/null
+
+run_fails "a flow compiled on a full disk" 1 "no space left on the file system" mflow check "$FLOWS/branch3.c"
+check_contains "the compile message says what to do" "free some space" "$OUT"
+run_fails "a run that cannot start on a full disk" 1 "No space left" mflow run "$FLOWS/slow_foreach.c" --n=20 --ms=0 --run-id-file "$WORK/rid2"
+check_contains "the message says what to do" "free space" "$OUT"
+check_eq "no run id for a run that did not start" "" "$(cat "$WORK/rid2" 2>/dev/null)"
+# Room for the run to start, not to end: it fails mid-way.
+rm -f "$MNT/fill"
+dd if=/dev/zero of="$MNT/fill" bs=4k count=$(( $(df --output=avail -B4096 "$MNT" | tail -1) - 24 )) 2>/dev/null
+run_fails "a run that fills the disk mid-way" 1 "No space left" mflow run "$FLOWS/slow_foreach.c" --n=200 --ms=0 --run-id-file "$WORK/rid2"
+check_contains "its message says what to do" "free space" "$OUT"
+OUT=$(mflow reindex 2>&1); rc=$?
+if [ $rc != 0 ]; then
+  check_contains "reindex on a full disk names it" "no space left on the device" "$OUT"
+fi
+case "$OUT" in
+  *aside*|*damaged*) fail "reindex on a full disk took the sound index for damaged: $OUT" ;;
+  *) CHECKS=$((CHECKS + 1)); echo "ok: the sound index is kept on a full disk" ;;
+esac
+check_eq "no index file moved aside" "" "$(ls "$MFLOW_HOME/index" | grep damaged)"
+run_ok "blobs whole on a full disk" "$VERIFY" "$MFLOW_HOME/datastore"
+
+rm -f "$MNT/fill"
+run_ok "reindex once space is back" mflow reindex
+run_ok "the first run is listed" mflow runs LinearFlow
+check_contains "its status" "succeeded" "$OUT"
+if [ -s "$WORK/rid2" ]; then
+  run_ok "resume once space is back" mflow resume "$FLOWS/slow_foreach.c" --origin-run-id "$(cat "$WORK/rid2")" --run-id-file "$WORK/rid3"
+  check_eq "the resumed run's answer" 2646700 "$(mflow get "SlowForeach/$(cat "$WORK/rid3")/join" sum 2>&1)"
+else
+  fail "the run on a full disk left no run id"
+fi
+run_ok "blobs whole at the end" "$VERIFY" "$MFLOW_HOME/datastore"
+finish
