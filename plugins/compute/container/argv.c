@@ -130,8 +130,16 @@ static void push_words(struct strv *out, const char *list)
 
 /* Host variables the task needs that the engine passes on from its own environment
  * (`-e NAME` without a value: credentials never appear on a command line). */
-static int passed_through(const char *kv, int mflow_host)
+static int passed_through(const char *kv, int mflow_host, const char *extra)
 {
+    size_t kl = strcspn(kv, "=");
+    for (const char *w = extra ? extra : ""; *w;) {
+        size_t n = strcspn(w, " \t,");
+        if (n == kl && !strncmp(w, kv, kl))
+            return 1;
+        w += n;
+        w += strspn(w, " \t,");
+    }
     static const char *const prefixes[] = {"MFLOW_", "AWS_"};
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (!strncmp(kv, prefixes[i], strlen(prefixes[i]))) {
@@ -190,7 +198,7 @@ int ct_run_argv(const struct ct_conf *c, const struct ct_run *r, struct strv *ou
     if (c->shm_size && *c->shm_size)
         strv_pushf(out, "--shm-size=%s", c->shm_size);
     for (char **e = environ; e && *e; e++)
-        if (passed_through(*e, c->mflow_host)) {
+        if (passed_through(*e, c->mflow_host, c->pass_env)) {
             const char *eq = strchr(*e, '=');
             strv_push(out, "-e");
             strv_pushf(out, "%.*s", (int)(eq - *e), *e);

@@ -1129,6 +1129,7 @@ static const struct mf_option_def options[] = {
     OPT("network", "MFLOW_CONTAINER_NETWORK", "host", "the containers' network mode (host: an S3 datastore on loopback is reachable)"),
     OPT("shm_size", "MFLOW_CONTAINER_SHM_SIZE", NULL, "--shm-size of the containers (e.g. 1g); unset: the engine's default"),
     OPT("run_flags", "MFLOW_CONTAINER_RUN_FLAGS", NULL, "extra flags for the engine's run, blank-separated"),
+    OPT("pass_env", "MFLOW_CONTAINER_PASS_ENV", NULL, "names of host environment variables to pass into the containers (blank- or comma-separated; MFLOW_* and AWS_* always are)"),
     OPT("root", "MFLOW_CONTAINER_ROOT", NULL, "podman --root: the storage directory"),
     OPT("runroot", "MFLOW_CONTAINER_RUNROOT", NULL, "podman --runroot: the state directory"),
     OPT("runtime", "MFLOW_CONTAINER_RUNTIME", NULL, "podman --runtime (e.g. runc)"),
@@ -1181,6 +1182,7 @@ static int ct_init(const struct mf_host_api *host, void **state)
     ct->conf.network = option(ct, "network", "host");
     ct->conf.shm_size = option(ct, "shm_size", NULL);
     ct->conf.run_flags = option(ct, "run_flags", NULL);
+    ct->conf.pass_env = option(ct, "pass_env", NULL);
     ct->default_image = option(ct, "image", NULL);
     ct->print_command = option(ct, "print_command", NULL);
     const char *mode = option(ct, "mflow", "image");

@@ -26,6 +26,7 @@ struct ct_conf {
     const char *network;         /* --network; "" = the engine's default */
     const char *shm_size;        /* --shm-size; "" = the engine's default */
     const char *run_flags;       /* extra words for `run`, split on blanks */
+    const char *pass_env;        /* host variables passed on by name, blank-separated */
     int mflow_host;              /* mflow=host: bind the host's mflow in */
     const char *host_prefix;     /* with mflow_host: the directory holding bin/ or core/ */
     const char *orchestrator;    /* label value: "HOST:PID:STARTTIME" */
