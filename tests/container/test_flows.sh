@@ -51,6 +51,10 @@ check_contains "timeout named" "timed out" "$OUT"
 [ "$SECONDS" -lt 25 ] && echo "ok: timed out in ${SECONDS}s" || fail "timeout took ${SECONDS}s"
 CHECKS=$((CHECKS + 1))
 check_eq "timed-out containers removed" "" "$(containers_of FailingFlow)"
+# With no start allowance the plugin's own kill comes first: the container is killed.
+MFLOW_CONTAINER_START_ALLOWANCE_S=0 run_cflow "$FLOWS/failing.c" --mode=sleep && fail "timeout without allowance should fail"
+check_contains "the plugin killed the container" "killing container mflow-FailingFlow-$RUN-work-" "$OUT"
+check_eq "killed containers removed" "" "$(containers_of FailingFlow)"
 
 # resume: item 1 fails; the resume clones start and runs every split of body again
 FAIL_ITEM=1 run_cflow "$FLOWS/resumable.c" --n 3 && fail "the run with a failing item should fail"

@@ -46,6 +46,7 @@ struct ct {
     const char *default_image;
     const char *print_command;       /* append each `run` command line here, or NULL */
     char **envp;                     /* the engine's environment: ours + CONTAINERS_CONF */
+    double start_allowance_s;        /* added to timeout_s: the engine's start-up */
     struct placement *place;
     int cpuset;                      /* pass --cpuset-cpus (this machine's topology) */
     int checked;                     /* the engine answered and dead runs' containers went */
@@ -518,8 +519,10 @@ static int start_job(struct ct *ct, struct mf_job *j)
     j->pidfd = (int)syscall(SYS_pidfd_open, j->pid, 0);
     j->started = 1;
     j->start_time = wall_now();
+    /* The task holds itself to timeout_s from its own start (mflow task --timeout-s) and
+     * records why; the container is killed only past that plus the engine's start-up. */
     if (j->timeout_s)
-        j->timeout_at = mono_now() + j->timeout_s;
+        j->timeout_at = mono_now() + j->timeout_s + ct->start_allowance_s;
     return 0;
 }
 
@@ -552,8 +555,8 @@ static void classify(struct ct *ct, struct mf_job *j)
     }
     j->state = MF_JOB_FAILED;
     if (j->timed_out) {
-        snprintf(j->reason, sizeof j->reason, "timed out after %u s; container %s killed",
-                 j->timeout_s, j->cname);
+        snprintf(j->reason, sizeof j->reason, "timed out after %u s (timeout_s, plus %g s for the engine to start it); container %s killed",
+                 j->timeout_s, ct->start_allowance_s, j->cname);
         return;
     }
     const char *t = j->tail;
@@ -577,7 +580,8 @@ static void classify(struct ct *ct, struct mf_job *j)
         j->removed = 0;
         return;
     }
-    if ((code == 126 || code == 127) && (has(t, "executable file not found") || has(t, "no such file"))) {
+    if (((code == 126 || code == 127) && (has(t, "executable file not found") || has(t, "no such file"))) ||
+        has(t, "failed to exec pid1")) {
         snprintf(j->reason, sizeof j->reason, "image '%s' cannot run the task: %s is not in it (set mflow=host, or build the image with make-image.sh)",
                  j->image, ct->conf.mflow_host ? j->task_argv.v[0] : "mflow");
         return;
@@ -597,6 +601,14 @@ static void classify(struct ct *ct, struct mf_job *j)
     if (oom) {
         snprintf(j->reason, sizeof j->reason,
                  "exceeded its memory limit of %llu MB (resources.memory_mb; the engine reports OOMKilled for container %s); raise resources.memory_mb",
+                 (unsigned long long)j->req.memory_mb, j->cname);
+        return;
+    }
+    if (code == 137 && j->req.memory_mb) {
+        /* SIGKILL under a memory limit, nobody else killed it: the kernel's OOM killer, which
+         * podman's conmon does not always see (cgroup v1 "hybrid" layouts). */
+        snprintf(j->reason, sizeof j->reason,
+                 "was killed by SIGKILL (exit 137) under its memory limit of %llu MB (resources.memory_mb): it most likely exceeded it, though the engine did not report OOMKilled for container %s; raise resources.memory_mb",
                  (unsigned long long)j->req.memory_mb, j->cname);
         return;
     }
@@ -919,8 +931,8 @@ static int ct_wait(void *state, int timeout_ms)
             continue;
         if (!j->reaped && j->timeout_at > 0 && now >= j->timeout_at && !j->kill_sent) {
             j->timed_out = 1;
-            LOG(ct, MF_LOG_INFO, "job %s: timed out after %u s; killing container %s", j->pathspec,
-                j->timeout_s, j->cname);
+            LOG(ct, MF_LOG_INFO, "job %s: timed out after %u s (+%g s start allowance); killing container %s",
+                j->pathspec, j->timeout_s, ct->start_allowance_s, j->cname);
             kill_container(ct, j);
         }
         if (!j->reaped && (nopidfd || j->pidfd < 0))
@@ -1136,6 +1148,7 @@ static const struct mf_option_def options[] = {
     OPT("containers_conf", "MFLOW_CONTAINER_CONTAINERS_CONF", NULL, "podman's CONTAINERS_CONF for the engine commands"),
     OPT("gpu_flag", "MFLOW_CONTAINER_GPU_FLAG", "auto", "how GPUs are passed: auto (docker: --gpus, else CDI), cdi, gpus"),
     OPT("cpu_bind", "MFLOW_CONTAINER_CPU_BIND", "on", "on: --cpuset-cpus with the cores placement gave the task; off: --cpus only"),
+    OPT("start_allowance_s", "MFLOW_CONTAINER_START_ALLOWANCE_S", "10", "seconds added to a step's timeout_s before its container is killed (the task stops itself at timeout_s; this covers the engine's start-up)"),
     OPT("print_command", "MFLOW_CONTAINER_PRINT_COMMAND", NULL, "append each engine run command line to this file (tests, debugging)"),
 };
 
@@ -1185,6 +1198,14 @@ static int ct_init(const struct mf_host_api *host, void **state)
     ct->conf.pass_env = option(ct, "pass_env", NULL);
     ct->default_image = option(ct, "image", NULL);
     ct->print_command = option(ct, "print_command", NULL);
+    const char *allow = option(ct, "start_allowance_s", "10");
+    char *end = NULL;
+    ct->start_allowance_s = strtod(allow, &end);
+    if (!end || end == allow || *end || !(ct->start_allowance_s >= 0 && ct->start_allowance_s <= 3600)) {
+        LOG(ct, MF_LOG_ERROR, "option start_allowance_s='%s' is not a number of seconds from 0 to 3600", allow);
+        rc = MF_EINVAL;
+        goto error;
+    }
     const char *mode = option(ct, "mflow", "image");
     if (strcmp(mode, "image") && strcmp(mode, "host")) {
         LOG(ct, MF_LOG_ERROR, "option mflow='%s' is not image or host (fix MFLOW_CONTAINER_MFLOW or \"container\": {\"mflow\": ...})", mode);
