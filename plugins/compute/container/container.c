@@ -560,7 +560,7 @@ static void classify(struct ct *ct, struct mf_job *j)
         return;
     }
     const char *t = j->tail;
-    if (code == 125 || (code == 1 && has(t, "Error:") && !has(t, "mflow"))) {
+    if (code == 125) {
         /* The engine failed before the task ran. */
         const char *e = strstr(t, "Error");
         first_line(e ? e : t, line, sizeof line);
@@ -781,8 +781,6 @@ static int ct_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
         strv_push(&j->task_argv, spec->argv[i]);
     for (size_t i = 0; spec->env && spec->env[i]; i++)
         strv_push(&j->env, spec->env[i]);
-    if (!j->env.v)
-        strv_push(&j->env, "MFLOW_CONTAINER=1");
     const struct mf_resources *res = spec->resources;
     if (res && MF_HAS_FIELD(res, cpu))
         j->req.cpu = res->cpu;
@@ -947,6 +945,12 @@ static int ct_wait(void *state, int timeout_ms)
     return ended > 0 ? 1 : (r < 0 ? 1 : 0);
 }
 
+static void free_buf(struct mf_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+}
+
 static int ct_logs(void *state, mf_job *job, int stream, struct mf_buf *out)
 {
     struct ct *ct = state;
@@ -972,9 +976,7 @@ static int ct_logs(void *state, mf_job *job, int stream, struct mf_buf *out)
     out->struct_size = sizeof *out;
     out->data = data;
     out->len = len;
-    out->release = NULL;
-    out->opaque = data;
-    /* The host calls release when set; free through it. */
+    out->release = free_buf;
     return 0;
 }
 
@@ -1057,12 +1059,6 @@ static int ct_check(void *state, const char *step_name, const struct mf_resource
     return 0;
 }
 
-static void free_json_buf(struct mf_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-}
-
 static int ct_describe(void *state, struct mf_buf *out)
 {
     struct ct *ct = state;
@@ -1124,7 +1120,7 @@ static int ct_describe(void *state, struct mf_buf *out)
     out->struct_size = sizeof *out;
     out->data = dump;
     out->len = strlen(dump);
-    out->release = free_json_buf;
+    out->release = free_buf;
     return 0;
 }
 
