@@ -5,9 +5,7 @@
 CFLOWS=$SRC/tests/container/flows
 export MFLOW_CONTAINER_ROOT=$ENGINE_ROOT MFLOW_CONTAINER_RUNROOT=$ENGINE_RUNROOT
 export MFLOW_CONTAINER_CONTAINERS_CONF=$CONTAINERS_CONF MFLOW_CONTAINER_IMAGE=$IMAGE
-# The work dir (count files, markers) is seen at the same path inside the containers.
-export MFLOW_CONTAINER_RUN_FLAGS="-v $WORK:$WORK"
-unset MFLOW_CONTAINER_ENGINE MFLOW_CONTAINER_MFLOW MFLOW_CONTAINER_PASS_ENV MFLOW_CONTAINER_PRINT_COMMAND
+unset MFLOW_CONTAINER_RUN_FLAGS MFLOW_CONTAINER_ENGINE MFLOW_CONTAINER_MFLOW MFLOW_CONTAINER_PASS_ENV MFLOW_CONTAINER_PRINT_COMMAND
 # Containers this test's runs made (their flows' names are the test's own).
 containers_of() { podman ps -a --filter "label=mflow.flow=$1" --format '{{.Names}}'; }
 # run_cflow FILE ARGS...: run it with compute=container, set RUN

@@ -26,6 +26,9 @@ check_eq "branch3 join digits" 345 "$(mflow get Branch3Flow/$CRUN/join digits)"
 for a in digits order; do same Branch3Flow join $a; done
 for a in same x; do same Branch3Flow end $a; done
 
+# Up to here only what the plugin binds (the datastore, the flow's object) was seen inside.
+# The count file is seen at the same path inside the containers through run_flags.
+export MFLOW_CONTAINER_RUN_FLAGS="-v $WORK:$WORK"
 export COUNT_FILE=$WORK/count MFLOW_CONTAINER_PASS_ENV="COUNT_FILE FAIL_ITEM"
 both "$FLOWS/resumable.c" --n 4
 check_eq "foreach sum" 14 "$(mflow get ResumableFlow/$CRUN/join sum)"
