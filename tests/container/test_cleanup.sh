@@ -28,6 +28,22 @@ CHECKS=$((CHECKS + 1))
 [ "$SECONDS" -lt 30 ] && echo "ok: cancelled in ${SECONDS}s" || fail "cancel took ${SECONDS}s"
 check_eq "no container after Ctrl-C" "" "$(containers_of HoldFlow)"
 
+# Ctrl-C as soon as the engine's client for `wait` exists (the container may not be created
+# yet: the plugin sends kill again until the client exits).
+HOLD_S=300 "$MFLOW" --compute=container run "$F" >"$WORK/early.out" 2>&1 &
+pid=$!
+for _ in $(seq 600); do
+  pgrep -f -- "--name mflow-HoldFlow-[0-9]+-wait-" >/dev/null && break
+  sleep 0.05
+done
+kill -INT $pid
+SECONDS=0
+wait $pid; rc=$?
+check_eq "early interrupt exits 130" 130 "$rc"
+CHECKS=$((CHECKS + 1))
+[ "$SECONDS" -lt 40 ] && echo "ok: early cancel in ${SECONDS}s" || fail "early cancel took ${SECONDS}s"
+check_eq "no container after an early Ctrl-C" "" "$(containers_of HoldFlow)"
+
 # kill -9 of mflow run, then resume
 HOLD_S=300 "$MFLOW" --compute=container run "$F" --run-id-file "$WORK/runid" >"$WORK/k9.out" 2>&1 &
 pid=$!

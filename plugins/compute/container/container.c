@@ -33,6 +33,7 @@
 #define READ_CHUNK 65536
 #define ERR_TAIL 4096
 #define ENGINE_CMD_TIMEOUT_S 60.0
+#define KILL_RETRY_S 2.0
 
 extern char **environ;
 
@@ -76,6 +77,7 @@ struct mf_job {
     int wstatus;
     uint32_t timeout_s;
     double timeout_at;
+    double kill_at;                  /* when `ENGINE kill` was last sent (monotonic) */
     double start_time, end_time;
     struct place_req req;
     struct place_grant grant;
@@ -532,6 +534,7 @@ static void kill_container(struct ct *ct, struct mf_job *j)
     if (j->kill_sent || !j->started || j->reaped)
         return;
     j->kill_sent = 1;
+    j->kill_at = mono_now();
     static const char *const words[] = {"kill", NULL};
     const char *names[] = {j->cname};
     engine_bg(ct, words, names, 1);
@@ -904,7 +907,10 @@ static int ct_wait(void *state, int timeout_ms)
         if (wait_ms < 0 || d < wait_ms)
             wait_ms = d < 0 ? 0 : d;
     }
-    if ((nopidfd || ct->nhelpers || ct->qhead) && (wait_ms < 0 || wait_ms > 100))
+    int killing = 0;
+    for (struct mf_job *j = ct->jobs; j; j = j->next)
+        killing |= j->started && !j->reaped && j->kill_sent;
+    if ((nopidfd || ct->nhelpers || ct->qhead || killing) && (wait_ms < 0 || wait_ms > 100))
         wait_ms = 100;
     int r = poll(pf, n, wait_ms);
     if (r < 0 && errno != EINTR) {
@@ -931,6 +937,12 @@ static int ct_wait(void *state, int timeout_ms)
             j->timed_out = 1;
             LOG(ct, MF_LOG_INFO, "job %s: timed out after %u s (+%g s start allowance); killing container %s",
                 j->pathspec, j->timeout_s, ct->start_allowance_s, j->cname);
+            kill_container(ct, j);
+        }
+        if (!j->reaped && j->kill_sent && now - j->kill_at >= KILL_RETRY_S) {
+            /* A kill sent while the engine was still creating the container found none:
+             * send it again until the client exits. */
+            j->kill_sent = 0;
             kill_container(ct, j);
         }
         if (!j->reaped && (nopidfd || j->pidfd < 0))
