@@ -34,7 +34,7 @@ const NODE_MEMORY = ENV.STANDIN_NODE_MEMORY || "4Gi";
 const NODE_GPUS = parseInt(ENV.STANDIN_GPUS || "0", 10) || 0;
 const POD_PATH = ENV.STANDIN_PATH || ENV.PATH || "/usr/local/bin:/usr/bin:/bin";
 const BOOKMARK_MS = parseInt(ENV.STANDIN_BOOKMARK_MS || "5000", 10);
-const HISTORY_MAX = 50000;          // watch window: events kept for resourceVersion resumes
+const HISTORY_MAX = parseInt(ENV.STANDIN_WATCH_WINDOW || "50000", 10);  // watch window: events kept for resourceVersion resumes
 const VERSION = { major: "1", minor: "32", gitVersion: "v1.32.0-standin", gitCommit: "0000000000000000000000000000000000000000",
   gitTreeState: "clean", buildDate: "2026-01-01T00:00:00Z", goVersion: "go1.23.0", compiler: "gc", platform: "linux/amd64" };
 
@@ -416,6 +416,8 @@ async function decodeBody(res, body, query, warnings) {
     let v = doc;
     for (const s of typeErr.instancePath.split("/").slice(1)) v = v?.[s.replaceAll("~1", "/").replaceAll("~0", "~")];
     const field = ptrToField(typeErr.instancePath);
+    if (typeErr.params.format === "byte" && typeof v === "string")
+      throw badRequest(`${prefix}illegal base64 data at input byte ${Math.max(0, v.search(/[^A-Za-z0-9+/=]/))}`);
     throw badRequest(`${prefix}json: cannot unmarshal ${jsType(v)} into Go struct field ${r.kind}.${field} of type ${GO_TYPE[typeErr.params.type] ?? typeErr.params.format ?? "value"}`);
   }
   if (fv === "Ignore") { dropFields(doc, unknownFields(res, Model, doc)); return doc; }
@@ -1305,6 +1307,7 @@ function syncJob(job) {
   const live = pods.filter((p) => !isTerminal(p) && !p.metadata.deletionTimestamp);
   const terminating = pods.filter((p) => !isTerminal(p) && p.metadata.deletionTimestamp);
   const restarts = live.reduce((n, p) => n + (p.status.containerStatuses ?? []).reduce((m, c) => m + c.restartCount, 0), 0);
+  J.startMs ??= Date.now();      // status.startTime has whole seconds; the deadline counts from the real start
   updateObj("jobs", job, (j) => {
     j.status.startTime ??= iso();
     j.status.active = live.length; if (!live.length) delete j.status.active;
@@ -1314,14 +1317,14 @@ function syncJob(job) {
   });
   if (!J.deadlineSet && s.activeDeadlineSeconds) {
     J.deadlineSet = true;
-    jobTimer(job, Date.parse(job.status.startTime) + s.activeDeadlineSeconds * 1000 - Date.now(), () => queueJob(job));
+    jobTimer(job, J.startMs + s.activeDeadlineSeconds * 1000 - Date.now(), () => queueJob(job));
   }
   const failed = job.status.failed ?? 0, succeeded = job.status.succeeded ?? 0;
   const target = cond(job, "FailureTarget") ?? cond(job, "SuccessCriteriaMet");
   if (!target) {
     let fail = null;
     if (failed + restarts > s.backoffLimit) fail = ["BackoffLimitExceeded", "Job has reached the specified backoff limit"];
-    else if (s.activeDeadlineSeconds && Date.now() >= Date.parse(job.status.startTime) + s.activeDeadlineSeconds * 1000)
+    else if (s.activeDeadlineSeconds && Date.now() >= J.startMs + s.activeDeadlineSeconds * 1000)
       fail = ["DeadlineExceeded", "Job was active longer than specified deadline"];
     if (fail) {
       updateObj("jobs", job, (j) => { (j.status.conditions ??= []).push(newJobCondition("FailureTarget", ...fail)); });

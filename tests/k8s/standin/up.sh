@@ -6,7 +6,8 @@
 #                        exec (exec-cred.sh, client.authentication.k8s.io/v1), wrong (a wrong token)
 # Environment: STANDIN_NODES (1), STANDIN_NODE_CPU ("2"), STANDIN_NODE_MEMORY ("4Gi"),
 #   STANDIN_GPUS (0: no nvidia.com/gpu), STANDIN_PATH (PATH of pod processes; default $PATH),
-#   STANDIN_EXEC_TTL (seconds an exec token lives, 3600), STANDIN_BOOKMARK_MS (5000),
+#   STANDIN_EXEC_TTL (seconds an exec token lives, 3600), STANDIN_BOOKMARK_MS (5000: watch bookmarks),
+#   STANDIN_WATCH_WINDOW (50000: change events kept for watches that resume; older ones get 410),
 #   MFLOW_K8S_VALIDATOR_DIR (where kubernetes-models is, see tests/k8s/validate-up.sh).
 # Exit 0: running (stop it with down.sh DIR); 77: node, openssl or kubernetes-models missing.
 # Usage: tests/k8s/standin/up.sh DIR
