@@ -7,9 +7,10 @@ dir=${1:?usage: down.sh DIR}
 if [ -f "$dir/pid" ]; then
   pid=$(cat "$dir/pid")
   if kill -0 "$pid" 2>/dev/null; then
+    # the server leads its own process group (setsid in up.sh), with its process runner
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null
+    kill -KILL -- "-$pid" 2>/dev/null
   fi
   rm -f "$dir/pid"
 fi

@@ -17,12 +17,11 @@
 // controllers (scheduler, job, ttl, gc) · kubelet (processes, logs, OOM) · faults+stats ·
 // HTTP (TLS/auth, routing, handlers) · main.
 import https from "node:https";
-import { readFileSync, writeFileSync, mkdirSync, rmSync, mkdtempSync, readdirSync, renameSync, statSync as statSyncSafe } from "node:fs";
-import { spawn } from "node:child_process";
+import { readFileSync, writeFileSync, mkdirSync, renameSync, statSync as statSyncSafe } from "node:fs";
+import { fork } from "node:child_process";
 import { randomUUID, randomBytes } from "node:crypto";
-import { join } from "node:path";
-import { tmpdir } from "node:os";
-import { pathToFileURL } from "node:url";
+import { join, dirname } from "node:path";
+import { pathToFileURL, fileURLToPath } from "node:url";
 
 // ───────────────────────────── config / util ─────────────────────────────
 const [DIR, MODELS_DIR] = process.argv.slice(2);
@@ -144,11 +143,22 @@ const keyOf = (ns, name) => (ns ? `${ns}/${name}` : name);
 const objKey = (o) => keyOf(o.metadata.namespace, o.metadata.name);
 const getObj = (res, ns, name) => store.maps[res].get(keyOf(ns, name));
 const listeners = [];   // controllers: fn(res, type, obj, prev)
+const podsByOwner = new Map();   // owner uid → Set of pods (the job controller's lookup)
+function indexPod(pod, add) {
+  for (const o of pod.metadata.ownerReferences ?? []) {
+    let set = podsByOwner.get(o.uid);
+    if (add) { if (!set) podsByOwner.set(o.uid, (set = new Set())); set.add(pod); }
+    else if (set) { set.delete(pod); if (!set.size) podsByOwner.delete(o.uid); }
+  }
+}
 
+// Records a change: a snapshot of the object (and of the one before, for watches whose selector
+// it leaves), kept in the watch window and offered to every watch and controller.
 function record(res, type, obj, prev) {
   const rv = ++store.rv;
   obj.metadata.resourceVersion = String(rv);
-  const ev = { rv, res, type, obj: clone(obj), prev: prev ? clone(prev) : null };
+  const json = JSON.stringify(obj);
+  const ev = { rv, res, type, obj: JSON.parse(json), json, prev };
   store.history.push(ev);
   if (store.history.length > HISTORY_MAX) store.history.splice(0, store.history.length - HISTORY_MAX);
   for (const w of store.watchers) w.offer(ev);
@@ -156,6 +166,7 @@ function record(res, type, obj, prev) {
 }
 function createObj(res, obj) {
   store.maps[res].set(objKey(obj), obj);
+  if (res === "pods") indexPod(obj, true);
   record(res, "ADDED", obj, null);
   return obj;
 }
@@ -172,7 +183,8 @@ function updateObj(res, obj, fn) {
 function removeObj(res, obj) {
   if (store.maps[res].get(objKey(obj)) !== obj) return false;
   store.maps[res].delete(objKey(obj));
-  record(res, "DELETED", obj, obj);
+  if (res === "pods") indexPod(obj, false);
+  record(res, "DELETED", obj, clone(obj));
   return true;
 }
 
@@ -737,13 +749,33 @@ function setFaults(f) {
 }
 
 // ───────────────────────────── scheduler ─────────────────────────────
+const requestsCache = new WeakMap();   // a pod's spec does not change
 function podRequests(pod) {
-  const r = { cpu: 0, memory: 0, "nvidia.com/gpu": 0 };
+  let r = requestsCache.get(pod);
+  if (r) return r;
+  r = { cpu: 0, memory: 0, "nvidia.com/gpu": 0 };
   for (const c of pod.spec.containers) for (const k of Object.keys(r)) r[k] += parseQuantity(c.resources?.requests?.[k] ?? 0) || 0;
+  requestsCache.set(pod, r);
   return r;
 }
 const isTerminal = (pod) => pod.status?.phase === "Succeeded" || pod.status?.phase === "Failed";
 function nodeReady(node) { return node.status.conditions.some((c) => c.type === "Ready" && c.status === "True"); }
+// What the pods bound to each node (and not finished) request, kept up to date from pod changes.
+const nodeUsed = new Map(), usageOf = new Map();   // node → sums; pod → node it is counted on
+listeners.push((res, type, pod) => {
+  if (res !== "pods") return;
+  const counted = usageOf.get(pod);
+  const on = type !== "DELETED" && pod.spec.nodeName && !isTerminal(pod) ? pod.spec.nodeName : undefined;
+  if (counted === on) return;
+  const r = podRequests(pod);
+  const adjust = (node, sign) => {
+    const u = nodeUsed.get(node) ?? { cpu: 0, memory: 0, "nvidia.com/gpu": 0 };
+    for (const k of Object.keys(u)) u[k] += sign * r[k];
+    nodeUsed.set(node, u);
+  };
+  if (counted) { adjust(counted, -1); usageOf.delete(pod); }
+  if (on) { adjust(on, +1); usageOf.set(pod, on); }
+});
 function rescheduleAll() {
   for (const pod of store.maps.pods.values()) if (!pod.spec.nodeName && !pod.metadata.deletionTimestamp) schedule(pod);
 }
@@ -764,12 +796,7 @@ function schedule(pod) {
       const sel = pod.spec.nodeSelector ?? {};
       if (!Object.entries(sel).every(([k, v]) => node.metadata.labels?.[k] === v)) { add("node(s) didn't match Pod's node affinity/selector"); continue; }
       const alloc = node.status.allocatable;
-      const used = { cpu: 0, memory: 0, "nvidia.com/gpu": 0 };
-      for (const p of store.maps.pods.values())
-        if (p.spec.nodeName === node.metadata.name && !isTerminal(p)) {
-          const r = podRequests(p);
-          for (const k of Object.keys(used)) used[k] += r[k];
-        }
+      const used = nodeUsed.get(node.metadata.name) ?? { cpu: 0, memory: 0, "nvidia.com/gpu": 0 };
       let ok = true, emptyOk = true;
       for (const k of Object.keys(want)) {
         const cap = parseQuantity(alloc[k] ?? "0");
@@ -959,45 +986,50 @@ function startContainer(K, c) {
     return containerExited(K, ctr, 128, null, "StartError",
       "failed to create containerd task: the API stand-in runs a container's command and args as a local process; this container has neither");
   }
-  const tmp = mkdtempSync(join(tmpdir(), "standin-pod-"));
-  ctr.tmp = tmp;
-  const env = { PATH: POD_PATH, HOME: tmp, HOSTNAME: pod.metadata.name, KUBERNETES_SERVICE_HOST: "127.0.0.1",
+  const env = { PATH: POD_PATH, HOSTNAME: pod.metadata.name, KUBERNETES_SERVICE_HOST: "127.0.0.1",
     KUBERNETES_SERVICE_PORT: String(PORT), ...built.env };
-  let proc;
-  try {
-    proc = spawn(argv[0], argv.slice(1), { cwd: tmp, env, detached: true, stdio: ["ignore", "pipe", "pipe"] });
-  } catch (e) {
-    return containerExited(K, ctr, 128, null, "StartError", startErrorMessage(argv[0], e));
-  }
-  ctr.proc = proc;
-  const onData = (buf) => appendLog(ctr, buf.toString("utf8"));
-  proc.stdout.on("data", onData);
-  proc.stderr.on("data", onData);
-  proc.on("error", (e) => { if (!ctr.pgid) containerExited(K, ctr, 128, null, "StartError", startErrorMessage(argv[0], e)); });
-  proc.on("spawn", () => {
-    ctr.pgid = proc.pid;
-    writeFileSync(join(procsDir, String(proc.pid)), `${pod.metadata.namespace}/${pod.metadata.name} ${c.name}\n`);
-    ctr.startedAt = iso();
-    setCtr(pod, c.name, (s, p) => {
-      s.state = { running: { startedAt: ctr.startedAt } }; s.ready = true; s.started = true;
-      s.containerID = containerID; s.imageID = `${normImage(c.image).replace(/:[^:/]*$/, "")}@sha256:${"0".repeat(64)}`;
-      const all = p.status.containerStatuses.every((x) => x.ready);
-      p.status.phase = "Running";
-      podConditions(p, { ready: all });
-    });
-    emitEvent(pod, "Normal", "Started", `Started container ${c.name}`, "kubelet", K.node);
-    if (faults.evict_next > 0) { faults.evict_next--; K.after(300, () => evictPod(K)); }
-    else if (faults.node_lost_next > 0) { faults.node_lost_next--; K.after(300, () => loseNode(K)); }
-  });
-  proc.on("exit", (code, signal) => {
-    ctr.exited = { code, signal };
-    try { process.kill(-proc.pid, "SIGKILL"); } catch {}       // the container ends with its main process
-    const fin = () => containerExited(K, ctr, code, signal);
-    // wait for the pipes to drain, but not for a stray process that holds them open
-    let t = setTimeout(fin, 1000);
-    proc.once("close", () => { clearTimeout(t); fin(); });
-  });
+  ctr.id = `${pod.metadata.uid}/${c.name}/${ctr.restarts}`;
+  ctr.argv0 = argv[0];
+  runs.set(ctr.id, { K, ctr });
+  runner.send({ op: "start", id: ctr.id, argv, env, memLimit: parseQuantity(c.resources?.limits?.memory ?? 0) || 0 });
 }
+// What the process runner reports about a container's process.
+function onRunner(m) {
+  const run = runs.get(m.id);
+  if (!run) return;
+  const { K, ctr } = run;
+  const pod = K.pod, c = ctr.spec;
+  switch (m.op) {
+    case "out": appendLog(ctr, m.data); break;
+    case "rss": ctr.rss = m.rss; break;
+    case "spawned":
+      ctr.pgid = m.pid;
+      ctr.startedAt = iso();
+      if (K.ended || pod.metadata.deletionTimestamp) { signalCtr(ctr, "SIGKILL"); break; }
+      setCtr(pod, c.name, (s, p) => {
+        s.state = { running: { startedAt: ctr.startedAt } }; s.ready = true; s.started = true;
+        s.containerID = ctr.containerID; s.imageID = `${normImage(c.image).replace(/:[^:/]*$/, "")}@sha256:${"0".repeat(64)}`;
+        const all = p.status.containerStatuses.every((x) => x.ready);
+        p.status.phase = "Running";
+        podConditions(p, { ready: all });
+      });
+      emitEvent(pod, "Normal", "Started", `Started container ${c.name}`, "kubelet", K.node);
+      if (faults.evict_next > 0) { faults.evict_next--; K.after(300, () => evictPod(K)); }
+      else if (faults.node_lost_next > 0) { faults.node_lost_next--; K.after(300, () => loseNode(K)); }
+      break;
+    case "exit":
+      runs.delete(m.id);
+      ctr.oom = m.oom;
+      if (m.startError) containerExited(K, ctr, 128, null, "StartError", startErrorMessage(ctr.argv0, { code: m.startError, message: m.startError }));
+      else containerExited(K, ctr, m.code, m.signal);
+      break;
+  }
+}
+const signalCtr = (ctr, sig) => { if (ctr.id && !ctr.done) runner.send({ op: "signal", id: ctr.id, sig }); };
+const runs = new Map();       // runner id → { K, ctr }
+const runner = fork(join(dirname(fileURLToPath(import.meta.url)), "procs.mjs"), [procsDir], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+runner.on("message", onRunner);
+runner.on("exit", (code, sig) => { log(`BUG: the process runner exited (${code ?? sig})`); });
 const SIGNUM = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGABRT: 6, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGALRM: 14, SIGTERM: 15 };
 function startErrorMessage(cmd, e) {
   const why = e.code === "ENOENT" ? `exec: "${cmd}": executable file not found in $PATH` : e.code === "EACCES" ? `exec: "${cmd}": permission denied` : e.message;
@@ -1020,8 +1052,6 @@ function containerExited(K, ctr, code, signal, reason, message) {
   ctr.done = true;
   if (ctr.partial) { pushLine(ctr, ctr.partial); ctr.partial = ""; }
   for (const f of ctr.followers) f(null);
-  if (ctr.pgid) { try { rmSync(join(procsDir, String(ctr.pgid)), { force: true }); } catch {} }
-  if (ctr.tmp) { try { rmSync(ctr.tmp, { recursive: true, force: true }); } catch {} }
   const pod = K.pod, c = ctr.spec;
   const exitCode = code ?? (signal ? 128 + (SIGNUM[signal] ?? 0) : 128);
   reason ??= ctr.oom ? "OOMKilled" : exitCode === 0 ? "Completed" : "Error";
@@ -1070,39 +1100,13 @@ function killPod(K, grace, event = true) {
     if (ctr.done || !ctr.pgid) continue;
     running = true;
     if (event) emitEvent(pod, "Normal", "Killing", `Stopping container ${ctr.spec.name}`, "kubelet", K.node);
-    try { process.kill(-ctr.pgid, grace === 0 ? "SIGKILL" : "SIGTERM"); } catch {}
+    signalCtr(ctr, grace === 0 ? "SIGKILL" : "SIGTERM");
   }
   if (running && grace > 0) K.killTimer = setTimeout(() => {
-    for (const ctr of K.ctrs.values()) if (!ctr.done && ctr.pgid) try { process.kill(-ctr.pgid, "SIGKILL"); } catch {}
+    for (const ctr of K.ctrs.values()) if (!ctr.done && ctr.pgid) signalCtr(ctr, "SIGKILL");
   }, grace * 1000);
   return running;
 }
-// Memory limits: the process group's RSS every 50 ms, SIGKILL past limits.memory (OOMKilled).
-const PAGE = 4096;
-setInterval(() => {
-  const limited = [];
-  for (const K of kubelet.values()) for (const ctr of K.ctrs.values())
-    if (!ctr.done && ctr.pgid && ctr.spec.resources?.limits?.memory) limited.push(ctr);
-  if (limited.length === 0) return;
-  const rss = new Map();
-  for (const pid of readdirSync("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    let st;
-    try { st = readFileSync(`/proc/${pid}/stat`, "utf8"); } catch { continue; }
-    const f = st.slice(st.lastIndexOf(")") + 2).split(" ");
-    const pg = +f[2];
-    rss.set(pg, (rss.get(pg) ?? 0) + (+f[21]) * PAGE);
-  }
-  for (const ctr of limited) {
-    const used = rss.get(ctr.pgid) ?? 0;
-    ctr.rss = used;
-    if (used > parseQuantity(ctr.spec.resources.limits.memory)) {
-      ctr.oom = true;
-      try { process.kill(-ctr.pgid, "SIGKILL"); } catch {}
-    }
-  }
-}, 50).unref();
-
 // Eviction as the kubelet does it under memory pressure.
 function evictPod(K) {
   const pod = K.pod;
@@ -1218,6 +1222,7 @@ function deleteJob(job, policy) {
   const pods = podsOf(job);
   if (policy === "Orphan") {
     for (const p of pods) updateObj("pods", p, (x) => {
+      indexPod(x, false);
       x.metadata.ownerReferences = x.metadata.ownerReferences.filter((o) => o.uid !== job.metadata.uid);
       if (!x.metadata.ownerReferences.length) delete x.metadata.ownerReferences;
       if (x.metadata.finalizers) { x.metadata.finalizers = x.metadata.finalizers.filter((f) => f !== "batch.kubernetes.io/job-tracking"); if (!x.metadata.finalizers.length) delete x.metadata.finalizers; }
@@ -1250,8 +1255,7 @@ function dropJob(job) {
 // ───────────────────────────── job controller, ttl-after-finished ─────────────────────────────
 const jobState = new Map();   // uid → { counted: Set, timers: Set, queued, lastFailure }
 const jobByUid = new Map();
-const podsOf = (job) => [...store.maps.pods.values()].filter((p) => p.metadata.namespace === job.metadata.namespace &&
-  p.metadata.ownerReferences?.some((o) => o.uid === job.metadata.uid));
+const podsOf = (job) => [...(podsByOwner.get(job.metadata.uid) ?? [])].filter((p) => p.metadata.ownerReferences?.some((o) => o.uid === job.metadata.uid));
 const cond = (obj, type) => obj.status?.conditions?.find((c) => c.type === type && c.status === "True");
 function jobTimer(job, ms, fn) {
   const J = jobState.get(job.metadata.uid);
@@ -1590,10 +1594,10 @@ function handleWatch(req, res, resName, ns, query) {
     if (isNaN(from) || String(from) !== rvParam) throw badRequest(`resourceVersion: Invalid value: "${rvParam}": must be a valid resource version`);
   }
   res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private", "Transfer-Encoding": "chunked" });
-  const write = (type, obj) => {
+  const write = (type, obj, json) => {
     if (res.destroyed) return;
-    const o = table && type !== "BOOKMARK" && type !== "ERROR" ? tableOf(resName, [obj], include, obj.metadata.resourceVersion) : obj;
-    res.write(JSON.stringify({ type, object: o }) + "\n");
+    if (table && type !== "BOOKMARK" && type !== "ERROR") json = JSON.stringify(tableOf(resName, [obj], include, obj.metadata.resourceVersion));
+    res.write(`{"type":"${type}","object":${json ?? JSON.stringify(obj)}}\n`);
   };
   const oldest = store.history.length ? store.history[0].rv : store.rv + 1;
   if (rvParam !== "" && rvParam !== "0" && !initial && from < oldest - 1) {
@@ -1610,12 +1614,12 @@ function handleWatch(req, res, resName, ns, query) {
   function offer(ev) {
     if (ev.res !== resName) return;
     const now = ev.type === "DELETED" ? false : matches(ev.obj), before = ev.prev ? matches(ev.prev) : false;
-    if (ev.type === "ADDED" && now) write("ADDED", ev.obj);
+    if (ev.type === "ADDED" && now) write("ADDED", ev.obj, ev.json);
     else if (ev.type === "MODIFIED") {
-      if (now && before) write("MODIFIED", ev.obj);
-      else if (now) write("ADDED", ev.obj);
-      else if (before) write("DELETED", ev.obj);
-    } else if (ev.type === "DELETED" && before) write("DELETED", ev.obj);
+      if (now && before) write("MODIFIED", ev.obj, ev.json);
+      else if (now) write("ADDED", ev.obj, ev.json);
+      else if (before) write("DELETED", ev.obj, ev.json);
+    } else if (ev.type === "DELETED" && before) write("DELETED", ev.obj, ev.json);
   }
   const w = { offer };
   store.watchers.add(w);
@@ -1968,12 +1972,10 @@ server.listen(0, "127.0.0.1", () => {
 });
 function shutdown(sig) {
   log(`${sig}: stopping every pod process`);
-  for (const K of kubelet.values()) for (const c of K.ctrs.values()) if (!c.done && c.pgid) {
-    try { process.kill(-c.pgid, "SIGKILL"); } catch {}
-    try { rmSync(join(procsDir, String(c.pgid)), { force: true }); } catch {}
-    if (c.tmp) try { rmSync(c.tmp, { recursive: true, force: true }); } catch {}
-  }
-  process.exit(0);
+  if (!runner.connected) process.exit(0);
+  runner.send({ op: "stopAll" });
+  runner.on("message", (m) => { if (m.op === "stopped") process.exit(0); });
+  setTimeout(() => process.exit(0), 3000);
 }
 process.on("SIGTERM", () => shutdown("SIGTERM"));
 process.on("SIGINT", () => shutdown("SIGINT"));

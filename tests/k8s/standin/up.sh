@@ -73,7 +73,9 @@ chmod 700 "$dir/exec-cred.sh"
 umask 022
 
 # ---- the server ----
-STANDIN_PATH=${STANDIN_PATH:-$PATH} setsid node "$here/server.mjs" "$dir" "$models" >"$dir/server.log" 2>&1 </dev/null &
+# STANDIN_NODE_ARGS: extra node options (e.g. --cpu-prof) for looking into the server itself
+# shellcheck disable=SC2086
+STANDIN_PATH=${STANDIN_PATH:-$PATH} setsid node ${STANDIN_NODE_ARGS:-} "$here/server.mjs" "$dir" "$models" >"$dir/server.log" 2>&1 </dev/null &
 echo $! >"$dir/pid"
 for _ in $(seq 1 300); do
   [ -s "$dir/port" ] && break
