@@ -20,7 +20,21 @@ STANDIN_WATCH_WINDOW=60 STANDIN_BOOKMARK_MS=300 bash "$standin/up.sh" "$api" >/d
 [ $rc = 77 ] && skip "$(cat "$work/up.err")"
 [ $rc = 0 ] || { cat "$work/up.err"; echo "FAIL: up.sh exited $rc"; exit 1; }
 rc=0
-python3 "$here/standin_api_check.py" "$api" || rc=$?
+python3 "$here/standin_api_check.py" "$api" || rc=$?   # HTTP/1.1 with keep-alive
+
+# ---- HTTP/2 (ALPN h2, as kubectl and libcurl with nghttp2 ask): answers, a watch, a dropped connection ----
+url=$(cat "$api/url")
+c2() { curl -s --http2 --cacert "$api/ca.crt" -H "Authorization: Bearer $(cat "$api/$1")" "${@:2}"; }
+h2fail() { echo "FAIL $*"; rc=1; }
+out=$(c2 token "$url/api/v1/nodes/standin-node-1" -o /dev/null -w '%{http_version} %{http_code}')
+[ "$out" = "2 200" ] && echo "ok   HTTP/2: GET a node" || h2fail "HTTP/2 GET answered '$out'"
+out=$(c2 token "$url/api/v1/namespaces/default/pods?watch=1&timeoutSeconds=1&fieldSelector=metadata.name=none" -w '%{http_version} %{http_code}')
+[ "$out" = "2 200" ] && echo "ok   HTTP/2: a watch ends with timeoutSeconds" || h2fail "HTTP/2 watch answered '$out'"
+c2 admin-token -X POST -d '{"drop_connections":1}' "$url/standin/v1/faults" >/dev/null
+code=0; c2 token "$url/api/v1/namespaces" -o /dev/null || code=$?
+out=$(c2 token "$url/api/v1/namespaces" -o /dev/null -w '%{http_code}')
+[ $code != 0 ] && [ "$out" = 200 ] && echo "ok   HTTP/2: drop_connections closes the connection (curl $code), the next one is answered" ||
+  h2fail "HTTP/2 drop_connections: curl exit $code, then $out"
 if grep -q "BUG" "$api/server.log"; then grep -A5 "BUG" "$api/server.log"; echo "FAIL: the server logged an internal error"; rc=1; fi
 # down.sh leaves nothing running
 pgids=$(ls "$api/procs")

@@ -16,7 +16,7 @@
 // Sections: config/util · errors · store+watch · selectors · validation+defaults · tables ·
 // controllers (scheduler, job, ttl, gc) · kubelet (processes, logs, OOM) · faults+stats ·
 // HTTP (TLS/auth, routing, handlers) · main.
-import https from "node:https";
+import http2 from "node:http2";
 import { readFileSync, writeFileSync, mkdirSync, renameSync, statSync as statSyncSafe } from "node:fs";
 import { fork } from "node:child_process";
 import { randomUUID, randomBytes } from "node:crypto";
@@ -1486,7 +1486,7 @@ function authenticate(req) {
     if (!user) throw unauthorized();
     return user;
   }
-  const sock = req.socket;
+  const sock = req.stream?.session?.socket ?? req.socket;   // HTTP/2: the session's TLS socket
   const cert = sock.getPeerCertificate?.();
   if (cert && Object.keys(cert).length) {
     if (!sock.authorized) throw unauthorized();
@@ -1593,7 +1593,7 @@ function handleWatch(req, res, resName, ns, query) {
     from = parseInt(rvParam, 10);
     if (isNaN(from) || String(from) !== rvParam) throw badRequest(`resourceVersion: Invalid value: "${rvParam}": must be a valid resource version`);
   }
-  res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private", "Transfer-Encoding": "chunked" });
+  res.writeHead(200, { "Content-Type": "application/json", "Cache-Control": "no-cache, private" });   // chunked (HTTP/1.1) or a stream (HTTP/2)
   const write = (type, obj, json) => {
     if (res.destroyed) return;
     if (table && type !== "BOOKMARK" && type !== "ERROR") json = JSON.stringify(tableOf(resName, [obj], include, obj.metadata.resourceVersion));
@@ -1789,7 +1789,7 @@ function handleLog(req, res, pod, query) {
   else if (sinceTime !== undefined) lines = lines.filter((l) => l.t >= sinceTime);
   if (tail !== undefined) lines = tail === 0 ? [] : lines.slice(-tail);
   let budget = limitBytes ?? Infinity;
-  res.writeHead(200, { "Content-Type": "text/plain", "Cache-Control": "no-cache, private", ...(follow ? { "Transfer-Encoding": "chunked" } : {}) });
+  res.writeHead(200, { "Content-Type": "text/plain", "Cache-Control": "no-cache, private" });
   const out = (s) => {
     if (budget <= 0) return false;
     const b = Buffer.from(s, "utf8");
@@ -1925,7 +1925,8 @@ async function onRequest(req, res) {
     if (faults.drop_connections > 0) {
       faults.drop_connections--;
       log("fault: dropping the connection of", req.method, req.url);
-      return req.socket.destroy();
+      // HTTP/2: the whole connection goes, with every stream on it, as when a TCP connection drops
+      return req.stream ? req.stream.session.destroy() : req.socket.destroy();
     }
     const e = (faults.http_errors ?? []).find((x) => x.count > 0 && (!x.method || x.method === req.method) && x.re.test(url.pathname + url.search));
     if (e) {
@@ -1957,7 +1958,10 @@ for (const name of ["default", "kube-system", "kube-public", "kube-node-lease"])
   createObj("namespaces", fillMeta("namespaces", { kind: "Namespace", apiVersion: "v1", metadata: { name, labels: { "kubernetes.io/metadata.name": name } },
     spec: { finalizers: ["kubernetes"] }, status: { phase: "Active" } }, ""));
 makeNodes();
-const server = https.createServer({
+// HTTP/2 when the client offers it (ALPN h2: kubectl, libcurl built with nghttp2), else HTTP/1.1
+// with keep-alive.
+const server = http2.createSecureServer({
+  allowHTTP1: true, settings: { maxConcurrentStreams: 1000 },
   key: readFileSync(join(DIR, "server.key")), cert: readFileSync(join(DIR, "server.crt")), ca: readFileSync(join(DIR, "ca.crt")),
   requestCert: true, rejectUnauthorized: false, keepAlive: true,
 }, (req, res) => { onRequest(req, res).catch((e) => sendError(res, e)); });
