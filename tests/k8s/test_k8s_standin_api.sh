@@ -36,11 +36,18 @@ out=$(c2 token "$url/api/v1/namespaces" -o /dev/null -w '%{http_code}')
 [ $code != 0 ] && [ "$out" = 200 ] && echo "ok   HTTP/2: drop_connections closes the connection (curl $code), the next one is answered" ||
   h2fail "HTTP/2 drop_connections: curl exit $code, then $out"
 if grep -q "BUG" "$api/server.log"; then grep -A5 "BUG" "$api/server.log"; echo "FAIL: the server logged an internal error"; rc=1; fi
-# down.sh leaves nothing running
+# the server killed with -9: its process runner still kills every pod process
+c2 token -X POST -H 'Content-Type: application/json' "$url/apis/batch/v1/namespaces/default/jobs" -o /dev/null \
+  -d '{"apiVersion":"batch/v1","kind":"Job","metadata":{"name":"last"},"spec":{"backoffLimit":0,"template":{"spec":{"restartPolicy":"Never","containers":[{"name":"main","image":"busybox","command":["sleep","600"]}]}}}}'
+for _ in $(seq 1 100); do [ -n "$(ls "$api/procs")" ] && break; sleep 0.1; done
 pgids=$(ls "$api/procs")
-bash "$standin/down.sh" "$api"
+[ -n "$pgids" ] || h2fail "the last pod never ran"
+kill -KILL "$(cat "$api/pid")"
 for pg in $pgids; do
-  if kill -0 -- "-$pg" 2>/dev/null; then echo "FAIL: process group $pg outlived down.sh"; rc=1; fi
+  for _ in $(seq 1 100); do kill -0 -- "-$pg" 2>/dev/null || break; sleep 0.1; done
+  if kill -0 -- "-$pg" 2>/dev/null && ps -o stat= -g "$pg" | grep -qv Z; then h2fail "process group $pg outlived kill -9 of the server"
+  else echo "ok   kill -9 of the server: pod process group $pg is gone"; fi
 done
+bash "$standin/down.sh" "$api"
 [ $rc = 0 ] && echo "PASS: the API stand-in behaves as documented"
 exit $rc
