@@ -1,7 +1,8 @@
 // A local Kubernetes API stand-in for the tests of the k8s compute plugin. NOT a Kubernetes
 // cluster: one Node process that answers the parts of the REST API mflow and kubectl use
 // (discovery, namespaces, nodes, pods, jobs, secrets, events; list, watch, Table, logs,
-// delete), runs each pod's container as a local process, and injects faults on request.
+// delete) over HTTPS (HTTP/2 or HTTP/1.1), has each pod's container run as a local process by
+// its child procs.mjs, and injects faults on request.
 // Behaviour follows the official API reference of Kubernetes 1.32; what it does not do is
 // listed in plugins/compute/k8s/README.md ("The API stand-in").
 //
@@ -1647,6 +1648,9 @@ async function handleCreate(req, res, resName, ns, query, body) {
   if (!VALIDATE[resName]) throw new ApiError(405, "MethodNotAllowed", "the server does not allow this method on the requested resource", {});
   const dry = checkDryRun(query);
   if (r.namespaced && !getObj("namespaces", "", ns)) throw notFound("namespaces", ns);
+  const ctype = (req.headers["content-type"] ?? "application/json").split(";")[0].trim();
+  if (ctype !== "application/json")     // protobuf, YAML, CBOR: not decoded here
+    throw new ApiError(415, "UnsupportedMediaType", `the body of the request was in an unknown format - accepted media types include: application/json`, {});
   const warnings = [];
   const obj = await decodeBody(resName, body, query, warnings);
   obj.metadata ??= {};
