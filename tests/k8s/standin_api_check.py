@@ -2,7 +2,8 @@
 """Checks the Kubernetes API stand-in (tests/k8s/standin) against the behaviour the official API
 reference documents, over HTTPS with the test CA: authentication, fieldValidation, validation
 (422), conflicts, selectors, paging, watch, logs, deletion, the Job -> Pod lifecycle and every
-injected fault. Usage: standin_api_check.py DIR (a running stand-in, from up.sh DIR).
+injected fault. Usage: standin_api_check.py DIR [nodes] (a running stand-in, from up.sh DIR; "nodes": the
+checks for a stand-in started with STANDIN_NODES=2 STANDIN_GPUS=1).
 Prints one line per check; exits 1 when any check failed."""
 import base64
 import http.client
@@ -625,7 +626,29 @@ def t_stats():
     check(s == 403, "stats need the admin token")
 
 
-for t in (t_auth, t_validation, t_lists, t_watch, t_lifecycle, t_faults, t_stats):
+def t_nodes():
+    """Run against a stand-in started with STANDIN_NODES=2 STANDIN_GPUS=1."""
+    s, _, o = API.req("GET", "/api/v1/nodes")
+    check(s == 200 and [n["metadata"]["name"] for n in o["items"]] == ["standin-node-1", "standin-node-2"]
+          and all(n["status"]["allocatable"]["nvidia.com/gpu"] == "1" and n["status"]["capacity"]["cpu"] == "2"
+                  and n["status"]["allocatable"]["memory"] == "4Gi" for n in o["items"]), "STANDIN_NODES=2 STANDIN_GPUS=1: two nodes with a GPU each")
+    for i in range(3):
+        create(job(f"gpu-{i}", "sleep 20", container={"resources": {"limits": {"nvidia.com/gpu": "1"}}}))
+    time.sleep(0.5)
+    running = wait(lambda: (lambda ps: ps if len(ps) == 2 else None)([p for i in range(3) for p in pods_of(f"gpu-{i}") if p["status"].get("phase") == "Running"]))
+    check(running and sorted(p["spec"]["nodeName"] for p in running) == ["standin-node-1", "standin-node-2"], "two GPU pods run, one per node",
+          running and [p["spec"]["nodeName"] for p in running])
+    pending = [p for i in range(3) for p in pods_of(f"gpu-{i}") if p["status"].get("phase") == "Pending"]
+    c = [x for x in pending[0]["status"].get("conditions", []) if x["type"] == "PodScheduled"] if pending else []
+    check(c and c[0]["reason"] == "Unschedulable" and c[0]["message"] == "0/2 nodes are available: 2 Insufficient nvidia.com/gpu. preemption: 0/2 nodes are available: 2 No preemption victims found for incoming pod.",
+          "the third GPU pod waits: 2 Insufficient nvidia.com/gpu", c)
+    API.req("DELETE", f"{JOBS}/{running[0]['metadata']['labels']['batch.kubernetes.io/job-name']}?propagationPolicy=Background" if running else f"{JOBS}/gpu-0")
+    check(wait(lambda: pending and [p for p in pods_of(pending[0]["metadata"]["labels"]["batch.kubernetes.io/job-name"]) if p["status"].get("phase") == "Running"], 10),
+          "a GPU freed: the waiting pod is scheduled")
+
+
+GROUPS = (t_nodes,) if sys.argv[2:] == ["nodes"] else (t_auth, t_validation, t_lists, t_watch, t_lifecycle, t_faults, t_stats)
+for t in GROUPS:
     print(f"---- {t.__name__[2:]}")
     try:
         t()

@@ -13,7 +13,7 @@ for tool in node openssl curl python3; do
 done
 work=$(mktemp -d /tmp/mflow-k8s-standin-api.XXXXXX)
 api=$work/api
-trap 'bash "$standin/down.sh" "$api"; rm -rf "$work"' EXIT
+trap 'bash "$standin/down.sh" "$api"; bash "$standin/down.sh" "$work/api2"; rm -rf "$work"' EXIT
 rc=0
 # a small watch window so that 410 Gone can be reached; quick bookmarks
 STANDIN_WATCH_WINDOW=60 STANDIN_BOOKMARK_MS=300 bash "$standin/up.sh" "$api" >/dev/null 2>"$work/up.err" || rc=$?
@@ -49,5 +49,9 @@ for pg in $pgids; do
   else echo "ok   kill -9 of the server: pod process group $pg is gone"; fi
 done
 bash "$standin/down.sh" "$api"
+# two nodes with a GPU each: placement and GPU scheduling
+STANDIN_NODES=2 STANDIN_GPUS=1 bash "$standin/up.sh" "$work/api2" >/dev/null || { echo "FAIL: up.sh with two nodes"; rc=1; }
+python3 "$here/standin_api_check.py" "$work/api2" nodes || rc=$?
+bash "$standin/down.sh" "$work/api2"
 [ $rc = 0 ] && echo "PASS: the API stand-in behaves as documented"
 exit $rc

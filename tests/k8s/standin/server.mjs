@@ -805,7 +805,10 @@ function schedule(pod) {
         if (want[k] > 0 && want[k] + used[k] > cap + 1e-9) { add(`Insufficient ${k}`); ok = false; }
       }
       if (emptyOk) fitsEmpty = true;
-      if (ok && !chosen) chosen = node;
+      // the default scoring prefers the least allocated node (cpu, then memory)
+      const load = (n) => { const u = nodeUsed.get(n.metadata.name) ?? { cpu: 0, memory: 0 };
+        return u.cpu / parseQuantity(n.status.allocatable.cpu) + u.memory / parseQuantity(n.status.allocatable.memory); };
+      if (ok && (!chosen || load(node) < load(chosen))) chosen = node;
     }
     if (chosen) return bind(pod, chosen);
     const parts = [...reasons.entries()].sort((a, b) => a[0].localeCompare(b[0])).map(([r, n]) => `${n} ${r}`);
