@@ -57,7 +57,9 @@ has "$out" 'standin-node-1 +Ready' "kubectl get nodes does not show the stand-in
 # ---- create, watch, list, logs -f ----
 timeout 20 kubectl get pods -w -l mflow/run=run-1 >"$work/watch.out" 2>"$work/watch.err" &
 watcher=$!
-sleep 0.5
+# the watch is open once the stand-in has counted it
+waitfor 15 sh -c "curl -sf --cacert '$api/ca.crt' -H 'Authorization: Bearer $(cat "$api/admin-token")' '$(cat "$api/url")/standin/v1/stats' | grep -q 'pods?watch'" ||
+  fail "kubectl get -w never opened its watch"
 job ticker run-1 'for i in 1 2 3 4 5; do echo tick $i; sleep 0.4; done' >"$work/ticker.yaml"
 out=$(k create -f "$work/ticker.yaml")
 [ "$out" = "job.batch/ticker created" ] || fail "kubectl create said: $out"
