@@ -1727,7 +1727,8 @@ function deleteOne(resName, obj, opts, warnings) {
       let policy = opts.propagationPolicy ?? (opts.orphanDependents === false ? "Background" : "Orphan");
       if (!opts.propagationPolicy && opts.orphanDependents === undefined) warnings.push(JOB_ORPHAN_WARNING);
       const { deleted } = deleteJob(obj, policy);
-      return deleted ? [200, success] : [202, obj];
+      // 202 only where the deletion waits and orphanDependents=false was asked (the apiserver's rule)
+      return deleted ? [200, success] : [opts.orphanDependents === false ? 202 : 200, obj];
     }
     case "namespaces": {
       if (["default", "kube-system", "kube-public"].includes(m.name))
