@@ -2,6 +2,7 @@
 #include "host.h"
 
 #include "mflow-build.h"
+#include "store.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -19,6 +20,8 @@ static struct host_state {
     json_t *config;          /* $MFLOW_HOME/config.json, or NULL */
     mf_registry *reg;
     mf_output_fn output;
+    struct mf_store ds;      /* the datastore of datastore_put/get, opened on first use */
+    int ds_open;
 } H;
 
 /* What a forked child inherited and forgot (mf_host_forget): held here, not freed, so that
@@ -138,6 +141,46 @@ static const char *host_datastore_root(void)
     return mf_host_datastore_root();
 }
 
+/* The configured datastore, for a scheduler plugin's datastore_put/get: opened on first use
+ * and closed by mf_host_fini. */
+static int host_ds(void)
+{
+    if (H.ds_open)
+        return 0;
+    char *err = NULL;
+    int rc = mf_store_open(&H.ds, &err);
+    if (rc) {
+        host_log(MF_LOG_ERROR, "datastore", "%s", err ? err : "cannot open the datastore");
+        free(err);
+        return rc;
+    }
+    H.ds_open = 1;
+    return 0;
+}
+
+static int host_datastore_put(const char *key, const void *data, size_t len)
+{
+    if (!key || !*key || (!data && len))
+        return MF_EINVAL;
+    int rc = host_ds();
+    if (rc)
+        return rc;
+    struct mf_iov iov = {data, len};
+    rc = H.ds.ops->put(H.ds.state, key, &iov, 1, 0);
+    if (rc)
+        host_log(MF_LOG_ERROR, "datastore", "cannot store %s: %s", key,
+                 H.ds.ops->last_error(H.ds.state));
+    return rc;
+}
+
+static int host_datastore_get(const char *key, struct mf_buf *out)
+{
+    if (!key || !*key || !out)
+        return MF_EINVAL;
+    int rc = host_ds();
+    return rc ? rc : H.ds.ops->get(H.ds.state, key, out);
+}
+
 static const struct mf_host_api host_api = {
     .struct_size = sizeof(struct mf_host_api),
     .abi_major = MF_PLUGIN_ABI_MAJOR,
@@ -147,8 +190,8 @@ static const struct mf_host_api host_api = {
     .config_get = host_config_get,
     .home = host_home,
     .task_output = host_task_output,
-    .datastore_put = NULL,   /* set up by the scheduler work; absent until then */
-    .datastore_get = NULL,
+    .datastore_put = host_datastore_put,
+    .datastore_get = host_datastore_get,
     .datastore_root = host_datastore_root,
 };
 
@@ -230,6 +273,8 @@ int mf_host_init(const struct mf_host_opts *o)
 
 void mf_host_fini(void)
 {
+    if (H.ds_open)
+        mf_store_close(&H.ds);
     mf_registry_destroy(H.reg);
     json_decref(H.config);
     free(H.home);
@@ -240,6 +285,35 @@ void mf_host_fini(void)
     free(H.ns);
     free(H.user);
     memset(&H, 0, sizeof H);
+}
+
+int mf_host_override(const char *compute, const char *storage, const char *ns)
+{
+    char *c = compute ? strdup(compute) : NULL, *st = storage ? strdup(storage) : NULL;
+    char *n = ns ? strdup(ns) : NULL;
+    if ((compute && !c) || (storage && !st) || (ns && !n)) {
+        free(c);
+        free(st);
+        free(n);
+        return MF_ENOMEM;
+    }
+    if (c) {
+        free(H.compute);
+        H.compute = c;
+    }
+    if (st) {
+        if (H.ds_open) {   /* the datastore of another plugin */
+            mf_store_close(&H.ds);
+            H.ds_open = 0;
+        }
+        free(H.storage);
+        H.storage = st;
+    }
+    if (n) {
+        free(H.ns);
+        H.ns = n;
+    }
+    return 0;
 }
 
 void mf_host_forget(void)
