@@ -2,7 +2,6 @@
 #include "host.h"
 
 #include "mflow-build.h"
-#include "store.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -20,8 +19,10 @@ static struct host_state {
     json_t *config;          /* $MFLOW_HOME/config.json, or NULL */
     mf_registry *reg;
     mf_output_fn output;
-    struct mf_store ds;      /* the datastore of datastore_put/get, opened on first use */
-    int ds_open;
+    /* the datastore of datastore_put/get (the storage plugin), started on first use */
+    const struct mf_plugin_desc *ds_desc;
+    const struct mf_storage_ops *ds_ops;
+    void *ds_state;
 } H;
 
 /* What a forked child inherited and forgot (mf_host_forget): held here, not freed, so that
@@ -141,21 +142,40 @@ static const char *host_datastore_root(void)
     return mf_host_datastore_root();
 }
 
+static const struct mf_host_api host_api;
+
 /* The configured datastore, for a scheduler plugin's datastore_put/get: opened on first use
  * and closed by mf_host_fini. */
 static int host_ds(void)
 {
-    if (H.ds_open)
+    if (H.ds_desc)
         return 0;
-    char *err = NULL;
-    int rc = mf_store_open(&H.ds, &err);
+    mf_registry *reg = mf_host_registry();
+    const struct mf_plugin_desc *d =
+        reg ? mf_registry_find(reg, MF_PLUGIN_STORAGE, mf_host_storage()) : NULL;
+    if (!d) {
+        host_log(MF_LOG_ERROR, "datastore", "%s",
+                 reg ? mf_registry_error(reg) : "out of memory loading plugins");
+        return reg ? MF_EUNAVAIL : MF_ENOMEM;
+    }
+    int rc = d->init(&host_api, &H.ds_state);
     if (rc) {
-        host_log(MF_LOG_ERROR, "datastore", "%s", err ? err : "cannot open the datastore");
-        free(err);
+        host_log(MF_LOG_ERROR, "datastore", "storage plugin '%s' did not start: %s",
+                 mf_host_storage(), mf_strerror(rc));
         return rc;
     }
-    H.ds_open = 1;
+    H.ds_desc = d;
+    H.ds_ops = d->ops;
     return 0;
+}
+
+static void host_ds_close(void)
+{
+    if (H.ds_desc)
+        H.ds_desc->fini(H.ds_state);
+    H.ds_desc = NULL;
+    H.ds_ops = NULL;
+    H.ds_state = NULL;
 }
 
 static int host_datastore_put(const char *key, const void *data, size_t len)
@@ -166,10 +186,10 @@ static int host_datastore_put(const char *key, const void *data, size_t len)
     if (rc)
         return rc;
     struct mf_iov iov = {data, len};
-    rc = H.ds.ops->put(H.ds.state, key, &iov, 1, 0);
+    rc = H.ds_ops->put(H.ds_state, key, &iov, 1, 0);
     if (rc)
         host_log(MF_LOG_ERROR, "datastore", "cannot store %s: %s", key,
-                 H.ds.ops->last_error(H.ds.state));
+                 H.ds_ops->last_error(H.ds_state));
     return rc;
 }
 
@@ -178,7 +198,7 @@ static int host_datastore_get(const char *key, struct mf_buf *out)
     if (!key || !*key || !out)
         return MF_EINVAL;
     int rc = host_ds();
-    return rc ? rc : H.ds.ops->get(H.ds.state, key, out);
+    return rc ? rc : H.ds_ops->get(H.ds_state, key, out);
 }
 
 static const struct mf_host_api host_api = {
@@ -273,8 +293,7 @@ int mf_host_init(const struct mf_host_opts *o)
 
 void mf_host_fini(void)
 {
-    if (H.ds_open)
-        mf_store_close(&H.ds);
+    host_ds_close();
     mf_registry_destroy(H.reg);
     json_decref(H.config);
     free(H.home);
@@ -302,10 +321,7 @@ int mf_host_override(const char *compute, const char *storage, const char *ns)
         H.compute = c;
     }
     if (st) {
-        if (H.ds_open) {   /* the datastore of another plugin */
-            mf_store_close(&H.ds);
-            H.ds_open = 0;
-        }
+        host_ds_close();   /* it was another plugin's */
         free(H.storage);
         H.storage = st;
     }
