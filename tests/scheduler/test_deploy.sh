@@ -99,6 +99,20 @@ check_eq "after reindex: current version" 2 "$(echo "$S" | json_get 'd["version"
 check_eq "after reindex: history" "[1, 2]" "$(echo "$S" | json_get '[v["version"] for v in d["versions"]]')"
 check_eq "after reindex: parameters" "{'n': '6'}" "$(echo "$S" | json_get 'd["params"]')"
 
+# a damaged version record is named and skipped; the others are recovered
+cp "$DS/deployments/nightly/1.json" "$WORK/1.json.good"
+printf '{"name": "nightly", "version": 1, "flow": ' > "$DS/deployments/nightly/1.json"
+rm -rf "$MFLOW_HOME/index"
+run_ok "reindex with a damaged version" mflow reindex
+check_contains "it names the damaged record" "deployments/nightly/1.json" "$OUT"
+check_eq "the other versions are recovered" "[2]" "$(mflow deployments show nightly --json | json_get '[v["version"] for v in d["versions"]]')"
+cp "$WORK/1.json.good" "$DS/deployments/nightly/1.json"
+run_ok "reindex again" mflow reindex
+check_eq "all versions again" "[1, 2]" "$(mflow deployments show nightly --json | json_get '[v["version"] for v in d["versions"]]')"
+run_ok "plugins" mflow plugins --json
+check_eq "the cron plugin loads as a scheduler" "scheduler True" \
+  "$(echo "$OUT" | json_get '" ".join(str(x) for p in d for x in (p["kind"], p["loaded"]) if p["name"] == "cron")')"
+
 # ---- delete: only its own line goes; versions stay in the datastore ----
 run_ok "delete nightly" mflow deployments delete nightly
 check_eq "its line is gone, the other stays" "NightlyFlow" "$(grep -o '# mflow deployment=[^ ]*' "$FAKE_CRONTAB_FILE" | cut -d= -f2)"
