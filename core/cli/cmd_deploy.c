@@ -1,5 +1,7 @@
 /* mflow deploy FLOW --scheduler=NAME [--name D] [--schedule CRON] [--output PATH]
- *              [--compute=NAME] [--storage=NAME] [--PARAM=VALUE...] [--json]
+ *              [--compute=NAME] [--storage=NAME] [--PARAM=VALUE...] [--param NAME=VALUE...]
+ *              [--json]
+ * (--param NAME=VALUE gives a parameter whose name is one of deploy's own options.)
  *
  * Everything is checked before anything is installed (the name, the schedule, the flow and
  * its parameters, the scheduler plugin); then the code package is stored, the scheduler
@@ -31,7 +33,7 @@
 
 static const char usage[] =
     "deploy FLOW --scheduler=NAME [--name D] [--schedule CRON] [--output PATH] "
-    "[--compute=NAME] [--storage=NAME] [--PARAM=VALUE...] [--json]";
+    "[--compute=NAME] [--storage=NAME] [--PARAM=VALUE...] [--param NAME=VALUE...] [--json]";
 
 struct deploy_args {
     const char *flow, *scheduler, *name, *schedule, *output, *compute, *storage;
@@ -59,6 +61,17 @@ static int parse_args(int argc, char **argv, struct deploy_args *a)
             (r = cli_str_opt(argc, argv, &i, "--storage", &a->storage))) {
             if (r < 0)
                 return 2;
+            continue;
+        }
+        const char *pv;
+        if ((r = cli_str_opt(argc, argv, &i, "--param", &pv))) {
+            /* --param NAME=VALUE: for a parameter named like an option of deploy (name) */
+            if (r < 0 || !strchr(pv, '=') || pv[0] == '=') {
+                if (r > 0)
+                    cli_error("--param takes NAME=VALUE, not '%s'", pv);
+                return 2;
+            }
+            a->params[a->n_params++] = pv;
             continue;
         }
         if (!strncmp(s, "--", 2) && s[2]) {

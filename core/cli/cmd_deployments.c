@@ -491,13 +491,15 @@ static int dep_fire(const char *name, int64_t version)
         perror("mflow: cannot write the lock's pid");
     if (mf_store_open(&st, &err))
         goto fail;
-    if (!version) {
-        int rc = mf_deploy_current(&st, name, &version, &err);
-        if (rc == MF_ENOTFOUND)
-            err = mf_strf("deployment %s is not deployed (deleted?): nothing to run", name);
-        if (rc)
-            goto fail;
-    }
+    /* a deleted deployment never fires, even from a line left behind in a scheduler */
+    int64_t cur = 0;
+    int crc = mf_deploy_current(&st, name, &cur, &err);
+    if (crc == MF_ENOTFOUND)
+        err = mf_strf("deployment %s is not deployed (deleted?): nothing to run", name);
+    if (crc)
+        goto fail;
+    if (!version)
+        version = cur;
     if (mf_deploy_load(&st, name, version, &json, &err))
         goto fail;
     rec = json_loads(json, 0, NULL);
@@ -519,6 +521,10 @@ static int dep_fire(const char *name, int64_t version)
     params = calloc(json_object_size(p) + 1, sizeof *params);
     char **owned = calloc(json_object_size(p) + 1, sizeof *owned);
     size_t np = 0;
+    if (!params || !owned) {
+        free(owned);
+        goto fail;
+    }
     const char *k;
     json_t *v;
     json_object_foreach(p, k, v) {

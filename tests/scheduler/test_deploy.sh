@@ -155,6 +155,14 @@ option param.n=8"
 check_eq "the options, in order" "$want" "$(grep '^option ' "$WORK/rec/desc.txt")"
 check_eq "the plugin stored through datastore_put" "$(grep package_url "$WORK/rec/desc.txt" | cut -d= -f2)" \
   "$(cat "$DS/schedulers/record/NightlyFlow.txt")"
+run_ok "--param for a parameter named like an option" mflow deploy "$F" --scheduler=record \
+  --name rec3 --param label=name=x --param n=9
+check_eq "given as param options" "option param.label=name=x
+option param.n=9" "$(grep '^option param' "$WORK/rec/desc.txt")"
+run_fails "--param without =" 2 "--param takes NAME=VALUE, not 'n'" \
+  mflow deploy "$F" --scheduler=record --name rec3 --param n
+run_fails "--param of an unknown parameter" 2 "nope" \
+  mflow deploy "$F" --scheduler=record --name rec3 --param nope=1
 run_ok "no schedule" mflow deploy "$F" --scheduler=record --name rec2
 check_contains "schedule NULL when none" "schedule=(null)" "$(cat "$WORK/rec/desc.txt")"
 check_eq "no output option without --output" "" "$(grep '^option output' "$WORK/rec/desc.txt")"

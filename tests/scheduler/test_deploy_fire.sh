@@ -86,5 +86,7 @@ check_eq "two runs of the slow version now" 2 \
 run_fails "fire of no deployment" 1 "" mflow deployments fire nosuch
 check_contains "it says why in its log" "nosuch is not deployed" "$(cat "$MFLOW_HOME/deployments/nosuch/log")"
 run_ok "delete" mflow deployments delete nd
+run_fails "a deleted deployment does not fire, even by version" 1 "" mflow deployments fire nd --version 1
+check_contains "its log says why" "nd is not deployed (deleted?)" "$(tail -3 "$LOGF")"
 check_eq "the crontab is empty again, so removed" no "$([ -e "$FAKE_CRONTAB_FILE" ] && echo yes || echo no)"
 finish
