@@ -276,19 +276,18 @@ int cmd_deploy(int argc, char **argv)
     }
     d.location[sizeof d.location - 1] = '\0';
     /* 7. record it: the datastore (the truth), then the index */
-    doc = json_pack("{s:s,s:I,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:O,s:O,s:s,s:s,s:s,s:s?,s:s?,s:s,s:f}",
-                    "name", name, "version", (json_int_t)version, "flow", f->def->name,
-                    "scheduler", a.scheduler, "schedule", a.schedule, "package", addr,
-                    "datastore_root", mf_host_datastore_root(), "storage", storage,
-                    "compute", compute, "params", params, "options", opts, "location",
-                    d.location, "log", log, "namespace", MF_DEPLOY_NS_PREFIX, "source",
-                    f->src_path ? f->src_path : f->so_path, "output", a.output, "user",
-                    mf_host_user(), "created", mf_now());
-    if (doc) {
-        char *ns = mf_strf(MF_DEPLOY_NS_PREFIX "%s", name);
-        json_object_set_new(doc, "namespace", json_string(ns ? ns : ""));
-        free(ns);
-    }
+    char *ns = mf_strf(MF_DEPLOY_NS_PREFIX "%s", name);
+    doc = ns ? json_pack("{s:s,s:I,s:s,s:s,s:s?,s:s,s:s,s:s,s:s,s:O,s:O,s:s,s:s,s:s,s:s?,s:s?,"
+                         "s:s,s:f}",
+                         "name", name, "version", (json_int_t)version, "flow", f->def->name,
+                         "scheduler", a.scheduler, "schedule", a.schedule, "package", addr,
+                         "datastore_root", mf_host_datastore_root(), "storage", storage,
+                         "compute", compute, "params", params, "options", opts, "location",
+                         d.location, "log", log, "namespace", ns, "source",
+                         f->src_path ? f->src_path : f->so_path, "output", a.output, "user",
+                         mf_host_user(), "created", mf_now())
+             : NULL;
+    free(ns);
     rec = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
     if (!rec) {
         cli_error("out of memory");
