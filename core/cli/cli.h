@@ -18,6 +18,8 @@ int cmd_plugins(int argc, char **argv);
 int cmd_task(int argc, char **argv);
 int cmd_resources(int argc, char **argv);
 int cmd_package(int argc, char **argv);
+int cmd_deploy(int argc, char **argv);
+int cmd_deployments(int argc, char **argv);
 /* The task server, a host service to compute plugins (hidden: `mflow __task-server`; see
  * <mflow/task_server.h>): its children run `run` (cli_main) after `preload` loaded, once,
  * what the first request's command line loads. */

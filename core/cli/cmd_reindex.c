@@ -235,6 +235,8 @@ int cmd_reindex(int argc, char **argv)
            s.tasks, s.tasks == 1 ? "" : "s", mf_host_datastore_root(), mf_mono() - t0);
     if (s.skipped)
         printf(" (%zu damaged record%s skipped)", s.skipped, s.skipped == 1 ? "" : "s");
+    if (s.deployments)
+        printf("; %zu deployment%s", s.deployments, s.deployments == 1 ? "" : "s");
     putchar('\n');
     code = 0;
 out:

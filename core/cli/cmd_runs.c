@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-static const char usage[] = "runs [FLOW] [--tag T...] [--json]";
+static const char usage[] = "runs [FLOW] [--tag T...] [--namespace NS] [--json]";
 
 static double now(void)
 {
@@ -99,6 +99,7 @@ int cmd_runs(int argc, char **argv)
     const char **tags = calloc((size_t)argc, sizeof *tags);
     size_t n_tags = 0;
     int json = 0;
+    const char *ns = NULL;   /* --namespace here: the global option, after the command */
     if (!tags) {
         cli_error("out of memory");
         return 1;
@@ -114,6 +115,12 @@ int cmd_runs(int argc, char **argv)
                 return 2;
             }
             n_tags++;
+        } else if ((r = cli_match_opt(argc, argv, &i, "--namespace", &ns))) {
+            if (r < 0) {
+                cli_error("--namespace needs a value (an empty one, --namespace=, means all)");
+                free(tags);
+                return 2;
+            }
         } else if (!flow && a[0] != '-') {
             flow = a;
         } else {
@@ -133,7 +140,15 @@ int cmd_runs(int argc, char **argv)
         return 2;
     }
     mf_client *c;
-    if (cli_client_open(&c)) {
+    struct mf_client_opts co;
+    memset(&co, 0, sizeof co);
+    co.struct_size = sizeof co;
+    co.ns = ns;
+    if (ns ? mf_client_open(&co, &c) != 0 : cli_client_open(&c) != 0) {
+        if (ns) {
+            cli_error("%s", mf_client_error(c));
+            mf_client_close(c);
+        }
         free(tags);
         return 1;
     }
@@ -171,10 +186,10 @@ int cmd_runs(int argc, char **argv)
         goto out;
     }
     if (n == 0) {
-        const char *ns = mf_client_namespace(c);
+        const char *cns = mf_client_namespace(c);
         fprintf(stderr, "mflow: no runs of %s%s in %s%s%s%s\n", cli_esc(flow),
-                n_tags ? " with those tags" : "", *ns ? "namespace '" : "any namespace", ns,
-                *ns ? "'" : "", *ns ? " (--namespace= shows every namespace)" : "");
+                n_tags ? " with those tags" : "", *cns ? "namespace '" : "any namespace", cns,
+                *cns ? "'" : "", *cns ? " (--namespace= shows every namespace)" : "");
         mf_client_runs_free(l);
         code = 0;
         goto out;

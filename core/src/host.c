@@ -19,6 +19,10 @@ static struct host_state {
     json_t *config;          /* $MFLOW_HOME/config.json, or NULL */
     mf_registry *reg;
     mf_output_fn output;
+    /* the datastore of datastore_put/get (the storage plugin), started on first use */
+    const struct mf_plugin_desc *ds_desc;
+    const struct mf_storage_ops *ds_ops;
+    void *ds_state;
 } H;
 
 /* What a forked child inherited and forgot (mf_host_forget): held here, not freed, so that
@@ -138,6 +142,65 @@ static const char *host_datastore_root(void)
     return mf_host_datastore_root();
 }
 
+static const struct mf_host_api host_api;
+
+/* The configured datastore, for a scheduler plugin's datastore_put/get: opened on first use
+ * and closed by mf_host_fini. */
+static int host_ds(void)
+{
+    if (H.ds_desc)
+        return 0;
+    mf_registry *reg = mf_host_registry();
+    const struct mf_plugin_desc *d =
+        reg ? mf_registry_find(reg, MF_PLUGIN_STORAGE, mf_host_storage()) : NULL;
+    if (!d) {
+        host_log(MF_LOG_ERROR, "datastore", "%s",
+                 reg ? mf_registry_error(reg) : "out of memory loading plugins");
+        return reg ? MF_EUNAVAIL : MF_ENOMEM;
+    }
+    int rc = d->init(&host_api, &H.ds_state);
+    if (rc) {
+        host_log(MF_LOG_ERROR, "datastore", "storage plugin '%s' did not start: %s",
+                 mf_host_storage(), mf_strerror(rc));
+        return rc;
+    }
+    H.ds_desc = d;
+    H.ds_ops = d->ops;
+    return 0;
+}
+
+static void host_ds_close(void)
+{
+    if (H.ds_desc)
+        H.ds_desc->fini(H.ds_state);
+    H.ds_desc = NULL;
+    H.ds_ops = NULL;
+    H.ds_state = NULL;
+}
+
+static int host_datastore_put(const char *key, const void *data, size_t len)
+{
+    if (!key || !*key || (!data && len))
+        return MF_EINVAL;
+    int rc = host_ds();
+    if (rc)
+        return rc;
+    struct mf_iov iov = {data, len};
+    rc = H.ds_ops->put(H.ds_state, key, &iov, 1, 0);
+    if (rc)
+        host_log(MF_LOG_ERROR, "datastore", "cannot store %s: %s", key,
+                 H.ds_ops->last_error(H.ds_state));
+    return rc;
+}
+
+static int host_datastore_get(const char *key, struct mf_buf *out)
+{
+    if (!key || !*key || !out)
+        return MF_EINVAL;
+    int rc = host_ds();
+    return rc ? rc : H.ds_ops->get(H.ds_state, key, out);
+}
+
 static const struct mf_host_api host_api = {
     .struct_size = sizeof(struct mf_host_api),
     .abi_major = MF_PLUGIN_ABI_MAJOR,
@@ -147,8 +210,8 @@ static const struct mf_host_api host_api = {
     .config_get = host_config_get,
     .home = host_home,
     .task_output = host_task_output,
-    .datastore_put = NULL,   /* set up by the scheduler work; absent until then */
-    .datastore_get = NULL,
+    .datastore_put = host_datastore_put,
+    .datastore_get = host_datastore_get,
     .datastore_root = host_datastore_root,
 };
 
@@ -230,6 +293,7 @@ int mf_host_init(const struct mf_host_opts *o)
 
 void mf_host_fini(void)
 {
+    host_ds_close();
     mf_registry_destroy(H.reg);
     json_decref(H.config);
     free(H.home);
@@ -240,6 +304,32 @@ void mf_host_fini(void)
     free(H.ns);
     free(H.user);
     memset(&H, 0, sizeof H);
+}
+
+int mf_host_override(const char *compute, const char *storage, const char *ns)
+{
+    char *c = compute ? strdup(compute) : NULL, *st = storage ? strdup(storage) : NULL;
+    char *n = ns ? strdup(ns) : NULL;
+    if ((compute && !c) || (storage && !st) || (ns && !n)) {
+        free(c);
+        free(st);
+        free(n);
+        return MF_ENOMEM;
+    }
+    if (c) {
+        free(H.compute);
+        H.compute = c;
+    }
+    if (st) {
+        host_ds_close();   /* it was another plugin's */
+        free(H.storage);
+        H.storage = st;
+    }
+    if (n) {
+        free(H.ns);
+        H.ns = n;
+    }
+    return 0;
 }
 
 void mf_host_forget(void)

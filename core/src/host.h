@@ -25,6 +25,11 @@ void mf_host_fini(void);
  * and the child's own loading of the same files finds it there. */
 void mf_host_forget(void);
 
+/* Replace the compute plugin, the storage plugin or the namespace (NULL: keep it) after
+ * mf_host_init: a command whose own options or records name them (`mflow deploy --compute`,
+ * a deployment's firing). 0 or MF_ENOMEM. */
+int mf_host_override(const char *compute, const char *storage, const char *ns);
+
 /* Plugin messages above this level (enum mf_log_level) are not shown unless MFLOW_DEBUG is
  * set; MF_LOG_INFO by default. */
 void mf_host_set_log_level(int level);

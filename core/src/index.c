@@ -1,11 +1,13 @@
 /* The lmdb metadata index (index.h).
  *
- * One lmdb environment in the index directory with four named databases:
+ * One lmdb environment in the index directory with five named databases:
  *   meta      "format" -> decimal text of MF_INDEX_FORMAT; "txn" -> the id of the last
  *             write transaction (8 bytes little-endian), written by every commit (stamp)
  *   counters  flow -> next run id (8 bytes big-endian)
  *   runs      flow '\0' run_id(BE8) -> run record
  *   tasks     flow '\0' run_id(BE8) step '\0' task_id(BE8) -> task record
+ *   deployments  name '\0' version(BE8) -> the version's record, JSON text (deploy.h);
+ *             created on first open by an mflow that knows it
  * Big-endian ids make lmdb's bytewise key order numeric, so a flow's runs are one contiguous,
  * ordered range and a run's tasks are ordered by step name, then task id.
  *
@@ -50,7 +52,7 @@ static const size_t map_sizes[] = {(size_t)64 << 30, (size_t)8 << 30, (size_t)1 
 
 struct mf_index {
     MDB_env *env;
-    MDB_dbi meta, counters, runs, tasks;
+    MDB_dbi meta, counters, runs, tasks, deployments;
     int opened;          /* 0: a handle that only carries the failure of mf_index_open */
     size_t map_size;
     MDB_txn *rtxn;       /* reusable read transaction; reset when rdepth is 0 */
@@ -853,7 +855,8 @@ static int mkdir_p(char *path)
     return S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
-static const char *const dbi_names[] = {"meta", "counters", "runs", "tasks"};
+static const char *const dbi_names[] = {"meta", "counters", "runs", "tasks", "deployments"};
+#define N_DBIS (sizeof dbi_names / sizeof *dbi_names)
 
 /* Open the named databases, checking that this is an mflow index of our format. With
  * create = 0 (a read transaction, never waits for a writer) an empty or incomplete index
@@ -879,7 +882,7 @@ static int open_dbis(mf_index *ix, int create)
     for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); !mrc;
          mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         int ours = 0;
-        for (size_t j = 0; j < 4; j++)
+        for (size_t j = 0; j < N_DBIS; j++)
             if (k.mv_size == strlen(dbi_names[j]) && !memcmp(k.mv_data, dbi_names[j], k.mv_size))
                 ours = 1;
         if (!ours) {
@@ -951,8 +954,8 @@ static int open_dbis(mf_index *ix, int create)
             goto out;
         }
     }
-    MDB_dbi *dbis[] = {&ix->counters, &ix->runs, &ix->tasks};
-    for (size_t j = 0; j < 3; j++) {
+    MDB_dbi *dbis[] = {&ix->counters, &ix->runs, &ix->tasks, &ix->deployments};
+    for (size_t j = 0; j < N_DBIS - 1; j++) {
         mrc = mdb_dbi_open(txn, dbi_names[j + 1], create ? MDB_CREATE : 0, dbis[j]);
         if (mrc == MDB_NOTFOUND && !create) {
             rc = MF_ENOTFOUND;
@@ -1637,8 +1640,173 @@ int mf_index_clear(mf_index *ix)
     int mrc = mdb_drop(txn, ix->runs, 0);
     if (!mrc)
         mrc = mdb_drop(txn, ix->tasks, 0);
+    if (!mrc)
+        mrc = mdb_drop(txn, ix->deployments, 0);
     if (mrc)
         rc = fail_mdb(ix, mrc, "cannot clear");
+    return wr_end(ix, txn, rc);
+}
+
+/* ---- deployments ---------------------------------------------------------------------------- */
+
+#define DEPLOY_KEY_MAX (MF_NAME_MAX + 9)
+#define DEPLOY_VAL_MAX (1 << 20)
+
+static size_t deploy_key(uint8_t *k, const char *name, size_t nlen, int with_version,
+                         int64_t version)
+{
+    memcpy(k, name, nlen);
+    k[nlen] = 0;
+    if (!with_version)
+        return nlen + 1;
+    be64_put(k + nlen + 1, (uint64_t)version);
+    return nlen + 9;
+}
+
+/* The JSON text of a sealed deployment value: its length in *len, or NULL when it does not
+ * check (checksum, a NUL inside). */
+static const char *deploy_text(const MDB_val *k, const MDB_val *v, size_t *len)
+{
+    if (!sealed("deployments", k, v, len) || *len == 0 || memchr(v->mv_data, 0, *len))
+        return NULL;
+    return v->mv_data;
+}
+
+static int deployment_ok(const MDB_val *k, const MDB_val *v)
+{
+    size_t nlen = strnlen(k->mv_data, k->mv_size), len;
+    return nlen > 0 && nlen < MF_NAME_MAX && k->mv_size == nlen + 9 &&
+           deploy_text(k, v, &len) != NULL;
+}
+
+int mf_index_put_deployment(mf_index *ix, const char *name, int64_t version, const char *json)
+{
+    int rc = ready(ix);
+    size_t nlen, jlen = json ? strlen(json) : 0;
+    if (rc || (rc = check_name(ix, "deployment", name, &nlen)) ||
+        (rc = check_id(ix, "deployment version", version, 1)))
+        return rc;
+    if (jlen == 0 || jlen > DEPLOY_VAL_MAX)
+        return fail(ix, MF_EINVAL, "deployment %s version %lld: a record of %zu bytes (1 to %d)",
+                    name, (long long)version, jlen, DEPLOY_VAL_MAX);
+    uint8_t kb[DEPLOY_KEY_MAX];
+    MDB_val k = {deploy_key(kb, name, nlen, 1, version), kb};
+    uint8_t *vb = malloc(jlen + SUM_LEN);
+    if (!vb)
+        return fail(ix, MF_ENOMEM, "out of memory");
+    memcpy(vb, json, jlen);
+    MDB_val v = {seal("deployments", &k, vb, jlen), vb};
+    MDB_txn *txn;
+    if ((rc = wr_begin(ix, &txn))) {
+        free(vb);
+        return rc;
+    }
+    int mrc = mdb_put(txn, ix->deployments, &k, &v, 0);
+    free(vb);
+    if (mrc)
+        rc = fail_mdb(ix, mrc, "cannot store a deployment");
+    return wr_end(ix, txn, rc);
+}
+
+int mf_index_list_deployments(mf_index *ix, const char *name, mf_index_deployment_cb cb, void *ud)
+{
+    int rc = ready(ix);
+    size_t nlen = 0;
+    if (rc || (name && (rc = check_name(ix, "deployment", name, &nlen))))
+        return rc;
+    if (!cb)
+        return fail(ix, MF_EINVAL, "no callback given");
+    MDB_txn *txn;
+    if ((rc = rd_begin(ix, &txn)))
+        return rc;
+    MDB_cursor *cur;
+    int mrc = mdb_cursor_open(txn, ix->deployments, &cur);
+    if (mrc) {
+        rc = fail_mdb(ix, mrc, "cannot list deployments");
+        rd_end(ix, txn);
+        return rc;
+    }
+    if (txn == ix->wtxn)
+        ix->wlisting++;
+    uint8_t kb[DEPLOY_KEY_MAX], prev[DEPLOY_KEY_MAX];
+    size_t pl = name ? deploy_key(kb, name, nlen, 0, 0) : 0, prev_len = 0;
+    MDB_val k = {pl, kb}, v;
+    mrc = mdb_cursor_get(cur, &k, &v, name ? MDB_SET_RANGE : MDB_FIRST);
+    for (; !mrc; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (name && (k.mv_size < pl || memcmp(k.mv_data, kb, pl)))
+            break;
+        size_t len, kl = strnlen(k.mv_data, k.mv_size);
+        const char *text = deploy_text(&k, &v, &len);
+        if (!text || kl == 0 || kl >= MF_NAME_MAX || k.mv_size != kl + 9 ||
+            !in_order(prev, sizeof prev, &prev_len, &k, 1)) {
+            rc = fail(ix, MF_ECORRUPT, "the index is damaged (a deployment record does not "
+                                       "check): run `mflow reindex` to rebuild it from the "
+                                       "datastore");
+            break;
+        }
+        char dname[MF_NAME_MAX];
+        memcpy(dname, k.mv_data, kl);
+        dname[kl] = 0;
+        char *copy = malloc(len + 1);
+        if (!copy) {
+            rc = fail(ix, MF_ENOMEM, "out of memory");
+            break;
+        }
+        memcpy(copy, text, len);
+        copy[len] = 0;
+        int64_t ver = (int64_t)be64_get((const uint8_t *)k.mv_data + kl + 1);
+        leave();
+        rc = cb(ud, dname, ver, copy);
+        enter(ix);
+        free(copy);
+        if (rc)
+            break;
+    }
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = fail_mdb(ix, mrc, "cannot list deployments");
+    mdb_cursor_close(cur);
+    if (txn == ix->wtxn)
+        ix->wlisting--;
+    rd_end(ix, txn);
+    return rc;
+}
+
+int mf_index_delete_deployment(mf_index *ix, const char *name)
+{
+    int rc = ready(ix);
+    size_t nlen;
+    if (rc || (rc = check_name(ix, "deployment", name, &nlen)))
+        return rc;
+    if (ix->wlisting)
+        return fail(ix, MF_EINVAL, "cannot delete from inside a listing");
+    MDB_txn *txn;
+    if ((rc = wr_begin(ix, &txn)))
+        return rc;
+    MDB_cursor *cur = NULL;
+    int mrc = mdb_cursor_open(txn, ix->deployments, &cur);
+    uint8_t kb[DEPLOY_KEY_MAX];
+    size_t pl = deploy_key(kb, name, nlen, 0, 0);
+    MDB_val k = {pl, kb}, v;
+    int n = 0;
+    if (!mrc)
+        for (mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); !mrc;
+             mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) {
+            if (k.mv_size < pl || memcmp(k.mv_data, kb, pl))
+                break;
+            if ((mrc = mdb_cursor_del(cur, 0)))
+                break;
+            n++;
+            k.mv_size = pl;
+            k.mv_data = kb;
+        }
+    if (mrc == MDB_NOTFOUND)
+        mrc = 0;
+    if (cur)
+        mdb_cursor_close(cur);
+    if (mrc)
+        rc = fail_mdb(ix, mrc, "cannot delete a deployment");
+    else if (!n)
+        rc = fail(ix, MF_ENOTFOUND, "no deployment named %s", name);
     return wr_end(ix, txn, rc);
 }
 
@@ -1719,7 +1887,8 @@ int mf_index_check(mf_index *ix)
     if (!(rc = txn == ix->wtxn ? 0 : stamp_check(ix, txn)) &&
         !(rc = check_dbi(ix, txn, ix->counters, "run counters", counter_ok)) &&
         !(rc = check_dbi(ix, txn, ix->runs, "runs", run_ok)) &&
-        !(rc = check_dbi(ix, txn, ix->tasks, "tasks", task_ok)))
+        !(rc = check_dbi(ix, txn, ix->tasks, "tasks", task_ok)) &&
+        !(rc = check_dbi(ix, txn, ix->deployments, "deployments", deployment_ok)))
         rc = check_dbi(ix, txn, 0, "free list", free_ok);
     rd_end(ix, txn);
     return rc;

@@ -74,6 +74,18 @@ int mf_index_list_tasks(mf_index *ix, const char *flow, int64_t run_id, const ch
 int mf_index_add_tag(mf_index *ix, const char *flow, int64_t run_id, const char *tag);
 int mf_index_remove_tag(mf_index *ix, const char *flow, int64_t run_id, const char *tag);
 
+/* Deployments (deploy.h): one record per version of each, JSON text as deploy.c writes it.
+ * Names are at most MF_NAME_MAX - 1 bytes; versions from 1. Putting a version again replaces
+ * it. */
+int mf_index_put_deployment(mf_index *ix, const char *name, int64_t version, const char *json);
+/* Every version of deployment `name` (NULL: of every deployment), ordered by name then
+ * version; json is malloc'd for the call only. A non-zero return stops the listing and is
+ * returned. */
+typedef int (*mf_index_deployment_cb)(void *ud, const char *name, int64_t version, const char *json);
+int mf_index_list_deployments(mf_index *ix, const char *name, mf_index_deployment_cb cb, void *ud);
+/* Remove every version of `name`: 0, or MF_ENOTFOUND when it has none. */
+int mf_index_delete_deployment(mf_index *ix, const char *name);
+
 /* Remove everything except the run id counters (for reindex). */
 int mf_index_clear(mf_index *ix);
 

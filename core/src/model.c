@@ -76,6 +76,21 @@ char *mf_key_package(const char *sha256)
     return mf_strf(MF_KEY_PACKAGES "%s" MF_KEY_PACKAGE_EXT, sha256);
 }
 
+char *mf_key_deployment(const char *name, int64_t version)
+{
+    return mf_strf(MF_KEY_DEPLOYMENTS "%s/%lld.json", name, (long long)version);
+}
+
+char *mf_key_deployment_current(const char *name)
+{
+    return mf_strf(MF_KEY_DEPLOYMENTS "%s/current.json", name);
+}
+
+char *mf_key_deployment_prefix(const char *name)
+{
+    return mf_strf(MF_KEY_DEPLOYMENTS "%s/", name);
+}
+
 void mf_blob_path(const char *key, char *buf, size_t bufsz)
 {
     if (!buf || !bufsz)
@@ -157,6 +172,47 @@ int mf_key_parse(const char *key, struct mf_key_parts *out)
     out->attempt = (uint32_t)att;
     out->kind = MF_KEY_TASK;
     return MF_KEY_TASK;
+}
+
+int mf_key_deployment_parse(const char *key, char name[MF_NAME_MAX], int64_t *version)
+{
+    size_t pl = strlen(MF_KEY_DEPLOYMENTS);
+    if (!key || strncmp(key, MF_KEY_DEPLOYMENTS, pl) != 0)
+        return MF_EINVAL;
+    const char *p = key + pl, *slash = strchr(p, '/');
+    if (!slash || (size_t)(slash - p) >= MF_NAME_MAX)
+        return MF_EINVAL;
+    memcpy(name, p, (size_t)(slash - p));
+    name[slash - p] = '\0';
+    if (!mf_deploy_name_valid(name))
+        return MF_EINVAL;
+    p = slash + 1;
+    if (!strcmp(p, "current.json")) {
+        *version = 0;
+        return 0;
+    }
+    uint64_t v;
+    size_t n = number(p, INT64_MAX, &v);
+    if (!n || v < 1 || strcmp(p + n, ".json") != 0)
+        return MF_EINVAL;
+    *version = (int64_t)v;
+    return 0;
+}
+
+int mf_deploy_name_valid(const char *s)
+{
+    /* letters, digits, '_' and '-', not starting with '-': it names a namespace, files
+     * under $MFLOW_HOME and a crontab marker */
+    size_t n = s ? strlen(s) : 0;
+    if (n == 0 || n > MF_DEPLOY_NAME_MAX || s[0] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_' || c == '-'))
+            return 0;
+    }
+    return 1;
 }
 
 int mf_key_package_parse(const char *key, char sha256[65])

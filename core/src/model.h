@@ -13,6 +13,10 @@
  *                                                     when too long for a command line
  *   blobs/<ab>/<sha256>                               artifact values      mf_blob_path
  *   packages/<sha256>.tar.zst                         code packages        mf_key_package
+ *   deployments/<name>/<version>.json                 a deployment's       mf_key_deployment
+ *                                                     version (deploy.h)
+ *   deployments/<name>/current.json                   its current version, mf_key_deployment_current
+ *                                                     absent once deleted
  *
  * (one directory per step, not per task: creating inodes is most of a small task's cost)
  */
@@ -76,6 +80,8 @@ struct mf_task_rec {
 /* Code package keys: MF_KEY_PACKAGES <sha256> MF_KEY_PACKAGE_EXT. */
 #define MF_KEY_PACKAGES "packages/"
 #define MF_KEY_PACKAGE_EXT ".tar.zst"
+/* Deployment keys (deploy.h). */
+#define MF_KEY_DEPLOYMENTS "deployments/"
 /* Room for a blob's key, "blobs/ab/" + 64 hex + NUL. */
 #define MF_BLOB_PATH_SIZE (9 + 64 + 1)
 
@@ -92,6 +98,11 @@ char *mf_key_log(const char *flow, int64_t run, const char *step, int64_t task, 
 char *mf_key_inputs(const char *flow, int64_t run, const char *step, int64_t task);
 /* sha256: 64 lowercase hex characters. */
 char *mf_key_package(const char *sha256);
+/* A deployment's version record, and the pointer to its current version. */
+char *mf_key_deployment(const char *name, int64_t version);
+char *mf_key_deployment_current(const char *name);
+/* The prefix of every key of one deployment, "deployments/<name>/". */
+char *mf_key_deployment_prefix(const char *name);
 /* Storage key of a blob into buf (MF_BLOB_PATH_SIZE bytes; shorter truncates). */
 void mf_blob_path(const char *key, char *buf, size_t bufsz);
 
@@ -115,6 +126,16 @@ struct mf_key_parts {
  * (shorter than MF_NAME_MAX), run and task ids from 1 and attempts from 0 in decimal without
  * sign, spaces or leading zeros, attempts that fit uint32_t, nothing before or after. */
 int mf_key_parse(const char *key, struct mf_key_parts *out);
+
+/* A deployment's name: 1 to MF_DEPLOY_NAME_MAX letters, digits, '_' and '-', not starting
+ * with '-'. */
+#define MF_DEPLOY_NAME_MAX 100
+int mf_deploy_name_valid(const char *s);
+
+/* A deployment key: name (MF_NAME_MAX bytes) and *version (0 for current.json). 0, or
+ * MF_EINVAL for any other key. Strict as mf_key_parse: names as mf_deploy_name_valid
+ * takes them, versions from 1 without leading zeros. */
+int mf_key_deployment_parse(const char *key, char name[MF_NAME_MAX], int64_t *version);
 
 /* The sha256 (64 lowercase hex and a NUL into sha256) of a package key; 0 or MF_EINVAL. */
 int mf_key_package_parse(const char *key, char sha256[65]);

@@ -1,6 +1,8 @@
 /* Rebuilding the index from the datastore (reindex.h). */
 #include "reindex.h"
 
+#include "deploy.h"
+
 #include "util.h"
 
 #include <stdarg.h>
@@ -356,6 +358,8 @@ int mf_reindex(struct mf_store *st, mf_index *ix, mf_reindex_warn_fn warn, void 
             rc = put_tasks(&x, batch, nb);
     }
     free(batch);
+    if (!rc)
+        rc = mf_deploy_reindex(st, ix, warn, ud, &stats->deployments, err);
     if (rc) {
         mf_index_abort(ix);
         if (!*err)

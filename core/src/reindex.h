@@ -4,6 +4,7 @@
  * index's runs and tasks (run id counters stay), lists "runs/" through the storage plugin,
  * reads every run record and, for every task, the record of its highest attempt, and puts
  * them in batches. Runs executed elsewhere on a shared datastore become visible this way.
+ * Deployments follow (mf_deploy_reindex), in the same transaction.
  * A damaged record is reported through the warning callback, by key, and skipped. */
 #ifndef MF_REINDEX_H
 #define MF_REINDEX_H
@@ -18,6 +19,7 @@ struct mf_reindex_stats {
     size_t runs;                 /* run records indexed */
     size_t tasks;                /* task records indexed */
     size_t skipped;              /* records reported and skipped */
+    size_t deployments;          /* deployments recovered (deploy.h) */
 };
 
 /* Called once per skipped record with a message that names its key; may be NULL. */

@@ -73,3 +73,22 @@ void mf_compute_close(struct mf_compute *c)
         memset(c, 0, sizeof *c);
     }
 }
+
+int mf_scheduler_open(const char *name, struct mf_scheduler *s, char **err)
+{
+    memset(s, 0, sizeof *s);
+    int rc = 0;
+    s->desc = open_plugin(MF_PLUGIN_SCHEDULER, name, &s->state, &rc, err);
+    if (!s->desc)
+        return rc;
+    s->ops = s->desc->ops;
+    return 0;
+}
+
+void mf_scheduler_close(struct mf_scheduler *s)
+{
+    if (s && s->desc) {
+        s->desc->fini(s->state);
+        memset(s, 0, sizeof *s);
+    }
+}

@@ -24,4 +24,15 @@ struct mf_compute {
 int mf_compute_open(const char *name, struct mf_compute *c, char **err);
 void mf_compute_close(struct mf_compute *c);
 
+/* A scheduler plugin (production deployments), started. */
+struct mf_scheduler {
+    const struct mf_plugin_desc *desc;
+    const struct mf_scheduler_ops *ops;
+    void *state;
+};
+
+/* Open scheduler plugin `name` (init'ed); codes and messages as mf_store_open. */
+int mf_scheduler_open(const char *name, struct mf_scheduler *s, char **err);
+void mf_scheduler_close(struct mf_scheduler *s);
+
 #endif

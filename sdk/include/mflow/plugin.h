@@ -417,8 +417,25 @@ struct mf_storage_ops {
 /* Scheduler: production deployments of a flow.                                               */
 
 /* What a scheduler needs to know about a flow: its graph as JSON (the same document
- * `mflow show --json` prints: steps, successors, foreach, join, resources, parameters),
- * the code package address and the datastore root. */
+ * `mflow show --json` prints, byte for byte: steps, successors, foreach, join, resources,
+ * parameters), the code package address (a datastore key, "packages/<sha256>.tar.zst") and
+ * the datastore root tasks must use. `mflow deploy` hands these options, in this order
+ * (a plugin ignores keys it does not know; more may be added):
+ *   name=D                 the deployment's name (letters, digits, '_', '-')
+ *   version=N              its new version, from 1
+ *   namespace=production:D the namespace its runs belong to
+ *   compute=NAME           the compute plugin its runs use
+ *   storage=NAME           the storage plugin of the datastore
+ *   output=PATH            only when `--output` was given
+ *   mflow=PATH             the absolute path of the mflow that deploys
+ *   home=DIR               its $MFLOW_HOME
+ *   log=PATH               where a firing's output goes ($MFLOW_HOME/deployments/D/log)
+ *   source=PATH            the flow's source file, when it has one (a .c)
+ *   param.NAME=VALUE       each parameter given, checked against the flow's parameters
+ * `mflow deployments fire D [--version N]`, run with the same home, storage and datastore
+ * root, is a firing: it takes D's lock, runs the stored package in the namespace with the tag
+ * deployment_version:N and records the firing; a scheduler may run that, or run the tasks
+ * itself. The host's datastore_put/datastore_get reach the configured datastore. */
 struct mf_flow_desc {
     uint32_t struct_size;
     uint32_t reserved;
