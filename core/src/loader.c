@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -745,4 +746,98 @@ const struct mf_plugin_desc *mf_registry_find(mf_registry *r, uint32_t kind, con
     free(known);
     free(dirs);
     return NULL;
+}
+
+/* The schemes a loaded storage plugin lists, or NULL (a table older than 1.3, or none). */
+static const char *const *schemes_of(const struct plugin *p)
+{
+    if (!p->info.loaded || p->info.kind != MF_PLUGIN_STORAGE)
+        return NULL;
+    const struct mf_storage_ops *ops = p->info.desc->ops;
+    return MF_HAS_FIELD(ops, schemes) ? ops->schemes : NULL;
+}
+
+static int lists_scheme(const struct plugin *p, const char *scheme, size_t len)
+{
+    const char *const *s = schemes_of(p);
+    for (size_t i = 0; s && s[i] && i < 64; i++)
+        if (strlen(s[i]) == len && !strncasecmp(s[i], scheme, len))
+            return 1;
+    return 0;
+}
+
+/* "local (file), s3 (s3), memory (no schemes)" for the loaded storage plugins. */
+static char *storage_schemes(const mf_registry *r)
+{
+    char *list = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&list, &len);
+    if (!f)
+        return NULL;
+    int n = 0;
+    for (size_t i = 0; i < r->n_plugins; i++) {
+        const struct plugin *p = r->plugins[i];
+        if (!p->info.loaded || p->info.kind != MF_PLUGIN_STORAGE)
+            continue;
+        fprintf(f, "%s%s (", n++ ? ", " : "", p->name);
+        const char *const *s = schemes_of(p);
+        size_t j = 0;
+        for (; s && s[j] && j < 64; j++)
+            fprintf(f, "%s%s://", j ? ", " : "", s[j]);
+        fputs(j ? ")" : "no schemes)", f);
+    }
+    if (!n)
+        fputs("none", f);
+    if (fclose(f)) {
+        free(list);
+        return NULL;
+    }
+    return list;
+}
+
+int mf_registry_find_scheme(mf_registry *r, const char *root, const struct mf_plugin_desc **out)
+{
+    if (!r || !root || !out)
+        return MF_EINVAL;
+    *out = NULL;
+    const char *sep = strstr(root, "://");
+    size_t len = sep ? (size_t)(sep - root) : 0;
+    if (!len) {
+        set_error(r, "datastore root '%s' has no scheme (SCHEME://...)", root);
+        return MF_EINVAL;
+    }
+    /* Which plugin claims a scheme can only be known from all of them. */
+    if (!r->scanned_all && mf_registry_load_all(r)) {
+        set_error(r, "out of memory while loading the storage plugins");
+        return MF_ENOMEM;
+    }
+    const struct plugin *found = NULL;
+    for (size_t i = 0; i < r->n_plugins; i++) {
+        const struct plugin *p = r->plugins[i];
+        if (!lists_scheme(p, root, len))
+            continue;
+        if (found) {
+            set_error(r,
+                      "two storage plugins serve %.*s:// roots: '%s' (%s) and '%s' (%s); "
+                      "choose one with --storage=NAME (or MFLOW_STORAGE), or remove one of "
+                      "them from the plugin path",
+                      (int)len, root, found->name, found->path, p->name, p->path);
+            return MF_EINVAL;
+        }
+        found = p;
+    }
+    if (found) {
+        *out = found->info.desc;
+        return 0;
+    }
+    char *known = storage_schemes(r);
+    char *dirs = searched_dirs(r);
+    set_error(r,
+              "no storage plugin serves %.*s:// roots like '%s' (storage plugins found: %s; "
+              "searched %s); install the plugin for that scheme in a directory of "
+              "MFLOW_PLUGIN_PATH, or name one with --storage=NAME",
+              (int)len, root, root, known ? known : "?", dirs ? dirs : "?");
+    free(known);
+    free(dirs);
+    return MF_ENOTFOUND;
 }

@@ -55,6 +55,13 @@ const struct mf_plugin_info *mf_registry_at(const mf_registry *r, size_t i);
 const struct mf_plugin_desc *mf_registry_find(mf_registry *r, uint32_t kind, const char *name);
 const char *mf_registry_error(const mf_registry *r);
 
+/* The storage plugin whose `schemes` (ABI 1.3) lists the scheme of root ("sqlite" of
+ * "sqlite:///x.db", compared without case). Loads every plugin to know. 0 with *out set;
+ * MF_ENOTFOUND when none serves it (the message names the scheme and the storage plugins
+ * found with their schemes); MF_EINVAL when two claim it (the message names both) or root
+ * has no scheme; MF_ENOMEM. */
+int mf_registry_find_scheme(mf_registry *r, const char *root, const struct mf_plugin_desc **out);
+
 /* "compute", "storage", "scheduler" or "unknown". */
 const char *mf_plugin_kind_name(uint32_t kind);
 
