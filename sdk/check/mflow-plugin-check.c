@@ -848,6 +848,14 @@ static char *output_of(void *state, mf_job *job, const char *path, int stream)
     return s;
 }
 
+/* For showing: the text up to its first newline. */
+static char *first_line(char *s)
+{
+    if (s)
+        s[strcspn(s, "\n")] = '\0';
+    return s;
+}
+
 static int submit_sh(void *state, const char *script, uint32_t timeout_s, const char *tag,
                      mf_job **job, char *out, char *err)
 {
@@ -934,9 +942,10 @@ static void check_compute(void)
               state_name(st[1].state), st[1].exit_code);
         char *o = output_of(state, jobs[0], out1, MF_STREAM_STDOUT);
         char *e = output_of(state, jobs[0], err1, MF_STREAM_STDERR);
-        expect(o && strstr(o, "hi 42"), "its stdout (file or logs) holds what it printed, with the "
-              "spec's env (%s)", o ? o : "none");
-        expect(e && strstr(e, "oops"), "its stderr holds what it printed (%s)", e ? e : "none");
+        int has_o = o && strstr(o, "hi 42"), has_e = e && strstr(e, "oops");
+        expect(has_o, "its stdout (file or logs) holds what it printed, with the spec's env "
+               "('%s')", o ? first_line(o) : "none");
+        expect(has_e, "its stderr holds what it printed ('%s')", e ? first_line(e) : "none");
         free(o);
         free(e);
     }
@@ -979,9 +988,11 @@ static void check_compute(void)
 
     /* A job whose program does not exist fails at submit or as a failed job, never hangs. */
     const char *argv[] = {"/nonexistent/mflow-plugin-check", NULL};
+    snprintf(out1, sizeof out1, "%s/none.stdout", scratch);
+    snprintf(err1, sizeof err1, "%s/none.stderr", scratch);
     struct mf_job_spec spec = {.struct_size = sizeof spec, .argv = argv, .pathspec = "CheckFlow/1/none/1",
                                .flow_name = "CheckFlow", .step_name = "none", .run_id = 1,
-                               .task_id = 2};
+                               .task_id = 2, .stdout_path = out1, .stderr_path = err1};
     job = NULL;
     rc = C->submit(state, &spec, &job);
     if (rc != 0) {
