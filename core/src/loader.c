@@ -12,6 +12,9 @@
 #include <ltdl.h>
 
 #include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -32,6 +35,7 @@
 struct plugin {
     struct mf_plugin_info info; /* points at the owned strings below */
     char *path, *name, *version, *description, *error;
+    char *warning;              /* a loaded plugin that exports more than its entry */
     lt_dlhandle handle;         /* NULL when refused */
     dev_t dev;                  /* the same file reached twice is loaded once */
     ino_t ino;
@@ -216,6 +220,7 @@ static void plugin_free(struct plugin *p)
     free(p->version);
     free(p->description);
     free(p->error);
+    free(p->warning);
     free(p);
 }
 
@@ -494,6 +499,124 @@ static int check_desc(mf_registry *r, struct plugin *p, const struct mf_plugin_d
     return 0;
 }
 
+static int by_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The symbols a 64-bit ELF file defines for others, beside the entry, sorted: functions and
+ * data of global or weak binding in its dynamic symbol table. "" when none (or not a 64-bit
+ * ELF file: it loaded, so this check has nothing to say); NULL when out of memory. A plugin's
+ * helpers that leak out can collide with the host's or another plugin's; -fvisibility=hidden
+ * and MF_PLUGIN_EXPORT on the entry alone keep them in. */
+static char *extra_exports(const char *path)
+{
+    char *list = NULL;
+    size_t len = 0;
+    const char *shown[8];
+    FILE *f = open_memstream(&list, &len);
+    if (!f)
+        return NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    void *map = MAP_FAILED;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(Elf64_Ehdr))
+        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (fd >= 0)
+        close(fd);
+    if (map != MAP_FAILED) {
+        const unsigned char *b = map;
+        size_t size = (size_t)st.st_size;
+        const Elf64_Ehdr *eh = map;
+        int n = 0;
+        if (!memcmp(eh->e_ident, ELFMAG, SELFMAG) && eh->e_ident[EI_CLASS] == ELFCLASS64 &&
+            eh->e_shentsize == sizeof(Elf64_Shdr) && eh->e_shoff < size &&
+            eh->e_shnum <= (size - eh->e_shoff) / sizeof(Elf64_Shdr)) {
+            const Elf64_Shdr *sh = (const Elf64_Shdr *)(b + eh->e_shoff);
+            for (size_t i = 0; i < eh->e_shnum; i++) {
+                if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh->e_shnum)
+                    continue;
+                const Elf64_Shdr *str = &sh[sh[i].sh_link];
+                if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||
+                    str->sh_offset > size || str->sh_size > size - str->sh_offset)
+                    break;
+                const Elf64_Sym *sym = (const Elf64_Sym *)(b + sh[i].sh_offset);
+                size_t count = sh[i].sh_size / sizeof *sym;
+                const char *names = (const char *)(b + str->sh_offset);
+                for (size_t j = 0; j < count; j++) {
+                    int bind = ELF64_ST_BIND(sym[j].st_info), type = ELF64_ST_TYPE(sym[j].st_info);
+                    if (sym[j].st_shndx == SHN_UNDEF || sym[j].st_name >= str->sh_size ||
+                        (bind != STB_GLOBAL && bind != STB_WEAK) ||
+                        (type != STT_FUNC && type != STT_OBJECT && type != STT_TLS &&
+                         type != STT_GNU_IFUNC) ||
+                        ELF64_ST_VISIBILITY(sym[j].st_other) != STV_DEFAULT)
+                        continue;
+                    const char *nm = names + sym[j].st_name;
+                    if (!memchr(nm, 0, str->sh_size - sym[j].st_name) ||
+                        !strcmp(nm, MF_PLUGIN_ENTRY_SYMBOL))
+                        continue;
+                    if (n < 8)
+                        shown[n] = nm;
+                    n++;
+                }
+                break;
+            }
+        }
+        qsort(shown, n < 8 ? (size_t)n : 8, sizeof *shown, by_str);
+        for (int i = 0; i < n && i < 8; i++)
+            fprintf(f, "%s%s", i ? ", " : "", shown[i]);
+        if (n > 8)
+            fprintf(f, " and %d more", n - 8);
+        munmap(map, size);
+    }
+    if (fclose(f)) {
+        free(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* A loaded plugin exporting more than its entry: keep a warning for `mflow plugins` and log it
+ * once. Processes started from this one (tasks) inherit MFLOW_PLUGIN_WARNED and stay quiet
+ * about the same file. */
+static int warn_exports(mf_registry *r, struct plugin *p)
+{
+    char *extra = extra_exports(p->path);
+    if (!extra)
+        return MF_ENOMEM;
+    if (*extra &&
+        asprintf(&p->warning,
+                 "%s exports %s beside %s; make them static, or build with "
+                 "-fvisibility=hidden and mark only the entry MF_PLUGIN_EXPORT (they may "
+                 "collide with the symbols of mflow or of other plugins)",
+                 p->path, extra, MF_PLUGIN_ENTRY_SYMBOL) < 0) {
+        p->warning = NULL;
+        free(extra);
+        return MF_ENOMEM;
+    }
+    free(extra);
+    if (!p->warning)
+        return 0;
+    const char *warned = getenv("MFLOW_PLUGIN_WARNED");
+    size_t pl = strlen(p->path);
+    for (const char *w = warned; w && *w;) {
+        const char *e = strchr(w, ':');
+        size_t n = e ? (size_t)(e - w) : strlen(w);
+        if (n == pl && !strncmp(w, p->path, n))
+            return 0;
+        w += n + (e ? 1 : 0);
+    }
+    if (r->host && r->host->log)
+        r->host->log(MF_LOG_WARN, p->name, "%s", p->warning);
+    char *now = NULL;
+    if (asprintf(&now, "%s%s%s", warned && *warned ? warned : "", warned && *warned ? ":" : "",
+                 p->path) >= 0) {
+        setenv("MFLOW_PLUGIN_WARNED", now, 1);
+        free(now);
+    }
+    return 0;
+}
+
 /* Open one file and record the outcome (loaded or refused). *out is its record, which is
  * the existing one when the file was seen before. */
 static int load_file(mf_registry *r, const char *path, const struct stat *st,
@@ -543,6 +666,8 @@ static int load_file(mf_registry *r, const char *path, const struct stat *st,
         }
     }
     lt_dladvise_destroy(&advise);
+    if (!rc && p->info.loaded)
+        rc = warn_exports(r, p);
     if (rc)
         goto fail;
 
@@ -559,6 +684,7 @@ static int load_file(mf_registry *r, const char *path, const struct stat *st,
     p->info.version = p->version;
     p->info.description = p->description;
     p->info.error = p->error;
+    p->info.warning = p->warning;
     r->plugins[r->n_plugins++] = p;
     *out = p;
     return 0;

@@ -20,6 +20,7 @@ struct mf_plugin_info {
     uint32_t abi_minor;
     int loaded;              /* 1: usable; 0: refused, see error */
     const char *error;       /* why it was refused: names the file, reason, both versions */
+    const char *warning;     /* loaded, but exports more than its entry (names them); or NULL */
     const struct mf_plugin_desc *desc; /* when loaded */
 };
 
