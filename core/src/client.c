@@ -190,6 +190,7 @@ static int setup_host(mf_client *c, const char *home, const char *root, const ch
                             : strdup(root ? root : mf_host_datastore_root());
     char *s = storage ? strdup(storage) : NULL;
     char *cp = strdup(mf_host_compute());
+    int chosen = mf_host_storage_chosen();
     int rc = MF_ENOMEM;
     if (h && r && cp && (s || !storage)) {
         struct mf_host_opts o;
@@ -199,6 +200,10 @@ static int setup_host(mf_client *c, const char *home, const char *root, const ch
         o.storage = s;
         o.compute = cp;
         rc = mf_host_init(&o);
+        /* The root passed on from before (or the new home's datastore) is no choice of the
+         * caller's: runs still open the storage they recorded. */
+        if (!rc && !root && !storage)
+            mf_host_set_chosen(chosen);
     }
     free(h);
     free(r);

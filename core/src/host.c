@@ -306,6 +306,11 @@ int mf_host_storage_chosen(void)
     return H.chosen;
 }
 
+void mf_host_set_chosen(int chosen)
+{
+    H.chosen = chosen;
+}
+
 int mf_host_use_storage(const char *name, const char *root)
 {
     if (!name || !*name || !root || !*root)

@@ -51,6 +51,7 @@ int mf_host_resolve_storage(char **err);
 /* 1 when the storage or the datastore root was chosen (command line, MFLOW_* or config.json):
  * then a run's recorded storage does not replace it. */
 int mf_host_storage_chosen(void);
+void mf_host_set_chosen(int chosen);
 /* Use the storage plugin and root a run recorded (before the store opens; copied). */
 int mf_host_use_storage(const char *name, const char *root);
 const char *mf_host_namespace(void);       /* "user:$USER" by default; "" = all */

@@ -74,7 +74,8 @@ static size_t ops_min_size(uint32_t kind)
 
 /* The operations a kind cannot do without: the core calls them without looking. The others
  * are optional (plugin.h says what the host does when they are NULL): compute submit_batch,
- * logs and check; storage get_file, the batch forms, root and the streaming writer. */
+ * logs, check and describe; storage get_file, the batch forms, root, the streaming writer and
+ * schemes. */
 struct op_name {
     size_t off;
     const char *name;

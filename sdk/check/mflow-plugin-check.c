@@ -47,6 +47,7 @@ static const struct mf_plugin_desc *D;
 static char home_dir[4096];
 static char scratch[4096];   /* files the checks write: a temporary directory of its own */
 static int verbose;
+static double timeout_wait = 40;   /* --timeout-wait: how long a 1 s timeout_s may take */
 static char logbuf[1 << 16];
 static size_t loglen;
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -979,7 +980,7 @@ static void check_compute(void)
     if (rc == 0) {
         struct mf_job_status st = {.struct_size = sizeof st};
         double t0 = now();
-        rc = wait_all(state, &job, 1, &st, 40);
+        rc = wait_all(state, &job, 1, &st, timeout_wait);
         expect(rc == 0 && st.state == MF_JOB_FAILED && st.timed_out == 1,
               "a job past its timeout_s (1 s) is stopped: failed with timed_out 1 (state %s, "
               "timed_out %u, %.1f s)", state_name(st.state), st.timed_out, now() - t0);
@@ -1022,7 +1023,7 @@ static int remove_one(const char *path, const struct stat *sb, int flag, struct 
 
 static const char usage[] =
     "usage: mflow-plugin-check --kind=storage|compute [--root=URL] [--set KEY=VALUE]...\n"
-    "                          [--large-mb=N] [-v] PLUGIN.so\n"
+    "                          [--large-mb=N] [--timeout-wait=SECONDS] [-v] PLUGIN.so\n"
     "Checks a plugin against the contract of <mflow/plugin.h>; see the SDK's PLUGINS.md.\n";
 
 int main(int argc, char **argv)
@@ -1035,6 +1036,8 @@ int main(int argc, char **argv)
             kind = a + 7;
         } else if (!strncmp(a, "--root=", 7)) {
             opt_root = a + 7;
+        } else if (!strncmp(a, "--timeout-wait=", 15)) {
+            timeout_wait = strtod(a + 15, NULL);
         } else if (!strncmp(a, "--large-mb=", 11)) {
             large_mb = strtoul(a + 11, NULL, 10);
         } else if (!strcmp(a, "--set") && i + 1 < argc && strchr(argv[i + 1], '=') &&

@@ -12,6 +12,7 @@ unset MFLOW_DATASTORE_ROOT MFLOW_STORAGE
 mkdir -p "$MFLOW_HOME"
 args=(--kind="$kind")
 [ "$kind" = storage ] && args+=(--root="${MFLOW_CHECK_ROOT:-$work/datastore}")
+[ -n "${MFLOW_CHECK_TIMEOUT_WAIT:-}" ] && args+=(--timeout-wait="$MFLOW_CHECK_TIMEOUT_WAIT")
 out=$("$check" "${args[@]}" "$so" 2>&1); rc=$?
 echo "$out"
 case "$out" in *"PASSED: "*) ;; *) [ $rc = 0 ] && { echo "FAIL: no PASSED summary"; exit 1; } ;; esac

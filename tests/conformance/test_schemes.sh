@@ -29,6 +29,11 @@ run_ok "inspect --json" mflow inspect LinearFlow/1 --json
 check_eq "inspect --json has the storage object" "tmpl tmpl://$TDS" \
   "$(printf '%s' "$OUT" | python3 -c 'import json,sys; s=json.load(sys.stdin)["storage"]; print(s["plugin"], s["root"])')"
 run_ok "logs without options" mflow logs LinearFlow/1/start
+# A program on the client API, opened with only a home (not its process's default), finds
+# it too.
+run_ok "the client API opened with only a home" env -u MFLOW_HOME HOME="$WORK/elsewhere" \
+  "${MFLOW_CLIENT_GET:?}" "$MFLOW_HOME" LinearFlow/1/b v
+check_eq "the client API reads the value from the tmpl store" "50" "$OUT"
 
 # A run on the default local store next to it: each run is read from its own store.
 run_flow "$FLOWS/linear.c" --base 7
