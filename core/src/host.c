@@ -137,7 +137,7 @@ static void host_task_output(const char *pathspec, int stream, const char *data,
 
 static const char *host_datastore_root(void)
 {
-    return mf_host_datastore_root();
+    return mf_host_run_root();   /* what tasks get: the open store's own root() */
 }
 
 static const struct mf_host_api host_api = {

@@ -67,10 +67,10 @@
  *    and calls init itself. So a storage plugin's instances in many processes use one
  *    datastore at once: a store must be safe across processes (atomic replacement, no
  *    in-process cache that another process could make stale, no lock held between calls).
- *    A forked task never calls fini of an instance it inherited.
+ *    The task server holds no instance: a forked task starts its own.
  *  - Threads: the host calls one instance's operations from one thread at a time, except
- *    storage operations, which the blob layer may call from several threads at once
- *    (parallel uploads and reads of one task): a storage instance must be thread-safe.
+ *    storage operations: the blob layer's streaming writer writes on a second thread while
+ *    the first calls exists and writer_commit. A storage instance must be thread-safe.
  *    last_error is asked right after the failing call, on the same thread; a per-thread
  *    message (or one guarded by a lock) keeps threads from overwriting each other's.
  *  - Settings: host->config_get(name, key) answers from the command line, the option's
@@ -250,7 +250,8 @@ struct mf_host_api {
     /* Datastore access for scheduler plugins (code packages, flow descriptors). */
     int (*datastore_put)(const char *key, const void *data, size_t len);
     int (*datastore_get)(const char *key, struct mf_buf *out);
-    /* The datastore root URL that tasks launched elsewhere must use. */
+    /* The datastore root URL that tasks launched elsewhere must use: what tasks get as
+     * --datastore-root (the storage plugin's root() once the store is open). */
     const char *(*datastore_root)(void);
 };
 
