@@ -254,6 +254,11 @@ static int inspect_run(mf_client *c, const char *spec, int json)
         json_object_set_new(o, "namespace", cli_json_text(mf_client_run_namespace(r)));
         json_object_set_new(o, "host", cli_json_text(mf_client_run_host(r)));
         json_object_set_new(o, "pid", json_integer(mf_client_run_pid(r)));
+        if (mf_client_run_storage(r)[0])
+            json_object_set_new(o, "storage",
+                                json_pack("{s:o,s:o}", "plugin",
+                                          cli_json_text(mf_client_run_storage(r)), "root",
+                                          cli_json_text(mf_client_run_storage_root(r))));
         json_object_set_new(o, "start_time", json_real(mf_client_run_start_time(r)));
         json_object_set_new(o, "end_time", json_real(mf_client_run_end_time(r)));
         json_object_set_new(o, "last_active_time", json_real(mf_client_run_last_active(r)));
@@ -307,6 +312,9 @@ static int inspect_run(mf_client *c, const char *spec, int json)
     printf("  user       %s (namespace %s)\n", cli_esc(mf_client_run_user(r)),
            cli_esc(mf_client_run_namespace(r)));
     printf("  host       %s, pid %d\n", cli_esc(mf_client_run_host(r)), (int)mf_client_run_pid(r));
+    if (mf_client_run_storage(r)[0])
+        printf("  storage    %s at %s\n", cli_esc(mf_client_run_storage(r)),
+               cli_esc(mf_client_run_storage_root(r)));
     printf("  started    %s\n", t0);
     if (mf_client_run_end_time(r) > 0) {
         printf("  ended      %s (%s)\n", t1, d);

@@ -21,7 +21,7 @@ static const char usage[] =
     "of the plugins that load.\n"
     "\n"
     "  --json   print a JSON array of {path, name, kind, version, abi_major, abi_minor,\n"
-    "           loaded, error, description, options} instead";
+    "           loaded, error, warning, description, options} instead";
 
 static const char *opt_type_name(uint32_t type)
 {
@@ -164,6 +164,7 @@ static json_t *plugin_json(const struct mf_plugin_info *p)
                                                             : json_null());
     bad |= json_object_set_new(o, "loaded", json_boolean(p->loaded));
     bad |= json_object_set_new(o, "error", str_or_null(p->loaded ? NULL : p->error));
+    bad |= json_object_set_new(o, "warning", str_or_null(p->warning));
     bad |= json_object_set_new(o, "description", str_or_null(p->description));
     bad |= json_object_set_new(o, "options", opts ? opts : json_null());
     if (bad) {

@@ -39,6 +39,11 @@ struct mf_client {
     mf_index *ix;
     struct mf_store st;
     int st_open;
+    char st_name[64];            /* the open store's plugin and root (what it was opened on) */
+    char st_root[1024];
+    /* The storage the run last looked up recorded ("" when it records none). */
+    char run_storage[64];
+    char run_root[1024];
     char *ns;
     char *ixdir;
     struct mf_client *next;      /* open clients of this process */
@@ -65,6 +70,8 @@ struct mf_client_run {
     uint32_t n_tasks, n_failed;
     char flow[MF_NAME_MAX];
     char path[MF_NAME_MAX + 24];
+    char storage[64];
+    char storage_root[1024];
     char *block;                 /* user, ns, host, tag pointers and tags in one allocation */
     const char *user, *ns, *host;
     char **tags;
@@ -183,6 +190,7 @@ static int setup_host(mf_client *c, const char *home, const char *root, const ch
                             : strdup(root ? root : mf_host_datastore_root());
     char *s = storage ? strdup(storage) : NULL;
     char *cp = strdup(mf_host_compute());
+    int chosen = mf_host_storage_chosen();
     int rc = MF_ENOMEM;
     if (h && r && cp && (s || !storage)) {
         struct mf_host_opts o;
@@ -192,6 +200,10 @@ static int setup_host(mf_client *c, const char *home, const char *root, const ch
         o.storage = s;
         o.compute = cp;
         rc = mf_host_init(&o);
+        /* The root passed on from before (or the new home's datastore) is no choice of the
+         * caller's: runs still open the storage they recorded. */
+        if (!rc && !root && !storage)
+            mf_host_set_chosen(chosen);
     }
     free(h);
     free(r);
@@ -298,7 +310,68 @@ static int store(mf_client *c)
         return rc;
     }
     c->st_open = 1;
+    snprintf(c->st_name, sizeof c->st_name, "%s", mf_host_storage());
+    snprintf(c->st_root, sizeof c->st_root, "%s", mf_host_run_root());
     return 0;
+}
+
+/* The datastore of run flow/run_id: the storage plugin and root the run recorded, unless the
+ * storage or root was chosen (command line, MFLOW_*, config.json). Reopens the store when an
+ * earlier call opened another one. */
+static int store_of_run(mf_client *c, const char *flow, int64_t run_id)
+{
+    struct mf_run_rec *rec = malloc(sizeof *rec);
+    if (!rec)
+        return oom(c);
+    c->run_storage[0] = c->run_root[0] = '\0';
+    if (mf_index_get_run(c->ix, flow, run_id, rec) == 0 && rec->storage[0]) {
+        snprintf(c->run_storage, sizeof c->run_storage, "%s", rec->storage);
+        snprintf(c->run_root, sizeof c->run_root, "%s", rec->storage_root);
+    }
+    free(rec);
+    if (!c->run_storage[0] || mf_host_storage_chosen())
+        return store(c);
+    if (c->st_open && !strcmp(c->st_name, c->run_storage) && !strcmp(c->st_root, c->run_root))
+        return 0;
+    if (c->st_open) {
+        mf_store_close(&c->st);
+        c->st_open = 0;
+    }
+    if (mf_host_use_storage(c->run_storage, c->run_root))
+        return oom(c);
+    char *err = NULL;
+    int rc = mf_store_open(&c->st, &err);
+    if (rc) {
+        fail(c, rc,
+             "run %s/%lld is stored with the %s storage plugin at %s, which cannot be opened: "
+             "%s; install that plugin (in a directory of MFLOW_PLUGIN_PATH), or give "
+             "--storage and --datastore-root for where its data is now",
+             flow, (long long)run_id, c->run_storage, c->run_root,
+             err ? err : "unknown error");
+        free(err);
+        return rc;
+    }
+    c->st_open = 1;
+    snprintf(c->st_name, sizeof c->st_name, "%s", c->run_storage);
+    snprintf(c->st_root, sizeof c->st_root, "%s", mf_host_run_root());
+    return 0;
+}
+
+/* Why a record the index lists is not in the datastore: the words after the key, for the
+ * run store_of_run looked up last. */
+static const char *missing_hint(const mf_client *c)
+{
+    if (!c->run_storage[0])
+        return "; this run does not record its storage (made by an older mflow): if it lives "
+               "in another datastore, give --storage and --datastore-root; else the index "
+               "lists what the datastore lost: run `mflow reindex`";
+    if (mf_host_storage_chosen() &&
+        (strcmp(c->st_name, c->run_storage) || strcmp(c->st_root, c->run_root)))
+        return "; the run is stored elsewhere (see the storage its run record names with "
+               "`mflow inspect`): leave out --storage and --datastore-root (and "
+               "MFLOW_STORAGE, MFLOW_DATASTORE_ROOT) to read it there";
+    return "; the datastore the run recorded no longer holds it (deleted or moved): run "
+           "`mflow reindex` to make the index match the datastore";
 }
 
 static int visible(const mf_client *c, const char *ns)
@@ -411,7 +484,8 @@ static int art_read(const mf_client_artifact *a, mf_type want, mf_type also, str
     if (want && a->type != want && a->type != also)
         return fail(c, MF_EINVAL, "artifact '%s' of %s is %s, not %s", a->name, a->owner,
                     mf_type_name(a->type), mf_type_name(want));
-    int rc = store(c);
+    struct pathspec p;
+    int rc = parse_pathspec(a->owner, &p) == 0 ? store_of_run(c, p.flow, p.run) : store(c);
     if (rc)
         return rc;
     rc = mf_blob_get(&c->st, a->key, b);
@@ -594,6 +668,8 @@ static int run_fill(struct mf_client_run *r, const struct mf_run_rec *rec)
     r->origin_run_id = rec->origin_run_id;
     r->n_tasks = rec->n_tasks;
     r->n_failed = rec->n_failed;
+    snprintf(r->storage, sizeof r->storage, "%s", rec->storage);
+    snprintf(r->storage_root, sizeof r->storage_root, "%s", rec->storage_root);
     snprintf(r->path, sizeof r->path, "%s/%lld", r->flow, (long long)r->run_id);
     return 0;
 }
@@ -840,6 +916,16 @@ const char *mf_client_run_host(const mf_client_run *r)
     return r ? r->host : NULL;
 }
 
+const char *mf_client_run_storage(const mf_client_run *r)
+{
+    return r ? r->storage : "";
+}
+
+const char *mf_client_run_storage_root(const mf_client_run *r)
+{
+    return r ? r->storage_root : "";
+}
+
 int32_t mf_client_run_pid(const mf_client_run *r)
 {
     return r ? r->pid : 0;
@@ -974,7 +1060,7 @@ int mf_client_run_load_params(mf_client_run *r)
     mf_client *c = r->c;
     if (r->params_loaded)
         return 0;
-    int rc = store(c);
+    int rc = store_of_run(c, r->flow, r->run_id);
     if (rc)
         return rc;
     struct mf_run_rec *rec = malloc(sizeof *rec);
@@ -986,10 +1072,8 @@ int mf_client_run_load_params(mf_client_run *r)
         mf_task_record_free(&r->params);
         char *key = mf_key_run(r->flow, r->run_id);
         if (rc == MF_ENOTFOUND)
-            fail(c, rc,
-                 "run %s has no run record in the datastore %s (%s): the index is out of date; "
-                 "run `mflow reindex`",
-                 r->path, mf_host_datastore_root(), key ? key : "run.json");
+            fail(c, rc, "run %s has no run record in the datastore %s (storage %s, key %s)%s",
+                 r->path, c->st_root, c->st_name, key ? key : "run.json", missing_hint(c));
         else if (rc == MF_ECORRUPT)
             fail(c, rc, "the run record of %s (%s) is damaged: its parameters cannot be read",
                  r->path, key ? key : "run.json");
@@ -1091,14 +1175,12 @@ static int change_tag(mf_client_run *r, const char *tag, int add)
     mf_task_record_init(&params);
     if (!rec)
         return oom(c);
-    int rc = store(c);
+    int rc = store_of_run(c, r->flow, r->run_id);
     if (!rc) {
         rc = mf_run_record_read(&c->st, r->flow, r->run_id, rec, &params);
         if (rc == MF_ENOTFOUND)
-            fail(c, rc,
-                 "run %s has no run record in the datastore %s: the index is out of date; run "
-                 "`mflow reindex`",
-                 r->path, mf_host_datastore_root());
+            fail(c, rc, "run %s has no run record in the datastore %s (storage %s)%s", r->path,
+                 c->st_root, c->st_name, missing_hint(c));
         else if (rc == MF_ECORRUPT) {
             char *key = mf_key_run(r->flow, r->run_id);
             fail(c, rc, "the run record of %s (%s) is damaged: cannot store its tags", r->path,
@@ -1288,16 +1370,17 @@ static int set_origin(struct mf_client_task *t, const char *origin)
 static int load_attempt(struct mf_client_task *t, uint32_t attempt)
 {
     mf_client *c = t->c;
-    int rc = store(c);
+    int rc = store_of_run(c, t->flow, t->run_id);
     if (rc)
         return rc;
     char *err = NULL;
     rc = mf_record_read(&c->st, t->flow, t->run_id, t->step, t->task_id, attempt, &t->rec, &err);
     if (rc == MF_ENOTFOUND) {
         char *key = mf_key_task(t->flow, t->run_id, t->step, t->task_id, attempt);
-        fail(c, rc, "task %s has no record of attempt %u in the datastore %s (%s)%s", t->path,
-             attempt, mf_host_datastore_root(), key ? key : "task record",
-             attempt == t->attempt ? ": the index is out of date; run `mflow reindex`" : "");
+        fail(c, rc, "task %s has no record of attempt %u in the datastore %s (storage %s, key "
+             "%s)%s",
+             t->path, attempt, c->st_root, c->st_name, key ? key : "task record",
+             attempt == t->attempt ? missing_hint(c) : "");
         free(key);
     } else if (rc == MF_ECORRUPT) {
         fail(c, rc, "%s: the record of task %s (attempt %u) is damaged",
@@ -1945,7 +2028,7 @@ int mf_client_task_log(mf_client_task *t, uint32_t attempt, int stream, char **d
     if (attempt > t->attempt)
         return fail(c, MF_ENOTFOUND, "task %s has attempts 0 to %u: there is no attempt %u",
                     t->path, t->attempt, attempt);
-    int rc = store(c);
+    int rc = store_of_run(c, t->flow, t->run_id);
     if (rc)
         return rc;
     const char *ext = stream == MF_CLIENT_STDOUT ? "stdout" : "stderr";
@@ -2031,7 +2114,7 @@ static int by_first_task(const void *x, const void *y)
  * added with no tasks. 0, or MF_ENOTFOUND when the run stored no graph. */
 static int graph_order(mf_client *c, const char *flow, int64_t run_id, struct mf_client_steps *l)
 {
-    if (store(c))
+    if (store_of_run(c, flow, run_id))
         return MF_ENOTFOUND;
     char *key = mf_key_graph(flow, run_id);
     if (!key)

@@ -16,6 +16,8 @@ static struct host_state {
     int ready;
     char *home, *compute, *storage, *root, *ns, *user;
     char *root_default;      /* $MFLOW_HOME/datastore, made on first use */
+    char *served;            /* what the open storage's root() said (mf_host_set_served_root) */
+    int chosen;              /* storage or root came from the command line, env or config */
     json_t *config;          /* $MFLOW_HOME/config.json, or NULL */
     mf_registry *reg;
     mf_output_fn output;
@@ -139,7 +141,7 @@ static void host_task_output(const char *pathspec, int stream, const char *data,
 
 static const char *host_datastore_root(void)
 {
-    return mf_host_datastore_root();
+    return mf_host_run_root();   /* what tasks get: the open store's own root() */
 }
 
 static const struct mf_host_api host_api;
@@ -277,8 +279,11 @@ int mf_host_init(const struct mf_host_opts *o)
     H.compute = pick(o->compute, "MFLOW_COMPUTE", "compute");
     H.root = pick(o->datastore_root, "MFLOW_DATASTORE_ROOT", "datastore_root");
     H.storage = pick(o->storage, "MFLOW_STORAGE", "storage");
-    if (!H.storage)
-        H.storage = strdup(H.root && !strncmp(H.root, "s3://", 5) ? "s3" : "local");
+    H.chosen = H.storage || H.root;
+    /* A root with a scheme picks its plugin when the store opens (mf_host_resolve_storage):
+     * finding which plugin claims it loads them all, which a command may never need. */
+    if (!H.storage && !(H.root && strstr(H.root, "://")))
+        H.storage = strdup("local");
     if (!H.compute)
         H.compute = strdup("local");
     if (o->ns_given)
@@ -288,7 +293,7 @@ int mf_host_init(const struct mf_host_opts *o)
     if (!H.ns)
         H.ns = mf_strf("user:%s", H.user);
     H.ready = 1;
-    return (H.home && H.user && H.compute && H.storage && H.ns) ? 0 : MF_ENOMEM;
+    return (H.home && H.user && H.compute && (H.storage || H.root) && H.ns) ? 0 : MF_ENOMEM;
 }
 
 void mf_host_fini(void)
@@ -301,6 +306,7 @@ void mf_host_fini(void)
     free(H.storage);
     free(H.root);
     free(H.root_default);
+    free(H.served);
     free(H.ns);
     free(H.user);
     memset(&H, 0, sizeof H);
@@ -365,6 +371,66 @@ const char *mf_host_compute(void)
 const char *mf_host_storage(void)
 {
     return H.storage ? H.storage : "local";
+}
+
+int mf_host_resolve_storage(char **err)
+{
+    *err = NULL;
+    if (H.storage)
+        return 0;
+    mf_registry *reg = mf_host_registry();
+    if (!reg)
+        return MF_ENOMEM;
+    const struct mf_plugin_desc *d = NULL;
+    int rc = mf_registry_find_scheme(reg, H.root ? H.root : "", &d);
+    if (rc) {
+        *err = mf_strf("%s", mf_registry_error(reg));
+        return rc;
+    }
+    H.storage = strdup(d->name);
+    return H.storage ? 0 : MF_ENOMEM;
+}
+
+int mf_host_storage_chosen(void)
+{
+    return H.chosen;
+}
+
+void mf_host_set_chosen(int chosen)
+{
+    H.chosen = chosen;
+}
+
+int mf_host_use_storage(const char *name, const char *root)
+{
+    if (!name || !*name || !root || !*root)
+        return MF_EINVAL;
+    char *s = strdup(name), *r = strdup(root);
+    if (!s || !r) {
+        free(s);
+        free(r);
+        return MF_ENOMEM;
+    }
+    free(H.storage);
+    free(H.root);
+    free(H.served);
+    H.storage = s;
+    H.root = r;
+    H.served = NULL;
+    return 0;
+}
+
+void mf_host_set_served_root(const char *root)
+{
+    free(H.served);
+    H.served = root && *root ? strdup(root) : NULL;
+}
+
+const char *mf_host_run_root(void)
+{
+    if (H.served)
+        return H.served;
+    return mf_host_datastore_root();
 }
 
 const char *mf_host_datastore_root(void)

@@ -45,6 +45,20 @@ const char *mf_host_home(void);            /* $MFLOW_HOME or ~/.mflow */
 const char *mf_host_compute(void);         /* --compute / MFLOW_COMPUTE / config, default "local" */
 const char *mf_host_storage(void);         /* --storage / MFLOW_STORAGE / from the root's scheme */
 const char *mf_host_datastore_root(void);  /* URL or path; default $MFLOW_HOME/datastore */
+/* The root the open storage instance serves, as its root() said (set by mf_store_open);
+ * else mf_host_datastore_root(). What tasks get as --datastore-root and runs record. */
+const char *mf_host_run_root(void);
+void mf_host_set_served_root(const char *root);
+/* Pick the storage plugin from the root's scheme when none was named (a no-op when one
+ * was): 0, or a code with *err (malloc'ed) naming the scheme and the plugins found, or the
+ * two plugins that claim it. */
+int mf_host_resolve_storage(char **err);
+/* 1 when the storage or the datastore root was chosen (command line, MFLOW_* or config.json):
+ * then a run's recorded storage does not replace it. */
+int mf_host_storage_chosen(void);
+void mf_host_set_chosen(int chosen);
+/* Use the storage plugin and root a run recorded (before the store opens; copied). */
+int mf_host_use_storage(const char *name, const char *root);
 const char *mf_host_namespace(void);       /* "user:$USER" by default; "" = all */
 const char *mf_host_user(void);
 

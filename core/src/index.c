@@ -11,7 +11,7 @@
  * Big-endian ids make lmdb's bytewise key order numeric, so a flow's runs are one contiguous,
  * ordered range and a run's tasks are ordered by step name, then task id.
  *
- * Record values (format 2) are fixed little-endian fields followed by strings stored as a
+ * Record values (format 3; 3 added the run's storage plugin and root) are fixed little-endian fields followed by strings stored as a
  * u16 length and the bytes, then a 64-bit checksum (seal below); the flow, run id, step and
  * task id live in the key only. Decoding checks the checksum and every field strictly and
  * writes into a caller's stack struct: a listing does no allocation per record. A record that
@@ -47,7 +47,7 @@ static const size_t map_sizes[] = {(size_t)64 << 30, (size_t)8 << 30, (size_t)1 
 
 #define RUN_KEY_MAX (MF_NAME_MAX + 9)
 #define TASK_KEY_MAX (2 * MF_NAME_MAX + 18)
-#define RUN_VAL_MAX 4096
+#define RUN_VAL_MAX 6144
 #define TASK_VAL_MAX 8192
 
 struct mf_index {
@@ -517,6 +517,8 @@ static size_t encode_run(const struct mf_run_rec *rec, uint8_t *buf)
     w_str(&w, rec->ns, sizeof rec->ns);
     w_str(&w, rec->host, sizeof rec->host);
     w_str(&w, rec->tags, sizeof rec->tags);
+    w_str(&w, rec->storage, sizeof rec->storage);
+    w_str(&w, rec->storage_root, sizeof rec->storage_root);
     return w.len;
 }
 
@@ -539,6 +541,8 @@ static int decode_run(const MDB_val *k, const MDB_val *v, struct mf_run_rec *rec
     r_str(&r, rec->ns, sizeof rec->ns);
     r_str(&r, rec->host, sizeof rec->host);
     r_str(&r, rec->tags, sizeof rec->tags);
+    r_str(&r, rec->storage, sizeof rec->storage);
+    r_str(&r, rec->storage_root, sizeof rec->storage_root);
     return r.bad || r.off != r.len || bad_status(rec->status) || rec->pid < 0 ||
            bad_time(rec->start_time) || bad_time(rec->end_time) || rec->origin_run_id < 0;
 }

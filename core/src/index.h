@@ -12,7 +12,7 @@
 
 /* The on-disk format of the index (the value of "format" in its "meta" database, as decimal
  * text). Another value makes mf_index_open fail with MF_ECORRUPT. */
-#define MF_INDEX_FORMAT 2
+#define MF_INDEX_FORMAT 3
 
 typedef struct mf_index mf_index;
 

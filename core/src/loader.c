@@ -12,6 +12,9 @@
 #include <ltdl.h>
 
 #include <dirent.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdarg.h>
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -31,6 +35,7 @@
 struct plugin {
     struct mf_plugin_info info; /* points at the owned strings below */
     char *path, *name, *version, *description, *error;
+    char *warning;              /* a loaded plugin that exports more than its entry */
     lt_dlhandle handle;         /* NULL when refused */
     dev_t dev;                  /* the same file reached twice is loaded once */
     ino_t ino;
@@ -69,7 +74,8 @@ static size_t ops_min_size(uint32_t kind)
 
 /* The operations a kind cannot do without: the core calls them without looking. The others
  * are optional (plugin.h says what the host does when they are NULL): compute submit_batch,
- * logs and check; storage get_file, the batch forms, root and the streaming writer. */
+ * logs, check and describe; storage get_file, the batch forms, root, the streaming writer and
+ * schemes. */
 struct op_name {
     size_t off;
     const char *name;
@@ -215,6 +221,7 @@ static void plugin_free(struct plugin *p)
     free(p->version);
     free(p->description);
     free(p->error);
+    free(p->warning);
     free(p);
 }
 
@@ -493,6 +500,124 @@ static int check_desc(mf_registry *r, struct plugin *p, const struct mf_plugin_d
     return 0;
 }
 
+static int by_str(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The symbols a 64-bit ELF file defines for others, beside the entry, sorted: functions and
+ * data of global or weak binding in its dynamic symbol table. "" when none (or not a 64-bit
+ * ELF file: it loaded, so this check has nothing to say); NULL when out of memory. A plugin's
+ * helpers that leak out can collide with the host's or another plugin's; -fvisibility=hidden
+ * and MF_PLUGIN_EXPORT on the entry alone keep them in. */
+static char *extra_exports(const char *path)
+{
+    char *list = NULL;
+    size_t len = 0;
+    const char *shown[8];
+    FILE *f = open_memstream(&list, &len);
+    if (!f)
+        return NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    void *map = MAP_FAILED;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(Elf64_Ehdr))
+        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (fd >= 0)
+        close(fd);
+    if (map != MAP_FAILED) {
+        const unsigned char *b = map;
+        size_t size = (size_t)st.st_size;
+        const Elf64_Ehdr *eh = map;
+        int n = 0;
+        if (!memcmp(eh->e_ident, ELFMAG, SELFMAG) && eh->e_ident[EI_CLASS] == ELFCLASS64 &&
+            eh->e_shentsize == sizeof(Elf64_Shdr) && eh->e_shoff < size &&
+            eh->e_shnum <= (size - eh->e_shoff) / sizeof(Elf64_Shdr)) {
+            const Elf64_Shdr *sh = (const Elf64_Shdr *)(b + eh->e_shoff);
+            for (size_t i = 0; i < eh->e_shnum; i++) {
+                if (sh[i].sh_type != SHT_DYNSYM || sh[i].sh_link >= eh->e_shnum)
+                    continue;
+                const Elf64_Shdr *str = &sh[sh[i].sh_link];
+                if (sh[i].sh_offset > size || sh[i].sh_size > size - sh[i].sh_offset ||
+                    str->sh_offset > size || str->sh_size > size - str->sh_offset)
+                    break;
+                const Elf64_Sym *sym = (const Elf64_Sym *)(b + sh[i].sh_offset);
+                size_t count = sh[i].sh_size / sizeof *sym;
+                const char *names = (const char *)(b + str->sh_offset);
+                for (size_t j = 0; j < count; j++) {
+                    int bind = ELF64_ST_BIND(sym[j].st_info), type = ELF64_ST_TYPE(sym[j].st_info);
+                    if (sym[j].st_shndx == SHN_UNDEF || sym[j].st_name >= str->sh_size ||
+                        (bind != STB_GLOBAL && bind != STB_WEAK) ||
+                        (type != STT_FUNC && type != STT_OBJECT && type != STT_TLS &&
+                         type != STT_GNU_IFUNC) ||
+                        ELF64_ST_VISIBILITY(sym[j].st_other) != STV_DEFAULT)
+                        continue;
+                    const char *nm = names + sym[j].st_name;
+                    if (!memchr(nm, 0, str->sh_size - sym[j].st_name) ||
+                        !strcmp(nm, MF_PLUGIN_ENTRY_SYMBOL))
+                        continue;
+                    if (n < 8)
+                        shown[n] = nm;
+                    n++;
+                }
+                break;
+            }
+        }
+        qsort(shown, n < 8 ? (size_t)n : 8, sizeof *shown, by_str);
+        for (int i = 0; i < n && i < 8; i++)
+            fprintf(f, "%s%s", i ? ", " : "", shown[i]);
+        if (n > 8)
+            fprintf(f, " and %d more", n - 8);
+        munmap(map, size);
+    }
+    if (fclose(f)) {
+        free(list);
+        return NULL;
+    }
+    return list;
+}
+
+/* A loaded plugin exporting more than its entry: keep a warning for `mflow plugins` and log it
+ * once. Processes started from this one (tasks) inherit MFLOW_PLUGIN_WARNED and stay quiet
+ * about the same file. */
+static int warn_exports(mf_registry *r, struct plugin *p)
+{
+    char *extra = extra_exports(p->path);
+    if (!extra)
+        return MF_ENOMEM;
+    if (*extra &&
+        asprintf(&p->warning,
+                 "%s exports %s beside %s; make them static, or build with "
+                 "-fvisibility=hidden and mark only the entry MF_PLUGIN_EXPORT (they may "
+                 "collide with the symbols of mflow or of other plugins)",
+                 p->path, extra, MF_PLUGIN_ENTRY_SYMBOL) < 0) {
+        p->warning = NULL;
+        free(extra);
+        return MF_ENOMEM;
+    }
+    free(extra);
+    if (!p->warning)
+        return 0;
+    const char *warned = getenv("MFLOW_PLUGIN_WARNED");
+    size_t pl = strlen(p->path);
+    for (const char *w = warned; w && *w;) {
+        const char *e = strchr(w, ':');
+        size_t n = e ? (size_t)(e - w) : strlen(w);
+        if (n == pl && !strncmp(w, p->path, n))
+            return 0;
+        w += n + (e ? 1 : 0);
+    }
+    if (r->host && r->host->log)
+        r->host->log(MF_LOG_WARN, p->name, "%s", p->warning);
+    char *now = NULL;
+    if (asprintf(&now, "%s%s%s", warned && *warned ? warned : "", warned && *warned ? ":" : "",
+                 p->path) >= 0) {
+        setenv("MFLOW_PLUGIN_WARNED", now, 1);
+        free(now);
+    }
+    return 0;
+}
+
 /* Open one file and record the outcome (loaded or refused). *out is its record, which is
  * the existing one when the file was seen before. */
 static int load_file(mf_registry *r, const char *path, const struct stat *st,
@@ -542,6 +667,8 @@ static int load_file(mf_registry *r, const char *path, const struct stat *st,
         }
     }
     lt_dladvise_destroy(&advise);
+    if (!rc && p->info.loaded)
+        rc = warn_exports(r, p);
     if (rc)
         goto fail;
 
@@ -558,6 +685,7 @@ static int load_file(mf_registry *r, const char *path, const struct stat *st,
     p->info.version = p->version;
     p->info.description = p->description;
     p->info.error = p->error;
+    p->info.warning = p->warning;
     r->plugins[r->n_plugins++] = p;
     *out = p;
     return 0;
@@ -745,4 +873,98 @@ const struct mf_plugin_desc *mf_registry_find(mf_registry *r, uint32_t kind, con
     free(known);
     free(dirs);
     return NULL;
+}
+
+/* The schemes a loaded storage plugin lists, or NULL (a table older than 1.3, or none). */
+static const char *const *schemes_of(const struct plugin *p)
+{
+    if (!p->info.loaded || p->info.kind != MF_PLUGIN_STORAGE)
+        return NULL;
+    const struct mf_storage_ops *ops = p->info.desc->ops;
+    return MF_HAS_FIELD(ops, schemes) ? ops->schemes : NULL;
+}
+
+static int lists_scheme(const struct plugin *p, const char *scheme, size_t len)
+{
+    const char *const *s = schemes_of(p);
+    for (size_t i = 0; s && s[i] && i < 64; i++)
+        if (strlen(s[i]) == len && !strncasecmp(s[i], scheme, len))
+            return 1;
+    return 0;
+}
+
+/* "local (file), s3 (s3), memory (no schemes)" for the loaded storage plugins. */
+static char *storage_schemes(const mf_registry *r)
+{
+    char *list = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&list, &len);
+    if (!f)
+        return NULL;
+    int n = 0;
+    for (size_t i = 0; i < r->n_plugins; i++) {
+        const struct plugin *p = r->plugins[i];
+        if (!p->info.loaded || p->info.kind != MF_PLUGIN_STORAGE)
+            continue;
+        fprintf(f, "%s%s (", n++ ? ", " : "", p->name);
+        const char *const *s = schemes_of(p);
+        size_t j = 0;
+        for (; s && s[j] && j < 64; j++)
+            fprintf(f, "%s%s://", j ? ", " : "", s[j]);
+        fputs(j ? ")" : "no schemes)", f);
+    }
+    if (!n)
+        fputs("none", f);
+    if (fclose(f)) {
+        free(list);
+        return NULL;
+    }
+    return list;
+}
+
+int mf_registry_find_scheme(mf_registry *r, const char *root, const struct mf_plugin_desc **out)
+{
+    if (!r || !root || !out)
+        return MF_EINVAL;
+    *out = NULL;
+    const char *sep = strstr(root, "://");
+    size_t len = sep ? (size_t)(sep - root) : 0;
+    if (!len) {
+        set_error(r, "datastore root '%s' has no scheme (SCHEME://...)", root);
+        return MF_EINVAL;
+    }
+    /* Which plugin claims a scheme can only be known from all of them. */
+    if (!r->scanned_all && mf_registry_load_all(r)) {
+        set_error(r, "out of memory while loading the storage plugins");
+        return MF_ENOMEM;
+    }
+    const struct plugin *found = NULL;
+    for (size_t i = 0; i < r->n_plugins; i++) {
+        const struct plugin *p = r->plugins[i];
+        if (!lists_scheme(p, root, len))
+            continue;
+        if (found) {
+            set_error(r,
+                      "two storage plugins serve %.*s:// roots: '%s' (%s) and '%s' (%s); "
+                      "choose one with --storage=NAME (or MFLOW_STORAGE), or remove one of "
+                      "them from the plugin path",
+                      (int)len, root, found->name, found->path, p->name, p->path);
+            return MF_EINVAL;
+        }
+        found = p;
+    }
+    if (found) {
+        *out = found->info.desc;
+        return 0;
+    }
+    char *known = storage_schemes(r);
+    char *dirs = searched_dirs(r);
+    set_error(r,
+              "no storage plugin serves %.*s:// roots like '%s' (storage plugins found: %s; "
+              "searched %s); install the plugin for that scheme in a directory of "
+              "MFLOW_PLUGIN_PATH, or name one with --storage=NAME",
+              (int)len, root, root, known ? known : "?", dirs ? dirs : "?");
+    free(known);
+    free(dirs);
+    return MF_ENOTFOUND;
 }

@@ -20,6 +20,7 @@ struct mf_plugin_info {
     uint32_t abi_minor;
     int loaded;              /* 1: usable; 0: refused, see error */
     const char *error;       /* why it was refused: names the file, reason, both versions */
+    const char *warning;     /* loaded, but exports more than its entry (names them); or NULL */
     const struct mf_plugin_desc *desc; /* when loaded */
 };
 
@@ -54,6 +55,13 @@ const struct mf_plugin_info *mf_registry_at(const mf_registry *r, size_t i);
  * (unknown plugin with the list of known names, or the refusal of the file found). */
 const struct mf_plugin_desc *mf_registry_find(mf_registry *r, uint32_t kind, const char *name);
 const char *mf_registry_error(const mf_registry *r);
+
+/* The storage plugin whose `schemes` (ABI 1.3) lists the scheme of root ("sqlite" of
+ * "sqlite:///x.db", compared without case). Loads every plugin to know. 0 with *out set;
+ * MF_ENOTFOUND when none serves it (the message names the scheme and the storage plugins
+ * found with their schemes); MF_EINVAL when two claim it (the message names both) or root
+ * has no scheme; MF_ENOMEM. */
+int mf_registry_find_scheme(mf_registry *r, const char *root, const struct mf_plugin_desc **out);
 
 /* "compute", "storage", "scheduler" or "unknown". */
 const char *mf_plugin_kind_name(uint32_t kind);

@@ -54,6 +54,8 @@ struct mf_run_rec {
     uint32_t n_tasks;
     uint32_t n_failed;
     char tags[2048];             /* '\n'-separated, no trailing newline; "" when none */
+    char storage[64];            /* storage plugin the run used; "" when not recorded */
+    char storage_root[1024];     /* datastore root it used (the plugin's root()); "" when not */
 };
 
 struct mf_task_rec {

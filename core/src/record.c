@@ -315,6 +315,9 @@ char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_rec
         p += n + (nl ? 1 : 0);
     }
     json_object_set_new(o, "tags", tags);
+    if (r->storage[0])
+        json_object_set_new(o, "storage", json_pack("{s:s,s:s}", "plugin", r->storage, "root",
+                                                    r->storage_root));
     json_t *arts = json_object();
     for (size_t i = 0; params && i < params->n_arts; i++) {
         const struct mf_artifact_ref *a = &params->arts[i];
@@ -358,6 +361,13 @@ int mf_run_record_from_json(const char *text, size_t len, struct mf_run_rec *r,
     r->origin_run_id = jint(o, "origin_run_id", 0);
     r->n_tasks = (uint32_t)jint(o, "n_tasks", 0);
     r->n_failed = (uint32_t)jint(o, "n_failed", 0);
+    /* Optional: runs before it was recorded have none. */
+    json_t *sto = json_object_get(o, "storage");
+    if (json_is_object(sto) && json_is_string(json_object_get(sto, "plugin")) &&
+        json_is_string(json_object_get(sto, "root"))) {
+        copy_str(r->storage, sizeof r->storage, sto, "plugin");
+        copy_str(r->storage_root, sizeof r->storage_root, sto, "root");
+    }
     json_t *tags = json_object_get(o, "tags");
     size_t i, used = 0;
     json_t *t;

@@ -172,6 +172,17 @@ static int counted(struct ctx *x)
     return rc;
 }
 
+/* A run recorded before runs named their storage was read from this one: say so in the
+ * index, so that get and resume find it without options. */
+static void fill_storage(struct mf_store *st, struct mf_run_rec *r)
+{
+    const char *root = st->ops->root ? st->ops->root(st->state) : NULL;
+    if (r->storage[0] || !st->desc || !root || !*root)
+        return;
+    snprintf(r->storage, sizeof r->storage, "%s", st->desc->name);
+    snprintf(r->storage_root, sizeof r->storage_root, "%s", root);
+}
+
 static int put_run(struct ctx *x, const struct key_run *k, int *ok)
 {
     *ok = 0;
@@ -194,7 +205,7 @@ static int put_run(struct ctx *x, const struct key_run *k, int *ok)
     } else if (rc) {
         *x->err = mf_strf("cannot read %s: %s", key, x->st->ops->last_error(x->st->state));
         out = rc;
-    } else if ((rc = mf_index_put_run(x->ix, r))) {
+    } else if ((fill_storage(x->st, r), rc = mf_index_put_run(x->ix, r))) {
         *x->err = mf_strf("%s", mf_index_error(x->ix));
         out = rc;
     } else {

@@ -252,7 +252,7 @@ static int submit(struct rt_task *t)
     argv[n++] = "--storage";
     argv[n++] = mf_host_storage();
     argv[n++] = "--datastore-root";
-    argv[n++] = mf_host_datastore_root();
+    argv[n++] = mf_host_run_root();
     argv[n++] = "task";
     int flow_arg = n;
     argv[n++] = R->flow->so_path;
@@ -424,6 +424,54 @@ static void warn_resume(void *ud, const char *msg)
 }
 
 /* Load the origin (resume.c): its parameters, which steps run again, and its finished tasks. */
+struct newest_in_ns {
+    const char *ns;
+    struct mf_run_rec rec;
+    int found;
+};
+
+static int take_newest(void *ud, const struct mf_run_rec *r)
+{
+    struct newest_in_ns *l = ud;
+    if (l->ns[0] && strcmp(r->ns, l->ns) != 0)
+        return 0;
+    l->rec = *r;
+    l->found = 1;
+    return 1;
+}
+
+/* Resume with no storage chosen: use the storage plugin and root the origin run recorded (the
+ * --origin-run-id run, else the newest run of the namespace), so the run is resumed from the
+ * datastore it lives in. Nothing to do when the index does not know it (setup_resume then
+ * says what is missing). */
+static int origin_storage(const struct mf_run_opts *o, const char *flow, char **err)
+{
+    char *ixdir = mf_strf("%s/index", mf_host_home());
+    mf_index *ix = NULL;
+    if (!ixdir || mf_index_open(ixdir, &ix) != 0) {
+        free(ixdir);
+        mf_index_close(ix);
+        return 0;
+    }
+    free(ixdir);
+    struct newest_in_ns *l = calloc(1, sizeof *l);
+    int rc = l ? 0 : MF_ENOMEM;
+    if (l) {
+        l->ns = mf_host_namespace();
+        if (o->origin_run_id)
+            l->found = mf_index_get_run(ix, flow, o->origin_run_id, &l->rec) == 0;
+        else
+            mf_index_list_runs(ix, flow, take_newest, l);
+        if (l->found && l->rec.storage[0])
+            rc = mf_host_use_storage(l->rec.storage, l->rec.storage_root);
+    }
+    if (rc)
+        *err = mf_strf("out of memory");
+    free(l);
+    mf_index_close(ix);
+    return rc;
+}
+
 static int setup_resume(const struct mf_run_opts *o, char **err)
 {
     int64_t origin = o->origin_run_id;
@@ -1121,6 +1169,11 @@ int mf_run_flow(const struct mf_run_opts *o)
     rt.self_exe = self_exe();
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
     rt.max_workers = o->max_workers > 0 ? o->max_workers : (int)(ncpu > 0 ? ncpu : 1);
+    if (o->resume && !mf_host_storage_chosen()) {
+        rc = origin_storage(o, rt.flow->def->name, &err);
+        if (rc)
+            goto out;
+    }
     rc = mf_store_open(&rt.st, &err);
     if (rc)
         goto out;
@@ -1178,6 +1231,9 @@ int mf_run_flow(const struct mf_run_opts *o)
     else
         snprintf(rt.run.ns, sizeof rt.run.ns, "user:%s", mf_host_user());
     gethostname(rt.run.host, sizeof rt.run.host - 1);
+    /* So that get, inspect, logs and resume find this run's datastore without options. */
+    snprintf(rt.run.storage, sizeof rt.run.storage, "%s", mf_host_storage());
+    snprintf(rt.run.storage_root, sizeof rt.run.storage_root, "%s", mf_host_run_root());
     rt.run.start_time = mf_now();
     {
         struct mf_sbuf tags = {0};

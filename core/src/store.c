@@ -38,11 +38,15 @@ static const struct mf_plugin_desc *open_plugin(uint32_t kind, const char *name,
 int mf_store_open(struct mf_store *st, char **err)
 {
     memset(st, 0, sizeof *st);
-    int rc = 0;
+    int rc = mf_host_resolve_storage(err);
+    if (rc)
+        return rc;
     st->desc = open_plugin(MF_PLUGIN_STORAGE, mf_host_storage(), &st->state, &rc, err);
     if (!st->desc)
         return rc;
     st->ops = st->desc->ops;
+    /* What tasks are given and runs record: the root as the plugin resolved it. */
+    mf_host_set_served_root(st->ops->root ? st->ops->root(st->state) : NULL);
     return 0;
 }
 

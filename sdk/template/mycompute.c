@@ -38,8 +38,9 @@
 
 struct mf_job {
     pid_t pid;
-    int done, wstatus, cancelled;
+    int done, wstatus, cancelled, timed_out;
     double start, end;
+    double deadline;             /* when timeout_s runs out; 0 = none */
 };
 
 struct pool {
@@ -126,6 +127,10 @@ static int pool_submit(void *state, const struct mf_job_spec *spec, mf_job **out
         _exit(127);
     }
     int err = errno;
+    /* In the parent too: a cancel right after submit must reach the child's group even
+     * before the child ran its own setpgid. */
+    if (pid > 0)
+        setpgid(pid, pid);
     if (o >= 0)
         close(o);
     if (e >= 0)
@@ -137,12 +142,18 @@ static int pool_submit(void *state, const struct mf_job_spec *spec, mf_job **out
     }
     j->pid = pid;
     j->start = now();
+    j->deadline = spec->timeout_s ? j->start + spec->timeout_s : 0;
     *out = j;
     return 0;
 }
 
 static void reap(mf_job *j)
 {
+    /* The backend enforces timeout_s: past it the job's whole group is killed. */
+    if (!j->done && j->deadline > 0 && !j->timed_out && now() >= j->deadline) {
+        j->timed_out = 1;
+        kill(-j->pid, SIGKILL);
+    }
     if (!j->done && waitpid(j->pid, &j->wstatus, WNOHANG) == j->pid) {
         j->done = 1;
         j->end = now();
@@ -156,7 +167,7 @@ static int pool_poll(void *state, mf_job *const *jobs, size_t n, struct mf_job_s
         mf_job *j = jobs[i];
         reap(j);
         struct mf_job_status s = {.struct_size = sizeof s, .exit_code = -1, .start_time = j->start,
-                                  .end_time = j->end};
+                                  .end_time = j->end, .timed_out = (uint32_t)j->timed_out};
         if (!j->done) {
             s.state = MF_JOB_RUNNING;
         } else if (WIFEXITED(j->wstatus)) {

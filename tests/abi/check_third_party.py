@@ -9,6 +9,9 @@
    `cc -shared $(pkg-config --cflags --libs mflow-plugin)`, and with its Makefile.
 4. Check it exports only mf_plugin_entry_v1, that `mflow plugins --json` loads it through
    MFLOW_PLUGIN_PATH, and that its operations work under the installed fake host.
+5. The installed mflow-plugin-check passes the template's tmpl storage and pool compute
+   (`make conformance`), and a flow runs on the tmpl store through a tmpl:// root alone,
+   after which `mflow get` finds the run's storage without --storage.
 
 The installed tree lives under DESTDIR, so its .pc files name the real prefix:
 PKG_CONFIG_SYSROOT_DIR maps their -I flags into DESTDIR, and the installed mflow's built-in
@@ -84,7 +87,7 @@ def main():
         skip("run this through `meson test --suite abi` with mflow built")
 
     o = build_options(build)
-    prefix, libdir = o["prefix"], o["libdir"]
+    prefix, libdir, bindir = o["prefix"], o["libdir"], o["bindir"]
     lib = os.path.join(prefix, libdir)
     with tempfile.TemporaryDirectory(prefix="mflow-3p-") as tmp:
         destdir = os.path.join(tmp, "dest")
@@ -104,6 +107,9 @@ def main():
             os.path.join(libdir, "pkgconfig", "mflow-plugin.pc"),
             os.path.join(share, "plugin-template", "myplugin.c"),
             os.path.join(share, "plugin-template", "mycompute.c"),
+            os.path.join(share, "plugin-template", "mystore.c"),
+            os.path.join(o["bindir"], "mflow-plugin-check"),
+            os.path.join(o["datadir"], "doc", "mflow", "PLUGINS.md"),
             os.path.join(share, "plugin-template", "Makefile"),
             os.path.join(share, "plugin-template", "README.md"),
             os.path.join(share, "fakehost", "fakehost.c"),
@@ -151,9 +157,11 @@ def main():
             "$(pkg-config --cflags --libs mflow-plugin)", env=pcenv, cwd=by_cc, shell=True)
         run("cc -Wall -Wextra -Werror -shared -o mflow_compute_pool.so mycompute.c "
             "$(pkg-config --cflags --libs mflow-plugin)", env=pcenv, cwd=by_cc, shell=True)
+        run("cc -Wall -Wextra -Werror -shared -o mflow_storage_tmpl.so mystore.c "
+            "$(pkg-config --cflags --libs mflow-plugin)", env=pcenv, cwd=by_cc, shell=True)
         run(["make"], env=pcenv, cwd=by_make)
         made = run(["make", "check"], env=pcenv, cwd=by_make).stdout
-        for so in ("mflow_storage_memory.so", "mflow_compute_pool.so"):
+        for so in ("mflow_storage_memory.so", "mflow_compute_pool.so", "mflow_storage_tmpl.so"):
             if f"{so}: exports only mf_plugin_entry_v1" not in made:
                 fail(f"make check did not confirm the exports of {so}: {made!r}")
             for d in (by_cc, by_make):
@@ -203,6 +211,37 @@ def main():
         scratch = os.path.join(tmp, "scratch")
         os.makedirs(scratch)
         print(run([driver, path, scratch]).stdout.strip())
+
+        # The installed conformance check on the template (its Makefile's target).
+        checker = os.path.join(root, bindir, "mflow-plugin-check")
+        conf = run(["make", "conformance", f"PLUGIN_CHECK={checker}"], env=pcenv, cwd=by_make,
+                   timeout=600).stdout
+        for want in ("plugin tmpl 1.0.0", "plugin pool 1.0.0"):
+            if want not in conf:
+                fail(f"make conformance did not check {want!r}: {conf[-3000:]}")
+        if conf.count("PASSED: ") != 2 or "FAIL" in conf:
+            fail(f"make conformance: the template does not pass the conformance check:\n"
+                 f"{conf[-4000:]}")
+        print("ok: the template's tmpl storage and pool compute pass mflow-plugin-check")
+
+        # A flow on the out-of-tree store, selected by its scheme alone; then get finds it
+        # from the run's record, without --storage or --datastore-root.
+        flow = os.path.join(src, "..", "e2e", "flows", "linear.c")
+        tds = os.path.join(tmp, "tmpl-ds")
+        fenv = dict(env, MFLOW_HOME=os.path.join(tmp, "flowhome"))
+        run([mflow, f"--datastore-root=tmpl://{tds}", "run", flow, "--base", "5"], env=fenv,
+            timeout=300)
+        with open(os.path.join(tds, "runs", "LinearFlow", "1", "run.json")) as f:
+            rec = json.load(f)
+        if rec.get("storage") != {"plugin": "tmpl", "root": f"tmpl://{tds}"}:
+            fail(f"run.json of the tmpl run records storage {rec.get('storage')!r}")
+        got = run([mflow, "get", "LinearFlow/1/b", "v"], env=fenv).stdout.strip()
+        if got != "60":
+            fail(f"mflow get LinearFlow/1/b v (no --storage) gave {got!r}, expected 60")
+        if os.path.exists(os.path.join(fenv["MFLOW_HOME"], "datastore", "runs")):
+            fail("the tmpl run wrote to the default local datastore too")
+        print("ok: a flow ran on the out-of-tree tmpl:// store and mflow get found it without "
+              "--storage")
 
 
 if __name__ == "__main__":

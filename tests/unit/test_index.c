@@ -744,7 +744,7 @@ static void test_wrong_format(void **state)
     assert_int_equal(mdb_txn_commit(txn), 0);
     mdb_env_close(env);
     expect_open_fails(path, MF_ECORRUPT,
-                      "the index has format '999' but this mflow reads format 2");
+                      "the index has format '999' but this mflow reads format 3");
     expect_open_fails(path, MF_ECORRUPT, "run `mflow reindex`");
 }
 

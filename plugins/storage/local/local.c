@@ -1385,6 +1385,9 @@ static void plugin_fini(void *state)
     free(s);
 }
 
+/* file:// roots (plain paths are local's by default) select this plugin (ABI 1.3). */
+static const char *const schemes[] = {"file", NULL};
+
 static const struct mf_storage_ops storage_ops = {
     .struct_size = sizeof(struct mf_storage_ops),
     .put = op_put,
@@ -1404,6 +1407,7 @@ static const struct mf_storage_ops storage_ops = {
     .writer_write = op_writer_write,
     .writer_commit = op_writer_commit,
     .writer_abort = op_writer_abort,
+    .schemes = schemes,
 };
 
 static const struct mf_option_def options[] = {

@@ -470,6 +470,9 @@ static void plugin_fini(void *state)
     free(s);
 }
 
+/* An s3:// root selects this plugin without --storage (ABI 1.3). */
+static const char *const schemes[] = {"s3", NULL};
+
 static const struct mf_storage_ops storage_ops = {
     .struct_size = sizeof(struct mf_storage_ops),
     .put = op_put,
@@ -485,6 +488,7 @@ static const struct mf_storage_ops storage_ops = {
     .list_batch = s3_op_list_batch,
     .last_error = op_last_error,
     .root = op_root,
+    .schemes = schemes,
 };
 
 #define OPT(t, n, e, d, h)                                                                         \

@@ -160,6 +160,10 @@ const char *mf_client_run_user(const mf_client_run *r);
 const char *mf_client_run_namespace(const mf_client_run *r);
 const char *mf_client_run_host(const mf_client_run *r);         /* of the orchestrator */
 int32_t mf_client_run_pid(const mf_client_run *r);              /* of the orchestrator */
+/* The storage plugin and datastore root the run used (what get, inspect, logs and resume
+ * reopen when no storage is chosen); "" for a run made before runs recorded them. */
+const char *mf_client_run_storage(const mf_client_run *r);
+const char *mf_client_run_storage_root(const mf_client_run *r);
 double mf_client_run_start_time(const mf_client_run *r);        /* unix seconds */
 double mf_client_run_end_time(const mf_client_run *r);          /* 0 while running */
 int64_t mf_client_run_origin_run_id(const mf_client_run *r);    /* resumed from; 0: none */

@@ -26,15 +26,56 @@
  * Minor versions: 1.0 the first; 1.1 adds the optional streaming writer at the end of
  * struct mf_storage_ops (writer_open, writer_write, writer_commit, writer_abort); 1.2 adds
  * the optional `describe` at the end of struct mf_compute_ops. A 1.0 or 1.1 compute plugin
- * loads as before and has no description.
+ * loads as before and has no description. 1.3 adds `schemes` at the end of struct
+ * mf_storage_ops: the URL schemes a storage plugin serves, so that a datastore root picks
+ * its plugin (a plugin without it is chosen only by name).
  *
  * Beside this ABI the mflow command offers compute plugins one host service of its own, a
  * task server that forks `mflow task ...` jobs from a preloaded mflow: <mflow/task_server.h>.
  *
- * Return codes: 0 is success; negative values are MF_E* codes below; positive values are
- * errno values passed through. A failing call leaves a message for the host to show through
- * the kind's `last_error` operation; messages name the thing and what to do, and never
- * contain secrets.
+ * Return codes: an operation that returns `int` returns 0 for success, a negative MF_E*
+ * code below, or a positive errno value passed through (ENOSPC, EACCES, ...); the host shows
+ * either with mf_strerror. The exceptions are stated at the operation, and there the
+ * meaning of each value is fixed: storage `exists` returns exactly 1 (present), 0 (absent)
+ * or a negative code (an errno must be negated, or mapped to MF_EIO/MF_EPERM); compute
+ * `wait` returns 1, 0 or a negative code. A failing call leaves a message for the host to
+ * show through the kind's `last_error` (never NULL; "no error" or "" when none);
+ * messages name the thing and what to do, and never contain secrets.
+ *
+ * Life of a plugin (every kind):
+ *  - Loading: the host dlopen()s every *.so of its plugin directory and of MFLOW_PLUGIN_PATH
+ *    (or, when it looks for one plugin by name, mflow_<kind>_<name>.so first) with local
+ *    symbols, and calls the entry with its host table. The entry must be cheap and must not
+ *    start anything: it returns a pointer to a static descriptor, or NULL to decline (log
+ *    why through host->log). The loader refuses (and `mflow plugins` shows why) a descriptor
+ *    or operations table smaller than 1.0's, another major, a bad name, a name another file
+ *    already took, no init or fini, and any operation this header marks "Mandatory" left
+ *    NULL, naming that operation. It warns (once, naming them) about symbols exported
+ *    beside the entry: export only the entry (MF_PLUGIN_EXPORT; -fvisibility=hidden).
+ *  - Instances: `init` makes an instance (*state) that every operation gets, and `fini`
+ *    ends it. A process may make several instances of one plugin at once (one per open
+ *    client, a test making two), so keep nothing per instance in globals.
+ *  - init failure: there is no instance yet for last_error, so init reports why through
+ *    host->log(MF_LOG_ERROR, <plugin name>, ...) and returns its code; the host prints
+ *    "<kind> plugin '<name>' did not start: <mf_strerror(code)>" after the logged lines.
+ *    Check settings and reachability in init (a wrong root, missing credentials): that is
+ *    where a run fails before anything runs.
+ *  - Processes: `mflow run` (the orchestrator) makes one storage instance and one instance
+ *    of each compute plugin its steps use. Every task is a separate process, `mflow task`,
+ *    forked from a task server (a preloaded mflow, see <mflow/task_server.h>) or spawned by
+ *    the compute backend, possibly on another machine: each task loads the storage plugin
+ *    and calls init itself. So a storage plugin's instances in many processes use one
+ *    datastore at once: a store must be safe across processes (atomic replacement, no
+ *    in-process cache that another process could make stale, no lock held between calls).
+ *    The task server holds no instance: a forked task starts its own.
+ *  - Threads: the host calls one instance's operations from one thread at a time, except
+ *    storage operations: the blob layer's streaming writer writes on a second thread while
+ *    the first calls exists and writer_commit. A storage instance must be thread-safe.
+ *    last_error is asked right after the failing call, on the same thread; a per-thread
+ *    message (or one guarded by a lock) keeps threads from overwriting each other's.
+ *  - Settings: host->config_get(name, key) answers from the command line, the option's
+ *    environment variable, $MFLOW_HOME/config.json ("<name>": {"<key>": ...}), then the
+ *    option's default. Declare every setting in the option table (`mflow plugins` shows it).
  */
 #ifndef MFLOW_PLUGIN_H
 #define MFLOW_PLUGIN_H
@@ -48,7 +89,7 @@ extern "C" {
 #endif
 
 #define MF_PLUGIN_ABI_MAJOR 1
-#define MF_PLUGIN_ABI_MINOR 2
+#define MF_PLUGIN_ABI_MINOR 3
 
 /* The exported entry of a plugin: exactly this symbol and nothing else. */
 #define MF_PLUGIN_ENTRY_SYMBOL "mf_plugin_entry_v1"
@@ -209,14 +250,29 @@ struct mf_host_api {
     /* Datastore access for scheduler plugins (code packages, flow descriptors). */
     int (*datastore_put)(const char *key, const void *data, size_t len);
     int (*datastore_get)(const char *key, struct mf_buf *out);
-    /* The datastore root URL that tasks launched elsewhere must use. */
+    /* The datastore root URL that tasks launched elsewhere must use: what tasks get as
+     * --datastore-root (the storage plugin's root() once the store is open). */
     const char *(*datastore_root)(void);
 };
 
 /* ------------------------------------------------------------------------------------------ */
 /* Compute: where and with what resources `mflow task ...` runs. Nothing assumes a local pid:
  * submit returns an opaque handle, status is polled (in batches) or waited on, logs can be
- * fetched, a job can be cancelled and must be released.                                     */
+ * fetched, a job can be cancelled and must be released.
+ *
+ * Contract (the loader refuses a plugin that leaves a mandatory operation NULL, naming it):
+ *   mandatory  submit, poll, wait, cancel, release, last_error (and init, fini)
+ *   optional   submit_batch (NULL: submit n times), logs (NULL: the host reads only
+ *              stdout_path/stderr_path), check (NULL: requests are judged against describe,
+ *              or all accepted), describe (1.2; NULL: no description)
+ * Calls: only the orchestrator (`mflow run`/`resume`) makes a compute instance, and calls it
+ * from one thread: submit as tasks become ready, then in a loop wait(timeout) and poll of
+ * all running jobs, logs once a job ended without its output files, release once done with
+ * a job; cancel on a failed run or ^C (then poll until it ended, then release); check once
+ * per step before anything runs. The argv a job must run is the host's (see mf_job_spec):
+ * run it as given, with the spec's env added to the job's environment.
+ * `mflow-plugin-check --kind=compute PLUGIN.so` (installed with the SDK) runs the
+ * operations against `/bin/sh -c` jobs and says what fails.                                 */
 
 typedef struct mf_job mf_job;   /* opaque, owned by the plugin until release */
 
@@ -228,6 +284,14 @@ struct mf_resources {
     uint32_t reserved;
 };
 
+/* What a task receives: argv is
+ *   <mflow> --home <MFLOW_HOME> --storage <storage plugin> --datastore-root <root>
+ *           task <flow.so or, remote, the flow's name> <step> --run-id N --task-id N
+ *           --attempt N [--input-paths P] [--split-index N] [--timeout-s N] [--package URL]
+ * where <root> is the run's datastore root as the storage plugin's root() returned it (the
+ * --datastore-root/MFLOW_DATASTORE_ROOT the user gave, else the plugin's own default as
+ * resolved by its init); the task's storage init receives it as its `root` option. A backend
+ * runs argv as it is, on a machine that has mflow and reaches that datastore. */
 struct mf_job_spec {
     uint32_t struct_size;
     uint32_t timeout_s;                 /* 0 = none; the backend kills the job past it */
@@ -333,7 +397,38 @@ struct mf_compute_ops {
 /* ------------------------------------------------------------------------------------------ */
 /* Storage: a key-value object store under the datastore root. Keys are '/'-separated
  * relative paths. Writes are atomic: a reader sees the old object or the new, never a torn
- * one. The content-addressed blob layer, compression and hashing live in the core.           */
+ * one. The content-addressed blob layer, compression and hashing live in the core.
+ *
+ * Contract (the loader refuses a plugin that leaves a mandatory operation NULL, naming it):
+ *   mandatory  put, put_file, get, exists, list, del, last_error (and init, fini)
+ *   optional   get_file, the four batch forms, root, the streaming writer (1.1, all four or
+ *              none), schemes (1.3)
+ * The root option: the datastore root is the plugin's option named exactly `root`. The host
+ * answers config_get(<this plugin>, "root") with --datastore-root, else
+ * MFLOW_DATASTORE_ROOT, else "datastore_root" of config.json, when this plugin is the
+ * selected storage; otherwise with the plugin's own option env, config and default. init
+ * reads it, resolves its default when unset (e.g. $MFLOW_HOME/datastore) and root() returns
+ * the result as a URL that, given back as `root`, names the same datastore: the host passes
+ * it to every task as --datastore-root (see mf_job_spec) and records it in the run
+ * (run.json "storage": {"plugin", "root"}, and the index), so `mflow get`, `inspect`,
+ * `logs` and `resume` reopen the same store later without options.
+ * Which plugin: --storage/MFLOW_STORAGE/config "storage" names it; else a root with a
+ * scheme ("sqlite:///x.db") selects the one plugin whose `schemes` lists it (two claiming it
+ * is an error naming both; none, an error naming the scheme and the plugins found); else
+ * (no root, or a plain path) `local`.
+ * Processes and threads: every task process makes its own instance (see the top of this
+ * file), so many processes write one datastore at once, often the same key (two tasks
+ * storing the same content-addressed blob): a put must replace atomically and a put of the
+ * same bytes racing another must succeed. Within a process one instance is used by several
+ * threads at once: the streaming writer writes on one thread while another calls exists and
+ * writer_commit. Guard shared state (last_error per thread or under a lock).
+ * What the host uses: put for records and blobs (hash first, then exists, then put with
+ * MF_PUT_IF_ABSENT); put_file for a task's spilled output; get for every read; exists; list
+ * in reindex, resume and blob checks; del to undo a half-made run; get_batch in reindex
+ * (256 at a time); root in messages and run records. put_batch, exists_batch and
+ * list_batch are not called by this host yet (client programs and later hosts may); give
+ * them or leave them NULL. get_file is not called by this host.
+ * `mflow-plugin-check --kind=storage PLUGIN.so` (installed with the SDK) checks all of it. */
 
 /* One piece of an object to write (so a header and a large payload need no copy). */
 struct mf_iov {
@@ -369,27 +464,42 @@ typedef struct mf_writer mf_writer;
 struct mf_storage_ops {
     uint32_t struct_size;
     uint32_t reserved;
-    /* Write the concatenation of iov[0..niov) under key, atomically. */
+    /* Write the concatenation of iov[0..niov) under key, atomically, replacing an older
+     * object. With MF_PUT_IF_ABSENT and key present: 0 without writing. Mandatory. */
     int (*put)(void *state, const char *key, const struct mf_iov *iov, size_t niov,
                uint32_t flags);
+    /* put with the content of the local file path. Mandatory. */
     int (*put_file)(void *state, const char *key, const char *path, uint32_t flags);
+    /* Fill *out (data, len, release) with the object; MF_ENOTFOUND when absent. The host
+     * calls out->release when done (release may be NULL). Mandatory. */
     int (*get)(void *state, const char *key, struct mf_buf *out);
+    /* Write the object to the local file path (atomically for a reader of path);
+     * MF_ENOTFOUND when absent. Optional. */
     int (*get_file)(void *state, const char *key, const char *path);
-    /* 1 when present, 0 when absent, <0 on error. */
+    /* Exactly 1 when present, 0 when absent, a negative code on error (never a positive
+     * errno: it would read as "present"). Mandatory. */
     int (*exists)(void *state, const char *key);
-    /* Every key under prefix (recursively), in no particular order. A callback returning
-     * non-zero stops the listing and list returns that value. */
+    /* Every key under prefix (recursively; "" for all), in no particular order, with its
+     * size; 0 when none. A key deleted before the call is not listed. A callback returning
+     * non-zero stops the listing and list returns that value. Mandatory. */
     int (*list)(void *state, const char *prefix, mf_list_cb cb, void *ud);
+    /* Remove the object; MF_ENOTFOUND when absent. Mandatory. */
     int (*del)(void *state, const char *key);
-    /* Batch forms: all items are attempted; each gets its result; the call returns 0 when
-     * all succeeded, else the first failure's code. */
+    /* Batch forms, optional: all items are attempted; each gets its result (exists_batch:
+     * result 0 and exists 1 or 0, or a negative result); the call returns 0 when all
+     * succeeded, else the first failure's code. put_batch takes data/len, or path when data
+     * is NULL; get_batch fills out, or writes path when set. list_batch calls cb for the keys
+     * of every prefix. */
     int (*put_batch)(void *state, struct mf_storage_item *items, size_t n);
     int (*get_batch)(void *state, struct mf_storage_item *items, size_t n);
     int (*exists_batch)(void *state, struct mf_storage_item *items, size_t n);
     int (*list_batch)(void *state, const char *const *prefixes, size_t n, mf_list_cb cb,
                       void *ud);
+    /* The message of the last failing call of this thread; never NULL. Mandatory. */
     const char *(*last_error)(void *state);
-    /* The root URL this instance serves (e.g. "file:///home/u/.mflow/datastore"). */
+    /* The root URL this instance serves (e.g. "file:///home/u/.mflow/datastore"); given back
+     * as the `root` option it must name the same datastore. Optional: NULL, and the host
+     * uses the root it was given. Lives until fini. */
     const char *(*root)(void *state);
 
     /* Streaming writer, for an object whose key is known only once it is written (the blob
@@ -411,6 +521,16 @@ struct mf_storage_ops {
     int (*writer_commit)(void *state, mf_writer *w, const char *key, uint32_t flags);
     /* Drop what was written; nothing becomes visible. Frees w. Added in 1.1. */
     void (*writer_abort)(void *state, mf_writer *w);
+    /* When the host uses the writer: a value of 64 MiB or more that the blob layer stores
+     * raw (it does not compress well), in a task allowed at least 2 CPUs; every other value
+     * goes through put. */
+
+    /* The URL schemes this plugin serves, without "://" and lower-case ("sqlite", "gs"):
+     * a NULL-terminated array in static storage, or NULL for none. A --datastore-root (or
+     * MFLOW_DATASTORE_ROOT) of the form "<scheme>://..." selects the plugin that lists the
+     * scheme when no --storage is given. A root without a scheme belongs to `local`, which
+     * lists "file". Optional. Added in 1.3. */
+    const char *const *schemes;
 };
 
 /* ------------------------------------------------------------------------------------------ */
