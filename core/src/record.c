@@ -126,11 +126,16 @@ int mf_task_record_from_json(const char *text, size_t len, struct mf_task_record
     }
     int64_t fmt = jint(o, "format", 0);
     if (fmt != MF_RECORD_FORMAT) {
+        /* A newer format is not damage: it is named, so that the reader can be upgraded. */
         if (err)
-            *err = mf_strf("task record format %lld is not %d (written by another mflow version)",
-                           (long long)fmt, MF_RECORD_FORMAT);
+            *err = fmt > MF_RECORD_FORMAT
+                       ? mf_strf("task record format %lld is newer than the format %d this mflow "
+                                 "reads: read it with a newer mflow",
+                                 (long long)fmt, MF_RECORD_FORMAT)
+                       : mf_strf("task record format %lld is not %d", (long long)fmt,
+                                 MF_RECORD_FORMAT);
         json_decref(o);
-        return MF_ECORRUPT;
+        return fmt > MF_RECORD_FORMAT ? MF_ENOTSUP : MF_ECORRUPT;
     }
     r->flow = jstr(o, "flow");
     r->step = jstr(o, "step");
@@ -267,9 +272,12 @@ int mf_record_read(struct mf_store *st, const char *flow, int64_t run, const cha
         free(key);
         return rc;
     }
-    rc = mf_task_record_from_json(b.data, b.len, r, NULL);
+    char *why = NULL;
+    rc = mf_task_record_from_json(b.data, b.len, r, &why);
     if (rc && err)
-        *err = mf_strf("%s is not a valid task record", key);
+        *err = rc == MF_ENOTSUP ? mf_strf("%s: %s", key, why ? why : "newer format")
+                                : mf_strf("%s is not a valid task record", key);
+    free(why);
     if (b.release)
         b.release(&b);
     free(key);
@@ -288,6 +296,13 @@ int mf_record_write(struct mf_store *st, const struct mf_task_record *r)
     free(key);
     free(js);
     return rc;
+}
+
+char *mf_record_newer_msg(const char *key)
+{
+    return mf_strf("%s is of a newer format than the format %d this mflow reads: read it with a "
+                   "newer mflow",
+                   key, MF_RECORD_FORMAT);
 }
 
 char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_record *params)
@@ -342,8 +357,9 @@ int mf_run_record_from_json(const char *text, size_t len, struct mf_run_rec *r,
         mf_task_record_init(params);
     json_t *o = json_loadb(text, len, 0, NULL);
     if (!json_is_object(o) || jint(o, "format", 0) != MF_RECORD_FORMAT) {
+        int newer = json_is_object(o) && jint(o, "format", 0) > MF_RECORD_FORMAT;
         json_decref(o);
-        return MF_ECORRUPT;
+        return newer ? MF_ENOTSUP : MF_ECORRUPT;
     }
     copy_str(r->flow, sizeof r->flow, o, "flow");
     copy_str(r->user, sizeof r->user, o, "user");

@@ -614,8 +614,13 @@ static int derive_context(mf_task *t, const struct mf_task_args *a, char **err)
         struct mf_task_record params;
         int rc = mf_run_record_read(t->st, t->rec.flow, t->rec.run_id, &rr, &params);
         if (rc) {
+            char *key = rc == MF_ENOTSUP ? mf_key_run(t->rec.flow, t->rec.run_id) : NULL;
+            char *newer = key ? mf_record_newer_msg(key) : NULL;
             *err = mf_strf("cannot read the run record of %s/%lld: %s", t->rec.flow,
-                           (long long)t->rec.run_id, t->st->ops->last_error(t->st->state));
+                           (long long)t->rec.run_id,
+                           newer ? newer : t->st->ops->last_error(t->st->state));
+            free(key);
+            free(newer);
             return rc;
         }
         rc = mf_record_inherit(&t->rec, &params);
