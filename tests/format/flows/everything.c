@@ -49,6 +49,8 @@ static void start(mf_task *t)
     const double fv[] = {1.0, NAN, INFINITY, -INFINITY, -0.0, 5e-324, DBL_MAX, 0.1};
     mf_set_f64v(t, "fv", fv, 8);
     mf_set_f64v(t, "fv_empty", NULL, 0);
+    const double fv_short[] = {1.0, NAN};
+    mf_set_f64v(t, "fv_short", fv_short, 2);
     static const char *const sv[] = {"", "a", "caf\xc3\xa9", "bad\xff", "line\nbreak"};
     mf_set_strv(t, "sv", sv, 5);
     mf_set_strv(t, "sv_empty", NULL, 0);
