@@ -63,7 +63,7 @@ void cli_flow_load_guard(const char *path, int entering);
 const char *cli_esc(const char *s);
 const char *cli_esc_value(const char *s, size_t n);
 /* Stored text in JSON output: a JSON string when s[0..n) is well-formed UTF-8, else
- * {"type": "str", "hex": "<its bytes>"} (sdk/ARTIFACTS.md); null for NULL. Never NULL
+ * {"type": "str", "hex": "<its bytes>"} (sdk/DATASTORE.md); null for NULL. Never NULL
  * except when out of memory. */
 struct json_t *cli_json_text(const char *s);
 struct json_t *cli_json_textn(const char *s, size_t n);

@@ -1,4 +1,4 @@
-/* Content-addressed blobs over a storage plugin instance: see blob.h and sdk/ARTIFACTS.md.
+/* Content-addressed blobs over a storage plugin instance: see blob.h and sdk/DATASTORE.md.
  *
  * put: hash the caller's pieces (SHA-256, incremental), ask the store whether the blob is
  * already there and intact (then nothing is written; a damaged one is replaced), decide on zstd from a few sampled windows, and hand

@@ -1,4 +1,4 @@
-/* The portable artifact encoding: see codec.h and sdk/ARTIFACTS.md.
+/* The portable artifact encoding: see codec.h and sdk/DATASTORE.md.
  *
  * Every multi-byte number is little-endian on disk whatever the host is: values are assembled
  * byte by byte (or copied in bulk when the host is itself little-endian). Parsing never trusts a

@@ -1,4 +1,4 @@
-/* The portable encoding of artifact values (documented in sdk/ARTIFACTS.md).
+/* The portable encoding of artifact values (documented in sdk/DATASTORE.md).
  *
  * An encoded value is an 8-byte header — "MFV", format version 1, the type byte (enum
  * mf_type), three zero bytes — followed by the payload:
@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define MF_CODEC_HDR_LEN 8
-#define MF_CODEC_VERSION 1
+#define MF_CODEC_VERSION 1   /* byte 3 of every value; a reader names a larger one (newer) */
 
 /* Write the header for `type` into hdr. */
 void mf_codec_header(uint8_t hdr[MF_CODEC_HDR_LEN], mf_type type);

@@ -1,4 +1,4 @@
-/* Unit tests of core/src/codec.c: the portable artifact encoding (sdk/ARTIFACTS.md). */
+/* Unit tests of core/src/codec.c: the portable artifact encoding (sdk/DATASTORE.md). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
