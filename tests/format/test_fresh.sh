@@ -87,7 +87,26 @@ run_fails "inspect: the same" 1 "task record format 2 is newer" mflow inspect "$
 run_fails "the reader names it" 1 "task record format 2 is newer than format 1" "$PY" "$FMT/reader.py" get "$DS" "$E" i_zero
 edit_rec "r['format'] = 0"
 run_fails "a format that is not 1 and not newer is damage" 1 "is damaged" mflow get "$E" i_zero
+edit_rec "r['format'] = 2"
+run_ok "reindex skips a task record of a newer format" mflow reindex
+check_contains "... saying so" "2.0.json is of a newer format than the format 1 this mflow reads: skipped (reindex with a newer mflow)" "$OUT"
 restore
+run_ok "reindex after the record is restored" mflow reindex
+run_ok "the restored task reads again" mflow get "$E" i_zero
+
+# resume refuses an origin whose records are newer, naming the record, and runs nothing
+G5=$DS/runs/FormatFlow/$R2/gather/5.0.json
+cp "$G5" "$WORK/g5"
+"$PY" -c "import json,sys; r=json.load(open(sys.argv[1])); r['format']=2; json.dump(r, open(sys.argv[1],'w'))" "$G5"
+run_fails "resume names a newer task record of its origin" 1 "cannot resume: runs/FormatFlow/$R2/gather/5.0.json: task record format 2 is newer" \
+  mflow resume "$FLOW" --origin-run-id "$R2"
+cp "$WORK/g5" "$G5"
+RR2=$DS/runs/FormatFlow/$R2/run.json
+cp "$RR2" "$WORK/rr2"
+"$PY" -c "import json,sys; r=json.load(open(sys.argv[1])); r['format']=2; json.dump(r, open(sys.argv[1],'w'))" "$RR2"
+run_fails "resume names a newer run record of its origin" 1 "run.json is of a newer format than the format 1 this mflow reads" \
+  mflow resume "$FLOW" --origin-run-id "$R2"
+cp "$WORK/rr2" "$RR2"
 
 RUNREC=$DS/runs/FormatFlow/$R1/run.json
 cp "$RUNREC" "$WORK/runrec"

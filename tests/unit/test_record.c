@@ -225,6 +225,53 @@ static void test_derive_records_inputs(void **state)
     mf_graph_destroy(g);
 }
 
+/* A record of a newer format is MF_ENOTSUP, named with both formats; one of no known format
+ * (0, missing, a string) is damage. Task and run records alike. */
+static void test_record_formats(void **state)
+{
+    (void)state;
+    static const char task[] =
+        "{\"format\":%s,\"flow\":\"F\",\"run_id\":1,\"step\":\"start\",\"task_id\":1,"
+        "\"attempt\":0,\"status\":\"succeeded\",\"inputs\":[],\"stack\":[],\"artifacts\":{}}";
+    static const char run[] = "{\"format\":%s,\"flow\":\"F\",\"run_id\":1,\"status\":"
+                              "\"succeeded\",\"parameters\":{}}";
+    static const struct {
+        const char *fmt;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"1", 0, NULL},
+        {"2", MF_ENOTSUP, "task record format 2 is newer than the format 1 this mflow reads"},
+        {"17", MF_ENOTSUP, "task record format 17 is newer than the format 1"},
+        {"0", MF_ECORRUPT, "task record format 0 is not 1"},
+        {"\"1\"", MF_ECORRUPT, "task record format 0 is not 1"},
+        {"-3", MF_ECORRUPT, "task record format -3 is not 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = mf_strf(task, cases[i].fmt);
+        struct mf_task_record r;
+        char *err = NULL;
+        assert_int_equal(mf_task_record_from_json(text, strlen(text), &r, &err), cases[i].rc);
+        if (cases[i].msg) {
+            assert_non_null(err);
+            assert_non_null(strstr(err, cases[i].msg));
+        } else {
+            assert_string_equal(r.step, "start");
+            mf_task_record_free(&r);
+        }
+        free(err);
+        free(text);
+        text = mf_strf(run, cases[i].fmt);
+        struct mf_run_rec rr;
+        assert_int_equal(mf_run_record_from_json(text, strlen(text), &rr, NULL), cases[i].rc);
+        free(text);
+    }
+    char *m = mf_record_newer_msg("runs/F/1/run.json");
+    assert_string_equal(m, "runs/F/1/run.json is of a newer format than the format 1 this mflow "
+                           "reads: read it with a newer mflow");
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +280,7 @@ int main(void)
         cmocka_unit_test(test_read_inline_and_stored),
         cmocka_unit_test(test_read_errors),
         cmocka_unit_test(test_derive_records_inputs),
+        cmocka_unit_test(test_record_formats),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
