@@ -69,6 +69,15 @@ check_eq "inspect --json of a run: exit 0" 0 $?
 check_eq "a str[] element that is not UTF-8, in get --json" '["", "a", "café", {"type": "str", "hex": "626164ff"}, "line\nbreak"]' \
   "$(mflow get "$T" sv --json)"
 
+# logs --json: a log that is not UTF-8 is kept, as {"type": "str", "hex"}, beside a plain one
+printf 'ok\xff\n' >"$DS/runs/FormatFlow/$R1/fan/4.0.stdout"
+printf 'plain\n' >"$DS/runs/FormatFlow/$R1/fan/4.1.stdout"
+mflow logs "FormatFlow/$R1/fan/4" --json >"$WORK/lj" 2>&1
+check_eq "logs --json: exit 0" 0 $?
+check_eq "logs --json keeps every attempt, the bytes exactly" \
+  '[{"attempt": 0, "log": {"type": "str", "hex": "6f6bff0a"}}, {"attempt": 1, "log": "plain\n"}]' \
+  "$("$PY" -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))['attempts']))" "$WORK/lj")"
+
 # ---- rules a reader must apply ----------------------------------------------------------
 REC=$DS/runs/FormatFlow/$R1/fan/2.0.json
 cp "$REC" "$WORK/rec"
