@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Validates every run, graph and task record of a datastore against the installed JSON
 Schemas (sdk/schema/). Python's standard library has no JSON Schema validator, so this holds a
-small one for the subset the schemas use: $ref (to #/$defs), type, properties, required,
-additionalProperties, propertyNames, items, enum, pattern, minimum, maxLength.
+small one for the subset the schemas use: $ref (to #/$defs), anyOf, type, properties,
+required, additionalProperties, propertyNames, items, enum, pattern, minimum, maxLength.
 
   schema_check.py SCHEMA_DIR ROOT     every record under datastore ROOT; exit 1 on any error
 
@@ -27,7 +27,7 @@ TYPES = {
     "boolean": lambda v: isinstance(v, bool),
     "null": lambda v: v is None,
 }
-KNOWN = {"$schema", "$id", "$defs", "$ref", "title", "description", "type", "properties",
+KNOWN = {"anyOf", "$schema", "$id", "$defs", "$ref", "title", "description", "type", "properties",
          "required", "additionalProperties", "propertyNames", "items", "enum", "pattern",
          "minimum", "maxLength"}
 
@@ -43,6 +43,10 @@ def validate(v, s, root, where="$"):
             raise ValueError(f"unsupported $ref {ref}")
         return validate(v, root["$defs"][ref[len("#/$defs/"):]], root, where)
     errs = []
+    if "anyOf" in s:
+        alts = [validate(v, a, root, where) for a in s["anyOf"]]
+        if all(alts):
+            return [f"{where}: matches none of anyOf: " + "; ".join(a[0] for a in alts)]
     if "type" in s:
         ts = s["type"] if isinstance(s["type"], list) else [s["type"]]
         if not any(TYPES[t](v) for t in ts):

@@ -22,6 +22,16 @@ OUT=$(mflow resume "$FLOW" --run-id-file "$WORK/rid" 2>&1) || fail "resume: $OUT
 R3=$(cat "$WORK/rid")
 check_eq "three runs" "1 2 3" "$R1 $R2 $R3"
 
+# a flow whose table holds text that is not UTF-8 runs, and its graph keeps the bytes
+run_flow "$FMT/flows/latin1.c"
+check_eq "a flow with Latin-1 text in its table runs (its graph is stored)" "0" "$?"
+check_eq "graph.json keeps the default's bytes" '{"type": "str", "hex": "636166e9"}' \
+  "$("$PY" -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))['parameters'][0]['default']))" "$DS/runs/Latin1Flow/$RUN/graph.json")"
+OUT=$(mflow show "$FMT/flows/latin1.c" --json 2>&1)
+check_contains "show --json writes the help text as hex" '"hex": "4c6174696e2d3120636166e9"' "$OUT"
+check_contains "show --json writes the env entry as hex" '"hex": "4752454554494e473d636166e9"' "$OUT"
+check_eq "the parameter's value" '{"type": "str", "hex": "636166e9"}' "$(mflow get "Latin1Flow/$RUN/end" who --json)"
+
 # ---- the reader against mflow, every artifact of every run ---------------------------------
 OUT=$("$PY" "$FMT/compare.py" mflow "$DS" 2>&1)
 check_contains "reader = mflow get --json/--raw for every artifact" " 0 mismatched" "$OUT"
