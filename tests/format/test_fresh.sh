@@ -32,6 +32,14 @@ check_contains "show --json writes the help text as hex" '"hex": "4c6174696e2d31
 check_contains "show --json writes the env entry as hex" '"hex": "4752454554494e473d636166e9"' "$OUT"
 check_eq "the parameter's value" '{"type": "str", "hex": "636166e9"}' "$(mflow get "Latin1Flow/$RUN/end" who --json)"
 
+# plugins --json: a plugin path that is not UTF-8 (a Latin-1 directory) is kept as hex
+PD=$WORK/$'pl\xe9'
+mkdir -p "$PD"
+cp "$MFLOW_TEST_BUILD_ROOT/plugins/storage/local/mflow_storage_local.so" "$PD/mflow_storage_other.so"
+OUT=$(MFLOW_PLUGIN_PATH=$PD mflow plugins --json 2>&1)
+check_eq "plugins --json with a Latin-1 plugin path: exit 0" 0 $?
+check_contains "... the path as hex" "$(printf '%s' "$PD/mflow_storage_other.so" | od -An -tx1 | tr -d ' \n')" "$OUT"
+
 # ---- the reader against mflow, every artifact of every run ---------------------------------
 OUT=$("$PY" "$FMT/compare.py" mflow "$DS" 2>&1)
 check_contains "reader = mflow get --json/--raw for every artifact" " 0 mismatched" "$OUT"
