@@ -23,8 +23,20 @@ R3=$(cat "$WORK/rid")
 check_eq "three runs" "1 2 3" "$R1 $R2 $R3"
 
 # a flow whose table holds text that is not UTF-8 runs, and its graph keeps the bytes
-run_flow "$FMT/flows/latin1.c"
+run_flow "$FMT/flows/latin1.c" --tag $'bad\xff' --tag ok
 check_eq "a flow with Latin-1 text in its table runs (its graph is stored)" "0" "$?"
+LR=$DS/runs/Latin1Flow/$RUN
+jq_py() { "$PY" -c "import json,sys; r=json.load(open(sys.argv[1])); print(json.dumps($2))" "$1"; }
+check_eq "run.json keeps a tag that is not UTF-8" '[{"type": "str", "hex": "626164ff"}, "ok"]' \
+  "$(jq_py "$LR/run.json" "r['tags'][2:]")"
+check_eq "a task record keeps a failure message that is not UTF-8" '{"type": "str", "hex": "6e6f20636166e920746f646179"}' \
+  "$(jq_py "$LR/oops/2.0.json" "r['message']")"
+run_ok "reindex --force rebuilds from the datastore" mflow reindex --force
+check_eq "the tag survives a reindex" 'bad\xff' "$(mflow tag list "Latin1Flow/$RUN" | sed -n 3p)"
+check_contains "inspect shows the message escaped" 'no caf\xe9 today' "$(mflow inspect "Latin1Flow/$RUN/oops/2")"
+mflow inspect "Latin1Flow/$RUN/oops/2" --json >"$WORK/oj"
+check_eq "inspect --json: the message as hex" '{"type": "str", "hex": "6e6f20636166e920746f646179"}' \
+  "$(jq_py "$WORK/oj" "r['attempts'][0]['message']")"
 check_eq "graph.json keeps the default's bytes" '{"type": "str", "hex": "636166e9"}' \
   "$("$PY" -c "import json,sys; print(json.dumps(json.load(open(sys.argv[1]))['parameters'][0]['default']))" "$DS/runs/Latin1Flow/$RUN/graph.json")"
 OUT=$(mflow show "$FMT/flows/latin1.c" --json 2>&1)
