@@ -2,7 +2,8 @@
 # Makes the conformance corpus, tests/format/corpus/: a datastore written by the mflow given
 # (default build/core/mflow) from flows/everything.c — run 1 succeeds (a foreach whose last
 # item is retried, a join, a branch with a caught failure), run 2 fails at its end, run 3
-# resumes it (every other task cloned) — and expected.jsonl, the value of every parameter,
+# resumes it (every other task cloned) — and flows/latin1.c (text that is not UTF-8 in its
+# graph, a tag and a failure message), and expected.jsonl, the value of every parameter,
 # artifact and foreach item as `mflow get --json` prints it (sdk/DATASTORE.md, section 7).
 #
 # The corpus is committed and never regenerated casually: it is old data that every later
@@ -26,8 +27,10 @@ unset MFLOW_DATASTORE_ROOT MFLOW_NAMESPACE MFLOW_COMPUTE MFLOW_STORAGE
 FLOW=$SRC/tests/format/flows/everything.c
 
 "$MFLOW" run "$FLOW" --tag corpus >/dev/null 2>&1
-FORMAT_FAIL_END=1 "$MFLOW" run "$FLOW" --label=$'two\nlines \xff' >/dev/null 2>&1 && { echo "run 2 should fail" >&2; exit 1; }
+FORMAT_FAIL_END=1 "$MFLOW" run "$FLOW" --label=$'two\nlines \xff' --tag $'tag\xff' >/dev/null 2>&1 && { echo "run 2 should fail" >&2; exit 1; }
 "$MFLOW" resume "$FLOW" >/dev/null 2>&1
+# text that is not UTF-8 in a graph, a run record's tag and a task record's message
+"$MFLOW" run "$SRC/tests/format/flows/latin1.c" --tag $'caf\xe9' >/dev/null 2>&1
 
 DS=$MFLOW_HOME/datastore
 # the reader must agree with mflow before anything is kept

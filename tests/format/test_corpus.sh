@@ -22,13 +22,21 @@ check_contains "the corpus records validate" ", 0 errors; self-test on ['graph',
 mkdir -p "$MFLOW_HOME"
 cp -r "$CORPUS/datastore" "$MFLOW_HOME/datastore"
 run_ok "reindex the corpus" mflow reindex
-check_contains "reindex finds the three runs" "3 run" "$OUT"
+check_contains "reindex finds the four runs" "reindexed 4 runs" "$OUT"
 OUT=$("$PY" "$FMT/compare.py" mflow-expected "$CORPUS/expected.jsonl" "$CORPUS/datastore" 2>&1)
 check_contains "mflow get --json reads the corpus as expected, get --raw as the reader" " 0 mismatched" "$OUT"
 run_ok "inspect a retried task of the corpus" mflow --namespace= inspect FormatFlow/1/fan/4
 check_contains "its two attempts are listed" "attempts   2" "$OUT"
 run_ok "inspect a cloned task of the corpus" mflow --namespace= inspect FormatFlow/3/gather/5 --json
 check_contains "its origin is shown" '"origin": "FormatFlow/2/gather/5"' "$OUT"
+
+# text that is not UTF-8 in records: a tag, a failure message (hex objects in the JSON)
+run_ok "tag list of the corpus" mflow --namespace= tag list FormatFlow/2
+check_contains "a tag that is not UTF-8 survives" 'tag\xff' "$OUT"
+run_ok "inspect a caught failure of the corpus" mflow --namespace= inspect Latin1Flow/1/oops/2
+check_contains "its message that is not UTF-8" 'no caf\xe9 today' "$OUT"
+run_ok "show the corpus graph's text" "$PY" -c "import json,sys; print(json.load(open(sys.argv[1]))['parameters'][0]['help'])" "$MFLOW_HOME/datastore/runs/Latin1Flow/1/graph.json"
+check_eq "the graph's help text as hex" "{'type': 'str', 'hex': '4c6174696e2d3120636166e9'}" "$OUT"
 
 # the same through --datastore-root, with a fresh home
 DS2=$WORK/ds2
