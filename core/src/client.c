@@ -418,9 +418,8 @@ static int art_read(const mf_client_artifact *a, mf_type want, mf_type also, str
     if (rc)
         return fail(c, rc, "artifact '%s' of %s: %s", a->name, a->owner, mf_blob_error());
     mf_type t;
-    if (b->len >= MF_CODEC_HDR_LEN && !memcmp(b->data, "MFV", 3) &&
-        b->data[3] > MF_CODEC_VERSION) {
-        unsigned v = b->data[3];
+    unsigned v = mf_codec_newer(b->data, b->len);
+    if (v) {
         mf_blob_release(b);
         return fail(c, MF_ENOTSUP,
                     "artifact '%s' of %s: its value has format version %u, newer than the "

@@ -170,6 +170,14 @@ int mf_codec_parse(const void *enc, size_t len, mf_type *type, const uint8_t **p
     return 0;
 }
 
+unsigned mf_codec_newer(const void *enc, size_t len)
+{
+    const uint8_t *p = enc;
+    if (!p || len < MF_CODEC_HDR_LEN || memcmp(p, magic, 3) != 0 || p[3] <= MF_CODEC_VERSION)
+        return 0;
+    return p[3];
+}
+
 /* A buffer of header + payload_len bytes with the header written. */
 static int alloc_encoded(mf_type type, size_t payload_len, uint8_t **out, size_t *len)
 {

@@ -30,6 +30,10 @@ void mf_codec_header(uint8_t hdr[MF_CODEC_HDR_LEN], mf_type type);
 int mf_codec_parse(const void *enc, size_t len, mf_type *type, const uint8_t **payload,
                    size_t *plen);
 
+/* The value format version of an encoded value that is newer than MF_CODEC_VERSION ("MFV" and
+ * a larger byte 3), else 0: such a value is named, not called corrupt (sdk/DATASTORE.md). */
+unsigned mf_codec_newer(const void *enc, size_t len);
+
 /* Encode a scalar or list into a new malloc'd buffer (header included). 0 or MF_ENOMEM. */
 int mf_codec_encode_i64(int64_t v, uint8_t **out, size_t *len);
 int mf_codec_encode_f64(double v, uint8_t **out, size_t *len);

@@ -129,6 +129,11 @@ static struct held *value_of(mf_task *t, const struct mf_task_record *r, const c
              tname(a->type), tname(want));
     struct held *h = hold(t, a->key);
     mf_type got;
+    unsigned v = mf_codec_newer(h->blob.data, h->blob.len);
+    if (v)
+        FAIL(t, "artifact '%s' (blob %s) has value format version %u, newer than the version %d "
+                "this mflow reads: run the flow with a newer mflow",
+             name, a->key, v, MF_CODEC_VERSION);
     if (mf_codec_parse(h->blob.data, h->blob.len, &got, payload, plen) != 0 || got != a->type)
         FAIL(t, "artifact '%s' (blob %s) is corrupt", name, a->key);
     return h;

@@ -176,6 +176,15 @@ PY
 run_fails "get: a value of a newer format is named" 1 "its value has format version 2, newer than the version 1 this mflow reads" mflow get "$E" i_neg
 run_fails "the reader names it" 1 "value format version 2 is newer" "$PY" "$FMT/reader.py" get "$DS" "$E" i_neg
 restore
+# a step that reads a value of a newer format fails naming it: resume run 2 at end, whose
+# input (meet, cloned with its artifact map) now points "sides" at that value
+M9=$DS/runs/FormatFlow/$R2/meet/9.0.json
+cp "$M9" "$WORK/m9"
+"$PY" -c "import json,sys; r=json.load(open(sys.argv[1])); r['artifacts']['sides']['key']=sys.argv[2]; json.dump(r, open(sys.argv[1],'w'))" "$M9" "$NEWKEY"
+OUT=$(mflow resume "$FLOW" --origin-run-id "$R2" 2>&1)
+check_eq "resume: end fails" 1 $?
+check_contains "end names the newer value" "artifact 'sides' (blob $NEWKEY) has value format version 2, newer than the version 1 this mflow reads" "$OUT"
+cp "$WORK/m9" "$M9"
 
 # the zstd expansion limit, exactly: length < 65536 x (compressed bytes + 1)
 for side in over at; do

@@ -93,7 +93,7 @@ static void end(mf_task *t)
 {
     if (getenv("FORMAT_FAIL_END"))
         mf_fail(t, "end fails on purpose (FORMAT_FAIL_END)");
-    mf_set_i64(t, "done", 1);
+    mf_set_i64(t, "done", (int64_t)strlen(mf_get_str(t, "sides")));   /* reads an input's value */
 }
 
 static const mf_step_def steps[] = {
