@@ -65,10 +65,14 @@ void cli_flow_load_guard(const char *path, int entering);
 const char *cli_esc(const char *s);
 const char *cli_esc_value(const char *s, size_t n);
 /* Stored text in JSON output: a JSON string when s[0..n) is well-formed UTF-8, else
- * {"type": "str", "hex": "<its bytes>"} (sdk/ARTIFACTS.md); null for NULL. Never NULL
+ * {"type": "str", "hex": "<its bytes>"} (sdk/DATASTORE.md); null for NULL. Never NULL
  * except when out of memory. */
 struct json_t *cli_json_text(const char *s);
 struct json_t *cli_json_textn(const char *s, size_t n);
+/* An f64 in JSON output: a number (17 significant digits give back the same double), or the
+ * string "NaN", "Infinity" or "-Infinity", which JSON has no number for (sdk/DATASTORE.md).
+ * NULL only when out of memory. */
+struct json_t *cli_json_f64(double x);
 
 /* --run-id-file F of run and resume: 0 when F can be written, else 2 after saying why.
  * Checked before the run exists, so that nothing runs under an id the caller cannot learn. */

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,16 @@ json_t *cli_json_textn(const char *s, size_t n)
     v = json_pack("{s:s,s:s}", "type", "str", "hex", hex);
     free(hex);
     return v;
+}
+
+json_t *cli_json_f64(double x)
+{
+    /* json_real refuses NaN and infinities (it returns NULL, and an array drops the element) */
+    if (isnan(x))
+        return json_string("NaN");
+    if (isinf(x))
+        return json_string(x > 0 ? "Infinity" : "-Infinity");
+    return json_real(x);
 }
 
 json_t *cli_json_text(const char *s)

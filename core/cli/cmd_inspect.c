@@ -87,6 +87,14 @@ void cli_run_status(const mf_client_run *r, char *buf, size_t n)
 #define INLINE_READ_MAX 4096
 #define INLINE_SHOW_MAX 80
 
+static uint64_t le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)p[i] << (8 * i);
+    return v;
+}
+
 /* The artifact's value as JSON (bytes: {"type": "bytes", "hex": ...}); NULL when it cannot be
  * read (message left on the client). */
 json_t *cli_artifact_json(const mf_client_artifact *a)
@@ -100,7 +108,7 @@ json_t *cli_artifact_json(const mf_client_artifact *a)
     } else if (ty == MF_F64) {
         double x;
         if (!mf_client_artifact_f64(a, &x))
-            v = json_real(x);
+            v = cli_json_f64(x);
     } else if (ty == MF_STR) {
         char *s;
         size_t n;
@@ -136,18 +144,31 @@ json_t *cli_artifact_json(const mf_client_artifact *a)
         size_t n;
         if (!mf_client_artifact_f64v(a, &x, &n)) {
             v = json_array();
-            for (size_t i = 0; i < n; i++)
-                json_array_append_new(v, json_real(x[i]));
+            for (size_t i = 0; v && i < n; i++)
+                if (json_array_append_new(v, cli_json_f64(x[i]))) {
+                    json_decref(v);   /* out of memory: no list with an element missing */
+                    v = NULL;
+                }
             free(x);
         }
     } else if (ty == MF_STRV) {
-        char **x;
+        /* Walk the stored payload rather than the decoded C strings: an element may hold a
+         * NUL byte, which a C string would cut short. The payload was checked when read. */
+        uint8_t *p;
         size_t n;
-        if (!mf_client_artifact_strv(a, &x, &n)) {
+        if (!mf_client_artifact_value(a, NULL, (void **)&p, &n)) {
             v = json_array();
-            for (size_t i = 0; i < n; i++)
-                json_array_append_new(v, cli_json_text(x[i]));
-            free(x);
+            size_t off = 8;
+            for (uint64_t i = 0, count = n >= 8 ? le64(p) : 0; v && i < count; i++) {
+                size_t len = (size_t)le64(p + off);
+                off += 8;
+                if (json_array_append_new(v, cli_json_textn((const char *)p + off, len))) {
+                    json_decref(v);
+                    v = NULL;
+                }
+                off += len;
+            }
+            free(p);
         }
     }
     return v;

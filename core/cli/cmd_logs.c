@@ -70,8 +70,14 @@ int cmd_logs(int argc, char **argv)
             continue;
         }
         if (json) {
-            json_array_append_new(arr, json_pack("{s:I,s:s%}", "attempt", (json_int_t)k, "log",
-                                                 data, len));
+            /* a log that is not UTF-8 (a step printed binary) as {"type": "str", "hex"}: a
+             * plain string would make jansson refuse it, and the attempt would be dropped */
+            json_t *e = json_pack("{s:I,s:o}", "attempt", (json_int_t)k, "log",
+                                  cli_json_textn(data, len));
+            if (!e || json_array_append_new(arr, e)) {
+                cli_error("out of memory");
+                code = 1;
+            }
         } else {
             if (only < 0)
                 printf("=== %s attempt %u (%s%s) ===\n", mf_client_task_pathspec(t), k, sname,

@@ -132,7 +132,7 @@ static void print_dirs(const mf_registry *reg)
 /* JSON null for NULL, else the string. */
 static json_t *str_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    return cli_json_text(s);   /* text that is not UTF-8 as {"type": "str", "hex"} */
 }
 
 static json_t *plugin_json(const struct mf_plugin_info *p)
@@ -153,7 +153,7 @@ static json_t *plugin_json(const struct mf_plugin_info *p)
         }
     }
     int bad = 0;
-    bad |= json_object_set_new(o, "path", json_string(p->path));
+    bad |= json_object_set_new(o, "path", cli_json_text(p->path));
     bad |= json_object_set_new(o, "name", str_or_null(p->name));
     bad |= json_object_set_new(o, "kind", p->kind ? json_string(mf_plugin_kind_name(p->kind))
                                                   : json_null());

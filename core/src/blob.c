@@ -1,4 +1,4 @@
-/* Content-addressed blobs over a storage plugin instance: see blob.h and sdk/ARTIFACTS.md.
+/* Content-addressed blobs over a storage plugin instance: see blob.h and sdk/DATASTORE.md.
  *
  * put: hash the caller's pieces (SHA-256, incremental), ask the store whether the blob is
  * already there and intact (then nothing is written; a damaged one is replaced), decide on zstd from a few sampled windows, and hand
@@ -717,6 +717,14 @@ int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out)
     if (b.len < HDR_LEN || !p) {
         release_store_buf(&b);
         return corrupt(key, "it is shorter than its 16-byte header");
+    }
+    if (memcmp(p, blob_magic, 3) == 0 && p[3] > blob_magic[3] && p[3] <= '9') {
+        /* "MFB" then the format version as a digit: a newer one is named, not called damage */
+        set_error("blob %s has format version %c, newer than the version %c this mflow reads: "
+                  "read it with a newer mflow",
+                  key, p[3], blob_magic[3]);
+        release_store_buf(&b);
+        return MF_ENOTSUP;
     }
     if (memcmp(p, blob_magic, 4) != 0 || p[5] || p[6] || p[7]) {
         release_store_buf(&b);

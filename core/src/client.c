@@ -492,6 +492,14 @@ static int art_read(const mf_client_artifact *a, mf_type want, mf_type also, str
     if (rc)
         return fail(c, rc, "artifact '%s' of %s: %s", a->name, a->owner, mf_blob_error());
     mf_type t;
+    unsigned v = mf_codec_newer(b->data, b->len);
+    if (v) {
+        mf_blob_release(b);
+        return fail(c, MF_ENOTSUP,
+                    "artifact '%s' of %s: its value has format version %u, newer than the "
+                    "version %d this mflow reads: read it with a newer mflow",
+                    a->name, a->owner, v, MF_CODEC_VERSION);
+    }
     if (mf_codec_parse(b->data, b->len, &t, payload, plen) != 0 || t != a->type) {
         mf_blob_release(b);
         return fail(c, MF_ECORRUPT,
@@ -1077,6 +1085,11 @@ int mf_client_run_load_params(mf_client_run *r)
         else if (rc == MF_ECORRUPT)
             fail(c, rc, "the run record of %s (%s) is damaged: its parameters cannot be read",
                  r->path, key ? key : "run.json");
+        else if (rc == MF_ENOTSUP) {
+            char *m = mf_record_newer_msg(key ? key : "run.json");
+            fail(c, rc, "the run record of %s: %s", r->path, m ? m : "newer format");
+            free(m);
+        }
         else
             fail(c, rc, "cannot read the run record of %s: %s", r->path,
                  c->st.ops->last_error(c->st.state));

@@ -1,4 +1,4 @@
-/* The portable artifact encoding: see codec.h and sdk/ARTIFACTS.md.
+/* The portable artifact encoding: see codec.h and sdk/DATASTORE.md.
  *
  * Every multi-byte number is little-endian on disk whatever the host is: values are assembled
  * byte by byte (or copied in bulk when the host is itself little-endian). Parsing never trusts a
@@ -168,6 +168,14 @@ int mf_codec_parse(const void *enc, size_t len, mf_type *type, const uint8_t **p
     if (plen)
         *plen = pn;
     return 0;
+}
+
+unsigned mf_codec_newer(const void *enc, size_t len)
+{
+    const uint8_t *p = enc;
+    if (!p || len < MF_CODEC_HDR_LEN || memcmp(p, magic, 3) != 0 || p[3] <= MF_CODEC_VERSION)
+        return 0;
+    return p[3];
 }
 
 /* A buffer of header + payload_len bytes with the header written. */

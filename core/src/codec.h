@@ -1,4 +1,4 @@
-/* The portable encoding of artifact values (documented in sdk/ARTIFACTS.md).
+/* The portable encoding of artifact values (documented in sdk/DATASTORE.md).
  *
  * An encoded value is an 8-byte header — "MFV", format version 1, the type byte (enum
  * mf_type), three zero bytes — followed by the payload:
@@ -19,7 +19,7 @@
 #include <stdint.h>
 
 #define MF_CODEC_HDR_LEN 8
-#define MF_CODEC_VERSION 1
+#define MF_CODEC_VERSION 1   /* byte 3 of every value; a reader names a larger one (newer) */
 
 /* Write the header for `type` into hdr. */
 void mf_codec_header(uint8_t hdr[MF_CODEC_HDR_LEN], mf_type type);
@@ -29,6 +29,10 @@ void mf_codec_header(uint8_t hdr[MF_CODEC_HDR_LEN], mf_type type);
  * Returns 0 or MF_ECORRUPT. */
 int mf_codec_parse(const void *enc, size_t len, mf_type *type, const uint8_t **payload,
                    size_t *plen);
+
+/* The value format version of an encoded value that is newer than MF_CODEC_VERSION ("MFV" and
+ * a larger byte 3), else 0: such a value is named, not called corrupt (sdk/DATASTORE.md). */
+unsigned mf_codec_newer(const void *enc, size_t len);
 
 /* Encode a scalar or list into a new malloc'd buffer (header included). 0 or MF_ENOMEM. */
 int mf_codec_encode_i64(int64_t v, uint8_t **out, size_t *len);

@@ -981,9 +981,24 @@ char *mf_graph_render_dot(const mf_graph *g)
     return sb_take(&b);
 }
 
+/* Text of the flow's table (a help text, a default, an env entry) that is not UTF-8 is
+ * {"type": "str", "hex": ...}, as in every JSON mflow writes (sdk/DATASTORE.md): jansson
+ * refuses it as a string, and the graph of the run could not be stored. */
 static json_t *str_or_null(const char *s)
 {
-    return s ? json_string(s) : json_null();
+    if (!s)
+        return json_null();
+    size_t n = strlen(s);
+    if (mf_utf8_valid(s, n))
+        return json_string(s);
+    char *hex = malloc(2 * n + 1);
+    if (!hex)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", (unsigned char)s[i]);
+    json_t *v = json_pack("{s:s,s:s}", "type", "str", "hex", hex);
+    free(hex);
+    return v;
 }
 
 /* json_object_set_new that remembers a failure */
@@ -1040,7 +1055,7 @@ char *mf_graph_render_json(const mf_graph *g)
         jset(o, "image", str_or_null(d->image), &bad);
         if (d->env)
             for (const char *const *e = d->env; *e; e++)
-                if (json_array_append_new(env, json_string(*e)))
+                if (json_array_append_new(env, str_or_null(*e)))
                     bad = 1;
         jset(o, "env", env, &bad);
         /* beyond the documented schema, for schedulers that lay out splits */

@@ -13,6 +13,53 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Free text in a record (a message, a host, a user, a tag) as JSON: a string when it is UTF-8,
+ * else {"type": "str", "hex": "<its bytes>"} (sdk/DATASTORE.md), which jansson would refuse as
+ * a string and the member be lost. NULL only when out of memory. */
+static json_t *text_json(const char *s, size_t n)
+{
+    if (mf_utf8_valid(s, n))
+        return json_stringn(s, n);
+    char *hex = malloc(2 * n + 1);
+    if (!hex)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        snprintf(hex + 2 * i, 3, "%02x", (unsigned char)s[i]);
+    json_t *v = json_pack("{s:s,s:s}", "type", "str", "hex", hex);
+    free(hex);
+    return v;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* The text of a member written by text_json, malloc'd and NUL-terminated (a NUL inside ends
+ * it); NULL when v is neither form. */
+static char *text_dup(json_t *v)
+{
+    if (json_is_string(v))
+        return strdup(json_string_value(v));
+    const char *hex = json_string_value(json_object_get(v, "hex"));
+    const char *type = json_string_value(json_object_get(v, "type"));
+    size_t n = hex ? strlen(hex) : 0;
+    if (!json_is_object(v) || !type || strcmp(type, "str") != 0 || !hex || n % 2)
+        return NULL;
+    char *s = malloc(n / 2 + 1);
+    for (size_t i = 0; s && i < n / 2; i++) {
+        int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+        if (hi < 0 || lo < 0) {
+            free(s);
+            return NULL;
+        }
+        s[i] = (char)(hi << 4 | lo);
+    }
+    if (s)
+        s[n / 2] = '\0';
+    return s;
+}
+
 void mf_task_record_init(struct mf_task_record *r)
 {
     memset(r, 0, sizeof *r);
@@ -55,9 +102,9 @@ char *mf_task_record_to_json(const struct mf_task_record *r)
     json_object_set_new(o, "exit_code", json_integer(r->exit_code));
     json_object_set_new(o, "signal", json_integer(r->term_signal));
     if (r->message)
-        json_object_set_new(o, "message", json_string(r->message));
+        json_object_set_new(o, "message", text_json(r->message, strlen(r->message)));
     if (r->host)
-        json_object_set_new(o, "host", json_string(r->host));
+        json_object_set_new(o, "host", text_json(r->host, strlen(r->host)));
     json_object_set_new(o, "start_time", json_real(r->start_time));
     json_object_set_new(o, "end_time", json_real(r->end_time));
     json_t *in = json_array();
@@ -126,11 +173,16 @@ int mf_task_record_from_json(const char *text, size_t len, struct mf_task_record
     }
     int64_t fmt = jint(o, "format", 0);
     if (fmt != MF_RECORD_FORMAT) {
+        /* A newer format is not damage: it is named, so that the reader can be upgraded. */
         if (err)
-            *err = mf_strf("task record format %lld is not %d (written by another mflow version)",
-                           (long long)fmt, MF_RECORD_FORMAT);
+            *err = fmt > MF_RECORD_FORMAT
+                       ? mf_strf("task record format %lld is newer than the format %d this mflow "
+                                 "reads: read it with a newer mflow",
+                                 (long long)fmt, MF_RECORD_FORMAT)
+                       : mf_strf("task record format %lld is not %d", (long long)fmt,
+                                 MF_RECORD_FORMAT);
         json_decref(o);
-        return MF_ECORRUPT;
+        return fmt > MF_RECORD_FORMAT ? MF_ENOTSUP : MF_ECORRUPT;
     }
     r->flow = jstr(o, "flow");
     r->step = jstr(o, "step");
@@ -142,8 +194,8 @@ int mf_task_record_from_json(const char *text, size_t len, struct mf_task_record
     free(status);
     r->exit_code = (int)jint(o, "exit_code", -1);
     r->term_signal = (int)jint(o, "signal", 0);
-    r->message = jstr(o, "message");
-    r->host = jstr(o, "host");
+    r->message = text_dup(json_object_get(o, "message"));
+    r->host = text_dup(json_object_get(o, "host"));
     r->origin = jstr(o, "origin");
     r->start_time = jnum(o, "start_time");
     r->end_time = jnum(o, "end_time");
@@ -267,9 +319,12 @@ int mf_record_read(struct mf_store *st, const char *flow, int64_t run, const cha
         free(key);
         return rc;
     }
-    rc = mf_task_record_from_json(b.data, b.len, r, NULL);
+    char *why = NULL;
+    rc = mf_task_record_from_json(b.data, b.len, r, &why);
     if (rc && err)
-        *err = mf_strf("%s is not a valid task record", key);
+        *err = rc == MF_ENOTSUP ? mf_strf("%s: %s", key, why ? why : "newer format")
+                                : mf_strf("%s is not a valid task record", key);
+    free(why);
     if (b.release)
         b.release(&b);
     free(key);
@@ -290,6 +345,13 @@ int mf_record_write(struct mf_store *st, const struct mf_task_record *r)
     return rc;
 }
 
+char *mf_record_newer_msg(const char *key)
+{
+    return mf_strf("%s is of a newer format than the format %d this mflow reads: read it with a "
+                   "newer mflow",
+                   key, MF_RECORD_FORMAT);
+}
+
 char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_record *params)
 {
     json_t *o = json_object();
@@ -297,9 +359,9 @@ char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_rec
     json_object_set_new(o, "flow", json_string(r->flow));
     json_object_set_new(o, "run_id", json_integer(r->run_id));
     json_object_set_new(o, "status", json_string(mf_status_name(r->status)));
-    json_object_set_new(o, "user", json_string(r->user));
-    json_object_set_new(o, "namespace", json_string(r->ns));
-    json_object_set_new(o, "host", json_string(r->host));
+    json_object_set_new(o, "user", text_json(r->user, strlen(r->user)));
+    json_object_set_new(o, "namespace", text_json(r->ns, strlen(r->ns)));
+    json_object_set_new(o, "host", text_json(r->host, strlen(r->host)));
     json_object_set_new(o, "pid", json_integer(r->pid));
     json_object_set_new(o, "start_time", json_real(r->start_time));
     json_object_set_new(o, "end_time", json_real(r->end_time));
@@ -311,7 +373,7 @@ char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_rec
     while (*p) {
         const char *nl = strchr(p, '\n');
         size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        json_array_append_new(tags, json_stringn(p, n));
+        json_array_append_new(tags, text_json(p, n));
         p += n + (nl ? 1 : 0);
     }
     json_object_set_new(o, "tags", tags);
@@ -333,8 +395,9 @@ char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_rec
 
 static void copy_str(char *dst, size_t cap, json_t *o, const char *k)
 {
-    const char *s = json_string_value(json_object_get(o, k));
+    char *s = text_dup(json_object_get(o, k));
     snprintf(dst, cap, "%s", s ? s : "");
+    free(s);
 }
 
 int mf_run_record_from_json(const char *text, size_t len, struct mf_run_rec *r,
@@ -345,8 +408,9 @@ int mf_run_record_from_json(const char *text, size_t len, struct mf_run_rec *r,
         mf_task_record_init(params);
     json_t *o = json_loadb(text, len, 0, NULL);
     if (!json_is_object(o) || jint(o, "format", 0) != MF_RECORD_FORMAT) {
+        int newer = json_is_object(o) && jint(o, "format", 0) > MF_RECORD_FORMAT;
         json_decref(o);
-        return MF_ECORRUPT;
+        return newer ? MF_ENOTSUP : MF_ECORRUPT;
     }
     copy_str(r->flow, sizeof r->flow, o, "flow");
     copy_str(r->user, sizeof r->user, o, "user");
@@ -372,15 +436,18 @@ int mf_run_record_from_json(const char *text, size_t len, struct mf_run_rec *r,
     size_t i, used = 0;
     json_t *t;
     json_array_foreach(tags, i, t) {
-        const char *s = json_string_value(t);
+        char *s = text_dup(t);
         size_t n = s ? strlen(s) : 0;
-        if (!s || used + n + 2 > sizeof r->tags)
+        if (!s || used + n + 2 > sizeof r->tags) {
+            free(s);
             continue;
+        }
         if (used)
             r->tags[used++] = '\n';
         memcpy(r->tags + used, s, n);
         used += n;
         r->tags[used] = '\0';
+        free(s);
     }
     int rc = 0;
     if (params) {

@@ -60,7 +60,8 @@ struct mf_task_record {
 void mf_task_record_init(struct mf_task_record *r);
 void mf_task_record_free(struct mf_task_record *r);   /* frees members, not r */
 
-/* JSON text (malloc'd) of a record, and back. from_json: 0 or MF_ECORRUPT with *err set. */
+/* JSON text (malloc'd) of a record, and back. from_json: 0, MF_ENOTSUP for a record of a
+ * newer format than MF_RECORD_FORMAT (the message names it), or MF_ECORRUPT, with *err set. */
 char *mf_task_record_to_json(const struct mf_task_record *r);
 int mf_task_record_from_json(const char *text, size_t len, struct mf_task_record *r, char **err);
 
@@ -72,7 +73,8 @@ int mf_record_set_art(struct mf_task_record *r, const char *name, mf_type type,
 /* Deep-copy src's artifacts into dst (replacing same names). */
 int mf_record_inherit(struct mf_task_record *dst, const struct mf_task_record *src);
 
-/* Read or write a record through a store. Read: 0, MF_ENOTFOUND, or MF_ECORRUPT. */
+/* Read or write a record through a store. Read: 0, MF_ENOTFOUND, MF_ENOTSUP (a newer format,
+ * named in *err), or MF_ECORRUPT. */
 int mf_record_read(struct mf_store *st, const char *flow, int64_t run, const char *step,
                    int64_t task, uint32_t attempt, struct mf_task_record *r, char **err);
 int mf_record_write(struct mf_store *st, const struct mf_task_record *r);
@@ -108,7 +110,9 @@ void mf_record_free_inputs(struct mf_task_record *in, size_t n);
 char *mf_record_position(const struct mf_task_record *r);
 
 /* Run records (runs/<Flow>/<run>/run.json): the index's run fields plus the parameters as
- * artifacts (name -> type, blob key). */
+ * artifacts (name -> type, blob key). Reading one of a newer format is MF_ENOTSUP;
+ * mf_record_newer_msg(key) says so (malloc'd). */
+char *mf_record_newer_msg(const char *key);
 char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_record *params);
 int mf_run_record_from_json(const char *text, size_t len, struct mf_run_rec *r,
                             struct mf_task_record *params);

@@ -200,6 +200,10 @@ static int put_run(struct ctx *x, const struct key_run *k, int *ok)
         skip(x, "%s is not a valid run record of %s/%lld: skipped, with its tasks (restore the "
                 "file, or delete the run's directory)",
              key, k->flow, (long long)k->run);
+    } else if (rc == MF_ENOTSUP) {
+        skip(x, "%s is of a newer format than the format %d this mflow reads: skipped, with its "
+                "tasks (reindex with a newer mflow)",
+             key, MF_RECORD_FORMAT);
     } else if (rc == MF_ENOTFOUND) {
         skip(x, "%s disappeared while reindexing: skipped", key);
     } else if (rc) {
@@ -266,6 +270,12 @@ static int put_tasks(struct ctx *x, struct key_task *const *tasks, size_t n)
         if (prc == MF_ENOMEM) {
             rc = prc;
             break;
+        }
+        if (prc == MF_ENOTSUP) {
+            skip(x, "%s is of a newer format than the format %d this mflow reads: skipped "
+                    "(reindex with a newer mflow)",
+                 keys[i], MF_RECORD_FORMAT);
+            continue;
         }
         if (prc) {
             skip(x, "%s is not a valid task record of %s/%lld/%s/%lld: skipped (restore it, or "

@@ -59,10 +59,15 @@ int mf_resume_read_origin(struct mf_store *st, const char *flow, int64_t origin,
                           struct mf_run_rec *r, struct mf_task_record *params, char **err)
 {
     int rc = mf_run_record_read(st, flow, origin, r, params);
+    char *key = rc == MF_ENOTSUP ? mf_key_run(flow, origin) : NULL;
+    char *newer = key ? mf_record_newer_msg(key) : NULL;
     if (rc)
         *err = mf_strf("cannot read run %s/%lld to resume it: %s", flow, (long long)origin,
                        rc == MF_ENOTFOUND ? "no such run (see `mflow runs`)"
+                       : newer            ? newer
                                           : st->ops->last_error(st->state));
+    free(key);
+    free(newer);
     return rc;
 }
 

@@ -129,6 +129,11 @@ static struct held *value_of(mf_task *t, const struct mf_task_record *r, const c
              tname(a->type), tname(want));
     struct held *h = hold(t, a->key);
     mf_type got;
+    unsigned v = mf_codec_newer(h->blob.data, h->blob.len);
+    if (v)
+        FAIL(t, "artifact '%s' (blob %s) has value format version %u, newer than the version %d "
+                "this mflow reads: run the flow with a newer mflow",
+             name, a->key, v, MF_CODEC_VERSION);
     if (mf_codec_parse(h->blob.data, h->blob.len, &got, payload, plen) != 0 || got != a->type)
         FAIL(t, "artifact '%s' (blob %s) is corrupt", name, a->key);
     return h;
@@ -614,8 +619,13 @@ static int derive_context(mf_task *t, const struct mf_task_args *a, char **err)
         struct mf_task_record params;
         int rc = mf_run_record_read(t->st, t->rec.flow, t->rec.run_id, &rr, &params);
         if (rc) {
+            char *key = rc == MF_ENOTSUP ? mf_key_run(t->rec.flow, t->rec.run_id) : NULL;
+            char *newer = key ? mf_record_newer_msg(key) : NULL;
             *err = mf_strf("cannot read the run record of %s/%lld: %s", t->rec.flow,
-                           (long long)t->rec.run_id, t->st->ops->last_error(t->st->state));
+                           (long long)t->rec.run_id,
+                           newer ? newer : t->st->ops->last_error(t->st->state));
+            free(key);
+            free(newer);
             return rc;
         }
         rc = mf_record_inherit(&t->rec, &params);

@@ -669,13 +669,25 @@ static void test_bad_header(void **state)
     const struct {
         int at;
         uint8_t val;
-    } damage[] = {{0, 'X'}, {3, '2'}, {4, 2}, {4, 0xff}, {5, 1}, {7, 1}, {8, 0xe9}, {15, 1}};
+    } damage[] = {{0, 'X'}, {3, '0'}, {3, 'A'}, {4, 2}, {4, 0xff}, {5, 1}, {7, 1}, {8, 0xe9}, {15, 1}};
     for (size_t i = 0; i < sizeof damage / sizeof damage[0]; i++) {
         uint8_t keep = o->data[damage[i].at];
         o->data[damage[i].at] = damage[i].val;
         expect_corrupt(f, key);
         o->data[damage[i].at] = keep;
     }
+    /* "MFB" and a larger digit is a newer blob format: named, not called damage */
+    for (uint8_t ver = '2'; ver <= '9'; ver += 7) {
+        o->data[3] = ver;
+        struct mf_blob b;
+        assert_int_equal(mf_blob_get(&f->st, key, &b), MF_ENOTSUP);
+        assert_null(b.data);
+        char want[64];
+        snprintf(want, sizeof want, "has format version %c, newer than the version 1", ver);
+        assert_non_null(strstr(mf_blob_error(), want));
+        assert_non_null(strstr(mf_blob_error(), key));
+    }
+    o->data[3] = '1';
     /* a zstd blob whose header claims an impossible length is refused before allocating */
     uint8_t *c = compressible(50000);
     char zkey[65];

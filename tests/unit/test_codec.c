@@ -1,4 +1,4 @@
-/* Unit tests of core/src/codec.c: the portable artifact encoding (sdk/ARTIFACTS.md). */
+/* Unit tests of core/src/codec.c: the portable artifact encoding (sdk/DATASTORE.md). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -379,6 +379,27 @@ static void test_type_names(void **state)
     assert_int_equal(mf_type_from_name(NULL), 0);
 }
 
+/* A value of a newer format version is told apart from damage: mf_codec_newer names its
+ * version, and only for "MFV" with a larger byte 3. */
+static void test_newer_version(void **state)
+{
+    (void)state;
+    uint8_t v[16] = {'M', 'F', 'V', 1, MF_I64, 0, 0, 0, 42};
+    assert_int_equal(mf_codec_newer(v, sizeof v), 0);
+    v[3] = 2;
+    assert_int_equal(mf_codec_newer(v, sizeof v), 2);
+    assert_int_equal(mf_codec_parse(v, sizeof v, NULL, NULL, NULL), MF_ECORRUPT);
+    v[3] = 255;
+    assert_int_equal(mf_codec_newer(v, sizeof v), 255);
+    assert_int_equal(mf_codec_newer(v, 7), 0);        /* too short to be a value */
+    v[3] = 0;
+    assert_int_equal(mf_codec_newer(v, sizeof v), 0);  /* older or broken: damage, not newer */
+    v[3] = 2;
+    v[0] = 'X';
+    assert_int_equal(mf_codec_newer(v, sizeof v), 0);  /* not a value at all */
+    assert_int_equal(mf_codec_newer(NULL, 16), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -394,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_strv_counts_not_trusted),
         cmocka_unit_test(test_list_count_rejects_scalars),
         cmocka_unit_test(test_type_names),
+        cmocka_unit_test(test_newer_version),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -225,6 +225,111 @@ static void test_derive_records_inputs(void **state)
     mf_graph_destroy(g);
 }
 
+/* A record of a newer format is MF_ENOTSUP, named with both formats; one of no known format
+ * (0, missing, a string) is damage. Task and run records alike. */
+static void test_record_formats(void **state)
+{
+    (void)state;
+    static const char task[] =
+        "{\"format\":%s,\"flow\":\"F\",\"run_id\":1,\"step\":\"start\",\"task_id\":1,"
+        "\"attempt\":0,\"status\":\"succeeded\",\"inputs\":[],\"stack\":[],\"artifacts\":{}}";
+    static const char run[] = "{\"format\":%s,\"flow\":\"F\",\"run_id\":1,\"status\":"
+                              "\"succeeded\",\"parameters\":{}}";
+    static const struct {
+        const char *fmt;
+        int rc;
+        const char *msg;
+    } cases[] = {
+        {"1", 0, NULL},
+        {"2", MF_ENOTSUP, "task record format 2 is newer than the format 1 this mflow reads"},
+        {"17", MF_ENOTSUP, "task record format 17 is newer than the format 1"},
+        {"0", MF_ECORRUPT, "task record format 0 is not 1"},
+        {"\"1\"", MF_ECORRUPT, "task record format 0 is not 1"},
+        {"-3", MF_ECORRUPT, "task record format -3 is not 1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *text = mf_strf(task, cases[i].fmt);
+        struct mf_task_record r;
+        char *err = NULL;
+        assert_int_equal(mf_task_record_from_json(text, strlen(text), &r, &err), cases[i].rc);
+        if (cases[i].msg) {
+            assert_non_null(err);
+            assert_non_null(strstr(err, cases[i].msg));
+        } else {
+            assert_string_equal(r.step, "start");
+            mf_task_record_free(&r);
+        }
+        free(err);
+        free(text);
+        text = mf_strf(run, cases[i].fmt);
+        struct mf_run_rec rr;
+        assert_int_equal(mf_run_record_from_json(text, strlen(text), &rr, NULL), cases[i].rc);
+        free(text);
+    }
+    char *m = mf_record_newer_msg("runs/F/1/run.json");
+    assert_string_equal(m, "runs/F/1/run.json is of a newer format than the format 1 this mflow "
+                           "reads: read it with a newer mflow");
+    free(m);
+}
+
+/* Free text that is not UTF-8 (a message, a host, a user, tags) survives a record's JSON: it is
+ * written as {"type": "str", "hex"} and read back to the same bytes; UTF-8 stays a string. */
+static void test_record_text(void **state)
+{
+    (void)state;
+    static const char *const texts[] = {"plain", "caf\xc3\xa9", "caf\xe9", "\xff\xfe", "\xed\xa0\x80",
+                                        "ok\xe2\x82"};
+    for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
+        struct mf_task_record r;
+        mf_task_record_init(&r);
+        r.flow = strdup("F");
+        r.step = strdup("s");
+        r.run_id = r.task_id = 1;
+        r.status = MF_STATUS_FAILED;
+        r.message = strdup(texts[i]);
+        r.host = strdup(texts[i]);
+        char *js = mf_task_record_to_json(&r);
+        assert_non_null(js);
+        int utf8 = mf_utf8_valid(texts[i], strlen(texts[i]));
+        assert_int_equal(strstr(js, "\"message\":{\"type\":\"str\",\"hex\":") != NULL, !utf8);
+        struct mf_task_record back;
+        char *err = NULL;
+        assert_int_equal(mf_task_record_from_json(js, strlen(js), &back, &err), 0);
+        assert_string_equal(back.message, texts[i]);
+        assert_string_equal(back.host, texts[i]);
+        mf_task_record_free(&back);
+        mf_task_record_free(&r);
+        free(js);
+
+        struct mf_run_rec rr;
+        memset(&rr, 0, sizeof rr);
+        snprintf(rr.flow, sizeof rr.flow, "F");
+        rr.run_id = 1;
+        rr.status = MF_STATUS_SUCCEEDED;
+        snprintf(rr.user, sizeof rr.user, "%s", texts[i]);
+        snprintf(rr.ns, sizeof rr.ns, "user:%s", texts[i]);
+        snprintf(rr.host, sizeof rr.host, "%s", texts[i]);
+        snprintf(rr.tags, sizeof rr.tags, "a\n%s\nb", texts[i]);
+        js = mf_run_record_to_json(&rr, NULL);
+        assert_non_null(js);
+        struct mf_run_rec rb;
+        assert_int_equal(mf_run_record_from_json(js, strlen(js), &rb, NULL), 0);
+        assert_string_equal(rb.user, rr.user);
+        assert_string_equal(rb.ns, rr.ns);
+        assert_string_equal(rb.host, rr.host);
+        assert_string_equal(rb.tags, rr.tags);
+        free(js);
+    }
+    /* a malformed hex object is not text: a task record's message is then absent */
+    static const char bad[] = "{\"format\":1,\"flow\":\"F\",\"run_id\":1,\"step\":\"s\",\"task_id\":1,"
+                              "\"attempt\":0,\"status\":\"failed\",\"message\":{\"type\":\"str\","
+                              "\"hex\":\"4g\"}}";
+    struct mf_task_record r;
+    assert_int_equal(mf_task_record_from_json(bad, strlen(bad), &r, NULL), 0);
+    assert_null(r.message);
+    mf_task_record_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +338,8 @@ int main(void)
         cmocka_unit_test(test_read_inline_and_stored),
         cmocka_unit_test(test_read_errors),
         cmocka_unit_test(test_derive_records_inputs),
+        cmocka_unit_test(test_record_formats),
+        cmocka_unit_test(test_record_text),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

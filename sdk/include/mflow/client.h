@@ -307,7 +307,7 @@ const char *mf_client_artifact_key(const mf_client_artifact *a);
  * not match their hash or format; MF_ENOTFOUND when the blob is missing; a storage error.
  * str: NUL-terminated copy (*len may be NULL). bytes: a copy (accepts str artifacts too).
  * Lists: one malloc'd array; for strv, *n pointers followed by the strings in the same block.
- * value: the payload of any type as stored (sdk/ARTIFACTS.md), with its type. */
+ * value: the payload of any type as stored (sdk/DATASTORE.md), with its type. */
 int mf_client_artifact_i64(const mf_client_artifact *a, int64_t *v);
 int mf_client_artifact_f64(const mf_client_artifact *a, double *v);
 int mf_client_artifact_str(const mf_client_artifact *a, char **s, size_t *len);

@@ -64,7 +64,7 @@ extern "C" {
 
 typedef struct mf_task mf_task;
 
-/* Artifact and parameter types. The numbers are part of the stored format (sdk/ARTIFACTS.md). */
+/* Artifact and parameter types. The numbers are part of the stored format (sdk/DATASTORE.md). */
 typedef enum mf_type {
     MF_I64 = 1,
     MF_F64 = 2,
