@@ -36,6 +36,7 @@ static const struct command commands[] = {
     {"package", cmd_package, "build and store a flow's code package: package FLOW [--json]"},
     {"resources", cmd_resources, "what a compute backend offers: resources [--compute=NAME] [--json]"},
     {"task", cmd_task, "run one task (what compute plugins launch)"},
+    {"dag-task", cmd_dag_task, "run one task of a run an outside scheduler drives (the Airflow export)"},
 };
 
 static const char usage[] =
