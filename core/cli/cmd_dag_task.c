@@ -702,6 +702,14 @@ int cmd_dag_task(int argc, char **argv)
         cli_error("dag-task: %s", err ? err : mf_strerror(rc));
         goto out;
     }
+    /* The step's own environment, which a compute plugin would have given the task. */
+    for (const char *const *e = d.g->steps[s].def->env; e && *e; e++) {
+        const char *eq = strchr(*e, '=');
+        char *k = eq ? strndup(*e, (size_t)(eq - *e)) : NULL;
+        if (k)
+            setenv(k, eq + 1, 1);
+        free(k);
+    }
     fprintf(stderr, "mflow: %s/%lld/%s/%lld (attempt %u) for DAG %s run %s\n", d.flow_name,
             (long long)d.run, step, (long long)id, attempt, dag_id, dag_run);
     struct mf_task_args a = {.flow_path = pkg_flow ? pkg_flow : flow_arg,
