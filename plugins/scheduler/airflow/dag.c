@@ -340,7 +340,10 @@ static int param_py(const struct mf_flow_desc *flow, json_t *p, int scheduled, s
         double x = strtod(v, &e);
         if (!*v || *e || errno || x != x || x - x != 0)
             return fail(err, "parameter '%s' is a finite number, not '%s'", name, v);
-        addf(b, "%.17g, ", x);
+        char num[64];
+        snprintf(num, sizeof num, "%.17g", x);
+        /* A float literal in Python too (2.0, not 2): the Param's value keeps its type. */
+        addf(b, "%s%s, ", num, strpbrk(num, ".e") ? "" : ".0");
     } else if (!strcmp(type, "bool")) {
         int x;
         if (parse_bool(v, &x))
