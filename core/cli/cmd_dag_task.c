@@ -302,11 +302,19 @@ static int inputs_of(struct dt *d, int step, const struct path *p, char **out, i
     } else {
         int q = gs->prev[0];
         struct path pp = *p;
+        struct mf_task_record qrec;
+        mf_task_record_init(&qrec);
         if (g->steps[q].type == MF_STEP_FOREACH) {
             pp.n--;
             *split = p->idx[p->n - 1];
         }
-        rc = add_input(d, &b, q, &pp, NULL, err);
+        rc = add_input(d, &b, q, &pp, &qrec, err);
+        if (!rc && *split >= 0 && *split >= qrec.foreach_count) {
+            *err = mf_strf("foreach path index %lld is past the %lld item(s) of split '%s'",
+                           (long long)*split, (long long)qrec.foreach_count, g->steps[q].name);
+            rc = MF_EINVAL;
+        }
+        mf_task_record_free(&qrec);
     }
     if (rc) {
         mf_sbuf_free(&b);
@@ -448,8 +456,10 @@ static int ensure_run(struct dt *d, int is_start, const char *ns, const char *co
     return rc;
 }
 
-/* The end task succeeded: the run did. */
-static void finish_run(struct dt *d)
+/* The end task succeeded: the run did (status MF_STATUS_SUCCEEDED); or a task failed its
+ * last try: the run failed (MF_STATUS_FAILED). A later try that succeeds through end (an
+ * Airflow clear) marks it succeeded again. */
+static void finish_run(struct dt *d, int status)
 {
     struct mf_run_rec rr;
     struct mf_task_record params;
@@ -458,21 +468,21 @@ static void finish_run(struct dt *d)
         mf_task_record_free(&params);
         return;
     }
-    rr.status = MF_STATUS_SUCCEEDED;
-    rr.end_time = mf_now();
-    if (mf_run_record_write(&d->st, &rr, &params) != 0)
-        fprintf(stderr, "mflow: cannot mark run %s/%lld succeeded: %s\n", d->flow_name,
-                (long long)d->run, d->st.ops->last_error(d->st.state));
-    mf_task_record_free(&params);
     mf_index *ix = open_index();
-    if (ix) {
-        struct mf_run_rec now;
-        if (mf_index_get_run(ix, d->flow_name, d->run, &now) == 0)
-            memcpy(rr.tags, now.tags, sizeof rr.tags);   /* `mflow tag` meanwhile */
-        if (mf_index_put_run(ix, &rr) != 0)
-            fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(ix));
-        mf_index_close(ix);
-    }
+    struct mf_run_rec now;
+    if (ix && mf_index_get_run(ix, d->flow_name, d->run, &now) == 0)
+        memcpy(rr.tags, now.tags, sizeof rr.tags);   /* `mflow tag` meanwhile */
+    rr.status = status;
+    rr.end_time = mf_now();
+    if (status == MF_STATUS_FAILED)
+        rr.n_failed++;
+    if (mf_run_record_write(&d->st, &rr, &params) != 0)
+        fprintf(stderr, "mflow: cannot mark run %s/%lld %s: %s\n", d->flow_name,
+                (long long)d->run, mf_status_name(status), d->st.ops->last_error(d->st.state));
+    mf_task_record_free(&params);
+    if (ix && mf_index_put_run(ix, &rr) != 0)
+        fprintf(stderr, "mflow: warning: index: %s\n", mf_index_error(ix));
+    mf_index_close(ix);
 }
 
 static void index_task(const struct mf_task_record *r)
@@ -751,7 +761,9 @@ int cmd_dag_task(int argc, char **argv)
     if (have)
         mf_task_record_free(&r);
     if (code == 0 && s == d.g->end)
-        finish_run(&d);
+        finish_run(&d, MF_STATUS_SUCCEEDED);
+    else if (code != 0 && (int)attempt >= sd->retry)
+        finish_run(&d, MF_STATUS_FAILED);   /* Airflow tries a step retry + 1 times */
 out:
     free(err);
     free(inputs);

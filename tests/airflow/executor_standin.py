@@ -318,6 +318,7 @@ class DAG:
 def install_stubs():
     def mod(name, **attrs):
         m = types.ModuleType(name)
+        m.__path__ = []   # a package: imports of names below it reach the finder below
         m.__dict__.update(attrs)
         sys.modules[name] = m
         return m

@@ -24,7 +24,8 @@ deploy() {
     mflow="$MFLOW" home="$MFLOW_HOME" "$@" 2>&1)
 }
 
-# airflow_run FLOW NAME: the run id of the latest run in namespace production:NAME
+# airflow_run FLOW NAME: the run id of the latest started run in namespace production:NAME
+# (run ids of DAG runs are hashes: no order)
 airflow_run() {
-  mflow --namespace="production:$2" runs "$1" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r[0]["run_id"] if r else "")'
+  mflow --namespace="production:$2" runs "$1" --json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(max(r, key=lambda x: x["start_time"])["run_id"] if r else "")'
 }

@@ -54,7 +54,7 @@ same_as_run "bench: trivial foreach" "$BENCH_FLOWS/trivial_foreach.c" TrivialFor
 deploy "$FLOWS/task_env.c" tenv || fail "deploy task_env: $DEPLOY_OUT"
 run_ok "step environment: stand-in run" python3 "$STANDIN" "$WORK/dags/tenv.py" --report "$WORK/tenv.log"
 R=$(airflow_run TaskEnv tenv)
-check_eq "step environment in every item" "from-the-step x6" "$(for p in $(mflow --namespace= inspect TaskEnv/$R/body --json | python3 -c 'import json,sys; print(" ".join(t["pathspec"] for t in json.load(sys.stdin)["tasks"]))'); do mflow --namespace= get $p var; echo; done | sort | uniq -c | awk '{print $2" x"$1}')"
+check_eq "step environment in every item" "from-the-step x6" "$(for p in $(mflow --namespace= inspect TaskEnv/$R/body --json | python3 -c 'import json,sys; print(" ".join(t["pathspec"] for t in json.load(sys.stdin)["tasks"]))'); do mflow --namespace= get $p var; done | sort | uniq -c | awk '{print $2" x"$1}')"
 
 # The values checked directly too, not only against mflow run.
 R=$(airflow_run NestedForeachFlow nforeach)
@@ -69,6 +69,21 @@ check_contains "run tagged with the deployment's version" "deployment_version:1"
   "$(mflow --namespace= inspect LinearFlow/$R --json | json_field tags)"
 R=$(airflow_run RetryJoinFlow rj)
 check_eq "retried item: attempts of item 0" 1 "$(mflow --namespace= inspect RetryJoinFlow/$R/body --json | python3 -c 'import json,sys; print(max(t["attempt"] for t in json.load(sys.stdin)["tasks"]))')"
+
+# A step that fails on every try (retry 1: two tries): the DAG run fails, end never runs, the
+# mflow run is recorded failed after the last try; a flaky step succeeds on its retry.
+deploy "$FLOWS/failing.c" failing || fail "deploy failing: $DEPLOY_OUT"
+run_fails "failing step fails the DAG run" 1 '"end": "upstream_failed"' python3 "$STANDIN" \
+  "$WORK/dags/failing.py" --conf '{"mode": "fail"}' --run-id manual__f1 --report "$WORK/f1.log"
+check_contains "failing step failed" '"work": "failed"' "$OUT"
+R=$(airflow_run FailingFlow failing)
+check_eq "run recorded failed" failed "$(mflow --namespace= inspect FailingFlow/$R --json | json_field status)"
+check_eq "two tries recorded" "1 failed" "$(mflow --namespace= inspect FailingFlow/$R/work --json | python3 -c 'import json,sys; t=json.load(sys.stdin)["tasks"][0]; print(t["attempt"], t["status"])')"
+run_ok "flaky step succeeds on Airflow's retry" python3 "$STANDIN" "$WORK/dags/failing.py" \
+  --conf '{"mode": "flaky"}' --run-id manual__f2 --report "$WORK/f2.log"
+R=$(airflow_run FailingFlow failing)
+check_eq "flaky run succeeded" succeeded "$(mflow --namespace= inspect FailingFlow/$R --json | json_field status)"
+check_eq "flaky step's artifact from attempt 1" 1 "$(mflow --namespace= get FailingFlow/$R/end done)"
 
 # An Airflow retry of a finished task (run twice): the same mflow run, a second attempt, the
 # same artifacts; and a second trigger of the DAG (another Airflow run id) is another run.

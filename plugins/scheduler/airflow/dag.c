@@ -341,7 +341,12 @@ static int param_py(const struct mf_flow_desc *flow, json_t *p, int scheduled, s
         if (!*v || *e || errno || x != x || x - x != 0)
             return fail(err, "parameter '%s' is a finite number, not '%s'", name, v);
         char num[64];
-        snprintf(num, sizeof num, "%.17g", x);
+        /* The shortest text that reads back as the same double. */
+        for (int prec = 15; prec <= 17; prec++) {
+            snprintf(num, sizeof num, "%.*g", prec, x);
+            if (strtod(num, NULL) == x)
+                break;
+        }
         /* A float literal in Python too (2.0, not 2): the Param's value keeps its type. */
         addf(b, "%s%s, ", num, strpbrk(num, ".e") ? "" : ".0");
     } else if (!strcmp(type, "bool")) {
@@ -675,7 +680,7 @@ int dag_generate(const struct mf_flow_desc *flow, const struct dag_settings *set
     int rc = 0;
     if (!flow->graph_json || !flow->flow_name)
         return fail(err, "no flow graph given to deploy");
-    if (!flow->package_url)
+    if (!flow->package_url || !*flow->package_url)
         return fail(err, "no code package given: Airflow's workers run the flow from its stored "
                          "package");
     rc = load_graph(flow->graph_json, &x.g, err);
