@@ -62,7 +62,7 @@ def timedelta_seconds(node):
     return None
 
 
-def main():
+def main(argv):
     ap = argparse.ArgumentParser()
     ap.add_argument("graph")
     ap.add_argument("dag")
@@ -72,7 +72,7 @@ def main():
     ap.add_argument("--param", action="append", default=[])
     ap.add_argument("--image")
     ap.add_argument("--retry-delay", type=int, default=30)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
     graph = json.load(open(a.graph))
     tree = ast.parse(open(a.dag).read(), a.dag)
     steps = {s["name"]: s for s in graph["steps"]}
@@ -285,7 +285,14 @@ def main():
         problem(f"edges: missing {sorted(want_edges - edges)}, extra {sorted(edges - want_edges)}")
 
 
-main()
-for p in problems:
-    print(p)
-sys.exit(1 if problems else 0)
+def check(argv):
+    """The problems of one DAG (check_dag.py's arguments), as a list of messages."""
+    problems.clear()
+    main(argv)
+    return list(problems)
+
+
+if __name__ == "__main__":
+    for p in check(sys.argv[1:]):
+        print(p)
+    sys.exit(1 if problems else 0)

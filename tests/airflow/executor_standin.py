@@ -291,6 +291,9 @@ class DAG:
         sched = kwargs.get("schedule", kwargs.get("schedule_interval"))
         if sched is not None and not isinstance(sched, (str, datetime.timedelta)):
             raise TypeError(f"schedule of type {type(sched).__name__} is not supported here")
+        for tag in kwargs.get("tags") or []:
+            if len(tag) > 100:
+                raise AirflowException(f"tag cannot be longer than 100 characters: {tag}")
         self.params = kwargs.get("params") or {}
         if sched is not None:
             for k, p in self.params.items():
@@ -316,6 +319,10 @@ class DAG:
 
 
 def install_stubs():
+    if getattr(install_stubs, "done", False):
+        return
+    install_stubs.done = True
+
     def mod(name, **attrs):
         m = types.ModuleType(name)
         m.__path__ = []   # a package: imports of names below it reach the finder below
@@ -470,10 +477,12 @@ class Run:
             env = dict(os.environ)
         env.update({"AIRFLOW_CTX_DAG_ID": self.dag.dag_id, "AIRFLOW_CTX_TASK_ID": op.task_id,
                     "AIRFLOW_CTX_DAG_RUN_ID": self.run_id})
+        # stderr joins stdout, as BashOperator's subprocess hook reads them: the XCom is the
+        # last line of both.
         p = subprocess.run(["bash", "-c", cmd], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, text=True)
+                           stderr=subprocess.STDOUT, text=True)
         self.log.write(f"--- {op.task_id}[{ti.map_index}] try {ti.try_number}: exit "
-                       f"{p.returncode}\n{p.stdout}{p.stderr}")
+                       f"{p.returncode}\n{p.stdout}")
         if p.returncode != 0:
             return False, None
         lines = p.stdout.rstrip("\n").split("\n") if p.stdout else [""]

@@ -781,10 +781,11 @@ int dag_generate(const struct mf_flow_desc *flow, const struct dag_settings *set
     adds(&b, ",\n    start_date=datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc),\n"
             "    catchup=False,\n"
             "    default_args={\"owner\": \"mflow\"},\n");
-    adds(&b, "    tags=[\"mflow\", ");
-    {
+    adds(&b, "    tags=[\"mflow\"");
+    if (strlen(x.g.flow) <= 95) {   /* Airflow takes tags of up to 100 characters */
         char t[300];
         snprintf(t, sizeof t, "flow:%s", x.g.flow);
+        adds(&b, ", ");
         py_str(&b, t);
     }
     adds(&b, "],\n    params={\n");
