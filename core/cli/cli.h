@@ -16,6 +16,7 @@ int cmd_show(int argc, char **argv);
 int cmd_get(int argc, char **argv);
 int cmd_plugins(int argc, char **argv);
 int cmd_task(int argc, char **argv);
+int cmd_dag_task(int argc, char **argv);   /* cmd_dag_task.c */
 int cmd_resources(int argc, char **argv);
 int cmd_package(int argc, char **argv);
 int cmd_deploy(int argc, char **argv);

@@ -38,6 +38,7 @@ static const struct command commands[] = {
     {"deployments", cmd_deployments, "production deployments: deployments list|show D|delete D|trigger D [--json]"},
     {"resources", cmd_resources, "what a compute backend offers: resources [--compute=NAME] [--json]"},
     {"task", cmd_task, "run one task (what compute plugins launch)"},
+    {"dag-task", cmd_dag_task, "run one task of a run an outside scheduler drives (the Airflow export)"},
 };
 
 static const char usage[] =
