@@ -42,6 +42,9 @@ if ! live /run/crond.pid && ! live /var/run/crond.pid; then
   for i in $(seq 1 50); do live /run/crond.pid && break; sleep 0.1; done
   kill -0 "$OUR_CRON" 2>/dev/null || { echo "SKIP: cron does not start here: $(cat "$WORK/cron.log")"; exit 77; }
   echo "started cron (pid $OUR_CRON)"
+  # cron notices a changed crontab by the spool's mtime, in whole seconds: a change in the
+  # second it read the spool at start-up would go unseen until the next change.
+  sleep 1.2
 fi
 
 run_ok "deploy every minute" mflow deploy "$F" --scheduler=cron --name "$D" --schedule '* * * * *' --n=3 --label=cron
