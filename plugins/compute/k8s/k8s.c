@@ -252,56 +252,73 @@ static int opt_int(struct k8s *k, const char *key, long dflt, long lo, long hi, 
     return 0;
 }
 
-/* The tolerations setting: a JSON array of Toleration objects. */
-static int parse_tolerations(struct k8s *k, const char *text)
+/* A tolerations setting: a JSON array of Toleration objects. *doc keeps the strings. */
+static int parse_tols(const char *text, json_t **doc, struct k8s_toleration **out, size_t *n,
+                      char *err, size_t errlen)
 {
     json_error_t je;
     json_t *a = json_loads(text, 0, &je);
+    *doc = NULL;
+    *out = NULL;
+    *n = 0;
     if (!json_is_array(a)) {
         json_decref(a);
-        return fail(k, MF_EINVAL, "k8s: setting tolerations must be a JSON array of objects "
-                                  "(e.g. [{\"key\":\"gpu\",\"operator\":\"Exists\"}]): %s",
-                    a ? "not an array" : je.text);
+        snprintf(err, errlen, "tolerations must be a JSON array of objects (e.g. "
+                 "[{\"key\":\"gpu\",\"operator\":\"Exists\"}]): %s", a ? "not an array" : je.text);
+        return MF_EINVAL;
     }
-    k->n_tols = json_array_size(a);
-    k->tols = calloc(k->n_tols ? k->n_tols : 1, sizeof *k->tols);
-    if (!k->tols) {
+    struct k8s_toleration *t = calloc(json_array_size(a) + 1, sizeof *t);
+    if (!t) {
         json_decref(a);
-        return fail(k, MF_ENOMEM, "k8s: out of memory");
+        snprintf(err, errlen, "out of memory");
+        return MF_ENOMEM;
     }
     size_t i;
-    json_t *t;
-    json_array_foreach(a, i, t) {
-        if (!json_is_object(t)) {
-            json_decref(a);
-            return fail(k, MF_EINVAL, "k8s: setting tolerations: item %zu is not an object", i);
-        }
+    json_t *it;
+    json_array_foreach(a, i, it) {
         const char *const known[] = {"key", "operator", "value", "effect", "tolerationSeconds"};
         const char *key;
         json_t *v;
-        json_object_foreach(t, key, v) {
+        int bad = !json_is_object(it);
+        json_object_foreach(it, key, v) {
             size_t j = 0;
             while (j < 5 && strcmp(known[j], key))
                 j++;
             if (j == 5) {
-                json_decref(a);
-                return fail(k, MF_EINVAL, "k8s: setting tolerations: item %zu has unknown field "
-                                          "'%s' (key, operator, value, effect, tolerationSeconds)",
-                            i, key);
+                snprintf(err, errlen, "tolerations: item %zu has unknown field '%s' (key, "
+                         "operator, value, effect, tolerationSeconds)", i, key);
+                bad = 2;
+                break;
             }
         }
-        k->tols[i].key = json_string_value(json_object_get(t, "key"));
-        k->tols[i].op = json_string_value(json_object_get(t, "operator"));
-        k->tols[i].value = json_string_value(json_object_get(t, "value"));
-        k->tols[i].effect = json_string_value(json_object_get(t, "effect"));
-        json_t *sec = json_object_get(t, "tolerationSeconds");
+        if (bad) {
+            if (bad == 1)
+                snprintf(err, errlen, "tolerations: item %zu is not an object", i);
+            free(t);
+            json_decref(a);
+            return MF_EINVAL;
+        }
+        t[i].key = json_string_value(json_object_get(it, "key"));
+        t[i].op = json_string_value(json_object_get(it, "operator"));
+        t[i].value = json_string_value(json_object_get(it, "value"));
+        t[i].effect = json_string_value(json_object_get(it, "effect"));
+        json_t *sec = json_object_get(it, "tolerationSeconds");
         if (json_is_integer(sec)) {
-            k->tols[i].has_seconds = 1;
-            k->tols[i].seconds = json_integer_value(sec);
+            t[i].has_seconds = 1;
+            t[i].seconds = json_integer_value(sec);
         }
     }
-    k->tols_doc = a;
+    *doc = a;
+    *out = t;
+    *n = json_array_size(a);
     return 0;
+}
+
+static int parse_tolerations(struct k8s *k, const char *text)
+{
+    char e[512];
+    int rc = parse_tols(text, &k->tols_doc, &k->tols, &k->n_tols, e, sizeof e);
+    return rc ? fail(k, rc, "k8s: setting %s", e) : 0;
 }
 
 /* "host pid start-ticks": who created a Job, so that a later run can tell whether its
@@ -622,6 +639,87 @@ static void flush_creates(struct k8s *k)
         k->next_tick = mono_now() + k->poll_ms / 1000.0;
 }
 
+/* A step's own settings ("k8s.KEY=VALUE" in mf_job_spec.settings, flow ABI 1.2). */
+struct step_set {
+    const char *overlay, *service_account, *pull_policy;
+    char **node_selector, **secrets;
+    int has_node_selector, has_secrets, has_tols;
+    json_t *tols_doc;
+    struct k8s_toleration *tols;
+    size_t n_tols;
+};
+
+static void step_set_free(struct step_set *ss)
+{
+    free_vec(ss->node_selector);
+    free_vec(ss->secrets);
+    json_decref(ss->tols_doc);
+    free(ss->tols);
+}
+
+static int step_settings(struct k8s *k, const struct mf_job_spec *spec, const char *step,
+                         struct step_set *ss)
+{
+    memset(ss, 0, sizeof *ss);
+    if (!MF_HAS_FIELD(spec, settings) || !spec->settings)
+        return 0;
+    for (size_t i = 0; spec->settings[i]; i++) {
+        const char *e = spec->settings[i];
+        if (strncmp(e, PLUGIN_NAME ".", sizeof PLUGIN_NAME))
+            continue;   /* another plugin's */
+        const char *key = e + sizeof PLUGIN_NAME, *eq = strchr(key, '=');
+        if (!eq)
+            return fail(k, MF_EINVAL, "step '%s': setting '%s' has no value (k8s.KEY=VALUE)", step, e);
+        size_t kl = (size_t)(eq - key);
+        const char *v = eq + 1;
+        int bad = 0;
+#define IS(name) (kl == sizeof(name) - 1 && !strncmp(key, name, kl))
+        if (IS("pod_overlay")) {
+            json_error_t je;
+            json_t *o = json_loads(v, 0, &je);
+            int ok = json_is_object(o);
+            json_decref(o);
+            if (!ok)
+                return fail(k, MF_EINVAL, "step '%s': k8s.pod_overlay must be a JSON object "
+                                          "(merged into the pod spec after the run's): %s",
+                            step, o ? "not an object" : je.text);
+            ss->overlay = v;
+        } else if (IS("service_account")) {
+            ss->service_account = v;
+        } else if (IS("image_pull_policy")) {
+            ss->pull_policy = v;
+        } else if (IS("node_selector")) {
+            free_vec(ss->node_selector);
+            ss->node_selector = split_list(v, &bad);
+            ss->has_node_selector = 1;
+        } else if (IS("secrets")) {
+            free_vec(ss->secrets);
+            ss->secrets = split_list(v, &bad);
+            ss->has_secrets = 1;
+        } else if (IS("tolerations")) {
+            char err[512];
+            json_decref(ss->tols_doc);
+            free(ss->tols);
+            int rc = parse_tols(v, &ss->tols_doc, &ss->tols, &ss->n_tols, err, sizeof err);
+            if (rc)
+                return fail(k, rc, "step '%s': k8s.%s", step, err);
+            ss->has_tols = 1;
+        } else if (IS("namespace")) {
+            return fail(k, MF_EINVAL, "step '%s': k8s.namespace cannot be set per step (one "
+                                      "namespace per run, so that one list a poll sees every "
+                                      "task): set the k8s namespace setting", step);
+        } else {
+            return fail(k, MF_EINVAL, "step '%s': unknown setting 'k8s.%.*s' (per step: "
+                                      "pod_overlay, node_selector, tolerations, service_account, "
+                                      "secrets, image_pull_policy)", step, (int)kl, key);
+        }
+#undef IS
+        if (bad)
+            return fail(k, MF_ENOMEM, "k8s: out of memory");
+    }
+    return 0;
+}
+
 /* The task's argv as the pod must run it: the image's mflow and a home inside the pod. */
 static char **pod_argv(struct k8s *k, const char *const *argv)
 {
@@ -687,17 +785,20 @@ static int k8s_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
     for (size_t i = 0; env && i < ne; i++)
         env[e++] = strdup(spec->env[i]);
     char **av = pod_argv(k, spec->argv);
+    struct step_set ss;
+    int src = step_settings(k, spec, step, &ss);
     const struct mf_resources *r = MF_HAS_FIELD(spec, resources) ? spec->resources : NULL;
     struct k8s_job_settings s = {
         .namespace_ = k->ns,
         .default_image = k->image,
-        .service_account = k->service_account,
-        .pull_policy = k->pull_policy,
+        .service_account = ss.service_account ? ss.service_account : k->service_account,
+        .pull_policy = ss.pull_policy ? ss.pull_policy : k->pull_policy,
         .image_pull_secrets = (const char *const *)k->pull_secrets,
-        .env_secrets = (const char *const *)k->env_secrets,
-        .node_selector = (const char *const *)k->node_selector,
-        .tolerations = k->tols,
-        .n_tolerations = k->n_tols,
+        .env_secrets = (const char *const *)(ss.has_secrets ? ss.secrets : k->env_secrets),
+        .node_selector = (const char *const *)(ss.has_node_selector ? ss.node_selector
+                                                                     : k->node_selector),
+        .tolerations = ss.has_tols ? ss.tols : k->tols,
+        .n_tolerations = ss.has_tols ? ss.n_tols : k->n_tols,
         .ttl_after_finished_s = (int32_t)k->ttl,
         .pod_overlay_json = k->overlay,
         .mflow_version = k->host->version,
@@ -713,11 +814,11 @@ static int k8s_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
         .cpu = r && MF_HAS_FIELD(r, cpu) ? r->cpu : 0,
         .memory_mb = r && MF_HAS_FIELD(r, memory_mb) ? r->memory_mb : 0,
         .gpu = r && MF_HAS_FIELD(r, gpu) ? r->gpu : 0,
+        .step_pod_overlay_json = ss.overlay,
     };
     char msg[1024] = "";
-    int rc = 0;
-    if (!j->pathspec || !j->step || !av || !env || !k->flow_label || !k->run_label ||
-        (e < ne + np && 0))
+    int rc = src;
+    if (!rc && (!j->pathspec || !j->step || !av || !env || !k->flow_label || !k->run_label))
         rc = fail(k, MF_ENOMEM, "k8s: out of memory");
     for (size_t i = 0; !rc && i < e; i++)
         if (!env[i])
@@ -735,6 +836,7 @@ static int k8s_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
         free(env[i]);
     free(env);
     free_vec(av);
+    step_set_free(&ss);
     if (!rc && MF_HAS_FIELD(spec, stdout_path) && spec->stdout_path && *spec->stdout_path) {
         j->out_path = strdup(spec->stdout_path);
         if (!j->out_path)

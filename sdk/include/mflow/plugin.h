@@ -26,7 +26,8 @@
  * Minor versions: 1.0 the first; 1.1 adds the optional streaming writer at the end of
  * struct mf_storage_ops (writer_open, writer_write, writer_commit, writer_abort); 1.2 adds
  * the optional `describe` at the end of struct mf_compute_ops. A 1.0 or 1.1 compute plugin
- * loads as before and has no description.
+ * loads as before and has no description. 1.3 adds `settings` at the end of struct
+ * mf_job_spec (the step's own "PLUGIN.KEY=VALUE" settings, flow ABI 1.2).
  *
  * Beside this ABI the mflow command offers compute plugins one host service of its own, a
  * task server that forks `mflow task ...` jobs from a preloaded mflow: <mflow/task_server.h>.
@@ -48,7 +49,7 @@ extern "C" {
 #endif
 
 #define MF_PLUGIN_ABI_MAJOR 1
-#define MF_PLUGIN_ABI_MINOR 2
+#define MF_PLUGIN_ABI_MINOR 3
 
 /* The exported entry of a plugin: exactly this symbol and nothing else. */
 #define MF_PLUGIN_ENTRY_SYMBOL "mf_plugin_entry_v1"
@@ -248,6 +249,9 @@ struct mf_job_spec {
     const char *stdout_path;
     const char *stderr_path;
     const char *workdir;                /* working directory, or NULL */
+    /* The step's own settings, NULL-terminated "PLUGIN.KEY=VALUE" (mf_step_def.settings), or
+     * NULL; a plugin reads the entries of its own name and ignores the rest. Added in 1.3. */
+    const char *const *settings;
 };
 
 enum mf_job_state {
