@@ -167,6 +167,13 @@ static void evicted(void **s)
         "\"The node was low on resource: memory.\"}"), 1, 1, T0 + 40, 300);
     assert_int_equal(r.st.state, MF_JOB_FAILED);
     assert_string_equal(r.st.reason, "Evicted: The node was low on resource: memory.");
+    /* as the kubelet leaves it: the container killed (137) and a DisruptionTarget beside */
+    r = eval(JOB_ACTIVE, POD("{\"phase\":\"Failed\",\"reason\":\"Evicted\",\"message\":\"The node was low on "
+        "resource: memory.\",\"conditions\":[{\"type\":\"DisruptionTarget\",\"status\":\"True\",\"reason\":"
+        "\"TerminationByKubelet\"}],\"containerStatuses\":[{\"name\":\"main\",\"state\":{\"terminated\":"
+        "{\"exitCode\":137,\"reason\":\"Error\"}}}]}"), 1, 1, T0 + 40, 300);
+    assert_int_equal(r.st.state, MF_JOB_FAILED);
+    assert_string_equal(r.st.reason, "Evicted: The node was low on resource: memory.");
 }
 
 #define UNSCHED POD("{\"phase\":\"Pending\",\"conditions\":[{\"type\":\"PodScheduled\",\"status\":\"False\"," \
@@ -196,6 +203,16 @@ static void node_lost(void **s)
         1, 1, T0 + 10, 300);
     assert_int_equal(r.st.state, MF_JOB_LOST);
     assert_non_null(strstr(r.st.reason, "node lost: DeletionByTaintManager"));
+    /* the container killed with the node: still lost, not exit 137 */
+    r = eval(JOB_ACTIVE, POD("{\"phase\":\"Failed\",\"conditions\":[{\"type\":\"DisruptionTarget\","
+        "\"status\":\"True\",\"reason\":\"DeletionByTaintManager\"}],\"containerStatuses\":[{\"name\":\"main\","
+        "\"state\":{\"terminated\":{\"exitCode\":137,\"reason\":\"Error\"}}}]}"), 1, 1, T0 + 10, 300);
+    assert_int_equal(r.st.state, MF_JOB_LOST);
+    /* but a container that had succeeded stays a success */
+    r = eval(JOB_ACTIVE, POD("{\"phase\":\"Succeeded\",\"conditions\":[{\"type\":\"DisruptionTarget\","
+        "\"status\":\"True\",\"reason\":\"DeletionByTaintManager\"}],\"containerStatuses\":[{\"name\":\"main\","
+        "\"state\":{\"terminated\":{\"exitCode\":0}}}]}"), 1, 1, T0 + 10, 300);
+    assert_int_equal(r.st.state, MF_JOB_SUCCEEDED);
     /* DisruptionTarget False is nothing */
     r = eval(JOB_ACTIVE, POD("{\"phase\":\"Running\",\"conditions\":[{\"type\":\"DisruptionTarget\",\"status\":\"False\"}]}"),
              1, 1, T0 + 10, 300);

@@ -121,6 +121,32 @@ int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
         return K8S_V_NONE;
     }
 
+    if (term && json_integer_value(json_object_get(term, "exitCode")) == 0 &&
+        !json_object_get(term, "signal")) {
+        st->exit_code = 0;
+        st->end_time = k8s_time(json_object_get(term, "finishedAt"));
+        if (k8s_time(json_object_get(term, "startedAt")))
+            st->start_time = k8s_time(json_object_get(term, "startedAt"));
+        ended(st, MF_JOB_SUCCEEDED, o);
+        return K8S_V_NONE;
+    }
+    /* An eviction or a lost node kills the container too: say why, not its exit code. */
+    const char *phase = str(ps, "phase");
+    const char *preason = str(ps, "reason");
+    if (preason && !strcmp(preason, "Evicted")) {
+        set_reason(st, "Evicted: %s", str(ps, "message") ? str(ps, "message") : "the kubelet evicted the pod");
+        ended(st, MF_JOB_FAILED, o);
+        return K8S_V_NONE;
+    }
+    const json_t *dt = pod ? condition(pod, "DisruptionTarget", 0) : NULL;
+    if (dt) {
+        set_reason(st, "node lost: %s%s%s (pod %s); mflow retries the task",
+                   str(dt, "reason") ? str(dt, "reason") : "DisruptionTarget",
+                   str(dt, "message") ? ": " : "", str(dt, "message") ? str(dt, "message") : "",
+                   str(json_object_get(pod, "metadata"), "name") ? str(json_object_get(pod, "metadata"), "name") : name);
+        ended(st, MF_JOB_LOST, o);
+        return K8S_V_DELETE;
+    }
     if (term) {
         json_int_t code = json_integer_value(json_object_get(term, "exitCode"));
         const char *r = str(term, "reason");
@@ -149,22 +175,6 @@ int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
         return K8S_V_NONE;
     }
 
-    const char *phase = str(ps, "phase");
-    const char *preason = str(ps, "reason");
-    if (preason && !strcmp(preason, "Evicted")) {
-        set_reason(st, "Evicted: %s", str(ps, "message") ? str(ps, "message") : "the kubelet evicted the pod");
-        ended(st, MF_JOB_FAILED, o);
-        return K8S_V_NONE;
-    }
-    const json_t *dt = pod ? condition(pod, "DisruptionTarget", 0) : NULL;
-    if (dt) {
-        set_reason(st, "node lost: %s%s%s (pod %s); mflow retries the task",
-                   str(dt, "reason") ? str(dt, "reason") : "DisruptionTarget",
-                   str(dt, "message") ? ": " : "", str(dt, "message") ? str(dt, "message") : "",
-                   str(json_object_get(pod, "metadata"), "name") ? str(json_object_get(pod, "metadata"), "name") : name);
-        ended(st, MF_JOB_LOST, o);
-        return K8S_V_DELETE;
-    }
     if (wait) {
         const char *r = str(wait, "reason");
         const char *m = str(wait, "message");
