@@ -720,7 +720,10 @@ static int step_settings(struct k8s *k, const struct mf_job_spec *spec, const ch
     return 0;
 }
 
-/* The task's argv as the pod must run it: the image's mflow and a home inside the pod. */
+/* The task's argv as the pod must run it: the image's mflow, a home inside the pod, and no
+ * --timeout-s: the Job's activeDeadlineSeconds holds the task to timeout_s (it goes on
+ * counting without this process), so a timeout reads DeadlineExceeded rather than racing the
+ * task's own clock. */
 static char **pod_argv(struct k8s *k, const char *const *argv)
 {
     size_t n = 0;
@@ -729,13 +732,18 @@ static char **pod_argv(struct k8s *k, const char *const *argv)
     char **v = calloc(n + 1, sizeof *v);
     if (!v)
         return NULL;
+    size_t o = 0;
     for (size_t i = 0; i < n; i++) {
         const char *a = argv[i];
+        if (i > 0 && !strcmp(a, "--timeout-s") && argv[i + 1]) {
+            i++;
+            continue;
+        }
         if (i == 0)
             a = k->mflow_cmd;
-        else if (i > 0 && !strcmp(argv[i - 1], "--home"))
+        else if (!strcmp(argv[i - 1], "--home"))
             a = k->pod_home;
-        if (!(v[i] = strdup(a))) {
+        if (!(v[o++] = strdup(a))) {
             free_vec(v);
             return NULL;
         }

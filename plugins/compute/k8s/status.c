@@ -140,7 +140,7 @@ int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
     }
     const json_t *dt = pod ? condition(pod, "DisruptionTarget", 0) : NULL;
     if (dt) {
-        set_reason(st, "node lost: %s%s%s (pod %s); mflow retries the task",
+        set_reason(st, "node lost: %s%s%s (pod %s)",
                    str(dt, "reason") ? str(dt, "reason") : "DisruptionTarget",
                    str(dt, "message") ? ": " : "", str(dt, "message") ? str(dt, "message") : "",
                    str(json_object_get(pod, "metadata"), "name") ? str(json_object_get(pod, "metadata"), "name") : name);
@@ -238,8 +238,7 @@ int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
     }
     if (!job) {
         if (o->job_seen_before) {
-            set_reason(st, "node lost: the Job %s is gone (deleted outside mflow?); mflow retries "
-                       "the task", name);
+            set_reason(st, "node lost: the Job %s is gone (deleted outside mflow?)", name);
             ended(st, MF_JOB_LOST, o);
             return K8S_V_NONE;
         }
@@ -251,8 +250,7 @@ int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
         return K8S_V_NONE;
     }
     if (!pod && o->pod_seen_before) {
-        set_reason(st, "node lost: the pod of Job %s is gone before it ended; mflow retries the "
-                   "task", name);
+        set_reason(st, "node lost: the pod of Job %s is gone before it ended", name);
         ended(st, MF_JOB_LOST, o);
         return K8S_V_DELETE;
     }
