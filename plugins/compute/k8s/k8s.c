@@ -89,6 +89,10 @@ struct k8s {
     int changed;
     unsigned list_failures;
     /* check */
+    /* figures for stats_file (benchmarks) */
+    unsigned long long n_created, n_polls;
+    double t_first_post, t_last_created;
+    char *stats_file;
     int checked_conn;
     json_t *nodes;                   /* GET /api/v1/nodes, or NULL */
     int nodes_forbidden;
@@ -139,6 +143,8 @@ static const struct mf_option_def options[] = {
      "credentials: use secrets)"},
     {sizeof(struct mf_option_def), MF_OPT_STRING, "mflow_command", "MFLOW_K8S_MFLOW_COMMAND",
      "mflow", "the mflow command in the image"},
+    {sizeof(struct mf_option_def), MF_OPT_STRING, "stats_file", "MFLOW_K8S_STATS_FILE", NULL,
+     "write the plugin's request figures here as JSON when it ends (benchmarks)"},
     {sizeof(struct mf_option_def), MF_OPT_STRING, "pod_home", "MFLOW_K8S_POD_HOME", "/tmp/mflow",
      "MFLOW_HOME of the tasks in the pods"},
 };
@@ -378,6 +384,7 @@ static int k8s_init(const struct mf_host_api *host, void **state)
     k->overlay = (s = opt(k, "pod_overlay")) ? strdup(s) : NULL;
     k->mflow_cmd = strdup((s = opt(k, "mflow_command")) ? s : "mflow");
     k->pod_home = strdup((s = opt(k, "pod_home")) ? s : "/tmp/mflow");
+    k->stats_file = (s = opt(k, "stats_file")) ? strdup(s) : NULL;
     k->pull_secrets = split_list(opt(k, "image_pull_secrets"), &bad);
     k->env_secrets = split_list(opt(k, "secrets"), &bad);
     k->node_selector = split_list(opt(k, "node_selector"), &bad);
@@ -530,6 +537,8 @@ static void on_created(struct k8s_req *r, void *ud)
     if (r->rc == 0 || r->rc == MF_EEXIST) {
         j->phase = J_CREATED;
         j->created = wall_now();
+        k->n_created++;
+        k->t_last_created = mono_now();
         if (j->released || j->cancel_req) {
             send_delete(k, j, j);
             return;
@@ -616,6 +625,8 @@ static void flush_creates(struct k8s *k)
         return;
     if (!k->swept)
         sweep_orphans(k);
+    if (!k->t_first_post)
+        k->t_first_post = mono_now();
     for (struct mf_job *j = k->head; j && k->n_queued; j = j->next) {
         if (j->phase != J_QUEUED || !j->manifest)
             continue;
@@ -1102,6 +1113,7 @@ static void on_list(struct k8s_req *r, void *ud)
             k->tick_failed = 1;
     }
     if (--k->tick_pending == 0) {
+        k->n_polls++;
         if (!k->tick_failed) {
             k->list_failures = 0;
             apply_tick(k);
@@ -1489,6 +1501,7 @@ static void k8s_destroy(struct k8s *k)
     free(k->overlay);
     free(k->mflow_cmd);
     free(k->pod_home);
+    free(k->stats_file);
     free_vec(k->pull_secrets);
     free_vec(k->env_secrets);
     free_vec(k->node_selector);
@@ -1520,6 +1533,16 @@ static void k8s_fini(void *state)
     while (k8s_api_pending_calls(k->api) && mono_now() < until)
         if (k8s_api_run(k->api, 200) < 0)
             break;
+    if (k->stats_file) {
+        FILE *f = fopen(k->stats_file, "we");
+        if (f) {
+            fprintf(f, "{\"jobs_created\":%llu,\"create_seconds\":%.6f,\"requests\":%llu,"
+                       "\"retried\":%llu,\"polls\":%llu}\n",
+                    k->n_created, k->n_created ? k->t_last_created - k->t_first_post : 0.0,
+                    k8s_api_sent(k->api), k8s_api_retried(k->api), k->n_polls);
+            fclose(f);
+        }
+    }
     k8s_destroy(k);
 }
 
