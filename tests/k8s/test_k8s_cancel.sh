@@ -19,9 +19,11 @@ for j in json.load(sys.stdin)["items"]:
         n += 1
 print(n)'
 }
-pods_of() {
+# live_pods FLOW RUN: pods of the run not ended (a finished task's pod stays with its Job
+# until ttlSecondsAfterFinished)
+live_pods() {
   admin "/api/v1/namespaces/default/pods?labelSelector=mflow%2Fflow%3D$1%2Cmflow%2Frun%3D$2" |
-    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))'
+    python3 -c 'import json,sys; print(sum(p["status"].get("phase") not in ("Succeeded", "Failed") for p in json.load(sys.stdin)["items"]))'
 }
 # wait_for N CMD...: until CMD prints N (at most 30 s)
 wait_for() {
@@ -32,10 +34,10 @@ wait_for() {
 
 # A background job of a script starts with SIGINT ignored: give mflow the default back, as a
 # terminal's Ctrl-C would find it.
-sigdfl() { python3 -c 'import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])' "$@"; }
+SIGDFL='import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execvp(sys.argv[1], sys.argv[1:])'
 for sig in INT TERM; do
   rm -f "$WORK/runid"
-  sigdfl "$MFLOW" --compute=k8s --datastore-root="$ROOT" run "$F" --n=5 --ms=30000 --run-id-file "$WORK/runid" > "$WORK/$sig.log" 2>&1 &
+  python3 -c "$SIGDFL" "$MFLOW" --compute=k8s --datastore-root="$ROOT" run "$F" --n=5 --ms=30000 --run-id-file "$WORK/runid" > "$WORK/$sig.log" 2>&1 &
   pid=$!
   wait_for 1 bash -c "[ -s '$WORK/runid' ] && echo 1"
   run=$(cat "$WORK/runid")
@@ -45,8 +47,8 @@ for sig in INT TERM; do
   check_eq "SIG$sig fails the run" 1 "$([ $rc -ne 0 ] && echo 1 || echo 0)"
   check_contains "SIG$sig cancels the tasks" "cancelling" "$(cat "$WORK/$sig.log")"
   check_eq "SIG$sig: no Job of the run is left running" 0 "$(active SlowForeach "$run")"
-  wait_for 0 pods_of SlowForeach "$run"
-  check_eq "SIG$sig: their pods are gone too" 0 "$(pods_of SlowForeach "$run")"
+  wait_for 0 live_pods SlowForeach "$run"
+  check_eq "SIG$sig: their pods are gone too" 0 "$(live_pods SlowForeach "$run")"
 done
 
 # kill -9 mid-run, then resume

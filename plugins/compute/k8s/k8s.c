@@ -92,6 +92,8 @@ struct k8s {
     /* figures for stats_file (benchmarks) */
     unsigned long long n_created, n_polls;
     double t_first_post, t_last_created;
+    double batch_t0, best_batch_s;          /* the largest batch of creates, and its time */
+    size_t batch_n, batch_done, best_batch_n;
     char *stats_file;
     int checked_conn;
     json_t *nodes;                   /* GET /api/v1/nodes, or NULL */
@@ -539,6 +541,10 @@ static void on_created(struct k8s_req *r, void *ud)
         j->created = wall_now();
         k->n_created++;
         k->t_last_created = mono_now();
+        if (++k->batch_done == k->batch_n && k->batch_n > k->best_batch_n) {
+            k->best_batch_n = k->batch_n;
+            k->best_batch_s = k->t_last_created - k->batch_t0;
+        }
         if (j->released || j->cancel_req) {
             send_delete(k, j, j);
             return;
@@ -627,6 +633,9 @@ static void flush_creates(struct k8s *k)
         sweep_orphans(k);
     if (!k->t_first_post)
         k->t_first_post = mono_now();
+    k->batch_t0 = mono_now();
+    k->batch_n = k->n_queued;
+    k->batch_done = 0;
     for (struct mf_job *j = k->head; j && k->n_queued; j = j->next) {
         if (j->phase != J_QUEUED || !j->manifest)
             continue;
@@ -1537,9 +1546,10 @@ static void k8s_fini(void *state)
         FILE *f = fopen(k->stats_file, "we");
         if (f) {
             fprintf(f, "{\"jobs_created\":%llu,\"create_seconds\":%.6f,\"requests\":%llu,"
-                       "\"retried\":%llu,\"polls\":%llu}\n",
+                       "\"retried\":%llu,\"polls\":%llu,\"largest_batch\":%zu,\"largest_batch_seconds\":%.6f}\n",
                     k->n_created, k->n_created ? k->t_last_created - k->t_first_post : 0.0,
-                    k8s_api_sent(k->api), k8s_api_retried(k->api), k->n_polls);
+                    k8s_api_sent(k->api), k8s_api_retried(k->api), k->n_polls, k->best_batch_n,
+                    k->best_batch_s);
             fclose(f);
         }
     }
