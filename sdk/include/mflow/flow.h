@@ -96,11 +96,10 @@ typedef struct mf_step_def {
     const char *compute;          /* compute plugin for this step, overriding --compute */
     const char *image;            /* container image for container and k8s compute */
     const char *const *env;       /* NULL-terminated "K=V" extra environment */
-    /* 1.2 */
-    const char *const *settings;  /* NULL-terminated "PLUGIN.KEY=VALUE": the step's own settings
-                                     for the compute plugin that runs it (e.g.
-                                     "k8s.node_selector=gpu=a100"); plugins read their own
-                                     prefix and ignore the others' */
+    /* 1.2: the step's own settings for the compute plugin that runs it, NULL-terminated
+     * "PLUGIN.KEY=VALUE" (e.g. "k8s.node_selector=gpu=a100"); a plugin reads its own prefix
+     * and ignores the others'. */
+    const char *const *settings;
 } mf_step_def;
 
 typedef struct mf_param_def {
