@@ -54,6 +54,8 @@ struct mf_job {
     struct k8s_req *log_req;
     unsigned long long log_bytes;
     int log_done;
+    int log_eof;                     /* a follow stream ended cleanly: the container ended */
+    double log_eof_at;
     FILE *out;                       /* spec's stdout_path, or NULL */
     char *out_path;
     struct mf_job_status st;         /* what poll reports */
@@ -934,6 +936,11 @@ static void on_log_done(struct k8s_req *r, void *ud)
         j->log_done = 1;
         if (r->rc)
             LOG(k, MF_LOG_DEBUG, "%s", r->msg);
+    } else if (r->rc == 0) {
+        /* The server ends a follow stream when the container ends: no second request once
+         * the lists say so (a stream cut while the pod runs is opened again). */
+        j->log_eof = 1;
+        j->log_eof_at = mono_now();
     }
     k->changed = 1;
 }
@@ -942,6 +949,17 @@ static void start_log(struct k8s *k, struct mf_job *j)
 {
     if (j->log_req || j->log_done || !j->pod_name)
         return;
+    if (j->log_eof) {
+        if (j->final_pending) {
+            j->log_done = 1;
+            return;
+        }
+        /* the lists may lag the stream's end by a poll or two; past that the stream was cut
+         * while the container runs: follow it again */
+        if (mono_now() - j->log_eof_at < 3.0 * k->poll_ms / 1000.0 + 1.0)
+            return;
+        j->log_eof = 0;
+    }
     if (!j->final_pending && k->n_streams >= (size_t)k->max_streams)
         return;   /* read when it ends */
     char *p = strf("/api/v1/namespaces/%s/pods/%s/log?container=%s&follow=true", k->ns,
@@ -1026,6 +1044,7 @@ static void apply_tick(struct k8s *k)
                 free(j->pod_name);
                 j->pod_name = strdup(pn);
                 j->log_bytes = 0;   /* another pod: another log */
+                j->log_eof = 0;
             }
         }
         if (v == K8S_V_DELETE && !j->delete_sent)
