@@ -55,6 +55,7 @@ struct mf_job {
     unsigned long long log_bytes;
     int log_done;
     int log_eof;                     /* a follow stream ended cleanly: the container ended */
+    int log_read;                    /* a log answer came whole: the host has it all */
     double log_eof_at;
     FILE *out;                       /* spec's stdout_path, or NULL */
     char *out_path;
@@ -931,6 +932,8 @@ static void on_log_done(struct k8s_req *r, void *ud)
     j->log_req = NULL;
     if (k->n_streams)
         k->n_streams--;
+    if (r->rc == 0)
+        j->log_read = 1;
     if (j->final_pending) {
         /* The container has ended: what came is all there is (or the pod is gone). */
         j->log_done = 1;
@@ -1256,8 +1259,9 @@ static int k8s_logs(void *state, mf_job *job, int stream, struct mf_buf *out)
     out->data = NULL;
     out->len = 0;
     out->release = NULL;
-    /* One stream in Kubernetes: it is stdout; what was streamed was handed over already. */
-    if (stream == MF_STREAM_STDERR || !job->pod_name || job->log_bytes)
+    /* One stream in Kubernetes: it is stdout; what was streamed was handed over already (an
+     * empty log too: no second request for it). */
+    if (stream == MF_STREAM_STDERR || !job->pod_name || job->log_bytes || job->log_read)
         return 0;
     char *p = strf("/api/v1/namespaces/%s/pods/%s/log?container=%s", k->ns, job->pod_name,
                    K8S_MAIN_CONTAINER);
