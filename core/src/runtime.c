@@ -311,6 +311,7 @@ static int submit(struct rt_task *t)
         .package_url = remote ? R->package : NULL,
         .stdout_path = out,
         .stderr_path = err,
+        .settings = d->settings,
     };
     struct mf_compute *c = &R->computes[t->compute];
     t->log = calloc(1, sizeof *t->log);

@@ -33,7 +33,7 @@ small_param=$(mflow get AbiSmallFlow/$RUN/start param_entry)
 # The same flow against a copy with fields of a newer minor appended (16 bytes per step,
 # 8 per parameter) that it sets: mflow ignores them.
 sed -e 's/^#define MF_FLOW_ABI_MINOR .*/#define MF_FLOW_ABI_MINOR 9\n#define ABI_LARGE_ENTRIES 1/' \
-    -e '/^    const char \*const \*env; /a\    const char *k8s_namespace;    /* 1.9 */\n    int64_t future_limit;         /* 1.9 */' \
+    -e '/^    const char \*const \*settings;$/a\    const char *k8s_namespace;    /* 1.9 */\n    int64_t future_limit;         /* 1.9 */' \
     -e '/^    const char \*help;$/a\    const char *future_note;      /* 1.9 */' \
     "$HDR" > "$WORK/large/abi_flow.h"
 check_eq "the large header has 3 more fields and a flag" 4 \
@@ -55,12 +55,17 @@ run_ok "show a flow with larger entries" mflow show "$WORK/large/abi_entries.c"
 check_contains "show lists its steps" "join" "$OUT"
 
 # Definitions written by hand: DEF is the mf_flow_def initializer after the name.
+# STEP (default mf_step_def) is the type of the step entries; step10 has 1.0's fields only.
 handmade() {
   local f=$WORK/$1.c
   cat > "$f" <<EOC
 #include <mflow/flow.h>
 static void s(mf_task *t) { mf_set_str(t, "p_seen", mf_get_str(t, "p")); }
-static const mf_step_def steps[] = {{.name = "start", .fn = s, .next = "end"},
+typedef struct { const char *name; void (*fn)(mf_task *t); const char *next; const char *foreach;
+                 int join; mf_step_resources resources; int retry; const char *catch_var;
+                 int timeout_s; const char *compute; const char *image;
+                 const char *const *env; } step10;
+static const ${3:-mf_step_def} steps[] = {{.name = "start", .fn = s, .next = "end"},
                                     {.name = "end", .fn = s, .retry = 1}};
 static const mf_param_def params[] = {{.name = "p", .type = MF_STR, .default_value = "dflt"}};
 __attribute__((visibility("default"))) const mf_flow_def *mf_flow_entry_v1(void);
@@ -74,7 +79,7 @@ EOC
 }
 
 # Flow ABI 1.0 recorded no sizes: what lies past its struct_size is never read.
-f=$(handmade old 'MF_FLOW_DEF_V1_0_SIZE, 1, "OldFlow", steps, 2, params, 1, 77, 3, 3')
+f=$(handmade old 'MF_FLOW_DEF_V1_0_SIZE, 1, "OldFlow", (const mf_step_def *)steps, 2, params, 1, 77, 3, 3' step10)
 run_flow "$f"
 check_eq "a flow of ABI 1.0 runs" 0 $?
 check_eq "1.0: its parameter's default" dflt "$(mflow get OldFlow/$RUN/end p_seen)"

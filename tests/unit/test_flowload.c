@@ -190,7 +190,11 @@ static void test_minor0(void **state)
         {.name = "end", .fn = fn_b, .timeout_s = 9},
     };
     static const mf_param_def params[] = {{.name = "p", .type = MF_STR, .default_value = "v"}};
-    mf_flow_def raw = make_def(steps, 2, 8, params, 1, 4);   /* sizes past struct_size */
+    /* A 1.0 flow's entries are MF_STEP_DEF_V1_0_SIZE apart (mf_step_def grew since). */
+    static char steps10[2 * MF_STEP_DEF_V1_0_SIZE];
+    memcpy(steps10, &steps[0], MF_STEP_DEF_V1_0_SIZE);
+    memcpy(steps10 + MF_STEP_DEF_V1_0_SIZE, &steps[1], MF_STEP_DEF_V1_0_SIZE);
+    mf_flow_def raw = make_def(steps10, 2, 8, params, 1, 4);   /* sizes past struct_size */
     raw.struct_size = (uint32_t)MF_FLOW_DEF_V1_0_SIZE;
     raw.abi_minor = 77;
     mf_flow_def d;
@@ -223,7 +227,10 @@ static void test_refused(void **state)
 
     /* another major, whatever its sizes */
     raw.abi_version = 2;
-    expect_refused(&raw, "built for flow ABI 2.1", "this mflow reads flow ABI 1.1");
+    char want1[64], want2[64];
+    snprintf(want1, sizeof want1, "built for flow ABI 2.%d", MF_FLOW_ABI_MINOR);
+    snprintf(want2, sizeof want2, "this mflow reads flow ABI 1.%d", MF_FLOW_ABI_MINOR);
+    expect_refused(&raw, want1, want2);
     raw.abi_version = 0;
     raw.abi_minor = 3;
     expect_refused(&raw, "built for flow ABI 0.3", "rebuild it");

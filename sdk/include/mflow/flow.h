@@ -45,7 +45,8 @@
  *    their place, never reused.
  *
  * Minor versions: 1.0 the first; 1.1 adds abi_minor, step_size and param_size at the end of
- * mf_flow_def.
+ * mf_flow_def; 1.2 adds `settings` at the end of mf_step_def (a step's own settings for the
+ * compute plugin that runs it).
  */
 #ifndef MFLOW_FLOW_H
 #define MFLOW_FLOW_H
@@ -58,7 +59,7 @@ extern "C" {
 #endif
 
 #define MF_FLOW_ABI_MAJOR 1
-#define MF_FLOW_ABI_MINOR 1
+#define MF_FLOW_ABI_MINOR 2
 /* The major, under the name that mf_flow_def.abi_version and flows of 1.0 use. */
 #define MF_FLOW_ABI_VERSION MF_FLOW_ABI_MAJOR
 
@@ -95,6 +96,10 @@ typedef struct mf_step_def {
     const char *compute;          /* compute plugin for this step, overriding --compute */
     const char *image;            /* container image for container and k8s compute */
     const char *const *env;       /* NULL-terminated "K=V" extra environment */
+    /* 1.2: the step's own settings for the compute plugin that runs it, NULL-terminated
+     * "PLUGIN.KEY=VALUE" (e.g. "k8s.node_selector=gpu=a100"); a plugin reads its own prefix
+     * and ignores the others'. */
+    const char *const *settings;
 } mf_step_def;
 
 typedef struct mf_param_def {
@@ -122,6 +127,7 @@ typedef struct mf_flow_def {
 /* Sizes of 1.0, what a flow that records no sizes has; and the least an entry may hold. */
 #define MF_FLOW_DEF_V1_0_SIZE (offsetof(mf_flow_def, n_params) + sizeof(size_t))
 #define MF_STEP_DEF_V1_0_SIZE (offsetof(mf_step_def, env) + sizeof(void *))
+#define MF_STEP_DEF_V1_1_SIZE MF_STEP_DEF_V1_0_SIZE   /* 1.1 grew mf_flow_def only */
 #define MF_PARAM_DEF_V1_0_SIZE (offsetof(mf_param_def, help) + sizeof(void *))
 #define MF_STEP_DEF_MIN_SIZE (offsetof(mf_step_def, fn) + sizeof(void (*)(mf_task *)))
 #define MF_PARAM_DEF_MIN_SIZE (offsetof(mf_param_def, type) + sizeof(mf_type))

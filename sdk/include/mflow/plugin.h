@@ -28,7 +28,8 @@
  * the optional `describe` at the end of struct mf_compute_ops. A 1.0 or 1.1 compute plugin
  * loads as before and has no description. 1.3 adds `schemes` at the end of struct
  * mf_storage_ops: the URL schemes a storage plugin serves, so that a datastore root picks
- * its plugin (a plugin without it is chosen only by name).
+ * its plugin (a plugin without it is chosen only by name); and `settings` at the end of
+ * struct mf_job_spec (the step's own "PLUGIN.KEY=VALUE" settings, flow ABI 1.2).
  *
  * Beside this ABI the mflow command offers compute plugins one host service of its own, a
  * task server that forks `mflow task ...` jobs from a preloaded mflow: <mflow/task_server.h>.
@@ -312,6 +313,9 @@ struct mf_job_spec {
     const char *stdout_path;
     const char *stderr_path;
     const char *workdir;                /* working directory, or NULL */
+    /* The step's own settings, NULL-terminated "PLUGIN.KEY=VALUE" (mf_step_def.settings), or
+     * NULL; a plugin reads the entries of its own name and ignores the rest. Added in 1.3. */
+    const char *const *settings;
 };
 
 enum mf_job_state {
