@@ -377,9 +377,12 @@ char *mf_run_record_to_json(const struct mf_run_rec *r, const struct mf_task_rec
         p += n + (nl ? 1 : 0);
     }
     json_object_set_new(o, "tags", tags);
-    if (r->storage[0])
-        json_object_set_new(o, "storage", json_pack("{s:s,s:s}", "plugin", r->storage, "root",
-                                                    r->storage_root));
+    if (r->storage[0]) {
+        /* The root is a path or URL the user gave: free text, kept even when not UTF-8. */
+        json_t *sto = json_pack("{s:s}", "plugin", r->storage);
+        json_object_set_new(sto, "root", text_json(r->storage_root, strlen(r->storage_root)));
+        json_object_set_new(o, "storage", sto);
+    }
     json_t *arts = json_object();
     for (size_t i = 0; params && i < params->n_arts; i++) {
         const struct mf_artifact_ref *a = &params->arts[i];
@@ -428,7 +431,7 @@ int mf_run_record_from_json(const char *text, size_t len, struct mf_run_rec *r,
     /* Optional: runs before it was recorded have none. */
     json_t *sto = json_object_get(o, "storage");
     if (json_is_object(sto) && json_is_string(json_object_get(sto, "plugin")) &&
-        json_is_string(json_object_get(sto, "root"))) {
+        json_object_get(sto, "root")) {
         copy_str(r->storage, sizeof r->storage, sto, "plugin");
         copy_str(r->storage_root, sizeof r->storage_root, sto, "root");
     }

@@ -310,6 +310,8 @@ static void test_record_text(void **state)
         snprintf(rr.ns, sizeof rr.ns, "user:%s", texts[i]);
         snprintf(rr.host, sizeof rr.host, "%s", texts[i]);
         snprintf(rr.tags, sizeof rr.tags, "a\n%s\nb", texts[i]);
+        snprintf(rr.storage, sizeof rr.storage, "local");
+        snprintf(rr.storage_root, sizeof rr.storage_root, "file:///data/%s", texts[i]);
         js = mf_run_record_to_json(&rr, NULL);
         assert_non_null(js);
         struct mf_run_rec rb;
@@ -318,6 +320,8 @@ static void test_record_text(void **state)
         assert_string_equal(rb.ns, rr.ns);
         assert_string_equal(rb.host, rr.host);
         assert_string_equal(rb.tags, rr.tags);
+        assert_string_equal(rb.storage, "local");
+        assert_string_equal(rb.storage_root, rr.storage_root);
         free(js);
     }
     /* a malformed hex object is not text: a task record's message is then absent */
