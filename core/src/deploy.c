@@ -218,7 +218,8 @@ int mf_deploy_reindex(struct mf_store *st, mf_index *ix, void (*warn)(void *ud, 
         free(l.keys);
         return rc;
     }
-    qsort(l.keys, l.n, sizeof *l.keys, cmp_dkey);
+    if (l.n) /* qsort wants a non-null array, even for no element */
+        qsort(l.keys, l.n, sizeof *l.keys, cmp_dkey);
     /* per name: current.json (version 0) sorts first */
     for (size_t i = 0; !rc && i < l.n;) {
         size_t j = i;

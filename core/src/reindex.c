@@ -323,8 +323,11 @@ int mf_reindex(struct mf_store *st, mf_index *ix, mf_reindex_warn_fn warn, void 
                            st->ops->last_error(st->state));
         goto out;
     }
-    qsort(l.runs, l.n_runs, sizeof *l.runs, cmp_run);
-    qsort(l.tasks, l.n_tasks, sizeof *l.tasks, cmp_task);
+    /* qsort wants non-null arrays, even with no element (a datastore with no run). */
+    if (l.n_runs)
+        qsort(l.runs, l.n_runs, sizeof *l.runs, cmp_run);
+    if (l.n_tasks)
+        qsort(l.tasks, l.n_tasks, sizeof *l.tasks, cmp_task);
 
     struct ctx x = {st, ix, warn, ud, stats, 0, err};
     if ((rc = mf_index_begin(ix)) || (rc = mf_index_clear(ix))) {

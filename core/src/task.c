@@ -44,6 +44,7 @@ struct mf_task {
     sigjmp_buf fail_jmp;         /* mf_fail (1) and the task's deadline (2) jump here */
     volatile sig_atomic_t in_step;
     char *fail_msg;
+    void *pending;           /* an encoded value being stored: freed if the store fails */
 };
 
 static struct mf_task *volatile current;
@@ -59,6 +60,8 @@ void mf_fail(mf_task *t, const char *fmt, ...)
     if (!t)
         t = current;
     t->in_step = 0;   /* past here the deadline kills outright: fail_msg is being replaced */
+    free(t->pending);
+    t->pending = NULL;
     free(t->fail_msg);
     t->fail_msg = msg ? msg : strdup("task failed (out of memory formatting the message)");
     siglongjmp(t->fail_jmp, 1);
@@ -238,7 +241,9 @@ static void put_encoded(mf_task *t, const char *name, mf_type ty, uint8_t *enc, 
 {
     if (rc)
         FAIL(t, "out of memory encoding '%s'", name);
+    t->pending = enc;
     put_value(t, name, ty, enc + MF_CODEC_HDR_LEN, len - MF_CODEC_HDR_LEN);
+    t->pending = NULL;
     free(enc);
 }
 
