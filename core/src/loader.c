@@ -553,8 +553,12 @@ static char *extra_exports(const char *path)
                         ELF64_ST_VISIBILITY(sym[j].st_other) != STV_DEFAULT)
                         continue;
                     const char *nm = names + sym[j].st_name;
+                    /* Symbols a sanitizer's instrumentation adds (__odr_asan.X beside each
+                     * global X) are not the author's. */
                     if (!memchr(nm, 0, str->sh_size - sym[j].st_name) ||
-                        !strcmp(nm, MF_PLUGIN_ENTRY_SYMBOL))
+                        !strcmp(nm, MF_PLUGIN_ENTRY_SYMBOL) || !strncmp(nm, "__odr_asan", 10) ||
+                        !strncmp(nm, "__asan_", 7) || !strncmp(nm, "__ubsan_", 8) ||
+                        !strncmp(nm, "__sancov_", 9))
                         continue;
                     if (n < 8)
                         shown[n] = nm;

@@ -370,6 +370,8 @@ static void storage_basics(void *st)
     struct mf_buf b = {.struct_size = sizeof b};
     rc = S->get(st, key("v/absent"), &b);
     expect(rc == MF_ENOTFOUND, "get of an absent key returns MF_ENOTFOUND (got %d)", rc);
+    if (rc == 0 && b.release) /* a broken store answered: give its buffer back */
+        b.release(&b);
     const char *e = S->last_error(st);
     expect(e && *e, "last_error after a failure is a message, not NULL or empty");
 
@@ -430,6 +432,8 @@ static void storage_basics(void *st)
     expect(S->exists(st, key("r/new")) == 0, "exists after del returns 0");
     rc = S->get(st, key("r/new"), &b);
     expect(rc == MF_ENOTFOUND, "get after del returns MF_ENOTFOUND (got %d)", rc);
+    if (rc == 0 && b.release)
+        b.release(&b);
     rc = S->del(st, key("r/new"));
     expect(rc == MF_ENOTFOUND, "del of an absent key returns MF_ENOTFOUND (got %d)", rc);
 }
