@@ -337,39 +337,14 @@ static int make_params(struct dt *d, struct mf_task_record *params, char **err)
         char env[MF_NAME_MAX + 16];
         snprintf(env, sizeof env, "MFLOW_PARAM_%s", def->params[k].name);
         const char *v = getenv(env);
-        if (v)
-            args[n++] = mf_strf("%s=%s", def->params[k].name, v);
-    }
-    struct mf_param_value *v = NULL;
-    int rc = mf_params_parse(def, args, n, &v, err);
-    for (size_t k = 0; !rc && k < def->n_params; k++) {
-        uint8_t *enc = NULL;
-        size_t len = 0;
-        if (v[k].type == MF_I64) {
-            rc = mf_codec_encode_i64(v[k].i, &enc, &len);
-        } else if (v[k].type == MF_F64) {
-            rc = mf_codec_encode_f64(v[k].f, &enc, &len);
-        } else {
-            len = MF_CODEC_HDR_LEN + strlen(v[k].text);
-            enc = malloc(len);
-            if (!enc) {
-                rc = MF_ENOMEM;
-                break;
-            }
-            mf_codec_header(enc, MF_STR);
-            memcpy(enc + MF_CODEC_HDR_LEN, v[k].text, len - MF_CODEC_HDR_LEN);
+        if (v && !(args[n++] = mf_strf("%s=%s", def->params[k].name, v))) {
+            for (size_t j = 0; j + 1 < n; j++)
+                free((char *)args[j]);
+            free(args);
+            return MF_ENOMEM;
         }
-        char key[MF_BLOB_KEY_LEN + 1];
-        struct mf_iov iov = {enc, len};
-        if (!rc)
-            rc = mf_blob_put(&d->st, &iov, 1, key, NULL);
-        if (!rc)
-            rc = mf_record_set_art(params, v[k].def->name, v[k].type, key, len);
-        else if (!*err)
-            *err = mf_strf("cannot store parameter '%s': %s", v[k].def->name, mf_blob_error());
-        free(enc);
     }
-    free(v);
+    int rc = mf_params_store(def, args, n, &d->st, params, err);
     for (size_t k = 0; k < n; k++)
         free((char *)args[k]);
     free(args);

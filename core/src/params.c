@@ -1,7 +1,11 @@
 /* Parameters of a run: arguments matched against the flow's table and parsed (params.h). */
 #include "params.h"
 
+#include "blob.h"
+#include "codec.h"
 #include "graph.h"
+#include "record.h"
+#include "store.h"
 #include "util.h"
 
 #include <mflow/plugin.h>
@@ -92,4 +96,41 @@ int mf_params_parse(const mf_flow_def *def, const char *const *args, size_t n_ar
     }
     *out = v;
     return 0;
+}
+
+int mf_params_store(const mf_flow_def *def, const char *const *args, size_t n_args,
+                    struct mf_store *st, struct mf_task_record *params, char **err)
+{
+    struct mf_param_value *v = NULL;
+    int rc = mf_params_parse(def, args, n_args, &v, err);
+    for (size_t k = 0; !rc && k < def->n_params; k++) {
+        uint8_t *enc = NULL;
+        size_t len = 0;
+        if (v[k].type == MF_I64)
+            rc = mf_codec_encode_i64(v[k].i, &enc, &len);
+        else if (v[k].type == MF_F64)
+            rc = mf_codec_encode_f64(v[k].f, &enc, &len);
+        else {
+            len = MF_CODEC_HDR_LEN + strlen(v[k].text);
+            enc = malloc(len);
+            if (enc) {
+                mf_codec_header(enc, MF_STR);
+                memcpy(enc + MF_CODEC_HDR_LEN, v[k].text, len - MF_CODEC_HDR_LEN);
+            } else {
+                rc = MF_ENOMEM;
+            }
+        }
+        char key[MF_BLOB_KEY_LEN + 1];
+        struct mf_iov iov = {enc, len};
+        const char *name = v[k].def->name;
+        if (!rc)
+            rc = mf_blob_put(st, &iov, 1, key, NULL);
+        if (!rc)
+            rc = mf_record_set_art(params, name, v[k].type, key, len);
+        else if (!*err)
+            *err = mf_strf("cannot store parameter '%s': %s", name, mf_blob_error());
+        free(enc);
+    }
+    free(v);
+    return rc;
 }

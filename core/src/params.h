@@ -28,4 +28,13 @@ struct mf_param_value {
 int mf_params_parse(const mf_flow_def *def, const char *const *args, size_t n_args,
                     struct mf_param_value **out, char **err);
 
+struct mf_store;
+struct mf_task_record;
+
+/* mf_params_parse, then store every parameter's value as a blob in st and as an artifact of
+ * params (the record every task of the run inherits): what `mflow run` and `mflow dag-task`
+ * do when a run starts. Returns 0 or the first failure, with *err. */
+int mf_params_store(const mf_flow_def *def, const char *const *args, size_t n_args,
+                    struct mf_store *st, struct mf_task_record *params, char **err);
+
 #endif

@@ -845,44 +845,6 @@ static void task_ended(struct rt_task *t, const struct mf_job_status *js)
 
 /* ---- setup --------------------------------------------------------------------------------- */
 
-/* The run's parameters, parsed (params.c), stored as the artifacts every task inherits. */
-static int store_params(const struct mf_run_opts *o, char **err)
-{
-    const mf_flow_def *def = R->flow->def;
-    struct mf_param_value *v = NULL;
-    int rc = mf_params_parse(def, o->param_args, o->n_params, &v, err);
-    for (size_t k = 0; !rc && k < def->n_params; k++) {
-        uint8_t *enc = NULL;
-        size_t len = 0;
-        if (v[k].type == MF_I64)
-            rc = mf_codec_encode_i64(v[k].i, &enc, &len);
-        else if (v[k].type == MF_F64)
-            rc = mf_codec_encode_f64(v[k].f, &enc, &len);
-        else {
-            len = MF_CODEC_HDR_LEN + strlen(v[k].text);
-            enc = malloc(len);
-            if (enc) {
-                mf_codec_header(enc, MF_STR);
-                memcpy(enc + MF_CODEC_HDR_LEN, v[k].text, len - MF_CODEC_HDR_LEN);
-            } else {
-                rc = MF_ENOMEM;
-            }
-        }
-        char key[MF_BLOB_KEY_LEN + 1];
-        struct mf_iov iov = {enc, len};
-        const char *name = v[k].def->name;
-        if (!rc)
-            rc = mf_blob_put(&R->st, &iov, 1, key, NULL);
-        if (!rc)
-            rc = mf_record_set_art(&R->params, name, v[k].type, key, len);
-        else if (!*err)
-            *err = mf_strf("cannot store parameter '%s': %s", name, mf_blob_error());
-        free(enc);
-    }
-    free(v);
-    return rc;
-}
-
 static int open_computes(char **err)
 {
     R->step_compute = calloc(R->g->n, sizeof *R->step_compute);
@@ -1248,7 +1210,7 @@ int mf_run_flow(const struct mf_run_opts *o)
         rt.resume = 1;
         rc = setup_resume(o, &err);
     } else {
-        rc = store_params(o, &err);
+        rc = mf_params_store(R->flow->def, o->param_args, o->n_params, &R->st, &R->params, &err);
     }
     if (rc)
         goto out;
