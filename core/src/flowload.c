@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -542,13 +541,6 @@ static int add_compiler(struct manifest *m, const char *cc, const char *srcdir)
 }
 
 /* Run the compiler once: tmp receives the object, dtmp the -MD rule. */
-/* Less than a MiB free for us on the file system of dir. */
-static int nearly_full(const char *dir)
-{
-    struct statvfs fs;
-    return statvfs(dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < (1u << 20);
-}
-
 static int run_cc(const char *cc, const char *src, const char *srcdir, const char *inc,
                   const char *tmp, const char *dtmp, char **err)
 {
@@ -591,7 +583,7 @@ static int run_cc(const char *cc, const char *src, const char *srcdir, const cha
             char *slash = dir ? strrchr(dir, '/') : NULL;
             if (slash)
                 *slash = '\0';
-            if (slash && nearly_full(dir)) {
+            if (slash && mf_fs_nearly_full(dir)) {
                 /* Not the flow's fault: the compiler could not write its output. */
                 *err = mf_strf("flow %s did not compile: no space left on the file system of %s, "
                                "where the compiler writes the flow's object: free some space and "

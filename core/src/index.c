@@ -36,7 +36,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/statvfs.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -200,22 +199,13 @@ static int fail_access(mf_index *ix, int rc, const char *what)
                 what, ix->dir);
 }
 
-/* lmdb reports a short write as EIO ("which error code?" in its source), and a write cut
- * short by a full file system is just that: name the full disk when the directory's file
- * system has (almost) nothing left, so that nobody takes it for a damaged index. */
-static int short_write_of_full_disk(const mf_index *ix)
-{
-    struct statvfs fs;
-    if (statvfs(ix->dir, &fs) != 0)
-        return 0;
-    return (uint64_t)fs.f_bavail * fs.f_frsize < (1u << 20);
-}
-
 /* Translate an lmdb or errno failure into a code and a message that says what to do. */
 static int fail_mdb(mf_index *ix, int mrc, const char *what)
 {
     int rc;
-    if (mrc == EIO && short_write_of_full_disk(ix))
+    /* lmdb reports a short write as EIO ("which error code?" in its source); on a full file
+     * system that is just what it is: name the full disk, not a damaged index. */
+    if (mrc == EIO && mf_fs_nearly_full(ix->dir))
         mrc = ENOSPC;
     switch (mrc) {
     case MDB_NOTFOUND:

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -355,4 +356,10 @@ int mf_grow(void *items_ptr, size_t *cap, size_t n, size_t size, size_t first)
     memcpy(items_ptr, &grown, sizeof grown);
     *cap = c;
     return 0;
+}
+
+int mf_fs_nearly_full(const char *dir)
+{
+    struct statvfs fs;
+    return statvfs(dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < (1u << 20);
 }

@@ -40,6 +40,11 @@ char *mf_escape(const char *s, size_t n, int flags);
 
 /* mkdir -p; 0 or errno. */
 int mf_mkdir_p(const char *path, unsigned mode);
+
+/* 1 when the file system of dir has less than 1 MiB left for this user: a write that failed
+ * there failed for want of room (lmdb and compilers report a cut-short write in their own
+ * words), 0 otherwise or when it cannot tell. */
+int mf_fs_nearly_full(const char *dir);
 /* fopen(path, "w") of a new private file (MF_PRIVATE_FILE_MODE whatever the umask); NULL
  * with errno. */
 FILE *mf_fopen_private(const char *path);
