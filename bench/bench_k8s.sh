@@ -13,7 +13,7 @@ SRC=$(cd "$HERE/.." && pwd)
 STANDIN=${MFLOW_K8S_STANDIN:-$SRC/tests/k8s/standin}
 [ -f "$STANDIN/up.sh" ] || { echo "bench_k8s: no API stand-in at $STANDIN/up.sh" >&2; exit 77; }
 MFLOW=$BUILD/core/mflow
-WORK=$(mktemp -d /tmp/mflow-bench-k8s.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/mflow-bench-k8s.XXXXXX")
 export MFLOW_HOME=$WORK/home MFLOW_TEST_BUILD_ROOT=$BUILD S3FIX_DIR=$WORK/s3
 export MFLOW_K8S_VALIDATOR_DIR=${MFLOW_K8S_VALIDATOR_DIR:-$BUILD/k8s-validator}
 cleanup() { bash "$STANDIN/down.sh" "$WORK/si" >/dev/null 2>&1; bash "$SRC/tests/s3/s3-fixture.sh" stop >/dev/null 2>&1; rm -rf "$WORK"; }

@@ -1070,12 +1070,15 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
-    char tmpl[] = "/tmp/mflow-plugin-check.XXXXXX";
-    if (!mkdtemp(tmpl)) {
-        perror("mflow-plugin-check: mkdtemp");
+    const char *tmpdir = getenv("TMPDIR");
+    if (!tmpdir || !*tmpdir)
+        tmpdir = "/tmp";
+    snprintf(scratch, sizeof scratch, "%s/mflow-plugin-check.XXXXXX", tmpdir);
+    if (!mkdtemp(scratch)) {
+        fprintf(stderr, "mflow-plugin-check: cannot make a scratch directory under %s: %s; set "
+                        "TMPDIR to a writable directory\n", tmpdir, strerror(errno));
         return 2;
     }
-    snprintf(scratch, sizeof scratch, "%s", tmpl);
     const char *h = getenv("MFLOW_HOME");
     snprintf(home_dir, sizeof home_dir, "%s", h && *h ? h : scratch);
     if (!strchr(path, '/')) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Many DAGs at once (one python for all, so the suite stays fast): for each job of the JSON
 file (a list of [what, GRAPH.json, DAG.py, check_dag.py options...]) compile the DAG
-(py_compile), read it back (check_dag.py) and load it under the executor stand-in's stubs.
+(py_compile), read it back (check_dag.py) and load it under the executor stand-in's airflow modules.
 Prints "ok: what" or "FAIL: what: why" per job; exits 1 when any failed."""
 import json
 import os
@@ -30,7 +30,7 @@ def main(path):
         try:
             executor_standin.load(dag)
         except Exception as e:
-            print(f"FAIL: {what}: the stand-in's Airflow stubs refuse it: "
+            print(f"FAIL: {what}: the stand-in's airflow modules refuse it: "
                   f"{type(e).__name__}: {e}")
             failed += 1
             continue

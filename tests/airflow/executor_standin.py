@@ -2,11 +2,11 @@
 """EXECUTOR STAND-IN for tests only: NOT Airflow.
 
 Airflow cannot be installed on the machines that run mflow's tests, so this script stands in
-for it: it loads a generated DAG file with minimal stub modules for the airflow names the
+for it: it loads a generated DAG file with minimal stand-in modules for the airflow names the
 file imports, and runs one DAG run of it the way Airflow 2.7 would with a sequential
 executor.
 
-The stubs record the DAG's structure and refuse what real Airflow 2.7 refuses at parse time
+The stand-in modules record the DAG's structure and refuse what real Airflow 2.7 refuses at parse time
 (from its documented signatures): `schedule` together with `schedule_interval` or
 `timetable`, an argument an operator does not take, `.partial()`/`.expand()` with unknown
 arguments, an argument both in partial and in expand, a value to expand that is not a
@@ -50,7 +50,7 @@ class AirflowException(Exception):
     pass
 
 
-# ---- stub airflow ------------------------------------------------------------------------
+# ---- stand-in airflow modules ------------------------------------------------------------------------
 
 BASE_ARGS = {
     "task_id", "owner", "email", "email_on_retry", "email_on_failure", "retries", "retry_delay",
@@ -318,10 +318,10 @@ class DAG:
         return False
 
 
-def install_stubs():
-    if getattr(install_stubs, "done", False):
+def install_airflow_modules():
+    if getattr(install_airflow_modules, "done", False):
         return
-    install_stubs.done = True
+    install_airflow_modules.done = True
 
     def mod(name, **attrs):
         m = types.ModuleType(name)
@@ -345,18 +345,18 @@ def install_stubs():
     mod("kubernetes.client.models", V1ResourceRequirements=V1ResourceRequirements)
     sys.modules["kubernetes.client"].models = sys.modules["kubernetes.client.models"]
 
-    # Only the stubs: a DAG that imports any other airflow name fails to load, as it would
+    # Only the stand-in modules: a DAG that imports any other airflow name fails to load, as it would
     # show an import error when the name is wrong.
     class Refuse(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
             if name.split(".")[0] in ("airflow", "kubernetes", "pendulum"):
-                raise ImportError(f"the executor stand-in has no stub for {name}")
+                raise ImportError(f"the executor stand-in has no stand-in module for {name}")
             return None
     sys.meta_path.insert(0, Refuse())
 
 
 def load(path):
-    install_stubs()
+    install_airflow_modules()
     g = {"__name__": "generated_dag", "__file__": path}
     with open(path) as f:
         code = compile(f.read(), path, "exec")

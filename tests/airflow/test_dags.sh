@@ -2,7 +2,7 @@
 # Every graph shape (the e2e and bench flows) exported in every form (BashOperator and
 # KubernetesPodOperator, with and without a schedule, with and without parameter defaults
 # from the deployment): the DAG compiles with python3, reads back (ast) as the graph says
-# (check_dag.py), and loads under the executor stand-in's stubs, which refuse what Airflow 2.7
+# (check_dag.py), and loads under the executor stand-in's airflow modules, which refuse what Airflow 2.7
 # refuses.
 . "$MFLOW_TEST_SOURCE_ROOT/tests/airflow/lib_airflow.sh"
 export MFLOW_AIRFLOW_IMAGE=registry.example/mflow:1
@@ -38,7 +38,7 @@ for f in "$FLOWS"/*.c "$BENCH_FLOWS"/*.c; do
     done
   done
 done
-# compile, read back, load under the stubs: one python for all of them
+# compile, read back, load under the stand-in modules: one python for all of them
 { echo "["; sed '$ s/,$//' "$WORK/jobs"; echo "]"; } > "$WORK/jobs.json"
 python3 "$HERE/check_all.py" "$WORK/jobs.json" > "$WORK/all.out" 2>&1
 while IFS= read -r line; do
@@ -52,7 +52,7 @@ CHECKS=$((CHECKS + 1))
 [ "$nflows" -ge 20 ] || fail "only $nflows flows validated"
 check_eq "every flow in 8 forms, each checked" "$((nflows * 8)) $((nflows * 8))" "$n $(grep -c '^ok: ' "$WORK/all.out")"
 
-# One DAG's structure in detail, as the stand-in's stubs recorded it.
+# One DAG's structure in detail, as the stand-in's airflow modules recorded it.
 mflow show "$FLOWS/nested_foreach.c" --json > "$WORK/nf.json"
 run_ok "nested foreach DAG" "$DRIVER" "$PLUGIN" deploy "$WORK/nf.json" "$PKG" "$ROOT" "*/5 * * * *" \
   name=nf version=3 output="$WORK/dags/nf.py" mflow=/opt/mflow/bin/mflow

@@ -1,6 +1,6 @@
 #!/bin/bash
 # Refusals, each with one clear message: the plugin's deploy (before anything is written),
-# `mflow dag-task` given what cannot be a task of the run, and the executor stand-in's stubs
+# `mflow dag-task` given what cannot be a task of the run, and the executor stand-in's airflow modules
 # given what Airflow 2.7 refuses (so that the DAG checks can fail). And the plugin's list,
 # remove and trigger.
 . "$MFLOW_TEST_SOURCE_ROOT/tests/airflow/lib_airflow.sh"
@@ -80,7 +80,7 @@ check_eq "xcom file holds the items" '[{"MFLOW_FOREACH_PATH": "2.0"}, {"MFLOW_FO
 run_fails "inner join before its cells" 1 "cell/" T inner_join --dag-run r1 --foreach-path 0
 run_fails "path past the split's items" 1 "foreach path index 4 is past the 4 item(s) of split 'group'" T cell --dag-run r1 --foreach-path 0.4
 
-# The stand-in's stubs refuse what Airflow 2.7 refuses.
+# The stand-in's airflow modules refuse what Airflow 2.7 refuses.
 bad() {
   local what=$1 needle=$2 body=$3
   printf 'import datetime\nfrom airflow import DAG\nfrom airflow.operators.bash import BashOperator\nfrom airflow.models.param import Param\nwith DAG(dag_id="b", start_date=datetime.datetime(2024, 1, 1), %s\n' "$body" > "$WORK/bad.py"
@@ -108,6 +108,6 @@ bad "a scheduled DAG with a required param" "DAG Schedule must be None" 'schedul
 bad "a removed DAG argument" "unexpected keyword argument 'concurrency_limit'" 'schedule=None, concurrency_limit=3) as dag:
     BashOperator(task_id="a", bash_command="true")'
 printf 'from airflow.operators.dummy import DummyOperator\n' > "$WORK/bad.py"
-run_fails "stand-in refuses a name it has no stub for" 3 "no stub for airflow.operators.dummy" python3 "$STANDIN" "$WORK/bad.py" --structure
+run_fails "stand-in refuses a name it has no stand-in module for" 3 "no stand-in module for airflow.operators.dummy" python3 "$STANDIN" "$WORK/bad.py" --structure
 
 finish
