@@ -71,6 +71,19 @@ if [ $want_npm = 1 ]; then
       }
     fi
   done
+  # S3 replaces an object atomically: a GET after concurrent PUTs of one key gives one of the
+  # values whole, with its ETag. The fork's filesystem store truncates and rewrites the object
+  # file in place and writes its MD5 file afterwards, so two concurrent PUTs can leave one
+  # PUT's bytes beside the other's MD5 (or a mix of both), for good. Serialize the PUTs of a
+  # key inside the server (one node process) so that it keeps S3's guarantee.
+  f="$dir/node_modules/@20minutes/s3rver/lib/stores/filesystem.js"
+  if [ -f "$f" ] && ! grep -q 'putObjectUnserialized' "$f"; then
+    perl -0pi -e 's/\n  async putObject\(object\) \{/\n  putObject(object) {\n    \/\/ mflow: one PUT of a key at a time (see scripts\/setup-s3-deps.sh)\n    const k = object.bucket + "\/" + object.key;\n    this.mflowPuts = this.mflowPuts || new Map();\n    const next = (this.mflowPuts.get(k) || Promise.resolve())\n      .catch(() => {})\n      .then(() => this.putObjectUnserialized(object));\n    this.mflowPuts.set(k, next);\n    const forget = () => {\n      if (this.mflowPuts.get(k) === next) this.mflowPuts.delete(k);\n    };\n    next.then(forget, forget);\n    return next;\n  }\n\n  async putObjectUnserialized(object) {/' "$f"
+    grep -q 'putObjectUnserialized(object) {' "$f" || {
+      echo "setup-s3-deps: could not patch $f (atomic replace)" >&2
+      exit 3
+    }
+  fi
   launcher="$dir/s3rver-v4.js"
   [ -f "$launcher" ] || echo "require('@20minutes/s3rver/lib/cli.js').parseAsync(process.argv);" >"$launcher"
   echo "$launcher"
