@@ -8,9 +8,10 @@
 set -euo pipefail
 TEST_PKGS=""
 # podman + runc + conmon: container compute (podman 4.3 with runc; crun fails on cgroup v1 hybrid
-# hosts); cron: the cron scheduler plugin; python3-zstandard: the datastore format reader test.
+# hosts); cron: the cron scheduler plugin; python3-zstandard: the datastore format reader test;
+# chromium: the web UI's browser test (driven by playwright-core from npm); wrk: the HTTP benches.
 [ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client procps podman runc conmon
-catatonit uidmap containernetworking-plugins cron python3-zstandard"
+catatonit uidmap containernetworking-plugins cron python3-zstandard chromium fonts-dejavu-core wrk"
 # Debian 12's clang is 14; -fsanitize=fuzzer needs its runtime package beside it.
 [ "${1:-}" = --fuzz ] && TEST_PKGS="clang libclang-rt-14-dev"
 # node + npm for the npm test fixtures (the S3 server, the k8s schema validator; each is
@@ -24,6 +25,7 @@ if [ "${1:-}" = --test ]; then
 fi
 PKGS="$TEST_PKGS meson ninja-build pkg-config gcc libc6-dev libltdl-dev libcurl4-openssl-dev libarchive-dev
 liblmdb-dev libhwloc-dev libjansson-dev libcmocka-dev libzstd-dev libssl-dev nettle-dev libyaml-dev hwloc
+libmicrohttpd-dev
 python3 ${MFLOW_EXTRA_PKGS:-}"
 missing=()
 for p in $PKGS; do
