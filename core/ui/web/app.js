@@ -92,12 +92,12 @@ async function runsView(params) {
     const d = await api('/api/runs?' + p.toString());
     if (seq !== viewSeq) return;
     table.replaceChildren(el('tr', {}, ['run', 'status', 'user', 'namespace', 'started', 'duration', 'tags'].map(h => el('th', {}, h))),
-      d.runs.map(r => el('tr', {},
+      ...d.runs.map(r => el('tr', {},
         el('td', {}, link('#/run/' + esc(r.flow) + '/' + r.run_id, txt(r.pathspec))),
         el('td', {}, badge(r.status), r.dead ? ' (dead)' : ''),
         el('td', {}, txt(r.user)), el('td', {}, txt(r.namespace)),
         el('td', {}, when(r.start_time)), el('td', {}, dur(r.duration)),
-        el('td', {}, r.tags.map(t => el('span', { class: 'tag' }, txt(t))))))));
+        el('td', {}, r.tags.map(t => el('span', { class: 'tag' }, txt(t)))))));
     const nav = (o, label) => { const p2 = new URLSearchParams(q); p2.set('offset', o); return link('#/?' + p2.toString(), label); };
     pager.replaceChildren(`${d.total ? offset + 1 : 0}–${offset + d.runs.length} of ${d.total} `,
       offset > 0 ? nav(Math.max(0, offset - limit), '« newer') : '', ' ',
@@ -193,7 +193,7 @@ async function runView(flow, run) {
     dag.replaceChildren(drawGraph(g));
     tl.replaceChildren(drawTimeline(tl2.tasks, taskHref));
     tasks.replaceChildren(el('tr', {}, ['task', 'status', 'attempt', 'host', 'started', 'duration', 'item'].map(h => el('th', {}, h))),
-      tl2.tasks.map(t => el('tr', {},
+      ...tl2.tasks.map(t => el('tr', {},
         el('td', {}, link(taskHref(t), txt(t.step) + '/' + t.task_id)),
         el('td', {}, badge(t.status)), el('td', {}, t.attempt), el('td', {}, txt(t.host)),
         el('td', {}, when(t.start_time)),
