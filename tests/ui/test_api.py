@@ -4,8 +4,9 @@ artifact's download, paged logs, the page's files, and the errors (400, 404, 405
 import json
 import os
 import struct
+import subprocess
 
-from uilib import (EXAMPLES, FLOWS, Client, check, check_eq, finish, mflow, run_flow, start)
+from uilib import (EXAMPLES, FLOWS, MFLOW, Client, check, check_eq, finish, mflow, run_flow, start)
 
 # ---- runs to look at ------------------------------------------------------------------------
 hello = run_flow(os.path.join(EXAMPLES, "hello.c"))
@@ -19,6 +20,11 @@ ALL = 7
 
 p, host, port = start()
 c = Client(host, port)
+
+# ---- the mflow executable stays lean -------------------------------------------------------
+libs = subprocess.run(["ldd", MFLOW], capture_output=True, text=True).stdout
+check("mflow does not link libmicrohttpd (the ui module does)", "libmicrohttpd" not in libs, libs)
+check("mflow --help lists ui", "  ui " in mflow("--help").stdout.decode())
 
 # ---- flows -----------------------------------------------------------------------------------
 check_eq("flows: every flow with a run, sorted", ["BranchFlow", "ForeachFlow", "HelloFlow", "UiTestFlow"],
@@ -156,7 +162,7 @@ while True:
     if d["length"] == 0:
         break
     check("logs: page at %d is text" % off, isinstance(d["data"], str), d["data"])
-    got += d["data"].encode()
+    got += d["data"].encode() if isinstance(d["data"], str) else bytes.fromhex(d["data"]["hex"])
     off = d["next_offset"]
     n_pages += 1
 check("logs: the pages put together are the log", got == want, len(got))

@@ -14,7 +14,11 @@ def refused(what, args, env_token=None, needle=""):
     env = dict(os.environ)
     if env_token is not None:
         env["MFLOW_UI_TOKEN"] = env_token
-    p = subprocess.run([MFLOW, "ui", "--port", "0"] + args, capture_output=True, timeout=30, env=env)
+    try:
+        p = subprocess.run([MFLOW, "ui", "--port", "0"] + args, capture_output=True, timeout=10, env=env)
+    except subprocess.TimeoutExpired:
+        check(what + ": refused at once", False, "(it started serving)")
+        return
     err = p.stderr.decode()
     check_eq(what + ": exit 2", 2, p.returncode)
     check(what + ": says why", needle in err, err)
@@ -46,6 +50,10 @@ def guarded(what, p, port):
              anon.request("/api/runs", headers={"Authorization": "Bearer " + TOKEN + "x"})[0])
     check_eq(what + ": a prefix of it, 401", 401,
              anon.request("/api/runs", headers={"Authorization": "Bearer " + TOKEN[:-1]})[0])
+    check_eq(what + ": its last character changed, 401", 401,
+             anon.request("/api/runs", headers={"Authorization": "Bearer " + TOKEN[:-1] + "X"})[0])
+    check_eq(what + ": its first character changed, 401", 401,
+             anon.request("/api/runs", headers={"Authorization": "Bearer X" + TOKEN[1:]})[0])
     check_eq(what + ": the bearer token, 200", 200,
              anon.request("/api/runs", headers={"Authorization": "Bearer " + TOKEN})[0])
     check_eq(what + ": lower-case bearer, 200", 200,

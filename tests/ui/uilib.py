@@ -44,7 +44,8 @@ def check(what, cond, detail=""):
         print("ok: " + what)
     else:
         fails += 1
-        print("FAIL: %s %s" % (what, detail), file=sys.stderr)
+        d = str(detail)
+        print("FAIL: %s %s" % (what, d if len(d) < 400 else d[:400] + "..."), file=sys.stderr)
 
 
 def check_eq(what, expected, actual):
