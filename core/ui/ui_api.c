@@ -34,7 +34,7 @@ static void reply_json(struct ui_reply *out, unsigned status, json_t *v)
 {
     out->status = status;
     out->type = "application/json";
-    out->body = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17))
+    out->body = v ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(17))
                   : NULL;
     json_decref(v);
     if (!out->body) {

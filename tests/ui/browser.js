@@ -98,6 +98,30 @@ async function waitText(page, sel, s) {
     check('long log: the next page appended', await waitText(page, '#log-info', '131071 of 192000'), await text(page, '#log-info'));
     check('long log: text intact across pages', (await text(page, '#log')).includes('line 01365: café naïve été'));
     await page.screenshot({ path: path.join(shots, 'ui-browser-task.png'), fullPage: false });
+
+    // a run that is running: its page updates by itself when the run ends
+    const gate = path.join(process.env.MFLOW_HOME, 'gate');
+    const run = require('child_process').spawn(process.env.MFLOW_BIN,
+      ['run', path.join(process.env.MFLOW_TEST_SOURCE_ROOT, 'tests/ui/flows/gate.c'), '--gate=' + gate],
+      { stdio: 'ignore' });
+    const ended = new Promise(r => run.on('exit', code => r(code)));
+    let listed = false;
+    for (let i = 0; i < 150 && !listed; i++) {
+      const r = await page.request.get(url + 'api/runs?flow=GateFlow&status=running');
+      listed = (await r.json()).total === 1;
+      if (!listed) await page.waitForTimeout(100);
+    }
+    check('live: the gate run is running', listed);
+    await page.goto(url + '#/run/GateFlow/1');
+    check('live: shown running', await waitText(page, '#run-title', 'GateFlow/1 running'), await text(page, '#app'));
+    check('live: says it updates', await waitText(page, '#live', 'live'));
+    fs.writeFileSync(gate, '');
+    check('live: the page turns to succeeded with no reload', await waitText(page, '#run-title', 'GateFlow/1 succeeded'),
+      await text(page, '#run-title'));
+    check('live: its tasks appear', await page.locator('svg#timeline rect.bar').count() === 3);
+    check('live: the page stops updating once the run ended', await waitText(page, 'header', 'mflow') &&
+      (await page.locator('#live').innerText()) === '');
+    check('live: mflow run exited 0', await ended === 0);
     check('no script errors on the page', errors.length === 0, errors);
   } catch (e) {
     fails++;
