@@ -293,12 +293,44 @@ static json_t *step_json(const mf_client_step *s)
     return o;
 }
 
+/* Hosts of finished task attempts, "Flow/run/step/task.attempt" -> host: an attempt's record
+ * never changes once it ended, and reading records is most of what a run page's task list
+ * costs (a live page asks every second). Requests are answered by one thread. */
+#define HOST_CACHE_MAX 200000
+static json_t *host_cache;
+
+/* The task's host: from the cache, else from its record (loading t), kept once it ended. */
+static json_t *task_host(mf_client_task *t, int load)
+{
+    int st = mf_client_task_status(t);
+    int ended = st == MF_CLIENT_SUCCEEDED || st == MF_CLIENT_FAILED || st == MF_CLIENT_CANCELLED;
+    char *key = load && ended ? mf_strf("%s.%u", mf_client_task_pathspec(t),
+                                        (unsigned)mf_client_task_attempt(t))
+                              : NULL;
+    json_t *h = key && host_cache ? json_object_get(host_cache, key) : NULL;
+    if (h) {
+        free(key);
+        return json_incref(h);
+    }
+    if (load)
+        mf_client_task_load(t);
+    h = cli_json_text(mf_client_task_host(t));
+    if (key && h && !json_is_null(h) && mf_client_task_loaded(t)) {
+        if (!host_cache || json_object_size(host_cache) >= HOST_CACHE_MAX) {
+            json_decref(host_cache);
+            host_cache = json_object();
+        }
+        json_object_set(host_cache, key, h);
+    }
+    free(key);
+    return h;
+}
+
 /* A task as listed: what the index knows, and its host once its record can be read (a task
  * still running has none yet). */
 static json_t *task_json(mf_client_task *t, int load)
 {
-    if (load)
-        mf_client_task_load(t);
+    json_t *host = task_host(t, load);
     json_t *o = json_object();
     json_object_set_new(o, "pathspec", cli_json_text(mf_client_task_pathspec(t)));
     json_object_set_new(o, "step", cli_json_text(mf_client_task_step(t)));
@@ -308,7 +340,7 @@ static json_t *task_json(mf_client_task *t, int load)
     json_object_set_new(o, "start_time", json_real(mf_client_task_start_time(t)));
     json_object_set_new(o, "end_time", json_real(mf_client_task_end_time(t)));
     json_object_set_new(o, "exit_code", json_integer(mf_client_task_exit_code(t)));
-    json_object_set_new(o, "host", cli_json_text(mf_client_task_host(t)));
+    json_object_set_new(o, "host", host);
     uint32_t fc = mf_client_task_foreach_count(t);
     json_object_set_new(o, "foreach", fc ? json_pack("{s:i,s:i}", "index",
                                                      (int)mf_client_task_foreach_index(t),
