@@ -242,4 +242,14 @@ for path in ["/api/runs/..%2F..%2F..%2F..%2Fetc%2Fpasswd/1",
 
 st_, _ = c.json("/api/runs")
 check_eq("server still answers after all that", 200, st_)
+
+# ---- --namespace: one namespace's runs only --------------------------------------------------
+p2, host2, port2 = start("--namespace", "team:x")
+c2 = Client(host2, port2)
+check_eq("--namespace team:x: its run only", ["HelloFlow/%d" % (hello + 1)],
+         [r["pathspec"] for r in c2.get("/api/runs")["runs"]])
+check_eq("--namespace team:x: its flows only", ["HelloFlow"], c2.get("/api/flows")["flows"])
+st_, doc = c2.json("/api/runs/HelloFlow/%d" % hello)
+check_eq("--namespace team:x: a run of another namespace is not found", 404, st_)
+check("--namespace team:x: ... and the message says where it is", "namespace" in doc["error"], doc)
 finish()
