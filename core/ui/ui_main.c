@@ -101,6 +101,35 @@ static size_t unescape(void *cls, struct MHD_Connection *conn, char *s)
     return (size_t)(w - s);
 }
 
+/* Without a token the server is on loopback, and a page of any web site open in a browser
+ * could still reach it under a name of its own that resolves to 127.0.0.1 (DNS rebinding):
+ * answer only requests addressed to a loopback name. */
+static int loopback_host(const char *h)
+{
+    if (!h)
+        return 0;
+    size_t n = strlen(h);
+    if (h[0] == '[') {                         /* [::1] or [::1]:port */
+        const char *e = strchr(h, ']');
+        if (!e)
+            return 0;
+        n = (size_t)(e - h - 1);
+        h++;
+        return n == 3 && !strncmp(h, "::1", 3);
+    }
+    const char *colon = strchr(h, ':');
+    if (colon)
+        n = (size_t)(colon - h);
+    if (n == 9 && !strncasecmp(h, "localhost", 9))
+        return 1;
+    if (n < 7 || n > 15 || strncmp(h, "127.", 4))
+        return 0;
+    for (size_t i = 4; i < n; i++)
+        if (!isdigit((unsigned char)h[i]) && h[i] != '.')
+            return 0;
+    return 1;
+}
+
 /* ---- answering -------------------------------------------------------------------------- */
 
 static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -162,6 +191,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
         return send_reply(conn, &r, NULL, 0);
     }
     int from_query;
+    if (!s->token &&
+        !loopback_host(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host"))) {
+        ui_error(&r, 403, "this server answers only requests to a loopback address "
+                          "(127.0.0.1, localhost, [::1]); give --token to serve others");
+        return send_reply(conn, &r, NULL, 0);
+    }
     if (!authorized(s, conn, &from_query)) {
         ui_error(&r, 401, "an access token is needed: send 'Authorization: Bearer TOKEN', or "
                           "open the page with ?token=TOKEN");

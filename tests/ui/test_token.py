@@ -35,6 +35,14 @@ refused("a token with a space", ["--token", "has a space in it"], needle="no spa
 p, host, port = start()
 check_eq("loopback without a token: open", 200, Client(host, port).json("/api/runs")[0])
 check_eq("loopback: listens on 127.0.0.1", "127.0.0.1", host)
+lc = Client(host, port)
+for h in ["localhost:%d" % port, "LOCALHOST", "127.0.0.1:%d" % port, "127.1.2.3", "[::1]:%d" % port]:
+    check_eq("loopback: Host %s answered" % h, 200, lc.request("/api/flows", headers={"Host": h})[0])
+for h in ["evil.example", "evil.example:%d" % port, "localhost.evil.example", "127.0.0.1.evil.example",
+          "[::2]:%d" % port, "10.0.0.1"]:
+    st, hd, body = lc.request("/api/flows", headers={"Host": h})
+    check_eq("loopback: Host %s refused (DNS rebinding)" % h, 403, st)
+    check(("loopback: Host %s: says why" % h), b"loopback address" in body, body)
 stop(p)
 
 
