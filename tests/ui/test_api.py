@@ -92,6 +92,12 @@ g = c.get("/api/runs/ForeachFlow/%d/graph" % fe1)
 sq = [s for s in g["steps"] if s["name"] == "square"][0]
 check_eq("graph: a foreach's tasks counted", (4, 4), (sq["tasks"], sq["counts"]["succeeded"]))
 
+# a run whose graph is gone (made before runs stored one): its steps from the index, no edges
+os.remove(os.path.join(os.environ["MFLOW_HOME"], "datastore", "runs", "HelloFlow", str(hello), "graph.json"))
+g = c.get("/api/runs/HelloFlow/%d/graph" % hello)
+check_eq("graph: none stored, so no edges", (False, []), (g["stored"], g["edges"]))
+check_eq("graph: none stored, the steps that ran", ["start", "shout", "end"], [s["name"] for s in g["steps"]])
+
 st = c.get("/api/runs/UiTestFlow/%d/steps" % ui_bad)["steps"]
 check_eq("steps: status of each", [("start", "succeeded"), ("flaky", "succeeded"), ("end", "failed")],
          [(s["name"], s["status"]) for s in st])
