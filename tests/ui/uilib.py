@@ -29,7 +29,7 @@ checks = 0
 
 
 def _cleanup():
-    for p in _servers:
+    for p in list(_servers):   # stop() takes each off the list
         stop(p)
     shutil.rmtree(WORK, ignore_errors=True)
 
