@@ -40,6 +40,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_logs(int argc, char **argv);
 int cmd_tag(int argc, char **argv);
 int cmd_reindex(int argc, char **argv);
+int cmd_ui(int argc, char **argv);
 struct mf_client;
 struct mf_client_run;
 struct mf_client_artifact;

@@ -33,6 +33,7 @@ static const struct command commands[] = {
     {"logs", cmd_logs, "print a task's output: logs PATHSPEC [--stderr] [--attempt N] [--json]"},
     {"tag", cmd_tag, "tags on runs: tag add|remove|list Flow/run [TAG...]"},
     {"reindex", cmd_reindex, "rebuild the index from the datastore: reindex"},
+    {"ui", cmd_ui, "web page and JSON API over the runs: ui [--host H] [--port P] [--token T]"},
     {"package", cmd_package, "build and store a flow's code package: package FLOW [--json]"},
     {"deploy", cmd_deploy, "deploy a flow to a production scheduler: deploy FLOW --scheduler=NAME [--name D] [--schedule CRON]"},
     {"deployments", cmd_deployments, "production deployments: deployments list|show D|delete D|trigger D [--json]"},

@@ -2123,6 +2123,45 @@ static int by_first_task(const void *x, const void *y)
     return a->first < b->first ? -1 : a->first > b->first;
 }
 
+int mf_client_run_graph(mf_client_run *r, char **json, size_t *len)
+{
+    if (!r || !json)
+        return r ? fail(r->c, MF_EINVAL, "mf_client_run_graph: no place for the graph")
+                 : MF_EINVAL;
+    *json = NULL;
+    if (len)
+        *len = 0;
+    mf_client *c = r->c;
+    int rc = store_of_run(c, r->flow, r->run_id);
+    if (rc)
+        return rc;
+    char *key = mf_key_graph(r->flow, r->run_id);
+    if (!key)
+        return oom(c);
+    struct mf_buf b = {.struct_size = sizeof b};
+    rc = c->st.ops->get(c->st.state, key, &b);
+    free(key);
+    if (rc == MF_ENOTFOUND)
+        return fail(c, rc, "run %s stored no graph (it was made by an mflow older than graphs)",
+                    r->path);
+    if (rc)
+        return fail(c, rc, "run %s: cannot read its graph: %s", r->path, mf_client_strerror(rc));
+    char *s = malloc(b.len + 1);
+    if (s) {
+        memcpy(s, b.data, b.len);
+        s[b.len] = '\0';
+    }
+    size_t n = b.len;
+    if (b.release)
+        b.release(&b);
+    if (!s)
+        return oom(c);
+    *json = s;
+    if (len)
+        *len = n;
+    return 0;
+}
+
 /* Order l by the step table of the graph the run stored; steps it names that never ran are
  * added with no tasks. 0, or MF_ENOTFOUND when the run stored no graph. */
 static int graph_order(mf_client *c, const char *flow, int64_t run_id, struct mf_client_steps *l)

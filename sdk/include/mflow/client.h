@@ -188,6 +188,11 @@ size_t mf_client_run_param_count(const mf_client_run *r);         /* 0 before lo
 const mf_client_artifact *mf_client_run_param_at(const mf_client_run *r, size_t i);
 const mf_client_artifact *mf_client_run_param_find(const mf_client_run *r, const char *name);
 
+/* The graph the run stored when it started (sdk/DATASTORE.md section 6: steps with their
+ * successors in "next"), as JSON text: *json is malloc'd and NUL-terminated (free it), *len
+ * (may be NULL) its length. MF_ENOTFOUND when the run stored no graph. */
+int mf_client_run_graph(mf_client_run *r, char **json, size_t *len);
+
 /* Tags. Both change the run record in the datastore (the source of truth, so that
  * `mflow reindex` keeps them) and the index, and update r. Adding a present tag or removing
  * a missing one is not an error. System tags — "user:..." and "mflow_version:..." — are set
