@@ -12,7 +12,9 @@
  * request comes, for the latest successful run of the flow in the namespace. A newer one is
  * loaded (its `end` task's record) before the request is answered; as a worker answers one
  * request at a time, the switch falls between two requests: a request is answered wholly from
- * one run, and the runs a client sees only move forward. */
+ * one run. The workers share the newest run any of them serves (one word of shared memory,
+ * published before that run's first answer): a worker behind it catches up before answering,
+ * so once an answer came from a run, no later request gets an older one from any worker. */
 #include "serve.h"
 
 #include "endpoint.h"
@@ -37,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdatomic.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -58,6 +62,7 @@ struct snapshot {
 
 struct worker {
     const struct mf_serve_opts *o;
+    _Atomic int64_t *newest;     /* shared by the workers: the newest run any of them serves */
     const char *flow;            /* the flow's name */
     struct mf_store st;
     mf_client *c;
@@ -136,7 +141,9 @@ out:
 static void refresh(struct worker *w)
 {
     double now = mono_now();
-    if (w->last_check && now - w->last_check < w->o->poll_s)
+    int behind = atomic_load_explicit(w->newest, memory_order_acquire) >
+                 (w->snap ? w->snap->run_id : 0);
+    if (w->last_check && now - w->last_check < w->o->poll_s && !behind)
         return;
     w->last_check = now;
     mf_client_run *r = NULL;
@@ -159,6 +166,9 @@ static void refresh(struct worker *w)
             /* Between two requests: nothing holds the old one any more. */
             snapshot_free(w->snap);
             w->snap = s;
+            int64_t seen = atomic_load(w->newest);
+            while (seen < s->run_id && !atomic_compare_exchange_weak(w->newest, &seen, s->run_id))
+                ;
         } else if (!w->snap) {
             set_none(w, mf_strf("the latest successful run of %s, %s, cannot be read (see the "
                                 "server's messages)",
@@ -420,7 +430,8 @@ static void completed(void *cls, struct MHD_Connection *con, void **con_cls,
         pthread_kill(w->main_thread, SIGUSR1);
 }
 
-static void worker_main(const struct mf_serve_opts *o, int fd, pid_t parent)
+static void worker_main(const struct mf_serve_opts *o, int fd, pid_t parent,
+                        _Atomic int64_t *newest)
 {
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != parent)
@@ -435,6 +446,7 @@ static void worker_main(const struct mf_serve_opts *o, int fd, pid_t parent)
     struct worker w;
     memset(&w, 0, sizeof w);
     w.o = o;
+    w.newest = newest;
     w.flow = o->flow->def->name;
     w.main_thread = pthread_self();
     char *err = NULL;
@@ -538,14 +550,14 @@ static int open_socket(const struct mf_serve_opts *o, int *fd_out, char *shown, 
     return 0;
 }
 
-static pid_t spawn_worker(const struct mf_serve_opts *o, int fd)
+static pid_t spawn_worker(const struct mf_serve_opts *o, int fd, _Atomic int64_t *newest)
 {
     pid_t parent = getpid();
     fflush(stdout);
     fflush(stderr);
     pid_t pid = fork();
     if (pid == 0)
-        worker_main(o, fd, parent);
+        worker_main(o, fd, parent, newest);
     return pid;
 }
 
@@ -583,13 +595,18 @@ int mf_serve_run_impl(const struct mf_serve_opts *o, char **err)
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, &old);
     pid_t *pids = calloc((size_t)n, sizeof *pids);
-    if (!pids) {
+    _Atomic int64_t *newest = mmap(NULL, sizeof *newest, PROT_READ | PROT_WRITE,
+                                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (!pids || newest == MAP_FAILED) {
+        free(pids);
+        if (newest != MAP_FAILED)
+            munmap(newest, sizeof *newest);
         close(fd);
         sigprocmask(SIG_SETMASK, &old, NULL);
         return MF_ENOMEM;
     }
     for (int i = 0; i < n; i++)
-        pids[i] = spawn_worker(o, fd);
+        pids[i] = spawn_worker(o, fd, newest);
     const mf_flow_def *d = o->flow->def;
     printf("mflow serve: %s (%zu endpoint%s) from namespace '%s' on %s (%d worker%s)\n", d->name,
            d->n_endpoints, d->n_endpoints == 1 ? "" : "s", o->ns, shown, n, n == 1 ? "" : "s");
@@ -627,7 +644,7 @@ int mf_serve_run_impl(const struct mf_serve_opts *o, char **err)
             if (nd >= 8 && now - deaths[nd % 8] < 10)
                 sleep(1);   /* eight deaths in ten seconds: do not spin */
             deaths[nd++ % 8] = now;
-            pids[k] = spawn_worker(o, fd);
+            pids[k] = spawn_worker(o, fd, newest);
         }
     }
     for (int i = 0; i < n; i++)
@@ -637,6 +654,7 @@ int mf_serve_run_impl(const struct mf_serve_opts *o, char **err)
         if (pids[i] > 0)
             waitpid(pids[i], NULL, 0);
     free(pids);
+    munmap(newest, sizeof *newest);
     close(fd);
     sigprocmask(SIG_SETMASK, &old, NULL);
     return 0;
