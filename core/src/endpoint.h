@@ -24,9 +24,7 @@ struct mf_endpoint {
 /* The longest name an endpoint may have. */
 #define MF_ENDPOINT_NAME_MAX 100
 
-/* Check a flow's endpoint table: names of 1 to 100 of [A-Za-z0-9_-], unique, each with a fn.
- * 0, or MF_EINVAL with *err (malloc'd) naming the flow, the entry and what to do. */
-int mf_endpoints_check(const mf_flow_def *def, char **err);
+/* mf_endpoints_check, which checks a flow's endpoint table, is graph.c's (graph.h). */
 /* The endpoint named name (a name of n bytes), or NULL. */
 const mf_endpoint_def *mf_endpoint_find(const mf_flow_def *def, const char *name, size_t n);
 

@@ -2,7 +2,6 @@
 #include "flowload.h"
 
 #include "blob.h"
-#include "endpoint.h"
 #include "host.h"
 #include "mflow-build.h"
 #include "util.h"
