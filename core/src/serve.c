@@ -226,6 +226,7 @@ static int token_ok(struct MHD_Connection *con, const char *token)
 
 static enum MHD_Result send_listing(struct worker *w, struct MHD_Connection *con)
 {
+    refresh(w);   /* the run it names is the one an endpoint would answer from */
     const mf_flow_def *d = w->o->flow->def;
     json_t *eps = json_array();
     for (size_t i = 0; eps && i < d->n_endpoints; i++) {
