@@ -1,4 +1,5 @@
-/* mflow serve FLOW [--namespace NS] [--port P] [--host H] [--token T] [--workers N] */
+/* mflow serve FLOW [--namespace NS] [--port P] [--host H] [--token T] [--workers N]
+ * [--poll-ms MS]: checks and settings here; the server is a module (serve.h). */
 #include "cli.h"
 
 #include "deploy.h"
@@ -21,7 +22,8 @@ static const char usage[] =
     "  (default: production:<deployment> when FLOW is deployed, else your namespace); GET /\n"
     "  lists the endpoints. --host 127.0.0.1 and --port 8080 by default (--port 0: a free\n"
     "  one); off loopback a token is required (--token or MFLOW_SERVE_TOKEN), which clients\n"
-    "  send as `Authorization: Bearer TOKEN`.";
+    "  send as `Authorization: Bearer TOKEN`. --workers N processes answer (default: one a\n"
+    "  core); each looks for a newer successful run every --poll-ms (100) when asked.";
 
 struct found {
     const char *flow;
