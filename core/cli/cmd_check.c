@@ -31,8 +31,13 @@ int cmd_check(int argc, char **argv)
     struct mf_flow *f = open_flow(argv[1]);
     if (!f)
         return 1;
-    printf("flow %s: %zu steps, %zu parameters: ok\n", f->def->name, f->graph->n,
-           f->def->n_params);
+    if (f->def->n_endpoints)
+        printf("flow %s: %zu steps, %zu parameters, %zu endpoint%s: ok\n", f->def->name,
+               f->graph->n, f->def->n_params, f->def->n_endpoints,
+               f->def->n_endpoints == 1 ? "" : "s");
+    else
+        printf("flow %s: %zu steps, %zu parameters: ok\n", f->def->name, f->graph->n,
+               f->def->n_params);
     mf_flow_close(f);
     return 0;
 }

@@ -37,6 +37,7 @@ static const struct command commands[] = {
     {"package", cmd_package, "build and store a flow's code package: package FLOW [--json]"},
     {"deploy", cmd_deploy, "deploy a flow to a production scheduler: deploy FLOW --scheduler=NAME [--name D] [--schedule CRON]"},
     {"deployments", cmd_deployments, "production deployments: deployments list|show D|delete D|trigger D [--json]"},
+    {"serve", cmd_serve, "answer a flow's endpoints over HTTP from its latest successful run: serve FLOW [--port P]"},
     {"resources", cmd_resources, "what a compute backend offers: resources [--compute=NAME] [--json]"},
     {"task", cmd_task, "run one task (what compute plugins launch)"},
     {"dag-task", cmd_dag_task, "run one task of a run an outside scheduler drives (the Airflow export)"},

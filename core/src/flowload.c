@@ -934,15 +934,31 @@ int mf_flow_def_read(const mf_flow_def *raw, const char *what, mf_flow_def *out,
                        steps ? (size_t)MF_STEP_DEF_MIN_SIZE : (size_t)MF_PARAM_DEF_MIN_SIZE);
         return MF_EABI;
     }
+    /* 1.3: endpoints, when the definition is large enough to hold all three fields. */
+    int has_endpoints =
+        raw->struct_size >= offsetof(mf_flow_def, endpoint_size) + sizeof(uint32_t) &&
+        raw->endpoints && raw->n_endpoints;
+    size_t endpoint_size = has_endpoints ? raw->endpoint_size : 0;
+    if (has_endpoints && endpoint_size < MF_ENDPOINT_DEF_MIN_SIZE) {
+        *err = mf_strf("%s: its endpoint entries are %zu bytes, too small to hold an endpoint's "
+                       "name and fn (at least %zu bytes): set endpoint_size to "
+                       "sizeof(mf_endpoint_def), as MF_FLOW_WITH_ENDPOINTS does",
+                       what, endpoint_size, (size_t)MF_ENDPOINT_DEF_MIN_SIZE);
+        return MF_EABI;
+    }
     memcpy(out, raw, MF_FLOW_DEF_V1_0_SIZE);
     out->struct_size = sizeof *out;
     out->abi_minor = minor;
     out->step_size = sizeof(mf_step_def);
     out->param_size = sizeof(mf_param_def);
+    out->endpoint_size = sizeof(mf_endpoint_def);
+    out->n_endpoints = has_endpoints ? raw->n_endpoints : 0;
     if (copy_entries(raw->steps, raw->n_steps, step_size, sizeof(mf_step_def),
                      (const void **)&out->steps) ||
         copy_entries(raw->params, raw->n_params, param_size, sizeof(mf_param_def),
-                     (const void **)&out->params)) {
+                     (const void **)&out->params) ||
+        copy_entries(has_endpoints ? raw->endpoints : NULL, out->n_endpoints, endpoint_size,
+                     sizeof(mf_endpoint_def), (const void **)&out->endpoints)) {
         mf_flow_def_free(out);
         return MF_ENOMEM;
     }
@@ -955,8 +971,10 @@ void mf_flow_def_free(mf_flow_def *d)
         return;
     free((void *)d->steps);
     free((void *)d->params);
+    free((void *)d->endpoints);
     d->steps = NULL;
     d->params = NULL;
+    d->endpoints = NULL;
 }
 
 int mf_flow_open(const char *path, struct mf_flow **out, char **err)
@@ -1009,6 +1027,8 @@ int mf_flow_open(const char *path, struct mf_flow **out, char **err)
     }
     if (!rc)
         rc = mf_graph_build(f->def, &f->graph, err);
+    if (!rc)
+        rc = mf_endpoints_check(f->def, err);
     if (guarded)
         load_guard(shown, 0);
     if (rc) {

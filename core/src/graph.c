@@ -8,6 +8,7 @@
  * branch of a branch split reaches that join as exactly one of its inputs. "end" runs with no
  * split open. Validation walks the steps in topological order and computes each stack. */
 #include "graph.h"
+#include "endpoint.h"
 #include "util.h"
 
 #include <mflow/plugin.h>
@@ -1086,4 +1087,45 @@ char *mf_graph_render_json(const mf_graph *g)
     char *s = bad ? NULL : json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(root);
     return s;
+}
+
+/* ---- endpoints (flow ABI 1.3) ----------------------------------------------------------- */
+
+static int endpoint_name_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '_' || c == '-';
+}
+
+int mf_endpoints_check(const mf_flow_def *def, char **err)
+{
+    for (size_t i = 0; i < def->n_endpoints; i++) {
+        const mf_endpoint_def *d = &def->endpoints[i];
+        size_t n = d->name ? strnlen(d->name, MF_ENDPOINT_NAME_MAX + 1) : 0;
+        int ok = n > 0 && n <= MF_ENDPOINT_NAME_MAX;
+        for (size_t k = 0; ok && k < n; k++)
+            ok = endpoint_name_char(d->name[k]);
+        if (!ok) {
+            char *shown = d->name ? mf_escape(d->name, n, 0) : NULL;
+            *err = mf_strf("flow %s: endpoint %zu's name '%s%s' is not valid: an endpoint name "
+                           "is 1 to %d letters, digits, '_' and '-' (it is the URL path)",
+                           def->name, i, shown ? shown : "", n > MF_ENDPOINT_NAME_MAX ? "..." : "",
+                           MF_ENDPOINT_NAME_MAX);
+            free(shown);
+            return MF_EINVAL;
+        }
+        if (!d->fn) {
+            *err = mf_strf("flow %s: endpoint '%s' has no fn: give the function that answers it",
+                           def->name, d->name);
+            return MF_EINVAL;
+        }
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(def->endpoints[k].name, d->name)) {
+                *err = mf_strf("flow %s: endpoint '%s' is declared twice: give each its own "
+                               "name",
+                               def->name, d->name);
+                return MF_EINVAL;
+            }
+    }
+    return 0;
 }

@@ -50,6 +50,11 @@ void mf_graph_destroy(mf_graph *g);
 /* Index of the step named `name`, or -1. */
 int mf_graph_find(const mf_graph *g, const char *name);
 
+/* Check a flow's endpoint table (flow ABI 1.3): names of 1 to MF_ENDPOINT_NAME_MAX of
+ * [A-Za-z0-9_-] (the URL path), unique, each with a fn. 0, or MF_EINVAL with *err (malloc'd)
+ * naming the flow, the entry and what to do. */
+int mf_endpoints_check(const mf_flow_def *def, char **err);
+
 /* Parse a parameter value as its type: 0 or MF_EINVAL. (MF_BOOL accepts true/false/1/0/yes/no.) */
 int mf_param_parse(const mf_param_def *p, const char *text, int64_t *i, double *f);
 

@@ -45,6 +45,7 @@ struct mf_task {
     volatile sig_atomic_t in_step;
     char *fail_msg;
     void *pending;           /* an encoded value being stored: freed if the store fails */
+    int readonly;            /* a view for endpoints: setters fail */
 };
 
 static struct mf_task *volatile current;
@@ -216,6 +217,10 @@ static void *get_list(mf_task *t, const struct mf_task_record *r, const char *na
 
 static void put_value(mf_task *t, const char *name, mf_type ty, const void *payload, size_t len)
 {
+    if (t->readonly)
+        FAIL(t, "artifact '%s' cannot be set here: an endpoint reads the served run's artifacts "
+                "and cannot change them",
+             name ? name : "(null)");
     if (!name)
         FAIL(t, "step '%s': artifact name is NULL", t->rec.step);
     /* Names end up in records, file listings and terminals: no newlines, escapes or paths. */
@@ -483,6 +488,8 @@ static int excluded(const char *exclude, const char *name)
 
 void mf_merge_artifacts(mf_task *t, const char *exclude)
 {
+    if (t->readonly)
+        FAIL(t, "mf_merge_artifacts works only in a join step, not in an endpoint");
     if (!t->gs->is_join)
         FAIL(t, "step '%s': mf_merge_artifacts works only in a join step", t->rec.step);
     /* What the step set itself before merging wins; otherwise all inputs that have a name
@@ -814,4 +821,56 @@ int mf_task_execute(const struct mf_task_args *a)
         mf_store_close(&st);
     mf_flow_close(t->flow);
     return code;
+}
+
+/* ---- read-only views (endpoints) ----------------------------------------------------------- */
+
+int mf_task_view_open(struct mf_flow *flow, struct mf_store *st, struct mf_task_record *rec,
+                      mf_task **out)
+{
+    *out = NULL;
+    int s = mf_graph_find(flow->graph, rec->step);
+    if (s < 0)
+        return MF_EINVAL;
+    mf_task *t = calloc(1, sizeof *t);
+    if (!t)
+        return MF_ENOMEM;
+    t->flow = flow;
+    t->gs = &flow->graph->steps[s];
+    t->st = st;
+    t->rec = *rec;
+    mf_task_record_init(rec);
+    t->split_index = -1;
+    t->readonly = 1;
+    *out = t;
+    return 0;
+}
+
+void mf_task_view_close(mf_task *t)
+{
+    if (!t)
+        return;
+    release_held(t);
+    free(t->fail_msg);
+    mf_task_record_free(&t->rec);
+    free(t);
+}
+
+int mf_task_view_call(mf_task *t, int (*fn)(mf_endpoint *), mf_endpoint *e, int *ret, char **msg)
+{
+    *ret = 0;
+    *msg = NULL;
+    /* One caller at a time: a jump comes back here, past the endpoint's frames only. */
+    mf_task *volatile outer = current;
+    int failed = 0;
+    current = t;
+    if (sigsetjmp(t->fail_jmp, 1) == 0) {
+        *ret = fn(e);
+    } else {
+        failed = 1;
+        *msg = t->fail_msg;
+        t->fail_msg = NULL;
+    }
+    current = outer;
+    return failed;
 }

@@ -24,4 +24,22 @@ struct mf_task_args {
  * at once. Its record's start_time is when it started, before the flow was loaded. */
 int mf_task_execute(const struct mf_task_args *a);
 
+/* A read-only task over a finished task's record (what an endpoint reads): the flow API's
+ * getters read its artifacts through st, and keep every value read until the view is closed
+ * (so a value is read from the datastore once); setters fail. It takes rec's contents (rec is
+ * left empty). flow and st must outlive it. Used by one thread at a time. 0, MF_EINVAL (the
+ * flow has no such step) or MF_ENOMEM. */
+struct mf_flow;
+struct mf_store;
+struct mf_task_record;
+typedef struct mf_task mf_task;
+typedef struct mf_endpoint mf_endpoint;
+int mf_task_view_open(struct mf_flow *flow, struct mf_store *st, struct mf_task_record *rec,
+                      mf_task **out);
+void mf_task_view_close(mf_task *t);
+/* Call fn(e) with t as the task that failing getters and mf_fail leave through: 0 when fn
+ * returned (*ret its value); 1 when it failed (*msg the message, malloc'd, or NULL when out of
+ * memory). */
+int mf_task_view_call(mf_task *t, int (*fn)(mf_endpoint *), mf_endpoint *e, int *ret, char **msg);
+
 #endif

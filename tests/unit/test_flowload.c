@@ -55,7 +55,7 @@ static mf_flow_def make_def(const void *steps, size_t n, uint32_t step_size, con
                             size_t np, uint32_t param_size)
 {
     mf_flow_def d = {sizeof(mf_flow_def), MF_FLOW_ABI_MAJOR, "AbiFlow", steps, n, params, np,
-                     MF_FLOW_ABI_MINOR, step_size, param_size};
+                     MF_FLOW_ABI_MINOR, step_size, param_size, NULL, 0, 0};
     return d;
 }
 

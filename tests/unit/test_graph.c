@@ -27,7 +27,7 @@ static mf_flow_def make_def(const char *name, const mf_step_def *steps, size_t n
                             const mf_param_def *params, size_t np)
 {
     mf_flow_def d = {sizeof(mf_flow_def), MF_FLOW_ABI_VERSION, name, steps, n, params, np,
-                     MF_FLOW_ABI_MINOR, sizeof(mf_step_def), sizeof(mf_param_def)};
+                     MF_FLOW_ABI_MINOR, sizeof(mf_step_def), sizeof(mf_param_def), NULL, 0, 0};
     return d;
 }
 

@@ -192,7 +192,7 @@ static void test_derive_records_inputs(void **state)
         {.name = "end", .fn = fn},
     };
     mf_flow_def def = {sizeof def, MF_FLOW_ABI_VERSION, "F", steps, 5, NULL, 0,
-                       MF_FLOW_ABI_MINOR, sizeof(mf_step_def), sizeof(mf_param_def)};
+                       MF_FLOW_ABI_MINOR, sizeof(mf_step_def), sizeof(mf_param_def), NULL, 0, 0};
     mf_graph *g;
     char *err = NULL;
     assert_int_equal(mf_graph_build(&def, &g, &err), 0);

@@ -46,7 +46,9 @@
  *
  * Minor versions: 1.0 the first; 1.1 adds abi_minor, step_size and param_size at the end of
  * mf_flow_def; 1.2 adds `settings` at the end of mf_step_def (a step's own settings for the
- * compute plugin that runs it).
+ * compute plugin that runs it); 1.3 adds endpoints, n_endpoints and endpoint_size at the end
+ * of mf_flow_def (a table of endpoints that `mflow serve` answers, read by its recorded entry
+ * size like the steps; MF_FLOW_WITH_ENDPOINTS exports one, MF_FLOW leaves it empty).
  */
 #ifndef MFLOW_FLOW_H
 #define MFLOW_FLOW_H
@@ -59,11 +61,12 @@ extern "C" {
 #endif
 
 #define MF_FLOW_ABI_MAJOR 1
-#define MF_FLOW_ABI_MINOR 2
+#define MF_FLOW_ABI_MINOR 3
 /* The major, under the name that mf_flow_def.abi_version and flows of 1.0 use. */
 #define MF_FLOW_ABI_VERSION MF_FLOW_ABI_MAJOR
 
 typedef struct mf_task mf_task;
+typedef struct mf_endpoint mf_endpoint;
 
 /* Artifact and parameter types. The numbers are part of the stored format (sdk/DATASTORE.md). */
 typedef enum mf_type {
@@ -109,6 +112,14 @@ typedef struct mf_param_def {
     const char *help;
 } mf_param_def;
 
+/* 1.3: an endpoint `mflow serve` answers at /<name> (GET or POST) from the artifacts of the
+ * `end` task of the latest successful run (see "Endpoints" below). */
+typedef struct mf_endpoint_def {
+    const char *name;             /* [A-Za-z0-9_-], 1 to 100 characters: the URL path /<name> */
+    int (*fn)(mf_endpoint *e);    /* 0 after an answer; non-zero: an error (see mf_reply_error) */
+    const char *help;             /* one line, listed at / */
+} mf_endpoint_def;
+
 /* What MF_FLOW exports; read by the mflow loader. */
 typedef struct mf_flow_def {
     uint32_t struct_size;         /* sizeof(mf_flow_def) */
@@ -122,6 +133,10 @@ typedef struct mf_flow_def {
     uint32_t abi_minor;           /* MF_FLOW_ABI_MINOR */
     uint32_t step_size;           /* sizeof(mf_step_def) */
     uint32_t param_size;          /* sizeof(mf_param_def) */
+    /* 1.3 (from a pointer-aligned offset: a 1.2 definition's tail padding covers none of it) */
+    const mf_endpoint_def *endpoints;  /* n_endpoints entries of endpoint_size bytes, or NULL */
+    size_t n_endpoints;
+    uint32_t endpoint_size;       /* sizeof(mf_endpoint_def) */
 } mf_flow_def;
 
 /* Sizes of 1.0, what a flow that records no sizes has; and the least an entry may hold. */
@@ -131,6 +146,10 @@ typedef struct mf_flow_def {
 #define MF_PARAM_DEF_V1_0_SIZE (offsetof(mf_param_def, help) + sizeof(void *))
 #define MF_STEP_DEF_MIN_SIZE (offsetof(mf_step_def, fn) + sizeof(void (*)(mf_task *)))
 #define MF_PARAM_DEF_MIN_SIZE (offsetof(mf_param_def, type) + sizeof(mf_type))
+/* The size of a 1.2 mf_flow_def (what a flow of 1.1 or 1.2 records as struct_size), and the
+ * least an endpoint entry may hold (its name and fn). */
+#define MF_FLOW_DEF_V1_2_SIZE (offsetof(mf_flow_def, endpoints))
+#define MF_ENDPOINT_DEF_MIN_SIZE (offsetof(mf_endpoint_def, fn) + sizeof(int (*)(mf_endpoint *)))
 
 #define MF_FLOW_ENTRY_SYMBOL "mf_flow_entry_v1"
 
@@ -139,9 +158,12 @@ typedef struct mf_flow_def {
 #define MF__COUNT(arr, type) (sizeof(arr) / sizeof(type))
 typedef char mf__param_def_larger_than_pointer[sizeof(mf_param_def) > sizeof(void *) ? 1 : -1];
 typedef char mf__step_def_larger_than_pointer[sizeof(mf_step_def) > sizeof(void *) ? 1 : -1];
+/* 1.3's fields start where a 1.2 definition ended, pointer-aligned. */
+typedef char mf__flow_def_v1_3_aligned[MF_FLOW_DEF_V1_2_SIZE % sizeof(void *) == 0 &&
+                                       MF_FLOW_DEF_V1_2_SIZE >= offsetof(mf_flow_def, param_size) +
+                                                                    sizeof(uint32_t) ? 1 : -1];
 
-/* Export a flow: MF_FLOW("Name", steps, params) with params an array or NULL. */
-#define MF_FLOW(flow_name, step_table, param_table)                                       \
+#define MF__FLOW_DEF(flow_name, step_table, param_table, ep_table, n_ep)                  \
     __attribute__((visibility("default"))) const mf_flow_def *mf_flow_entry_v1(void);      \
     const mf_flow_def *mf_flow_entry_v1(void)                                              \
     {                                                                                      \
@@ -149,9 +171,19 @@ typedef char mf__step_def_larger_than_pointer[sizeof(mf_step_def) > sizeof(void 
             sizeof(mf_flow_def), MF_FLOW_ABI_MAJOR, (flow_name), (step_table),             \
             MF__COUNT(step_table, mf_step_def), (const mf_param_def *)(param_table),       \
             MF__COUNT(param_table, mf_param_def), MF_FLOW_ABI_MINOR,                       \
-            sizeof(mf_step_def), sizeof(mf_param_def)};                                    \
+            sizeof(mf_step_def), sizeof(mf_param_def), (ep_table), (n_ep),                 \
+            sizeof(mf_endpoint_def)};                                                      \
         return &def;                                                                       \
     }
+
+/* Export a flow: MF_FLOW("Name", steps, params) with params an array or NULL. */
+#define MF_FLOW(flow_name, step_table, param_table)                                       \
+    MF__FLOW_DEF(flow_name, step_table, param_table, NULL, 0)
+
+/* Export a flow with endpoints (1.3): endpoint_table is an array of mf_endpoint_def. */
+#define MF_FLOW_WITH_ENDPOINTS(flow_name, step_table, param_table, endpoint_table)          \
+    MF__FLOW_DEF(flow_name, step_table, param_table, (endpoint_table),                     \
+                 MF__COUNT(endpoint_table, mf_endpoint_def))
 
 /* ---- scalars ---------------------------------------------------------------------------- */
 void mf_set_i64(mf_task *t, const char *name, int64_t v);
@@ -205,6 +237,48 @@ int mf_attempt(mf_task *t);
 
 /* Fail the task with a message; does not return. */
 void mf_fail(mf_task *t, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+/* ---- endpoints (1.3): what `mflow serve` answers ------------------------------------------
+ *
+ *     static int show_data(mf_endpoint *e)
+ *     {
+ *         mf_task *t = mf_endpoint_task(e);      // the served run's `end` task, read-only
+ *         return mf_reply_jsonf(e, "{\"result\": %lld}", (long long)mf_get_i64(t, "result"));
+ *     }
+ *     static const mf_endpoint_def endpoints[] = {
+ *         { .name = "show_data", .fn = show_data, .help = "the result" },
+ *     };
+ *     MF_FLOW_WITH_ENDPOINTS("ShowFlow", steps, NULL, endpoints);
+ *
+ * An endpoint reads the artifacts of the served run's `end` task with the getters a step uses
+ * (mf_get_i64, mf_get_str, mf_get_f64v, mf_has, mf_run_id...) on mf_endpoint_task(e); setters
+ * fail. A getter that fails (a missing artifact) or mf_fail answers 500 with the message; the
+ * server goes on. Strings handed out live until the answer is sent (getters' values for as
+ * long as the run is served).
+ *
+ * The request: a POST's body is JSON (the server answers 400 to a body that is not, before
+ * the endpoint runs); a GET's query arguments are a JSON object of strings ({"x": "3"} for
+ * ?x=3); no body and no arguments is {}. */
+mf_task *mf_endpoint_task(mf_endpoint *e);
+const char *mf_endpoint_name(mf_endpoint *e);
+const char *mf_req_method(mf_endpoint *e);             /* "GET" or "POST" */
+const char *mf_req_json(mf_endpoint *e);               /* the request as JSON text */
+/* A member of the request's top-level object: 0 with *v set; MF_ENOTFOUND (-3) when absent
+ * (or the request is not an object); MF_EINVAL (-1) when of another type (an i64 that is not
+ * a whole number in range included). A number in a
+ * string ("3", as query arguments come) is taken as a number. *v of str lives until the
+ * answer is sent. */
+int mf_req_i64(mf_endpoint *e, const char *name, int64_t *v);
+int mf_req_f64(mf_endpoint *e, const char *name, double *v);
+int mf_req_str(mf_endpoint *e, const char *name, const char **v);
+/* The answer: JSON text, status 200 (text that is not JSON answers 500, naming the endpoint).
+ * Return their result from the endpoint: 0, or MF_ENOMEM (-2) when out of memory. */
+int mf_reply_json(mf_endpoint *e, const char *json);
+int mf_reply_jsonf(mf_endpoint *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An error answer: {"error": message} with status (400-599); returns status, so that
+ * `return mf_reply_error(e, 400, "give x");` ends the endpoint with it. */
+int mf_reply_error(mf_endpoint *e, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #ifdef __cplusplus
 }
