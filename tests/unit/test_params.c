@@ -28,7 +28,7 @@ static const mf_param_def params[] = {
 static mf_flow_def make_def(const mf_param_def *p, size_t np)
 {
     mf_flow_def d = {sizeof(mf_flow_def), MF_FLOW_ABI_VERSION, "ParamFlow", NULL, 0, p, np,
-                     MF_FLOW_ABI_MINOR, sizeof(mf_step_def), sizeof(mf_param_def)};
+                     MF_FLOW_ABI_MINOR, sizeof(mf_step_def), sizeof(mf_param_def), NULL, 0, 0};
     return d;
 }
 
