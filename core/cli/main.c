@@ -7,6 +7,7 @@
 #include "mflow-build.h"
 
 #include <dlfcn.h>
+#include <jansson.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -152,6 +153,9 @@ static void preload_command(int argc, char **argv)
             return;
     if (cli_parse_globals(argc, argv, &o, &i) >= 0 || strcmp(argv[i], "task") != 0 || i + 1 >= argc)
         return;
+    /* jansson seeds its hash function from /dev/urandom on first use: once here, rather than
+     * an open and a read in every task (records are mflow's own data, not an attacker's). */
+    json_object_seed(0);
     const char *flow = argv[i + 1];
     size_t len = strlen(flow);
     if (len > 3 && !strcmp(flow + len - 3, ".so"))
