@@ -1,8 +1,9 @@
 #!/bin/bash
 # What a task forked by the task server does not repeat: it searches, opens and checks no
 # plugin file (the server's registry is its own when it would search the same directories),
-# reads no /dev/urandom (jansson is seeded once in the server), and still loses none of its
-# output at exit. System calls are counted with strace; without it the test is skipped.
+# neither resolves nor dlopens its flow again (the server's handle is its own), reads no
+# /dev/urandom (jansson is seeded once in the server), and still loses none of its output
+# at exit. System calls are counted with strace; without it the test is skipped.
 . "$(dirname "$0")/lib.sh"
 if ! command -v strace >/dev/null 2>&1 || ! strace -f -o /dev/null true 2>/dev/null; then
   echo "strace is missing or cannot trace here (ptrace refused): install strace to run this test"
@@ -47,6 +48,8 @@ check_eq "server: some tasks were forked by the server" 1 "$([ "$n" -ge 4 ] && e
 check_eq "server: forked tasks open no plugin file" 0 "$(count server 'mflow_storage_local.so')"
 check_eq "server: forked tasks search no plugin directory" 0 "$(count server 'readlink("/proc/self/exe"')"
 check_eq "server: forked tasks read no /dev/urandom" 0 "$(count server '/dev/urandom')"
+check_eq "server: forked tasks resolve no flow path (the server's loaded flow is theirs)" 0 \
+  "$(count server 'readlink(".*/cache/flows')"
 
 # A relative directory in MFLOW_PLUGIN_PATH depends on the task's working directory: then
 # each task builds its own registry, as an exec'ed task does.
