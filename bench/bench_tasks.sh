@@ -1,56 +1,84 @@
 #!/bin/bash
-# Per-task overhead and small-run latency, printed as a table.
+# Per-task overhead and small-run latency, printed as one table, beside the floors of the
+# same run: spawning /bin/true (posix_spawn + wait) and fork + _exit + wait.
 #   bench/bench_tasks.sh BUILD_DIR [N]
+# Wall time moves with the machine's load (and the disk's fsync latency); CPU time (user +
+# system of the whole tree: orchestrator, task server and tasks, from getrusage) moves less,
+# so both are printed, each with the floor it is compared to.
 set -euo pipefail
 BUILD=${1:-build}
 N=${2:-1000}
 HERE=$(cd "$(dirname "$0")" && pwd)
-MFLOW=$BUILD/core/mflow
-export MFLOW_HOME=$(mktemp -d /tmp/mflow-bench.XXXXXX)
-trap 'rm -rf "$MFLOW_HOME"' EXIT
-
-floor1=$("$BUILD/bench/spawn_floor" "$N" 1)
-floor2=$("$BUILD/bench/spawn_floor" "$N" 2)
-floorf=$("$BUILD/bench/spawn_floor" "$N" 1 fork)
-"$MFLOW" run "$HERE/flows/trivial_foreach.c" --n=2 >/dev/null 2>&1   # compile once
-# This disk's fsync latency (one per task record) moves from minute to minute: three runs,
-# the median and the spread.
-disk=()
-for r in 1 2 3; do
-  a=$(date +%s.%N)
-  "$MFLOW" run "$HERE/flows/trivial_foreach.c" --n="$N" --max-workers 2 >/dev/null 2>&1
-  b=$(date +%s.%N)
-  disk+=("$(python3 -c "print($b - $a)")")
-done
-# The same with the datastore in memory: what the disk's fsync and inode creation cost.
+export MFLOW_HOME=$(mktemp -d "${TMPDIR:-/tmp}/mflow-bench.XXXXXX")
 SHM=$(mktemp -d /dev/shm/mflow-bench.XXXXXX)
-"$MFLOW" --datastore-root="$SHM" run "$HERE/flows/trivial_foreach.c" --n=2 >/dev/null 2>&1
-t2=$(date +%s.%N)
-"$MFLOW" --datastore-root="$SHM" run "$HERE/flows/trivial_foreach.c" --n="$N" --max-workers 2 >/dev/null 2>&1
-t3=$(date +%s.%N)
-rm -rf "$SHM"
-"$MFLOW" run "$HERE/flows/linear5.c" >/dev/null 2>&1                 # compile once
-best=999
-for i in 1 2 3 4 5; do
-  a=$(date +%s.%N); "$MFLOW" run "$HERE/flows/linear5.c" >/dev/null 2>&1; b=$(date +%s.%N)
-  best=$(python3 -c "print(min($best, ($b - $a) * 1000))")
-done
-python3 - "$N" "$floor1" "$floor2" "$floorf" "$best" "$t2" "$t3" "${disk[@]}" <<'PY'
-import sys
-n, f1, f2, ff, lin, t2, t3 = int(sys.argv[1]), *map(float, sys.argv[2:8])
-runs = sorted(float(x) for x in sys.argv[8:])
-shm = (t3 - t2) * 1000 / (n + 3)
-per = runs[len(runs) // 2] * 1000 / (n + 3)
-print(f"{'measure':<48} {'value':>10}")
-print(f"{'foreach of %d trivial tasks, --max-workers 2' % n:<48} {runs[len(runs) // 2]:>9.2f}s")
-print(f"{'  per task, median of 3 runs (ms)':<48} {per:>10.3f}")
-spread = f"{runs[0] * 1000 / (n + 3):.3f}/{runs[-1] * 1000 / (n + 3):.3f}"
-print(f"{'  per task, fastest / slowest run (ms)':<48} {spread:>10}")
-print(f"{'spawn+reap /bin/true, 1 at a time (ms)':<48} {f1:>10.3f}")
-print(f"{'spawn+reap /bin/true, 2 at a time (ms)':<48} {f2:>10.3f}")
-print(f"{'fork+_exit+reap, 1 at a time (ms)':<48} {ff:>10.3f}")
-print(f"{'  ratio per task / floor (1 at a time)':<48} {per / f1:>10.2f}")
-print(f"{'same, datastore on tmpfs: per task (ms)':<48} {shm:>10.3f}")
-print(f"{'  ratio to the floor':<48} {shm / f1:>10.2f}")
-print(f"{'5-step linear run, compiled, best of 5 (ms)':<48} {lin:>10.1f}")
+trap 'rm -rf "$MFLOW_HOME" "$SHM"' EXIT
+export BENCH_MFLOW=$BUILD/core/mflow BENCH_FLOOR=$BUILD/bench/spawn_floor BENCH_N=$N \
+       BENCH_FLOWS=$HERE/flows BENCH_SHM=$SHM
+python3 - <<'PY'
+import os, resource, statistics, subprocess, time
+
+mflow, floor, n = os.environ['BENCH_MFLOW'], os.environ['BENCH_FLOOR'], int(os.environ['BENCH_N'])
+flows, shm = os.environ['BENCH_FLOWS'], os.environ['BENCH_SHM']
+foreach, linear = flows + '/trivial_foreach.c', flows + '/linear5.c'
+tasks = n + 3   # start, the n splits, join, end
+
+def children_cpu():
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+def timed(args):
+    """Wall and CPU seconds of one command and everything it started and reaped."""
+    c0, t0 = children_cpu(), time.monotonic()
+    subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.monotonic() - t0, children_cpu() - c0
+
+def floors(kind):
+    out = subprocess.run([floor, str(n), '1'] + (['fork'] if kind == 'fork' else []) + ['--cpu'],
+                         check=True, capture_output=True, text=True).stdout.split()
+    return float(out[0]), float(out[1])
+
+load0 = os.getloadavg()
+run = [mflow, 'run', foreach, f'--n={n}', '--max-workers', '2']
+subprocess.run([mflow, 'run', foreach, '--n=2'], check=True, capture_output=True)  # compile once
+subprocess.run([mflow, '--datastore-root=' + shm, 'run', foreach, '--n=2'], check=True, capture_output=True)
+subprocess.run([mflow, 'run', linear], check=True, capture_output=True)
+# Three rounds, each a disk run, a tmpfs run and both floors, so that every figure has its
+# floors measured minutes apart at most; the medians are printed.
+disk, mem, spawn, fork = [], [], [], []
+for _ in range(3):
+    spawn.append(floors('spawn'))
+    fork.append(floors('fork'))
+    disk.append(timed(run))
+    mem.append(timed([mflow, '--datastore-root=' + shm] + run[1:]))
+lin = [timed([mflow, 'run', linear])[0] * 1000 for _ in range(5)]
+load1 = os.getloadavg()
+
+med = lambda xs: statistics.median(xs)
+per = lambda runs, i: med([r[i] for r in runs]) * 1000 / tasks
+spawn_w, spawn_c = med([f[0] for f in spawn]), med([f[1] for f in spawn])
+fork_w, fork_c = med([f[0] for f in fork]), med([f[1] for f in fork])
+dw, dc, mw, mc = per(disk, 0), per(disk, 1), per(mem, 0), per(mem, 1)
+rows = [
+    (f'foreach of {n} trivial tasks, --max-workers 2, median of 3', f'{med([r[0] for r in disk]):.2f}s'),
+    ('  wall per task (ms)', f'{dw:.3f}'),
+    ('  wall per task, fastest / slowest run (ms)',
+     f'{min(r[0] for r in disk) * 1000 / tasks:.3f}/{max(r[0] for r in disk) * 1000 / tasks:.3f}'),
+    ('  CPU per task, whole tree (ms)', f'{dc:.3f}'),
+    ('same, datastore on tmpfs: wall per task (ms)', f'{mw:.3f}'),
+    ('  CPU per task, whole tree (ms)', f'{mc:.3f}'),
+    ('floor: posix_spawn + wait of /bin/true, wall (ms)', f'{spawn_w:.3f}'),
+    ('  its CPU, parent + child (ms)', f'{spawn_c:.3f}'),
+    ('floor: fork + _exit + wait, wall (ms)', f'{fork_w:.3f}'),
+    ('  its CPU, parent + child (ms)', f'{fork_c:.3f}'),
+    ('ratio: wall per task / spawn floor wall', f'{dw / spawn_w:.2f}'),
+    ('  on tmpfs', f'{mw / spawn_w:.2f}'),
+    ('ratio: CPU per task / fork floor CPU', f'{dc / fork_c:.2f}'),
+    ('  on tmpfs', f'{mc / fork_c:.2f}'),
+    ('ratio: CPU per task / fork floor wall', f'{dc / fork_w:.2f}'),
+    ('5-step linear run, compiled, best / median of 5 (ms)', f'{min(lin):.1f}/{med(lin):.1f}'),
+    ('load average before / after (1 min)', f'{load0[0]:.2f}/{load1[0]:.2f}'),
+]
+print(f"{'measure':<54} {'value':>12}")
+for k, v in rows:
+    print(f'{k:<54} {v:>12}')
 PY

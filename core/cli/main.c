@@ -6,7 +6,7 @@
 #include "index.h"
 #include "mflow-build.h"
 
-#include <dlfcn.h>
+#include <jansson.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -141,9 +141,9 @@ void cli_guard_index(void)
 }
 
 /* For the task server: what `mflow ARGV` would load before running anything of its own,
- * loaded now: the flow's .so (as flowload.c opens it) and the storage plugin (through the
- * registry, as the task finds it). A child's own dlopen of the same path then finds them
- * mapped and relocated. Failures are left for the task to meet and report. */
+ * loaded now: the flow's .so (kept by flowload.c, whose mf_flow_open in a child takes it as
+ * it is) and the storage plugin (through the registry, which a child takes over: host.c).
+ * Failures are left for the task to meet and report. */
 static void preload_command(int argc, char **argv)
 {
     struct mf_host_opts o;
@@ -154,10 +154,10 @@ static void preload_command(int argc, char **argv)
             return;
     if (cli_parse_globals(argc, argv, &o, &i) >= 0 || strcmp(argv[i], "task") != 0 || i + 1 >= argc)
         return;
-    const char *flow = argv[i + 1];
-    size_t len = strlen(flow);
-    if (len > 3 && !strcmp(flow + len - 3, ".so"))
-        dlopen(flow, RTLD_NOW | RTLD_LOCAL);
+    /* jansson seeds its hash function from /dev/urandom on first use: once here, rather than
+     * an open and a read in every task (records are mflow's own data, not an attacker's). */
+    json_object_seed(0);
+    mf_flow_preload(argv[i + 1]);
     if (mf_host_init(&o) == 0)
         mf_registry_find(mf_host_registry(), MF_PLUGIN_STORAGE, mf_host_storage());
 }

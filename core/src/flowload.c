@@ -977,12 +977,39 @@ void mf_flow_def_free(mf_flow_def *d)
     d->endpoints = NULL;
 }
 
+/* The flow mf_flow_preload loaded: the path as given, where it resolved, its handle. */
+static struct {
+    char *given;
+    char *abs;
+    void *dl;
+} kept;
+
+void mf_flow_preload(const char *path)
+{
+    char abs[PATH_MAX];
+    if (kept.dl || !has_suffix(path, ".so") || !realpath(path, abs))
+        return;
+    char *g = strdup(path), *a = strdup(abs);
+    void *dl = g && a ? dlopen(abs, RTLD_NOW | RTLD_LOCAL) : NULL;
+    if (!dl) {
+        free(g);
+        free(a);
+        return;
+    }
+    kept.given = g;
+    kept.abs = a;
+    kept.dl = dl;
+}
+
 int mf_flow_open(const char *path, struct mf_flow **out, char **err)
 {
     *out = NULL;
     *err = NULL;
     char abs[PATH_MAX];
-    if (!realpath(path, abs)) {
+    int is_kept = kept.dl && !strcmp(path, kept.given) && strlen(kept.abs) < sizeof abs;
+    if (is_kept) {
+        strcpy(abs, kept.abs);
+    } else if (!realpath(path, abs)) {
         int e = errno;
         *err = mf_strf("flow %s: %s (give the path of a .c or .so flow file)", path, strerror(e));
         return e;
@@ -1004,7 +1031,10 @@ int mf_flow_open(const char *path, struct mf_flow **out, char **err)
     int guarded = !rc && load_guard;
     if (guarded)
         load_guard(shown, 1);
-    if (!rc) {
+    if (!rc && is_kept && f->so_path) {
+        f->dl = kept.dl;
+        f->dl_kept = 1;
+    } else if (!rc) {
         f->dl = dlopen(f->so_path, RTLD_NOW | RTLD_LOCAL);
         if (!f->dl) {
             *err = mf_strf("cannot load flow %s: %s", f->so_path, dlerror());
@@ -1045,7 +1075,7 @@ void mf_flow_close(struct mf_flow *f)
         return;
     mf_graph_destroy(f->graph);
     mf_flow_def_free(&f->own_def);
-    if (f->dl)
+    if (f->dl && !f->dl_kept)
         dlclose(f->dl);
     free(f->src_path);
     free(f->so_path);

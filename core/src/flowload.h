@@ -15,12 +15,20 @@ struct mf_flow {
     mf_graph *graph;
     char *src_path;              /* absolute path of the .c, or NULL */
     char *so_path;               /* absolute path of the loaded .so */
+    int dl_kept;                 /* dl is mf_flow_preload's: never closed here */
 };
 
 /* Open the flow at path. On failure returns non-zero and *err (malloc'd) names the file and
  * what to do; a compiler's own messages have already gone to stderr. */
 int mf_flow_open(const char *path, struct mf_flow **out, char **err);
 void mf_flow_close(struct mf_flow *f);
+
+/* Load the prebuilt flow (.so) at path now and keep it loaded for the life of the process:
+ * a later mf_flow_open of the same path string, here or in a forked child, takes its
+ * resolved path and handle instead of resolving the path and asking the dynamic linker
+ * again (the task server preloads its tasks' flow so). A path that does not resolve or load
+ * is left for mf_flow_open to report. */
+void mf_flow_preload(const char *path);
 
 /* Called around the moment a flow's own code first runs in this process (dlopen with its
  * constructors, its MF_FLOW entry, the reading of its tables): entering is 1 before, 0 after.

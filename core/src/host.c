@@ -20,6 +20,8 @@ static struct host_state {
     int chosen;              /* storage or root came from the command line, env or config */
     json_t *config;          /* $MFLOW_HOME/config.json, or NULL */
     mf_registry *reg;
+    char *reg_env;           /* MFLOW_PLUGIN_PATH when reg was made ("" when unset) */
+    int reg_inherited;       /* reg is the forgotten parent's: handed back, never destroyed */
     mf_output_fn output;
     /* the datastore of datastore_put/get (the storage plugin), started on first use */
     const struct mf_plugin_desc *ds_desc;
@@ -299,7 +301,13 @@ int mf_host_init(const struct mf_host_opts *o)
 void mf_host_fini(void)
 {
     host_ds_close();
-    mf_registry_destroy(H.reg);
+    if (H.reg_inherited) {
+        forgotten.reg = H.reg;   /* still the parent's: its plugins stay loaded */
+        forgotten.reg_env = H.reg_env;
+    } else {
+        mf_registry_destroy(H.reg);
+        free(H.reg_env);
+    }
     json_decref(H.config);
     free(H.home);
     free(H.compute);
@@ -344,11 +352,44 @@ void mf_host_forget(void)
     memset(&H, 0, sizeof H);
 }
 
+/* The forgotten registry searched the directories a new one would search for env: the same
+ * MFLOW_PLUGIN_PATH, naming only absolute directories (a relative one depends on the working
+ * directory, which a task may change). The default directory depends only on where this
+ * executable is, which a fork keeps. */
+static int inherited_fits(const char *env)
+{
+    const char *was = forgotten.reg_env;
+    if (!was || strcmp(was, env ? env : "") != 0)
+        return 0;
+    for (const char *p = was; *p;) {
+        if (*p != ':' && *p != '/')
+            return 0;
+        const char *colon = strchr(p, ':');
+        if (!colon)
+            break;
+        p = colon + 1;
+    }
+    return 1;
+}
+
 mf_registry *mf_host_registry(void)
 {
     if (!H.ready)
         mf_host_init(NULL);
     if (!H.reg) {
+        const char *env = getenv("MFLOW_PLUGIN_PATH");
+        if (forgotten.reg && inherited_fits(env)) {
+            /* A forked child (the task server's): the parent's registry found the same
+             * plugins it would find, and has them loaded already. */
+            H.reg = forgotten.reg;
+            H.reg_env = forgotten.reg_env;
+            H.reg_inherited = 1;
+            forgotten.reg = NULL;
+            forgotten.reg_env = NULL;
+            return H.reg;
+        }
+        if (!(H.reg_env = strdup(env ? env : "")))
+            return NULL;
         if (mf_registry_create(&host_api, &H.reg) != 0)
             return NULL;
         mf_registry_add_default_dirs(H.reg);

@@ -22,7 +22,9 @@ int mf_host_init(const struct mf_host_opts *opts);
 void mf_host_fini(void);
 /* In a forked child about to run a command of its own: forget the parent's settings and
  * plugin registry without unloading anything, so that what the parent loaded stays mapped
- * and the child's own loading of the same files finds it there. */
+ * and the child's own loading of the same files finds it there. The child's registry is the
+ * parent's when it would search the same directories (the same MFLOW_PLUGIN_PATH, all of it
+ * absolute): then nothing is searched, opened or checked again. */
 void mf_host_forget(void);
 
 /* Replace the compute plugin, the storage plugin or the namespace (NULL: keep it) after

@@ -796,6 +796,40 @@ static void unmap_buf(struct mf_buf *b)
     b->len = 0;
 }
 
+static void free_read_buf(struct mf_buf *b)
+{
+    free(b->data);
+    b->data = NULL;
+    b->len = 0;
+}
+
+/* Objects up to this size (task and run records, small values) are read into the heap: a
+ * mapping costs a mmap, a madvise and a munmap, and the munmap a TLB flush, which on a
+ * virtual machine costs more than copying a few pages. */
+#define READ_SMALL_MAX (64 * 1024)
+
+/* The whole of a small object: 0, or an errno. Short of st_size (the file shrank) is EIO. */
+static int read_small(int fd, size_t len, void **out)
+{
+    char *buf = malloc(len);
+    if (!buf)
+        return ENOMEM;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t r = pread(fd, buf + got, len - got, (off_t)got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            int err = r < 0 ? errno : EIO;
+            free(buf);
+            return err;
+        }
+        got += (size_t)r;
+    }
+    *out = buf;
+    return 0;
+}
+
 
 /* Open key for reading into *fd; MF_ENOTFOUND (with a message) when it is not an object. */
 static int open_object(struct local *s, const char *key, const char *path, int *fd,
@@ -851,6 +885,18 @@ static int op_get(void *state, const char *key, struct mf_buf *out)
         return fail(s, MF_ENOMEM, "local storage: key '%s' (%s) is too large to map", key, path);
     }
     size_t len = (size_t)st.st_size;
+    if (len <= READ_SMALL_MAX) {
+        void *data = NULL;
+        rc = read_small(fd, len, &data);
+        close(fd);
+        if (rc)
+            return rc == ENOMEM ? fail(s, MF_ENOMEM, "local storage: out of memory reading key '%s'", key)
+                                : sys_fail(s, rc, "read", key, path);
+        out->data = data;
+        out->len = len;
+        out->release = free_read_buf;
+        return 0;
+    }
     void *p = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
     int err = errno;
     close(fd);

@@ -1,0 +1,185 @@
+/* The `local` storage plugin's get on both sides of the size up to which an object is read
+ * into the heap rather than mapped (64 KiB): every size comes back byte for byte, the buffer
+ * stays valid after the object is replaced or deleted, and a damaged object (a directory in
+ * its place, a file that cannot be read) is an error, never a short value. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "fakehost.h"
+
+#include <mflow/plugin.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static const struct mf_plugin_desc *desc;
+static const struct mf_storage_ops *ops;
+
+struct fixture {
+    char dir[PATH_MAX];
+    void *st;
+};
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    strcpy(f->dir, "/tmp/mflow-test-read.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    mf_fakehost_reset();
+    mf_fakehost_set("local", "root", f->dir);
+    if (desc->init(mf_fakehost(), &f->st) != 0) {
+        fprintf(stderr, "init failed: %s\n", mf_fakehost_logs());
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    desc->fini(f->st);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    mf_fakehost_reset();
+    return 0;
+}
+
+/* n bytes that differ from one size and seed to the next. */
+static unsigned char *pattern(size_t n, unsigned seed)
+{
+    unsigned char *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    uint32_t x = 2654435761u * (seed + 1) ^ (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (unsigned char)x;
+    }
+    return p;
+}
+
+static void put_bytes(struct fixture *f, const char *key, const void *data, size_t n)
+{
+    struct mf_iov v = {data, n};
+    int rc = ops->put(f->st, key, &v, 1, 0);
+    if (rc)
+        fail_msg("put %s: %d %s", key, rc, ops->last_error(f->st));
+}
+
+static void test_sizes_round_trip(void **state)
+{
+    struct fixture *f = *state;
+    static const size_t sizes[] = {1, 2, 474, 4095, 4096, 4097, 65535, 65536, 65537, 200000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "runs/F/1/s/%zu.0.json", i);
+        unsigned char *want = pattern(sizes[i], (unsigned)i);
+        put_bytes(f, key, want, sizes[i]);
+        struct mf_buf b = {.struct_size = sizeof b};
+        assert_int_equal(ops->get(f->st, key, &b), 0);
+        assert_int_equal(b.len, sizes[i]);
+        assert_memory_equal(b.data, want, sizes[i]);
+        assert_non_null(b.release);
+        b.release(&b);
+        assert_null(b.data);
+        assert_int_equal(b.len, 0);
+        free(want);
+    }
+}
+
+/* What get returned stays as it was when the object is replaced, then deleted. */
+static void test_buffer_outlives_object(void **state)
+{
+    struct fixture *f = *state;
+    static const size_t sizes[] = {100, 65536, 70000};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        unsigned char *a = pattern(sizes[i], 10 + (unsigned)i);
+        unsigned char *b2 = pattern(sizes[i], 20 + (unsigned)i);
+        put_bytes(f, "k/obj", a, sizes[i]);
+        struct mf_buf b = {.struct_size = sizeof b};
+        assert_int_equal(ops->get(f->st, "k/obj", &b), 0);
+        put_bytes(f, "k/obj", b2, sizes[i]);
+        assert_int_equal(ops->del(f->st, "k/obj"), 0);
+        assert_int_equal(b.len, sizes[i]);
+        assert_memory_equal(b.data, a, sizes[i]);
+        b.release(&b);
+        free(a);
+        free(b2);
+    }
+}
+
+/* A small object that cannot be read is an error naming it, not an empty or short value. */
+static void test_unreadable_small_object(void **state)
+{
+    struct fixture *f = *state;
+    if (geteuid() == 0)
+        skip();   /* root reads a file of mode 000 */
+    unsigned char *a = pattern(300, 3);
+    put_bytes(f, "u/obj", a, 300);
+    char path[PATH_MAX + 16];
+    snprintf(path, sizeof path, "%s/u/obj", f->dir);
+    assert_int_equal(chmod(path, 0), 0);
+    struct mf_buf b = {.struct_size = sizeof b};
+    int rc = ops->get(f->st, "u/obj", &b);
+    assert_int_not_equal(rc, 0);
+    assert_null(b.data);
+    assert_non_null(strstr(ops->last_error(f->st), "u/obj"));
+    chmod(path, 0600);
+    free(a);
+}
+
+/* A directory where the object would be is "no object", whatever is inside. */
+static void test_directory_is_no_object(void **state)
+{
+    struct fixture *f = *state;
+    unsigned char *a = pattern(10, 4);
+    put_bytes(f, "d/x/inner", a, 10);
+    struct mf_buf b = {.struct_size = sizeof b};
+    assert_int_equal(ops->get(f->st, "d/x", &b), MF_ENOTFOUND);
+    assert_null(b.data);
+    free(a);
+}
+
+int main(void)
+{
+    const char *path = getenv("MFLOW_TEST_PLUGIN");
+    if (!path || !*path) {
+        fprintf(stderr, "MFLOW_TEST_PLUGIN is not set: point it at mflow_storage_local.so "
+                        "(meson test sets it)\n");
+        return 77;
+    }
+    desc = mf_fakehost_load(path);
+    if (!desc) {
+        fprintf(stderr, "cannot load %s: %s\n", path, mf_fakehost_logs());
+        return 1;
+    }
+    ops = desc->ops;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_sizes_round_trip, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_buffer_outlives_object, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreadable_small_object, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_directory_is_no_object, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
