@@ -16,8 +16,10 @@ fi
 SRC=${MFLOW_TEST_SOURCE_ROOT:?run through meson test}
 BUILD=${MFLOW_TEST_BUILD_ROOT:?}
 export PYTHONPATH=$SRC/sdk/python${PYTHONPATH:+:$PYTHONPATH}
-export MFLOW_LIBMFLOW=${MFLOW_LIBMFLOW:-$(ls "$BUILD"/core/libmflow.so.*.*.* | head -1)}
+export MFLOW_LIBMFLOW=${MFLOW_LIBMFLOW:-$BUILD/core/libmflow.so}
 export PYTHONDONTWRITEBYTECODE=1
+# libmflow finds the plugins of this build (from a build tree it knows only the installed ones)
+export MFLOW_PLUGIN_PATH=$BUILD/plugins${MFLOW_PLUGIN_PATH:+:$MFLOW_PLUGIN_PATH}
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mflow-py.XXXXXX")
 trap 'rm -rf "$WORK"' EXIT
 export MFLOW_HOME=$WORK/home MFLOW_TEST_WORK=$WORK

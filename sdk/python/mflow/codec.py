@@ -362,7 +362,11 @@ def decode(type_, payload):
     if type_ == OBJ:
         return _decode_obj(p)
     if type_ == PICKLE:
-        return pickle.loads(p)
+        try:
+            return pickle.loads(p)
+        except (pickle.UnpicklingError, EOFError) as e:
+            # (a class that cannot be imported here is not damage: its error goes through)
+            raise _corrupt(PICKLE, f"{type(e).__name__}: {e}")
     if type_ == NPY:
         return _decode_npy(p)
     if isinstance(type_, int) and type_ > NPY:
