@@ -172,7 +172,7 @@ int mf_has(mf_task *t, const char *name);
 /* The artifact's type, or 0 when absent. */
 mf_type mf_type_of(mf_task *t, const char *name);
 
-/* ---- lists (what foreach fans out over; also an MF_OBJ that is a JSON array) -------------------------------------------------- */
+/* ---- lists (what foreach fans out over; so does an MF_OBJ that is a JSON array) ----- */
 void mf_set_i64v(mf_task *t, const char *name, const int64_t *v, size_t n);
 void mf_set_f64v(mf_task *t, const char *name, const double *v, size_t n);
 void mf_set_strv(mf_task *t, const char *name, const char *const *v, size_t n);

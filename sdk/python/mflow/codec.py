@@ -191,15 +191,20 @@ def encode(value):
     if t is bytes:
         return BYTES, value
     if t is list and value:
-        t0 = type(value[0])
-        if t0 is int and all(type(x) is int and I64_MIN <= x <= I64_MAX for x in value):
-            return I64V, _words("q", value)
-        if t0 is float and all(type(x) is float for x in value):
+        # the item types in one pass in C; array() then refuses an int out of range
+        types = set(map(type, value))
+        if types == {int}:
+            try:
+                return I64V, _words("q", value)
+            except OverflowError:
+                pass
+        elif types == {float}:
             return F64V, _words("d", value)
-        if t0 is str and all(type(x) is str for x in value):
-            enc = [_utf8(x) for x in value]
-            if all(b is not None for b in enc):
-                return STRV, _strv(enc)
+        elif types == {str}:
+            try:
+                return STRV, _strv([x.encode("utf-8") for x in value])
+            except UnicodeEncodeError:
+                pass
     if _is_ndarray(value):
         p = _npy(value)
         if p is not None:
@@ -318,14 +323,15 @@ def _decode_npy(p):
     if bytes(p[:6]) != NPY_MAGIC:
         raise _corrupt(NPY, "it does not start with numpy's magic \\x93NUMPY")
     import numpy as np
+    from numpy.lib import format as npformat
     mv = memoryview(p)
     f = io.BytesIO(mv[:min(len(mv), 1 << 20)])   # the header: small, at the start
     try:
-        major, minor = np.lib.format.read_magic(f)
+        major, minor = npformat.read_magic(f)
         if (major, minor) == (1, 0):
-            shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            shape, fortran, dtype = npformat.read_array_header_1_0(f)
         else:
-            shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            shape, fortran, dtype = npformat.read_array_header_2_0(f)
     except ValueError as e:
         raise _corrupt(NPY, str(e))
     if dtype.hasobject:
