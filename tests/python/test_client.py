@@ -228,6 +228,42 @@ class TestClient(unittest.TestCase):
         self.assertEqual(Run(f"ValuesFlow/{self.values}").data.sum, 3)
 
 
+class TestLibrary(unittest.TestCase):
+    """How the package finds libmflow: MFLOW_LIBMFLOW, else the _config.py meson installs."""
+
+    def locate(self, with_config, env_lib):
+        import shutil
+        import sys
+        import tempfile
+        d = tempfile.mkdtemp(dir=os.environ.get("MFLOW_TEST_WORK"))
+        shutil.copytree(os.path.dirname(mflow.__file__), os.path.join(d, "mflow"),
+                        ignore=shutil.ignore_patterns("_config.py", "__pycache__"))
+        if with_config:
+            shutil.copy(os.path.join(os.environ["MFLOW_TEST_BUILD_ROOT"], "sdk", "python",
+                                     "_config.py"), os.path.join(d, "mflow"))
+        env = {k: v for k, v in os.environ.items() if k != "MFLOW_LIBMFLOW"}
+        env["PYTHONPATH"] = d
+        if env_lib:
+            env["MFLOW_LIBMFLOW"] = env_lib
+        p = subprocess.run([sys.executable, "-c", "import mflow._lib as l; "
+                            "print(l.libmflow_path()); print(l.mflow_command())"],
+                           capture_output=True, text=True, env=env)
+        return p.returncode, p.stdout.split("\n"), p.stderr
+
+    def test_installed_config(self):
+        build = os.environ.get("MFLOW_TEST_BUILD_ROOT")
+        if not build or not os.path.exists(os.path.join(build, "sdk", "python", "_config.py")):
+            self.skipTest("no _config.py in the build tree (meson found no python3)")
+        rc, out, err = self.locate(True, None)
+        self.assertEqual(rc, 0, err)
+        self.assertTrue(out[0].startswith("/") and "libmflow.so." in out[0], out)
+        rc, out, err = self.locate(True, "/x/libmflow.so")
+        self.assertEqual(out[0], "/x/libmflow.so", "MFLOW_LIBMFLOW comes first")
+        rc, out, err = self.locate(False, None)
+        self.assertNotEqual(rc, 0)
+        self.assertIn("set MFLOW_LIBMFLOW to the path of libmflow.so", err)
+
+
 def _has_numpy():
     try:
         import numpy  # noqa: F401
