@@ -9,9 +9,10 @@ set -euo pipefail
 TEST_PKGS=""
 # podman + runc + conmon: container compute (podman 4.3 with runc; crun fails on cgroup v1 hybrid
 # hosts); cron: the cron scheduler plugin; python3-zstandard: the datastore format reader test;
-# chromium: the web UI's browser test (driven by playwright-core from npm); wrk: the HTTP benches.
+# python3-numpy: the Python SDK's npy values; chromium: the web UI's browser test (driven by playwright-core from npm); wrk: the HTTP benches.
 [ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client procps podman runc conmon
-catatonit uidmap containernetworking-plugins cron python3-zstandard chromium fonts-dejavu-core wrk"
+catatonit uidmap containernetworking-plugins cron python3-zstandard python3-numpy chromium fonts-dejavu-core
+wrk"
 # Debian 12's clang is 14; -fsanitize=fuzzer needs its runtime package beside it.
 [ "${1:-}" = --fuzz ] && TEST_PKGS="clang libclang-rt-14-dev"
 # node + npm for the npm test fixtures (the S3 server, the k8s schema validator; each is
