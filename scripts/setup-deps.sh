@@ -9,7 +9,8 @@ set -euo pipefail
 TEST_PKGS=""
 # podman + runc + conmon: container compute (podman 4.3 with runc; crun fails on cgroup v1 hybrid
 # hosts); cron: the cron scheduler plugin; python3-zstandard: the datastore format reader test;
-# python3-numpy: the Python SDK's npy values; chromium: the web UI's browser test (driven by playwright-core from npm); wrk: the HTTP benches.
+# python3-numpy: the Python SDK's npy values; chromium: the web UI's browser test (driven by
+# playwright-core from npm); wrk: the HTTP benches.
 [ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client procps podman runc conmon
 catatonit uidmap containernetworking-plugins cron python3-zstandard python3-numpy chromium fonts-dejavu-core
 wrk"
