@@ -332,8 +332,8 @@ def _decode_npy(p):
             shape, fortran, dtype = npformat.read_array_header_1_0(f)
         else:
             shape, fortran, dtype = npformat.read_array_header_2_0(f)
-    except ValueError as e:
-        raise _corrupt(NPY, str(e))
+    except Exception as e:   # numpy's header parser raises ValueError, SyntaxError, TokenError...
+        raise _corrupt(NPY, f"its header does not parse ({type(e).__name__}: {e})")
     if dtype.hasobject:
         raise _corrupt(NPY, "an object-dtype array is stored as a pickle, never as npy")
     count = 1
