@@ -21,16 +21,33 @@
 
 extern char **environ;
 
+static int under_build_root(const char *path)
+{
+    size_t blen = strlen(MF_BUILD_ROOT);
+    return path && strlen(path) > blen && !strncmp(path, MF_BUILD_ROOT, blen) && path[blen] == '/';
+}
+
 int mf_running_from_build_tree(void)
 {
     static int cached = -1;
     if (cached < 0) {
         char exe[PATH_MAX];
         ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        size_t blen = strlen(MF_BUILD_ROOT);
-        cached = n > 0 && (size_t)n > blen && !strncmp(exe, MF_BUILD_ROOT, blen) && exe[blen] == '/';
+        if (n > 0)
+            exe[n] = '\0';
+        cached = n > 0 && under_build_root(exe);
+        /* A program that loaded the build tree's libmflow.so (the Python SDK's python3). */
+        Dl_info info;
+        if (!cached && dladdr((void *)mf_running_from_build_tree, &info) && info.dli_fname)
+            cached = under_build_root(info.dli_fname);
     }
     return cached;
+}
+
+int mf_flow_is_py(const char *path)
+{
+    size_t n = path ? strlen(path) : 0;
+    return n > 3 && !strcmp(path + n - 3, ".py");
 }
 
 const char *mf_sdk_include_dir(void)
@@ -966,20 +983,41 @@ int mf_flow_open(const char *path, struct mf_flow **out, char **err)
     char abs[PATH_MAX];
     if (!realpath(path, abs)) {
         int e = errno;
-        *err = mf_strf("flow %s: %s (give the path of a .c or .so flow file)", path, strerror(e));
+        *err = mf_strf("flow %s: %s (give the path of a .c, .py or .so flow file)", path,
+                       strerror(e));
         return e;
     }
     struct mf_flow *f = calloc(1, sizeof *f);
     if (!f)
         return MF_ENOMEM;
     int rc = 0;
-    if (has_suffix(abs, ".so")) {
+    if (has_suffix(abs, ".py")) {
+        f->src_path = strdup(abs);
+        f->so_path = strdup(abs);
+        rc = !f->src_path || !f->so_path ? MF_ENOMEM : mf_flow_py_load(f, abs, err);
+        if (!rc)
+            f->def = &f->own_def;
+        if (!rc) {
+            rc = mf_graph_build(f->def, &f->graph, err);
+            char *located = rc && *err ? mf_flow_py_locate(f, path, *err) : NULL;
+            if (located) {
+                free(*err);
+                *err = located;
+            }
+        }
+        if (rc) {
+            mf_flow_close(f);
+            return rc;
+        }
+        *out = f;
+        return 0;
+    } else if (has_suffix(abs, ".so")) {
         f->so_path = strdup(abs);
     } else if (has_suffix(abs, ".c")) {
         f->src_path = strdup(abs);
         rc = compile_flow(abs, &f->so_path, err);
     } else {
-        *err = mf_strf("flow %s: not a .c or .so file", path);
+        *err = mf_strf("flow %s: not a .c, .py or .so file", path);
         rc = MF_EINVAL;
     }
     const char *shown = f->src_path ? f->src_path : f->so_path;
@@ -1025,6 +1063,7 @@ void mf_flow_close(struct mf_flow *f)
         return;
     mf_graph_destroy(f->graph);
     mf_flow_def_free(&f->own_def);
+    mf_flow_py_free(f);
     if (f->dl)
         dlclose(f->dl);
     free(f->src_path);
