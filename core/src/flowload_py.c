@@ -410,9 +410,47 @@ static int line_of(const struct py_flow *p, const char *msg)
     return p->class_line;
 }
 
+/* The validator's hints name the C table's fields; a Python flow says the same in Python. */
+static const char *const py_words[][2] = {
+    {"set .join = 1", "give it an inputs argument: def STEP(self, inputs)"},
+    {"remove .join = 1", "take the inputs argument away"},
+    {".join = 1", "def STEP(self, inputs)"},
+    {"set its .next", "call self.next(...) in it"},
+    {"its .next", "its self.next(...)"},
+    {"the .next of", "the self.next(...) of"},
+    {".foreach", "foreach="},
+};
+
+static char *in_python_words(const char *msg)
+{
+    struct mf_sbuf b = {0};
+    for (const char *q = msg; *q;) {
+        size_t k = 0, n = sizeof py_words / sizeof py_words[0];
+        while (k < n && strncmp(q, py_words[k][0], strlen(py_words[k][0])))
+            k++;
+        if (k < n) {
+            mf_sbuf_add(&b, py_words[k][1], strlen(py_words[k][1]));
+            q += strlen(py_words[k][0]);
+        } else {
+            mf_sbuf_add(&b, q++, 1);
+        }
+    }
+    mf_sbuf_add(&b, "", 1);
+    if (b.oom) {
+        mf_sbuf_free(&b);
+        return NULL;
+    }
+    return b.data;
+}
+
 char *mf_flow_py_locate(const struct mf_flow *f, const char *shown, const char *msg)
 {
     const struct py_flow *p = f->py;
     int line = p ? line_of(p, msg) : 0;
-    return line > 0 ? mf_strf("%s:%d: %s", shown, line, msg) : mf_strf("%s: %s", shown, msg);
+    char *words = in_python_words(msg);
+    if (!words)
+        return NULL;
+    char *out = line > 0 ? mf_strf("%s:%d: %s", shown, line, words) : mf_strf("%s: %s", shown, words);
+    free(words);
+    return out;
 }

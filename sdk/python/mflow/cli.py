@@ -7,6 +7,8 @@ import shutil
 import sys
 
 COMMANDS = ("run", "resume", "show", "check")
+# mflow's global options that take a value (--home DIR as well as --home=DIR)
+GLOBAL_WITH_VALUE = ("--compute", "--storage", "--datastore-root", "--home", "--namespace")
 
 
 def mflow_bin():
@@ -44,7 +46,10 @@ def main(cls):
     args = sys.argv[1:]
     glob = []
     while args and args[0].startswith("-") and args[0] not in ("--help", "-h"):
-        glob.append(args.pop(0))
+        opt = args.pop(0)
+        glob.append(opt)
+        if opt in GLOBAL_WITH_VALUE and args:
+            glob.append(args.pop(0))
     if not args or args[0] in ("--help", "-h", "help"):
         usage(cls, path, sys.stdout if args else sys.stderr)
         sys.exit(0 if args else 2)
@@ -60,4 +65,9 @@ def main(cls):
         sys.exit(127)
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(exe, [exe] + glob + [cmd, path] + rest)
+    try:
+        os.execv(exe, [exe] + glob + [cmd, path] + rest)
+    except OSError as e:
+        sys.stderr.write("mflow: cannot run %s: %s (install mflow or set MFLOW_BIN)\n"
+                         % (exe, e.strerror))
+        sys.exit(127)

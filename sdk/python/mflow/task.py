@@ -172,7 +172,9 @@ def step_runner(lib, cls):
             flow._mflow_flush()
             return 0
         except BaseException as e:   # SystemExit and KeyboardInterrupt fail the step too
-            traceback.print_exc()
+            # the traceback from the step's own frame on (not this runner's)
+            tb = e.__traceback__.tb_next if e.__traceback__ else None
+            traceback.print_exception(type(e), e, tb or e.__traceback__)
             _fail(lib, t, e)
             return 1
         finally:
