@@ -55,6 +55,10 @@ void cli_run_status(const struct mf_client_run *r, char *buf, size_t n);
 int cli_print_json(struct json_t *v);
 /* An artifact's value as JSON (bytes as {"type":"bytes","hex":...}); NULL when unreadable. */
 struct json_t *cli_artifact_json(const struct mf_client_artifact *a);
+/* How text output shows a value only Python reads (pickle, npy), as a malloc'd line
+ * ("<Python object, 120 bytes: read it with the Python client>"); NULL for other types or
+ * when unreadable (message left on the client). */
+char *cli_python_note(const struct mf_client_artifact *a);
 
 /* Registered with mf_flow_set_load_guard by cli_main: while a flow's own code first runs,
  * a crash (SIGSEGV, SIGABRT, ...) prints which flow crashed and exits with 128 + signal. */

@@ -1,6 +1,7 @@
 /* mflow get PATHSPEC NAME [--json|--raw]: print one artifact of a task. PATHSPEC is
- * Flow/run/step/task, or Flow/run/step when the step has one task. --raw writes a str or
- * bytes value as it is (no newline added); --json prints any value as JSON. */
+ * Flow/run/step/task, or Flow/run/step when the step has one task. --raw writes a str, bytes,
+ * obj, pickle or npy value's payload as it is (no newline added); --json prints any value as
+ * JSON. */
 #include "cli.h"
 
 #include <mflow/client.h>
@@ -70,6 +71,24 @@ static int print_value(const mf_client_artifact *a)
                 puts(cli_esc_value(v[i], strlen(v[i])));
             free(v);
         }
+        break;
+    }
+    case MF_OBJ: {
+        char *s;
+        size_t n;
+        if (!(rc = mf_client_artifact_value(a, NULL, (void **)&s, &n))) {
+            puts(cli_esc_value(s, n));
+            free(s);
+        }
+        break;
+    }
+    case MF_PICKLE:
+    case MF_NPY: {
+        char *s = cli_python_note(a);
+        if (!s)
+            return MF_ECORRUPT;
+        puts(s);
+        free(s);
         break;
     }
     default:
@@ -142,14 +161,27 @@ int cmd_get(int argc, char **argv)
         goto out;
     }
     mf_type ty = mf_client_artifact_type(a);
-    if (raw && (ty == MF_BYTES || ty == MF_STR)) {
+    if (raw && (ty == MF_BYTES || ty == MF_STR || ty == MF_OBJ || ty == MF_PICKLE ||
+                ty == MF_NPY)) {
         void *data;
         size_t n;
-        if (mf_client_artifact_bytes(a, &data, &n)) {
+        if (mf_client_artifact_value(a, NULL, &data, &n)) {
             cli_error("%s", mf_client_error(c));
             goto out;
         }
         fwrite(data, 1, n, stdout);
+        free(data);
+        code = 0;
+    } else if (json && ty == MF_OBJ) {
+        /* The stored text is JSON already: written as it is, big integers exact. */
+        void *data;
+        size_t n;
+        if (mf_client_artifact_value(a, NULL, &data, &n)) {
+            cli_error("%s", mf_client_error(c));
+            goto out;
+        }
+        fwrite(data, 1, n, stdout);
+        putchar('\n');
         free(data);
         code = 0;
     } else if (json) {

@@ -2,6 +2,7 @@
  * (Flow/run/step/task). Also the helpers the inspection commands share (cli.h). */
 #include "cli.h"
 
+#include "codec.h"
 #include "util.h"
 
 #include <mflow/client.h>
@@ -95,6 +96,68 @@ static uint64_t le64(const uint8_t *p)
     return v;
 }
 
+static char *hex_of(const uint8_t *p, size_t n)
+{
+    char *hex = n < (SIZE_MAX - 1) / 2 ? malloc(n * 2 + 1) : NULL;
+    for (size_t i = 0; hex && i < n; i++)
+        sprintf(hex + 2 * i, "%02x", p[i]);
+    if (hex)
+        hex[2 * n] = 0;
+    return hex;
+}
+
+/* numpy's shape text "(2, 3)" / "(5,)" / "()" as a JSON array of integers. */
+static json_t *shape_json(const char *s)
+{
+    json_t *a = json_array();
+    for (const char *q = s; a && *q;) {
+        if (*q >= '0' && *q <= '9') {
+            char *e;
+            json_array_append_new(a, json_integer((json_int_t)strtoll(q, &e, 10)));
+            q = e;
+        } else {
+            q++;
+        }
+    }
+    return a;
+}
+
+char *cli_python_note(const mf_client_artifact *a)
+{
+    mf_type ty = mf_client_artifact_type(a);
+    unsigned long long size = (unsigned long long)mf_client_artifact_size(a);
+    if (ty == MF_PICKLE)
+        return mf_strf("<Python object, %llu bytes: read it with the Python client>", size);
+    if (ty != MF_NPY)
+        return NULL;
+    /* The header is at the start, but a value is read whole: only small ones are opened. */
+    if (size > INLINE_READ_MAX)
+        return mf_strf("<numpy array, %llu bytes: read it with the Python client>", size);
+    uint8_t *p;
+    size_t n;
+    if (mf_client_artifact_value(a, NULL, (void **)&p, &n))
+        return NULL;
+    char dtype[64], shape[128];
+    int rc = mf_codec_npy_info(p, n, dtype, sizeof dtype, shape, sizeof shape);
+    free(p);
+    if (rc)
+        return mf_strf("<numpy array, %llu bytes: read it with the Python client>", size);
+    return mf_strf("<numpy array %s %s, %llu bytes: read it with the Python client>", dtype,
+                   shape, size);
+}
+
+/* An obj's JSON text as a JSON value; a text jansson cannot hold exactly (an integer outside
+ * int64, a number beyond a double) is given as {"type": "obj", "json": "<the text>"}. */
+static json_t *obj_json(const char *s, size_t n)
+{
+    json_error_t e;
+    json_t *v = json_loadb(s, n, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    if (v)
+        return v;
+    json_t *t = json_stringn(s, n);
+    return t ? json_pack("{s:s,s:o}", "type", "obj", "json", t) : NULL;
+}
+
 /* The artifact's value as JSON (bytes: {"type": "bytes", "hex": ...}); NULL when it cannot be
  * read (message left on the client). */
 json_t *cli_artifact_json(const mf_client_artifact *a)
@@ -151,6 +214,22 @@ json_t *cli_artifact_json(const mf_client_artifact *a)
                 }
             free(x);
         }
+    } else if (ty == MF_OBJ || ty == MF_PICKLE || ty == MF_NPY) {
+        uint8_t *p;
+        size_t n;
+        if (!mf_client_artifact_value(a, NULL, (void **)&p, &n)) {
+            char *hex = ty == MF_OBJ ? NULL : hex_of(p, n);
+            char dtype[64], shape[128];
+            if (ty == MF_OBJ)
+                v = obj_json((const char *)p, n);
+            else if (ty == MF_PICKLE && hex)
+                v = json_pack("{s:s,s:I,s:s}", "type", "pickle", "size", (json_int_t)n, "hex", hex);
+            else if (hex && !mf_codec_npy_info(p, n, dtype, sizeof dtype, shape, sizeof shape))
+                v = json_pack("{s:s,s:s,s:o,s:I,s:s}", "type", "npy", "dtype", dtype, "shape",
+                              shape_json(shape), "size", (json_int_t)n, "hex", hex);
+            free(hex);
+            free(p);
+        }
     } else if (ty == MF_STRV) {
         /* Walk the stored payload rather than the decoded C strings: an element may hold a
          * NUL byte, which a C string would cut short. The payload was checked when read. */
@@ -179,7 +258,8 @@ json_t *cli_artifact_json(const mf_client_artifact *a)
 static json_t *inline_json(const mf_client_artifact *a)
 {
     mf_type ty = mf_client_artifact_type(a);
-    if (ty == MF_BYTES || mf_client_artifact_size(a) > INLINE_READ_MAX)
+    if (ty == MF_BYTES || ty == MF_PICKLE || ty == MF_NPY ||
+        mf_client_artifact_size(a) > INLINE_READ_MAX)
         return NULL;
     json_t *v = cli_artifact_json(a);
     if (!v)
@@ -210,6 +290,15 @@ static const char *damage(const mf_client_artifact *a)
 /* The same as one line of text (malloc'd), or NULL. */
 static char *inline_value(const mf_client_artifact *a)
 {
+    char *note = cli_python_note(a);
+    if (note)
+        return note;
+    if (mf_client_artifact_type(a) == MF_OBJ && mf_client_artifact_size(a) <= INLINE_SHOW_MAX) {
+        /* The text as stored: exact where jansson's numbers are not (big integers). */
+        char *s;
+        size_t n;
+        return mf_client_artifact_value(a, NULL, (void **)&s, &n) ? NULL : s;
+    }
     json_t *v = inline_json(a);
     char *s = v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(17)) : NULL;
     json_decref(v);

@@ -500,6 +500,13 @@ static int art_read(const mf_client_artifact *a, mf_type want, mf_type also, str
                     "version %d this mflow reads: read it with a newer mflow",
                     a->name, a->owner, v, MF_CODEC_VERSION);
     }
+    if ((v = mf_codec_newer_type(b->data, b->len))) {
+        mf_blob_release(b);
+        return fail(c, MF_ENOTSUP,
+                    "artifact '%s' of %s: its value is of a newer type (%u) than this mflow "
+                    "knows: upgrade mflow to read it",
+                    a->name, a->owner, v);
+    }
     if (mf_codec_parse(b->data, b->len, &t, payload, plen) != 0 || t != a->type) {
         mf_blob_release(b);
         return fail(c, MF_ECORRUPT,

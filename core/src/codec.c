@@ -6,6 +6,8 @@
  * is used, and anything that does not fit is MF_ECORRUPT. */
 #include "codec.h"
 
+#include "util.h"
+
 #include <mflow/plugin.h>
 
 #include <stdlib.h>
@@ -64,7 +66,7 @@ static void get_words(void *dst, const uint8_t *src, size_t n)
 
 static int is_stored_type(uint8_t t)
 {
-    return t >= MF_I64 && t <= MF_STRV;
+    return (t >= MF_I64 && t <= MF_STRV) || (t >= MF_OBJ && t <= MF_NPY);
 }
 
 void mf_codec_header(uint8_t hdr[MF_CODEC_HDR_LEN], mf_type type)
@@ -126,6 +128,295 @@ static int check_strv(const uint8_t *payload, size_t plen, size_t *n, size_t *by
     return 0;
 }
 
+static int check_payload(mf_type type, const uint8_t *payload, size_t plen);
+
+/* ---- obj: JSON text ---------------------------------------------------------------------- */
+
+static size_t skip_ws(const uint8_t *p, size_t n, size_t i)
+{
+    while (i < n && (p[i] == ' ' || p[i] == '\t' || p[i] == '\n' || p[i] == '\r'))
+        i++;
+    return i;
+}
+
+static int hex4(const uint8_t *p, size_t n, size_t i, unsigned *v)
+{
+    if (n - i < 4)
+        return -1;
+    unsigned x = 0;
+    for (size_t k = 0; k < 4; k++) {
+        uint8_t c = p[i + k];
+        x <<= 4;
+        if (c >= '0' && c <= '9')
+            x |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            x |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            x |= (unsigned)(c - 'A' + 10);
+        else
+            return -1;
+    }
+    *v = x;
+    return 0;
+}
+
+/* A string starting at p[i] == '"'; the index past its closing quote, or 0. */
+static size_t scan_string(const uint8_t *p, size_t n, size_t i)
+{
+    i++;
+    while (i < n) {
+        uint8_t c = p[i];
+        if (c == '"')
+            return i + 1;
+        if (c < 0x20)
+            return 0;
+        if (c == '\\') {
+            if (++i >= n)
+                return 0;
+            c = p[i];
+            if (c == 'u') {
+                unsigned u, lo;
+                if (hex4(p, n, i + 1, &u))
+                    return 0;
+                i += 5;
+                if (u >= 0xdc00 && u <= 0xdfff)
+                    return 0;                    /* a low surrogate alone */
+                if (u >= 0xd800 && u <= 0xdbff) {
+                    /* a high surrogate must be followed by the escape of a low one */
+                    if (n - i < 6 || p[i] != '\\' || p[i + 1] != 'u' || hex4(p, n, i + 2, &lo) ||
+                        lo < 0xdc00 || lo > 0xdfff)
+                        return 0;
+                    i += 6;
+                }
+                continue;
+            }
+            if (!strchr("\"\\/bfnrt", c) || !c)
+                return 0;
+            i++;
+            continue;
+        }
+        size_t k = mf_utf8_seq(p + i, n - i);
+        if (!k)
+            return 0;
+        i += k;
+    }
+    return 0;
+}
+
+static int is_digit(uint8_t c)
+{
+    return c >= '0' && c <= '9';
+}
+
+/* A number at p[i]: -? (0 | [1-9][0-9]*) (.[0-9]+)? ([eE][+-]?[0-9]+)?; index past it, or 0. */
+static size_t scan_number(const uint8_t *p, size_t n, size_t i)
+{
+    if (i < n && p[i] == '-')
+        i++;
+    if (i >= n || !is_digit(p[i]))
+        return 0;
+    if (p[i] == '0')
+        i++;
+    else
+        while (i < n && is_digit(p[i]))
+            i++;
+    if (i < n && p[i] == '.') {
+        i++;
+        if (i >= n || !is_digit(p[i]))
+            return 0;
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(p[i]))
+            return 0;
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    return i;
+}
+
+static size_t scan_word(const uint8_t *p, size_t n, size_t i, const char *w)
+{
+    size_t l = strlen(w);
+    return n - i >= l && !memcmp(p + i, w, l) ? i + l : 0;
+}
+
+/* An object member's key and colon at p[i] (whitespace before it skipped); the index of the
+ * member's value, or 0. */
+static size_t scan_key(const uint8_t *p, size_t n, size_t i)
+{
+    if (i >= n || p[i] != '"' || !(i = scan_string(p, n, i)))
+        return 0;
+    i = skip_ws(p, n, i);
+    if (i >= n || p[i] != ':')
+        return 0;
+    return skip_ws(p, n, i + 1);
+}
+
+/* Iterative, with the open arrays and objects on a small stack: no recursion to exhaust. */
+int mf_codec_obj_check(const uint8_t *p, size_t n, size_t *count)
+{
+    char stack[MF_OBJ_MAX_DEPTH];
+    size_t depth = 0, items = 0;
+    int top_array = 0;
+    if (!p && n)
+        return MF_ECORRUPT;
+    size_t i = skip_ws(p, n, 0);
+    for (;;) {
+        /* a value at p[i] */
+        if (i >= n)
+            return MF_ECORRUPT;
+        uint8_t c = p[i];
+        size_t end = 0;
+        if (c == '[' || c == '{') {
+            if (depth == MF_OBJ_MAX_DEPTH)
+                return MF_ECORRUPT;
+            if (depth == 0)
+                top_array = c == '[';
+            stack[depth++] = (char)c;
+            i = skip_ws(p, n, i + 1);
+            if (i < n && p[i] == (c == '[' ? ']' : '}')) {
+                depth--;
+                end = i + 1;
+            } else {
+                if (depth == 1 && top_array)
+                    items = 1;
+                if (c == '{' && !(i = scan_key(p, n, i)))
+                    return MF_ECORRUPT;
+                continue;
+            }
+        } else if (c == '"') {
+            end = scan_string(p, n, i);
+        } else if (c == '-' || is_digit(c)) {
+            end = scan_number(p, n, i);
+        } else if (c == 't') {
+            end = scan_word(p, n, i, "true");
+        } else if (c == 'f') {
+            end = scan_word(p, n, i, "false");
+        } else if (c == 'n') {
+            end = scan_word(p, n, i, "null");
+        }
+        if (!end)
+            return MF_ECORRUPT;
+        i = end;
+        /* after a value: close what it ends, or go on to the next element or member */
+        for (;;) {
+            i = skip_ws(p, n, i);
+            if (depth == 0) {
+                if (i != n)
+                    return MF_ECORRUPT;
+                if (count)
+                    *count = top_array ? items : SIZE_MAX;
+                return 0;
+            }
+            if (i >= n)
+                return MF_ECORRUPT;
+            char open = stack[depth - 1];
+            if (p[i] == (open == '[' ? ']' : '}')) {
+                depth--;
+                i++;
+                continue;
+            }
+            if (p[i] != ',')
+                return MF_ECORRUPT;
+            i = skip_ws(p, n, i + 1);
+            if (depth == 1 && top_array)
+                items++;
+            if (open == '{' && !(i = scan_key(p, n, i)))
+                return MF_ECORRUPT;
+            break;
+        }
+    }
+}
+
+/* ---- npy: numpy's file format ------------------------------------------------------------- */
+
+/* The header text of an .npy payload: "\x93NUMPY", major 1 to 3, minor, then the header
+ * length (u16 LE for 1.x, u32 LE after) and that many bytes, which must fit. */
+static int npy_header(const uint8_t *p, size_t n, const char **hdr, size_t *hlen)
+{
+    static const uint8_t npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
+    if (!p || n < 10 || memcmp(p, npy_magic, 6) != 0 || p[6] < 1 || p[6] > 3)
+        return MF_ECORRUPT;
+    size_t off, len;
+    if (p[6] == 1) {
+        len = (size_t)p[8] | (size_t)p[9] << 8;
+        off = 10;
+    } else {
+        if (n < 12)
+            return MF_ECORRUPT;
+        len = (size_t)p[8] | (size_t)p[9] << 8 | (size_t)p[10] << 16 | (size_t)p[11] << 24;
+        off = 12;
+    }
+    if (len > n - off)
+        return MF_ECORRUPT;
+    *hdr = (const char *)p + off;
+    *hlen = len;
+    return 0;
+}
+
+/* The text after `key` and a colon in the header (a Python dict literal), or NULL. */
+static const char *npy_field(const char *h, size_t n, const char *key, const char **end)
+{
+    size_t kl = strlen(key);
+    for (size_t i = 0; i + kl <= n; i++) {
+        if (memcmp(h + i, key, kl) != 0)
+            continue;
+        size_t j = i + kl;
+        while (j < n && h[j] == ' ')
+            j++;
+        if (j >= n || h[j] != ':')
+            continue;
+        j++;
+        while (j < n && h[j] == ' ')
+            j++;
+        *end = h + n;
+        return h + j;
+    }
+    return NULL;
+}
+
+static void copy_upto(char *dst, size_t size, const char *s, const char *end, char stop,
+                      int include_stop)
+{
+    size_t k = 0;
+    while (s < end && *s != stop && k + 1 < size)
+        dst[k++] = *s++;
+    if (include_stop && s < end && *s == stop && k + 1 < size)
+        dst[k++] = stop;
+    dst[k] = '\0';
+}
+
+int mf_codec_npy_info(const uint8_t *payload, size_t plen, char *dtype, size_t dtype_size,
+                      char *shape, size_t shape_size)
+{
+    const char *h, *end;
+    size_t hl;
+    if (npy_header(payload, plen, &h, &hl) || !dtype_size || !shape_size)
+        return MF_ECORRUPT;
+    const char *d = npy_field(h, hl, "'descr'", &end);
+    const char *s = npy_field(h, hl, "'shape'", &end);
+    if (!d || !s || *s != '(')
+        return MF_ECORRUPT;
+    if (*d == '\'' || *d == '"')
+        copy_upto(dtype, dtype_size, d + 1, end, *d, 0);
+    else
+        snprintf(dtype, dtype_size, "structured");
+    copy_upto(shape, shape_size, s, end, ')', 1);
+    return 0;
+}
+
+int mf_codec_check(mf_type type, const uint8_t *payload, size_t plen)
+{
+    if ((unsigned)type > 255 || !is_stored_type((uint8_t)type))
+        return MF_EINVAL;
+    return check_payload(type, payload, plen);
+}
+
 static int check_payload(mf_type type, const uint8_t *payload, size_t plen)
 {
     size_t n;
@@ -141,6 +432,16 @@ static int check_payload(mf_type type, const uint8_t *payload, size_t plen)
         return check_fixed_list(payload, plen, &n);
     case MF_STRV:
         return check_strv(payload, plen, &n, NULL);
+    case MF_OBJ:
+        return mf_codec_obj_check(payload, plen, NULL);
+    case MF_PICKLE:
+        /* Opaque: a pickle is only ever read by Python, which says what is wrong with it. */
+        return 0;
+    case MF_NPY: {
+        const char *h;
+        size_t hl;
+        return npy_header(payload, plen, &h, &hl);
+    }
     default:
         return MF_ECORRUPT;
     }
@@ -168,6 +469,16 @@ int mf_codec_parse(const void *enc, size_t len, mf_type *type, const uint8_t **p
     if (plen)
         *plen = pn;
     return 0;
+}
+
+unsigned mf_codec_newer_type(const void *enc, size_t len)
+{
+    const uint8_t *p = enc;
+    if (!p || len < MF_CODEC_HDR_LEN || memcmp(p, magic, 3) != 0 || p[3] != MF_CODEC_VERSION ||
+        p[5] || p[6] || p[7])
+        return 0;
+    /* 0 and 8 (a parameter's bool, never stored) are known not to be values: damage. */
+    return p[4] > MF_NPY ? p[4] : 0;
 }
 
 unsigned mf_codec_newer(const void *enc, size_t len)
@@ -353,6 +664,16 @@ int mf_codec_list_count(mf_type type, const uint8_t *payload, size_t plen, size_
         return payload ? check_fixed_list(payload, plen, n) : MF_ECORRUPT;
     case MF_STRV:
         return payload ? check_strv(payload, plen, n, NULL) : MF_ECORRUPT;
+    case MF_OBJ: {
+        size_t c;
+        int rc = mf_codec_obj_check(payload, plen, &c);
+        if (rc)
+            return rc;
+        if (c == SIZE_MAX)
+            return MF_EINVAL;
+        *n = c;
+        return 0;
+    }
     default:
         return MF_EINVAL;
     }
@@ -364,6 +685,7 @@ static const struct {
 } type_names[] = {
     {MF_I64, "i64"},     {MF_F64, "f64"},     {MF_STR, "str"},     {MF_BYTES, "bytes"},
     {MF_I64V, "i64[]"},  {MF_F64V, "f64[]"},  {MF_STRV, "str[]"},  {MF_BOOL, "bool"},
+    {MF_OBJ, "obj"},     {MF_PICKLE, "pickle"}, {MF_NPY, "npy"},
 };
 
 const char *mf_type_name(mf_type t)

@@ -140,6 +140,10 @@ static struct held *value_of(mf_task *t, const struct mf_task_record *r, const c
         FAIL(t, "artifact '%s' (blob %s) has value format version %u, newer than the version %d "
                 "this mflow reads: run the flow with a newer mflow",
              name, a->key, v, MF_CODEC_VERSION);
+    if ((v = mf_codec_newer_type(h->blob.data, h->blob.len)))
+        FAIL(t, "artifact '%s' (blob %s) is of a newer type (%u) than this mflow knows: upgrade "
+                "mflow to read it",
+             name, a->key, v);
     if (mf_codec_parse(h->blob.data, h->blob.len, &got, payload, plen) != 0 || got != a->type)
         FAIL(t, "artifact '%s' (blob %s) is corrupt", name, a->key);
     return h;
@@ -307,6 +311,46 @@ void mf_set_strv(mf_task *t, const char *name, const char *const *v, size_t n)
     put_encoded(t, name, MF_STRV, e, len, rc);
 }
 
+void mf_set_value(mf_task *t, const char *name, mf_type type, const void *payload, size_t len)
+{
+    if (!payload && len)
+        FAIL(t, "step '%s': mf_set_value('%s') with NULL data", t->rec.step, name ? name : "?");
+    if (!payload)
+        payload = "";
+    int rc = mf_codec_check(type, payload, len);
+    if (rc == MF_EINVAL)
+        FAIL(t, "step '%s': mf_set_value('%s'): %d is not a type an artifact can have (1-7, "
+                "9-11 of enum mf_type)",
+             t->rec.step, name ? name : "?", (int)type);
+    if (rc)
+        FAIL(t, "step '%s': mf_set_value('%s'): the %zu bytes are not a valid %s value%s",
+             t->rec.step, name ? name : "?", len, tname(type),
+             type == MF_OBJ   ? " (an obj is UTF-8 JSON text, RFC 8259, nested at most "
+                                "500 deep)"
+             : type == MF_NPY ? " (an npy is numpy's .npy format, starting \\x93NUMPY)"
+                              : "");
+    put_value(t, name, type, payload, len);
+}
+
+/* Any type's payload, as stored (no header); *type and *len set. */
+static const void *raw_value(mf_task *t, const struct mf_task_record *r, const char *name,
+                             mf_type *type, size_t *len, const char *where)
+{
+    const uint8_t *p;
+    size_t n;
+    value_of(t, r, name, 0, &p, &n, where);
+    if (type)
+        *type = mf_record_find(r, name)->type;
+    if (len)
+        *len = n;
+    return p;
+}
+
+const void *mf_get_value(mf_task *t, const char *name, mf_type *type, size_t *len)
+{
+    return raw_value(t, &t->rec, name, type, len, "");
+}
+
 int64_t mf_get_i64(mf_task *t, const char *name) { return get_i64(t, &t->rec, name, ""); }
 double mf_get_f64(mf_task *t, const char *name) { return get_f64(t, &t->rec, name, ""); }
 const char *mf_get_str(mf_task *t, const char *name) { return get_str(t, &t->rec, name, ""); }
@@ -366,6 +410,10 @@ static void *item_list(mf_task *t, mf_type *ty, size_t *n)
         FAIL(t, "step '%s': the foreach list '%s' is gone (was it overwritten?)", t->rec.step,
              var ? var : "?");
     *ty = a->type;
+    if (a->type == MF_OBJ)
+        FAIL(t, "step '%s': the foreach list '%s' is an obj (a JSON array): read it with "
+                "mf_get_value and take element mf_item_index",
+             t->rec.step, var);
     return get_list(t, &t->rec, var, a->type, n, " (the foreach list)");
 }
 
@@ -454,6 +502,11 @@ const char *mf_input_str(mf_task *t, size_t i, const char *name)
 const void *mf_input_bytes(mf_task *t, size_t i, const char *name, size_t *len)
 {
     return get_bytes(t, input(t, i), name, len, where_input(i));
+}
+
+const void *mf_input_value(mf_task *t, size_t i, const char *name, mf_type *type, size_t *len)
+{
+    return raw_value(t, input(t, i), name, type, len, where_input(i));
 }
 
 int mf_input_has(mf_task *t, size_t i, const char *name)
@@ -655,16 +708,27 @@ static void check_foreach(mf_task *t)
         FAIL(t, "step '%s' fans out over '%s', but no artifact '%s' exists: set it with "
                 "mf_set_i64v/mf_set_f64v/mf_set_strv",
              t->rec.step, var, var);
-    if (a->type != MF_I64V && a->type != MF_F64V && a->type != MF_STRV)
+    if (a->type == MF_PICKLE)
+        FAIL(t, "step '%s' fans out over '%s', which is a pickled Python object, not a list: "
+                "make it a list of portable values (None, bool, int, float, str, bytes, list, "
+                "tuple, dict)",
+             t->rec.step, var);
+    if (a->type != MF_I64V && a->type != MF_F64V && a->type != MF_STRV && a->type != MF_OBJ)
         FAIL(t, "step '%s' fans out over '%s', which is %s, not a list: set it with "
-                "mf_set_i64v/mf_set_f64v/mf_set_strv",
+                "mf_set_i64v/mf_set_f64v/mf_set_strv (in Python, make it a list of portable "
+                "values)",
              t->rec.step, var, tname(a->type));
-    struct held *h = hold(t, a->key);
     mf_type ty;
     const uint8_t *p;
     size_t plen, n;
-    if (mf_codec_parse(h->blob.data, h->blob.len, &ty, &p, &plen) ||
-        mf_codec_list_count(ty, p, plen, &n))
+    value_of(t, &t->rec, var, a->type, &p, &plen, "");
+    ty = a->type;
+    int crc = mf_codec_list_count(ty, p, plen, &n);
+    if (crc == MF_EINVAL)
+        FAIL(t, "step '%s' fans out over '%s', which is an obj but not a list (its JSON is not "
+                "an array): make it a list of portable values",
+             t->rec.step, var);
+    if (crc)
         FAIL(t, "artifact '%s' is corrupt", var);
     if (n == 0)
         FAIL(t, "step '%s' fans out over '%s', which is empty: a foreach needs at least one item "

@@ -75,6 +75,11 @@ typedef enum mf_type {
     MF_F64V = 6,
     MF_STRV = 7,
     MF_BOOL = 8,      /* parameters only: stored as MF_I64 0/1 */
+    /* Written by other languages' SDKs (the Python SDK); a C step reads and writes them as
+     * raw payloads with mf_get_value / mf_set_value. */
+    MF_OBJ = 9,       /* UTF-8 JSON text: a portable structured value (sdk/DATASTORE.md) */
+    MF_PICKLE = 10,   /* a Python pickle: only Python reads it */
+    MF_NPY = 11,      /* a numpy array in numpy's .npy format */
 } mf_type;
 
 typedef struct mf_step_resources {
@@ -167,13 +172,26 @@ int mf_has(mf_task *t, const char *name);
 /* The artifact's type, or 0 when absent. */
 mf_type mf_type_of(mf_task *t, const char *name);
 
-/* ---- lists (what foreach fans out over) -------------------------------------------------- */
+/* ---- lists (what foreach fans out over; also an MF_OBJ that is a JSON array) -------------------------------------------------- */
 void mf_set_i64v(mf_task *t, const char *name, const int64_t *v, size_t n);
 void mf_set_f64v(mf_task *t, const char *name, const double *v, size_t n);
 void mf_set_strv(mf_task *t, const char *name, const char *const *v, size_t n);
 const int64_t *mf_get_i64v(mf_task *t, const char *name, size_t *n);
 const double *mf_get_f64v(mf_task *t, const char *name, size_t *n);
 const char *const *mf_get_strv(mf_task *t, const char *name, size_t *n);
+
+/* ---- any type, as its raw payload ---------------------------------------------------------- */
+/* Store `len` bytes as an artifact of `type` (any of enum mf_type but MF_BOOL): the payload of
+ * sdk/DATASTORE.md section 4, without the 8-byte header. The payload is checked as a reader
+ * checks it (an MF_OBJ must be UTF-8 JSON, an MF_NPY must start with numpy's magic, a list's
+ * counts must fit); a payload that is not valid fails the task. This is how the Python SDK
+ * stores MF_OBJ, MF_PICKLE and MF_NPY values. */
+void mf_set_value(mf_task *t, const char *name, mf_type type, const void *payload, size_t len);
+/* The stored payload (no header) of any artifact; *type and *len (either may be NULL) get its
+ * type and length. Belongs to the task like every getter's result. */
+const void *mf_get_value(mf_task *t, const char *name, mf_type *type, size_t *len);
+/* The same for artifact `name` of input i of a join. */
+const void *mf_input_value(mf_task *t, size_t i, const char *name, mf_type *type, size_t *len);
 
 /* ---- the foreach item of a split task (the innermost foreach) ----------------------------- */
 int64_t mf_item_i64(mf_task *t);
