@@ -6,7 +6,6 @@
 
 #include "flowload.h"
 #include "host.h"
-#include "mflow-build.h"
 #include "task.h"
 
 #include <errno.h>
@@ -20,13 +19,6 @@ static const char usage[] =
     "task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I]\n"
     "            [--package ADDRESS] [--timeout-s S]";
 
-/* The libmflow.so of this mflow, for the Python side's ctypes. */
-static const char *libmflow_path(void)
-{
-    return mf_running_from_build_tree() ? MF_BUILD_ROOT "/core/libmflow.so." MF_VERSION
-                                        : MF_LIBDIR "/libmflow.so." MF_VERSION;
-}
-
 /* Replace this process with the Python runtime of the task; returns only on failure. The
  * settings this command resolved travel as the MFLOW_* variables they would be read from. */
 static int exec_python(int argc, char **argv)
@@ -36,7 +28,7 @@ static int exec_python(int argc, char **argv)
     if (!pargv || setenv("MFLOW_HOME", mf_host_home(), 1) ||
         setenv("MFLOW_DATASTORE_ROOT", mf_host_datastore_root(), 1) ||
         (mf_host_storage() && setenv("MFLOW_STORAGE", mf_host_storage(), 1)) ||
-        setenv("MFLOW_LIBMFLOW", libmflow_path(), 1) || mf_python_env()) {
+        setenv("MFLOW_LIBMFLOW", mf_libmflow_path(), 1) || mf_python_env()) {
         cli_error("task: out of memory");
         free(pargv);
         return 1;

@@ -54,10 +54,14 @@ void mf_flow_py_free(struct mf_flow *f);
  * (malloc'd, NULL on out of memory). */
 char *mf_flow_py_locate(const struct mf_flow *f, const char *shown, const char *msg);
 /* $MFLOW_PYTHON or python3; the directory of the mflow Python package (build tree or
- * installed); put it first on PYTHONPATH in this process's environment (0 or errno). */
+ * installed); put it first on PYTHONPATH in this process's environment, and MFLOW_LIBMFLOW
+ * (0 or errno). */
 const char *mf_python_exe(void);
 const char *mf_python_dir(void);
 int mf_python_env(void);
+/* The libmflow.so of this mflow (build tree or installed): what the Python side loads. The
+ * environment mf_python_env makes names it as MFLOW_LIBMFLOW, unless already set. */
+const char *mf_libmflow_path(void);
 /* 1 when the flow file's name ends in .py. */
 int mf_flow_is_py(const char *path);
 

@@ -45,8 +45,16 @@ const char *mf_python_dir(void)
     return mf_running_from_build_tree() ? MF_SOURCE_ROOT "/sdk/python" : MF_PYTHON_DIR;
 }
 
+const char *mf_libmflow_path(void)
+{
+    return mf_running_from_build_tree() ? MF_BUILD_ROOT "/core/libmflow.so." MF_VERSION
+                                        : MF_LIBDIR "/libmflow.so." MF_VERSION;
+}
+
 int mf_python_env(void)
 {
+    if (!getenv("MFLOW_LIBMFLOW") && setenv("MFLOW_LIBMFLOW", mf_libmflow_path(), 1))
+        return errno;
     const char *old = getenv("PYTHONPATH");
     const char *dir = mf_python_dir();
     if (old && *old) {
@@ -193,6 +201,22 @@ static int deps_hold(json_t *doc)
     return 1;
 }
 
+/* The last document read in this process, by its cache path: a task server's children find
+ * the graph their parent read (flows do not change under a running run). */
+static char *memo_path;
+static json_t *memo_doc;
+
+static void memo_keep(const char *cpath, json_t *doc)
+{
+    char *p = strdup(cpath);
+    if (!p)
+        return;
+    free(memo_path);
+    json_decref(memo_doc);
+    memo_path = p;
+    memo_doc = json_incref(doc);
+}
+
 /* The graph document of the flow at abs (cached). */
 static int graph_doc(const char *abs, json_t **doc, char **err)
 {
@@ -213,11 +237,16 @@ static int graph_doc(const char *abs, json_t **doc, char **err)
         free(dir);
         return MF_ENOMEM;
     }
+    if (memo_path && !strcmp(memo_path, cpath)) {
+        *doc = json_incref(memo_doc);
+        goto out;
+    }
     json_t *cached = json_load_file(cpath, 0, NULL);
     if (cached && json_is_object(cached) &&
         !strcmp(json_string_value(json_object_get(cached, "cache")) ?: "", PY_CACHE_MAGIC) &&
         deps_hold(cached)) {
         *doc = cached;
+        memo_keep(cpath, cached);
         goto out;
     }
     json_decref(cached);
@@ -263,6 +292,8 @@ static int graph_doc(const char *abs, json_t **doc, char **err)
                 mf_write_file_atomic_mode(cpath, s, strlen(s), 0600); /* best effort */
             free(s);
         }
+        if (*doc)
+            memo_keep(cpath, *doc);
     }
     mf_sbuf_free(&out);
     mf_sbuf_free(&etext);

@@ -5,6 +5,7 @@
 #include "codec.h"
 #include "flowload.h"
 #include "host.h"
+#include "loader.h"
 #include "model.h"
 #include "package.h"
 #include "record.h"
@@ -12,6 +13,7 @@
 #include "util.h"
 
 #include <mflow/flow.h>
+#include <mflow/task_server.h>
 
 #include <errno.h>
 #include <setjmp.h>
@@ -1064,29 +1066,20 @@ const char *mf_foreign_error(mf_task *t)
 
 int mf_foreign_set(mf_task *t, const char *name, int type, const void *payload, size_t len)
 {
-    CATCH_FAIL(t, put_value(t, name, (mf_type)type, payload ? payload : "", len));
-}
-
-static void get_any(mf_task *t, const struct mf_task_record *r, const char *name, int *type,
-                    const void **payload, size_t *len, const char *where)
-{
-    const uint8_t *p = NULL;
-    size_t n = 0;
-    value_of(t, r, name, 0, &p, &n, where);
-    *type = (int)mf_record_find(r, name)->type;
-    *payload = p;
-    *len = n;
+    CATCH_FAIL(t, mf_set_value(t, name, (mf_type)type, payload, len));
 }
 
 int mf_foreign_get(mf_task *t, const char *name, int *type, const void **payload, size_t *len)
 {
-    CATCH_FAIL(t, get_any(t, &t->rec, name, type, payload, len, ""));
+    mf_type ty = 0;
+    CATCH_FAIL(t, (*payload = mf_get_value(t, name, &ty, len), *type = (int)ty));
 }
 
 int mf_foreign_input_get(mf_task *t, size_t i, const char *name, int *type,
                          const void **payload, size_t *len)
 {
-    CATCH_FAIL(t, get_any(t, input(t, i), name, type, payload, len, where_input(i)));
+    mf_type ty = 0;
+    CATCH_FAIL(t, (*payload = mf_input_value(t, i, name, &ty, len), *type = (int)ty));
 }
 
 int mf_foreign_merge(mf_task *t, const char *exclude)
@@ -1134,4 +1127,33 @@ int mf_task_run_foreign(int argc, char **argv, mf_foreign_step_fn step, void *ud
     foreign_ud = NULL;
     mf_host_fini();
     return code;
+}
+
+int mf_task_foreign_child_setup(int stdin_fd, int stdout_fd, int stderr_fd, const char *workdir,
+                                const void *cpuset, size_t cpuset_size, int cgroup_procs_fd,
+                                unsigned long long data_limit)
+{
+    struct mf_ts_child_setup cs = {
+        .stdin_fd = stdin_fd, .stdout_fd = stdout_fd, .stderr_fd = stderr_fd,
+        .workdir = workdir, .cpuset = cpuset, .cpuset_size = cpuset_size,
+        .cgroup_procs_fd = cgroup_procs_fd, .data_limit = data_limit,
+    };
+    return mf_ts_child_setup_apply(&cs);
+}
+
+void mf_task_foreign_preload(int argc, char **argv)
+{
+    struct mf_task_args a;
+    char *err = NULL;
+    if (mf_host_init(NULL) != 0 || mf_task_args_parse(argc, argv, &a, &err) != 0) {
+        free(err);
+        return;
+    }
+    struct mf_flow *f = NULL;
+    if (!a.package && mf_flow_open(a.flow_path, &f, &err) == 0)
+        mf_flow_close(f);   /* its graph stays memoized (flowload_py.c) */
+    free(err);
+    if (mf_host_storage())
+        mf_registry_find(mf_host_registry(), MF_PLUGIN_STORAGE, mf_host_storage());
+    mf_host_forget();   /* the plugin stays mapped for the children's own loading */
 }

@@ -57,5 +57,14 @@ int mf_foreign_merge(mf_task *t, const char *exclude);
  * -1 outside a foreach. */
 int mf_foreign_item(mf_task *t, const char **var, uint64_t *index, uint64_t *count);
 const char *mf_foreign_error(mf_task *t);
+/* Load once, before a task server forks its first child, what every task of argv's flow
+ * loads (its graph, the storage plugin); failures are left for the tasks to meet. */
+void mf_task_foreign_preload(int argc, char **argv);
+/* A task server written in another language applies in each child what mflow's own applies
+ * (<mflow/task_server.h>, mf_ts_child_setup_apply): 0, or the enum mf_ts_step that failed
+ * with errno set. */
+int mf_task_foreign_child_setup(int stdin_fd, int stdout_fd, int stderr_fd, const char *workdir,
+                                const void *cpuset, size_t cpuset_size, int cgroup_procs_fd,
+                                unsigned long long data_limit);
 
 #endif

@@ -10,7 +10,7 @@ check_contains "branch: printed" "max x: 2" "$(mflow logs "BranchFlow/$RUN/end")
 
 run_flow "$EX/train.py" --epochs=60; rc=$?
 check_eq "train: exit" 0 "$rc"
-check_eq "train: the best rate" 1.0 "$(mflow get "TrainFlow/$RUN/end" best_lr)"
+check_eq "train: the best rate" 1 "$(mflow get "TrainFlow/$RUN/end" best_lr)"
 check_eq "train: four fits" 4 "$(mflow inspect "TrainFlow/$RUN/fit" --json | grep -c '"task_id"')"
 w=$(mflow get "TrainFlow/$RUN/end" w)
 check_eq "train: w near 3" ok "$(python3 -c "print('ok' if abs($w - 3) < 0.5 else $w)")"
