@@ -116,6 +116,9 @@ class Server:
         except BaseException:
             # each task meets the failure itself, and says so in its own log
             self.cls = None
+        # what was loaded stays as it is: the children's collector does not touch it
+        import gc
+        gc.freeze()
 
     def child(self, argv, envp, workdir, cpuset, data_limit, fds):
         code = 127
