@@ -2,7 +2,7 @@
 """Compares tests/format/reader.py with mflow, and with an expected file.
 
   compare.py mflow ROOT        every artifact the reader finds under datastore ROOT, against
-                               `mflow get --json` (and `--raw` for str and bytes) of the same
+                               `mflow get --json` (and `--raw` for str, bytes, obj, pickle, npy) of the same
                                artifact; mflow is $MFLOW_BIN, run with the caller's
                                environment (MFLOW_HOME must index ROOT)
   compare.py expected ROOT FILE  the reader's dump of ROOT against FILE (one JSON object a line,
@@ -70,7 +70,7 @@ def check_mflow(lines):
             bad += 1
             print(f"MISMATCH {x['path']} {x['name']} ({x['type']}): reader {x['value']!r}, "
                   f"mflow get --json {got!r}")
-        if x["type"] in ("str", "bytes"):
+        if x["type"] in ("str", "bytes", "obj", "pickle", "npy"):
             rc, out, err = mflow("get", x["path"], x["name"], "--raw")
             mine = reader.read_blob(ROOT, x["key"])[8:] if ROOT else None
             if rc != 0 or (mine is not None and out != mine):

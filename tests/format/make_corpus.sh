@@ -2,8 +2,9 @@
 # Makes the conformance corpus, tests/format/corpus/: a datastore written by the mflow given
 # (default build/core/mflow) from flows/everything.c — run 1 succeeds (a foreach whose last
 # item is retried, a join, a branch with a caught failure), run 2 fails at its end, run 3
-# resumes it (every other task cloned) — and flows/latin1.c (text that is not UTF-8 in its
-# graph, a tag and a failure message), and expected.jsonl, the value of every parameter,
+# resumes it (every other task cloned) — flows/latin1.c (text that is not UTF-8 in its
+# graph, a tag and a failure message) and flows/pyvalues.c (the types the Python SDK writes),
+# and expected.jsonl, the value of every parameter,
 # artifact and foreach item as `mflow get --json` prints it (sdk/DATASTORE.md, section 7).
 #
 # The corpus is committed and never regenerated casually: it is old data that every later
@@ -31,6 +32,8 @@ FORMAT_FAIL_END=1 "$MFLOW" run "$FLOW" --label=$'two\nlines \xff' --tag $'tag\xf
 "$MFLOW" resume "$FLOW" >/dev/null 2>&1
 # text that is not UTF-8 in a graph, a run record's tag and a task record's message
 "$MFLOW" run "$SRC/tests/format/flows/latin1.c" --tag $'caf\xe9' >/dev/null 2>&1
+# the types the Python SDK writes (obj, pickle, npy) and a foreach over an obj array
+"$MFLOW" run "$SRC/tests/format/flows/pyvalues.c" >/dev/null 2>&1
 
 DS=$MFLOW_HOME/datastore
 # the reader must agree with mflow before anything is kept

@@ -23,7 +23,10 @@ RECORD_FORMAT = 1      # the "format" of run and task records this reader knows
 VALUE_VERSION = 1      # byte 3 of an encoded value
 BLOB_VERSION = b"1"    # byte 3 of a blob ("MFB1")
 MAX_RATIO = 65536      # a zstd blob's length may not exceed 65536 x (compressed size + 1) - 1
-TYPES = {1: "i64", 2: "f64", 3: "str", 4: "bytes", 5: "i64[]", 6: "f64[]", 7: "str[]"}
+TYPES = {1: "i64", 2: "f64", 3: "str", 4: "bytes", 5: "i64[]", 6: "f64[]", 7: "str[]",
+         9: "obj", 10: "pickle", 11: "npy"}
+NPY_MAGIC = b"\x93NUMPY"
+OBJ_MAX_DEPTH = 500
 KEY_RE = re.compile(r"^[0-9a-f]{64}$")
 NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 TASK_RE = re.compile(r"^([1-9][0-9]*)\.(0|[1-9][0-9]*)\.json$")
@@ -85,9 +88,21 @@ def decode(enc):
     if enc[3] > VALUE_VERSION:
         raise NewerFormat(f"value format version {enc[3]} is newer than version "
                           f"{VALUE_VERSION} that this reader knows")
-    if enc[3] != VALUE_VERSION or enc[5:8] != b"\0\0\0" or enc[4] not in TYPES:
+    if enc[3] != VALUE_VERSION or enc[5:8] != b"\0\0\0":
+        raise FormatError("bad value header")
+    if enc[4] > max(TYPES):
+        raise NewerFormat(f"the value is of a newer type ({enc[4]}) than this reader knows: "
+                          "upgrade")
+    if enc[4] not in TYPES:
         raise FormatError("bad value header")
     t, p = TYPES[enc[4]], enc[8:]
+    if t == "obj":
+        return t, decode_obj(bytes(p))
+    if t == "pickle":
+        return t, bytes(p)
+    if t == "npy":
+        npy_header(p)
+        return t, bytes(p)
     if t in ("i64", "f64"):
         if len(p) != 8:
             raise FormatError("a scalar payload is not 8 bytes")
@@ -116,6 +131,61 @@ def decode(enc):
     if off != len(p):
         raise FormatError("bytes left over after the last str[] element")
     return t, out
+
+
+def _no_constant(name):
+    raise FormatError(f"an obj holds {name}, which JSON (RFC 8259) does not have")
+
+
+def _depth_and_text(v, depth=1):
+    """Nesting at most OBJ_MAX_DEPTH, and every string well-formed (no lone surrogate)."""
+    if isinstance(v, (list, dict)):
+        if depth > OBJ_MAX_DEPTH:
+            raise FormatError(f"an obj nests deeper than {OBJ_MAX_DEPTH}")
+        for k, x in (v.items() if isinstance(v, dict) else enumerate(v)):
+            _depth_and_text(k, depth) if isinstance(k, str) else None
+            _depth_and_text(x, depth + 1)
+    elif isinstance(v, str):
+        try:
+            v.encode("utf-8")
+        except UnicodeEncodeError:
+            raise FormatError("an obj holds a \\u escape of a lone surrogate")
+
+
+def decode_obj(p):
+    """An obj's JSON text as the JSON value it is (tags left as they are stored)."""
+    try:
+        text = p.decode("utf-8")
+    except UnicodeDecodeError:
+        raise FormatError("an obj's text is not UTF-8")
+    try:
+        v = json.loads(text, parse_constant=_no_constant)
+    except (ValueError, RecursionError) as e:
+        raise FormatError(f"an obj's text is not JSON: {e}")
+    _depth_and_text(v)
+    return v
+
+
+def npy_header(p):
+    """The header dict of an .npy payload (numpy's format: magic, version, header length)."""
+    if len(p) < 10 or p[:6] != NPY_MAGIC or p[6] not in (1, 2, 3):
+        raise FormatError("an npy value does not start with numpy's magic and version")
+    if p[6] == 1:
+        (hl,), off = struct.unpack_from("<H", p, 8), 10
+    else:
+        if len(p) < 12:
+            raise FormatError("an npy header is cut short")
+        (hl,), off = struct.unpack_from("<I", p, 8), 12
+    if hl > len(p) - off:
+        raise FormatError("an npy header runs past the payload")
+    import ast
+    try:
+        h = ast.literal_eval(bytes(p[off:off + hl]).decode("latin-1"))
+    except (ValueError, SyntaxError) as e:
+        raise FormatError(f"an npy header is not a Python dict literal: {e}")
+    if not isinstance(h, dict) or "descr" not in h or not isinstance(h.get("shape"), tuple):
+        raise FormatError("an npy header lacks descr or shape")
+    return h
 
 
 def read_artifact(root, ref):
@@ -159,6 +229,15 @@ def to_json(t, v):
         return json_text(v)
     if t == "bytes":
         return {"type": "bytes", "hex": v.hex()}
+    if t == "obj":
+        return v
+    if t == "pickle":
+        return {"type": "pickle", "size": len(v), "hex": v.hex()}
+    if t == "npy":
+        h = npy_header(v)
+        dtype = h["descr"] if isinstance(h["descr"], str) else "structured"
+        return {"type": "npy", "dtype": dtype, "shape": list(h["shape"]), "size": len(v),
+                "hex": v.hex()}
     return [json_text(x) for x in v]
 
 
@@ -243,9 +322,10 @@ def foreach_item(root, flow, run, rec, graph):
     var = next(s["foreach"] for s in graph["steps"] if s["name"] == f["step"])
     parent = task_record(root, flow, run, f["step"], f["task"])
     t, v = read_artifact(root, parent["artifacts"][var])
-    if not t.endswith("[]") or f["index"] >= len(v) or f["count"] != len(v):
+    is_list = t.endswith("[]") or (t == "obj" and isinstance(v, list))
+    if not is_list or f["index"] >= len(v) or f["count"] != len(v):
         raise FormatError(f"foreach frame {f} does not fit the list '{var}'")
-    return t[:-2], v[f["index"]]
+    return (t[:-2] if t != "obj" else t), v[f["index"]]
 
 
 def dump(root):
@@ -295,8 +375,10 @@ def main(argv):
             flow, run, step, task = spec.split("/")
             rec = task_record(root, flow, int(run), step, int(task))
             t, v = read_artifact(root, rec["artifacts"][name])
-            if mode == "--raw" and t in ("str", "bytes"):
+            if mode == "--raw" and t in ("str", "bytes", "pickle", "npy"):
                 sys.stdout.buffer.write(v)
+            elif mode == "--raw" and t == "obj":
+                sys.stdout.buffer.write(read_blob(root, rec["artifacts"][name]["key"])[8:])
             else:
                 print(json.dumps(to_json(t, v), ensure_ascii=False))
             return 0

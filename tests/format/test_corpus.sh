@@ -22,7 +22,7 @@ check_contains "the corpus records validate" ", 0 errors; self-test on ['graph',
 mkdir -p "$MFLOW_HOME"
 cp -r "$CORPUS/datastore" "$MFLOW_HOME/datastore"
 run_ok "reindex the corpus" mflow reindex
-check_contains "reindex finds the four runs" "reindexed 4 runs" "$OUT"
+check_contains "reindex finds the five runs" "reindexed 5 runs" "$OUT"
 OUT=$("$PY" "$FMT/compare.py" mflow-expected "$CORPUS/expected.jsonl" "$CORPUS/datastore" 2>&1)
 check_contains "mflow get --json reads the corpus as expected, get --raw as the reader" " 0 mismatched" "$OUT"
 run_ok "inspect a retried task of the corpus" mflow --namespace= inspect FormatFlow/1/fan/4

@@ -7,8 +7,8 @@
 # - JSON output never drops or refuses a value: NaN and infinities as "NaN", "Infinity",
 #   "-Infinity", text that is not UTF-8 as {"type": "str", "hex": ...};
 # - the rules a reader must apply: a record whose type disagrees with its value, the exact
-#   zstd expansion limit, and records, values and blobs of a newer format, which mflow and the
-#   reader refuse by name.
+#   zstd expansion limit, and records, values and blobs of a newer format (and values of a newer
+#   type), which mflow and the reader refuse by name.
 . "$(dirname "$0")/lib.sh"
 FLOW=$FMT/flows/everything.c
 DS=$MFLOW_HOME/datastore
@@ -44,6 +44,10 @@ check_contains "show --json writes the help text as hex" '"hex": "4c6174696e2d31
 check_contains "show --json writes the env entry as hex" '"hex": "4752454554494e473d636166e9"' "$OUT"
 check_eq "the parameter's value" '{"type": "str", "hex": "636166e9"}' "$(mflow get "Latin1Flow/$RUN/end" who --json)"
 
+# the types the Python SDK writes, and a foreach over an obj array
+run_flow "$FMT/flows/pyvalues.c" || fail "FormatPyFlow: $OUT"
+PR=$RUN
+
 # plugins --json: a plugin path that is not UTF-8 (a Latin-1 directory) is kept as hex
 PD=$WORK/$'pl\xe9'
 mkdir -p "$PD"
@@ -68,6 +72,12 @@ py_dump() { "$PY" -c "import json,sys; L=[json.loads(l) for l in open(sys.argv[1
 check_eq "foreach items found from stack, graph and the parent's list" \
   '["alpha", {"hex": "62ff", "type": "str"}, "gamma"]' \
   "$(py_dump "json.dumps([x['item'] for x in L if 'item' in x and x['path'].startswith('FormatFlow/$R1/')])")"
+check_eq "foreach items of an obj array, tags as stored" \
+  '[{"$tuple": [1, "a"]}, [1, [2, 3]], null, "caf\u00e9", {"$bytes": "AP8="}]' \
+  "$(py_dump "json.dumps([x['item'] for x in L if 'item' in x and x['path'].startswith('FormatPyFlow/$PR/')])")"
+check_eq "obj, pickle and npy as the reader gives them" \
+  '-123456789012345678901234567890 pickle 24 npy <f8 [2, 2] 160' \
+  "$(py_dump "' '.join(str(v) for x in L if x['path'] == 'FormatPyFlow/$PR/start/1' for n, v in [('o_big', x['value']), ('p_set', x['value'].get('type') if isinstance(x['value'], dict) else 0), ('p_set', x['value'].get('size') if isinstance(x['value'], dict) else 0), ('a_f8', x['value'].get('type') if isinstance(x['value'], dict) else 0), ('a_f8', x['value'].get('dtype') if isinstance(x['value'], dict) else 0), ('a_f8', x['value'].get('shape') if isinstance(x['value'], dict) else 0), ('a_f8', x['value'].get('size') if isinstance(x['value'], dict) else 0)] if x['name'] == n)")"
 check_eq "a cloned task reads the origin's values" "True" \
   "$(py_dump "[x['value'] for x in L if x['path']=='FormatFlow/$R3/gather/5' and x['name']=='index_sum'] == [3]")"
 ORIGIN=$("$PY" -c "import json,sys; print(json.load(open(sys.argv[1])).get('origin'))" "$DS/runs/FormatFlow/$R3/gather/5.0.json")
@@ -176,6 +186,22 @@ PY
 run_fails "get: a value of a newer format is named" 1 "its value has format version 2, newer than the version 1 this mflow reads" mflow get "$E" i_neg
 run_fails "the reader names it" 1 "value format version 2 is newer" "$PY" "$FMT/reader.py" get "$DS" "$E" i_neg
 restore
+# a value of a type this mflow does not know (12): a newer type, not damage
+TYPEKEY=$("$PY" - "$DS" "$REC" <<'PY'
+import hashlib, json, os, struct, sys
+ds, rec = sys.argv[1], sys.argv[2]
+enc = b"MFV\x01\x0c\0\0\0" + b"future"
+key = hashlib.sha256(enc).hexdigest()
+os.makedirs(f"{ds}/blobs/{key[:2]}", exist_ok=True)
+open(f"{ds}/blobs/{key[:2]}/{key}", "wb").write(b"MFB1\0\0\0\0" + struct.pack("<Q", len(enc)) + enc)
+r = json.load(open(rec)); r["artifacts"]["i_neg"]["key"] = key; r["artifacts"]["i_neg"]["size"] = len(enc)
+json.dump(r, open(rec, "w"))
+print(key)
+PY
+)
+run_fails "get: a value of a newer type is named" 1 "its value is of a newer type (12) than this mflow knows: upgrade mflow to read it" mflow get "$E" i_neg
+run_fails "the reader names it" 1 "the value is of a newer type (12) than this reader knows: upgrade" "$PY" "$FMT/reader.py" get "$DS" "$E" i_neg
+restore
 # a step that reads a value of a newer format fails naming it: resume run 2 at end, whose
 # input (meet, cloned with its artifact map) now points "sides" at that value
 M9=$DS/runs/FormatFlow/$R2/meet/9.0.json
@@ -184,6 +210,10 @@ cp "$M9" "$WORK/m9"
 OUT=$(mflow resume "$FLOW" --origin-run-id "$R2" 2>&1)
 check_eq "resume: end fails" 1 $?
 check_contains "end names the newer value" "artifact 'sides' (blob $NEWKEY) has value format version 2, newer than the version 1 this mflow reads" "$OUT"
+"$PY" -c "import json,sys; r=json.load(open(sys.argv[1])); r['artifacts']['sides']['key']=sys.argv[2]; json.dump(r, open(sys.argv[1],'w'))" "$M9" "$TYPEKEY"
+OUT=$(mflow resume "$FLOW" --origin-run-id "$R2" 2>&1)
+check_eq "resume: end fails on a newer type" 1 $?
+check_contains "end names the newer type" "artifact 'sides' (blob $TYPEKEY) is of a newer type (12) than this mflow knows: upgrade mflow to read it" "$OUT"
 cp "$WORK/m9" "$M9"
 
 # the zstd expansion limit, exactly: length < 65536 x (compressed bytes + 1)

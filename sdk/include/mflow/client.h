@@ -121,7 +121,7 @@ const char *mf_client_strerror(int rc);
 const char *mf_client_namespace(const mf_client *c);
 /* "pending", "running", "succeeded", "failed", "cancelled"; "unknown" otherwise. */
 const char *mf_client_status_name(int status);
-/* "i64", "f64", "str", "bytes", "i64[]", "f64[]", "str[]"; "?" otherwise. */
+/* "i64", "f64", "str", "bytes", "i64[]", "f64[]", "str[]", "obj", "pickle", "npy"; "?" otherwise. */
 const char *mf_client_type_name(mf_type type);
 
 /* ---- flows ------------------------------------------------------------------------------ */
