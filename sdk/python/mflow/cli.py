@@ -18,7 +18,7 @@ def mflow_bin():
         return b
     try:
         from . import _config
-        b = getattr(_config, "MFLOW_BIN", None)
+        b = getattr(_config, "MFLOW", None)
         if b and os.access(b, os.X_OK):
             return b
     except ImportError:

@@ -2,8 +2,10 @@
 (names starting with '_' stay private to the step); parameters read as attributes."""
 import sys
 
+from .exceptions import MflowException
 
-class MflowError(Exception):
+
+class MflowError(MflowException):
     """A failure the task reported (a missing artifact, a value that cannot be stored...)."""
 
 

@@ -21,11 +21,9 @@ def libmflow():
     global _lib
     if _lib is not None:
         return _lib
-    path = os.environ.get("MFLOW_LIBMFLOW")
-    if not path:
-        raise MflowError("MFLOW_LIBMFLOW is not set: a Python task is started by "
-                         "`mflow task`, which sets it")
-    lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
+    from ._lib import load
+    # `mflow task` set MFLOW_LIBMFLOW to its own libmflow, which _lib loads first
+    lib = load()
     P, S, I = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
     SZ, U64 = ctypes.c_size_t, ctypes.c_uint64
     sig = {
