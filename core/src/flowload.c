@@ -21,35 +21,6 @@
 
 extern char **environ;
 
-static int under_build_root(const char *path)
-{
-    size_t blen = strlen(MF_BUILD_ROOT);
-    return path && strlen(path) > blen && !strncmp(path, MF_BUILD_ROOT, blen) && path[blen] == '/';
-}
-
-int mf_running_from_build_tree(void)
-{
-    static int cached = -1;
-    if (cached < 0) {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        if (n > 0)
-            exe[n] = '\0';
-        cached = n > 0 && under_build_root(exe);
-        /* A program that loaded the build tree's libmflow.so (the Python SDK's python3). */
-        Dl_info info;
-        if (!cached && dladdr((void *)mf_running_from_build_tree, &info) && info.dli_fname)
-            cached = under_build_root(info.dli_fname);
-    }
-    return cached;
-}
-
-int mf_flow_is_py(const char *path)
-{
-    size_t n = path ? strlen(path) : 0;
-    return n > 3 && !strcmp(path + n - 3, ".py");
-}
-
 const char *mf_sdk_include_dir(void)
 {
     return mf_running_from_build_tree() ? MF_SOURCE_ROOT "/sdk/include" : MF_INCLUDEDIR;

@@ -67,7 +67,5 @@ int mf_flow_is_py(const char *path);
 
 /* The include directory with mflow/flow.h (build tree or installed). */
 const char *mf_sdk_include_dir(void);
-/* 1 when this process runs from the build tree. */
-int mf_running_from_build_tree(void);
 
 #endif

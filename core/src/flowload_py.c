@@ -2,13 +2,13 @@
  * reads the class, and the source of each step's self.next, before anything runs), cached by
  * the bytes of the flow and of every file the SDK says the graph depends on; it becomes an
  * mf_flow_def like a C flow's, which the same validator checks. The steps' fn is
- * mf_task_foreign_step: only a task whose Python side registered itself runs a step. */
+ * a placeholder: the task runs a Python step through mf_task_foreign_step (task.c), which
+ * calls back into the Python runtime that started it. */
 #include "flowload.h"
 
 #include "blob.h"
 #include "host.h"
 #include "mflow-build.h"
-#include "task.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -27,12 +27,24 @@ extern char **environ;
 
 #define PY_CACHE_MAGIC "mflow-py-graph 1"
 
+/* Never called (task.c runs a Python flow's steps itself); a table entry needs an fn. */
+static void python_step(mf_task *t)
+{
+    (void)t;
+}
+
 struct py_flow {
     json_t *doc;          /* the graph document; the tables' strings point into it */
     void **owned;         /* next lists, env and settings arrays */
     size_t nowned, capowned;
     int class_line;
 };
+
+int mf_flow_is_py(const char *path)
+{
+    size_t n = path ? strlen(path) : 0;
+    return n > 3 && !strcmp(path + n - 3, ".py");
+}
 
 const char *mf_python_exe(void)
 {
@@ -379,7 +391,7 @@ int mf_flow_py_load(struct mf_flow *f, const char *abs, char **err)
         json_t *s = json_array_get(steps, i);
         mf_step_def *sd = &st[i];
         sd->name = jstr(s, "name");
-        sd->fn = mf_task_foreign_step;
+        sd->fn = python_step;
         json_t *next = json_object_get(s, "next");
         if (json_array_size(next)) {
             struct mf_sbuf b = {0};

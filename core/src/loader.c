@@ -7,9 +7,8 @@
  * creating an instance is the caller's business. */
 #include "loader.h"
 
-#include "flowload.h"
-
 #include "mflow-build.h"
+#include "util.h"
 
 #include <ltdl.h>
 

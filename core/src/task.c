@@ -832,7 +832,10 @@ int mf_task_execute(const struct mf_task_args *a)
         switch (sigsetjmp(t->fail_jmp, 1)) {
         case 0:
             t->in_step = 1;
-            t->gs->def->fn(t);
+            if (t->flow->py)
+                mf_task_foreign_step(t);   /* the Python runtime's, not the table's fn */
+            else
+                t->gs->def->fn(t);
             check_foreach(t);
             break;
         case 2:
