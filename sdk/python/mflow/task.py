@@ -89,8 +89,13 @@ class Task:
 
     @staticmethod
     def _value(ty, p, n):
-        data = ctypes.string_at(p.value, n.value) if n.value else b""
-        return codec.decode(ty.value, data)
+        # decoded straight from the blob libmflow holds (until the step returns): the value
+        # is not copied into Python bytes first
+        data = memoryview((ctypes.c_char * n.value).from_address(p.value)) if n.value else b""
+        value = codec.decode(ty.value, data)
+        if isinstance(value, memoryview):
+            value = value.tobytes()   # never a view of memory the task frees
+        return value
 
     def get(self, name):
         ty, p, n = ctypes.c_int(), ctypes.c_void_p(), ctypes.c_size_t()
@@ -101,7 +106,8 @@ class Task:
 
     def set(self, name, value):
         ty, payload = codec.encode(value)
-        payload = bytes(payload)
+        if not isinstance(payload, bytes):
+            payload = bytes(payload)
         if self.lib.mf_foreign_set(self.t, _b(name), ty, payload, len(payload)):
             raise self._error()
 
