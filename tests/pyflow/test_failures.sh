@@ -55,4 +55,15 @@ check_eq "resume: exit" 0 "$rc"
 check_contains "resume: from the failed step" "resuming ResumeFlow/$origin from step 'process'" "$OUT"
 check_eq "resume: result" 45 "$(mflow get "ResumeFlow/$r2/end" total)"
 check_eq "resume: start was cloned, not run" "$origin" "$(mflow get "ResumeFlow/$r2/end" loaded_in)"
+# a failure of the core during a step is an exception the step may catch and go on
+run_flow "$PYFLOWS/core_errors.py"; rc=$?
+check_eq "core error caught: exit" 0 "$rc"
+check_contains "core error caught: the core's message" "artifact name 'bad name' is not valid" \
+  "$(mflow get "CoreErrorFlow/$RUN/join" caught)"
+check_contains "merge conflict caught" "cannot merge artifact 'x': inputs disagree on its value" \
+  "$(mflow get "CoreErrorFlow/$RUN/join" merge_error)"
+check_eq "the step went on after both" 3 "$(mflow get "CoreErrorFlow/$RUN/end" x)"
+run_flow "$PYFLOWS/core_errors.py" --mode=uncaught; rc=$?
+check_eq "core error uncaught: exit" 1 "$rc"
+check_contains "core error uncaught: the failure" "failed: MflowError: step 'join': cannot merge artifact 'x'" "$OUT"
 finish
