@@ -6,6 +6,11 @@ if ! command -v "${MFLOW_PYTHON:-python3}" >/dev/null 2>&1; then
   echo "SKIP: ${MFLOW_PYTHON:-python3} is not installed (the Python SDK needs it)"
   exit 77
 fi
+if [ -n "${MFLOW_TEST_SANITIZE:-}" ]; then
+  # python3 would load a sanitized libmflow.so without the sanitizer's runtime first
+  echo "SKIP: a $MFLOW_TEST_SANITIZE build: python3 cannot load its libmflow.so"
+  exit 77
+fi
 . "${MFLOW_TEST_SOURCE_ROOT:?}/tests/e2e/lib.sh"
 PYFLOWS=$SRC/tests/pyflow/flows
 export PYTHONPATH=$SRC/sdk/python
