@@ -35,7 +35,7 @@ for pair in an_int:i64 a_float:f64 a_str:str a_bytes:bytes ints:i64[] floats:f64
   check_eq "$name is stored as $ty" "$ty" "$(art_type "$name")"
 done
 if [ "$np" = true ]; then
-  check_contains "numpy array (npy)" "float32" "$(mflow get "$T" arr)"
+  check_contains "numpy array (npy)" "<numpy array <f4 (2, 3)" "$(mflow get "$T" arr)"
   check_eq "numpy array is npy" npy "$(art_type arr)"
 fi
 
