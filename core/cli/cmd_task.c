@@ -1,67 +1,71 @@
 /* mflow task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I]
- *            [--package ADDRESS] [--timeout-s S] */
+ *            [--package ADDRESS] [--timeout-s S]
+ * A flow written in Python runs in python3 (`python3 -m mflow task ...`, the same arguments),
+ * which calls back into libmflow for everything but the step's body (task.h). */
 #include "cli.h"
 
+#include "flowload.h"
+#include "host.h"
 #include "task.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char usage[] =
     "task FLOW STEP --run-id R --task-id T [--attempt A] [--input-paths P] [--split-index I]\n"
     "            [--package ADDRESS] [--timeout-s S]";
 
+/* Replace this process with the Python runtime of the task; returns only on failure. The
+ * settings this command resolved travel as the MFLOW_* variables they would be read from. */
+static int exec_python(int argc, char **argv)
+{
+    const char *py = mf_python_exe();
+    char **pargv = calloc((size_t)argc + 4, sizeof *pargv);
+    if (!pargv || setenv("MFLOW_HOME", mf_host_home(), 1) ||
+        setenv("MFLOW_DATASTORE_ROOT", mf_host_datastore_root(), 1) ||
+        (mf_host_storage() && setenv("MFLOW_STORAGE", mf_host_storage(), 1)) ||
+        setenv("MFLOW_LIBMFLOW", mf_libmflow_path(), 1) || mf_python_env()) {
+        cli_error("task: out of memory");
+        free(pargv);
+        return 1;
+    }
+    int n = 0;
+    pargv[n++] = (char *)py;
+    pargv[n++] = "-m";
+    pargv[n++] = "mflow";
+    for (int i = 0; i < argc; i++)
+        pargv[n++] = argv[i];
+    pargv[n] = NULL;
+    fflush(NULL);
+    execvp(py, pargv);
+    int e = errno;
+    cli_error("task: cannot run %s for the Python flow %s: %s (install python3 or set "
+              "MFLOW_PYTHON)",
+              py, argc > 1 ? argv[1] : "?", strerror(e));
+    free(pargv);
+    return 1;
+}
+
 int cmd_task(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
         return 0;
-    struct mf_task_args a = {.split_index = -1, .run_id = -1, .task_id = -1};
-    int pos = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        long long n;
-        int r;
-        if ((r = cli_int_opt(argc, argv, &i, "--run-id", 0, INT64_MAX, &n)) > 0) {
-            a.run_id = n;
-        } else if (!r && (r = cli_int_opt(argc, argv, &i, "--task-id", 0, INT64_MAX, &n)) > 0) {
-            a.task_id = n;
-        } else if (!r && (r = cli_int_opt(argc, argv, &i, "--attempt", 0, UINT32_MAX, &n)) > 0) {
-            a.attempt = (uint32_t)n;
-        } else if (!r &&
-                   (r = cli_int_opt(argc, argv, &i, "--split-index", -1, INT64_MAX, &n)) > 0) {
-            a.split_index = n;
-        } else if (!r && (r = cli_int_opt(argc, argv, &i, "--timeout-s", 0, UINT32_MAX, &n)) > 0) {
-            a.timeout_s = (uint32_t)n;
-        } else if (!r) {
-            /* may be empty: a task with no inputs */
-            r = cli_match_opt(argc, argv, &i, "--input-paths", &a.input_paths);
-            if (r < 0)
-                cli_error("--input-paths needs a value");
-            else if (!r)
-                r = cli_str_opt(argc, argv, &i, "--package", &a.package);
-        }
-        if (r < 0)
-            return 2;
-        if (r > 0)
-            continue;
-        if (o[0] == '-' && o[1] == '-') {
-            cli_error("task: unknown option %s", o);
-            return 2;
-        } else if (pos == 0) {
-            a.flow_path = o;
-            pos++;
-        } else if (pos == 1) {
-            a.step = o;
-            pos++;
-        } else {
-            cli_error("task: unexpected argument '%s'", o);
-            return 2;
-        }
+    struct mf_task_args a;
+    char *err = NULL;
+    int code = mf_task_args_parse(argc, argv, &a, &err);
+    if (code) {
+        if (err)
+            cli_error("%s", err);
+        else
+            cli_error("usage: mflow %s", usage);
+        free(err);
+        return code;
     }
-    if (!a.flow_path || !a.step || a.run_id < 0 || a.task_id < 0) {
-        cli_error("usage: mflow %s", usage);
-        return 2;
-    }
+    if (mf_flow_is_py(a.flow_path))
+        return exec_python(argc, argv);
     return mf_task_execute(&a);
 }

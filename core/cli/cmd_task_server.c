@@ -18,6 +18,7 @@
  * request socket. */
 #include "cli.h"
 
+#include "flowload.h"
 #include "host.h"
 #include "util.h"
 
@@ -228,6 +229,76 @@ static int flush_events(void)
     return 0;
 }
 
+/* Whether the next request runs a task of a flow written in Python: its message is peeked
+ * (left queued, with its fds, for whoever reads it next). */
+static int next_is_py(char *buf)
+{
+    union {
+        char b[CMSG_SPACE(MF_TS_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {buf, MF_TS_MAX_MSG};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                       .msg_controllen = sizeof ctl.b};
+    ssize_t n;
+    do
+        n = recvmsg(REQ_FD, &m, MSG_PEEK | MSG_CMSG_CLOEXEC);
+    while (n < 0 && errno == EINTR);
+    /* a peek installs the fds too: these copies are ours to close */
+    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < k; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            close(fd);
+        }
+    }
+    struct mf_ts_request h;
+    if (n < (ssize_t)sizeof h)
+        return 0;
+    memcpy(&h, buf, sizeof h);
+    if (h.magic != MF_TS_MAGIC || h.cpuset_size > (size_t)n - sizeof h)
+        return 0;
+    char *p = buf + sizeof h + h.cpuset_size, *end = buf + n;
+    char **argv = NULL;
+    if (h.argc < 1 || h.argc > 64 || take_strings(&p, end, h.argc, &argv) != 0) {
+        free(argv);
+        return 0;
+    }
+    int py = 0;
+    for (uint32_t i = 1; i + 1 < h.argc; i++)
+        if (!strcmp(argv[i], "task")) {
+            py = mf_flow_is_py(argv[i + 1]);
+            break;
+        }
+    free(argv);
+    return py;
+}
+
+/* Become the Python SDK's task server (`python3 -m mflow __task-server`, on the same sockets,
+ * the hello already sent): it imports the flow once and forks every task from there. Returns
+ * only when that cannot start; this server then goes on, each task exec'ing python3. */
+static void become_python(void)
+{
+    if (mf_python_env() != 0)
+        return;
+    const char *py = mf_python_exe();
+    char *argv[] = {(char *)py, "-m", "mflow", "__task-server", NULL};
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execvp(py, argv);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, NULL);
+    dprintf(2, "mflow: task server: cannot run %s for the Python flow's tasks (%s); each task "
+               "starts its own\n",
+            py, strerror(errno));
+}
+
 static void reply(int32_t pid, int32_t err)
 {
     struct mf_ts_reply rep = {.pid = pid, .err = err};
@@ -272,6 +343,13 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
             break;
         if (!p[0].revents)
             continue;
+        /* The first task of a flow written in Python: Python's own server serves them all
+         * (MFLOW_PY_TASK_SERVER=0 keeps this one, each task exec'ing python3). */
+        const char *pyts = getenv("MFLOW_PY_TASK_SERVER");
+        if (!preloaded && !(pyts && !strcmp(pyts, "0")) && next_is_py(buf)) {
+            preloaded = 1;
+            become_python();
+        }
         struct request r;
         int got = receive(buf, &r);
         if (got == 0)

@@ -5,6 +5,7 @@
 
 #include "flowload.h"
 #include "mflow-build.h"
+#include "util.h"
 
 #include <dlfcn.h>
 #include <stddef.h>

@@ -21,18 +21,6 @@
 
 extern char **environ;
 
-int mf_running_from_build_tree(void)
-{
-    static int cached = -1;
-    if (cached < 0) {
-        char exe[PATH_MAX];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        size_t blen = strlen(MF_BUILD_ROOT);
-        cached = n > 0 && (size_t)n > blen && !strncmp(exe, MF_BUILD_ROOT, blen) && exe[blen] == '/';
-    }
-    return cached;
-}
-
 const char *mf_sdk_include_dir(void)
 {
     return mf_running_from_build_tree() ? MF_SOURCE_ROOT "/sdk/include" : MF_INCLUDEDIR;
@@ -1011,20 +999,41 @@ int mf_flow_open(const char *path, struct mf_flow **out, char **err)
         strcpy(abs, kept.abs);
     } else if (!realpath(path, abs)) {
         int e = errno;
-        *err = mf_strf("flow %s: %s (give the path of a .c or .so flow file)", path, strerror(e));
+        *err = mf_strf("flow %s: %s (give the path of a .c, .py or .so flow file)", path,
+                       strerror(e));
         return e;
     }
     struct mf_flow *f = calloc(1, sizeof *f);
     if (!f)
         return MF_ENOMEM;
     int rc = 0;
-    if (has_suffix(abs, ".so")) {
+    if (has_suffix(abs, ".py")) {
+        f->src_path = strdup(abs);
+        f->so_path = strdup(abs);
+        rc = !f->src_path || !f->so_path ? MF_ENOMEM : mf_flow_py_load(f, abs, err);
+        if (!rc)
+            f->def = &f->own_def;
+        if (!rc) {
+            rc = mf_graph_build(f->def, &f->graph, err);
+            char *located = rc && *err ? mf_flow_py_locate(f, path, *err) : NULL;
+            if (located) {
+                free(*err);
+                *err = located;
+            }
+        }
+        if (rc) {
+            mf_flow_close(f);
+            return rc;
+        }
+        *out = f;
+        return 0;
+    } else if (has_suffix(abs, ".so")) {
         f->so_path = strdup(abs);
     } else if (has_suffix(abs, ".c")) {
         f->src_path = strdup(abs);
         rc = compile_flow(abs, &f->so_path, err);
     } else {
-        *err = mf_strf("flow %s: not a .c or .so file", path);
+        *err = mf_strf("flow %s: not a .c, .py or .so file", path);
         rc = MF_EINVAL;
     }
     const char *shown = f->src_path ? f->src_path : f->so_path;
@@ -1075,6 +1084,7 @@ void mf_flow_close(struct mf_flow *f)
         return;
     mf_graph_destroy(f->graph);
     mf_flow_def_free(&f->own_def);
+    mf_flow_py_free(f);
     if (f->dl && !f->dl_kept)
         dlclose(f->dl);
     free(f->src_path);

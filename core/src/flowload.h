@@ -14,8 +14,9 @@ struct mf_flow {
     mf_flow_def own_def;         /* the flow's tables copied at this mflow's entry sizes */
     mf_graph *graph;
     char *src_path;              /* absolute path of the .c, or NULL */
-    char *so_path;               /* absolute path of the loaded .so */
+    char *so_path;               /* absolute path of the loaded .so; a .py flow's own path */
     int dl_kept;                 /* dl is mf_flow_preload's: never closed here */
+    struct py_flow *py;          /* a flow written in Python (flowload_py.c), or NULL */
 };
 
 /* Open the flow at path. On failure returns non-zero and *err (malloc'd) names the file and
@@ -49,9 +50,30 @@ int mf_flow_def_read(const mf_flow_def *raw, const char *what, mf_flow_def *out,
 /* Free the tables of a definition from mf_flow_def_read (not d itself); NULL is a no-op. */
 void mf_flow_def_free(mf_flow_def *d);
 
+/* ---- flows written in Python (flowload_py.c) ----------------------------------------------
+ * A .py flow's graph is what `$MFLOW_PYTHON -m mflow graph FILE` prints (python3 by default,
+ * with the SDK's directory first on PYTHONPATH), cached under $MFLOW_HOME/cache/flows by the
+ * flow's bytes and checked against the bytes of every file the SDK listed as read. */
+/* Read the graph of the Python flow at abs into f->own_def (its steps run through
+ * mf_task_foreign_step). 0, or a code with *err (malloc'd, may be NULL for MF_ENOMEM). */
+int mf_flow_py_load(struct mf_flow *f, const char *abs, char **err);
+void mf_flow_py_free(struct mf_flow *f);
+/* msg prefixed with "SHOWN:LINE: ", the line of the first step or parameter msg names
+ * (malloc'd, NULL on out of memory). */
+char *mf_flow_py_locate(const struct mf_flow *f, const char *shown, const char *msg);
+/* $MFLOW_PYTHON or python3; the directory of the mflow Python package (build tree or
+ * installed); put it first on PYTHONPATH in this process's environment, and MFLOW_LIBMFLOW
+ * (0 or errno). */
+const char *mf_python_exe(void);
+const char *mf_python_dir(void);
+int mf_python_env(void);
+/* The libmflow.so of this mflow (build tree or installed): what the Python side loads. The
+ * environment mf_python_env makes names it as MFLOW_LIBMFLOW, unless already set. */
+const char *mf_libmflow_path(void);
+/* 1 when the flow file's name ends in .py. */
+int mf_flow_is_py(const char *path);
+
 /* The include directory with mflow/flow.h (build tree or installed). */
 const char *mf_sdk_include_dir(void);
-/* 1 when this process runs from the build tree. */
-int mf_running_from_build_tree(void);
 
 #endif

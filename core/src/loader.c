@@ -8,6 +8,7 @@
 #include "loader.h"
 
 #include "mflow-build.h"
+#include "util.h"
 
 #include <ltdl.h>
 
@@ -273,14 +274,15 @@ static int running_from_build_tree(void)
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
     if (n <= 0)
-        return 0;
+        return mf_running_from_build_tree();
     exe[n] = '\0';
     char *root = realpath(MF_BUILD_ROOT, NULL);
     const char *cmp = root ? root : MF_BUILD_ROOT;
     size_t len = strlen(cmp);
     int inside = !strncmp(exe, cmp, len) && exe[len] == '/';
     free(root);
-    return inside;
+    /* or a program that loaded the build tree's libmflow.so (the Python SDK's python3) */
+    return inside || mf_running_from_build_tree();
 }
 
 int mf_registry_add_default_dirs(mf_registry *r)

@@ -572,6 +572,13 @@ int mf_package_build(struct mf_flow *flow, struct mf_store *st, char **addr, cha
         *err = mf_strf("package: no flow loaded");
         return MF_EINVAL;
     }
+    if (flow->py) {
+        *err = mf_strf("flow %s (%s) is written in Python: code packages, which remote compute "
+                       "(container, k8s, slurm) needs, do not carry Python flows yet; run it "
+                       "with local compute",
+                       flow->def && flow->def->name ? flow->def->name : "?", flow->src_path);
+        return MF_ENOTSUP;
+    }
     const char *anchor = flow->src_path ? flow->src_path : flow->so_path;
     struct plist pl;
     memset(&pl, 0, sizeof pl);

@@ -4,6 +4,8 @@
 #include "blob.h"
 #include "codec.h"
 #include "flowload.h"
+#include "host.h"
+#include "loader.h"
 #include "model.h"
 #include "package.h"
 #include "record.h"
@@ -11,6 +13,7 @@
 #include "util.h"
 
 #include <mflow/flow.h>
+#include <mflow/task_server.h>
 
 #include <errno.h>
 #include <setjmp.h>
@@ -46,6 +49,8 @@ struct mf_task {
     char *fail_msg;
     void *pending;           /* an encoded value being stored: freed if the store fails */
     int readonly;            /* a view for endpoints: setters fail */
+    char *foreign_err;       /* the failure a foreign call caught (mf_foreign_error) */
+    char *foreign_msg;       /* why a foreign step failed (mf_task_foreign_fail) */
 };
 
 static struct mf_task *volatile current;
@@ -834,7 +839,10 @@ int mf_task_execute(const struct mf_task_args *a)
         switch (sigsetjmp(t->fail_jmp, 1)) {
         case 0:
             t->in_step = 1;
-            t->gs->def->fn(t);
+            if (t->flow->py)
+                mf_task_foreign_step(t);   /* the Python runtime's, not the table's fn */
+            else
+                t->gs->def->fn(t);
             check_foreach(t);
             break;
         case 2:
@@ -881,6 +889,8 @@ int mf_task_execute(const struct mf_task_args *a)
     deadline_disarm();
     mf_record_free_inputs(t->in, t->n_in);
     mf_task_record_free(&t->rec);
+    free(t->foreign_err);
+    free(t->foreign_msg);
     if (store_ok)
         mf_store_close(&st);
     mf_flow_close(t->flow);
@@ -937,4 +947,275 @@ int mf_task_view_call(mf_task *t, int (*fn)(mf_endpoint *), mf_endpoint *e, int 
     }
     current = outer;
     return failed;
+}
+
+/* ---- the command line of a task ------------------------------------------------------------ */
+
+/* "--name=V" or "--name V": 1 with *v set, 0 not this option, -1 no value follows. */
+static int opt_value(int argc, char **argv, int *i, const char *name, const char **v)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *v = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *v = argv[++*i];
+    return 1;
+}
+
+/* A whole number option in [lo, hi]: 1 with *out, 0 not this option, -1 with *err. */
+static int int_opt(int argc, char **argv, int *i, const char *name, long long lo, long long hi,
+                   long long *out, char **err)
+{
+    const char *v = NULL;
+    int r = opt_value(argc, argv, i, name, &v);
+    if (r == 0)
+        return 0;
+    if (r < 0) {
+        *err = mf_strf("%s needs a value (a whole number from %lld to %lld)", name, lo, hi);
+        return -1;
+    }
+    /* Digits only (a leading '-' allowed), as the command's other options. */
+    const char *p = *v == '-' ? v + 1 : v;
+    int ok = *p != '\0';
+    for (const char *q = p; ok && *q; q++)
+        ok = *q >= '0' && *q <= '9';
+    long long x = 0;
+    if (ok) {
+        char *end;
+        errno = 0;
+        x = strtoll(v, &end, 10);
+        ok = !errno && !*end && x >= lo && x <= hi;
+    }
+    if (!ok) {
+        *err = mf_strf("%s must be a whole number from %lld to %lld, not '%s'", name, lo, hi, v);
+        return -1;
+    }
+    *out = x;
+    return 1;
+}
+
+int mf_task_args_parse(int argc, char **argv, struct mf_task_args *a, char **err)
+{
+    *err = NULL;
+    memset(a, 0, sizeof *a);
+    a->split_index = -1;
+    a->run_id = -1;
+    a->task_id = -1;
+    int pos = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *o = argv[i];
+        long long n;
+        const char *v = NULL;
+        int r;
+        if ((r = int_opt(argc, argv, &i, "--run-id", 0, INT64_MAX, &n, err)) > 0) {
+            a->run_id = n;
+        } else if (!r && (r = int_opt(argc, argv, &i, "--task-id", 0, INT64_MAX, &n, err)) > 0) {
+            a->task_id = n;
+        } else if (!r && (r = int_opt(argc, argv, &i, "--attempt", 0, UINT32_MAX, &n, err)) > 0) {
+            a->attempt = (uint32_t)n;
+        } else if (!r &&
+                   (r = int_opt(argc, argv, &i, "--split-index", -1, INT64_MAX, &n, err)) > 0) {
+            a->split_index = n;
+        } else if (!r &&
+                   (r = int_opt(argc, argv, &i, "--timeout-s", 0, UINT32_MAX, &n, err)) > 0) {
+            a->timeout_s = (uint32_t)n;
+        } else if (!r) {
+            /* may be empty: a task with no inputs */
+            r = opt_value(argc, argv, &i, "--input-paths", &a->input_paths);
+            if (r < 0) {
+                *err = strdup("--input-paths needs a value");
+            } else if (!r && (r = opt_value(argc, argv, &i, "--package", &v)) != 0) {
+                if (r < 0 || !*v) {
+                    *err = strdup("--package needs a value");
+                    r = -1;
+                } else {
+                    a->package = v;
+                }
+            }
+        }
+        if (r < 0)
+            return 2;
+        if (r > 0)
+            continue;
+        if (o[0] == '-' && o[1] == '-') {
+            *err = mf_strf("task: unknown option %s", o);
+            return 2;
+        } else if (pos == 0) {
+            a->flow_path = o;
+            pos++;
+        } else if (pos == 1) {
+            a->step = o;
+            pos++;
+        } else {
+            *err = mf_strf("task: unexpected argument '%s'", o);
+            return 2;
+        }
+    }
+    if (!a->flow_path || !a->step || a->run_id < 0 || a->task_id < 0)
+        return 2;   /* *err NULL: the caller prints its usage */
+    return 0;
+}
+
+/* ---- steps written in another language ----------------------------------------------------
+ * The language's runtime calls mf_task_run_foreign; every step of its flow has
+ * mf_task_foreign_step as fn, which calls back into the runtime. The runtime's own frames
+ * (an interpreter) lie between mf_task_execute and the calls it makes back into this file:
+ * those calls catch mf_fail themselves (CATCH_FAIL) and return -1, so a failure never jumps
+ * over the interpreter. Only the deadline does, and the task kills itself right after. */
+
+static mf_foreign_step_fn foreign_step;
+static void *foreign_ud;
+
+void mf_task_foreign_step(mf_task *t)
+{
+    if (!foreign_step)
+        FAIL(t, "step '%s' is written in another language (the flow is %s): run it through "
+                "`mflow task`, which starts that language's runtime",
+             t->rec.step, t->flow->src_path ? t->flow->src_path : "?");
+    free(t->foreign_msg);
+    t->foreign_msg = NULL;
+    if (foreign_step(t, t->rec.step, foreign_ud) != 0) {
+        char *m = t->foreign_msg;
+        t->foreign_msg = NULL;
+        /* mf_fail copies it; this frame is gone after the jump */
+        char buf[4096];
+        snprintf(buf, sizeof buf, "%s", m ? m : "the step failed (it gave no reason)");
+        free(m);
+        FAIL(t, "%s", buf);
+    }
+}
+
+void mf_task_foreign_fail(mf_task *t, const char *msg)
+{
+    free(t->foreign_msg);
+    t->foreign_msg = msg ? strdup(msg) : NULL;
+}
+
+const char *mf_foreign_error(mf_task *t)
+{
+    return t->foreign_err ? t->foreign_err : "";
+}
+
+/* Run body with mf_fail caught: the enclosing function returns 0 after it, or -1 with the
+ * message in foreign_err. A deadline's jump goes on to mf_task_execute. */
+#define CATCH_FAIL(t, body)                                                                  \
+    do {                                                                                     \
+        sigjmp_buf saved_;                                                                   \
+        memcpy(saved_, (t)->fail_jmp, sizeof saved_);                                        \
+        int j_ = sigsetjmp((t)->fail_jmp, 1);                                                \
+        if (j_ == 0) {                                                                       \
+            body;                                                                            \
+            memcpy((t)->fail_jmp, saved_, sizeof saved_);                                    \
+            return 0;                                                                        \
+        }                                                                                    \
+        memcpy((t)->fail_jmp, saved_, sizeof saved_);                                        \
+        if (j_ == 2)                                                                         \
+            siglongjmp((t)->fail_jmp, 2);                                                    \
+        (t)->in_step = 1;                                                                    \
+        free((t)->foreign_err);                                                              \
+        (t)->foreign_err = (t)->fail_msg;                                                    \
+        (t)->fail_msg = NULL;                                                                \
+        return -1;                                                                           \
+    } while (0)
+
+int mf_foreign_set(mf_task *t, const char *name, int type, const void *payload, size_t len)
+{
+    CATCH_FAIL(t, mf_set_value(t, name, (mf_type)type, payload, len));
+}
+
+int mf_foreign_get(mf_task *t, const char *name, int *type, const void **payload, size_t *len)
+{
+    mf_type ty = 0;
+    CATCH_FAIL(t, (*payload = mf_get_value(t, name, &ty, len), *type = (int)ty));
+}
+
+int mf_foreign_input_get(mf_task *t, size_t i, const char *name, int *type,
+                         const void **payload, size_t *len)
+{
+    mf_type ty = 0;
+    CATCH_FAIL(t, (*payload = mf_input_value(t, i, name, &ty, len), *type = (int)ty));
+}
+
+int mf_foreign_merge(mf_task *t, const char *exclude)
+{
+    CATCH_FAIL(t, mf_merge_artifacts(t, exclude));
+}
+
+int mf_foreign_item(mf_task *t, const char **var, uint64_t *index, uint64_t *count)
+{
+    for (size_t i = t->rec.depth; i > 0; i--) {
+        const struct mf_frame *f = &t->rec.stack[i - 1];
+        if (f->kind != MF_FRAME_FOREACH)
+            continue;
+        int s = mf_graph_find(t->flow->graph, f->step);
+        if (s < 0 || !t->flow->graph->steps[s].def->foreach)
+            return -1;
+        *var = t->flow->graph->steps[s].def->foreach;
+        *index = f->index;
+        *count = f->count;
+        return 0;
+    }
+    return -1;
+}
+
+int mf_task_run_foreign(int argc, char **argv, mf_foreign_step_fn step, void *ud)
+{
+    if (mf_host_init(NULL) != 0) {
+        fprintf(stderr, "mflow task: out of memory\n");
+        return 1;
+    }
+    struct mf_task_args a;
+    char *err = NULL;
+    int code = mf_task_args_parse(argc, argv, &a, &err);
+    if (code) {
+        fprintf(stderr, "mflow task: %s\n", err ? err : "usage: task FLOW STEP --run-id R "
+                                                        "--task-id T ...");
+        free(err);
+        mf_host_fini();
+        return code;
+    }
+    foreign_step = step;
+    foreign_ud = ud;
+    code = mf_task_execute(&a);
+    foreign_step = NULL;
+    foreign_ud = NULL;
+    mf_host_fini();
+    return code;
+}
+
+int mf_task_foreign_child_setup(int stdin_fd, int stdout_fd, int stderr_fd, const char *workdir,
+                                const void *cpuset, size_t cpuset_size, int cgroup_procs_fd,
+                                unsigned long long data_limit)
+{
+    struct mf_ts_child_setup cs = {
+        .stdin_fd = stdin_fd, .stdout_fd = stdout_fd, .stderr_fd = stderr_fd,
+        .workdir = workdir, .cpuset = cpuset, .cpuset_size = cpuset_size,
+        .cgroup_procs_fd = cgroup_procs_fd, .data_limit = data_limit,
+    };
+    return mf_ts_child_setup_apply(&cs);
+}
+
+void mf_task_foreign_preload(int argc, char **argv)
+{
+    struct mf_task_args a;
+    char *err = NULL;
+    if (mf_host_init(NULL) != 0 || mf_task_args_parse(argc, argv, &a, &err) != 0) {
+        free(err);
+        return;
+    }
+    struct mf_flow *f = NULL;
+    if (!a.package && mf_flow_open(a.flow_path, &f, &err) == 0)
+        mf_flow_close(f);   /* its graph stays memoized (flowload_py.c) */
+    free(err);
+    if (mf_host_storage())
+        mf_registry_find(mf_host_registry(), MF_PLUGIN_STORAGE, mf_host_storage());
+    mf_host_forget();   /* the plugin stays mapped for the children's own loading */
 }

@@ -42,4 +42,46 @@ void mf_task_view_close(mf_task *t);
  * memory). */
 int mf_task_view_call(mf_task *t, int (*fn)(mf_endpoint *), mf_endpoint *e, int *ret, char **msg);
 
+/* Parse a task's command line, argv[0] being "task" (`task FLOW STEP --run-id R --task-id T
+ * [--attempt A] [--input-paths P] [--split-index I] [--package ADDRESS] [--timeout-s S]`),
+ * into *a (pointing into argv). 0; or 2 with *err (malloc'd) saying what is wrong, or NULL
+ * when FLOW, STEP, --run-id or --task-id is missing (print the usage). */
+int mf_task_args_parse(int argc, char **argv, struct mf_task_args *a, char **err);
+
+/* ---- flows written in another language (the Python SDK over ctypes) ------------------------
+ * The language's runtime runs a task with mf_task_run_foreign: the same task as
+ * mf_task_execute (records, inputs, artifacts, the deadline, logs), with the step's body
+ * called back: step(t, step_name, ud) returns 0, or non-zero after mf_task_foreign_fail
+ * said why (that fails the task, as mf_fail does). Settings come from the environment
+ * (MFLOW_HOME, MFLOW_STORAGE, MFLOW_DATASTORE_ROOT: `mflow task` sets them before it execs
+ * the runtime). Returns the process exit code. */
+typedef int (*mf_foreign_step_fn)(mf_task *t, const char *step, void *ud);
+int mf_task_run_foreign(int argc, char **argv, mf_foreign_step_fn step, void *ud);
+/* The fn of every step of a foreign flow. */
+void mf_task_foreign_step(mf_task *t);
+void mf_task_foreign_fail(mf_task *t, const char *msg);
+/* What the runtime calls during a step. Each returns 0, or -1 when the task's own mf_fail
+ * would have failed it: the reason is then mf_foreign_error(t) (valid until the next call),
+ * and the step decides (a language raises it as an exception). Values are payloads without
+ * the 8-byte header, of the types of enum mf_type; what get returns lives until the step
+ * returns. */
+int mf_foreign_set(mf_task *t, const char *name, int type, const void *payload, size_t len);
+int mf_foreign_get(mf_task *t, const char *name, int *type, const void **payload, size_t *len);
+int mf_foreign_input_get(mf_task *t, size_t i, const char *name, int *type,
+                         const void **payload, size_t *len);
+int mf_foreign_merge(mf_task *t, const char *exclude);
+/* The innermost foreach: the artifact it fans out over, this task's index and the count;
+ * -1 outside a foreach. */
+int mf_foreign_item(mf_task *t, const char **var, uint64_t *index, uint64_t *count);
+const char *mf_foreign_error(mf_task *t);
+/* Load once, before a task server forks its first child, what every task of argv's flow
+ * loads (its graph, the storage plugin); failures are left for the tasks to meet. */
+void mf_task_foreign_preload(int argc, char **argv);
+/* A task server written in another language applies in each child what mflow's own applies
+ * (<mflow/task_server.h>, mf_ts_child_setup_apply): 0, or the enum mf_ts_step that failed
+ * with errno set. */
+int mf_task_foreign_child_setup(int stdin_fd, int stdout_fd, int stderr_fd, const char *workdir,
+                                const void *cpuset, size_t cpuset_size, int cgroup_procs_fd,
+                                unsigned long long data_limit);
+
 #endif

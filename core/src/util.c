@@ -1,8 +1,12 @@
 #include "util.h"
 
+#include "mflow-build.h"
+
 #include <mflow/plugin.h>
 
+#include <dlfcn.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -362,4 +366,27 @@ int mf_fs_nearly_full(const char *dir)
 {
     struct statvfs fs;
     return statvfs(dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < (1u << 20);
+}
+
+static int under_build_root(const char *path)
+{
+    size_t blen = strlen(MF_BUILD_ROOT);
+    return path && strlen(path) > blen && !strncmp(path, MF_BUILD_ROOT, blen) && path[blen] == '/';
+}
+
+int mf_running_from_build_tree(void)
+{
+    static int cached = -1;
+    if (cached < 0) {
+        char exe[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n > 0)
+            exe[n] = '\0';
+        cached = n > 0 && under_build_root(exe);
+        /* A program that loaded the build tree's libmflow.so (the Python SDK's python3). */
+        Dl_info info;
+        if (!cached && dladdr((void *)mf_running_from_build_tree, &info) && info.dli_fname)
+            cached = under_build_root(info.dli_fname);
+    }
+    return cached;
 }

@@ -80,4 +80,8 @@ void mf_sbuf_add(struct mf_sbuf *b, const void *data, size_t n);
 void mf_sbuf_addf(struct mf_sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void mf_sbuf_free(struct mf_sbuf *b);
 
+/* 1 when this process runs from the build tree: the executable lies in it, or the libmflow.so
+ * this code came from does (the Python SDK's python3 loads the build tree's). */
+int mf_running_from_build_tree(void);
+
 #endif

@@ -42,7 +42,7 @@ run_fails "branch closed by two joins" 1 "does not reach join 'j1'" mflow check 
 run_fails "foreach straight to its join" 1 "goes straight to join" mflow check "$(flow fejoin \
   "$(st start 'next="join", .foreach = "xs"') $(st join 'next="end", .join = 1') $(st end)")"
 echo hi > "$WORK/x.txt"
-run_fails "not a flow file" 1 "not a .c or .so" mflow check "$WORK/x.txt"
+run_fails "not a flow file" 1 "not a .c, .py or .so" mflow check "$WORK/x.txt"
 echo 'int main(void) { return syntax error; }' > "$WORK/broken.c"
 run_fails "compile error shown" 1 "did not compile" mflow run "$WORK/broken.c"
 check_contains "compiler's own words" "error" "$OUT"

@@ -1,0 +1,222 @@
+"""Running a Python step: `mflow task flow.py STEP ...` execs `python3 -m mflow task flow.py
+STEP ...`; this imports the flow, loads the libmflow.so of that mflow (MFLOW_LIBMFLOW) and
+hands the task to it (mf_task_run_foreign), which does everything a C task does and calls
+back here for the step's body. Artifacts go through codec.py's encoding."""
+import ctypes
+import os
+import sys
+import traceback
+
+from . import codec
+from .current import current
+from .flowspec import FlowSpec, Inputs, MflowError
+
+STEP_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
+
+_lib = None
+
+
+def libmflow():
+    """libmflow.so of the mflow that started this task, with the calls used here declared."""
+    global _lib
+    if _lib is not None:
+        return _lib
+    from ._lib import load
+    # `mflow task` set MFLOW_LIBMFLOW to its own libmflow, which _lib loads first
+    lib = load()
+    P, S, I = ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int
+    SZ, U64 = ctypes.c_size_t, ctypes.c_uint64
+    sig = {
+        "mf_task_run_foreign": (I, [I, ctypes.POINTER(S), STEP_FN, P]),
+        "mf_task_foreign_fail": (None, [P, S]),
+        "mf_foreign_error": (S, [P]),
+        "mf_foreign_set": (I, [P, S, I, ctypes.c_char_p, SZ]),
+        "mf_foreign_get": (I, [P, S, ctypes.POINTER(I), ctypes.POINTER(P), ctypes.POINTER(SZ)]),
+        "mf_foreign_input_get": (I, [P, SZ, S, ctypes.POINTER(I), ctypes.POINTER(P),
+                                     ctypes.POINTER(SZ)]),
+        "mf_foreign_merge": (I, [P, S]),
+        "mf_foreign_item": (I, [P, ctypes.POINTER(S), ctypes.POINTER(U64), ctypes.POINTER(U64)]),
+        "mf_has": (I, [P, S]),
+        "mf_input_count": (SZ, [P]),
+        "mf_input_has": (I, [P, SZ, S]),
+        "mf_input_step": (S, [P, SZ]),
+        "mf_flow_name": (S, [P]),
+        "mf_run_id": (ctypes.c_int64, [P]),
+        "mf_step_name": (S, [P]),
+        "mf_task_id": (ctypes.c_int64, [P]),
+        "mf_attempt": (I, [P]),
+    }
+    for name, (res, args) in sig.items():
+        f = getattr(lib, name)
+        f.restype = res
+        f.argtypes = args
+    _lib = lib
+    return lib
+
+
+def _b(name):
+    return name.encode("utf-8", "surrogateescape")
+
+
+class Task:
+    """The running task, as the step's self and inputs see it."""
+
+    def __init__(self, lib, t, step):
+        self.lib = lib
+        self.t = t
+        self.step = step
+        self._item = None
+
+    def _error(self):
+        return MflowError(self.lib.mf_foreign_error(self.t).decode("utf-8", "replace"))
+
+    def info(self, what):
+        lib, t = self.lib, self.t
+        if what == "flow_name":
+            return lib.mf_flow_name(t).decode()
+        if what == "run_id":
+            return lib.mf_run_id(t)
+        if what == "step_name":
+            return lib.mf_step_name(t).decode()
+        if what == "task_id":
+            return lib.mf_task_id(t)
+        if what == "retry_count":
+            return lib.mf_attempt(t)
+        raise KeyError(what)
+
+    def has(self, name):
+        return bool(self.lib.mf_has(self.t, _b(name)))
+
+    @staticmethod
+    def _value(ty, p, n):
+        # decoded straight from the blob libmflow holds (until the step returns): the value
+        # is not copied into Python bytes first
+        data = memoryview((ctypes.c_char * n.value).from_address(p.value)) if n.value else b""
+        value = codec.decode(ty.value, data)
+        if isinstance(value, memoryview):
+            value = value.tobytes()   # never a view of memory the task frees
+        return value
+
+    def get(self, name):
+        ty, p, n = ctypes.c_int(), ctypes.c_void_p(), ctypes.c_size_t()
+        if self.lib.mf_foreign_get(self.t, _b(name), ctypes.byref(ty), ctypes.byref(p),
+                                   ctypes.byref(n)):
+            raise self._error()
+        return self._value(ty, p, n)
+
+    def set(self, name, value):
+        ty, payload = codec.encode(value)
+        if not isinstance(payload, bytes):
+            payload = bytes(payload)
+        if self.lib.mf_foreign_set(self.t, _b(name), ty, payload, len(payload)):
+            raise self._error()
+
+    def merge(self, exclude):
+        if self.lib.mf_foreign_merge(self.t, _b(exclude)):
+            raise self._error()
+
+    def input_count(self):
+        return self.lib.mf_input_count(self.t)
+
+    def input_step(self, i):
+        return self.lib.mf_input_step(self.t, i).decode()
+
+    def input_has(self, i, name):
+        return bool(self.lib.mf_input_has(self.t, i, _b(name)))
+
+    def input_get(self, i, name):
+        ty, p, n = ctypes.c_int(), ctypes.c_void_p(), ctypes.c_size_t()
+        if self.lib.mf_foreign_input_get(self.t, i, _b(name), ctypes.byref(ty),
+                                         ctypes.byref(p), ctypes.byref(n)):
+            raise self._error()
+        return self._value(ty, p, n)
+
+    def item(self):
+        """(item, index) of the innermost foreach."""
+        if self._item is None:
+            var, idx, cnt = ctypes.c_char_p(), ctypes.c_uint64(), ctypes.c_uint64()
+            if self.lib.mf_foreign_item(self.t, ctypes.byref(var), ctypes.byref(idx),
+                                        ctypes.byref(cnt)):
+                raise MflowError("step '%s' is not inside a foreach: self.input and "
+                                 "self.index need a foreach" % self.step)
+            items = self.get(var.value.decode())
+            self._item = (items[idx.value], idx.value)
+        return self._item
+
+
+def _fail(lib, t, e):
+    msg = "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
+    lib.mf_task_foreign_fail(t, msg.encode("utf-8", "replace"))
+
+
+def _flush_stdio():
+    for s in (sys.stdout, sys.stderr):
+        try:
+            s.flush()
+        except Exception:
+            pass
+
+
+def step_runner(lib, cls):
+    """The callback mf_task_foreign_step calls: run one step of cls on task t."""
+
+    def run(t, step, ud):
+        step = step.decode()
+        task = Task(lib, t, step)
+        try:
+            current._bind(task)
+            flow = cls(_mflow_task=task)
+            fn = getattr(cls, step)
+            if fn.__code__.co_argcount == 2:
+                fn(flow, Inputs(task))
+            else:
+                fn(flow)
+            if flow._mflow_next is None and step != "end":
+                raise MflowError("step '%s' returned without calling self.next(...)" % step)
+            flow._mflow_flush()
+            return 0
+        except BaseException as e:   # SystemExit and KeyboardInterrupt fail the step too
+            # the traceback from the step's own frame on (not this runner's)
+            tb = e.__traceback__.tb_next if e.__traceback__ else None
+            traceback.print_exception(type(e), e, tb or e.__traceback__)
+            _fail(lib, t, e)
+            return 1
+        finally:
+            current._bind(None)
+            _flush_stdio()
+
+    return run
+
+
+def run_task(argv, cls=None):
+    """argv: ["task", FLOW, STEP, options...]. Returns the exit code."""
+    from .graph import load_module, flow_class
+    lib = libmflow()
+    if cls is None:
+        if len(argv) < 3:
+            sys.stderr.write("usage: python3 -m mflow task FLOW.py STEP --run-id R ...\n")
+            return 2
+        path = argv[1]
+        try:
+            cls = flow_class(load_module(path), path)
+        except BaseException:
+            traceback.print_exc()
+            sys.stderr.write("mflow task: cannot import the flow %s (the traceback above)\n"
+                             % path)
+            return 1
+    cb = STEP_FN(step_runner(lib, cls))
+    cargv = (ctypes.c_char_p * (len(argv) + 1))(*[_b(a) for a in argv], None)
+    code = lib.mf_task_run_foreign(len(argv), cargv, cb, None)
+    _flush_stdio()
+    return code
+
+
+def main(argv):
+    # Line by line: what a step printed is in its log even when the task is killed.
+    try:
+        sys.stdout.reconfigure(line_buffering=True)
+    except Exception:
+        pass
+    code = run_task(["task"] + argv)
+    _flush_stdio()
+    os._exit(code)
