@@ -50,7 +50,7 @@ fuzz-smoke: fuzz-build
 # errors are still caught where they happen. verify_asan_link_order=0: the fault-injection
 # tests preload their (unsanitized) shims in front of the sanitizer runtime on purpose.
 ASAN_BUILD ?= build-asan
-ASAN_SUITES ?= unit abi e2e resources k8s scheduler conformance format
+ASAN_SUITES ?= unit abi e2e resources k8s scheduler conformance format ui serve python
 ASAN_LOGS = $(CURDIR)/$(ASAN_BUILD)/sanitizer-logs
 
 test-asan: deps

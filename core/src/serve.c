@@ -289,10 +289,17 @@ static void guard_crashes(void)
     if (done)
         return;
     done = 1;
-    stack_t ss = {.ss_size = 1 << 16};
-    ss.ss_sp = malloc(ss.ss_size);
-    if (ss.ss_sp)
-        sigaltstack(&ss, NULL);
+    /* Keep a signal stack the thread already has: a sanitizer's, which it unmaps when the
+     * thread ends and must find still installed (the handler needs little: it jumps). Ours
+     * is mapped, not malloc'd, and never given back. */
+    stack_t old;
+    if (sigaltstack(NULL, &old) != 0 || (old.ss_flags & SS_DISABLE)) {
+        stack_t ss = {.ss_size = 1 << 16};
+        ss.ss_sp = mmap(NULL, ss.ss_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                        -1, 0);
+        if (ss.ss_sp != MAP_FAILED)
+            sigaltstack(&ss, NULL);
+    }
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_crash;
