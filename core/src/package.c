@@ -1035,8 +1035,8 @@ static int check_entries(const char *addr, const void *data, size_t len, char **
                     tree.n++;
                 }
             }
-            /* package.json says what to run: the object, or a Python flow's source */
-            if (!why && ft == AE_IFREG && !strcmp(p, PKG_META))
+            /* what a task runs: the object, or package.json naming a Python flow's source */
+            if (!why && ft == AE_IFREG && (!strcmp(p, PKG_OBJECT) || !strcmp(p, PKG_META)))
                 has_object = 1;
         }
         if (why) {
@@ -1060,7 +1060,8 @@ static int check_entries(const char *addr, const void *data, size_t len, char **
         rc = MF_ECORRUPT;
     }
     if (!rc && !has_object) {
-        *err = mf_strf("code package %s has no %s: not an mflow code package", addr, PKG_META);
+        *err = mf_strf("code package %s has neither %s nor %s: not an mflow code package", addr,
+                       PKG_OBJECT, PKG_META);
         rc = MF_ECORRUPT;
     }
     if (!rc) {
@@ -1226,6 +1227,50 @@ static int links_beneath(const char *dir, char **bad)
 }
 
 /* Extract into a fresh directory beside the cache entry, then rename it into place. */
+/* The file a task opens in the extracted package dir: its object (a C flow), or its source
+ * when package.json names no object (a Python flow). Checked to be a regular file inside.
+ * 0 with *out (malloc'd), or MF_ECORRUPT with *err. */
+static int pkg_entry(const char *addr, const char *dir, char **out, char **err)
+{
+    char *mpath = mf_strf("%s/%s", dir, PKG_META);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = mpath ? mf_read_file(mpath, &text, &len) : MF_ENOMEM;
+    free(mpath);
+    if (rc == MF_ENOMEM)
+        return rc;
+    /* no package.json (a package built by hand): the object */
+    json_t *m = rc ? json_pack("{ss}", "object", PKG_OBJECT) : json_loadb(text, len, 0, NULL);
+    rc = 0;
+    free(text);
+    const char *obj = json_string_value(json_object_get(m, "object"));
+    const char *src = json_string_value(json_object_get(m, "source"));
+    const char *rel = obj ? obj : src;
+    const char *why = NULL;
+    char norm[PATH_MAX];
+    if (!rel || (!obj && strchr(rel, '/'))) {
+        *err = mf_strf("code package %s: its %s names no flow to run; rebuild it", addr, PKG_META);
+        rc = MF_ECORRUPT;
+    } else if (norm_rel(rel, norm, sizeof norm, &why) != 0) {
+        *err = mf_strf("code package %s: its flow '%s' is %s; rebuild it", addr, rel, why);
+        rc = MF_ECORRUPT;
+    }
+    char *p = rc ? NULL : mf_strf("%s/%s", dir, norm);
+    struct stat st;
+    if (!rc && !p)
+        rc = MF_ENOMEM;
+    if (!rc && (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))) {
+        *err = mf_strf("code package %s: %s did not extract as a regular file", addr, norm);
+        rc = MF_ECORRUPT;
+    }
+    json_decref(m);
+    if (rc)
+        free(p);
+    else
+        *out = p;
+    return rc;
+}
+
 static int extract_into(const char *addr, const void *data, size_t len, const char *cache,
                         const char *final, char **err)
 {
@@ -1269,16 +1314,10 @@ static int extract_into(const char *addr, const void *data, size_t len, const ch
         free(bad);
     }
     if (!rc) {
-        /* What the task will open is checked when the package is resolved (pkg_entry); its
-         * description must be there. */
-        char *meta = mf_strf("%s/%s", tmp, PKG_META);
-        struct stat st;
-        if (!meta || lstat(meta, &st) != 0 || !S_ISREG(st.st_mode)) {
-            *err = mf_strf("code package %s: %s did not extract as a regular file", addr,
-                           PKG_META);
-            rc = MF_ECORRUPT;
-        }
-        free(meta);
+        /* What the task opens is checked when the package is resolved (pkg_entry). */
+        char *found = NULL;
+        rc = pkg_entry(addr, tmp, &found, err);
+        free(found);
     }
     if (!rc && rename(tmp, final) != 0) {
         int e = errno;
@@ -1297,47 +1336,6 @@ static int extract_into(const char *addr, const void *data, size_t len, const ch
     return rc;
 }
 
-/* The file a task opens in the extracted package dir: its object (a C flow), or its source
- * when package.json names no object (a Python flow). Checked to be a regular file inside. */
-static int pkg_entry(const char *addr, const char *dir, char **out, char **err)
-{
-    char *mpath = mf_strf("%s/%s", dir, PKG_META);
-    char *text = NULL;
-    size_t len = 0;
-    int rc = mpath ? mf_read_file(mpath, &text, &len) : MF_ENOMEM;
-    free(mpath);
-    if (rc)
-        return rc == MF_ENOMEM ? rc : MF_ENOTFOUND;
-    json_t *m = json_loadb(text, len, 0, NULL);
-    free(text);
-    const char *obj = json_string_value(json_object_get(m, "object"));
-    const char *src = json_string_value(json_object_get(m, "source"));
-    const char *rel = obj ? obj : src;
-    const char *why = NULL;
-    char norm[PATH_MAX];
-    if (!rel || (!obj && strchr(rel, '/'))) {
-        *err = mf_strf("code package %s: its %s names no flow to run; rebuild it", addr, PKG_META);
-        rc = MF_ECORRUPT;
-    } else if (norm_rel(rel, norm, sizeof norm, &why) != 0) {
-        *err = mf_strf("code package %s: its flow '%s' is %s; rebuild it", addr, rel, why);
-        rc = MF_ECORRUPT;
-    }
-    char *p = rc ? NULL : mf_strf("%s/%s", dir, norm);
-    struct stat st;
-    if (!rc && !p)
-        rc = MF_ENOMEM;
-    if (!rc && (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))) {
-        *err = mf_strf("code package %s: %s did not extract as a regular file", addr, norm);
-        rc = MF_ECORRUPT;
-    }
-    json_decref(m);
-    if (rc)
-        free(p);
-    else
-        *out = p;
-    return rc;
-}
-
 int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, char **err)
 {
     *flow_path = NULL;
@@ -1352,7 +1350,8 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
     char *cache = mf_strf("%s/cache/packages", mf_host_home());
     char *final = cache ? mf_strf("%s/%s", cache, sha) : NULL;
     char *lockp = cache ? mf_strf("%s/%s.lock", cache, sha) : NULL;
-    char *obj = final ? mf_strf("%s/%s", final, PKG_META) : NULL;
+    /* extracted packages are renamed into place whole: the directory means it is there */
+    char *obj = final ? strdup(final) : NULL;
     int rc = obj && lockp ? 0 : MF_ENOMEM;
     int lockfd = -1;
     struct mf_buf b = {.struct_size = sizeof b};
@@ -1360,7 +1359,7 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
     if (rc)
         goto out;
     /* Cached: extracted (and checked) before under its hash. */
-    if (stat(obj, &sb) == 0 && S_ISREG(sb.st_mode))
+    if (stat(obj, &sb) == 0 && S_ISDIR(sb.st_mode))
         goto found;
     rc = mf_mkdir_p(cache, MF_PRIVATE_DIR_MODE);
     if (rc) {
@@ -1374,7 +1373,7 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         while (fcntl(lockfd, F_SETLKW, &fl) != 0 && errno == EINTR)
             ;
-        if (stat(obj, &sb) == 0 && S_ISREG(sb.st_mode))
+        if (stat(obj, &sb) == 0 && S_ISDIR(sb.st_mode))
             goto found;
     }
     rc = st->ops->get(st->state, addr, &b);

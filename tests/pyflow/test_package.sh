@@ -46,6 +46,9 @@ listing() { m package "$1" | awk 'NR > 3 {print $3}' | tr '\n' ' '; }
 # its listed files; never notes.txt nor other/, and no compiled object.
 check_eq "package of a Python flow" ".mflow/ .mflow/package.json data/ data/a.csv data/b.csv helpers/ helpers/__init__.py pkgflow.py util.py " "$(listing "$D/pkgflow.py")"
 A=$(m package "$D/pkgflow.py" | head -1)
+if [ -n "$ROOT" ]; then
+  check_contains "stored on S3" "stored in $ROOT" "$(m package "$D/pkgflow.py")"
+fi
 check_contains "package address" "packages/" "$A"
 check_eq "same flow, same package" "$A" "$(m package "$D/pkgflow.py" | head -1)"
 # a directory listed: its whole tree; a single file
@@ -90,6 +93,9 @@ check_eq "unpacked beside nothing else" "data helpers pkgflow.py util.py" "$(ls 
 run_ok "run the changed flow" m run "$D/pkgflow.py" --run-id-file "$WORK/rid2"
 check_eq "value from the changed working copy" 106001 "$(m get "PkgFlow/$(cat "$WORK/rid2")/start" scaled)"
 # a package address that is not stored, and one task given the flow's path still
+if [ -n "$ROOT" ]; then
+  check_eq "nothing in a local datastore" 0 "$(find "$MFLOW_HOME" -path '*datastore*' -type f | wc -l)"
+fi
 run_fails "a missing package" 1 "is not in the datastore" \
   m task PkgFlow start --run-id "$RUN" --task-id 98 --package "packages/$(printf '%064d' 0).tar.zst"
 finish
