@@ -6,6 +6,8 @@
 
 #include "flowload.h"
 #include "host.h"
+#include "package.h"
+#include "store.h"
 #include "task.h"
 
 #include <errno.h>
@@ -64,6 +66,31 @@ int cmd_task(int argc, char **argv)
             cli_error("usage: mflow %s", usage);
         free(err);
         return code;
+    }
+    if (a.package && !mf_flow_is_py(a.flow_path)) {
+        /* FLOW only names the flow: what runs is in the package, and a Python flow's source
+         * there runs in python3 (which finds the package unpacked by then). */
+        struct mf_store st;
+        char *path = NULL;
+        code = mf_store_open(&st, &err);
+        if (!code) {
+            code = mf_package_fetch(&st, a.package, &path, &err);
+            mf_store_close(&st);
+        }
+        if (code) {
+            cli_error("task: %s", err ? err : "cannot fetch the code package");
+            free(err);
+            return 1;
+        }
+        if (mf_flow_is_py(path)) {
+            for (int i = 1; i < argc; i++)
+                if (argv[i] == a.flow_path) {
+                    argv[i] = path;   /* lives until exec */
+                    break;
+                }
+            return exec_python(argc, argv);
+        }
+        free(path);
     }
     if (mf_flow_is_py(a.flow_path))
         return exec_python(argc, argv);

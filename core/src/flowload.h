@@ -8,6 +8,8 @@
 
 #include <mflow/flow.h>
 
+#include <jansson.h>
+
 struct mf_flow {
     void *dl;
     const mf_flow_def *def;      /* &own_def once the flow's definition has been read */
@@ -58,6 +60,9 @@ void mf_flow_def_free(mf_flow_def *d);
  * mf_task_foreign_step). 0, or a code with *err (malloc'd, may be NULL for MF_ENOMEM). */
 int mf_flow_py_load(struct mf_flow *f, const char *abs, char **err);
 void mf_flow_py_free(struct mf_flow *f);
+/* The graph document of a Python flow (borrowed, lives as long as f; its "files" and "deps"
+ * say what its code package holds), or NULL for another flow. */
+const json_t *mf_flow_py_doc(const struct mf_flow *f);
 /* msg prefixed with "SHOWN:LINE: ", the line of the first step or parameter msg names
  * (malloc'd, NULL on out of memory). */
 char *mf_flow_py_locate(const struct mf_flow *f, const char *shown, const char *msg);

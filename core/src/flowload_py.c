@@ -107,6 +107,11 @@ void mf_flow_py_free(struct mf_flow *f)
     f->py = NULL;
 }
 
+const json_t *mf_flow_py_doc(const struct mf_flow *f)
+{
+    return f && f->py ? f->py->doc : NULL;
+}
+
 /* Run `python3 -m mflow graph abs`: its stdout into *out, its stderr into *errtext. 0 when it
  * exited 0; else the exit status (>0) or an errno from starting it. */
 static int run_graph(const char *abs, struct mf_sbuf *out, struct mf_sbuf *errtext, int *status)

@@ -328,6 +328,56 @@ static int add_tree(struct plist *pl, const char *abs, const char *rel, int dept
     return rc;
 }
 
+/* One path or glob pattern, relative to the flow's directory (a manifest line, or an entry of
+ * a Python flow's `files`); origin names it in messages. */
+static int add_pattern(struct plist *pl, const char *line, const char *origin, char **err)
+{
+    char rel[PATH_MAX];
+    const char *why = NULL;
+    if (norm_rel(line, rel, sizeof rel, &why) != 0) {
+        *err = mf_strf("%s: '%s' is %s; list paths relative to the flow's directory, "
+                       "inside it",
+                       origin, line, why);
+        return MF_EINVAL;
+    }
+    if (!strncmp(rel, ".mflow", 6) && (rel[6] == '\0' || rel[6] == '/')) {
+        *err = mf_strf("%s: '%s' is reserved for mflow's own files in the package; rename it",
+                       origin, line);
+        return MF_EINVAL;
+    }
+    char *pattern = mf_strf("%s/%s", pl->dir, rel);
+    if (!pattern)
+        return MF_ENOMEM;
+    int rc = 0;
+    glob_t g;
+    memset(&g, 0, sizeof g);
+    int grc = glob(pattern, GLOB_NOSORT, NULL, &g);
+    if (grc == GLOB_NOMATCH) {
+        *err = mf_strf("%s: '%s' matches no file in %s", origin, line, pl->dir);
+        rc = MF_ENOTFOUND;
+    } else if (grc != 0) {
+        *err = mf_strf("%s: cannot expand '%s'%s", origin, line,
+                       grc == GLOB_NOSPACE ? ": out of memory" : "");
+        rc = grc == GLOB_NOSPACE ? MF_ENOMEM : MF_EIO;
+    }
+    if (!rc && g.gl_pathc > 1)
+        qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, name_cmp);
+    for (size_t i = 0; !rc && i < g.gl_pathc; i++) {
+        const char *m = g.gl_pathv[i];
+        /* glob gives back the pattern's prefix: the part after "<dir>/" is relative */
+        char mrel[PATH_MAX];
+        if (norm_rel(m + pl->dirlen + 1, mrel, sizeof mrel, &why) != 0) {
+            *err = mf_strf("%s: '%s' is %s", origin, m, why);
+            rc = MF_EINVAL;
+            break;
+        }
+        rc = add_path(pl, m, mrel, 0, origin, err);
+    }
+    globfree(&g);
+    free(pattern);
+    return rc;
+}
+
 /* The manifest: one path or glob pattern a line, relative to the flow's directory. */
 static int add_manifest(struct plist *pl, const char *mpath, const char *mname, char **err)
 {
@@ -354,54 +404,41 @@ static int add_manifest(struct plist *pl, const char *mpath, const char *mname, 
             continue;
         char origin[PATH_MAX + 64];
         snprintf(origin, sizeof origin, "package manifest %s line %d", mpath, lineno);
-        char rel[PATH_MAX];
-        const char *why = NULL;
-        if (norm_rel(line, rel, sizeof rel, &why) != 0) {
-            *err = mf_strf("%s: '%s' is %s; list paths relative to the flow's directory, "
-                           "inside it",
-                           origin, line, why);
-            rc = MF_EINVAL;
-            break;
-        }
-        if (!strncmp(rel, ".mflow", 6) && (rel[6] == '\0' || rel[6] == '/')) {
-            *err = mf_strf("%s: '%s' is reserved for mflow's own files in the package; rename it",
-                           origin, line);
-            rc = MF_EINVAL;
-            break;
-        }
-        char *pattern = mf_strf("%s/%s", pl->dir, rel);
-        if (!pattern) {
-            rc = MF_ENOMEM;
-            break;
-        }
-        glob_t g;
-        memset(&g, 0, sizeof g);
-        int grc = glob(pattern, GLOB_NOSORT, NULL, &g);
-        if (grc == GLOB_NOMATCH) {
-            *err = mf_strf("%s: '%s' matches no file in %s", origin, line, pl->dir);
-            rc = MF_ENOTFOUND;
-        } else if (grc != 0) {
-            *err = mf_strf("%s: cannot expand '%s'%s", origin, line,
-                           grc == GLOB_NOSPACE ? ": out of memory" : "");
-            rc = grc == GLOB_NOSPACE ? MF_ENOMEM : MF_EIO;
-        }
-        if (!rc && g.gl_pathc > 1)
-            qsort(g.gl_pathv, g.gl_pathc, sizeof *g.gl_pathv, name_cmp);
-        for (size_t i = 0; !rc && i < g.gl_pathc; i++) {
-            const char *m = g.gl_pathv[i];
-            /* glob gives back the pattern's prefix: the part after "<dir>/" is relative */
-            char mrel[PATH_MAX];
-            if (norm_rel(m + pl->dirlen + 1, mrel, sizeof mrel, &why) != 0) {
-                *err = mf_strf("%s: '%s' is %s", origin, m, why);
-                rc = MF_EINVAL;
-                break;
-            }
-            rc = add_path(pl, m, mrel, 0, origin, err);
-        }
-        globfree(&g);
-        free(pattern);
+        rc = add_pattern(pl, line, origin, err);
     }
     free(text);
+    return rc;
+}
+
+/* A Python flow's own files, as its graph document lists them: the patterns of the class's
+ * `files` attribute, and the modules it imported from its directory ("deps"; those of the
+ * SDK lie elsewhere and are left out). */
+static int add_py_files(struct plist *pl, const struct mf_flow *flow, char **err)
+{
+    const json_t *doc = mf_flow_py_doc(flow);
+    json_t *files = doc ? json_object_get(doc, "files") : NULL;
+    json_t *deps = doc ? json_object_get(doc, "deps") : NULL;
+    char origin[PATH_MAX + 64];
+    snprintf(origin, sizeof origin, "flow %s: files", flow->src_path);
+    size_t i;
+    json_t *v;
+    int rc = 0;
+    json_array_foreach(files, i, v) {
+        if (rc)
+            break;
+        if (json_is_string(v))
+            rc = add_pattern(pl, json_string_value(v), origin, err);
+    }
+    snprintf(origin, sizeof origin, "flow %s: imported module", flow->src_path);
+    json_array_foreach(deps, i, v) {
+        if (rc)
+            break;
+        const char *f = json_string_value(json_array_get(v, 0));
+        char *real = f ? inside(pl, f) : NULL;
+        if (real)
+            rc = add_path(pl, real, real + pl->dirlen + 1, 0, origin, err);
+        free(real);
+    }
     return rc;
 }
 
@@ -438,7 +475,10 @@ static char *package_meta(const struct mf_flow *flow, const char *source)
         return NULL;
     json_object_set_new(o, "format", json_integer(1));
     json_object_set_new(o, "flow", json_string(flow->def && flow->def->name ? flow->def->name : ""));
-    json_object_set_new(o, "object", json_string(PKG_OBJECT));
+    /* A Python flow has no object: the task runs its source. */
+    json_object_set_new(o, "object", flow->py ? json_null() : json_string(PKG_OBJECT));
+    if (flow->py)
+        json_object_set_new(o, "language", json_string("python"));
     json_object_set_new(o, "source", source ? json_string(source) : json_null());
     json_object_set_new(o, "mflow_version", json_string(MF_VERSION));
     char *s = json_dumps(o, JSON_SORT_KEYS | JSON_COMPACT);
@@ -572,18 +612,11 @@ int mf_package_build(struct mf_flow *flow, struct mf_store *st, char **addr, cha
         *err = mf_strf("package: no flow loaded");
         return MF_EINVAL;
     }
-    if (flow->py) {
-        *err = mf_strf("flow %s (%s) is written in Python: code packages, which remote compute "
-                       "(container, k8s, slurm) needs, do not carry Python flows yet; run it "
-                       "with local compute",
-                       flow->def && flow->def->name ? flow->def->name : "?", flow->src_path);
-        return MF_ENOTSUP;
-    }
     const char *anchor = flow->src_path ? flow->src_path : flow->so_path;
     struct plist pl;
     memset(&pl, 0, sizeof pl);
     char *srcbase = flow->src_path ? base_without(flow->src_path, "") : NULL;
-    char *stem = base_without(anchor, flow->src_path ? ".c" : ".so");
+    char *stem = base_without(anchor, flow->py ? ".py" : flow->src_path ? ".c" : ".so");
     char *anchor_dir = strdup(anchor);
     char *slash = anchor_dir ? strrchr(anchor_dir, '/') : NULL;
     if (slash)
@@ -608,13 +641,14 @@ int mf_package_build(struct mf_flow *flow, struct mf_store *st, char **addr, cha
         rc = MF_ENOMEM;
         goto out;
     }
-    if (stat(flow->so_path, &sst) != 0 || !S_ISREG(sst.st_mode)) {
+    if (!flow->py && (stat(flow->so_path, &sst) != 0 || !S_ISREG(sst.st_mode))) {
         rc = errno ? errno : MF_EINVAL;
         *err = mf_strf("cannot read the compiled flow %s for the package: %s", flow->so_path,
                        mf_strerror(rc));
         goto out;
     }
-    rc = plist_add(&pl, PKG_OBJECT, flow->so_path, NULL, (uint64_t)sst.st_size, 0755, 0, err);
+    if (!flow->py)
+        rc = plist_add(&pl, PKG_OBJECT, flow->so_path, NULL, (uint64_t)sst.st_size, 0755, 0, err);
     if (!rc)
         rc = plist_add(&pl, PKG_META, NULL, meta, strlen(meta), 0644, 0, err);
     if (!rc && flow->src_path) {
@@ -625,8 +659,10 @@ int mf_package_build(struct mf_flow *flow, struct mf_store *st, char **addr, cha
             rc = plist_add(&pl, srcbase, flow->src_path, NULL, (uint64_t)sst.st_size, 0644, 0, err);
         }
     }
-    if (!rc && flow->src_path)
+    if (!rc && flow->src_path && !flow->py)
         rc = add_headers(&pl, err);
+    if (!rc && flow->py)
+        rc = add_py_files(&pl, flow, err);
     mname = mf_strf("%s.files", stem);
     mpath = mname ? mf_strf("%s/%s", pl.dir, mname) : NULL;
     if (!rc && !mpath)
@@ -999,7 +1035,8 @@ static int check_entries(const char *addr, const void *data, size_t len, char **
                     tree.n++;
                 }
             }
-            if (!why && ft == AE_IFREG && !strcmp(p, PKG_OBJECT))
+            /* what a task runs: the object, or package.json naming a Python flow's source */
+            if (!why && ft == AE_IFREG && (!strcmp(p, PKG_OBJECT) || !strcmp(p, PKG_META)))
                 has_object = 1;
         }
         if (why) {
@@ -1023,7 +1060,8 @@ static int check_entries(const char *addr, const void *data, size_t len, char **
         rc = MF_ECORRUPT;
     }
     if (!rc && !has_object) {
-        *err = mf_strf("code package %s has no %s: not an mflow code package", addr, PKG_OBJECT);
+        *err = mf_strf("code package %s has neither %s nor %s: not an mflow code package", addr,
+                       PKG_OBJECT, PKG_META);
         rc = MF_ECORRUPT;
     }
     if (!rc) {
@@ -1189,6 +1227,50 @@ static int links_beneath(const char *dir, char **bad)
 }
 
 /* Extract into a fresh directory beside the cache entry, then rename it into place. */
+/* The file a task opens in the extracted package dir: its object (a C flow), or its source
+ * when package.json names no object (a Python flow). Checked to be a regular file inside.
+ * 0 with *out (malloc'd), or MF_ECORRUPT with *err. */
+static int pkg_entry(const char *addr, const char *dir, char **out, char **err)
+{
+    char *mpath = mf_strf("%s/%s", dir, PKG_META);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = mpath ? mf_read_file(mpath, &text, &len) : MF_ENOMEM;
+    free(mpath);
+    if (rc == MF_ENOMEM)
+        return rc;
+    /* no package.json (a package built by hand): the object */
+    json_t *m = rc ? json_pack("{ss}", "object", PKG_OBJECT) : json_loadb(text, len, 0, NULL);
+    rc = 0;
+    free(text);
+    const char *obj = json_string_value(json_object_get(m, "object"));
+    const char *src = json_string_value(json_object_get(m, "source"));
+    const char *rel = obj ? obj : src;
+    const char *why = NULL;
+    char norm[PATH_MAX];
+    if (!rel || (!obj && strchr(rel, '/'))) {
+        *err = mf_strf("code package %s: its %s names no flow to run; rebuild it", addr, PKG_META);
+        rc = MF_ECORRUPT;
+    } else if (norm_rel(rel, norm, sizeof norm, &why) != 0) {
+        *err = mf_strf("code package %s: its flow '%s' is %s; rebuild it", addr, rel, why);
+        rc = MF_ECORRUPT;
+    }
+    char *p = rc ? NULL : mf_strf("%s/%s", dir, norm);
+    struct stat st;
+    if (!rc && !p)
+        rc = MF_ENOMEM;
+    if (!rc && (lstat(p, &st) != 0 || !S_ISREG(st.st_mode))) {
+        *err = mf_strf("code package %s: %s did not extract as a regular file", addr, norm);
+        rc = MF_ECORRUPT;
+    }
+    json_decref(m);
+    if (rc)
+        free(p);
+    else
+        *out = p;
+    return rc;
+}
+
 static int extract_into(const char *addr, const void *data, size_t len, const char *cache,
                         const char *final, char **err)
 {
@@ -1232,14 +1314,10 @@ static int extract_into(const char *addr, const void *data, size_t len, const ch
         free(bad);
     }
     if (!rc) {
-        char *obj = mf_strf("%s/%s", tmp, PKG_OBJECT);
-        struct stat st;
-        if (!obj || lstat(obj, &st) != 0 || !S_ISREG(st.st_mode)) {
-            *err = mf_strf("code package %s: %s did not extract as a regular file", addr,
-                           PKG_OBJECT);
-            rc = MF_ECORRUPT;
-        }
-        free(obj);
+        /* What the task opens is checked when the package is resolved (pkg_entry). */
+        char *found = NULL;
+        rc = pkg_entry(addr, tmp, &found, err);
+        free(found);
     }
     if (!rc && rename(tmp, final) != 0) {
         int e = errno;
@@ -1272,7 +1350,8 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
     char *cache = mf_strf("%s/cache/packages", mf_host_home());
     char *final = cache ? mf_strf("%s/%s", cache, sha) : NULL;
     char *lockp = cache ? mf_strf("%s/%s.lock", cache, sha) : NULL;
-    char *obj = final ? mf_strf("%s/%s", final, PKG_OBJECT) : NULL;
+    /* extracted packages are renamed into place whole: the directory means it is there */
+    char *obj = final ? strdup(final) : NULL;
     int rc = obj && lockp ? 0 : MF_ENOMEM;
     int lockfd = -1;
     struct mf_buf b = {.struct_size = sizeof b};
@@ -1280,7 +1359,7 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
     if (rc)
         goto out;
     /* Cached: extracted (and checked) before under its hash. */
-    if (stat(obj, &sb) == 0 && S_ISREG(sb.st_mode))
+    if (stat(obj, &sb) == 0 && S_ISDIR(sb.st_mode))
         goto found;
     rc = mf_mkdir_p(cache, MF_PRIVATE_DIR_MODE);
     if (rc) {
@@ -1294,7 +1373,7 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
         struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
         while (fcntl(lockfd, F_SETLKW, &fl) != 0 && errno == EINTR)
             ;
-        if (stat(obj, &sb) == 0 && S_ISREG(sb.st_mode))
+        if (stat(obj, &sb) == 0 && S_ISDIR(sb.st_mode))
             goto found;
     }
     rc = st->ops->get(st->state, addr, &b);
@@ -1323,8 +1402,7 @@ int mf_package_fetch(struct mf_store *st, const char *addr, char **flow_path, ch
     if (rc)
         goto out;
 found:
-    *flow_path = obj;
-    obj = NULL;
+    rc = pkg_entry(addr, final, flow_path, err);
 out:
     if (b.release)
         b.release(&b);

@@ -16,7 +16,11 @@
  *                          stored as the file they point to; devices, FIFOs and sockets
  *                          are refused. At most 10000 files and 256 MiB.
  * Nothing else of DIR (nor of the home directory) is ever picked up. For a prebuilt
- * DIR/NAME.so: the object, the metadata and NAME.files with what it lists.
+ * DIR/NAME.so: the object, the metadata and NAME.files with what it lists. For a Python
+ * flow DIR/NAME.py: no object ("object": null, "language": "python"), NAME.py, the modules
+ * it imported from DIR's tree (the graph document's "deps"), what its class's `files`
+ * lists (patterns as in the manifest, under the same rules) and NAME.files if any; a task
+ * runs the packaged NAME.py, which package.json names as "source".
  * Entries are sorted by path, with fixed times (0), owners (0/0) and modes (0644, or 0755
  * for directories and executables), written as pax tar and compressed with zstd: the same
  * files give the same bytes, so the same address. In a task the files lie under the

@@ -778,9 +778,10 @@ int mf_task_execute(const struct mf_task_args *a)
         if (!rc)
             rc = mf_package_fetch(&st, a->package, &pkg_flow, &err);
         if (!rc) {
-            /* The package's root (the flow lies in <root>/.mflow/), for the flow's own files. */
+            /* The package's root (the flow lies in <root>/.mflow/, a Python flow's source in
+             * <root>), for the flow's own files. */
             char *dir = strdup(pkg_flow);
-            for (int up = 0; dir && up < 2; up++) {
+            for (int up = 0; dir && up < (mf_flow_is_py(pkg_flow) ? 1 : 2); up++) {
                 char *slash = strrchr(dir, '/');
                 if (slash)
                     *slash = '\0';

@@ -131,7 +131,4 @@ check_contains "retry from the module" "retry=1" "$OUT"
 printf 'NEXT = 4\n' > "$WORK/helper_mod.py"
 run_ok "show after the module changed" mflow show "$WORK/usesmod.py"
 check_contains "the module's change is seen" "retry=4" "$OUT"
-# code packages do not carry Python flows yet: said, not a broken package
-run_fails "a package of a Python flow" 1 "is written in Python: code packages, which remote compute (container, k8s, slurm) needs, do not carry Python flows yet" \
-  mflow package "$PYFLOWS/linear.py"
 finish

@@ -160,7 +160,19 @@ def build(path):
                                "type": v.type_name, "default": v.default_text(),
                                "help": v.help})
     return {"flow": cls.__name__, "file": os.path.abspath(path), "line": cdef.lineno,
-            "steps": steps, "parameters": params, "deps": _deps(path)}
+            "steps": steps, "parameters": params, "deps": _deps(path),
+            "files": _files(cls, lines.get("files", cdef.lineno))}
+
+
+def _files(cls, line):
+    """The class's `files`: paths or glob patterns, relative to the flow's directory, that its
+    code package carries besides the flow and the modules it imports from there."""
+    files = getattr(cls, "files", [])
+    if isinstance(files, str) or not isinstance(files, (list, tuple)) or \
+            not all(isinstance(f, str) and f for f in files):
+        raise GraphError(line, "flow %s: files lists the paths its code package carries, as "
+                         "strings, e.g. files = [\"util.py\", \"data/*.csv\"]" % cls.__name__)
+    return list(files)
 
 
 def _deps(path):
