@@ -11,8 +11,9 @@ TEST_PKGS=""
 # hosts); cron: the cron scheduler plugin; python3-zstandard: the datastore format reader test.
 [ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client procps podman runc conmon
 catatonit uidmap containernetworking-plugins cron python3-zstandard"
-# Debian 12's clang is 14; -fsanitize=fuzzer needs its runtime package beside it.
-[ "${1:-}" = --fuzz ] && TEST_PKGS="clang libclang-rt-14-dev"
+# Debian 12's clang is 14; -fsanitize=fuzzer needs its runtime package beside it, and a
+# finding's stack is symbolized by llvm-symbolizer (package llvm, only recommended by clang).
+[ "${1:-}" = --fuzz ] && TEST_PKGS="clang libclang-rt-14-dev llvm"
 # node + npm for the npm test fixtures (the S3 server, the k8s schema validator; each is
 # installed into the build tree on first use). Only when missing: a NodeSource nodejs already
 # ships npm and conflicts with Debian's npm package.

@@ -38,12 +38,8 @@ static void check_quantity(const char *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    /* the raw input as one quantity */
-    char *text = malloc(size + 1);
-    if (!text)
-        return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
+    /* the raw input (up to a NUL) as one quantity */
+    char *text = strndup((const char *)data, size);
     check_quantity(text);
     free(text);
 

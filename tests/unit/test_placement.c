@@ -1,4 +1,4 @@
-/* Unit tests of the local compute plugin's placement (plugins/compute/local/placement.c) on
+/* Unit tests of the local compute plugin's placement (plugins/common/placement.c) on
  * hwloc synthetic and XML topologies: which cores, hardware threads and GPUs each task gets,
  * that concurrent tasks never overlap, that admission says "not now" when resources are
  * short, and the refusal messages. Nothing is spawned. */

@@ -10,6 +10,7 @@
 #include "placement.h"
 
 #include <mflow/plugin.h>
+#include <mflow/plugin_util.h>
 
 #include <jansson.h>
 
@@ -94,35 +95,11 @@ struct mf_job {
     uint32_t attempt;
 };
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(struct ct *ct, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ct->err, sizeof ct->err, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-#define LOG(ct, level, ...)                                                                     \
-    do {                                                                                       \
-        if (MF_HAS_FIELD((ct)->host, log) && (ct)->host->log)                                   \
-            (ct)->host->log((level), PLUGIN_NAME, __VA_ARGS__);                                 \
-    } while (0)
+/* The SDK's plugin helpers (<mflow/plugin_util.h>) under this file's short names. */
+#define mono_now mf_plugin_mono_now
+#define wall_now mf_plugin_wall_now
+#define fail(ct, rc, ...) mf_plugin_fail((ct)->err, sizeof (ct)->err, (rc), __VA_ARGS__)
+#define LOG(ct, level, ...) MF_PLUGIN_LOG((ct)->host, PLUGIN_NAME, (level), __VA_ARGS__)
 
 static const char *option(const struct ct *ct, const char *key, const char *dflt)
 {

@@ -9,6 +9,7 @@
 #include "placement.h"
 
 #include <mflow/plugin.h>
+#include <mflow/plugin_util.h>
 
 #include <hwloc/glibc-sched.h>
 
@@ -140,37 +141,12 @@ struct mf_job {
 
 /* ------------------------------------------------------------------------------------------ */
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(struct local *lc, int rc, const char *fmt, ...)
-{
-    if (lc) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(lc->err, sizeof lc->err, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-#define LOG(lc, level, ...)                                                                     \
-    do {                                                                                       \
-        if (MF_HAS_FIELD((lc)->host, log) && (lc)->host->log)                                   \
-            (lc)->host->log((level), PLUGIN_NAME, __VA_ARGS__);                                 \
-    } while (0)
+/* The SDK's plugin helpers (<mflow/plugin_util.h>) under this file's short names. */
+#define mono_now mf_plugin_mono_now
+#define wall_now mf_plugin_wall_now
+#define fail(lc, rc, ...)                                                                      \
+    mf_plugin_fail((lc) ? (lc)->err : NULL, sizeof (lc)->err, (rc), __VA_ARGS__)
+#define LOG(lc, level, ...) MF_PLUGIN_LOG((lc)->host, PLUGIN_NAME, (level), __VA_ARGS__)
 
 static const char *stream_name(int stream)
 {

@@ -1,11 +1,12 @@
-/* Placement for the local compute plugin: a model of the machine built once from an hwloc
- * topology (cores, hardware threads, NUMA nodes, GPUs, memory), and the admission decision
- * for one task: which cores, hardware threads and GPUs it gets, or "not now".
+/* Placement for the local and container compute plugins: a model of the machine built once
+ * from an hwloc topology (cores, hardware threads, NUMA nodes, GPUs, memory), and the
+ * admission decision for one task: which cores, hardware threads and GPUs it gets, or "not
+ * now".
  *
  * Pure: after placement_create nothing here touches hwloc, the kernel or the clock, so it is
  * tested on synthetic and XML topologies (HWLOC_SYNTHETIC, HWLOC_XMLFILE) without spawning
  * anything, and one placement costs a few microseconds. Not thread-safe: one model is used by
- * one thread. Also compiled into the mflow command (`mflow resources`).
+ * one thread. A static library (plugins/common/meson.build) each of them links.
  *
  * Policy (README.md says it for users):
  *  - resources.cpu = N asks for N logical CPUs (hardware threads, what nproc counts); 0 means

@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <mflow/plugin.h>
+#include <mflow/plugin_util.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -43,16 +44,8 @@ struct placement {
 /* ------------------------------------------------------------------------------------------ */
 /* Building the model */
 
-__attribute__((format(printf, 3, 4)))
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
+/* A message into the caller's buffer (buf, len; either may be NULL/0). */
+#define say(buf, len, ...) ((void)mf_plugin_fail((buf), (len), 0, __VA_ARGS__))
 
 int placement_topology_load(hwloc_topology_t *out, char *err, size_t errlen)
 {
