@@ -831,3 +831,24 @@ const char *placement_api_name(int api)
     default: return "other";
     }
 }
+
+void placement_req_of(const struct mf_resources *res, struct place_req *r)
+{
+    memset(r, 0, sizeof *r);
+    if (res && MF_HAS_FIELD(res, cpu))
+        r->cpu = res->cpu;
+    if (res && MF_HAS_FIELD(res, memory_mb))
+        r->memory_mb = res->memory_mb;
+    if (res && MF_HAS_FIELD(res, gpu))
+        r->gpu = res->gpu;
+}
+
+int placement_check_resources(const struct placement *p, const char *step,
+                              const struct mf_resources *res, char *msg, size_t msglen)
+{
+    if (!res || !MF_HAS_FIELD(res, cpu))
+        return 0;
+    struct place_req r;
+    placement_req_of(res, &r);
+    return placement_check(p, step, &r, msg, msglen);
+}

@@ -123,6 +123,16 @@ const unsigned *placement_core_cpus(const struct placement *p, unsigned i, unsig
 int placement_check(const struct placement *p, const char *step, const struct place_req *r,
                     char *msg, size_t msglen);
 
+struct mf_resources;
+/* A step's resources as a request: the fields inside res->struct_size, the others 0 (cpu 0
+ * is one); NULL: an empty request. */
+void placement_req_of(const struct mf_resources *res, struct place_req *r);
+
+/* placement_check of a step's resources (placement_req_of): what a compute plugin's `check`
+ * does. 0 when res is NULL or too short to hold cpu (nothing asked). */
+int placement_check_resources(const struct placement *p, const char *step,
+                              const struct mf_resources *res, char *msg, size_t msglen);
+
 /* Place one task. 0: *g is filled (release it with placement_release); EAGAIN: it does not
  * fit in what is free now (nothing changed); MF_EINVAL: it can never fit (see
  * placement_check); MF_ENOMEM. */

@@ -761,13 +761,7 @@ static int ct_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
         strv_push(&j->task_argv, spec->argv[i]);
     for (size_t i = 0; spec->env && spec->env[i]; i++)
         strv_push(&j->env, spec->env[i]);
-    const struct mf_resources *res = spec->resources;
-    if (res && MF_HAS_FIELD(res, cpu))
-        j->req.cpu = res->cpu;
-    if (res && MF_HAS_FIELD(res, memory_mb))
-        j->req.memory_mb = res->memory_mb;
-    if (res && MF_HAS_FIELD(res, gpu))
-        j->req.gpu = res->gpu;
+    placement_req_of(spec->resources, &j->req);
     if (!j->pathspec || !j->image || !j->flow || !j->step || j->task_argv.oom || j->env.oom) {
         free_job(j);
         return fail(ct, MF_ENOMEM, "out of memory submitting a job");
@@ -1035,15 +1029,8 @@ static int ct_check(void *state, const char *step_name, const struct mf_resource
     struct ct *ct = state;
     if (!ct)
         return MF_EINVAL;
-    if (!res || !MF_HAS_FIELD(res, cpu))
-        return 0;
-    struct place_req req = {.cpu = res->cpu};
-    if (MF_HAS_FIELD(res, memory_mb))
-        req.memory_mb = res->memory_mb;
-    if (MF_HAS_FIELD(res, gpu))
-        req.gpu = res->gpu;
     char msg[600];
-    if (placement_check(ct->place, step_name ? step_name : "?", &req, msg, sizeof msg) != 0)
+    if (placement_check_resources(ct->place, step_name ? step_name : "?", res, msg, sizeof msg))
         return fail(ct, MF_EINVAL, "%s", msg);
     return 0;
 }

@@ -860,14 +860,10 @@ static int lc_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
             return fail(lc, MF_EINVAL, "job %s: environment entry '%s' is not KEY=VALUE (fix the step's env)",
                         name, spec->env[i]);
     }
-    struct place_req req = {.cpu = 1};
-    const struct mf_resources *res = spec->resources;
-    if (res && MF_HAS_FIELD(res, cpu) && res->cpu > 0)
-        req.cpu = res->cpu;
-    if (res && MF_HAS_FIELD(res, memory_mb))
-        req.memory_mb = res->memory_mb;
-    if (res && MF_HAS_FIELD(res, gpu))
-        req.gpu = res->gpu;
+    struct place_req req;
+    placement_req_of(spec->resources, &req);
+    if (!req.cpu)
+        req.cpu = 1;
     char msg[600];
     if (placement_check(lc->place, spec->step_name, &req, msg, sizeof msg) != 0)
         return fail(lc, MF_EINVAL, "job %s: %s", name, msg);
@@ -1324,15 +1320,8 @@ static int lc_check(void *state, const char *step_name, const struct mf_resource
     struct local *lc = state;
     if (!lc)
         return MF_EINVAL;
-    if (!res || !MF_HAS_FIELD(res, cpu))
-        return 0;
-    struct place_req req = {.cpu = res->cpu};
-    if (MF_HAS_FIELD(res, memory_mb))
-        req.memory_mb = res->memory_mb;
-    if (MF_HAS_FIELD(res, gpu))
-        req.gpu = res->gpu;
     char msg[600];
-    if (placement_check(lc->place, step_name ? step_name : "?", &req, msg, sizeof msg) != 0)
+    if (placement_check_resources(lc->place, step_name ? step_name : "?", res, msg, sizeof msg))
         return fail(lc, MF_EINVAL, "%s", msg);
     return 0;
 }
