@@ -49,8 +49,8 @@ fuzz-smoke: fuzz-build
 # and check that mflow names the signal (ASan would turn the signal into exit 1); memory
 # errors are still caught where they happen. verify_asan_link_order=0: the fault-injection
 # tests preload their (unsanitized) shims in front of the sanitizer runtime on purpose.
-# intercept_tls_get_addr=0: GCC 12's LSan recorded a plugin's dynamic TLS block (the local
-# storage plugin's __thread error text, a dlopen'ed module) with bogus bounds and its tracer
+# intercept_tls_get_addr=0: GCC 12's LSan recorded a dlopen'ed module's dynamic TLS block
+# (plugins keep their error text in __thread variables) with bogus bounds and its tracer
 # faulted scanning it at exit ("Tracer caught signal 11", "DTLS 7 at 0xec-0x10000011ee" with
 # LSAN_OPTIONS=verbosity=1:log_threads=1; airflow_standin's end task, 2 runs of 2). Without the
 # interception LSan does not scan dynamic TLS; it can only report more, not less.
