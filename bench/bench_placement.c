@@ -2,7 +2,7 @@
  *
  *   bench_placement [PLUGIN.so] [N]
  *
- * 1. placement alone (plugins/compute/local/placement.c): place + release under churn, and a
+ * 1. placement alone (plugins/common/placement.c): place + release under churn, and a
  *    refused attempt on a full machine, on this machine's topology and on big synthetic ones;
  * 2. with PLUGIN.so (the built mflow_compute_local.so, driven through the SDK's fake host):
  *    N runs of /bin/true through submit/wait/poll/release, one at a time, against a bare

@@ -14,8 +14,9 @@ TEST_PKGS=""
 [ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client procps podman runc conmon
 catatonit uidmap containernetworking-plugins cron python3-zstandard python3-numpy chromium fonts-dejavu-core
 wrk"
-# Debian 12's clang is 14; -fsanitize=fuzzer needs its runtime package beside it.
-[ "${1:-}" = --fuzz ] && TEST_PKGS="clang libclang-rt-14-dev"
+# Debian 12's clang is 14; -fsanitize=fuzzer needs its runtime package beside it, and a
+# finding's stack is symbolized by llvm-symbolizer (package llvm, only recommended by clang).
+[ "${1:-}" = --fuzz ] && TEST_PKGS="clang libclang-rt-14-dev llvm"
 # node + npm for the npm test fixtures (the S3 server, the k8s schema validator; each is
 # installed into the build tree on first use). Only when missing: a NodeSource nodejs already
 # ships npm and conflicts with Debian's npm package.

@@ -14,8 +14,9 @@ if [ -n "${MFLOW_SANITIZER_LOGS:-}" ]; then
     n=0
     for f in "$MFLOW_SANITIZER_LOGS"/*; do
         [ -f "$f" ] || continue
-        # Warnings alone (e.g. a stack switch ASan notes) are not reports.
-        grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$f" || continue
+        # Warnings alone (e.g. a stack switch ASan notes) are not reports; a sanitizer's own
+        # fatal error (LSan's tracer faulting) is one.
+        grep -qE 'ERROR: [A-Za-z]+Sanitizer|runtime error:|Sanitizer has encountered a fatal error' "$f" || continue
         n=$((n + 1))
         echo "=== sanitizer report: $f"
         head -n 80 "$f"   # the first frames say where; the file has the rest

@@ -324,29 +324,42 @@ static int inputs_of(struct dt *d, int step, const struct path *p, char **out, i
     return *out ? 0 : MF_ENOMEM;
 }
 
-/* The parameters from MFLOW_PARAM_<name> (a parameter without one takes its default), stored
- * as blobs into params, as `mflow run` does. */
-static int make_params(struct dt *d, struct mf_task_record *params, char **err)
+/* The parameters an outside scheduler passes, MFLOW_PARAM_<name>, as the "name=value"
+ * arguments of mf_params_parse (a parameter without one takes its default): *args (free
+ * each, then it) and *n. 0 or MF_ENOMEM. */
+static int param_args(const mf_flow_def *def, char ***args, size_t *n)
 {
-    const mf_flow_def *def = d->flow->def;
-    const char **args = calloc(def->n_params + 1, sizeof *args);
-    size_t n = 0;
-    if (!args)
+    *n = 0;
+    *args = calloc(def->n_params + 1, sizeof **args);
+    if (!*args)
         return MF_ENOMEM;
     for (size_t k = 0; k < def->n_params; k++) {
         char env[MF_NAME_MAX + 16];
         snprintf(env, sizeof env, "MFLOW_PARAM_%s", def->params[k].name);
         const char *v = getenv(env);
-        if (v && !(args[n++] = mf_strf("%s=%s", def->params[k].name, v))) {
-            for (size_t j = 0; j + 1 < n; j++)
-                free((char *)args[j]);
-            free(args);
+        if (v && !((*args)[(*n)++] = mf_strf("%s=%s", def->params[k].name, v))) {
+            for (size_t j = 0; j + 1 < *n; j++)
+                free((*args)[j]);
+            free(*args);
+            *args = NULL;
+            *n = 0;
             return MF_ENOMEM;
         }
     }
-    int rc = mf_params_store(def, args, n, &d->st, params, err);
+    return 0;
+}
+
+/* The parameters, stored as blobs into params, as `mflow run` does. */
+static int make_params(struct dt *d, struct mf_task_record *params, char **err)
+{
+    const mf_flow_def *def = d->flow->def;
+    char **args;
+    size_t n;
+    if (param_args(def, &args, &n))
+        return MF_ENOMEM;
+    int rc = mf_params_store(def, (const char *const *)args, n, &d->st, params, err);
     for (size_t k = 0; k < n; k++)
-        free((char *)args[k]);
+        free(args[k]);
     free(args);
     return rc;
 }
@@ -561,26 +574,30 @@ static int write_xcom(const char *path, const char *json)
     return mf_write_file_atomic(path, json, strlen(json));
 }
 
-int cmd_dag_task(int argc, char **argv)
-{
-    if (cli_wants_help(argc, argv, usage))
-        return 0;
-    const char *flow_arg = NULL, *step = NULL, *dag_id = NULL, *dag_run = NULL;
-    const char *fpath = NULL, *package = NULL, *ns = NULL, *xcom = NULL;
+/* What the command line (and MFLOW_FOREACH_PATH) gives. */
+struct dag_args {
+    const char *flow, *step, *dag_id, *dag_run, *fpath, *package, *ns, *xcom;
     const char *tags[MAX_TAGS];
-    size_t n_tags = 0;
-    uint32_t timeout_s = 0;
+    size_t n_tags;
+    uint32_t timeout_s;
+    struct path path;
+};
+
+/* 0, or the exit code after printing why. */
+static int parse_args(int argc, char **argv, struct dag_args *a)
+{
+    memset(a, 0, sizeof *a);
     int pos = 0;
     for (int i = 1; i < argc; i++) {
         long long n;
         int r;
         const char *tag = NULL;
-        if ((r = cli_str_opt(argc, argv, &i, "--dag-id", &dag_id)) ||
-            (r = cli_str_opt(argc, argv, &i, "--dag-run", &dag_run)) ||
-            (r = cli_match_opt(argc, argv, &i, "--foreach-path", &fpath)) ||
-            (r = cli_str_opt(argc, argv, &i, "--package", &package)) ||
-            (r = cli_str_opt(argc, argv, &i, "--namespace", &ns)) ||
-            (r = cli_str_opt(argc, argv, &i, "--xcom-file", &xcom))) {
+        if ((r = cli_str_opt(argc, argv, &i, "--dag-id", &a->dag_id)) ||
+            (r = cli_str_opt(argc, argv, &i, "--dag-run", &a->dag_run)) ||
+            (r = cli_match_opt(argc, argv, &i, "--foreach-path", &a->fpath)) ||
+            (r = cli_str_opt(argc, argv, &i, "--package", &a->package)) ||
+            (r = cli_str_opt(argc, argv, &i, "--namespace", &a->ns)) ||
+            (r = cli_str_opt(argc, argv, &i, "--xcom-file", &a->xcom))) {
             if (r < 0) {
                 cli_error("dag-task: %s needs a value", argv[i]);
                 return 2;
@@ -590,44 +607,61 @@ int cmd_dag_task(int argc, char **argv)
         if ((r = cli_str_opt(argc, argv, &i, "--tag", &tag))) {
             if (r < 0)
                 return 2;
-            if (n_tags == MAX_TAGS) {
+            if (a->n_tags == MAX_TAGS) {
                 cli_error("dag-task: at most %d --tag", MAX_TAGS);
                 return 2;
             }
-            tags[n_tags++] = tag;
+            a->tags[a->n_tags++] = tag;
             continue;
         }
         if ((r = cli_int_opt(argc, argv, &i, "--timeout-s", 0, UINT32_MAX, &n))) {
             if (r < 0)
                 return 2;
-            timeout_s = (uint32_t)n;
+            a->timeout_s = (uint32_t)n;
             continue;
         }
         if (argv[i][0] == '-' && argv[i][1] == '-') {
             cli_error("dag-task: unknown option %s", argv[i]);
             return 2;
         } else if (pos == 0) {
-            flow_arg = argv[i];
+            a->flow = argv[i];
             pos++;
         } else if (pos == 1) {
-            step = argv[i];
+            a->step = argv[i];
             pos++;
         } else {
             cli_error("dag-task: unexpected argument '%s'", argv[i]);
             return 2;
         }
     }
-    if (!flow_arg || !step || !dag_id || !dag_run) {
+    if (!a->flow || !a->step || !a->dag_id || !a->dag_run) {
         cli_error("usage: mflow %s", usage);
         return 2;
     }
-    if (!fpath)
-        fpath = getenv("MFLOW_FOREACH_PATH");
-    struct path p;
-    if (path_parse(fpath, &p) != 0) {
-        cli_error("dag-task: foreach path '%s' is not dotted item indices (e.g. 2.0)", fpath);
+    if (!a->fpath)
+        a->fpath = getenv("MFLOW_FOREACH_PATH");
+    if (path_parse(a->fpath, &a->path) != 0) {
+        cli_error("dag-task: foreach path '%s' is not dotted item indices (e.g. 2.0)", a->fpath);
         return 2;
     }
+    return 0;
+}
+
+int cmd_dag_task(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv, usage))
+        return 0;
+    struct dag_args args;
+    int prc = parse_args(argc, argv, &args);
+    if (prc)
+        return prc;
+    const char *flow_arg = args.flow, *step = args.step, *dag_id = args.dag_id;
+    const char *dag_run = args.dag_run, *package = args.package, *ns = args.ns;
+    const char *xcom = args.xcom;
+    const char *const *tags = args.tags;
+    size_t n_tags = args.n_tags;
+    uint32_t timeout_s = args.timeout_s;
+    struct path p = args.path;
 
     struct dt d;
     memset(&d, 0, sizeof d);

@@ -1223,6 +1223,40 @@ int mf_index_get_run(mf_index *ix, const char *flow, int64_t run_id, struct mf_r
     return rc;
 }
 
+/* A listing's read transaction and cursor on dbi (inside the caller's write transaction when
+ * one is open: ix->wlisting tells a write from a callback that a cursor is live). what names
+ * the listing in messages ("cannot list runs"). 0, or the failure with nothing left open. */
+static int list_begin(mf_index *ix, MDB_dbi dbi, const char *what, MDB_txn **txn,
+                      MDB_cursor **cur)
+{
+    int rc = rd_begin(ix, txn);
+    if (rc)
+        return rc;
+    int mrc = mdb_cursor_open(*txn, dbi, cur);
+    if (mrc) {
+        rc = fail_mdb(ix, mrc, what);
+        rd_end(ix, *txn);
+        return rc;
+    }
+    if (*txn == ix->wtxn)
+        ix->wlisting++;
+    return 0;
+}
+
+/* End what list_begin opened; rc is the listing's outcome so far, mrc the cursor's last
+ * answer (MDB_NOTFOUND: the end). Returns the listing's outcome. */
+static int list_end(mf_index *ix, MDB_txn *txn, MDB_cursor *cur, int rc, int mrc,
+                    const char *what)
+{
+    if (!rc && mrc && mrc != MDB_NOTFOUND)
+        rc = fail_mdb(ix, mrc, what);
+    mdb_cursor_close(cur);
+    if (txn == ix->wtxn)
+        ix->wlisting--;
+    rd_end(ix, txn);
+    return rc;
+}
+
 int mf_index_list_runs(mf_index *ix, const char *flow, mf_run_cb cb, void *ud)
 {
     int rc = ready(ix);
@@ -1232,17 +1266,10 @@ int mf_index_list_runs(mf_index *ix, const char *flow, mf_run_cb cb, void *ud)
     if (!cb)
         return fail(ix, MF_EINVAL, "no callback given");
     MDB_txn *txn;
-    if ((rc = rd_begin(ix, &txn)))
-        return rc;
     MDB_cursor *cur;
-    int mrc = mdb_cursor_open(txn, ix->runs, &cur);
-    if (mrc) {
-        rc = fail_mdb(ix, mrc, "cannot list runs");
-        rd_end(ix, txn);
+    if ((rc = list_begin(ix, ix->runs, "cannot list runs", &txn, &cur)))
         return rc;
-    }
-    if (txn == ix->wtxn)
-        ix->wlisting++;
+    int mrc;
     uint8_t seek[RUN_KEY_MAX];
     size_t pl = run_key(seek, flow, flen, 0, 0);
     memset(seek + pl, 0xff, 8);
@@ -1285,13 +1312,7 @@ int mf_index_list_runs(mf_index *ix, const char *flow, mf_run_cb cb, void *ud)
             break;
         mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
     }
-    if (!rc && mrc && mrc != MDB_NOTFOUND)
-        rc = fail_mdb(ix, mrc, "cannot list runs");
-    mdb_cursor_close(cur);
-    if (txn == ix->wtxn)
-        ix->wlisting--;
-    rd_end(ix, txn);
-    return rc;
+    return list_end(ix, txn, cur, rc, mrc, "cannot list runs");
 }
 
 int mf_index_list_flows(mf_index *ix, mf_flow_cb cb, void *ud)
@@ -1302,17 +1323,10 @@ int mf_index_list_flows(mf_index *ix, mf_flow_cb cb, void *ud)
     if (!cb)
         return fail(ix, MF_EINVAL, "no callback given");
     MDB_txn *txn;
-    if ((rc = rd_begin(ix, &txn)))
-        return rc;
     MDB_cursor *cur;
-    int mrc = mdb_cursor_open(txn, ix->runs, &cur);
-    if (mrc) {
-        rc = fail_mdb(ix, mrc, "cannot list flows");
-        rd_end(ix, txn);
+    if ((rc = list_begin(ix, ix->runs, "cannot list flows", &txn, &cur)))
         return rc;
-    }
-    if (txn == ix->wtxn)
-        ix->wlisting++;
+    int mrc;
     MDB_val k, v;
     /* jump from flow to flow: for each, seek past its range and step back to its last run */
     uint8_t prev[RUN_KEY_MAX];
@@ -1357,13 +1371,7 @@ int mf_index_list_flows(mf_index *ix, mf_flow_cb cb, void *ud)
             break;
         mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
     }
-    if (!rc && mrc && mrc != MDB_NOTFOUND)
-        rc = fail_mdb(ix, mrc, "cannot list flows");
-    mdb_cursor_close(cur);
-    if (txn == ix->wtxn)
-        ix->wlisting--;
-    rd_end(ix, txn);
-    return rc;
+    return list_end(ix, txn, cur, rc, mrc, "cannot list flows");
 }
 
 /* ---- tasks ---------------------------------------------------------------------------------- */
@@ -1462,17 +1470,10 @@ int mf_index_list_tasks(mf_index *ix, const char *flow, int64_t run_id, const ch
     size_t pl = task_key(prefix, flow, flen, run_id, step, slen, 0, 0);
     size_t rl = flen + 9; /* the run part of the key */
     MDB_txn *txn;
-    if ((rc = rd_begin(ix, &txn)))
-        return rc;
     MDB_cursor *cur;
-    int mrc = mdb_cursor_open(txn, ix->tasks, &cur);
-    if (mrc) {
-        rc = fail_mdb(ix, mrc, "cannot list tasks");
-        rd_end(ix, txn);
+    if ((rc = list_begin(ix, ix->tasks, "cannot list tasks", &txn, &cur)))
         return rc;
-    }
-    if (txn == ix->wtxn)
-        ix->wlisting++;
+    int mrc;
     struct mf_task_rec rec;
     memcpy(rec.flow, flow, flen + 1);
     rec.run_id = run_id;
@@ -1520,13 +1521,7 @@ int mf_index_list_tasks(mf_index *ix, const char *flow, int64_t run_id, const ch
         if (rc)
             break;
     }
-    if (!rc && mrc && mrc != MDB_NOTFOUND)
-        rc = fail_mdb(ix, mrc, "cannot list tasks");
-    mdb_cursor_close(cur);
-    if (txn == ix->wtxn)
-        ix->wlisting--;
-    rd_end(ix, txn);
-    return rc;
+    return list_end(ix, txn, cur, rc, mrc, "cannot list tasks");
 }
 
 /* ---- tags ----------------------------------------------------------------------------------- */
@@ -1711,17 +1706,10 @@ int mf_index_list_deployments(mf_index *ix, const char *name, mf_index_deploymen
     if (!cb)
         return fail(ix, MF_EINVAL, "no callback given");
     MDB_txn *txn;
-    if ((rc = rd_begin(ix, &txn)))
-        return rc;
     MDB_cursor *cur;
-    int mrc = mdb_cursor_open(txn, ix->deployments, &cur);
-    if (mrc) {
-        rc = fail_mdb(ix, mrc, "cannot list deployments");
-        rd_end(ix, txn);
+    if ((rc = list_begin(ix, ix->deployments, "cannot list deployments", &txn, &cur)))
         return rc;
-    }
-    if (txn == ix->wtxn)
-        ix->wlisting++;
+    int mrc;
     uint8_t kb[DEPLOY_KEY_MAX], prev[DEPLOY_KEY_MAX];
     size_t pl = name ? deploy_key(kb, name, nlen, 0, 0) : 0, prev_len = 0;
     MDB_val k = {pl, kb}, v;
@@ -1756,13 +1744,7 @@ int mf_index_list_deployments(mf_index *ix, const char *name, mf_index_deploymen
         if (rc)
             break;
     }
-    if (!rc && mrc && mrc != MDB_NOTFOUND)
-        rc = fail_mdb(ix, mrc, "cannot list deployments");
-    mdb_cursor_close(cur);
-    if (txn == ix->wtxn)
-        ix->wlisting--;
-    rd_end(ix, txn);
-    return rc;
+    return list_end(ix, txn, cur, rc, mrc, "cannot list deployments");
 }
 
 int mf_index_delete_deployment(mf_index *ix, const char *name)

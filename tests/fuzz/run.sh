@@ -33,8 +33,10 @@ for t in "${targets[@]}"; do
   rm -rf "$out"; mkdir -p "$out/corpus"
   dict=()
   [ -f "$here/$t.dict" ] && dict=(-dict="$here/$t.dict")
+  # -close_fd_mask=2: what a target's code prints (the commands' messages) is dropped;
+  # libFuzzer's and the sanitizers' reports still reach the log
   "$bin" -max_total_time="$secs" -timeout="$tmo" -rss_limit_mb=2048 -max_len=65536 \
-    -print_final_stats=1 -artifact_prefix="$out/" "${dict[@]}" \
+    -close_fd_mask=2 -print_final_stats=1 -artifact_prefix="$out/" "${dict[@]}" \
     "$out/corpus" "$here/corpus/$t" >"$out/log" 2>&1
   rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$out/log" | tail -1)

@@ -258,6 +258,18 @@ static void status_messages(void **s)
     assert_string_equal(m, "k8s: list the nodes: HTTP 502: Bad Gateway");
     k8s_status_message("list the nodes", 503, NULL, 0, m, sizeof m);
     assert_string_equal(m, "k8s: list the nodes: HTTP 503");
+    /* a body without a NUL or a line end: only its len bytes (found by fuzz_k8s_status under
+     * ASan: the first line was looked for past the body) */
+    static const char unterminated[] = "<html>502 Bad Gateway</html>TRAILING BYTES";
+    k8s_status_message("list the nodes", 502, unterminated, 28, m, sizeof m);
+    assert_string_equal(m, "k8s: list the nodes: HTTP 502: <html>502 Bad Gateway</html>");
+    k8s_status_message("list the nodes", 502, unterminated, 5, m, sizeof m);
+    assert_string_equal(m, "k8s: list the nodes: HTTP 502: <html");
+    /* a long first line is cut at 199 bytes */
+    char lng[400];
+    memset(lng, 'L', sizeof lng);
+    k8s_status_message("list the nodes", 500, lng, sizeof lng, m, sizeof m);
+    assert_int_equal(strlen(m), strlen("k8s: list the nodes: HTTP 500: ") + 199);
     char *e = k8s_url_escape("mflow/flow=A b,c");
     assert_string_equal(e, "mflow%2Fflow%3DA%20b%2Cc");
     free(e);

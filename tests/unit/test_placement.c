@@ -1,4 +1,4 @@
-/* Unit tests of the local compute plugin's placement (plugins/compute/local/placement.c) on
+/* Unit tests of the local compute plugin's placement (plugins/common/placement.c) on
  * hwloc synthetic and XML topologies: which cores, hardware threads and GPUs each task gets,
  * that concurrent tasks never overlap, that admission says "not now" when resources are
  * short, and the refusal messages. Nothing is spawned. */
@@ -312,6 +312,51 @@ static void test_refusal_messages(void **ts)
     placement_destroy(p);
 }
 
+/* A step's resources as a request, read by the struct's size as the ABI asks, and the check a
+ * plugin's `check` makes of them. */
+static void test_resources_request(void **ts)
+{
+    (void)ts;
+    struct place_req r;
+    struct mf_resources res = {.struct_size = sizeof res, .cpu = 3, .memory_mb = 512, .gpu = 2};
+    placement_req_of(&res, &r);
+    assert_int_equal(r.cpu, 3);
+    assert_int_equal(r.memory_mb, 512);
+    assert_int_equal(r.gpu, 2);
+    /* an older, shorter struct: the fields past its size are not read */
+    res.struct_size = (uint32_t)offsetof(struct mf_resources, memory_mb);
+    placement_req_of(&res, &r);
+    assert_int_equal(r.cpu, 3);
+    assert_int_equal(r.memory_mb, 0);
+    assert_int_equal(r.gpu, 0);
+    res.struct_size = (uint32_t)offsetof(struct mf_resources, gpu);
+    placement_req_of(&res, &r);
+    assert_int_equal(r.memory_mb, 512);
+    assert_int_equal(r.gpu, 0);
+    placement_req_of(NULL, &r);
+    assert_int_equal(r.cpu + r.gpu + r.memory_mb, 0);
+
+    struct placement *p = load(SYN_2x4x2, NULL, NULL);
+    char msg[600] = "";
+    res = (struct mf_resources){.struct_size = sizeof res, .cpu = 1, .gpu = 1};
+    assert_int_equal(placement_check_resources(p, "one", &res, msg, sizeof msg), MF_EINVAL);
+    assert_non_null(strstr(msg, "step 'one' asks for 1 GPU but this machine has 0"));
+    res = (struct mf_resources){.struct_size = sizeof res, .cpu = 17};
+    assert_int_equal(placement_check_resources(p, "big", &res, msg, sizeof msg), MF_EINVAL);
+    assert_non_null(strstr(msg, "step 'big' asks for 17 cpu"));
+    res = (struct mf_resources){.struct_size = sizeof res, .cpu = 16, .memory_mb = 2048};
+    assert_int_equal(placement_check_resources(p, "fits", &res, msg, sizeof msg), 0);
+    /* the GPU lies past an old struct's size: nothing asked that cannot fit */
+    res = (struct mf_resources){.struct_size = (uint32_t)offsetof(struct mf_resources, gpu),
+                                .cpu = 2, .gpu = 4};
+    assert_int_equal(placement_check_resources(p, "old", &res, msg, sizeof msg), 0);
+    /* too short to hold cpu, or no resources: nothing asked */
+    res = (struct mf_resources){.struct_size = sizeof(uint32_t), .cpu = 99};
+    assert_int_equal(placement_check_resources(p, "tiny", &res, msg, sizeof msg), 0);
+    assert_int_equal(placement_check_resources(p, "none", NULL, msg, sizeof msg), 0);
+    placement_destroy(p);
+}
+
 static void test_memory_admission(void **ts)
 {
     (void)ts;
@@ -554,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_spread_and_threads),
         cmocka_unit_test(test_random_churn),
         cmocka_unit_test(test_refusal_messages),
+        cmocka_unit_test(test_resources_request),
         cmocka_unit_test(test_memory_admission),
         cmocka_unit_test(test_allowed_cpus),
         cmocka_unit_test(test_flat_model),

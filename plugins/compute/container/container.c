@@ -10,6 +10,7 @@
 #include "placement.h"
 
 #include <mflow/plugin.h>
+#include <mflow/plugin_util.h>
 
 #include <jansson.h>
 
@@ -94,35 +95,11 @@ struct mf_job {
     uint32_t attempt;
 };
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(struct ct *ct, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(ct->err, sizeof ct->err, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-#define LOG(ct, level, ...)                                                                     \
-    do {                                                                                       \
-        if (MF_HAS_FIELD((ct)->host, log) && (ct)->host->log)                                   \
-            (ct)->host->log((level), PLUGIN_NAME, __VA_ARGS__);                                 \
-    } while (0)
+/* The SDK's plugin helpers (<mflow/plugin_util.h>) under this file's short names. */
+#define mono_now mf_plugin_mono_now
+#define wall_now mf_plugin_wall_now
+#define fail(ct, rc, ...) mf_plugin_fail((ct)->err, sizeof (ct)->err, (rc), __VA_ARGS__)
+#define LOG(ct, level, ...) MF_PLUGIN_LOG((ct)->host, PLUGIN_NAME, (level), __VA_ARGS__)
 
 static const char *option(const struct ct *ct, const char *key, const char *dflt)
 {
@@ -784,13 +761,7 @@ static int ct_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
         strv_push(&j->task_argv, spec->argv[i]);
     for (size_t i = 0; spec->env && spec->env[i]; i++)
         strv_push(&j->env, spec->env[i]);
-    const struct mf_resources *res = spec->resources;
-    if (res && MF_HAS_FIELD(res, cpu))
-        j->req.cpu = res->cpu;
-    if (res && MF_HAS_FIELD(res, memory_mb))
-        j->req.memory_mb = res->memory_mb;
-    if (res && MF_HAS_FIELD(res, gpu))
-        j->req.gpu = res->gpu;
+    placement_req_of(spec->resources, &j->req);
     if (!j->pathspec || !j->image || !j->flow || !j->step || j->task_argv.oom || j->env.oom) {
         free_job(j);
         return fail(ct, MF_ENOMEM, "out of memory submitting a job");
@@ -1058,15 +1029,8 @@ static int ct_check(void *state, const char *step_name, const struct mf_resource
     struct ct *ct = state;
     if (!ct)
         return MF_EINVAL;
-    if (!res || !MF_HAS_FIELD(res, cpu))
-        return 0;
-    struct place_req req = {.cpu = res->cpu};
-    if (MF_HAS_FIELD(res, memory_mb))
-        req.memory_mb = res->memory_mb;
-    if (MF_HAS_FIELD(res, gpu))
-        req.gpu = res->gpu;
     char msg[600];
-    if (placement_check(ct->place, step_name ? step_name : "?", &req, msg, sizeof msg) != 0)
+    if (placement_check_resources(ct->place, step_name ? step_name : "?", res, msg, sizeof msg))
         return fail(ct, MF_EINVAL, "%s", msg);
     return 0;
 }

@@ -489,9 +489,11 @@ void k8s_status_message(const char *what, long status, const char *body, size_t 
     } else {
         char line[200] = "";
         if (body && len) {
-            size_t l = strcspn(body, "\r\n");
-            if (l > sizeof line - 1)
-                l = sizeof line - 1;
+            /* the first line, within len: the body need not end with a NUL */
+            size_t l = 0;
+            while (l < len && l < sizeof line - 1 && body[l] != '\r' && body[l] != '\n' &&
+                   body[l] != '\0')
+                l++;
             memcpy(line, body, l);
             line[l] = 0;
         }

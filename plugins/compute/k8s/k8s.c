@@ -6,10 +6,12 @@
  * thread-safe: one instance is driven by the core's event loop. See README.md. */
 #include "api.h"
 #include "kubeconfig.h"
+#include "lists.h"
 #include "manifest.h"
 #include "status.h"
 
 #include <mflow/plugin.h>
+#include <mflow/plugin_util.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -156,47 +158,12 @@ static const struct mf_option_def options[] = {
 
 /* ------------------------------------------------------------------------------------------ */
 
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int fail(struct k8s *k, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct k8s *k, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(k->err, sizeof k->err, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-#define LOG(k, level, ...)                                                                     \
-    do {                                                                                       \
-        if ((k)->host->log)                                                                    \
-            (k)->host->log(level, PLUGIN_NAME, __VA_ARGS__);                                   \
-    } while (0)
-
-static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *strf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
+/* The SDK's plugin helpers (<mflow/plugin_util.h>) under this file's short names. */
+#define mono_now mf_plugin_mono_now
+#define wall_now mf_plugin_wall_now
+#define fail(k, rc, ...) mf_plugin_fail((k)->err, sizeof (k)->err, (rc), __VA_ARGS__)
+#define LOG(k, level, ...) MF_PLUGIN_LOG((k)->host, PLUGIN_NAME, (level), __VA_ARGS__)
+#define strf mf_plugin_strf
 
 static void free_vec(char **v)
 {
@@ -591,34 +558,13 @@ static void sweep_orphans(struct k8s *k)
     size_t i, n = 0;
     json_t *it;
     json_array_foreach(json_object_get(doc, "items"), i, it) {
-        json_t *md = json_object_get(it, "metadata");
-        const char *name = json_string_value(json_object_get(md, "name"));
-        const char *orch = json_string_value(json_object_get(json_object_get(md, "annotations"),
-                                                             ORCH_ANNOTATION));
-        const char *run = json_string_value(json_object_get(json_object_get(md, "labels"), "mflow/run"));
-        if (!name || !orch || (run && !strcmp(run, k->run_label)))
+        struct k8s_orphan o;
+        if (!k8s_orphan_candidate(it, ORCH_ANNOTATION, k->run_label, myhost, &o))
             continue;
-        json_t *conds = json_object_get(json_object_get(it, "status"), "conditions");
-        int done = 0;
-        size_t ci;
-        json_t *c;
-        json_array_foreach(conds, ci, c) {
-            const char *t = json_string_value(json_object_get(c, "type"));
-            const char *s = json_string_value(json_object_get(c, "status"));
-            if (t && s && !strcmp(s, "True") && (!strcmp(t, "Complete") || !strcmp(t, "Failed")))
-                done = 1;
-        }
-        if (done || json_object_get(md, "deletionTimestamp"))
-            continue;
-        char host[256];
-        int pid;
-        unsigned long long start;
-        if (sscanf(orch, "%255s %d %llu", host, &pid, &start) != 3 || strcmp(host, myhost))
-            continue;
-        if (pid > 0 && proc_start(pid) == start && start)
+        if (proc_start((pid_t)o.pid) == o.start && o.start)
             continue;   /* its mflow lives: another run's, leave it alone */
         struct mf_job tmp = {.k = k};
-        snprintf(tmp.name, sizeof tmp.name, "%s", name);
+        snprintf(tmp.name, sizeof tmp.name, "%s", o.name);
         send_delete(k, &tmp, NULL);
         n++;
     }
@@ -981,48 +927,13 @@ static void start_log(struct k8s *k, struct mf_job *j)
 
 /* ---- polling ------------------------------------------------------------------------------- */
 
-static const char *pod_job_name(const json_t *pod)
-{
-    const json_t *md = json_object_get(pod, "metadata");
-    const json_t *lb = json_object_get(md, "labels");
-    const char *n = json_string_value(json_object_get(lb, "batch.kubernetes.io/job-name"));
-    if (!n)
-        n = json_string_value(json_object_get(lb, "job-name"));
-    if (n)
-        return n;
-    size_t i;
-    json_t *o;
-    json_array_foreach(json_object_get(md, "ownerReferences"), i, o) {
-        const char *kind = json_string_value(json_object_get(o, "kind"));
-        if (kind && !strcmp(kind, "Job"))
-            return json_string_value(json_object_get(o, "name"));
-    }
-    return NULL;
-}
-
 static void apply_tick(struct k8s *k)
 {
-    json_t *jobs = json_object(), *pods = json_object();
-    size_t i;
-    json_t *it;
-    json_array_foreach(json_object_get(k->tick_jobs, "items"), i, it) {
-        const char *n = json_string_value(json_object_get(json_object_get(it, "metadata"), "name"));
-        if (n)
-            json_object_set(jobs, n, it);
-    }
-    json_array_foreach(json_object_get(k->tick_pods, "items"), i, it) {
-        const char *jn = pod_job_name(it);
-        if (!jn)
-            continue;
-        json_t *have = json_object_get(pods, jn);
-        /* several pods of one Job (a replacement): the newest tells */
-        if (have) {
-            const char *a = json_string_value(json_object_get(json_object_get(have, "metadata"), "creationTimestamp"));
-            const char *b = json_string_value(json_object_get(json_object_get(it, "metadata"), "creationTimestamp"));
-            if (a && b && strcmp(b, a) < 0)
-                continue;
-        }
-        json_object_set(pods, jn, it);
+    json_t *jobs, *pods;
+    if (k8s_lists_index(k->tick_jobs, k->tick_pods, &jobs, &pods)) {
+        LOG(k, MF_LOG_WARN, "out of memory reading the lists of run %s/%lld", k->flow_name,
+            (long long)k->run_id);
+        return;
     }
     double now = wall_now();
     for (struct mf_job *j = k->head; j; j = j->next) {
@@ -1062,29 +973,11 @@ static void apply_tick(struct k8s *k)
             j->final_at = now;
             j->st.state = MF_JOB_RUNNING;   /* until its log is read */
             /* without a container that ran there is no log to wait for */
-            const json_t *cs = json_object_get(json_object_get(pod, "status"), "containerStatuses");
-            int ran = 0;
-            size_t ci;
-            json_t *c;
-            json_array_foreach(cs, ci, c) {
-                json_t *s = json_object_get(c, "state");
-                if (json_object_get(s, "running") || json_object_get(s, "terminated"))
-                    ran = 1;
-            }
-            if (!pod || !ran || st.state == MF_JOB_LOST)
+            if (!pod || !k8s_pod_ran(pod) || st.state == MF_JOB_LOST)
                 j->log_done = 1;
         }
     logs:;
-        int ran_now = 0;
-        json_t *cst = json_object_get(json_object_get(pod, "status"), "containerStatuses");
-        size_t ci;
-        json_t *c;
-        json_array_foreach(cst, ci, c) {
-            json_t *s = json_object_get(c, "state");
-            if (json_object_get(s, "running") || json_object_get(s, "terminated"))
-                ran_now = 1;
-        }
-        if (ran_now || j->final_pending)
+        if (k8s_pod_ran(pod) || j->final_pending)
             start_log(k, j);
     }
     json_decref(jobs);
@@ -1342,29 +1235,6 @@ static const char *k8s_last_error(void *state)
 
 /* ---- check and describe -------------------------------------------------------------------- */
 
-/* A quantity ("3800m", "4", "16Gi", "16336028Ki", "1e9", "500M") in base units (cores,
- * bytes); -1 when unreadable. */
-static double quantity(const char *s)
-{
-    if (!s)
-        return -1;
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s)
-        return -1;
-    static const struct {
-        const char *suf;
-        double mul;
-    } sufs[] = {{"Ki", 1024.0}, {"Mi", 1048576.0}, {"Gi", 1073741824.0},
-                {"Ti", 1099511627776.0}, {"Pi", 1125899906842624.0}, {"Ei", 1152921504606846976.0},
-                {"n", 1e-9}, {"u", 1e-6}, {"m", 1e-3}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9},
-                {"T", 1e12}, {"P", 1e15}, {"E", 1e18}, {"", 1}};
-    for (size_t i = 0; i < sizeof sufs / sizeof sufs[0]; i++)
-        if (!strcmp(end, sufs[i].suf))
-            return v * sufs[i].mul;
-    return -1;
-}
-
 static int fetch_nodes(struct k8s *k)
 {
     if (k->nodes || k->nodes_forbidden)
@@ -1389,31 +1259,6 @@ static int fetch_nodes(struct k8s *k)
     if (!k->nodes)
         return fail(k, MF_ECORRUPT, "k8s: list the nodes: the answer is not JSON: %s", je.text);
     return 0;
-}
-
-static json_t *node_offer(const json_t *n)
-{
-    const json_t *md = json_object_get(n, "metadata");
-    const json_t *alloc = json_object_get(json_object_get(n, "status"), "allocatable");
-    double cpu = quantity(json_string_value(json_object_get(alloc, "cpu")));
-    double mem = quantity(json_string_value(json_object_get(alloc, "memory")));
-    double gpu = quantity(json_string_value(json_object_get(alloc, "nvidia.com/gpu")));
-    const char *ready = "Unknown";
-    size_t i;
-    json_t *c;
-    json_array_foreach(json_object_get(json_object_get(n, "status"), "conditions"), i, c) {
-        const char *t = json_string_value(json_object_get(c, "type"));
-        const char *s = json_string_value(json_object_get(c, "status"));
-        if (t && s && !strcmp(t, "Ready"))
-            ready = !strcmp(s, "True") ? "Ready" : "NotReady";
-    }
-    if (json_is_true(json_object_get(json_object_get(n, "spec"), "unschedulable")))
-        ready = "SchedulingDisabled";
-    return json_pack("{s:s,s:s,s:I,s:I,s:I,s:s}", "kind", "node", "name",
-                     json_string_value(json_object_get(md, "name")) ? json_string_value(json_object_get(md, "name")) : "?",
-                     "cpus", (json_int_t)(cpu > 0 ? floor(cpu) : 0),
-                     "memory_mb", (json_int_t)(mem > 0 ? floor(mem / 1048576.0) : 0),
-                     "gpus", (json_int_t)(gpu > 0 ? floor(gpu) : 0), "state", ready);
 }
 
 static int local_root(const char *root)
@@ -1456,7 +1301,7 @@ static int k8s_check(void *state, const char *step, const struct mf_resources *r
     size_t i;
     json_t *nd;
     json_array_foreach(json_object_get(k->nodes, "items"), i, nd) {
-        json_t *o = node_offer(nd);
+        json_t *o = k8s_node_offer(nd);
         json_int_t c = json_integer_value(json_object_get(o, "cpus"));
         json_int_t m = json_integer_value(json_object_get(o, "memory_mb"));
         json_int_t g = json_integer_value(json_object_get(o, "gpus"));
@@ -1493,7 +1338,7 @@ static int k8s_describe(void *state, struct mf_buf *out)
     size_t i;
     json_t *nd;
     json_array_foreach(json_object_get(k->nodes, "items"), i, nd)
-        json_array_append_new(offers, node_offer(nd));
+        json_array_append_new(offers, k8s_node_offer(nd));
     char src[512];
     snprintf(src, sizeof src, "Kubernetes API %s (context '%s' of %s): nodes' allocatable%s",
              k->conn->server, k->conn->context, k->conn->source,

@@ -3,21 +3,9 @@
 #ifndef MFLOW_K8S_MSG_H
 #define MFLOW_K8S_MSG_H
 
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
+#include <mflow/plugin_util.h>
 
-static inline int k8s_fail(char *msg, size_t msglen, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static inline int k8s_fail(char *msg, size_t msglen, int rc, const char *fmt, ...)
-{
-    if (msg && msglen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msglen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
+/* k8s_fail(msg, msglen, rc, fmt, ...): the SDK's mf_plugin_fail */
+#define k8s_fail mf_plugin_fail
 
 #endif

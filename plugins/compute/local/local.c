@@ -9,6 +9,7 @@
 #include "placement.h"
 
 #include <mflow/plugin.h>
+#include <mflow/plugin_util.h>
 
 #include <hwloc/glibc-sched.h>
 
@@ -140,37 +141,12 @@ struct mf_job {
 
 /* ------------------------------------------------------------------------------------------ */
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(struct local *lc, int rc, const char *fmt, ...)
-{
-    if (lc) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(lc->err, sizeof lc->err, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
-
-#define LOG(lc, level, ...)                                                                     \
-    do {                                                                                       \
-        if (MF_HAS_FIELD((lc)->host, log) && (lc)->host->log)                                   \
-            (lc)->host->log((level), PLUGIN_NAME, __VA_ARGS__);                                 \
-    } while (0)
+/* The SDK's plugin helpers (<mflow/plugin_util.h>) under this file's short names. */
+#define mono_now mf_plugin_mono_now
+#define wall_now mf_plugin_wall_now
+#define fail(lc, rc, ...)                                                                      \
+    mf_plugin_fail((lc) ? (lc)->err : NULL, sizeof (lc)->err, (rc), __VA_ARGS__)
+#define LOG(lc, level, ...) MF_PLUGIN_LOG((lc)->host, PLUGIN_NAME, (level), __VA_ARGS__)
 
 static const char *stream_name(int stream)
 {
@@ -884,14 +860,10 @@ static int lc_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
             return fail(lc, MF_EINVAL, "job %s: environment entry '%s' is not KEY=VALUE (fix the step's env)",
                         name, spec->env[i]);
     }
-    struct place_req req = {.cpu = 1};
-    const struct mf_resources *res = spec->resources;
-    if (res && MF_HAS_FIELD(res, cpu) && res->cpu > 0)
-        req.cpu = res->cpu;
-    if (res && MF_HAS_FIELD(res, memory_mb))
-        req.memory_mb = res->memory_mb;
-    if (res && MF_HAS_FIELD(res, gpu))
-        req.gpu = res->gpu;
+    struct place_req req;
+    placement_req_of(spec->resources, &req);
+    if (!req.cpu)
+        req.cpu = 1;
     char msg[600];
     if (placement_check(lc->place, spec->step_name, &req, msg, sizeof msg) != 0)
         return fail(lc, MF_EINVAL, "job %s: %s", name, msg);
@@ -1348,15 +1320,8 @@ static int lc_check(void *state, const char *step_name, const struct mf_resource
     struct local *lc = state;
     if (!lc)
         return MF_EINVAL;
-    if (!res || !MF_HAS_FIELD(res, cpu))
-        return 0;
-    struct place_req req = {.cpu = res->cpu};
-    if (MF_HAS_FIELD(res, memory_mb))
-        req.memory_mb = res->memory_mb;
-    if (MF_HAS_FIELD(res, gpu))
-        req.gpu = res->gpu;
     char msg[600];
-    if (placement_check(lc->place, step_name ? step_name : "?", &req, msg, sizeof msg) != 0)
+    if (placement_check_resources(lc->place, step_name ? step_name : "?", res, msg, sizeof msg))
         return fail(lc, MF_EINVAL, "%s", msg);
     return 0;
 }

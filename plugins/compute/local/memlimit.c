@@ -2,6 +2,7 @@
 #include "memlimit.h"
 
 #include <mflow/plugin.h>
+#include <mflow/plugin_util.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,16 +17,8 @@
 
 #define UNLIMITED_BYTES (1ULL << 60)   /* v1 reports "no limit" as a value near 2^63 */
 
-__attribute__((format(printf, 3, 4)))
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
+/* A message into the caller's buffer (buf, len; either may be NULL/0). */
+#define say(buf, len, ...) ((void)mf_plugin_fail((buf), (len), 0, __VA_ARGS__))
 
 /* dir/file into out; 0, or -1 (out empty) when it does not fit. */
 static int join_path(char *out, size_t len, const char *dir, const char *file)

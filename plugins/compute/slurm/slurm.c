@@ -6,6 +6,7 @@
 #include "slurm_int.h"
 
 #include <mflow/plugin.h>
+#include <mflow/plugin_util.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -150,47 +151,12 @@ static const struct mf_option_def options[] = {
 
 /* ------------------------------------------------------------------------------------------ */
 
-static double mono_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static double wall_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-__attribute__((format(printf, 3, 4)))
-static int fail(struct slurm *sl, int rc, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(sl->err, sizeof sl->err, fmt, ap);
-    va_end(ap);
-    return rc;
-}
-
-#define LOG(sl, level, ...)                                                                     \
-    do {                                                                                       \
-        if (MF_HAS_FIELD((sl)->host, log) && (sl)->host->log)                                   \
-            (sl)->host->log((level), PLUGIN_NAME, __VA_ARGS__);                                 \
-    } while (0)
-
-static char *strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static char *strf(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *s = NULL;
-    if (vasprintf(&s, fmt, ap) < 0)
-        s = NULL;
-    va_end(ap);
-    return s;
-}
+/* The SDK's plugin helpers (<mflow/plugin_util.h>) under this file's short names. */
+#define mono_now mf_plugin_mono_now
+#define wall_now mf_plugin_wall_now
+#define fail(sl, rc, ...) mf_plugin_fail((sl)->err, sizeof (sl)->err, (rc), __VA_ARGS__)
+#define LOG(sl, level, ...) MF_PLUGIN_LOG((sl)->host, PLUGIN_NAME, (level), __VA_ARGS__)
+#define strf mf_plugin_strf
 
 static char **copy_vec(const char *const *v)
 {

@@ -1,11 +1,12 @@
-/* Placement for the local compute plugin: a model of the machine built once from an hwloc
- * topology (cores, hardware threads, NUMA nodes, GPUs, memory), and the admission decision
- * for one task: which cores, hardware threads and GPUs it gets, or "not now".
+/* Placement for the local and container compute plugins: a model of the machine built once
+ * from an hwloc topology (cores, hardware threads, NUMA nodes, GPUs, memory), and the
+ * admission decision for one task: which cores, hardware threads and GPUs it gets, or "not
+ * now".
  *
  * Pure: after placement_create nothing here touches hwloc, the kernel or the clock, so it is
  * tested on synthetic and XML topologies (HWLOC_SYNTHETIC, HWLOC_XMLFILE) without spawning
  * anything, and one placement costs a few microseconds. Not thread-safe: one model is used by
- * one thread. Also compiled into the mflow command (`mflow resources`).
+ * one thread. A static library (plugins/common/meson.build) each of them links.
  *
  * Policy (README.md says it for users):
  *  - resources.cpu = N asks for N logical CPUs (hardware threads, what nproc counts); 0 means
@@ -121,6 +122,16 @@ const unsigned *placement_core_cpus(const struct placement *p, unsigned i, unsig
  * machine has 0 (hwloc found none); ..."). step may be NULL ("this task"). */
 int placement_check(const struct placement *p, const char *step, const struct place_req *r,
                     char *msg, size_t msglen);
+
+struct mf_resources;
+/* A step's resources as a request: the fields inside res->struct_size, the others 0 (cpu 0
+ * is one); NULL: an empty request. */
+void placement_req_of(const struct mf_resources *res, struct place_req *r);
+
+/* placement_check of a step's resources (placement_req_of): what a compute plugin's `check`
+ * does. 0 when res is NULL or too short to hold cpu (nothing asked). */
+int placement_check_resources(const struct placement *p, const char *step,
+                              const struct mf_resources *res, char *msg, size_t msglen);
 
 /* Place one task. 0: *g is filled (release it with placement_release); EAGAIN: it does not
  * fit in what is free now (nothing changed); MF_EINVAL: it can never fit (see

@@ -5,6 +5,7 @@
 #include <sched.h>
 
 #include <mflow/plugin.h>
+#include <mflow/plugin_util.h>
 
 #include <ctype.h>
 #include <errno.h>
@@ -43,16 +44,8 @@ struct placement {
 /* ------------------------------------------------------------------------------------------ */
 /* Building the model */
 
-__attribute__((format(printf, 3, 4)))
-static void say(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
+/* A message into the caller's buffer (buf, len; either may be NULL/0). */
+#define say(buf, len, ...) ((void)mf_plugin_fail((buf), (len), 0, __VA_ARGS__))
 
 int placement_topology_load(hwloc_topology_t *out, char *err, size_t errlen)
 {
@@ -837,4 +830,25 @@ const char *placement_api_name(int api)
     case PLACE_API_OPENCL: return "OpenCL";
     default: return "other";
     }
+}
+
+void placement_req_of(const struct mf_resources *res, struct place_req *r)
+{
+    memset(r, 0, sizeof *r);
+    if (res && MF_HAS_FIELD(res, cpu))
+        r->cpu = res->cpu;
+    if (res && MF_HAS_FIELD(res, memory_mb))
+        r->memory_mb = res->memory_mb;
+    if (res && MF_HAS_FIELD(res, gpu))
+        r->gpu = res->gpu;
+}
+
+int placement_check_resources(const struct placement *p, const char *step,
+                              const struct mf_resources *res, char *msg, size_t msglen)
+{
+    if (!res || !MF_HAS_FIELD(res, cpu))
+        return 0;
+    struct place_req r;
+    placement_req_of(res, &r);
+    return placement_check(p, step, &r, msg, msglen);
 }
