@@ -76,6 +76,9 @@ const char *cli_esc_value(const char *s, size_t n);
  * except when out of memory. */
 struct json_t *cli_json_text(const char *s);
 struct json_t *cli_json_textn(const char *s, size_t n);
+/* A run as `mflow runs --json` and the web UI show it (a new object). */
+struct mf_client_run;
+struct json_t *cli_run_json(struct mf_client_run *r);
 /* An f64 in JSON output: a number (17 significant digits give back the same double), or the
  * string "NaN", "Infinity" or "-Infinity", which JSON has no number for (sdk/DATASTORE.md).
  * NULL only when out of memory. */

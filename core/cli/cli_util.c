@@ -1,6 +1,8 @@
 /* Helpers shared by the mflow executables' commands. */
 #include "cli.h"
 
+#include <mflow/client.h>
+
 #include "runtime.h"
 #include "util.h"
 
@@ -140,20 +142,7 @@ int cli_print_json(json_t *v)
 
 int cli_match_opt(int argc, char **argv, int *i, const char *name, const char **value)
 {
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *value = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *value = argv[++*i];
-    return 1;
+    return mf_opt_value(argc, argv, i, name, value);
 }
 
 int cli_parse_int(const char *name, const char *v, long long lo, long long hi, long long *out)
@@ -206,4 +195,33 @@ int cli_str_opt(int argc, char **argv, int *i, const char *name, const char **ou
     }
     *out = v;
     return 1;
+}
+
+/* A run as `mflow runs --json` and the web UI show it. */
+json_t *cli_run_json(mf_client_run *r)
+{
+    json_t *o = json_object();
+    /* A dead run ended, for its duration, when it was last seen working. */
+    double s = mf_client_run_start_time(r), e = mf_client_run_last_active(r);
+    json_object_set_new(o, "pathspec", cli_json_text(mf_client_run_pathspec(r)));
+    json_object_set_new(o, "flow", cli_json_text(mf_client_run_flow(r)));
+    json_object_set_new(o, "run_id", json_integer(mf_client_run_id(r)));
+    json_object_set_new(o, "status", json_string(mf_client_status_name(mf_client_run_status(r))));
+    json_object_set_new(o, "dead", json_boolean(mf_client_run_dead(r)));
+    json_object_set_new(o, "user", cli_json_text(mf_client_run_user(r)));
+    json_object_set_new(o, "namespace", cli_json_text(mf_client_run_namespace(r)));
+    json_object_set_new(o, "host", cli_json_text(mf_client_run_host(r)));
+    json_object_set_new(o, "pid", json_integer(mf_client_run_pid(r)));
+    json_object_set_new(o, "start_time", json_real(s));
+    json_object_set_new(o, "end_time", json_real(mf_client_run_end_time(r)));
+    json_object_set_new(o, "last_active_time", json_real(e));
+    json_object_set_new(o, "duration", s > 0 && e > 0 ? json_real(e - s) : json_null());
+    json_object_set_new(o, "tasks", json_integer(mf_client_run_task_count(r)));
+    json_object_set_new(o, "failed", json_integer(mf_client_run_failed_count(r)));
+    json_object_set_new(o, "origin_run_id", json_integer(mf_client_run_origin_run_id(r)));
+    json_t *tags = json_array();
+    for (size_t i = 0; i < mf_client_run_tag_count(r); i++)
+        json_array_append_new(tags, cli_json_text(mf_client_run_tag(r, i)));
+    json_object_set_new(o, "tags", tags);
+    return o;
 }

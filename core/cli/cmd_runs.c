@@ -19,34 +19,6 @@ static double now(void)
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static json_t *run_json(mf_client_run *r)
-{
-    json_t *o = json_object();
-    /* A dead run ended, for its duration, when it was last seen working. */
-    double s = mf_client_run_start_time(r), e = mf_client_run_last_active(r);
-    json_object_set_new(o, "pathspec", cli_json_text(mf_client_run_pathspec(r)));
-    json_object_set_new(o, "flow", cli_json_text(mf_client_run_flow(r)));
-    json_object_set_new(o, "run_id", json_integer(mf_client_run_id(r)));
-    json_object_set_new(o, "status", json_string(mf_client_status_name(mf_client_run_status(r))));
-    json_object_set_new(o, "dead", json_boolean(mf_client_run_dead(r)));
-    json_object_set_new(o, "user", cli_json_text(mf_client_run_user(r)));
-    json_object_set_new(o, "namespace", cli_json_text(mf_client_run_namespace(r)));
-    json_object_set_new(o, "host", cli_json_text(mf_client_run_host(r)));
-    json_object_set_new(o, "pid", json_integer(mf_client_run_pid(r)));
-    json_object_set_new(o, "start_time", json_real(s));
-    json_object_set_new(o, "end_time", json_real(mf_client_run_end_time(r)));
-    json_object_set_new(o, "last_active_time", json_real(e));
-    json_object_set_new(o, "duration", s > 0 && e > 0 ? json_real(e - s) : json_null());
-    json_object_set_new(o, "tasks", json_integer(mf_client_run_task_count(r)));
-    json_object_set_new(o, "failed", json_integer(mf_client_run_failed_count(r)));
-    json_object_set_new(o, "origin_run_id", json_integer(mf_client_run_origin_run_id(r)));
-    json_t *tags = json_array();
-    for (size_t i = 0; i < mf_client_run_tag_count(r); i++)
-        json_array_append_new(tags, cli_json_text(mf_client_run_tag(r, i)));
-    json_object_set_new(o, "tags", tags);
-    return o;
-}
-
 static int list_flows(mf_client *c, int json)
 {
     char **flows;
@@ -68,7 +40,7 @@ static int list_flows(mf_client *c, int json)
         }
         if (json) {
             json_array_append_new(arr, json_pack("{s:o,s:o}", "flow", cli_json_text(flows[i]), "latest",
-                                                 run_json(r)));
+                                                 cli_run_json(r)));
         } else {
             char st[64], t0[32];
             cli_run_status(r, st, sizeof st);
@@ -168,7 +140,7 @@ int cmd_runs(int argc, char **argv)
         code = 0;
         fputs("[", stdout);
         for (size_t i = 0; i < n && !code; i++) {
-            json_t *o = run_json(mf_client_runs_at(l, i));
+            json_t *o = cli_run_json(mf_client_runs_at(l, i));
             char *s = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER |
                                             JSON_REAL_PRECISION(17))
                         : NULL;

@@ -952,31 +952,12 @@ int mf_task_view_call(mf_task *t, int (*fn)(mf_endpoint *), mf_endpoint *e, int 
 
 /* ---- the command line of a task ------------------------------------------------------------ */
 
-/* "--name=V" or "--name V": 1 with *v set, 0 not this option, -1 no value follows. */
-static int opt_value(int argc, char **argv, int *i, const char *name, const char **v)
-{
-    size_t n = strlen(name);
-    const char *a = argv[*i];
-    if (strncmp(a, name, n) != 0)
-        return 0;
-    if (a[n] == '=') {
-        *v = a + n + 1;
-        return 1;
-    }
-    if (a[n] != '\0')
-        return 0;
-    if (*i + 1 >= argc)
-        return -1;
-    *v = argv[++*i];
-    return 1;
-}
-
 /* A whole number option in [lo, hi]: 1 with *out, 0 not this option, -1 with *err. */
 static int int_opt(int argc, char **argv, int *i, const char *name, long long lo, long long hi,
                    long long *out, char **err)
 {
     const char *v = NULL;
-    int r = opt_value(argc, argv, i, name, &v);
+    int r = mf_opt_value(argc, argv, i, name, &v);
     if (r == 0)
         return 0;
     if (r < 0) {
@@ -1030,10 +1011,10 @@ int mf_task_args_parse(int argc, char **argv, struct mf_task_args *a, char **err
             a->timeout_s = (uint32_t)n;
         } else if (!r) {
             /* may be empty: a task with no inputs */
-            r = opt_value(argc, argv, &i, "--input-paths", &a->input_paths);
+            r = mf_opt_value(argc, argv, &i, "--input-paths", &a->input_paths);
             if (r < 0) {
                 *err = strdup("--input-paths needs a value");
-            } else if (!r && (r = opt_value(argc, argv, &i, "--package", &v)) != 0) {
+            } else if (!r && (r = mf_opt_value(argc, argv, &i, "--package", &v)) != 0) {
                 if (r < 0 || !*v) {
                     *err = strdup("--package needs a value");
                     r = -1;

@@ -390,3 +390,21 @@ int mf_running_from_build_tree(void)
     }
     return cached;
 }
+
+int mf_opt_value(int argc, char **argv, int *i, const char *name, const char **v)
+{
+    size_t n = strlen(name);
+    const char *a = argv[*i];
+    if (strncmp(a, name, n) != 0)
+        return 0;
+    if (a[n] == '=') {
+        *v = a + n + 1;
+        return 1;
+    }
+    if (a[n] != '\0')
+        return 0;
+    if (*i + 1 >= argc)
+        return -1;
+    *v = argv[++*i];
+    return 1;
+}

@@ -84,4 +84,8 @@ void mf_sbuf_free(struct mf_sbuf *b);
  * this code came from does (the Python SDK's python3 loads the build tree's). */
 int mf_running_from_build_tree(void);
 
+/* argv[*i] as "--name=V" or "--name V": 1 with *v set (and *i past V), 0 not this option,
+ * -1 no value follows. */
+int mf_opt_value(int argc, char **argv, int *i, const char *name, const char **v);
+
 #endif

@@ -111,31 +111,6 @@ static int query_num(struct ui_reply *out, const struct ui_query *q, const char 
 
 /* ---- runs ------------------------------------------------------------------------------- */
 
-static json_t *run_json(mf_client_run *r)
-{
-    json_t *o = json_object();
-    double s = mf_client_run_start_time(r), e = mf_client_run_last_active(r);
-    json_object_set_new(o, "pathspec", cli_json_text(mf_client_run_pathspec(r)));
-    json_object_set_new(o, "flow", cli_json_text(mf_client_run_flow(r)));
-    json_object_set_new(o, "run_id", json_integer(mf_client_run_id(r)));
-    json_object_set_new(o, "status", json_string(mf_client_status_name(mf_client_run_status(r))));
-    json_object_set_new(o, "dead", json_boolean(mf_client_run_dead(r)));
-    json_object_set_new(o, "user", cli_json_text(mf_client_run_user(r)));
-    json_object_set_new(o, "namespace", cli_json_text(mf_client_run_namespace(r)));
-    json_object_set_new(o, "host", cli_json_text(mf_client_run_host(r)));
-    json_object_set_new(o, "start_time", json_real(s));
-    json_object_set_new(o, "end_time", json_real(mf_client_run_end_time(r)));
-    json_object_set_new(o, "duration", s > 0 && e > 0 ? json_real(e - s) : json_null());
-    json_object_set_new(o, "tasks", json_integer(mf_client_run_task_count(r)));
-    json_object_set_new(o, "failed", json_integer(mf_client_run_failed_count(r)));
-    json_object_set_new(o, "origin_run_id", json_integer(mf_client_run_origin_run_id(r)));
-    json_t *tags = json_array();
-    for (size_t i = 0; i < mf_client_run_tag_count(r); i++)
-        json_array_append_new(tags, cli_json_text(mf_client_run_tag(r, i)));
-    json_object_set_new(o, "tags", tags);
-    return o;
-}
-
 static int newest_first(const void *x, const void *y)
 {
     mf_client_run *a = *(mf_client_run *const *)x, *b = *(mf_client_run *const *)y;
@@ -247,7 +222,7 @@ static void api_runs(mf_client *c, const struct ui_query *q, struct ui_reply *ou
             qsort(sel, n_sel, sizeof *sel, newest_first);
         json_t *arr = json_array();
         for (size_t i = (size_t)offset; i < n_sel && i < (size_t)(offset + limit); i++)
-            json_array_append_new(arr, run_json(sel[i]));
+            json_array_append_new(arr, cli_run_json(sel[i]));
         reply_json(out, 200, json_pack("{s:I,s:I,s:I,s:o}", "total", (json_int_t)n_sel,
                                        "offset", (json_int_t)offset, "limit", (json_int_t)limit,
                                        "runs", arr));
@@ -352,7 +327,7 @@ static json_t *task_json(mf_client_task *t, int load)
 
 static void api_run(mf_client_run *r, struct ui_reply *out)
 {
-    json_t *o = run_json(r);
+    json_t *o = cli_run_json(r);
     json_t *params = json_array();
     if (mf_client_run_load_params(r) == 0)
         for (size_t i = 0; i < mf_client_run_param_count(r); i++)
