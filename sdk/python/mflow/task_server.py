@@ -9,6 +9,7 @@ CPUs, cgroup, RLIMIT_DATA, no other fd), takes the request's environment and run
 in-process, as `mflow task` would in a fresh python3, without the interpreter's start, the
 imports or the loading. It never writes to stdout (the event socket), and exits when the
 plugin closes the request socket."""
+import _signal
 import ctypes
 import errno
 import os
@@ -55,6 +56,21 @@ def split_command(argv):
     return env, argv[i:]
 
 
+def apply_env(envp):
+    """Make the environment exactly envp (NAME=VALUE bytes), touching only what differs: a
+    child starts from the server's, which is the first task's."""
+    env = os.environb
+    new = {}
+    for kv in envp:
+        k, _, v = kv.partition(b"=")
+        new[k] = v
+    for k in [k for k in env if k not in new]:
+        del env[k]
+    for k, v in new.items():
+        if env.get(k) != v:
+            env[k] = v
+
+
 def parse(data, fds):
     if len(data) < REQUEST.size:
         raise ValueError
@@ -84,9 +100,11 @@ class Server:
         self.cls = None
         self.lib = None
         self.setup_lib = None
+        self.step_fn = None
+        self.stdio = None
         self.evt = socket.socket(fileno=EVT_FD)
 
-    def preload(self, argv):
+    def preload(self, argv, envp):
         """What every task of the run loads, loaded once here."""
         self.loaded = True
         from . import task as taskmod
@@ -113,9 +131,23 @@ class Server:
             cargv = (ctypes.c_char_p * (len(targv) + 1))(
                 *[a.encode("utf-8", "surrogateescape") for a in targv], None)
             self.lib.mf_task_foreign_preload(len(targv), cargv)
+            if self.cls is not None:
+                # libffi's first closure reads /proc and maps a page: once here, not per task
+                self.step_fn = taskmod.STEP_FN(taskmod.step_runner(self.lib, self.cls))
         except BaseException:
             # each task meets the failure itself, and says so in its own log
             self.cls = None
+            self.step_fn = None
+        try:
+            # the task's stdout and stderr (fds 1 and 2 once the child has set them up),
+            # made here so that no child builds them; the server never writes to them
+            self.stdio = (open(1, "w", buffering=1, closefd=False),
+                          open(2, "w", buffering=1, closefd=False))
+        except OSError:
+            self.stdio = None
+        # the first task's environment: the children change only what differs in theirs
+        apply_env(envp)
+        os.environ.update(env)
         # what was loaded stays as it is: the children's collector does not touch it
         import gc
         gc.freeze()
@@ -124,7 +156,8 @@ class Server:
         code = 127
         try:
             signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            # _signal's own: signal.signal's enum conversion costs every child a few pages
+            _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
             step = self.setup_lib.mf_task_foreign_child_setup(
                 fds[0], fds[1], fds[2], workdir, cpuset, len(cpuset) if cpuset else 0,
                 fds[3] if len(fds) > 3 else -1, data_limit)
@@ -133,10 +166,7 @@ class Server:
                 os.write(2, ("mflow: task server: %s: %s\n" % (STEPS.get(step, "set-up"),
                                                                os.strerror(e))).encode())
                 os._exit(127)
-            os.environ.clear()
-            for kv in envp:
-                k, _, v = kv.partition(b"=")
-                os.environb[k] = v
+            apply_env(envp)
             split = split_command(argv)
             if not split:
                 os.write(2, b"mflow: task server: not a task command\n")
@@ -144,12 +174,15 @@ class Server:
             env, targv = split
             os.environ.update(env)
             from . import task as taskmod
-            try:
-                sys.stdout = open(1, "w", buffering=1, closefd=False)
-                sys.stderr = open(2, "w", buffering=1, closefd=False)
-            except OSError:
-                pass
-            code = taskmod.run_task(targv, self.cls)
+            if self.stdio:
+                sys.stdout, sys.stderr = self.stdio
+            else:
+                try:
+                    sys.stdout = open(1, "w", buffering=1, closefd=False)
+                    sys.stderr = open(2, "w", buffering=1, closefd=False)
+                except OSError:
+                    pass
+            code = taskmod.run_task(targv, self.cls, self.step_fn)
             taskmod._flush_stdio()
         except BaseException:
             import traceback
@@ -219,7 +252,7 @@ class Server:
                 self.reply(-1, errno.EPROTO)
                 continue
             if not self.loaded:
-                self.preload(argv)
+                self.preload(argv, envp)
             try:
                 pid = os.fork()
             except OSError as e:
