@@ -16,6 +16,7 @@ for n in 3 7; do
   check_eq "env n=$n: work sees its own, not start's" '-/from work/w' "$(mflow get "$R/join" env_works)"
   check_eq "env n=$n: join sees neither" '-/-/-' "$(mflow get "$R/join" env_join)"
   check_eq "env n=$n: end sees neither" '-/-/-' "$(mflow get "$R/end" env_end)"
+  check_eq "env n=$n: the flow imported once (the first task served too)" 1 "$(grep -c . "$IMPORT_LOG")"
 done
 
 # each task's own output in its own logs
