@@ -19,6 +19,16 @@ for n in 3 7; do
   check_eq "env n=$n: the flow imported once (the first task served too)" 1 "$(grep -c . "$IMPORT_LOG")"
 done
 
+# the notebook client is imported on first use, never by a task
+check_eq "client: not loaded in start" false "$(mflow get "$R/start" client_loaded)"
+check_eq "client: not loaded in a work task" false "$(mflow get "$R/work/$(ls "$MFLOW_HOME"/datastore/runs/ServedEnvFlow/$RUN/work/ | sed -n 's/^\([0-9]*\)\.0\.json$/\1/p' | head -1)" client_loaded)"
+check_eq "client: from mflow import ... on first use" "mflow.client mflow.client mflow.client" \
+  "$("${MFLOW_PYTHON:-python3}" -c 'import mflow; from mflow import Flow, namespace; print(Flow.__module__, namespace.__module__, mflow.Run.__module__)' 2>&1)"
+check_eq "client: from mflow import *" "Flow Run Task namespace" \
+  "$("${MFLOW_PYTHON:-python3}" -c 'from mflow import *; print(Flow.__name__, Run.__name__, Task.__name__, namespace.__name__)' 2>&1)"
+check_contains "client: an unknown name" "has no attribute 'nope'" \
+  "$("${MFLOW_PYTHON:-python3}" -c 'import mflow; mflow.nope' 2>&1)"
+
 # each task's own output in its own logs
 ids=$(ls "$MFLOW_HOME"/datastore/runs/ServedEnvFlow/$RUN/work/ 2>/dev/null | sed -n 's/^\([0-9]*\)\.0\.json$/\1/p' | sort -n)
 check_eq "logs: one record per work task" 7 "$(echo "$ids" | grep -c .)"

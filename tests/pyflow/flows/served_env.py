@@ -21,6 +21,7 @@ class ServedEnvFlow(FlowSpec):
     @step
     def start(self):
         self.env_start = seen()
+        self.client_loaded = "mflow.client" in sys.modules
         self.items = list(range(self.n))
         self.next(self.work, foreach="items")
 
@@ -28,6 +29,7 @@ class ServedEnvFlow(FlowSpec):
     @step
     def work(self):
         self.env_work = seen()
+        self.client_loaded = "mflow.client" in sys.modules
         print("out %d" % self.input)
         print("err %d" % self.input, file=sys.stderr)
         self.next(self.join)
