@@ -29,6 +29,9 @@ check_eq "client: from mflow import *" "Flow Run Task namespace" \
 check_contains "client: an unknown name" "has no attribute 'nope'" \
   "$("${MFLOW_PYTHON:-python3}" -c 'import mflow; mflow.nope' 2>&1)"
 
+# the graph's own modules (ast, hashlib) are left to `mflow check` and the graph's reading
+check_eq "graph modules: not loaded in a task" none "$(mflow get "$R/start" graph_modules)"
+
 # each task's own output in its own logs
 ids=$(ls "$MFLOW_HOME"/datastore/runs/ServedEnvFlow/$RUN/work/ 2>/dev/null | sed -n 's/^\([0-9]*\)\.0\.json$/\1/p' | sort -n)
 check_eq "logs: one record per work task" 7 "$(echo "$ids" | grep -c .)"

@@ -22,6 +22,7 @@ class ServedEnvFlow(FlowSpec):
     def start(self):
         self.env_start = seen()
         self.client_loaded = "mflow.client" in sys.modules
+        self.graph_modules = " ".join(m for m in ("ast", "hashlib") if m in sys.modules) or "none"
         self.items = list(range(self.n))
         self.next(self.work, foreach="items")
 
