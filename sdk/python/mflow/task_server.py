@@ -56,18 +56,28 @@ def split_command(argv):
     return env, argv[i:]
 
 
-def apply_env(envp):
-    """Make the environment exactly envp (NAME=VALUE bytes), touching only what differs: a
-    child starts from the server's, which is the first task's."""
-    env = os.environb
-    new = {}
+def env_of(envp, extra):
+    """The environment envp (NAME=VALUE bytes) with extra (names and values) over it."""
+    env = {}
     for kv in envp:
         k, _, v = kv.partition(b"=")
-        new[k] = v
-    for k in [k for k in env if k not in new]:
+        env[k] = v
+    for k, v in extra.items():
+        env[os.fsencode(k)] = os.fsencode(v)
+    return env
+
+
+def apply_env(target, base):
+    """Make os.environ target. base: what it is now (None: read os.environ). Only variables
+    that differ are touched: in a child each one touched costs copied pages, and a child
+    starts from the server's environment, the first task's."""
+    env = os.environb
+    if base is None:
+        base = env
+    for k in [k for k in base if k not in target]:
         del env[k]
-    for k, v in new.items():
-        if env.get(k) != v:
+    for k, v in target.items():
+        if base.get(k) != v:
             env[k] = v
 
 
@@ -102,6 +112,7 @@ class Server:
         self.setup_lib = None
         self.step_fn = None
         self.stdio = None
+        self.env = None   # os.environ after preload, as bytes
         self.evt = socket.socket(fileno=EVT_FD)
 
     def preload(self, argv, envp):
@@ -146,8 +157,8 @@ class Server:
         except OSError:
             self.stdio = None
         # the first task's environment: the children change only what differs in theirs
-        apply_env(envp)
-        os.environ.update(env)
+        self.env = env_of(envp, env)
+        apply_env(self.env, None)
         # what was loaded stays as it is: the children's collector does not touch it
         import gc
         gc.freeze()
@@ -166,13 +177,12 @@ class Server:
                 os.write(2, ("mflow: task server: %s: %s\n" % (STEPS.get(step, "set-up"),
                                                                os.strerror(e))).encode())
                 os._exit(127)
-            apply_env(envp)
             split = split_command(argv)
             if not split:
                 os.write(2, b"mflow: task server: not a task command\n")
                 os._exit(2)
             env, targv = split
-            os.environ.update(env)
+            apply_env(env_of(envp, env), self.env)
             from . import task as taskmod
             if self.stdio:
                 sys.stdout, sys.stderr = self.stdio
