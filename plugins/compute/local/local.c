@@ -562,6 +562,21 @@ static int is_self(struct local *lc, const char *argv0)
     return lc->exe_seen_is_self;
 }
 
+/* A task of a flow written in Python (`mflow ... task FLOW.py ...`): the task server turns
+ * into Python's own on its first such request, so the run's first task waits for the server
+ * rather than exec'ing a python3 of its own (a second cold python3 start, paid by the run). */
+static int is_py_task(const char *const *argv)
+{
+    for (size_t i = 1; argv[i]; i++) {
+        if (strcmp(argv[i], "task") != 0)
+            continue;
+        const char *f = argv[i + 1];
+        size_t n = f ? strlen(f) : 0;
+        return n > 3 && !strcmp(f + n - 3, ".py");
+    }
+    return 0;
+}
+
 struct server_exit_ctx {
     struct local *lc;
     double now;
@@ -619,7 +634,8 @@ static int spawn(struct local *lc, struct mf_job *j, const struct local_spawn_re
                 lc->use_server = 0;
             }
         }
-        int ready = lc->srv ? local_server_ready(lc->srv, lc->use_server == 2, msg, sizeof msg) : 0;
+        int wait = lc->use_server == 2 || is_py_task(req->argv);
+        int ready = lc->srv ? local_server_ready(lc->srv, wait, msg, sizeof msg) : 0;
         if (ready < 0) {
             LOG(lc, MF_LOG_WARN, "%s; running tasks with exec instead", msg);
             local_server_stop(lc->srv);

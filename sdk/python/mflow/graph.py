@@ -1,15 +1,15 @@
 """The graph of a Python flow, read before anything runs: the class's steps and decorators,
 and each step's self.next(...) from its source (ast), as the JSON document mflow turns into
 its flow table (`python3 -m mflow graph flow.py`)."""
-import ast
-import hashlib
 import importlib.util
-import json
 import os
 import sys
 
 from .flowspec import FlowSpec, _flow_classes
 from .parameter import Parameter
+
+# ast, hashlib and json are imported where they are used: the task server and a task import
+# this module for load_module and flow_class only, and those three were a third of its start.
 
 
 class GraphError(Exception):
@@ -24,8 +24,10 @@ def load_module(path):
     path = os.path.abspath(path)
     d = os.path.dirname(path)
     stem = os.path.splitext(os.path.basename(path))[0]
-    name = stem if stem.isidentifier() and stem not in sys.modules else \
-        "mflow_flow_" + hashlib.sha256(path.encode()).hexdigest()[:12]
+    name = stem
+    if not stem.isidentifier() or stem in sys.modules:
+        import hashlib
+        name = "mflow_flow_" + hashlib.sha256(path.encode()).hexdigest()[:12]
     if d not in sys.path:
         sys.path.insert(0, d)
     spec = importlib.util.spec_from_file_location(name, path)
@@ -51,6 +53,7 @@ def flow_class(module, path):
 
 
 def _class_def(tree, name):
+    import ast
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == name:
             return node
@@ -58,6 +61,7 @@ def _class_def(tree, name):
 
 
 def _next_calls(fn_node):
+    import ast
     for node in ast.walk(fn_node):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
                 node.func.attr == "next" and isinstance(node.func.value, ast.Name) and \
@@ -67,6 +71,7 @@ def _next_calls(fn_node):
 
 def _transition(step, fn_node):
     """(successors, foreach) of a step from its self.next calls."""
+    import ast
     found = None
     for call in _next_calls(fn_node):
         succ = []
@@ -101,6 +106,7 @@ def _positional_count(fn):
 
 def build(path):
     """The graph document of the flow file at path."""
+    import ast
     module = load_module(path)
     cls = flow_class(module, path)
     with open(path, "rb") as f:
@@ -178,6 +184,7 @@ def _files(cls, line):
 def _deps(path):
     """Files besides the flow whose bytes the graph depends on: this SDK and the modules
     imported from the flow's own directory tree."""
+    import hashlib
     here = os.path.dirname(os.path.abspath(__file__))
     top = os.path.dirname(os.path.abspath(path))
     flow = os.path.abspath(path)
@@ -200,6 +207,7 @@ def _deps(path):
 
 
 def main(argv):
+    import json
     if len(argv) != 1:
         sys.stderr.write("usage: python3 -m mflow graph FLOW.py\n")
         return 2

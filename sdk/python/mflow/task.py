@@ -188,8 +188,9 @@ def step_runner(lib, cls):
     return run
 
 
-def run_task(argv, cls=None):
-    """argv: ["task", FLOW, STEP, options...]. Returns the exit code."""
+def run_task(argv, cls=None, step_fn=None):
+    """argv: ["task", FLOW, STEP, options...]; step_fn: STEP_FN(step_runner(lib, cls)) when
+    the caller made it already. Returns the exit code."""
     from .graph import load_module, flow_class
     lib = libmflow()
     if cls is None:
@@ -204,7 +205,7 @@ def run_task(argv, cls=None):
             sys.stderr.write("mflow task: cannot import the flow %s (the traceback above)\n"
                              % path)
             return 1
-    cb = STEP_FN(step_runner(lib, cls))
+    cb = step_fn if step_fn is not None else STEP_FN(step_runner(lib, cls))
     cargv = (ctypes.c_char_p * (len(argv) + 1))(*[_b(a) for a in argv], None)
     code = lib.mf_task_run_foreign(len(argv), cargv, cb, None)
     _flush_stdio()

@@ -9,6 +9,7 @@ CPUs, cgroup, RLIMIT_DATA, no other fd), takes the request's environment and run
 in-process, as `mflow task` would in a fresh python3, without the interpreter's start, the
 imports or the loading. It never writes to stdout (the event socket), and exits when the
 plugin closes the request socket."""
+import _signal
 import ctypes
 import errno
 import os
@@ -55,6 +56,31 @@ def split_command(argv):
     return env, argv[i:]
 
 
+def env_of(envp, extra):
+    """The environment envp (NAME=VALUE bytes) with extra (names and values) over it."""
+    env = {}
+    for kv in envp:
+        k, _, v = kv.partition(b"=")
+        env[k] = v
+    for k, v in extra.items():
+        env[os.fsencode(k)] = os.fsencode(v)
+    return env
+
+
+def apply_env(target, base):
+    """Make os.environ target. base: what it is now (None: read os.environ). Only variables
+    that differ are touched: in a child each one touched costs copied pages, and a child
+    starts from the server's environment, the first task's."""
+    env = os.environb
+    if base is None:
+        base = env
+    for k in [k for k in base if k not in target]:
+        del env[k]
+    for k, v in target.items():
+        if base.get(k) != v:
+            env[k] = v
+
+
 def parse(data, fds):
     if len(data) < REQUEST.size:
         raise ValueError
@@ -84,9 +110,12 @@ class Server:
         self.cls = None
         self.lib = None
         self.setup_lib = None
+        self.step_fn = None
+        self.stdio = None
+        self.env = None   # os.environ after preload, as bytes
         self.evt = socket.socket(fileno=EVT_FD)
 
-    def preload(self, argv):
+    def preload(self, argv, envp):
         """What every task of the run loads, loaded once here."""
         self.loaded = True
         from . import task as taskmod
@@ -113,9 +142,23 @@ class Server:
             cargv = (ctypes.c_char_p * (len(targv) + 1))(
                 *[a.encode("utf-8", "surrogateescape") for a in targv], None)
             self.lib.mf_task_foreign_preload(len(targv), cargv)
+            if self.cls is not None:
+                # libffi's first closure reads /proc and maps a page: once here, not per task
+                self.step_fn = taskmod.STEP_FN(taskmod.step_runner(self.lib, self.cls))
         except BaseException:
             # each task meets the failure itself, and says so in its own log
             self.cls = None
+            self.step_fn = None
+        try:
+            # the task's stdout and stderr (fds 1 and 2 once the child has set them up),
+            # made here so that no child builds them; the server never writes to them
+            self.stdio = (open(1, "w", buffering=1, closefd=False),
+                          open(2, "w", buffering=1, closefd=False))
+        except OSError:
+            self.stdio = None
+        # the first task's environment: the children change only what differs in theirs
+        self.env = env_of(envp, env)
+        apply_env(self.env, None)
         # what was loaded stays as it is: the children's collector does not touch it
         import gc
         gc.freeze()
@@ -124,7 +167,8 @@ class Server:
         code = 127
         try:
             signal.set_wakeup_fd(-1)
-            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            # _signal's own: signal.signal's enum conversion costs every child a few pages
+            _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
             step = self.setup_lib.mf_task_foreign_child_setup(
                 fds[0], fds[1], fds[2], workdir, cpuset, len(cpuset) if cpuset else 0,
                 fds[3] if len(fds) > 3 else -1, data_limit)
@@ -133,23 +177,22 @@ class Server:
                 os.write(2, ("mflow: task server: %s: %s\n" % (STEPS.get(step, "set-up"),
                                                                os.strerror(e))).encode())
                 os._exit(127)
-            os.environ.clear()
-            for kv in envp:
-                k, _, v = kv.partition(b"=")
-                os.environb[k] = v
             split = split_command(argv)
             if not split:
                 os.write(2, b"mflow: task server: not a task command\n")
                 os._exit(2)
             env, targv = split
-            os.environ.update(env)
+            apply_env(env_of(envp, env), self.env)
             from . import task as taskmod
-            try:
-                sys.stdout = open(1, "w", buffering=1, closefd=False)
-                sys.stderr = open(2, "w", buffering=1, closefd=False)
-            except OSError:
-                pass
-            code = taskmod.run_task(targv, self.cls)
+            if self.stdio:
+                sys.stdout, sys.stderr = self.stdio
+            else:
+                try:
+                    sys.stdout = open(1, "w", buffering=1, closefd=False)
+                    sys.stderr = open(2, "w", buffering=1, closefd=False)
+                except OSError:
+                    pass
+            code = taskmod.run_task(targv, self.cls, self.step_fn)
             taskmod._flush_stdio()
         except BaseException:
             import traceback
@@ -219,7 +262,7 @@ class Server:
                 self.reply(-1, errno.EPROTO)
                 continue
             if not self.loaded:
-                self.preload(argv)
+                self.preload(argv, envp)
             try:
                 pid = os.fork()
             except OSError as e:
