@@ -187,19 +187,6 @@ static void graph_key(const char *text, size_t len, char key[MF_BLOB_KEY_LEN + 1
     mf_sha256_hex(iov, sizeof iov / sizeof iov[0], key);
 }
 
-static int file_hash(const char *path, char hex[MF_BLOB_KEY_LEN + 1])
-{
-    char *text = NULL;
-    size_t len = 0;
-    int rc = mf_read_file(path, &text, &len);
-    if (rc)
-        return rc;
-    struct mf_iov iov = {text, len};
-    mf_sha256_hex(&iov, 1, hex);
-    free(text);
-    return 0;
-}
-
 /* A cached document still holds when every file it lists has the bytes it had. */
 static int deps_hold(json_t *doc)
 {
@@ -212,7 +199,7 @@ static int deps_hold(json_t *doc)
         const char *path = json_string_value(json_array_get(d, 0));
         const char *want = json_string_value(json_array_get(d, 1));
         char hex[MF_BLOB_KEY_LEN + 1];
-        if (!path || !want || file_hash(path, hex) || strcmp(hex, want))
+        if (!path || !want || mf_flow_hash_file(path, hex) || strcmp(hex, want))
             return 0;
     }
     return 1;

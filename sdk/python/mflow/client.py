@@ -309,21 +309,27 @@ class Flow(_Object):
         return self._latest(True)
 
 
+def _with_handle(kind, pathspec, fn):
+    """fn(lib, client, handle) on a freshly opened run or task handle (kind "run" or "task"),
+    freed after."""
+    with _lock:
+        L, c = _lib_(), _client()
+        h = P()
+        rc = getattr(L, f"mf_client_{kind}_open")(c, _b(pathspec), C.byref(h))
+        if rc:
+            _raise(c, rc)
+        try:
+            return fn(L, c, h)
+        finally:
+            getattr(L, f"mf_client_{kind}_free")(h)
+
+
 class Run(_Object):
     """A run, as it was when this object was made."""
 
     def __init__(self, pathspec):
         _split(pathspec, 2, "run")
-        with _lock:
-            L, c = _lib_(), _client()
-            h = P()
-            rc = L.mf_client_run_open(c, _b(pathspec), C.byref(h))
-            if rc:
-                _raise(c, rc)
-            try:
-                self._fill(h)
-            finally:
-                L.mf_client_run_free(h)
+        _with_handle("run", pathspec, lambda L, c, h: self._fill(h))
 
     @classmethod
     def _of(cls, h):
@@ -358,16 +364,7 @@ class Run(_Object):
 
     def _with(self, fn):
         """fn(lib, client, run handle) on a freshly opened handle of this run."""
-        with _lock:
-            L, c = _lib_(), _client()
-            h = P()
-            rc = L.mf_client_run_open(c, _b(self.pathspec), C.byref(h))
-            if rc:
-                _raise(c, rc)
-            try:
-                return fn(L, c, h)
-            finally:
-                L.mf_client_run_free(h)
+        return _with_handle("run", self.pathspec, fn)
 
     def _steps(self):
         def read(L, c, h):
@@ -587,16 +584,7 @@ class Task(_Object):
         self._cache = {}
 
     def _with(self, fn, pathspec=None):
-        with _lock:
-            L, c = _lib_(), _client()
-            h = P()
-            rc = L.mf_client_task_open(c, _b(pathspec or self.pathspec), C.byref(h))
-            if rc:
-                _raise(c, rc)
-            try:
-                return fn(L, c, h)
-            finally:
-                L.mf_client_task_free(h)
+        return _with_handle("task", pathspec or self.pathspec, fn)
 
     def _load(self):
         if self._arts is not None:
