@@ -12,6 +12,8 @@
  * malloc'd buffer; the hash of what is handed out is checked against the key either way. */
 #include "blob.h"
 
+#include "util.h"
+
 #include <nettle/sha2.h>
 #include <zstd.h>
 
@@ -117,6 +119,19 @@ void mf_sha256_hex(const struct mf_iov *iov, size_t niov, char hex[MF_BLOB_KEY_L
         return;
     }
     to_hex(md, hex);
+}
+
+int mf_sha256_file(const char *path, char hex[MF_BLOB_KEY_LEN + 1])
+{
+    char *text = NULL;
+    size_t len = 0;
+    int rc = mf_read_file(path, &text, &len);
+    if (rc)
+        return rc;
+    struct mf_iov iov = {text, len};
+    mf_sha256_hex(&iov, 1, hex);
+    free(text);
+    return 0;
 }
 
 static int valid_key(const char *key)

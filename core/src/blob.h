@@ -60,6 +60,9 @@ void mf_blob_release(struct mf_blob *b);
 
 /* Hex SHA-256 of iov (used by the blob layer and code packages). */
 void mf_sha256_hex(const struct mf_iov *iov, size_t niov, char hex[MF_BLOB_KEY_LEN + 1]);
+/* The sha256 of a file's bytes, in hex (the compile cache's and the Python graph cache's
+ * dependency checks): 0 or an errno. */
+int mf_sha256_file(const char *path, char hex[MF_BLOB_KEY_LEN + 1]);
 
 /* A message for the last failure of mf_blob_get/put in this thread (names the key). */
 const char *mf_blob_error(void);

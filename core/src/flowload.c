@@ -114,19 +114,6 @@ static int dep_same(const struct dep *d, const struct stat *st)
            d->dev == (long long)st->st_dev;
 }
 
-int mf_flow_hash_file(const char *path, char hex[MF_BLOB_KEY_LEN + 1])
-{
-    char *text = NULL;
-    size_t len = 0;
-    int rc = mf_read_file(path, &text, &len);
-    if (rc)
-        return rc;
-    struct mf_iov iov = {text, len};
-    mf_sha256_hex(&iov, 1, hex);
-    free(text);
-    return 0;
-}
-
 static long long now_coarse(void)
 {
     struct timespec t;
@@ -246,7 +233,7 @@ static int manifest_check(struct manifest *m)
         if (!d->racy && dep_same(d, &st))
             continue;
         char hex[MF_BLOB_KEY_LEN + 1];
-        if (mf_flow_hash_file(d->path, hex) != 0 || strcmp(hex, d->hash) != 0)
+        if (mf_sha256_file(d->path, hex) != 0 || strcmp(hex, d->hash) != 0)
             return -1;
         int changed = !dep_same(d, &st), was_racy = d->racy;
         dep_stat(d, &st, now);
@@ -518,7 +505,7 @@ static int add_compiler(struct manifest *m, const char *cc, const char *srcdir)
     }
     struct dep *d = &m->files[m->nfiles];
     memset(d, 0, sizeof *d);
-    if (stat(path, &st) != 0 || mf_flow_hash_file(path, d->hash) != 0) {
+    if (stat(path, &st) != 0 || mf_sha256_file(path, d->hash) != 0) {
         free(path);
         return 0;
     }
@@ -620,7 +607,7 @@ static int record_deps(struct manifest *m, const char *dtmp, const char *srcdir,
     for (size_t i = 0; i < m->nfiles; i++) {
         struct dep *d = &m->files[i];
         struct stat st, st2;
-        if (stat(d->path, &st) != 0 || mf_flow_hash_file(d->path, d->hash) != 0 ||
+        if (stat(d->path, &st) != 0 || mf_sha256_file(d->path, d->hash) != 0 ||
             stat(d->path, &st2) != 0 || !same_stat(&st, &st2)) {
             *unsettled = 1;                     /* gone or changed while we looked */
             return 0;

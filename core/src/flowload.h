@@ -4,7 +4,6 @@
 #ifndef MF_FLOWLOAD_H
 #define MF_FLOWLOAD_H
 
-#include "blob.h"
 #include "graph.h"
 
 #include <mflow/flow.h>
@@ -81,9 +80,5 @@ int mf_flow_is_py(const char *path);
 
 /* The include directory with mflow/flow.h (build tree or installed). */
 const char *mf_sdk_include_dir(void);
-
-/* The sha256 of a file's bytes, in hex (the compile cache's and the Python graph cache's
- * dependency check): 0 or an errno. */
-int mf_flow_hash_file(const char *path, char hex[MF_BLOB_KEY_LEN + 1]);
 
 #endif

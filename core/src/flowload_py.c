@@ -199,7 +199,7 @@ static int deps_hold(json_t *doc)
         const char *path = json_string_value(json_array_get(d, 0));
         const char *want = json_string_value(json_array_get(d, 1));
         char hex[MF_BLOB_KEY_LEN + 1];
-        if (!path || !want || mf_flow_hash_file(path, hex) || strcmp(hex, want))
+        if (!path || !want || mf_sha256_file(path, hex) || strcmp(hex, want))
             return 0;
     }
     return 1;
