@@ -8,7 +8,7 @@ set -euo pipefail
 BUILD=${1:-build}
 MB=${2:-1024}
 HERE=$(cd "$(dirname "$0")" && pwd)
-export MFLOW_HOME=$(mktemp -d /tmp/mflow-bench.XXXXXX)
+export MFLOW_HOME=$(mktemp -d "${TMPDIR:-/tmp}"/mflow-bench.XXXXXX)
 trap 'rm -rf "$MFLOW_HOME"' EXIT
 DS="$MFLOW_HOME/datastore"
 mkdir -p "$DS"

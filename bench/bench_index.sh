@@ -15,7 +15,7 @@ NT=${3:-10000}
 HERE=$(cd "$(dirname "$0")" && pwd)
 MFLOW=$BUILD/core/mflow
 FILL=$BUILD/bench/bench_index_fill
-export MFLOW_HOME=$(mktemp -d /tmp/mflow-bench-index.XXXXXX)
+export MFLOW_HOME=$(mktemp -d "${TMPDIR:-/tmp}"/mflow-bench-index.XXXXXX)
 unset MFLOW_NAMESPACE MFLOW_DATASTORE_ROOT MFLOW_STORAGE
 trap 'rm -rf "$MFLOW_HOME"' EXIT
 

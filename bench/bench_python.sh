@@ -12,7 +12,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 MFLOW=$BUILD/core/mflow
 export PYTHONPATH=$HERE/../sdk/python
 if [ -z "${MFLOW_PYTHON:-}" ] && [ -x /usr/bin/python3 ]; then export MFLOW_PYTHON=/usr/bin/python3; fi
-export MFLOW_HOME=$(mktemp -d /tmp/mflow-bench.XXXXXX)
+export MFLOW_HOME=$(mktemp -d "${TMPDIR:-/tmp}"/mflow-bench.XXXXXX)
 trap 'rm -rf "$MFLOW_HOME"' EXIT
 
 floor1=$("$BUILD/bench/spawn_floor" "$N" 1)

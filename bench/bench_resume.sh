@@ -5,7 +5,7 @@ set -euo pipefail
 BUILD=${1:-build}
 N=${2:-1000}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
-export MFLOW_HOME=$(mktemp -d /tmp/mflow-bench.XXXXXX)
+export MFLOW_HOME=$(mktemp -d "${TMPDIR:-/tmp}"/mflow-bench.XXXXXX)
 trap 'rm -rf "$MFLOW_HOME"' EXIT
 F=$SRC/tests/e2e/flows/resumable.c
 FAIL_JOIN=1 "$BUILD/core/mflow" run "$F" --n="$N" > "$MFLOW_HOME/run.log" 2>&1 && { echo "the run should fail"; exit 1; }

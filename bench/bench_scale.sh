@@ -6,7 +6,7 @@ BUILD=${1:-build}
 N=${2:-100000}
 W=${3:-2}
 HERE=$(cd "$(dirname "$0")" && pwd)
-export MFLOW_HOME=$(mktemp -d /tmp/mflow-bench.XXXXXX)
+export MFLOW_HOME=$(mktemp -d "${TMPDIR:-/tmp}"/mflow-bench.XXXXXX)
 trap 'rm -rf "$MFLOW_HOME"' EXIT
 "$BUILD/core/mflow" run "$HERE/flows/trivial_foreach.c" --n=2 >/dev/null 2>&1
 /usr/bin/time -f "%M %e" -o "$MFLOW_HOME/time" \

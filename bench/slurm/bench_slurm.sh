@@ -33,7 +33,7 @@ FLOW=$SRC/bench/flows/trivial_foreach.c
 REPEAT=${BENCH_REPEAT:-1}
 export SLURMFIX_CPUS=${BENCH_CPUS:-32}
 
-WORK=$(mktemp -d /tmp/mflow-bench-slurm.XXXXXX)
+WORK=$(mktemp -d "${TMPDIR:-/tmp}"/mflow-bench-slurm.XXXXXX)
 chmod 755 "$WORK"   # the munge user runs the fixture's munged
 export SLURMFIX_DIR=$WORK/slurm
 cleanup() { "$SRC/tests/slurm/slurm-fixture.sh" stop >/dev/null 2>&1; rm -rf "$WORK"; }
