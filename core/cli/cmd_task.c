@@ -78,9 +78,9 @@ int cmd_task(int argc, char **argv)
             mf_store_close(&st);
         }
         if (code) {
-            cli_error("task: %s", err ? err : "cannot fetch the code package");
+            /* The task fetches again and records why it failed, as it does for a C flow. */
             free(err);
-            return 1;
+            return mf_task_execute(&a);
         }
         if (mf_flow_is_py(path)) {
             for (int i = 1; i < argc; i++)
@@ -90,9 +90,11 @@ int cmd_task(int argc, char **argv)
                 }
             return exec_python(argc, argv);
         }
-        free(path);
+        a.package_flow = path;   /* fetched: the task does not fetch it again */
     }
     if (mf_flow_is_py(a.flow_path))
         return exec_python(argc, argv);
-    return mf_task_execute(&a);
+    code = mf_task_execute(&a);
+    free((char *)a.package_flow);
+    return code;
 }

@@ -775,7 +775,9 @@ int mf_task_execute(const struct mf_task_args *a)
         rc = mf_store_open(&st, &err);
         store_ok = rc == 0;
         t->st = &st;
-        if (!rc)
+        if (!rc && a->package_flow && !(pkg_flow = strdup(a->package_flow)))
+            rc = MF_ENOMEM;
+        else if (!rc && !a->package_flow)
             rc = mf_package_fetch(&st, a->package, &pkg_flow, &err);
         if (!rc) {
             /* The package's root (the flow lies in <root>/.mflow/, a Python flow's source in

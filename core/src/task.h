@@ -16,6 +16,7 @@ struct mf_task_args {
     int64_t split_index;         /* foreach position, -1 when not a foreach split */
     const char *package;         /* code package address: load the flow from it, or NULL */
     uint32_t timeout_s;          /* the step's timeout_s, held by the task itself; 0 none */
+    const char *package_flow;    /* the package's flow, already fetched by the caller, or NULL */
 };
 
 /* Run the task; returns the process exit code (0 when the step succeeded). With timeout_s,
