@@ -123,9 +123,14 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     if (!f->def->n_endpoints) {
-        cli_error("flow %s declares no endpoints: add a table of mf_endpoint_def and export it "
-                  "with MF_FLOW_WITH_ENDPOINTS (flow ABI 1.3, <mflow/flow.h>)",
-                  f->def->name);
+        if (f->py)
+            cli_error("flow %s declares no endpoints: mark a method of its class @endpoint "
+                      "(from mflow import endpoint), e.g. def show(self): return {\"x\": self.x}",
+                      f->def->name);
+        else
+            cli_error("flow %s declares no endpoints: add a table of mf_endpoint_def and export "
+                      "it with MF_FLOW_WITH_ENDPOINTS (flow ABI 1.3, <mflow/flow.h>)",
+                      f->def->name);
         mf_flow_close(f);
         return 1;
     }

@@ -1002,6 +1002,8 @@ int mf_flow_open(const char *path, struct mf_flow **out, char **err)
             f->def = &f->own_def;
         if (!rc) {
             rc = mf_graph_build(f->def, &f->graph, err);
+            if (!rc)
+                rc = mf_endpoints_check(f->def, err);
             char *located = rc && *err ? mf_flow_py_locate(f, path, *err) : NULL;
             if (located) {
                 free(*err);

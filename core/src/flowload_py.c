@@ -25,12 +25,20 @@
 
 extern char **environ;
 
-#define PY_CACHE_MAGIC "mflow-py-graph 1"
+#define PY_CACHE_MAGIC "mflow-py-graph 2"
 
 /* Never called (task.c runs a Python flow's steps itself); a table entry needs an fn. */
 static void python_step(mf_task *t)
 {
     (void)t;
+}
+
+/* Never called either: `mflow serve` hands a Python flow's endpoints to its Python process
+ * (serve_py.c); a table entry needs an fn. */
+static int python_endpoint(mf_endpoint *e)
+{
+    (void)e;
+    return -1;
 }
 
 struct py_flow {
@@ -410,6 +418,22 @@ int mf_flow_py_load(struct mf_flow *f, const char *abs, char **err)
             str_array(p, json_object_get(s, "settings"), &sd->settings))
             return MF_ENOMEM;
     }
+    json_t *eps = json_object_get(p->doc, "endpoints");
+    size_t ne = json_array_size(eps);
+    if (ne) {
+        mf_endpoint_def *ed = calloc(ne, sizeof *ed);
+        if (!ed)
+            return MF_ENOMEM;
+        d->endpoints = ed;
+        d->n_endpoints = ne;
+        d->endpoint_size = sizeof *ed;
+        for (size_t i = 0; i < ne; i++) {
+            json_t *e = json_array_get(eps, i);
+            ed[i].name = json_string_value(json_object_get(e, "name")) ?: "";
+            ed[i].fn = python_endpoint;
+            ed[i].help = jstr(e, "help");
+        }
+    }
     for (size_t i = 0; i < np; i++) {
         json_t *q = json_array_get(params, i);
         pa[i].name = jstr(q, "name");
@@ -420,7 +444,8 @@ int mf_flow_py_load(struct mf_flow *f, const char *abs, char **err)
     return 0;
 }
 
-/* The source line of the step or parameter named in quotes first in msg, or the class's. */
+/* The source line of the step, parameter or endpoint named in quotes first in msg, or the
+ * class's. */
 static int line_of(const struct py_flow *p, const char *msg)
 {
     json_t *steps = json_object_get(p->doc, "steps");
@@ -430,8 +455,8 @@ static int line_of(const struct py_flow *p, const char *msg)
         if (!e)
             break;
         size_t n = (size_t)(e - q - 1);
-        json_t *lists[] = {steps, params};
-        for (int l = 0; l < 2; l++) {
+        json_t *lists[] = {steps, params, json_object_get(p->doc, "endpoints")};
+        for (int l = 0; l < 3; l++) {
             size_t i;
             json_t *s;
             json_array_foreach(lists[l], i, s) {

@@ -14,12 +14,19 @@
  * request at a time, the switch falls between two requests: a request is answered wholly from
  * one run. The workers share the newest run any of them serves (one word of shared memory,
  * published before that run's first answer): a worker behind it catches up before answering,
- * so once an answer came from a run, no later request gets an older one from any worker. */
+ * so once an answer came from a run, no later request gets an older one from any worker.
+ *
+ * Python flows. Each worker owns one Python process that imported the flow once (serve_py.c),
+ * started with the worker; the worker hands it the endpoint's name, the request and the end
+ * task it chose, and relays the answer. The run is still chosen here, so the rules above hold
+ * for Python too; a Python process that dies answers 500 for that request and is replaced. */
 #include "serve.h"
 
 #include "endpoint.h"
 #include "flowload.h"
+#include "host.h"
 #include "record.h"
+#include "serve_py.h"
 #include "store.h"
 #include "task.h"
 #include "util.h"
@@ -57,6 +64,7 @@
 struct snapshot {
     int64_t run_id;
     char run_path[300];          /* "Flow/N", sent as X-Mflow-Run */
+    char task_path[400];         /* "Flow/N/end/T", what a Python flow's endpoints read */
     mf_task *view;               /* the run's end task, read-only */
 };
 
@@ -71,6 +79,7 @@ struct worker {
     double last_check;
     pthread_t main_thread;
     int dying;                   /* an endpoint crashed: go once the answer is sent */
+    struct mf_serve_py *py;      /* a Python flow's endpoint process, else NULL */
 };
 
 struct request {
@@ -126,6 +135,7 @@ static struct snapshot *snapshot_load(struct worker *w, mf_client_run *r)
     }
     s->run_id = mf_client_run_id(r);
     snprintf(s->run_path, sizeof s->run_path, "%s", mf_client_run_pathspec(r));
+    snprintf(s->task_path, sizeof s->task_path, "%s", mf_client_task_pathspec(t));
 out:
     if (!s)
         fprintf(stderr, "mflow serve: cannot load run %s (still serving %s): %s\n",
@@ -309,6 +319,58 @@ static void guard_crashes(void)
         sigaction(crash_sigs[i], &sa, NULL);
 }
 
+/* A Python flow's endpoint: the request, as JSON, to the worker's Python process. The body
+ * is checked here (the same 400 as for C); the query arguments go along for GET and POST. */
+static enum MHD_Result answer_python(struct worker *w, struct MHD_Connection *con,
+                                     const mf_endpoint_def *ep, const char *method,
+                                     struct request *q, json_t *query)
+{
+    const char *run = w->snap->run_path;
+    json_t *body = json_null();
+    if (q->body.len) {
+        struct mf_endpoint e;
+        char *err = NULL;
+        int rc = mf_endpoint_start(&e, ep, NULL, method, q->body.data, q->body.len, NULL, &err);
+        if (rc) {
+            enum MHD_Result r = send_error(con, rc == MF_EINVAL ? MHD_HTTP_BAD_REQUEST
+                                                                : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                           err ? err : "out of memory", run);
+            free(err);
+            mf_endpoint_fini(&e);
+            json_decref(query);
+            return r;
+        }
+        body = json_incref(e.req);
+        mf_endpoint_fini(&e);
+    }
+    json_t *msg = json_pack("{s:s,s:s,s:s,s:o,s:o}", "endpoint", ep->name, "task",
+                            w->snap->task_path, "method", method, "body", body, "args", query);
+    char *text = msg ? json_dumps(msg, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(msg);
+    int status = 0;
+    char *answer = NULL, *why = NULL;
+    size_t len = 0;
+    int rc = text ? mf_serve_py_call(w->py, text, strlen(text), &status, &answer, &len, &why)
+                  : MF_ENOMEM;
+    free(text);
+    if (!rc)
+        return send_text(con, (unsigned)status, answer, len, run, 0);
+    char *err = rc == MF_EIO ? mf_strf("endpoint %s crashed (%s) on run %s: the server goes on "
+                                       "(a new Python process is started); fix the endpoint's "
+                                       "code",
+                                       ep->name, why ? why : "its Python process went", run)
+              : rc == MF_ENOMEM ? NULL
+                                : mf_strf("endpoint %s: cannot start Python (%s) for the flow's "
+                                          "endpoints: %s (install python3 or set MFLOW_PYTHON)",
+                                          ep->name, mf_python_exe(), strerror(rc));
+    if (rc == MF_EIO)
+        fprintf(stderr, "mflow serve: worker %d: %s\n", (int)getpid(), err ? err : "?");
+    enum MHD_Result r = send_error(con, MHD_HTTP_INTERNAL_SERVER_ERROR, err, run);
+    free(err);
+    free(why);
+    return r;
+}
+
 static enum MHD_Result answer_endpoint(struct worker *w, struct MHD_Connection *con,
                                        const mf_endpoint_def *ep, const char *method,
                                        struct request *q)
@@ -317,6 +379,18 @@ static enum MHD_Result answer_endpoint(struct worker *w, struct MHD_Connection *
     if (!w->snap)
         return send_error(con, MHD_HTTP_SERVICE_UNAVAILABLE, w->why_none, NULL);
     const char *run = w->snap->run_path;
+    if (w->py) {
+        struct query_ctx qc = {json_object(), NULL};
+        if (qc.obj)
+            MHD_get_connection_values(con, MHD_GET_ARGUMENT_KIND, on_arg, &qc);
+        if (qc.bad || !qc.obj) {
+            json_decref(qc.obj);
+            return send_error(con, qc.obj ? MHD_HTTP_BAD_REQUEST : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                              qc.obj ? "a query argument is not UTF-8 text: send UTF-8"
+                                     : "out of memory", run);
+        }
+        return answer_python(w, con, ep, method, q, qc.obj);
+    }
     json_t *query = NULL;
     if (!q->body.len) {
         struct query_ctx qc = {json_object(), NULL};
@@ -467,6 +541,18 @@ static void worker_main(const struct mf_serve_opts *o, int fd, pid_t parent,
         fprintf(stderr, "mflow serve: worker %d: %s\n", (int)getpid(), mf_client_error(w.c));
         _exit(WORKER_SETUP_FAILED);
     }
+    if (o->flow->py) {
+        /* Started now, so that it imports the flow before the first request comes. */
+        int rc = mf_serve_py_open(o->flow->so_path, o->ns, &w.py);
+        if (rc && !w.py) {
+            fprintf(stderr, "mflow serve: worker %d: out of memory\n", (int)getpid());
+            _exit(WORKER_SETUP_FAILED);
+        }
+        if (rc)
+            fprintf(stderr, "mflow serve: worker %d: cannot start Python (%s): %s; tried again "
+                            "at the next request\n",
+                    (int)getpid(), mf_python_exe(), strerror(rc));
+    }
     /* ITC: stopping must not shut the listening socket down, which the other workers share. */
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC | MHD_USE_TURBO, 0, NULL,
@@ -481,6 +567,7 @@ static void worker_main(const struct mf_serve_opts *o, int fd, pid_t parent,
     int sig = 0;
     sigwait(&set, &sig);
     MHD_stop_daemon(d);
+    mf_serve_py_close(w.py);
     _exit(sig == SIGUSR1 ? WORKER_CRASHED : 0);
 }
 
@@ -590,6 +677,19 @@ int mf_serve_run_impl(const struct mf_serve_opts *o, char **err)
         return rc;
     }
     mf_client_close(c);   /* lmdb: each worker opens its own, after the fork */
+    if (o->flow->py) {
+        /* What the workers' Python processes inherit: the SDK, this libmflow, the settings. */
+        rc = mf_python_env();
+        if (!rc && (setenv("MFLOW_HOME", mf_host_home(), 1) ||
+                    setenv("MFLOW_DATASTORE_ROOT", mf_host_datastore_root(), 1) ||
+                    (mf_host_storage() && setenv("MFLOW_STORAGE", mf_host_storage(), 1))))
+            rc = errno;
+        if (rc) {
+            *err = mf_strf("cannot set the environment of the flow's Python: %s",
+                           rc == MF_ENOMEM ? "out of memory" : strerror(rc));
+            return rc;
+        }
+    }
 
     int fd;
     char shown[128];

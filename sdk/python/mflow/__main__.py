@@ -11,6 +11,9 @@ def main():
     if cmd == "task":
         from .task import main as task_main
         return task_main(argv[1:])
+    if cmd == "__endpoint-server":
+        from .endpoint_server import main as endpoint_main
+        return endpoint_main(argv[1:])
     if cmd == "__task-server":
         from .task_server import main as server_main
         return server_main(argv[1:])

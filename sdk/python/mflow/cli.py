@@ -6,7 +6,7 @@ import os
 import shutil
 import sys
 
-COMMANDS = ("run", "resume", "show", "check")
+COMMANDS = ("run", "resume", "show", "check", "serve")
 # mflow's global options that take a value (--home DIR as well as --home=DIR)
 GLOBAL_WITH_VALUE = ("--compute", "--storage", "--datastore-root", "--home", "--namespace")
 
@@ -27,10 +27,11 @@ def mflow_bin():
 
 
 def usage(cls, path, out):
-    out.write("usage: python3 %s [MFLOW-OPTIONS] run|resume|show|check [ARGS]\n"
+    out.write("usage: python3 %s [MFLOW-OPTIONS] run|resume|show|check|serve [ARGS]\n"
               "  run [--PARAM=VALUE...] [--max-workers N] [--tag T...]  run the flow\n"
               "  resume [STEP] [--origin-run-id R]                       resume a failed run\n"
               "  show [--dot] | check                                    the graph\n"
+              "  serve [--port P] [--namespace NS] [--host H]            answer its endpoints\n"
               "the same as `mflow COMMAND %s ARGS`\n" % (os.path.basename(path), path))
     from .parameter import Parameter
     params = [v for k, v in inspect.getmembers(cls) if isinstance(v, Parameter)]
@@ -55,8 +56,8 @@ def main(cls):
         sys.exit(0 if args else 2)
     cmd, rest = args[0], args[1:]
     if cmd not in COMMANDS:
-        sys.stderr.write("mflow: unknown command '%s' for a flow (run, resume, show, check)\n"
-                         % cmd)
+        sys.stderr.write("mflow: unknown command '%s' for a flow (run, resume, show, check, "
+                         "serve)\n" % cmd)
         sys.exit(2)
     exe = mflow_bin()
     if not exe:

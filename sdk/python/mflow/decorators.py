@@ -27,6 +27,9 @@ def step(fn):
     """Mark a method of a FlowSpec as a step."""
     if not callable(fn):
         raise TypeError("@step goes on a method of a FlowSpec")
+    if hasattr(fn, "_mflow_endpoint"):
+        raise TypeError("'%s' is marked both @step and @endpoint: a method is one or the other"
+                        % fn.__name__)
     fn._mflow_step = True
     _attrs(fn)
     return fn
@@ -84,3 +87,31 @@ def compute(name, image=None, **settings):
     return _decorator("compute", {"name": name, "image": image,
                                   "settings": ["%s.%s=%s" % (name, k, v)
                                                for k, v in sorted(settings.items())]})
+
+
+def endpoint(fn=None, *, name=None, help=None):
+    """Mark a method of a FlowSpec as an endpoint that `mflow serve` answers at /NAME (GET or
+    POST) from the artifacts of the served run's end task: def show(self) or
+    def show(self, request). @endpoint, or @endpoint(name="show-data", help="one line");
+    help defaults to the first line of the docstring."""
+    if isinstance(fn, str) or (fn is not None and not callable(fn)):
+        raise TypeError("@endpoint takes its name as a keyword: @endpoint(name=%r)" % (fn,))
+
+    def apply(f):
+        if not callable(f):
+            raise TypeError("@endpoint goes on a method of a FlowSpec")
+        if getattr(f, "_mflow_step", False):
+            raise TypeError("'%s' is marked both @step and @endpoint: a method is one or the "
+                            "other" % f.__name__)
+        if hasattr(f, "_mflow_endpoint"):
+            raise TypeError("endpoint '%s' has @endpoint twice: give it once" % f.__name__)
+        if name is not None and not isinstance(name, str):
+            raise TypeError("@endpoint(name=%r): the name is a string, the URL path /NAME"
+                            % (name,))
+        h = help
+        if h is None and f.__doc__:
+            h = f.__doc__.strip().split("\n")[0].strip() or None
+        f._mflow_endpoint = {"name": name or f.__name__, "help": h}
+        return f
+
+    return apply if fn is None else apply(fn)

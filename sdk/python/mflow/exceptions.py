@@ -24,3 +24,15 @@ class MflowCorrupt(MflowException, ValueError):
 
 class MflowNewerFormat(MflowException):
     """Data of a newer format or a newer value type than this mflow knows: upgrade mflow."""
+
+
+class HTTPError(MflowException):
+    """Raised in an endpoint: `mflow serve` answers {"error": message} with this status
+    (400 to 599; anything else is 500)."""
+
+    def __init__(self, status, message=None):
+        status = status if isinstance(status, int) and not isinstance(status, bool) and \
+            400 <= status <= 599 else 500
+        self.status = status
+        self.message = "HTTP %d" % status if message is None else str(message)
+        super().__init__(self.message)

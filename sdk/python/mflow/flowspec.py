@@ -35,6 +35,10 @@ class FlowSpec:
         if self._mflow_task is None:
             object.__setattr__(self, name, value)
             return
+        if getattr(self._mflow_task, "readonly", False):
+            raise AttributeError("artifact '%s' cannot be set here: an endpoint reads the served "
+                                 "run's artifacts (keep request state in local variables, or in "
+                                 "self._NAME)" % name)
         self._mflow_pending[name] = value
         self._mflow_cache.pop(name, None)
 

@@ -100,7 +100,10 @@ def _transition(step, fn_node):
 
 
 def _positional_count(fn):
-    code = fn.__code__
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        raise GraphError(0, "%r is not a plain function: steps and endpoints are methods "
+                            "defined with def" % (fn,))
     return code.co_argcount
 
 
@@ -146,6 +149,19 @@ def build(path):
             "env": ["%s=%s" % kv for kv in sorted(attrs.get("environment", {}).items())],
             "settings": comp.get("settings", []),
         })
+    endpoints = []
+    for name, node in sorted(fn_nodes.items(), key=lambda kv: kv[1].lineno):
+        fn = cls.__dict__.get(name)
+        ep = getattr(fn, "_mflow_endpoint", None)
+        if ep is None:
+            continue
+        nargs = _positional_count(fn)
+        if nargs not in (1, 2):
+            raise GraphError(node.lineno, "endpoint '%s' takes %d arguments: an endpoint is "
+                             "def %s(self) or def %s(self, request)"
+                             % (ep["name"], nargs, name, name))
+        endpoints.append({"name": ep["name"], "attr": name, "line": node.lineno,
+                          "help": ep["help"]})
     params = []
     lines = {}
     for node in cdef.body:
@@ -166,7 +182,7 @@ def build(path):
                                "type": v.type_name, "default": v.default_text(),
                                "help": v.help})
     return {"flow": cls.__name__, "file": os.path.abspath(path), "line": cdef.lineno,
-            "steps": steps, "parameters": params, "deps": _deps(path),
+            "steps": steps, "parameters": params, "endpoints": endpoints, "deps": _deps(path),
             "files": _files(cls, lines.get("files", cdef.lineno))}
 
 
