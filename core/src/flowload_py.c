@@ -465,7 +465,7 @@ static int line_of(const struct py_flow *p, const char *msg)
                     return jint(s, "line");
             }
         }
-        q = e;
+        /* next: every pair of neighbouring quotes ("endpoint 0's name 'x'") */
     }
     return p->class_line;
 }

@@ -126,7 +126,9 @@ class Server:
         except HTTPError as e:
             return _error(e.status, e.message)
         except BaseException as e:   # SystemExit too: the process stays for the next request
-            traceback.print_exc()
+            # the traceback from the endpoint's own frame on (not this server's)
+            tb = e.__traceback__.tb_next if e.__traceback__ else None
+            traceback.print_exception(type(e), e, tb or e.__traceback__)
             sys.stderr.flush()
             what = "%s: %s" % (type(e).__name__, e) if str(e) else type(e).__name__
             return _error(500, "endpoint %s failed: %s" % (name, what))
