@@ -106,11 +106,14 @@ check_req "listing" 200 "{\"flow\":\"PyAnswersFlow\",\"namespace\":\"user:$(id -
   printf '{"name":"label-of","path":"/label-of","help":"the run'"'"'s label"},'
   for e in add echo teapot boom missing setter notjson exits killed segv sysexit pid; do
     printf '{"name":"%s","path":"/%s","help":null},' $e $e; done)"'{"name":"values","path":"/values","help":null}]}' GET ''
+pys=$(for w in $(pgrep -P "$SPID"); do pgrep -P "$w"; done)
+check_eq "before stopping: one Python process a worker" 2 "$(echo "$pys" | grep -c .)"
 stop_server
 check_eq "SIGTERM stops the server, exit 0" 0 "$SSTATUS"
 sleep 0.3
 check_eq "no worker left" "" "$(pgrep -P "$SPID")"
-check_eq "no Python process left" "" "$(pgrep -f "__endpoint-server $F")"
+left=0; for p in $pys; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
+check_eq "no Python process left" 0 "$left"
 
 # npy, with a Python that has numpy (MFLOW_PYTHON's, else Debian's python3-numpy).
 NPPY=
