@@ -566,6 +566,7 @@ static void worker_main(const struct mf_serve_opts *o, int fd, pid_t parent,
     }
     int sig = 0;
     sigwait(&set, &sig);
+    mf_serve_py_interrupt(w.py);   /* a Python endpoint that never returns does not hold us */
     MHD_stop_daemon(d);
     mf_serve_py_close(w.py);
     _exit(sig == SIGUSR1 ? WORKER_CRASHED : 0);

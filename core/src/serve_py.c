@@ -12,6 +12,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +31,8 @@ struct mf_serve_py {
     char *flow_path;
     char *ns;
     pid_t pid;                       /* -1: none */
-    int fd;                          /* our end of the socket pair; -1: none */
+    _Atomic int fd;                  /* our end of the socket pair; -1: none */
+    _Atomic int stopping;            /* mf_serve_py_interrupt: start no other process */
 };
 
 int mf_serve_py_pid(const struct mf_serve_py *p)
@@ -40,6 +42,8 @@ int mf_serve_py_pid(const struct mf_serve_py *p)
 
 static int start(struct mf_serve_py *p)
 {
+    if (atomic_load(&p->stopping))
+        return ESHUTDOWN;
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
         return errno;
@@ -124,6 +128,16 @@ int mf_serve_py_open(const char *flow_path, const char *ns, struct mf_serve_py *
     }
     *out = p;
     return start(p);
+}
+
+void mf_serve_py_interrupt(struct mf_serve_py *p)
+{
+    if (!p)
+        return;
+    atomic_store(&p->stopping, 1);
+    int fd = atomic_load(&p->fd);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);   /* the call waiting on it reads the end of the stream */
 }
 
 void mf_serve_py_close(struct mf_serve_py *p)

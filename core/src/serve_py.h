@@ -15,6 +15,9 @@ struct mf_serve_py;
  * environment must already name libmflow and the SDK (mf_python_env) and the settings. 0, an
  * errno, or MF_ENOMEM. The process is started again by mf_serve_py_call when it has died. */
 int mf_serve_py_open(const char *flow_path, const char *ns, struct mf_serve_py **out);
+/* From another thread, when the worker stops: a call in progress (an endpoint that never
+ * returns) ends with MF_EIO, and no other process is started. */
+void mf_serve_py_interrupt(struct mf_serve_py *p);
 /* Close the socket and reap the process (it ends when its socket closes). NULL: no-op. */
 void mf_serve_py_close(struct mf_serve_py *p);
 

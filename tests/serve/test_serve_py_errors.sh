@@ -85,7 +85,11 @@ check_eq "the workers were not replaced (only their Python processes)" 0 \
   "$(grep -c -E '^mflow serve: worker [0-9]+ (ended by|exited with|answered)' "$WORK/serve.err")"
 # A Python process killed between two requests: the next request goes to a new one.
 for p in $pids_after; do kill -9 "$p"; done
-sleep 0.2
+for p in $pids_after; do   # gone once a zombie (its worker reaps it at its next request)
+  for _ in $(seq 100); do
+    [ "$(awk '{print $3}' /proc/$p/stat 2>/dev/null || echo Z)" = Z ] && break; sleep 0.05
+  done
+done
 for k in 1 2 3 4; do good "Python processes killed between requests ($k)"; done
 n=$(grep -c 'between requests; starting another' "$WORK/serve.err")
 check_eq "a process found dead before a request is said as such (once a worker met)" 1 $(( n >= 1 && n <= 2 ))
@@ -104,11 +108,22 @@ check_req "listing" 200 "{\"flow\":\"PyAnswersFlow\",\"namespace\":\"user:$(id -
   printf '{"name":"show_data","path":"/show_data","help":"the result"},'
   printf '{"name":"pair","path":"/pair","help":null},'
   printf '{"name":"label-of","path":"/label-of","help":"the run'"'"'s label"},'
-  for e in add echo teapot boom missing setter notjson exits killed segv sysexit pid; do
+  for e in add echo teapot boom missing setter notjson exits killed segv sysexit hangs pid; do
     printf '{"name":"%s","path":"/%s","help":null},' $e $e; done)"'{"name":"values","path":"/values","help":null}]}' GET ''
 pys=$(for w in $(pgrep -P "$SPID"); do pgrep -P "$w"; done)
 check_eq "before stopping: one Python process a worker" 2 "$(echo "$pys" | grep -c .)"
+# An endpoint that never returns holds its worker, but not the server's stop.
+curl -s -m 30 -o "$WORK/hung" -w '%{http_code}' "${URL}hangs" > "$WORK/hung.code" &
+HUNG=$!
+sleep 1
+check_req "the other worker answers while one hangs" 200 '{"result": 5}' GET show_data
+t0=$(date +%s)
 stop_server
+wait $HUNG
+check_eq "stopped within 5 s with an endpoint hanging" 1 $(( $(date +%s) - t0 <= 5 ))
+code=$(cat "$WORK/hung.code")
+check_eq "the hung request ended as the server stopped (500, or closed: $code)" 1 \
+  $(( code == 500 || code == 0 ))
 check_eq "SIGTERM stops the server, exit 0" 0 "$SSTATUS"
 sleep 0.3
 check_eq "no worker left" "" "$(pgrep -P "$SPID")"

@@ -111,6 +111,11 @@ class PyAnswersFlow(FlowSpec):
         raise SystemExit(3)
 
     @endpoint
+    def hangs(self):
+        import time
+        time.sleep(3600)
+
+    @endpoint
     def pid(self):
         return os.getpid()
 
