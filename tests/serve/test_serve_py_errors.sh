@@ -7,6 +7,7 @@
 F=$SRC/tests/serve/pyflows/pyanswers.py
 
 run_flow "$F" --n=5 --label=first || fail "first run: $OUT"
+export PYANSWERS_UNPICKLED=$WORK/unpickled   # where the flow's Point notes each unpickling
 start_server "$F" --workers 2 || { finish; exit 1; }
 good() {   # the server still answers as before
   check_req "after $1: the next request" 200 '{"result": 5}' GET show_data
@@ -19,6 +20,17 @@ check_eq "content type" "application/json" \
 check_req "@endpoint(name=...) with a dash, and a GET's method" 200 '{"label": "first", "method": "GET"}' GET label-of
 check_req "the method of a POST" 200 '{"label": "first", "method": "POST"}' POST label-of '{}'
 check_req "the Python name is not a path" 404 '{"error":"no endpoint /label_of in flow PyAnswersFlow: GET / lists them"}' GET label_of
+
+# Artifacts are read when an endpoint first touches them, then kept for the run.
+check_eq "the pickled artifact is not read by endpoints that do not touch it" no \
+  "$([ -e "$WORK/unpickled" ] && echo yes || echo no)"
+for i in 1 2 3 4 5 6; do
+  req GET values
+  check_eq "an endpoint that reads it ($i)" '200 ["Point", 5, -10, 15]' "$CODE $(json 'json.dumps(b["point"])')"
+done
+n=$(sort -u "$WORK/unpickled" | wc -l)
+check_eq "read once in each Python process that answered it (1 or 2 of them; $n)" \
+  "$n" "$(wc -l < "$WORK/unpickled")"
 
 # The request: a POST's JSON body, query arguments, both.
 check_req "POST a JSON body" 200 '{"sum": 12, "name": "ann", "method": "POST"}' POST add '{"x": 7, "name": "ann"}'

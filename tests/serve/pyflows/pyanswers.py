@@ -20,6 +20,14 @@ class Point:
     def norm1(self):
         return abs(self.x) + abs(self.y)
 
+    def __setstate__(self, state):
+        # each unpickling noted (PYANSWERS_UNPICKLED): the serve tests count the reads
+        self.__dict__.update(state)
+        mark = os.environ.get("PYANSWERS_UNPICKLED")
+        if mark:
+            with open(mark, "a") as f:
+                f.write("%d\n" % os.getpid())
+
 
 class PyAnswersFlow(FlowSpec):
     n = Parameter("n", default=3)
