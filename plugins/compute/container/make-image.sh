@@ -11,7 +11,7 @@
 # Env:   ENGINE (podman), ENGINE_FLAGS (e.g. "--root DIR --runroot DIR"), EXTRA_BINS (more
 #        host programs to copy in, with their libraries), PYTHON (/usr/bin/python3).
 # Prints the image name on its last line. Runs in about a second; the image is ~20 MB
-# (~50 MB with --python).
+# (about 40 MB more with --python).
 set -euo pipefail
 WITH_PYTHON=0
 if [ "${1:-}" = --python ]; then WITH_PYTHON=1; shift; fi
