@@ -35,10 +35,12 @@
 #include "util.h"
 #include "host.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static const char usage[] =
@@ -647,6 +649,71 @@ static int parse_args(int argc, char **argv, struct dag_args *a)
     return 0;
 }
 
+/* The task itself. A Python flow's runs in python3 (`mflow task` execs it), so in a child:
+ * this command still reads its record, catches, pushes the items and ends the run after it.
+ * The child gets the package too, as a remote `mflow task` would (the cached copy). */
+static int run_task(const struct mf_task_args *a, const char *package)
+{
+    if (!mf_flow_is_py(a->flow_path))
+        return mf_task_execute(a);
+    char run[24], task[24], attempt[16], split[24], timeout[16];
+    snprintf(run, sizeof run, "%lld", (long long)a->run_id);
+    snprintf(task, sizeof task, "%lld", (long long)a->task_id);
+    snprintf(attempt, sizeof attempt, "%u", a->attempt);
+    snprintf(split, sizeof split, "%lld", (long long)a->split_index);
+    snprintf(timeout, sizeof timeout, "%u", a->timeout_s);
+    char *argv[22];
+    int n = 0;
+    argv[n++] = "mflow";
+    argv[n++] = "task";
+    argv[n++] = (char *)a->flow_path;
+    argv[n++] = (char *)a->step;
+    argv[n++] = "--run-id";
+    argv[n++] = run;
+    argv[n++] = "--task-id";
+    argv[n++] = task;
+    argv[n++] = "--attempt";
+    argv[n++] = attempt;
+    if (a->input_paths) {
+        argv[n++] = "--input-paths";
+        argv[n++] = (char *)a->input_paths;
+    }
+    if (a->split_index >= 0) {
+        argv[n++] = "--split-index";
+        argv[n++] = split;
+    }
+    if (a->timeout_s) {
+        argv[n++] = "--timeout-s";
+        argv[n++] = timeout;
+    }
+    if (package) {
+        argv[n++] = "--package";
+        argv[n++] = (char *)package;
+    }
+    argv[n] = NULL;
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        cli_error("dag-task: cannot start the task of step '%s': %s", a->step, strerror(errno));
+        return 1;
+    }
+    if (pid == 0) {
+        /* This mflow again, with the settings it resolved as the variables they come from. */
+        if (setenv("MFLOW_HOME", mf_host_home(), 1) ||
+            setenv("MFLOW_DATASTORE_ROOT", mf_host_datastore_root(), 1) ||
+            (mf_host_storage() && setenv("MFLOW_STORAGE", mf_host_storage(), 1)))
+            _exit(1);
+        execv("/proc/self/exe", argv);
+        fprintf(stderr, "mflow dag-task: cannot run mflow task: %s\n", strerror(errno));
+        _exit(1);
+    }
+    int st;
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return 1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 int cmd_dag_task(int argc, char **argv)
 {
     if (cli_wants_help(argc, argv, usage))
@@ -739,7 +806,7 @@ int cmd_dag_task(int argc, char **argv)
                              .input_paths = inputs && *inputs ? inputs : NULL,
                              .split_index = split,
                              .timeout_s = timeout_s};
-    code = mf_task_execute(&a);
+    code = run_task(&a, package);
     const mf_step_def *sd = d.g->steps[s].def;
     struct mf_task_record r;
     int have = mf_record_read(&d.st, d.flow_name, d.run, step, id, attempt, &r, NULL) == 0;

@@ -174,11 +174,77 @@ static void test_env_by_name(void **st)
     assert_null(strstr(j, " -e MFLOW_HOME"));
     assert_null(strstr(j, " -e MFLOW_PLUGIN_PATH"));   /* a host path, in an image of its own */
     free(j);
+    /* the host's libmflow and python3 are host paths too, in an image of its own */
+    setenv("MFLOW_LIBMFLOW", "/b/core/libmflow.so.1", 1);
+    setenv("MFLOW_PYTHON", "/root/.pyenv/shims/python3", 1);
+    j = build(&c, &r);
+    assert_null(strstr(j, " -e MFLOW_LIBMFLOW"));
+    assert_null(strstr(j, " -e MFLOW_PYTHON"));
+    free(j);
     c.mflow_host = 1;
     c.host_prefix = "/opt/mflow";
     j = build(&c, &r);
     assert_non_null(strstr(j, " -e MFLOW_PLUGIN_PATH "));
+    assert_non_null(strstr(j, " -e MFLOW_LIBMFLOW "));
+    assert_non_null(strstr(j, " -e MFLOW_PYTHON "));
     free(j);
+    unsetenv("MFLOW_LIBMFLOW");
+    unsetenv("MFLOW_PYTHON");
+}
+
+/* A Python flow: its directory bound read-only (its modules and files), at its own path; a
+ * compiled flow's object alone; a .py straight in the home directory alone. */
+static void test_python_flow_binds(void **st)
+{
+    (void)st;
+    char dir[] = "/tmp/ct-argv-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char py[64], so[64];
+    snprintf(py, sizeof py, "%s/flow.py", dir);
+    snprintf(so, sizeof so, "%s/flow.so", dir);
+    fclose(fopen(py, "w"));
+    fclose(fopen(so, "w"));
+    const char *argv_py[] = {"/opt/mflow/bin/mflow", "--home", "/h", "task", py, "a", NULL};
+    const char *argv_so[] = {"/opt/mflow/bin/mflow", "--home", "/h", "task", so, "a", NULL};
+    struct ct_conf c = conf("podman", 0);
+    struct ct_run r = run(NULL, 0);
+    char want[200];
+    const char *home = getenv("HOME");
+    char *saved = home ? strdup(home) : NULL;
+    setenv("HOME", "/nonexistent-home", 1);
+    r.argv = argv_py;
+    char *j = build(&c, &r);
+    snprintf(want, sizeof want, " -v %s:%s:ro ", dir, dir);
+    assert_non_null(strstr(j, want));
+    snprintf(want, sizeof want, " img:1 mflow --home /h task %s a ", py);
+    assert_non_null(strstr(j, want));
+    assert_null(strstr(j, ":rw "));
+    free(j);
+    r.argv = argv_so;
+    j = build(&c, &r);
+    snprintf(want, sizeof want, " -v %s:%s:ro ", so, so);
+    assert_non_null(strstr(j, want));
+    snprintf(want, sizeof want, " -v %s:", dir);
+    assert_null(strstr(j, want));
+    free(j);
+    /* the flow's directory is the home directory (with a trailing slash in HOME): the file */
+    snprintf(want, sizeof want, "%s/", dir);
+    setenv("HOME", want, 1);
+    r.argv = argv_py;
+    j = build(&c, &r);
+    snprintf(want, sizeof want, " -v %s:%s:ro ", py, py);
+    assert_non_null(strstr(j, want));
+    snprintf(want, sizeof want, " -v %s:", dir);
+    assert_null(strstr(j, want));
+    free(j);
+    if (saved)
+        setenv("HOME", saved, 1);
+    else
+        unsetenv("HOME");
+    free(saved);
+    unlink(py);
+    unlink(so);
+    rmdir(dir);
 }
 
 static void test_names(void **st)
@@ -222,7 +288,7 @@ int main(void)
         cmocka_unit_test(test_podman_gpus),      cmocka_unit_test(test_docker_gpus),
         cmocka_unit_test(test_labels_name_and_settings), cmocka_unit_test(test_mflow_modes),
         cmocka_unit_test(test_env_by_name),      cmocka_unit_test(test_names),
-        cmocka_unit_test(test_capture),
+        cmocka_unit_test(test_capture),          cmocka_unit_test(test_python_flow_binds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

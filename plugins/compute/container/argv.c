@@ -144,7 +144,9 @@ static int passed_through(const char *kv, int mflow_host, const char *extra)
     for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; i++)
         if (!strncmp(kv, prefixes[i], strlen(prefixes[i]))) {
             /* Host paths mean nothing in an image of its own. */
-            if (!mflow_host && !strncmp(kv, "MFLOW_PLUGIN_PATH=", 18))
+            if (!mflow_host && (!strncmp(kv, "MFLOW_PLUGIN_PATH=", 18) ||
+                                !strncmp(kv, "MFLOW_LIBMFLOW=", 15) ||
+                                !strncmp(kv, "MFLOW_PYTHON=", 13)))
                 return 0;
             if (!strncmp(kv, "MFLOW_HOME=", 11))
                 return 0;
@@ -157,6 +159,30 @@ static void bind(struct strv *out, const char *path, const char *mode)
 {
     strv_push(out, "-v");
     strv_pushf(out, "%s:%s:%s", path, path, mode);
+}
+
+/* A Python flow imports modules from its own directory and may read files beside it, as it
+ * does under local compute: that directory is bound read-only. A flow lying in / or straight
+ * in the home directory gets its file alone (a whole home is not handed to a container). */
+static void bind_flow(struct strv *out, const char *path)
+{
+    size_t n = strlen(path);
+    const char *slash = strrchr(path, '/');
+    const char *home = getenv("HOME");
+    char dir[4096];
+    size_t dl = slash ? (size_t)(slash - path) : 0;
+    if (n > 3 && !strcmp(path + n - 3, ".py") && dl > 0 && dl < sizeof dir) {
+        memcpy(dir, path, dl);
+        dir[dl] = '\0';
+        size_t hl = home ? strlen(home) : 0;
+        while (hl > 1 && home[hl - 1] == '/')
+            hl--;
+        if (!home || hl != dl || strncmp(home, dir, dl)) {
+            bind(out, dir, "ro");
+            return;
+        }
+    }
+    bind(out, path, "ro");
 }
 
 int ct_run_argv(const struct ct_conf *c, const struct ct_run *r, struct strv *out)
@@ -213,12 +239,13 @@ int ct_run_argv(const struct ct_conf *c, const struct ct_run *r, struct strv *ou
     }
     if (r->datastore_dir)
         bind(out, r->datastore_dir, "rw");
-    /* The flow's compiled object: `mflow task FLOW.so STEP ...` loads it from the host path. */
+    /* The flow's compiled object: `mflow task FLOW.so STEP ...` loads it from the host path;
+     * a Python flow's source likewise, with its directory (below). */
     const char *const *a = r->argv;
     for (size_t i = 1; a && a[i]; i++)
         if (!strcmp(a[i], "task") && a[i + 1]) {
             if (a[i + 1][0] == '/' && access(a[i + 1], R_OK) == 0)
-                bind(out, a[i + 1], "ro");
+                bind_flow(out, a[i + 1]);
             break;
         }
     char cfg[4096];
