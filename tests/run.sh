@@ -6,8 +6,10 @@
 # (a task's or a child's report can end in output a test discards).
 set -u
 BUILD=${BUILD:-build}
+# MFLOW_TEST_SKIP_SUITES="a b": the tests of those suites are left out (make test-asan).
 suites=()
 for s in "$@"; do suites+=(--suite "$s"); done
+for s in ${MFLOW_TEST_SKIP_SUITES:-}; do suites+=(--no-suite "$s"); done
 meson test -C "$BUILD" --print-errorlogs --num-processes "${MFLOW_TEST_JOBS:-2}" "${suites[@]}"
 rc=$?
 if [ -n "${MFLOW_SANITIZER_LOGS:-}" ]; then
