@@ -45,8 +45,11 @@ fuzz: fuzz-build
 
 # libFuzzer runs every input of the seed corpus before it mutates any, so the smoke run is
 # also the ASan + UBSan replay of every corpus (what fuzz-replay does alone); CI runs it.
+# FUZZ_TIMEOUT 30 for one input here, not run.sh's 10: a CI machine busy with two fuzzers
+# and their builds once took over 10 s of wall time for inputs that run in 0.2 s alone (a real
+# hang still exceeds any limit; a 3 CPU-s input of input_paths is close to 10 s under load).
 fuzz-smoke: fuzz-build
-	BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh
+	BUILD=$(FUZZ_BUILD) FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS) FUZZ_JOBS=$(FUZZ_JOBS) FUZZ_TIMEOUT=30 tests/fuzz/run.sh
 
 # Every corpus replayed once by the ASan + UBSan fuzz build (about 20 s after the build): it
 # sees what the plain replay of `make test` cannot (an over-read found this way).
