@@ -83,10 +83,18 @@ struct place_grant {
 struct placement;
 
 /* Load this machine's topology, or the one HWLOC_XMLFILE or HWLOC_SYNTHETIC describes, with
- * the I/O devices that matter for GPUs (hwloc's "important" PCI and OS devices). Returns 0,
+ * the I/O devices that matter for GPUs (hwloc's "important" PCI and OS devices; none on a
+ * machine of this kind where placement_gpu_possible says no GPU can be there). Returns 0,
  * or a positive errno / MF_EUNAVAIL with the message in err. Destroy with
  * hwloc_topology_destroy. */
 int placement_topology_load(hwloc_topology_t *out, char *err, size_t errlen);
+
+/* Whether this machine may have a GPU hwloc would find: 1 when some PCI device under
+ * pci_dir (/sys/bus/pci/devices) has a GPU's class (display, processing accelerator,
+ * co-processor), when a GPU driver's device (nvidiactl, nvidia0, kfd, dri) is under dev_dir,
+ * or when the PCI devices cannot be listed or read; else 0. placement_topology_load leaves
+ * hwloc's I/O discovery out when it is 0. */
+int placement_gpu_possible(const char *pci_dir, const char *dev_dir);
 
 /* Build the model from a loaded topology (which may be destroyed afterwards).
  * allowed: CPUs (OS indices) tasks may be bound to, or NULL for all of the topology's

@@ -1339,6 +1339,15 @@ static int lc_check(void *state, const char *step_name, const struct mf_resource
     char msg[600];
     if (placement_check_resources(lc->place, step_name ? step_name : "?", res, msg, sizeof msg))
         return fail(lc, MF_EINVAL, "%s", msg);
+    /* Only a run being set up asks: the task server starts now, while the run's records are
+     * written, rather than when its first task is submitted (then its start-up was on the
+     * first task's path, or that task was exec'ed beside it). */
+    if (lc->use_server && !lc->srv && lc->self_exe) {
+        if (local_server_start(lc->self_exe, &lc->srv, msg, sizeof msg) != 0) {
+            LOG(lc, MF_LOG_WARN, "%s; running tasks with exec instead", msg);
+            lc->use_server = 0;
+        }
+    }
     return 0;
 }
 
