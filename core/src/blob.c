@@ -826,7 +826,7 @@ void mf_blob_release(struct mf_blob *b)
 
 /* Values up to this size are gathered and put whole: the sample then spreads over all of it,
  * and one already stored is never written. */
-#define WHOLE_MAX ((size_t)16 * 1024 * 1024)
+#define WHOLE_MAX ((size_t)1024 * 1024)
 /* The first bytes, kept to decide on zstd before the blob's header (which says) is written. */
 #define HEAD_LEN ((size_t)1024 * 1024)
 #define ZOUT_LEN ((size_t)1024 * 1024)
@@ -1118,9 +1118,9 @@ static void drop_pages(const uint8_t *base, size_t from, size_t to)
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
-#define READ_PIECE ((size_t)8 * 1024 * 1024)
+#define READ_PIECE ((size_t)1024 * 1024)
 /* Below this a blob's pages are not worth the look at /proc/self/maps. */
-#define DROP_MIN ((size_t)16 * 1024 * 1024)
+#define DROP_MIN ((size_t)2 * 1024 * 1024)
 
 /* Copy n bytes of a stream at offset off (of head's skip bytes, then dst's) from src. */
 static void place(uint8_t *head, size_t skip, uint8_t *dst, uint64_t off, const uint8_t *src,

@@ -60,7 +60,7 @@ void mf_blob_release(struct mf_blob *b);
  * values: an array written from its own memory, a string encoded a piece at a time): hashed,
  * and compressed or not, as the pieces come, and never held whole. The bytes stored are in
  * the format mf_blob_put writes; raw or zstd is decided on the value's first MiB rather than
- * on windows spread over it. A value of at most 16 MiB, or any value when the store has no
+ * on windows spread over it. A value of at most 1 MiB, or any value when the store has no
  * streaming writer (a 1.0 storage plugin, S3), is gathered in one buffer and put as
  * mf_blob_put does. open: `total` bytes will be written; 0 or MF_ENOMEM. write: 0, or the
  * store's error (the writer can then only be aborted). close: the key and *stored (may be

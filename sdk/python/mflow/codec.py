@@ -24,6 +24,7 @@ import base64
 import io
 import json
 import math
+import os
 import pickle
 import struct
 import sys
@@ -229,8 +230,12 @@ def encode(value, _pickled=None):
 # calls write(piece) for each piece in order, a piece being a bytes object or (address,
 # length, owner) of memory that owner keeps alive.
 
-STREAM_MIN = 1 << 20         # values from this size on go in pieces, and are read into place
-PIECE = 8 << 20
+# values from this size on go in pieces, and are read into place (MFLOW_PY_PIECES_MIN: for
+# benchmarks, a size from which on, or "off" for the whole-value path of every value)
+_pm = os.environ.get("MFLOW_PY_PIECES_MIN", "")
+PIECES_OFF = _pm == "off"
+STREAM_MIN = (1 << 62 if PIECES_OFF else int(_pm)) if _pm else 1 << 20
+PIECE = 1 << 20              # what is copied at a time (a str encoded, read-only memory)
 SPOOL_MAX = 16 << 20         # pickle text kept while pickling; past it, pickled a second time
 
 

@@ -118,7 +118,7 @@ class Task:
         if self.lib.mf_foreign_stat(self.t, i, name, ctypes.byref(ty), ctypes.byref(n)):
             raise self._error()
         ty, n = ty.value, n.value
-        if ty != codec.NPY and (n < codec.STREAM_MIN or ty not in _INTO):
+        if (ty != codec.NPY or codec.PIECES_OFF) and (n < codec.STREAM_MIN or ty not in _INTO):
             return None
         if ty == codec.NPY:
             import numpy as np

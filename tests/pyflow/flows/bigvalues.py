@@ -25,9 +25,32 @@ def sha(v):
     return h.hexdigest()
 
 
+def mixed(n, with_numpy):
+    """Values of about n bytes, of every kind that is stored in pieces, made the same way by
+    the task that stores them and the one that checks them."""
+    rnd = hashlib.sha256(b"mflow").digest() * (n // 32)     # compresses: stored as zstd
+    v = {
+        "zbytes": rnd,
+        "ascii": "abcdefgh" * (n // 8),
+        "utf8": "h\u00e9llo \u20ac\U0001f600 " * (n // 20),
+        "barr": bytearray(rnd),
+        "mview": memoryview(bytearray(b"0123456789abcdef" * (n // 16))),
+        "bigdict": {"blob": rnd, "s": frozenset({3})},   # pickled: the bytes inside not copied
+        "bigset": set(range(n // 5)),              # pickled twice: its text is counted first
+        "surrogate": "x\udc80" * (n // 8),          # a lone surrogate: pickled
+    }
+    if with_numpy:
+        import numpy as np
+        v["farr"] = np.arange(n // 8, dtype=np.float64).reshape(-1, 8).T   # Fortran order
+        v["strided"] = np.arange(n // 4, dtype=np.int32)[::2]              # not contiguous
+        v["objarr"] = np.array([None, "x"] * (n // 160), dtype=object)     # pickled
+    return v
+
+
 class BigValuesFlow(FlowSpec):
     mib = Parameter("mib", default=8)
     numpy = Parameter("numpy", default="true")
+    mix = Parameter("mix", default="false")
 
     def _put(self, name, make):
         base = mem("VmRSS")
@@ -57,6 +80,9 @@ class BigValuesFlow(FlowSpec):
     @step
     def put_bytes(self):
         self._put("raw", os.urandom)
+        if self.mix == "true":
+            for name, v in mixed(self.mib << 20, self.numpy == "true").items():
+                setattr(self, name, v)
         self.next(self.put_array)
 
     @step
@@ -69,6 +95,17 @@ class BigValuesFlow(FlowSpec):
     @step
     def get_bytes(self):
         self._get("raw", bytes)
+        if self.mix == "true":
+            bad = []
+            for name, want in mixed(self.mib << 20, self.numpy == "true").items():
+                got = getattr(self, name)
+                if type(want) is memoryview:
+                    want = want.tobytes()          # a memoryview comes back as bytes
+                same = type(got) is type(want) and (
+                    bool((got == want).all()) if type(want).__name__ == "ndarray" else got == want)
+                if not same:
+                    bad.append(name)
+            self.mix_bad = " ".join(bad) or "none"
         self.next(self.get_array)
 
     @step
