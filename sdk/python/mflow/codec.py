@@ -95,7 +95,9 @@ def _tagged(v, depth, seen):
     if t is bytes:
         if depth + 1 > OBJ_MAX_DEPTH:
             raise _NotPortable
-        return {"$bytes": base64.b64encode(v).decode("ascii")}
+        # its base64 text is made as the JSON is written: not at all when a later part of
+        # the value turns out not to be portable (the value is then pickled)
+        return _Bytes(v)
     if t not in (list, tuple, dict):
         raise _NotPortable
     # A container: one JSON level (a tag adds more), and never itself again (a cycle). Plain
@@ -139,11 +141,25 @@ def _tagged(v, depth, seen):
         seen.discard(id(v))
 
 
+class _Bytes:
+    __slots__ = ("b",)
+
+    def __init__(self, b):
+        self.b = b
+
+
+def _bytes_tag(o):
+    if type(o) is _Bytes:
+        return {"$bytes": base64.b64encode(o.b).decode("ascii")}
+    raise TypeError(type(o).__name__)
+
+
 def _obj(v):
     """The obj payload of v, or None when v is not portable."""
     try:
         tree = _tagged(v, 0, set())
-        text = json.dumps(tree, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = json.dumps(tree, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                          default=_bytes_tag)
     except (_NotPortable, RecursionError, ValueError):
         # ValueError: an int past Python's digit limit for text (sys.set_int_max_str_digits)
         return None
