@@ -1,7 +1,8 @@
 #!/bin/bash
 # The Python SDK's values: the codec's encode and decode throughput per type and size (memory
 # against the payload, the floors of the same run), then values stored and read by real tasks
-# (a Python flow on the local store): MB/s and each task's peak RSS over its RSS before, in
+# (a Python flow on the local store): MB/s, the memory a store adds over the value (peak RSS
+# over RSS with the value made) and a read's peak RSS over RSS before it, over the value; in
 # pieces (now) and whole (MFLOW_PY_PIECES_MIN=off: how every value went before), same run.
 #   bench/bench_python_values.sh [BUILD_DIR] [MAX_MIB] [TASK_MIBS]   (TASK_MIBS: "16 256")
 set -eu
@@ -21,7 +22,7 @@ kinds=bytes,str,str-utf8,pickle
 "$PY" -c "import numpy" 2>/dev/null && kinds=$kinds,npy || echo "(numpy is not installed: no npy row)"
 echo
 echo "values stored and read by tasks (load average $(cut -d' ' -f1-3 /proc/loadavg), $(nproc) CPUs)"
-printf '%-9s %7s %-7s %11s %11s %13s %13s\n' kind size path "store MB/s" "read MB/s" "store peak/v" "read peak/v"
+printf '%-9s %7s %-7s %11s %11s %14s %13s\n' kind size path "store MB/s" "read MB/s" "store extra/v" "read peak/v"
 for mib in ${3:-16 256}; do
   for path in pieces whole; do
     [ "$path" = whole ] && export MFLOW_PY_PIECES_MIN=off || unset MFLOW_PY_PIECES_MIN
@@ -34,7 +35,7 @@ import json, sys
 mib, path = int(sys.argv[1]), sys.argv[2]
 n = mib << 20
 for kind, ps, pp, gs, gp in sorted(json.load(sys.stdin)):
-    print("%-9s %4d MiB %-7s %11.0f %11.0f %13.2f %13.2f" % (kind, mib, path, n / ps / 1e6,
+    print("%-9s %4d MiB %-7s %11.0f %11.0f %14.2f %13.2f" % (kind, mib, path, n / ps / 1e6,
           n / gs / 1e6, pp / n, gp / n))' "$mib" "$path"
   done
 done

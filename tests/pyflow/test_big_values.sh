@@ -28,7 +28,7 @@ for pair in raw:bytes zbytes:bytes ascii:str utf8:str barr:pickle mview:pickle b
   check_eq "${pair%%:*} is stored as ${pair#*:}" "${pair#*:}" "$(art_type "${pair%%:*}")"
 done
 if [ "$np" = true ]; then
-  for pair in farr:npy strided:npy objarr:pickle; do
+  for pair in farr:npy strided:npy objarr:pickle small_arr:npy; do
     check_eq "${pair%%:*} is stored as ${pair#*:}" "${pair#*:}" "$(art_type "${pair%%:*}")"
   done
 fi
