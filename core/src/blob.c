@@ -26,6 +26,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define HDR_LEN 16
 #define BLOB_PATH_LEN MF_BLOB_PATH_SIZE
@@ -698,12 +700,14 @@ static int decompress(const char *key, const uint8_t *src, size_t slen, uint64_t
     return 0;
 }
 
-int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out)
+/* The store's buffer of blob `key`, its header checked: *codec, *rawlen (the value's length)
+ * and the body (b->data past the header, *body bytes). 0, or an error with the message set
+ * and nothing left to release. */
+static int fetch(struct mf_store *st, const char *key, struct mf_buf *b, int *codec,
+                 uint64_t *rawlen, size_t *body)
 {
-    if (out)
-        memset(out, 0, sizeof *out);
     err_msg[0] = '\0';
-    if (!st || !st->ops || !st->ops->get || !out) {
+    if (!st || !st->ops || !st->ops->get) {
         set_error("blob get: no store or no output given (a bug in the caller)");
         return MF_EINVAL;
     }
@@ -716,10 +720,9 @@ int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out)
     char path[BLOB_PATH_LEN];
     mf_blob_path(key, path, sizeof path);
 
-    struct mf_buf b;
-    memset(&b, 0, sizeof b);
-    b.struct_size = sizeof b;
-    int rc = st->ops->get(st->state, path, &b);
+    memset(b, 0, sizeof *b);
+    b->struct_size = sizeof *b;
+    int rc = st->ops->get(st->state, path, b);
     if (rc == MF_ENOTFOUND) {
         set_error("blob %s not found (%s): %s", key, path, store_error(st));
         return rc;
@@ -728,9 +731,9 @@ int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out)
         set_error("blob %s: cannot read %s: %s", key, path, store_error(st));
         return rc;
     }
-    const uint8_t *p = b.data;
-    if (b.len < HDR_LEN || !p) {
-        release_store_buf(&b);
+    const uint8_t *p = b->data;
+    if (b->len < HDR_LEN || !p) {
+        release_store_buf(b);
         return corrupt(key, "it is shorter than its 16-byte header");
     }
     if (memcmp(p, blob_magic, 3) == 0 && p[3] > blob_magic[3] && p[3] <= '9') {
@@ -738,21 +741,49 @@ int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out)
         set_error("blob %s has format version %c, newer than the version %c this mflow reads: "
                   "read it with a newer mflow",
                   key, p[3], blob_magic[3]);
-        release_store_buf(&b);
+        release_store_buf(b);
         return MF_ENOTSUP;
     }
     if (memcmp(p, blob_magic, 4) != 0 || p[5] || p[6] || p[7]) {
-        release_store_buf(&b);
+        release_store_buf(b);
         return corrupt(key, "its header does not start with MFB1");
     }
-    uint64_t rawlen = get_u64(p + 8);
-    size_t body = b.len - HDR_LEN;
-    if (p[4] == CODEC_RAW) {
-        if (rawlen != body) {
-            release_store_buf(&b);
-            return corrupt(key, rawlen > body ? "it is truncated"
-                                              : "it is longer than its header says");
-        }
+    *codec = p[4];
+    *rawlen = get_u64(p + 8);
+    *body = b->len - HDR_LEN;
+    if (*codec == CODEC_RAW && *rawlen != *body) {
+        release_store_buf(b);
+        return corrupt(key, *rawlen > *body ? "it is truncated" : "it is longer than its header says");
+    }
+    if (*codec != CODEC_RAW && *codec != CODEC_ZSTD) {
+        release_store_buf(b);
+        return corrupt(key, "its codec byte is neither 0 (raw) nor 1 (zstd)");
+    }
+    if (*codec == CODEC_ZSTD && (*body == 0 || *rawlen / MAX_RATIO > *body)) {
+        release_store_buf(b);
+        return corrupt(key, "its length is impossible for its compressed size");
+    }
+    return 0;
+}
+
+int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out)
+{
+    if (out)
+        memset(out, 0, sizeof *out);
+    if (!out) {
+        err_msg[0] = '\0';
+        set_error("blob get: no store or no output given (a bug in the caller)");
+        return MF_EINVAL;
+    }
+    struct mf_buf b;
+    int codec;
+    uint64_t rawlen;
+    size_t body;
+    int rc = fetch(st, key, &b, &codec, &rawlen, &body);
+    if (rc)
+        return rc;
+    const uint8_t *p = b.data;
+    if (codec == CODEC_RAW) {
         rc = check_hash(key, p + HDR_LEN, body);
         if (rc) {
             release_store_buf(&b);
@@ -762,14 +793,6 @@ int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out)
         out->len = body;
         out->buf = b;   /* the store's mapping stays alive until mf_blob_release */
         return 0;
-    }
-    if (p[4] != CODEC_ZSTD) {
-        release_store_buf(&b);
-        return corrupt(key, "its codec byte is neither 0 (raw) nor 1 (zstd)");
-    }
-    if (body == 0 || rawlen / MAX_RATIO > body) {
-        release_store_buf(&b);
-        return corrupt(key, "its length is impossible for its compressed size");
     }
     uint8_t *raw = NULL;
     rc = decompress(key, p + HDR_LEN, body, rawlen, &raw);
@@ -797,4 +820,412 @@ void mf_blob_release(struct mf_blob *b)
     if (b->buf.release)
         b->buf.release(&b->buf);
     memset(b, 0, sizeof *b);
+}
+
+/* ---- a value written in pieces --------------------------------------------------------------- */
+
+/* Values up to this size are gathered and put whole: the sample then spreads over all of it,
+ * and one already stored is never written. */
+#define WHOLE_MAX ((size_t)1024 * 1024)
+/* The first bytes, kept to decide on zstd before the blob's header (which says) is written. */
+#define HEAD_LEN ((size_t)1024 * 1024)
+#define ZOUT_LEN ((size_t)1024 * 1024)
+
+enum { BW_WHOLE, BW_HEAD, BW_RAW, BW_ZSTD };
+
+struct mf_blob_writer {
+    struct mf_store *st;
+    uint64_t total, got;
+    int mode;
+    uint8_t *buf;                /* BW_WHOLE: the value; BW_HEAD: its first HEAD_LEN bytes */
+    size_t blen;
+    struct sha256_ctx sha;       /* of what was written, but in BW_WHOLE (put hashes) */
+    mf_writer *sw;               /* the store's writer, from BW_HEAD's end on */
+    ZSTD_CCtx *cctx;
+    uint8_t *zout;
+    uint64_t stored;             /* bytes handed to the store */
+    int failed;
+};
+
+int mf_blob_writer_open(struct mf_store *st, uint64_t total, mf_blob_writer **out)
+{
+    err_msg[0] = '\0';
+    *out = NULL;
+    if (!st || !st->ops || !st->ops->put || !st->ops->exists) {
+        set_error("blob writer: no store given (a bug in the caller)");
+        return MF_EINVAL;
+    }
+    if (total > SIZE_MAX - HDR_LEN) {
+        set_error("blob writer: a value of %llu bytes is larger than memory can address",
+                  (unsigned long long)total);
+        return MF_EINVAL;
+    }
+    mf_blob_writer *w = calloc(1, sizeof *w);
+    if (!w) {
+        set_error("blob writer: out of memory");
+        return MF_ENOMEM;
+    }
+    w->st = st;
+    w->total = total;
+    /* Without the store's writer a large value is gathered too: put needs it whole. */
+    w->mode = total <= WHOLE_MAX || !has_writer(st->ops) ? BW_WHOLE : BW_HEAD;
+    size_t cap = w->mode == BW_WHOLE ? (size_t)total : HEAD_LEN;
+    /* Pages of a large buffer are only touched as the value fills it. */
+    w->buf = malloc(cap ? cap : 1);
+    if (!w->buf) {
+        free(w);
+        set_error("blob writer: out of memory for %zu bytes", cap);
+        return MF_ENOMEM;
+    }
+    sha256_init(&w->sha);
+    *out = w;
+    return 0;
+}
+
+static int bw_store(mf_blob_writer *w, const void *data, size_t len)
+{
+    struct mf_iov v = {data, len};
+    int rc = w->st->ops->writer_write(w->st->state, w->sw, &v, 1);
+    if (rc) {
+        set_error("blob writer: cannot write: %s", store_error(w->st));
+        return rc;
+    }
+    w->stored += len;
+    return 0;
+}
+
+/* Compress data (NULL, 0 with end set: finish the frame) and store what comes out. */
+static int bw_zstd(mf_blob_writer *w, const void *data, size_t len, int end)
+{
+    ZSTD_inBuffer in = {data, len, 0};
+    for (;;) {
+        ZSTD_outBuffer out = {w->zout, ZOUT_LEN, 0};
+        size_t r = ZSTD_compressStream2(w->cctx, &out, &in, end ? ZSTD_e_end : ZSTD_e_continue);
+        if (ZSTD_isError(r)) {
+            set_error("blob writer: zstd failed: %s", ZSTD_getErrorName(r));
+            return MF_EFAIL;
+        }
+        if (out.pos) {
+            int rc = bw_store(w, w->zout, out.pos);
+            if (rc)
+                return rc;
+        }
+        if (end ? r == 0 : in.pos == in.size)
+            return 0;
+    }
+}
+
+/* The head is full: decide raw or zstd on it, start the store's writer with the blob header,
+ * and pass the head on. */
+static int bw_start(mf_blob_writer *w)
+{
+    struct mf_iov head = {w->buf, w->blen};
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    int worth = cctx ? worth_compressing(cctx, &head, 1, w->blen) : MF_ENOMEM;
+    if (worth < 0) {
+        ZSTD_freeCCtx(cctx);
+        set_error("blob writer: out of memory sampling the value");
+        return worth;
+    }
+    if (worth == 1) {
+        w->zout = malloc(ZOUT_LEN);
+        if (!w->zout) {
+            ZSTD_freeCCtx(cctx);
+            set_error("blob writer: out of memory");
+            return MF_ENOMEM;
+        }
+        ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, ZSTD_LEVEL);
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 0);
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 1);
+        ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, 2);   /* ignored without MT support */
+        ZSTD_CCtx_setPledgedSrcSize(cctx, w->total);
+        w->cctx = cctx;
+    } else {
+        ZSTD_freeCCtx(cctx);
+    }
+    if (w->st->ops->writer_open(w->st->state, &w->sw) != 0 || !w->sw) {
+        w->sw = NULL;
+        set_error("blob writer: cannot start writing: %s", store_error(w->st));
+        return MF_EIO;
+    }
+    uint8_t hdr[HDR_LEN];
+    raw_header(hdr, (size_t)w->total);
+    if (w->cctx)
+        hdr[4] = CODEC_ZSTD;
+    w->mode = w->cctx ? BW_ZSTD : BW_RAW;
+    int rc = bw_store(w, hdr, HDR_LEN);
+    if (!rc)
+        rc = w->cctx ? bw_zstd(w, w->buf, w->blen, 0) : bw_store(w, w->buf, w->blen);
+    free(w->buf);
+    w->buf = NULL;
+    return rc;
+}
+
+int mf_blob_writer_write(mf_blob_writer *w, const void *data, size_t len)
+{
+    err_msg[0] = '\0';
+    if (!w || (len && !data)) {
+        set_error("blob writer: no writer or no data given (a bug in the caller)");
+        return MF_EINVAL;
+    }
+    if (w->failed) {
+        set_error("blob writer: written to after a failure (abort it)");
+        return MF_EINVAL;
+    }
+    if (len > w->total - w->got) {
+        w->failed = 1;
+        set_error("blob writer: %llu bytes were announced and more are written",
+                  (unsigned long long)w->total);
+        return MF_EINVAL;
+    }
+    w->got += len;
+    if (w->mode == BW_WHOLE) {
+        memcpy(w->buf + w->blen, data, len);
+        w->blen += len;
+        return 0;
+    }
+    sha256_update(&w->sha, len, data);
+    const uint8_t *p = data;
+    int rc = 0;
+    if (w->mode == BW_HEAD) {
+        size_t n = HEAD_LEN - w->blen < len ? HEAD_LEN - w->blen : len;
+        memcpy(w->buf + w->blen, p, n);
+        w->blen += n;
+        p += n;
+        len -= n;
+        if (w->blen == HEAD_LEN || w->got == w->total)
+            rc = bw_start(w);
+    }
+    if (!rc && len)
+        rc = w->mode == BW_ZSTD ? bw_zstd(w, p, len, 0) : bw_store(w, p, len);
+    if (rc)
+        w->failed = 1;
+    return rc;
+}
+
+void mf_blob_writer_abort(mf_blob_writer *w)
+{
+    if (!w)
+        return;
+    if (w->sw)
+        w->st->ops->writer_abort(w->st->state, w->sw);
+    ZSTD_freeCCtx(w->cctx);
+    free(w->zout);
+    free(w->buf);
+    free(w);
+}
+
+int mf_blob_writer_close(mf_blob_writer *w, char key[MF_BLOB_KEY_LEN + 1], uint64_t *stored)
+{
+    err_msg[0] = '\0';
+    if (stored)
+        *stored = 0;
+    if (!w) {
+        set_error("blob writer: no writer given (a bug in the caller)");
+        return MF_EINVAL;
+    }
+    int rc = 0;
+    if (w->failed) {
+        set_error("blob writer: closed after a failure (abort it)");
+        rc = MF_EINVAL;
+    } else if (w->got != w->total) {
+        set_error("blob writer: %llu bytes were announced and %llu written",
+                  (unsigned long long)w->total, (unsigned long long)w->got);
+        rc = MF_EINVAL;
+    }
+    if (rc || w->mode == BW_WHOLE) {
+        if (!rc) {
+            struct mf_iov v = {w->buf, w->blen};
+            rc = mf_blob_put(w->st, &v, 1, key, stored);
+        }
+        mf_blob_writer_abort(w);
+        return rc;
+    }
+    if (w->mode == BW_ZSTD && (rc = bw_zstd(w, NULL, 0, 1)) != 0) {
+        mf_blob_writer_abort(w);
+        return rc;
+    }
+    uint8_t md[32];
+    sha256_digest(&w->sha, SHA256_DIGEST_SIZE, md);
+    to_hex(md, key);
+    char path[BLOB_PATH_LEN];
+    mf_blob_path(key, path, sizeof path);
+    struct mf_store *st = w->st;
+    int present = st->ops->exists(st->state, path);
+    /* A damaged blob under this key is replaced by what was written. */
+    int replace = present == 1 && !stored_ok(st, key, path, (size_t)w->total,
+                                             w->mode == BW_RAW ? 1 : 0);
+    if (present == 1 && !replace) {
+        mf_blob_writer_abort(w);
+        return 0;   /* content-addressed: already stored, what was written is dropped */
+    }
+    if (present != 0 && present != 1) {
+        set_error("blob %s: cannot check whether %s exists: %s", key, path, store_error(st));
+        mf_blob_writer_abort(w);
+        return present < 0 ? present : MF_EIO;
+    }
+    mf_writer *sw = w->sw;
+    w->sw = NULL;
+    uint64_t bytes = w->stored;
+    mf_blob_writer_abort(w);
+    rc = st->ops->writer_commit(st->state, sw, path, replace ? 0 : MF_PUT_IF_ABSENT);
+    if (rc) {
+        set_error("blob %s: cannot store %s: %s", key, path, store_error(st));
+        return rc;
+    }
+    if (stored)
+        *stored = bytes;
+    return 0;
+}
+
+/* ---- reading into the caller's memory -------------------------------------------------------- */
+
+/* 1 when p lies in a mapping of a file (then its pages can be dropped once read: they come
+ * back from the page cache), 0 when not or when it cannot tell (a heap buffer: dropping its
+ * pages would lose them). */
+static int file_mapped(const void *p)
+{
+    FILE *f = fopen("/proc/self/maps", "re");
+    if (!f)
+        return 0;
+    uintptr_t a = (uintptr_t)p;
+    char line[512];
+    int found = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long lo, hi, ino;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s %*x %*x:%*x %lu", &lo, &hi, perms, &ino) == 4 && a >= lo &&
+            a < hi) {
+            found = ino != 0 && perms[3] == 'p';
+            break;
+        }
+        /* a line longer than the buffer: skip the rest of it */
+        while (!strchr(line, '\n') && fgets(line, sizeof line, f))
+            ;
+    }
+    fclose(f);
+    return found;
+}
+
+/* Drop the mapped pages wholly inside [base + from, base + to). */
+static void drop_pages(const uint8_t *base, size_t from, size_t to)
+{
+    uintptr_t ps = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = ((uintptr_t)base + from + ps - 1) & ~(ps - 1);
+    uintptr_t hi = ((uintptr_t)base + to) & ~(ps - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+#define READ_PIECE ((size_t)1024 * 1024)
+/* Below this a blob's pages are not worth the look at /proc/self/maps. */
+#define DROP_MIN ((size_t)2 * 1024 * 1024)
+
+/* Copy n bytes of a stream at offset off (of head's skip bytes, then dst's) from src. */
+static void place(uint8_t *head, size_t skip, uint8_t *dst, uint64_t off, const uint8_t *src,
+                  size_t n)
+{
+    if (off < skip) {
+        size_t h = skip - (size_t)off < n ? skip - (size_t)off : n;
+        memcpy(head + off, src, h);
+        src += h;
+        n -= h;
+        off += h;
+    }
+    if (n)
+        memcpy(dst + (off - skip), src, n);
+}
+
+int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t skip, void *dst,
+                      size_t dlen)
+{
+    if ((skip && !head) || (dlen && !dst) || dlen > SIZE_MAX - skip) {
+        err_msg[0] = '\0';
+        set_error("blob read: no buffer given (a bug in the caller)");
+        return MF_EINVAL;
+    }
+    struct mf_buf b;
+    int codec;
+    uint64_t rawlen;
+    size_t body;
+    int rc = fetch(st, key, &b, &codec, &rawlen, &body);
+    if (rc)
+        return rc;
+    if (rawlen != (uint64_t)skip + dlen) {
+        release_store_buf(&b);
+        char what[160];
+        snprintf(what, sizeof what, "it holds %llu bytes where its task record says %llu",
+                 (unsigned long long)rawlen, (unsigned long long)skip + dlen);
+        return corrupt(key, what);
+    }
+    const uint8_t *src = (const uint8_t *)b.data + HDR_LEN;
+    int drop = body >= DROP_MIN && file_mapped(b.data);
+    struct sha256_ctx sha;
+    sha256_init(&sha);
+    if (codec == CODEC_RAW) {
+        for (size_t off = 0; off < body;) {
+            size_t n = body - off < READ_PIECE ? body - off : READ_PIECE;
+            sha256_update(&sha, n, src + off);
+            place(head, skip, dst, off, src + off, n);
+            off += n;
+            if (drop)
+                drop_pages(b.data, 0, HDR_LEN + off);
+        }
+    } else {
+        ZSTD_DCtx *dctx = ZSTD_createDCtx();
+        if (!dctx) {
+            release_store_buf(&b);
+            set_error("blob %s: out of memory creating a zstd context", key);
+            return MF_ENOMEM;
+        }
+        ZSTD_inBuffer in = {src, body, 0};
+        uint64_t made = 0;
+        size_t dropped = 0;
+        while (rc == 0) {
+            /* head first, then dst: the output buffer is whichever is being filled */
+            uint8_t *o = made < skip ? (uint8_t *)head + made : (uint8_t *)dst + (made - skip);
+            size_t room = made < skip ? skip - (size_t)made : (size_t)(rawlen - made);
+            ZSTD_outBuffer out = {o, room, 0};
+            size_t ip = in.pos;
+            size_t r = ZSTD_decompressStream(dctx, &out, &in);
+            if (ZSTD_isError(r)) {
+                rc = corrupt(key, ZSTD_getErrorName(r));
+                break;
+            }
+            if (out.pos)
+                sha256_update(&sha, out.pos, o);
+            made += out.pos;
+            if (drop && in.pos - dropped >= READ_PIECE) {
+                drop_pages(b.data, 0, HDR_LEN + in.pos);
+                dropped = in.pos;
+            }
+            if (r == 0) {
+                if (in.pos != in.size || made != rawlen)
+                    rc = corrupt(key, "the zstd data does not match its header's length");
+                break;
+            }
+            if (in.pos == ip && out.pos == 0 && (made == rawlen || in.pos == in.size)) {
+                rc = corrupt(key, "the zstd data does not match its header's length");
+                break;
+            }
+        }
+        ZSTD_freeDCtx(dctx);
+    }
+    release_store_buf(&b);
+    if (rc)
+        return rc;
+    uint8_t md[32];
+    sha256_digest(&sha, SHA256_DIGEST_SIZE, md);
+    char hex[MF_BLOB_KEY_LEN + 1];
+    to_hex(md, hex);
+    if (memcmp(hex, key, MF_BLOB_KEY_LEN) != 0) {
+        char path[BLOB_PATH_LEN];
+        mf_blob_path(key, path, sizeof path);
+        set_error("blob %s is corrupt: its content hashes to %s; delete %s and re-run the step "
+                  "that produced it",
+                  key, hex, path);
+        return MF_ECORRUPT;
+    }
+    return 0;
 }

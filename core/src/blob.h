@@ -56,6 +56,31 @@ void mf_blob_set_verify(size_t full_max);
 int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out);
 void mf_blob_release(struct mf_blob *b);
 
+/* A value written in pieces, its length known when it starts (a foreign runtime's large
+ * values: an array written from its own memory, a string encoded a piece at a time): hashed,
+ * and compressed or not, as the pieces come, and never held whole. The bytes stored are in
+ * the format mf_blob_put writes; raw or zstd is decided on the value's first MiB rather than
+ * on windows spread over it. A value of at most 1 MiB, or any value when the store has no
+ * streaming writer (a 1.0 storage plugin, S3), is gathered in one buffer and put as
+ * mf_blob_put does. open: `total` bytes will be written; 0 or MF_ENOMEM. write: 0, or the
+ * store's error (the writer can then only be aborted). close: the key and *stored (may be
+ * NULL: bytes stored, 0 when found already stored) as mf_blob_put gives them; MF_EINVAL when
+ * other than `total` bytes were written; frees w whatever it returns. abort frees w; NULL
+ * is a no-op. Messages: mf_blob_error. */
+typedef struct mf_blob_writer mf_blob_writer;
+int mf_blob_writer_open(struct mf_store *st, uint64_t total, mf_blob_writer **out);
+int mf_blob_writer_write(mf_blob_writer *w, const void *data, size_t len);
+int mf_blob_writer_close(mf_blob_writer *w, char key[MF_BLOB_KEY_LEN + 1], uint64_t *stored);
+void mf_blob_writer_abort(mf_blob_writer *w);
+
+/* Read the blob `key` into the caller's memory: its first `skip` bytes into head (may be NULL
+ * when skip is 0), the next dlen bytes into dst; the value must be exactly skip + dlen bytes
+ * (else MF_ECORRUPT). One pass copies (or decompresses) and hashes; 0 only when the hash
+ * matches the key. Pages of a mapped blob are let go once copied, so that the value is in
+ * memory once, not twice. Errors as mf_blob_get. */
+int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t skip, void *dst,
+                      size_t dlen);
+
 /* A blob's storage key: mf_blob_path (model.h). */
 
 /* Hex SHA-256 of iov (used by the blob layer and code packages). */

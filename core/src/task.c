@@ -224,7 +224,8 @@ static void *get_list(mf_task *t, const struct mf_task_record *r, const char *na
 
 /* ---- writing values ------------------------------------------------------------------------ */
 
-static void put_value(mf_task *t, const char *name, mf_type ty, const void *payload, size_t len)
+/* name can be set by this task (fails the task when not). */
+static void check_settable(mf_task *t, const char *name)
 {
     if (t->readonly)
         FAIL(t, "artifact '%s' cannot be set here: an endpoint reads the served run's artifacts "
@@ -240,6 +241,11 @@ static void put_value(mf_task *t, const char *name, mf_type ty, const void *payl
                 "as in C or Python)",
              t->rec.step, shown(name, buf, sizeof buf), MF_ARTIFACT_NAME_MAX);
     }
+}
+
+static void put_value(mf_task *t, const char *name, mf_type ty, const void *payload, size_t len)
+{
+    check_settable(t, name);
     uint8_t hdr[MF_CODEC_HDR_LEN];
     mf_codec_header(hdr, ty);
     struct mf_iov iov[2] = {{hdr, sizeof hdr}, {payload, len}};
@@ -1126,6 +1132,164 @@ int mf_foreign_input_get(mf_task *t, size_t i, const char *name, int *type,
 {
     mf_type ty = 0;
     CATCH_FAIL(t, (*payload = mf_input_value(t, i, name, &ty, len), *type = (int)ty));
+}
+
+struct mf_foreign_writer {
+    mf_type type;
+    mf_blob_writer *bw;
+    uint64_t len;                /* the encoded value's: header and payload */
+    uint8_t first[6];            /* an npy payload's start, checked at close */
+    size_t nfirst;
+};
+
+static void writer_open(mf_task *t, int type, uint64_t len, mf_foreign_writer **out)
+{
+    *out = NULL;
+    if (type < MF_I64 || type > MF_NPY || type == 8)
+        FAIL(t, "step '%s': a value written in pieces has type %d, not one an artifact can have "
+                "(1-7, 9-11 of enum mf_type)",
+             t->rec.step, type);
+    if (t->readonly)
+        FAIL(t, "artifacts cannot be set here: an endpoint reads the served run's artifacts and "
+                "cannot change them");
+    mf_foreign_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        FAIL(t, "out of memory starting a value");
+    w->type = (mf_type)type;
+    w->len = MF_CODEC_HDR_LEN + len;
+    int rc = mf_blob_writer_open(t->st, w->len, &w->bw);
+    if (rc) {
+        free(w);
+        FAIL(t, "step '%s': cannot store a value of %llu bytes: %s", t->rec.step,
+             (unsigned long long)len, mf_blob_error());
+    }
+    uint8_t hdr[MF_CODEC_HDR_LEN];
+    mf_codec_header(hdr, w->type);
+    if ((rc = mf_blob_writer_write(w->bw, hdr, sizeof hdr)) != 0) {
+        mf_blob_writer_abort(w->bw);
+        free(w);
+        FAIL(t, "step '%s': cannot store a value: %s", t->rec.step, mf_blob_error());
+    }
+    *out = w;
+}
+
+int mf_foreign_writer_open(mf_task *t, int type, uint64_t len, mf_foreign_writer **w)
+{
+    CATCH_FAIL(t, writer_open(t, type, len, w));
+}
+
+static void writer_write(mf_task *t, mf_foreign_writer *w, const void *data, size_t len)
+{
+    if (!w || (!data && len))
+        FAIL(t, "step '%s': a value's piece with no writer or no data", t->rec.step);
+    if (w->nfirst < sizeof w->first) {
+        size_t n = sizeof w->first - w->nfirst < len ? sizeof w->first - w->nfirst : len;
+        memcpy(w->first + w->nfirst, data, n);
+        w->nfirst += n;
+    }
+    if (mf_blob_writer_write(w->bw, data, len) != 0)
+        FAIL(t, "step '%s': cannot store a value: %s", t->rec.step, mf_blob_error());
+}
+
+int mf_foreign_writer_write(mf_task *t, mf_foreign_writer *w, const void *data, size_t len)
+{
+    CATCH_FAIL(t, writer_write(t, w, data, len));
+}
+
+void mf_foreign_writer_abort(mf_task *t, mf_foreign_writer *w)
+{
+    (void)t;
+    if (!w)
+        return;
+    mf_blob_writer_abort(w->bw);
+    free(w);
+}
+
+static void writer_close(mf_task *t, mf_foreign_writer *w, const char *name)
+{
+    if (!w)
+        FAIL(t, "step '%s': a value closed with no writer", t->rec.step);
+    /* The writer is gone after this, whatever happens: its fields are kept here first. */
+    mf_blob_writer *bw = w->bw;
+    mf_type ty = w->type;
+    uint64_t len = w->len;
+    int npy_ok = w->nfirst == 6 && !memcmp(w->first, "\x93NUMPY", 6);
+    free(w);
+    if (!name || !mf_name_valid(name) || t->readonly || (ty == MF_NPY && !npy_ok)) {
+        mf_blob_writer_abort(bw);
+        if (ty == MF_NPY && !npy_ok)
+            FAIL(t, "step '%s': the value written for '%s' is not a valid npy value (an npy is "
+                    "numpy's .npy format, starting \\x93NUMPY)",
+                 t->rec.step, name ? name : "?");
+        check_settable(t, name);   /* says what is wrong with the name */
+        FAIL(t, "step '%s': artifact '%s' cannot be set", t->rec.step, name);
+    }
+    char key[MF_BLOB_KEY_LEN + 1];
+    if (mf_blob_writer_close(bw, key, NULL) != 0)
+        FAIL(t, "step '%s': cannot store artifact '%s': %s", t->rec.step, name, mf_blob_error());
+    if (mf_record_set_art(&t->rec, name, ty, key, len))
+        FAIL(t, "out of memory storing '%s'", name);
+}
+
+int mf_foreign_writer_close(mf_task *t, mf_foreign_writer *w, const char *name)
+{
+    CATCH_FAIL(t, writer_close(t, w, name));
+}
+
+static const struct mf_artifact_ref *foreign_ref(mf_task *t, int64_t in, const char *name)
+{
+    const struct mf_task_record *r = in < 0 ? &t->rec : input(t, (size_t)in);
+    const char *where = in < 0 ? "" : where_input((size_t)in);
+    if (!name)
+        FAIL(t, "artifact name is NULL");
+    const struct mf_artifact_ref *a = mf_record_find(r, name);
+    if (!a) {
+        char buf[600];
+        FAIL(t, "step '%s': no artifact '%s'%s (set it in an earlier step)", t->rec.step,
+             shown(name, buf, sizeof buf), where);
+    }
+    if (a->size < MF_CODEC_HDR_LEN)
+        FAIL(t, "artifact '%s' (blob %s) is corrupt: its record gives it %llu bytes", name,
+             a->key, (unsigned long long)a->size);
+    return a;
+}
+
+int mf_foreign_stat(mf_task *t, int64_t input, const char *name, int *type, uint64_t *len)
+{
+    CATCH_FAIL(t, {
+        const struct mf_artifact_ref *a = foreign_ref(t, input, name);
+        *type = (int)a->type;
+        *len = a->size - MF_CODEC_HDR_LEN;
+    });
+}
+
+static void foreign_read(mf_task *t, int64_t input, const char *name, void *dst, size_t len)
+{
+    const struct mf_artifact_ref *a = foreign_ref(t, input, name);
+    if (a->size - MF_CODEC_HDR_LEN != len)
+        FAIL(t, "step '%s': artifact '%s' is %llu bytes, not %zu (a bug in the caller)",
+             t->rec.step, name, (unsigned long long)(a->size - MF_CODEC_HDR_LEN), len);
+    uint8_t hdr[MF_CODEC_HDR_LEN];
+    if (mf_blob_read_into(t->st, a->key, hdr, sizeof hdr, dst, len) != 0)
+        FAIL(t, "cannot read artifact blob %s: %s", a->key, mf_blob_error());
+    unsigned v = mf_codec_newer(hdr, sizeof hdr);
+    if (v)
+        FAIL(t, "artifact '%s' (blob %s) has value format version %u, newer than the version %d "
+                "this mflow reads: run the flow with a newer mflow",
+             name, a->key, v, MF_CODEC_VERSION);
+    if ((v = mf_codec_newer_type(hdr, sizeof hdr)))
+        FAIL(t, "artifact '%s' (blob %s) is of a newer type (%u) than this mflow knows: upgrade "
+                "mflow to read it",
+             name, a->key, v);
+    uint8_t want[MF_CODEC_HDR_LEN];
+    mf_codec_header(want, a->type);
+    if (memcmp(hdr, want, sizeof hdr) != 0)
+        FAIL(t, "artifact '%s' (blob %s) is corrupt", name, a->key);
+}
+
+int mf_foreign_read(mf_task *t, int64_t input, const char *name, void *dst, size_t len)
+{
+    CATCH_FAIL(t, foreign_read(t, input, name, dst, len));
 }
 
 int mf_foreign_merge(mf_task *t, const char *exclude)

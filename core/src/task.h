@@ -75,6 +75,24 @@ int mf_foreign_merge(mf_task *t, const char *exclude);
  * -1 outside a foreach. */
 int mf_foreign_item(mf_task *t, const char **var, uint64_t *index, uint64_t *count);
 const char *mf_foreign_error(mf_task *t);
+/* Large values without a second copy in memory.
+ * A value written in pieces: open says its type and its payload's length (len bytes, the
+ * 8-byte header not counted), write hands over pieces (borrowed for the call only), close
+ * stores it as the artifact `name` (as mf_foreign_set would: the same blob, the same
+ * checks of the name) and frees w whatever it returns; abort frees w and stores nothing
+ * (NULL: a no-op). The pieces are hashed and compressed as they come (mf_blob_writer_open,
+ * blob.h). Each returns 0 or -1 as above; after a failed write only abort is left.
+ * A value read into the caller's memory: stat gives the type and payload length of artifact
+ * `name` of this task (input < 0) or of input `input`; read copies (or decompresses) that
+ * payload into dst, which must hold exactly len bytes, hashing as it goes: 0 only once the
+ * hash matched. Pages of the stored blob are let go as they are copied. */
+typedef struct mf_foreign_writer mf_foreign_writer;
+int mf_foreign_writer_open(mf_task *t, int type, uint64_t len, mf_foreign_writer **w);
+int mf_foreign_writer_write(mf_task *t, mf_foreign_writer *w, const void *data, size_t len);
+int mf_foreign_writer_close(mf_task *t, mf_foreign_writer *w, const char *name);
+void mf_foreign_writer_abort(mf_task *t, mf_foreign_writer *w);
+int mf_foreign_stat(mf_task *t, int64_t input, const char *name, int *type, uint64_t *len);
+int mf_foreign_read(mf_task *t, int64_t input, const char *name, void *dst, size_t len);
 /* Load once, before a task server forks its first child, what every task of argv's flow
  * loads (its graph, the storage plugin); failures are left for the tasks to meet. */
 void mf_task_foreign_preload(int argc, char **argv);

@@ -1356,10 +1356,126 @@ static int teardown_threshold(void **state)
     return 0;
 }
 
+/* ---- a value written in pieces, and read into the caller's memory ------------------------ */
+
+/* Write v (n bytes) through the blob writer in pieces of `piece` bytes. */
+static int write_pieces(struct fixture *f, const uint8_t *v, size_t n, size_t piece,
+                        char key[65], uint64_t *stored)
+{
+    mf_blob_writer *w;
+    assert_int_equal(mf_blob_writer_open(&f->st, n, &w), 0);
+    for (size_t off = 0; off < n; off += piece)
+        assert_int_equal(mf_blob_writer_write(w, v + off, n - off < piece ? n - off : piece), 0);
+    return mf_blob_writer_close(w, key, stored);
+}
+
+/* The writer stores what put stores, under the same key, whichever path it takes (gathered
+ * below 1 MiB, raw or zstd past it), and read_into gives the value back in two parts. */
+static void test_writer_stores_what_put_stores(void **state)
+{
+    struct fixture *f = *state;
+    struct { size_t n; int zstd; } cases[] = {{100, -1}, {(3u << 20) + 5, 0}, {(3u << 20) + 5, 1},
+                                               {(1u << 20) + 1, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        size_t n = cases[c].n;
+        uint8_t *v = cases[c].zstd == 1 ? compressible(n) : random_value(n);
+        char key[65], want[65];
+        uint64_t stored = 0;
+        int opens = f->mem.opens, puts = f->mem.puts;
+        assert_int_equal(write_pieces(f, v, n, 7777, key, &stored), 0);
+        struct mf_iov iov = {v, n};
+        mf_sha256_hex(&iov, 1, want);
+        assert_string_equal(key, want);
+        struct mem_obj *o = stored_blob(f, key);
+        assert_int_equal(stored, o->len);
+        if (cases[c].zstd >= 0) {
+            /* streamed: through the store's writer, never put */
+            assert_int_equal(f->mem.opens, opens + 1);
+            assert_int_equal(f->mem.puts, puts);
+            assert_int_equal(o->data[4], cases[c].zstd);
+        } else {
+            assert_int_equal(f->mem.puts, puts + 1);
+        }
+        assert_int_equal(le64(o->data + 8), n);
+        uint8_t head[8];
+        uint8_t *back = malloc(n);
+        assert_non_null(back);
+        memset(back, 0xee, n);
+        assert_int_equal(mf_blob_read_into(&f->st, key, head, 8, back, n - 8), 0);
+        assert_memory_equal(head, v, 8);
+        assert_memory_equal(back, v + 8, n - 8);
+        /* the value must be exactly the two parts */
+        assert_int_equal(mf_blob_read_into(&f->st, key, head, 8, back, n - 9), MF_ECORRUPT);
+        assert_non_null(strstr(mf_blob_error(), "task record says"));
+        /* stored again: found stored, the written bytes dropped */
+        assert_int_equal(write_pieces(f, v, n, 1u << 20, key, &stored), 0);
+        assert_string_equal(key, want);
+        assert_int_equal(stored, 0);
+        assert_int_equal(f->mem.live, 0);
+        free(back);
+        free(v);
+    }
+}
+
+static void test_writer_wrong_length(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 2u << 20;
+    uint8_t *v = random_value(n);
+    char key[65];
+    /* fewer bytes than announced */
+    mf_blob_writer *w;
+    assert_int_equal(mf_blob_writer_open(&f->st, n + 1, &w), 0);
+    assert_int_equal(mf_blob_writer_write(w, v, n), 0);
+    assert_int_equal(mf_blob_writer_close(w, key, NULL), MF_EINVAL);
+    assert_non_null(strstr(mf_blob_error(), "announced"));
+    /* more */
+    assert_int_equal(mf_blob_writer_open(&f->st, n - 1, &w), 0);
+    assert_int_equal(mf_blob_writer_write(w, v, n), MF_EINVAL);
+    assert_int_equal(mf_blob_writer_close(w, key, NULL), MF_EINVAL);
+    /* aborted: nothing stored, no writer left open */
+    assert_int_equal(mf_blob_writer_open(&f->st, n, &w), 0);
+    assert_int_equal(mf_blob_writer_write(w, v, n / 2), 0);
+    mf_blob_writer_abort(w);
+    mf_blob_writer_abort(NULL);
+    assert_int_equal(f->mem.n, 0);
+    assert_int_equal(f->mem.live, 0);
+    assert_int_equal(f->mem.commits, 0);
+    free(v);
+}
+
+/* A flipped byte, raw or zstd, fails read_into with the key named. */
+static void test_read_into_flipped_byte(void **state)
+{
+    struct fixture *f = *state;
+    for (int z = 0; z < 2; z++) {
+        size_t n = 3u << 20;
+        uint8_t *v = z ? compressible(n) : random_value(n);
+        char key[65];
+        assert_int_equal(write_pieces(f, v, n, 1u << 20, key, NULL), 0);
+        struct mem_obj *o = stored_blob(f, key);
+        if (z)
+            o->data[o->len - 40] ^= 1;   /* inside the last zstd block */
+        else
+            o->data[16 + n / 2] ^= 1;
+        uint8_t *back = malloc(n);
+        assert_non_null(back);
+        int rc = mf_blob_read_into(&f->st, key, NULL, 0, back, n);
+        assert_int_equal(rc, MF_ECORRUPT);
+        assert_non_null(strstr(mf_blob_error(), key));
+        assert_int_equal(f->mem.gets, f->mem.releases);
+        free(back);
+        free(v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sha256_known_vectors),
+        cmocka_unit_test_setup_teardown(test_writer_stores_what_put_stores, setup_stream, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_wrong_length, setup_stream, teardown),
+        cmocka_unit_test_setup_teardown(test_read_into_flipped_byte, setup_stream, teardown),
         cmocka_unit_test(test_blob_path),
         cmocka_unit_test_setup_teardown(test_round_trip_every_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_large_is_not_copied, setup, teardown),

@@ -16,6 +16,11 @@ Exact types decide: a subclass (an IntEnum, a numpy.float64, a namedtuple) is pi
 that it comes back as itself. A memoryview is pickled as its bytes (it comes back as bytes);
 a value pickle refuses (a lock, a generator) is an MflowInvalid naming its type.
 
+Large values (1 MiB and more: a str, bytearray, memoryview, ndarray, or any value pickled)
+go to libmflow in pieces, from their own memory where they have one (prepare(), stream(),
+pickle_stream()), and are never encoded whole first; the pieces are exactly encode()'s
+payload. A bytes value is handed over as it is, uncopied.
+
 Standard library only; numpy is imported when a value is an ndarray or a payload is npy.
 Decoding a pickle runs whatever the pickle says: read only datastores you trust.
 """
@@ -24,6 +29,7 @@ import base64
 import io
 import json
 import math
+import os
 import pickle
 import struct
 import sys
@@ -94,7 +100,9 @@ def _tagged(v, depth, seen):
     if t is bytes:
         if depth + 1 > OBJ_MAX_DEPTH:
             raise _NotPortable
-        return {"$bytes": base64.b64encode(v).decode("ascii")}
+        # its base64 text is made as the JSON is written: not at all when a later part of
+        # the value turns out not to be portable (the value is then pickled)
+        return _Bytes(v)
     if t not in (list, tuple, dict):
         raise _NotPortable
     # A container: one JSON level (a tag adds more), and never itself again (a cycle). Plain
@@ -138,11 +146,25 @@ def _tagged(v, depth, seen):
         seen.discard(id(v))
 
 
+class _Bytes:
+    __slots__ = ("b",)
+
+    def __init__(self, b):
+        self.b = b
+
+
+def _bytes_tag(o):
+    if type(o) is _Bytes:
+        return {"$bytes": base64.b64encode(o.b).decode("ascii")}
+    raise TypeError(type(o).__name__)
+
+
 def _obj(v):
     """The obj payload of v, or None when v is not portable."""
     try:
         tree = _tagged(v, 0, set())
-        text = json.dumps(tree, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = json.dumps(tree, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                          default=_bytes_tag)
     except (_NotPortable, RecursionError, ValueError):
         # ValueError: an int past Python's digit limit for text (sys.set_int_max_str_digits)
         return None
@@ -178,8 +200,14 @@ def _pickle(v):
                            f"({e})")
 
 
-def encode(value):
-    """(type, payload) of a Python value (see the module's doc for which type)."""
+def _pickle_pair(v):
+    return PICKLE, _pickle(v)
+
+
+def encode(value, _pickled=None):
+    """(type, payload) of a Python value (see the module's doc for which type). _pickled:
+    what a value to be pickled becomes instead of (PICKLE, its pickle)."""
+    pk = _pickled or _pickle_pair
     t = type(value)
     if t is int and I64_MIN <= value <= I64_MAX:
         return I64, _Q.pack(value)
@@ -187,7 +215,7 @@ def encode(value):
         return F64, _D.pack(value)
     if t is str:
         b = _utf8(value)
-        return (STR, b) if b is not None else (PICKLE, _pickle(value))
+        return (STR, b) if b is not None else pk(value)
     if t is bytes:
         return BYTES, value
     if t is list and value:
@@ -209,11 +237,203 @@ def encode(value):
         p = _npy(value)
         if p is not None:
             return NPY, p
-        return PICKLE, _pickle(value)
+        return pk(value)
     p = _obj(value)
     if p is not None:
         return OBJ, p
-    return PICKLE, _pickle(value)
+    return pk(value)
+
+
+# ---- large values, in pieces ------------------------------------------------------------------
+# A large value is handed to libmflow a piece at a time (mf_foreign_writer_*), from its own
+# memory where it has one (an array, a bytearray), and is never encoded whole first: the bytes
+# stored are those encode() gives. stream(value) -> (type, payload length, feed): feed(write)
+# calls write(piece) for each piece in order, a piece being a bytes object or (address,
+# length, owner) of memory that owner keeps alive.
+
+# values from this size on go in pieces, and are read into place (MFLOW_PY_PIECES_MIN: for
+# benchmarks, a size from which on, or "off" for the whole-value path of every value)
+_pm = os.environ.get("MFLOW_PY_PIECES_MIN", "")
+PIECES_OFF = _pm == "off"
+STREAM_MIN = (1 << 62 if PIECES_OFF else int(_pm)) if _pm else 1 << 20
+PIECE = 1 << 20              # what is copied at a time (a str encoded, read-only memory)
+SPOOL_MAX = 16 << 20         # pickle text kept while pickling; past it, pickled a second time
+
+
+def _mem(write, addr, n, owner):
+    for off in range(0, n, PIECE):
+        write((addr + off, min(PIECE, n - off), owner))
+
+
+def _buffer_feed(mv):
+    """feed of the bytes of a contiguous 'B' memoryview, from its own memory when writable."""
+    def feed(write):
+        if not mv.readonly:
+            import ctypes
+            c = (ctypes.c_char * mv.nbytes).from_buffer(mv)
+            _mem(write, ctypes.addressof(c), mv.nbytes, c)
+            return
+        for off in range(0, mv.nbytes, PIECE):
+            write(bytes(mv[off:off + PIECE]))     # read-only memory: a piece copied at a time
+    return feed
+
+
+def _str_feed(s, step):
+    def feed(write):
+        for i in range(0, len(s), step):
+            write(s[i:i + step].encode("utf-8"))
+    return feed
+
+
+def _npy_stream(v):
+    """(NPY, length, feed) of an ndarray, or None for an object-dtype array (pickled)."""
+    import numpy as np
+    from numpy.lib import format as npformat
+    if v.dtype.hasobject:
+        return None
+    buf = io.BytesIO()
+    npformat._write_array_header(buf, npformat.header_data_from_array_1_0(v), None)
+    head = buf.getvalue()                   # the header np.save writes
+
+    def feed(write):
+        write(head)
+        if v.flags.c_contiguous or v.flags.f_contiguous:
+            # memory order is the file's (np.save writes a Fortran-ordered array transposed)
+            _mem(write, v.ctypes.data, v.nbytes, v)
+            return
+        for chunk in np.nditer(v, flags=["external_loop", "buffered", "zerosize_ok"],
+                               buffersize=max(PIECE // max(v.itemsize, 1), 1), order="C"):
+            write(chunk.tobytes("C"))
+    return NPY, len(head) + v.nbytes, feed
+
+
+# The pickle (protocol 4) pickle.dumps writes for a bytes or a bytearray of 64 KiB to 4 GiB:
+# the opcodes before the data and after it (the data is too large to be framed).
+_BYTEARRAY_HEAD = b"\x80\x04\x95" + _U64.pack(25) + b"\x8c\x08builtins\x94\x8c\tbytearray\x94\x93\x94"
+_TAILS = {bytes: b"\x94.", bytearray: b"\x95" + _U64.pack(6) + b"\x94\x85\x94R\x94."}
+
+
+def _bytes_pickle(mv, kind):
+    """(PICKLE, length, feed) of the pickle of kind(mv) (bytes or bytearray), mv's bytes taken
+    from its own memory: what pickle.dumps(kind(mv), 4) gives, without making kind(mv)."""
+    n = mv.nbytes
+    op = b"B" + struct.pack("<I", n) if n <= 0xffffffff else b"\x8e" + _U64.pack(n)
+    head = (b"\x80\x04" if kind is bytes else _BYTEARRAY_HEAD) + op
+    tail = _TAILS[kind]
+    data = _buffer_feed(mv)
+
+    def feed(write):
+        write(head)
+        data(write)
+        write(tail)
+    return PICKLE, len(head) + n + len(tail), feed
+
+
+class _Spool:
+    """A pickler's file: keeps what it is given (large bytes objects by reference) until it
+    holds SPOOL_MAX bytes of its own, then only counts."""
+
+    def __init__(self):
+        self.parts, self.own, self.n = [], 0, 0
+
+    def write(self, b):
+        n = len(b)
+        self.n += n
+        if self.parts is not None:
+            if type(b) is bytes and n >= STREAM_MIN:
+                self.parts.append(b)
+            else:
+                self.parts.append(bytes(b))
+                self.own += n
+                if self.own > SPOOL_MAX:
+                    self.parts = None
+        return n
+
+
+class _Sink:
+    def __init__(self, write):
+        self.write = write
+
+
+def pickle_stream(value):
+    """(PICKLE, length, feed) of any value pickled: pickled once into memory when that stays
+    under SPOOL_MAX bytes (large bytes objects inside it are not copied), else counted in a
+    first pass and written in a second."""
+    sp = _Spool()
+    try:
+        pickle.Pickler(sp, protocol=PICKLE_PROTOCOL).dump(value)
+    except RecursionError:
+        raise MflowInvalid(f"cannot store a {type(value).__name__} nested this deeply: JSON "
+                           f"takes {OBJ_MAX_DEPTH} levels and pickle ran out of recursion")
+    except (pickle.PicklingError, TypeError, AttributeError) as e:
+        raise MflowInvalid(f"cannot store a {type(value).__name__}: it is not portable (None, "
+                           f"bool, int, float, str, bytes, list, tuple, dict) and pickle "
+                           f"refuses it ({e})")
+    parts = sp.parts
+    if parts is not None:
+        def feed(write):
+            for p in parts:
+                write(p)
+    else:
+        def feed(write):
+            pickle.Pickler(_Sink(write), protocol=PICKLE_PROTOCOL).dump(value)
+    return PICKLE, sp.n, feed
+
+
+def stream(value):
+    """(type, payload length, feed) for a value stored in pieces, else None (encode() it): a
+    str, bytearray, memoryview or ndarray of STREAM_MIN bytes or more. (A bytes object is
+    handed over as it is, whole and uncopied; other values are pickled in pieces only when
+    encode() says pickle: see pickle_stream.)"""
+    t = type(value)
+    if t is str:
+        if len(value) < STREAM_MIN // 4:
+            return None     # under 1 MiB of UTF-8 whatever it holds
+        if value.isascii():
+            return (STR, len(value), _str_feed(value, PIECE)) if len(value) >= STREAM_MIN \
+                else None
+        step = PIECE // 4
+        try:
+            n = 0
+            for i in range(0, len(value), step):
+                n += len(value[i:i + step].encode("utf-8"))
+        except UnicodeEncodeError:
+            return pickle_stream(value)
+        return (STR, n, _str_feed(value, step)) if n >= STREAM_MIN else None
+    if t is bytearray or t is memoryview:
+        mv = memoryview(value)
+        if mv.nbytes < STREAM_MIN:
+            return None
+        mv = mv.cast("B") if mv.c_contiguous else memoryview(mv.tobytes())
+        # a memoryview is stored as the pickle of its bytes
+        return _bytes_pickle(mv, bytearray if t is bytearray else bytes)
+    if _is_ndarray(value):
+        if value.nbytes < STREAM_MIN:
+            return None
+        return _npy_stream(value) or pickle_stream(value)
+    return None
+
+
+def _pickle_prepared(v):
+    if type(v) is memoryview:
+        v = v.tobytes()      # a small one (a large one is streamed): its bytes, pickled
+    ty, n, feed = pickle_stream(v)
+    if n < STREAM_MIN:
+        out = []
+        feed(out.append)
+        return ty, b"".join(out), None
+    return ty, n, feed
+
+
+def prepare(value):
+    """How a value is to be stored: (type, payload, None) to be handed over whole (the
+    payload as encode() gives it), or (type, payload length, feed) to be written in pieces
+    (stream(); a value to be pickled is pickled in pieces when its pickle is large)."""
+    s = stream(value)
+    if s is not None:
+        return s
+    r = encode(value, _pickle_prepared)
+    return r if len(r) == 3 else (r[0], r[1], None)
 
 
 def header(type_):

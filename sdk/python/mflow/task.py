@@ -35,6 +35,12 @@ def libmflow():
         "mf_foreign_input_get": (I, [P, SZ, S, ctypes.POINTER(I), ctypes.POINTER(P),
                                      ctypes.POINTER(SZ)]),
         "mf_foreign_merge": (I, [P, S]),
+        "mf_foreign_writer_open": (I, [P, I, U64, ctypes.POINTER(P)]),
+        "mf_foreign_writer_write": (I, [P, P, P, SZ]),
+        "mf_foreign_writer_close": (I, [P, P, S]),
+        "mf_foreign_writer_abort": (None, [P, P]),
+        "mf_foreign_stat": (I, [P, ctypes.c_int64, S, ctypes.POINTER(I), ctypes.POINTER(U64)]),
+        "mf_foreign_read": (I, [P, ctypes.c_int64, S, P, SZ]),
         "mf_foreign_item": (I, [P, ctypes.POINTER(S), ctypes.POINTER(U64), ctypes.POINTER(U64)]),
         "mf_has": (I, [P, S]),
         "mf_input_count": (SZ, [P]),
@@ -52,6 +58,14 @@ def libmflow():
         f.argtypes = args
     _lib = lib
     return lib
+
+
+# the types read into memory of their own from STREAM_MIN bytes on (npy always)
+_INTO = (codec.BYTES, codec.STR, codec.PICKLE)
+# a bytes object of n bytes, uninitialized, to be filled in place (CPython's own call)
+_new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
+_new_bytes.restype = ctypes.py_object
+_new_bytes.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
 
 
 def _b(name):
@@ -97,18 +111,70 @@ class Task:
             value = value.tobytes()   # never a view of memory the task frees
         return value
 
+    def _read(self, i, name):
+        """The value, read into memory of its own when it is large or an array (the blob's
+        pages let go as they are copied); None when it is small and read as it is held."""
+        ty, n = ctypes.c_int(), ctypes.c_uint64()
+        if self.lib.mf_foreign_stat(self.t, i, name, ctypes.byref(ty), ctypes.byref(n)):
+            raise self._error()
+        ty, n = ty.value, n.value
+        if (ty != codec.NPY or codec.PIECES_OFF) and (n < codec.STREAM_MIN or ty not in _INTO):
+            return None
+        if ty == codec.NPY:
+            import numpy as np
+            buf = np.empty(n, dtype=np.uint8)   # the array's own memory: no copy after this
+            addr = buf.ctypes.data
+        else:
+            buf = _new_bytes(None, n)           # filled in place before anything sees it
+            addr = ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value
+        if self.lib.mf_foreign_read(self.t, i, name, addr, n):
+            raise self._error()
+        if ty == codec.BYTES:
+            return buf
+        if ty == codec.STR:
+            return str(buf, "utf-8", "surrogateescape")
+        return codec.decode(ty, memoryview(buf) if ty == codec.NPY else buf)
+
     def get(self, name):
+        b = _b(name)
+        v = self._read(-1, b)
+        if v is not None:
+            return v
         ty, p, n = ctypes.c_int(), ctypes.c_void_p(), ctypes.c_size_t()
-        if self.lib.mf_foreign_get(self.t, _b(name), ctypes.byref(ty), ctypes.byref(p),
+        if self.lib.mf_foreign_get(self.t, b, ctypes.byref(ty), ctypes.byref(p),
                                    ctypes.byref(n)):
             raise self._error()
         return self._value(ty, p, n)
 
     def set(self, name, value):
-        ty, payload = codec.encode(value)
+        ty, payload, feed = codec.prepare(value)
+        if feed is not None:
+            self._set_pieces(name, ty, payload, feed)
+            return
         if not isinstance(payload, bytes):
             payload = bytes(payload)
         if self.lib.mf_foreign_set(self.t, _b(name), ty, payload, len(payload)):
+            raise self._error()
+
+    def _set_pieces(self, name, ty, n, feed):
+        lib, t = self.lib, self.t
+        w = ctypes.c_void_p()
+        if lib.mf_foreign_writer_open(t, ty, n, ctypes.byref(w)):
+            raise self._error()
+        try:
+            def write(piece):
+                if type(piece) is tuple:
+                    addr, size, _owner = piece
+                    rc = lib.mf_foreign_writer_write(t, w, addr, size)
+                else:
+                    rc = lib.mf_foreign_writer_write(t, w, piece, len(piece))
+                if rc:
+                    raise self._error()
+            feed(write)
+        except BaseException:
+            lib.mf_foreign_writer_abort(t, w)
+            raise
+        if lib.mf_foreign_writer_close(t, w, _b(name)):
             raise self._error()
 
     def merge(self, exclude):
@@ -125,8 +191,12 @@ class Task:
         return bool(self.lib.mf_input_has(self.t, i, _b(name)))
 
     def input_get(self, i, name):
+        b = _b(name)
+        v = self._read(i, b)
+        if v is not None:
+            return v
         ty, p, n = ctypes.c_int(), ctypes.c_void_p(), ctypes.c_size_t()
-        if self.lib.mf_foreign_input_get(self.t, i, _b(name), ctypes.byref(ty),
+        if self.lib.mf_foreign_input_get(self.t, i, b, ctypes.byref(ty),
                                          ctypes.byref(p), ctypes.byref(n)):
             raise self._error()
         return self._value(ty, p, n)

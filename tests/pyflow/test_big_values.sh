@@ -1,0 +1,87 @@
+#!/bin/bash
+# Large values of Python flows go in pieces: each task's peak memory against the value's size
+# (a 512 MiB bytes and a 512 MiB float64 array, less where memory is short), every value read
+# back exactly (SHA-256), and the pieces stored as the one format: read by mflow get and by the
+# format suite's reader, raw and zstd.
+. "$(dirname "$0")/lib.sh"
+PY=${MFLOW_PYTHON:-python3}
+F=$PYFLOWS/bigvalues.py
+np=false
+if "$PY" -c "import numpy" 2>/dev/null; then np=true; else echo "numpy is not installed: its checks are skipped"; fi
+ROOT=$MFLOW_HOME/datastore
+# the SHA-256 of stdin, in hex
+sha() { sha256sum | cut -d' ' -f1; }
+# key_of TYPE: the blob key of the payload on stdin (the encoded value's SHA-256)
+key_of() { { printf 'MFV\001'; printf "\\$(printf %03o "$1")"; printf '\000\000\000'; cat; } | sha; }
+
+# ---- every kind of value stored in pieces: 20 MiB each (past 16 MiB: streamed, not gathered)
+run_flow "$F" --mib 20 --mix true --numpy=$np; rc=$?
+check_eq "mixed values: exit" 0 "$rc"
+T=BigValuesFlow/$RUN
+check_eq "every value read back equal, with its type" none "$(mflow get "$T/get_bytes" mix_bad 2>&1)"
+# the task of put_bytes, as a pathspec of four parts
+PUT=$(mflow inspect "$T/put_bytes" --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0]["pathspec"])')
+J=$(mflow inspect "$PUT" --json)
+art_type() { printf '%s' "$J" | "$PY" -c "import json,sys; print([a['type'] for a in json.load(sys.stdin)['artifacts'] if a['name'] == sys.argv[1]][0])" "$1" 2>&1; }
+for pair in raw:bytes zbytes:bytes ascii:str utf8:str barr:pickle mview:pickle bigdict:pickle \
+            bigset:pickle surrogate:pickle; do
+  check_eq "${pair%%:*} is stored as ${pair#*:}" "${pair#*:}" "$(art_type "${pair%%:*}")"
+done
+if [ "$np" = true ]; then
+  for pair in farr:npy strided:npy objarr:pickle small_arr:npy; do
+    check_eq "${pair%%:*} is stored as ${pair#*:}" "${pair#*:}" "$(art_type "${pair%%:*}")"
+  done
+fi
+# the bytes value: the same through mflow get, the reference reader, and its own hash
+check_eq "mflow get --raw of the bytes" "$(mflow get "$T/get_bytes" raw_sha)" "$(mflow get "$T/get_bytes" raw --raw | sha)"
+if "$PY" -c "import zstandard" 2>/dev/null; then
+  check_eq "the format reader reads the bytes" "$(mflow get "$T/get_bytes" raw_sha)" \
+    "$("$PY" "$SRC/tests/format/reader.py" get "$ROOT" "$PUT" raw --raw | sha)"
+  for a in zbytes utf8 barr; do
+    check_eq "the format reader reads $a as mflow does" "$(mflow get "$T/put_bytes" $a --raw | sha)" \
+      "$("$PY" "$SRC/tests/format/reader.py" get "$ROOT" "$PUT" $a --raw | sha)"
+  done
+else
+  echo "python zstandard is not installed: the format reader's checks are skipped"
+fi
+# the compressible value went through zstd, the random one stayed raw (codec byte 4 of the blob)
+for pair in zbytes:4:1 raw:4:0; do
+  IFS=: read -r a ty codec <<<"$pair"
+  k=$(mflow get "$T/put_bytes" $a --raw | key_of $ty)
+  b=$ROOT/blobs/${k:0:2}/$k
+  check_eq "$a: blob codec" "$codec" "$(od -An -tu1 -j4 -N1 "$b" 2>&1 | tr -d ' ')"
+done
+zk=$(mflow get "$T/put_bytes" zbytes --raw | key_of 4)
+check_eq "zbytes: the blob is small" yes "$([ "$(stat -c %s "$ROOT/blobs/${zk:0:2}/$zk" 2>&1)" -lt 2000000 ] 2>/dev/null && echo yes)"
+if [ "$np" = true ]; then
+  check_eq "mflow get --raw of the array is its .npy" "$(mflow get "$T/get_array" arr_sha)" \
+    "$(mflow get "$T/get_array" arr --raw | "$PY" -c 'import sys,io,hashlib,numpy as np; a=np.load(io.BytesIO(sys.stdin.buffer.read())); print(hashlib.sha256(memoryview(a).cast("B")).hexdigest())')"
+fi
+
+# ---- the large values and each task's peak memory
+avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
+if [ "$avail" -ge 4096 ]; then mib=512; elif [ "$avail" -ge 2048 ]; then mib=256; else mib=0; fi
+if [ "$mib" = 0 ]; then
+  echo "only $avail MiB of memory available: the large values are skipped"
+  finish; exit
+fi
+run_flow "$F" --mib $mib --numpy=$np; rc=$?
+check_eq "$mib MiB values: exit" 0 "$rc"
+T=BigValuesFlow/$RUN
+size=$((mib << 20))
+limit=$((size * 13 / 10))
+steps="put_bytes:raw get_bytes:raw"
+[ "$np" = true ] && steps="$steps put_array:arr get_array:arr"
+for pair in $steps; do
+  s=${pair%%:*} a=${pair#*:}
+  base=$(mflow get "$T/$s" ${a}_base) peak=$(mflow get "$T/$s" ${a}_peak)
+  echo "$s: $mib MiB $a: RSS at the start $((base >> 20)) MiB, peak $((peak >> 20)) MiB ($((peak * 100 / size))% of the value)"
+  check_eq "$s: peak RSS under 1.3x the value" yes "$([ "$peak" -gt "$size" ] && [ "$peak" -lt "$limit" ] && echo yes || echo "no: $peak of $size")"
+done
+check_eq "the $mib MiB bytes read back exactly" true "$(mflow get "$T/get_bytes" raw_ok)"
+check_eq "read as bytes" bytes "$(mflow get "$T/get_bytes" raw_type)"
+if [ "$np" = true ]; then
+  check_eq "the $mib MiB array read back exactly" true "$(mflow get "$T/get_array" arr_ok)"
+  check_eq "read as a writable array of its own" "ndarray float64 ($((size / 8)),) True" "$(mflow get "$T/get_array" arr_type)"
+fi
+finish
