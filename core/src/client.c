@@ -97,6 +97,7 @@ struct mf_client_step {
 struct mf_client_steps {
     struct mf_client_step *items;
     size_t n, cap;
+    int32_t run_status;          /* while listing: for shown_status */
 };
 
 struct mf_client_task {
@@ -1349,6 +1350,19 @@ static void task_from_index(struct mf_client_task *t, mf_client *c, const struct
              (long long)t->task_id);
 }
 
+/* A task the index holds as running or pending (the orchestrator records a task's start) in a
+ * run that ended: its orchestrator stopped without seeing it end (killed twice, lost). It is
+ * shown as the run ended, never as running forever. A run that died without ending keeps
+ * saying running, as the run does (mf_client_run_dead tells both). */
+static int32_t shown_status(int32_t task_status, int32_t run_status)
+{
+    if (task_status != MF_STATUS_RUNNING && task_status != MF_STATUS_PENDING)
+        return task_status;
+    if (run_status == MF_STATUS_FAILED || run_status == MF_STATUS_CANCELLED)
+        return run_status;
+    return run_status == MF_STATUS_SUCCEEDED ? MF_STATUS_FAILED : task_status;
+}
+
 /* The fields of t that an attempt's record sets. */
 static void task_from_record(struct mf_client_task *t)
 {
@@ -1469,8 +1483,8 @@ static int by_task_id(const void *x, const void *y)
     return a->task_id < b->task_id ? -1 : a->task_id > b->task_id;
 }
 
-static int list_tasks(mf_client *c, const char *flow, int64_t run_id, const char *step,
-                      struct mf_client_tasks **out)
+static int list_tasks(mf_client *c, const char *flow, int64_t run_id, int32_t run_status,
+                      const char *step, struct mf_client_tasks **out)
 {
     struct mf_client_tasks *l = calloc(1, sizeof *l);
     if (!l)
@@ -1487,6 +1501,8 @@ static int list_tasks(mf_client *c, const char *flow, int64_t run_id, const char
     }
     if (!step && l->n > 1)
         qsort(l->items, l->n, sizeof *l->items, by_task_id);
+    for (size_t i = 0; run_status && i < l->n; i++)
+        l->items[i].status = shown_status(l->items[i].status, run_status);
     *out = l;
     return 0;
 }
@@ -1501,7 +1517,7 @@ int mf_client_list_tasks(mf_client_run *r, const char *step, mf_client_tasks **o
         return rc;
     if (step && (!*step || strlen(step) >= MF_NAME_MAX))
         return fail(r->c, MF_EINVAL, "'%s' is not a step name", step);
-    return list_tasks(r->c, r->flow, r->run_id, step, out);
+    return list_tasks(r->c, r->flow, r->run_id, r->status, step, out);
 }
 
 size_t mf_client_tasks_count(const mf_client_tasks *l)
@@ -1573,6 +1589,12 @@ int mf_client_task_get(mf_client *c, const char *flow, int64_t run_id, const cha
         goto out;
     }
     rc = load_attempt(t, t->attempt);
+    if (rc == MF_ENOTFOUND &&
+        (rec->status == MF_STATUS_RUNNING || rec->status == MF_STATUS_PENDING)) {
+        /* started, not ended: no record yet, what the index knows (not loaded) */
+        rc = 0;
+        t->status = shown_status(t->status, run->status);
+    }
     if (!rc) {
         *out = t;
         t = NULL;
@@ -1607,11 +1629,12 @@ int mf_client_task_open(mf_client *c, const char *pathspec, mf_client_task **out
     if (!run)
         return oom(c);
     rc = get_run_rec(c, p.flow, p.run, run);
+    int32_t run_status = run->status;
     free(run);
     if (rc)
         return rc;
     struct mf_client_tasks *l;
-    rc = list_tasks(c, p.flow, p.run, p.step, &l);
+    rc = list_tasks(c, p.flow, p.run, run_status, p.step, &l);
     if (rc)
         return rc;
     if (l->n == 0) {
@@ -1950,7 +1973,7 @@ int mf_client_task_children(mf_client_task *t, mf_client_tasks **out)
         return oom(c);
     }
     struct mf_client_tasks *all;
-    rc = list_tasks(c, t->flow, t->run_id, NULL, &all);
+    rc = list_tasks(c, t->flow, t->run_id, 0, NULL, &all);
     if (rc) {
         mf_sbuf_free(&next);
         return rc;
@@ -2111,8 +2134,9 @@ static int collect_step(void *ud, const struct mf_task_rec *r)
             return MF_ENOMEM;
     }
     s->n++;
-    if (r->status >= 0 && r->status <= MF_STATUS_CANCELLED)
-        s->by_status[r->status]++;
+    int32_t st = shown_status(r->status, l->run_status);
+    if (st >= 0 && st <= MF_STATUS_CANCELLED)
+        s->by_status[st]++;
     if (s->first < 0 || r->task_id < s->first)
         s->first = r->task_id;
     if (r->start_time > 0 && (s->start == 0 || r->start_time < s->start))
@@ -2243,6 +2267,7 @@ int mf_client_list_steps(mf_client_run *r, mf_client_steps **out)
     struct mf_client_steps *l = calloc(1, sizeof *l);
     if (!l)
         return oom(c);
+    l->run_status = r->status;
     rc = mf_index_list_tasks(c->ix, r->flow, r->run_id, NULL, collect_step, l);
     if (rc) {
         if (rc == MF_ENOMEM)

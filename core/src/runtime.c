@@ -237,6 +237,8 @@ static char *log_path(const struct rt_task *t, const char *ext)
     return mf_strf("%s/%lld.%u.%s", R->logdir, (long long)t->id, t->attempt, ext);
 }
 
+static void index_started(const struct rt_task *t, int status);
+
 static int submit(struct rt_task *t)
 {
     char run_s[32], task_s[32], att_s[16], split_s[32], timeout_s[16];
@@ -329,6 +331,7 @@ static int submit(struct rt_task *t)
     t->state = T_RUNNING;
     t->midline[0] = t->midline[1] = 0;
     R->running[R->n_running++] = (size_t)(t->id - 1);
+    index_started(t, MF_STATUS_RUNNING);
     return 0;
 }
 
@@ -685,7 +688,7 @@ static void free_log(struct rt_task *t)
 
 /* Task records go into one index transaction per loop turn, opened by the first of them (a
  * turn woken only by output writes nothing), committed by index_flush. */
-static void index_task(const struct mf_task_record *r)
+static void index_batch(void)
 {
     if (!R->ix_batch) {
         if (mf_index_begin(R->ix) == 0)
@@ -693,8 +696,34 @@ static void index_task(const struct mf_task_record *r)
         else
             say("mflow: warning: index: %s\n", mf_index_error(R->ix));
     }
+}
+
+static void index_task(const struct mf_task_record *r)
+{
+    index_batch();
     struct mf_task_rec ir;
     mf_reindex_task_rec(r, &ir);
+    if (mf_index_put_task(R->ix, &ir) != 0)
+        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
+}
+
+/* A task that started (status running) or waits for its retry (pending), for whoever watches
+ * the run (mflow ui): in the turn's transaction with the ends, so it costs no commit or sync
+ * of its own. Not durable state: the task's record replaces it when it ends, and a run that
+ * died leaves it as the run shows it (client.c). */
+static void index_started(const struct rt_task *t, int status)
+{
+    index_batch();
+    struct mf_task_rec ir;
+    memset(&ir, 0, sizeof ir);
+    memcpy(ir.flow, R->run.flow, sizeof ir.flow);
+    snprintf(ir.step, sizeof ir.step, "%s", step_name(t->step));
+    ir.run_id = R->run.run_id;
+    ir.task_id = t->id;
+    ir.attempt = t->attempt;
+    ir.status = status;
+    ir.start_time = status == MF_STATUS_RUNNING ? mf_now() : 0;
+    ir.exit_code = -1;
     if (mf_index_put_task(R->ix, &ir) != 0)
         say("mflow: warning: index: %s\n", mf_index_error(R->ix));
 }
@@ -831,6 +860,8 @@ static void task_ended(struct rt_task *t, const struct mf_job_status *js)
                     (long long)t->id, t->attempt + 1, d->retry + 1);
             if (requeue(t) != 0)
                 lose_task(t, "it cannot be queued for its retry (out of memory)");
+            else
+                index_started(t, MF_STATUS_PENDING);
         } else if (d->catch_var && !R->stopping && catch_failure(t, &r) == 0) {
             /* caught: the flow goes on */
         } else {

@@ -287,7 +287,8 @@ static json_t *task_host(mf_client_task *t, int load)
         free(key);
         return json_incref(h);
     }
-    if (load)
+    /* a task that has not ended has no record yet to read its host from */
+    if (load && ended)
         mf_client_task_load(t);
     h = cli_json_text(mf_client_task_host(t));
     if (key && h && !json_is_null(h) && mf_client_task_loaded(t)) {
@@ -302,8 +303,9 @@ static json_t *task_host(mf_client_task *t, int load)
 }
 
 /* A task as listed: what the index knows, and its host once its record can be read (a task
- * still running has none yet). */
-static json_t *task_json(mf_client_task *t, int load)
+ * still running has none yet). dead: the run's orchestrator died, so a task it left running
+ * or pending will not end (the page stops showing it as live). */
+static json_t *task_json(mf_client_task *t, int load, int dead)
 {
     json_t *host = task_host(t, load);
     json_t *o = json_object();
@@ -322,6 +324,9 @@ static json_t *task_json(mf_client_task *t, int load)
                                                      "count", (int)fc)
                                          : json_null());
     json_object_set_new(o, "origin", cli_json_text(mf_client_task_origin(t)));
+    int st = mf_client_task_status(t);
+    json_object_set_new(o, "dead", json_boolean(dead && (st == MF_CLIENT_RUNNING ||
+                                                         st == MF_CLIENT_PENDING)));
     return o;
 }
 
@@ -407,9 +412,10 @@ static void api_tasks(mf_client *c, mf_client_run *r, const struct ui_query *q,
         client_error(out, c, rc);
         return;
     }
+    int dead = mf_client_run_dead(r);
     json_t *arr = json_array();
     for (size_t i = 0; i < mf_client_tasks_count(l); i++)
-        json_array_append_new(arr, task_json(mf_client_tasks_at(l, i), 1));
+        json_array_append_new(arr, task_json(mf_client_tasks_at(l, i), 1, dead));
     mf_client_tasks_free(l);
     reply_json(out, 200, json_pack("{s:o}", "tasks", arr));
 }
@@ -430,9 +436,13 @@ static json_t *attempt_json(mf_client_task *t)
     return o;
 }
 
-static void api_task(mf_client_task *t, struct ui_reply *out)
+static void api_task(mf_client *c, mf_client_task *t, struct ui_reply *out)
 {
-    json_t *o = task_json(t, 0);
+    mf_client_run *r = NULL;
+    int dead = mf_client_run_get(c, mf_client_task_flow(t), mf_client_task_run_id(t), &r) == 0 &&
+               mf_client_run_dead(r);
+    mf_client_run_free(r);
+    json_t *o = task_json(t, 0, dead);
     json_object_set_new(o, "message", cli_json_text(mf_client_task_message(t)));
     json_t *inputs = json_array();
     for (size_t i = 0; i < mf_client_task_input_count(t); i++)
@@ -448,6 +458,8 @@ static void api_task(mf_client_task *t, struct ui_reply *out)
     }
     json_array_append_new(attempts, attempt_json(t));
     json_object_set_new(o, "attempts", attempts);
+    /* no record yet: the task runs (or waits for its retry), and has no artifacts so far */
+    json_object_set_new(o, "ended", json_boolean(mf_client_task_loaded(t)));
     json_t *arts = json_array();
     for (size_t i = 0; i < mf_client_task_artifact_count(t); i++)
         json_array_append_new(arts, artifact_json(mf_client_task_artifact_at(t, i)));
@@ -613,7 +625,7 @@ void ui_api(mf_client *c, const char *url, const struct ui_query *q, struct ui_r
         else if (logs)
             api_logs(c, t, q, out);
         else
-            api_task(t, out);
+            api_task(c, t, out);
         mf_client_task_free(t);
     } else {
         ui_error(out, 404, "no such API path: %s", url);
