@@ -594,6 +594,84 @@ int mf_client_artifact_value(const mf_client_artifact *a, mf_type *type, void **
     return rc;
 }
 
+struct mf_client_reader {
+    const mf_client_artifact *a;
+    mf_blob_reader *r;
+    size_t skip;                 /* of the codec header, still to read past */
+};
+
+int mf_client_artifact_reader_open(const mf_client_artifact *a, mf_client_reader **out,
+                                   uint64_t *len)
+{
+    if (!a || !out || !len)
+        return a ? fail(a->c, MF_EINVAL, "mf_client_artifact_reader_open: no place for the reader")
+                 : MF_EINVAL;
+    *out = NULL;
+    mf_client *c = a->c;
+    struct pathspec p;
+    int rc = parse_pathspec(a->owner, &p) == 0 ? store_of_run(c, p.flow, p.run) : store(c);
+    if (rc)
+        return rc;
+    mf_blob_reader *br;
+    uint64_t n;
+    rc = mf_blob_reader_open(&c->st, a->key, &br, &n);
+    if (rc == MF_ENOTSUP)
+        return fail(c, rc, "artifact '%s' of %s cannot be read piece by piece (its blob is "
+                    "compressed, or the storage reads no ranges): read it whole",
+                    a->name, a->owner);
+    if (rc)
+        return fail(c, rc, "artifact '%s' of %s: %s", a->name, a->owner, mf_blob_error());
+    if (n < MF_CODEC_HDR_LEN) {
+        mf_blob_reader_close(br);
+        return fail(c, MF_ECORRUPT, "artifact '%s' of %s: its value is shorter than its header",
+                    a->name, a->owner);
+    }
+    struct mf_client_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        mf_blob_reader_close(br);
+        return oom(c);
+    }
+    r->a = a;
+    r->r = br;
+    r->skip = MF_CODEC_HDR_LEN;
+    *out = r;
+    *len = n - MF_CODEC_HDR_LEN;
+    return 0;
+}
+
+int mf_client_artifact_reader_read(mf_client_reader *r, void *buf, size_t max, size_t *got)
+{
+    if (!r || !buf || !got)
+        return MF_EINVAL;
+    *got = 0;
+    const mf_client_artifact *a = r->a;
+    while (r->skip) {
+        uint8_t hdr[MF_CODEC_HDR_LEN];
+        size_t n;
+        int rc = mf_blob_reader_read(r->r, hdr, r->skip, &n);
+        if (rc)
+            return fail(a->c, rc, "artifact '%s' of %s: %s", a->name, a->owner, mf_blob_error());
+        if (n == 0)
+            return fail(a->c, MF_ECORRUPT, "artifact '%s' of %s: its value ended in its header",
+                        a->name, a->owner);
+        r->skip -= n;
+    }
+    int rc = mf_blob_reader_read(r->r, buf, max, got);
+    if (rc) {
+        *got = 0;
+        return fail(a->c, rc, "artifact '%s' of %s: %s", a->name, a->owner, mf_blob_error());
+    }
+    return 0;
+}
+
+void mf_client_artifact_reader_close(mf_client_reader *r)
+{
+    if (!r)
+        return;
+    mf_blob_reader_close(r->r);
+    free(r);
+}
+
 int mf_client_artifact_i64v(const mf_client_artifact *a, int64_t **v, size_t *n)
 {
     struct mf_blob b;
@@ -2108,6 +2186,73 @@ int mf_client_task_log(mf_client_task *t, uint32_t attempt, int stream, char **d
     *data = s;
     if (len)
         *len = n;
+    return 0;
+}
+
+int mf_client_task_log_page(mf_client_task *t, uint32_t attempt, int stream, uint64_t offset,
+                            size_t limit, char **data, size_t *len, uint64_t *total)
+{
+    if (!t || !data || !len || !total)
+        return t ? fail(t->c, MF_EINVAL, "mf_client_task_log_page: no place for the page")
+                 : MF_EINVAL;
+    *data = NULL;
+    mf_client *c = t->c;
+    if (stream != MF_CLIENT_STDOUT && stream != MF_CLIENT_STDERR)
+        return fail(c, MF_EINVAL, "log stream %d is not MF_CLIENT_STDOUT or MF_CLIENT_STDERR",
+                    stream);
+    if (attempt > t->attempt)
+        return fail(c, MF_ENOTFOUND, "task %s has attempts 0 to %u: there is no attempt %u",
+                    t->path, t->attempt, attempt);
+    int rc = store_of_run(c, t->flow, t->run_id);
+    if (rc)
+        return rc;
+    const struct mf_storage_ops *ops = c->st.ops;
+    if (!MF_HAS_FIELD(ops, get_range) || !ops->get_range) {
+        /* a plugin before 1.4: the whole log, then the page */
+        char *all;
+        size_t n;
+        rc = mf_client_task_log(t, attempt, stream, &all, &n);
+        if (rc)
+            return rc;
+        size_t off = offset < n ? (size_t)offset : n;
+        size_t k = n - off < limit ? n - off : limit;
+        memmove(all, all + off, k);
+        all[k] = 0;
+        *data = all;
+        *len = k;
+        *total = n;
+        return 0;
+    }
+    char *key = mf_key_log(t->flow, t->run_id, t->step, t->task_id, attempt,
+                           stream == MF_CLIENT_STDERR);
+    if (!key)
+        return oom(c);
+    struct mf_buf b = {.struct_size = sizeof b};
+    uint64_t size = 0;
+    rc = ops->get_range(c->st.state, key, offset, limit, &b, &size);
+    free(key);
+    if (rc == MF_ENOTFOUND) {
+        rc = 0;   /* nothing written: no log object */
+        b.len = 0;
+        size = 0;
+    } else if (rc) {
+        return fail(c, rc, "cannot read the %s of %s (attempt %u): %s",
+                    stream == MF_CLIENT_STDOUT ? "stdout" : "stderr", t->path, attempt,
+                    ops->last_error(c->st.state));
+    }
+    char *s = malloc(b.len + 1);
+    if (s) {
+        if (b.len)
+            memcpy(s, b.data, b.len);
+        s[b.len] = 0;
+        *len = b.len;
+        *total = size;
+    }
+    if (b.release)
+        b.release(&b);
+    if (!s)
+        return oom(c);
+    *data = s;
     return 0;
 }
 
