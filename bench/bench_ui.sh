@@ -74,9 +74,9 @@ row "/api/tasks/F/R/S/T (task page, 8 inputs)" "$TASK"
 row "/api/tasks/.../logs (task page)" "$TASK/logs"
 BIG="api/tasks/BigValueFlow/$BRID/start/1"
 row "a 200 MiB log, a middle page of 64 KiB" "$BIG/logs?offset=104857600&limit=65536"
-# 4 downloads of the 64 MiB value read at 4 MB/s each (each outlasts the rows below)
+# 4 downloads of the 64 MiB value read at 2 MB/s each (each outlasts the rows below)
 for _ in 1 2 3 4; do
-  curl -sf --limit-rate 4M -o /dev/null "$URL$BIG/artifacts/blob" &
+  curl -sf --limit-rate 2M -o /dev/null "$URL$BIG/artifacts/blob" &
   SLOW+=($!)
 done
 sleep 1
