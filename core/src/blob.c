@@ -1229,3 +1229,111 @@ int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t s
     }
     return 0;
 }
+/* ---- reading piece by piece ----------------------------------------------------------------- */
+
+struct mf_blob_reader {
+    struct mf_store *st;
+    char key[MF_BLOB_KEY_LEN + 1];
+    char path[BLOB_PATH_LEN];
+    uint64_t len, done;          /* of the encoded value */
+    struct sha256_ctx sha;
+    int checked;
+};
+
+int mf_blob_reader_open(struct mf_store *st, const char *key, mf_blob_reader **out,
+                        uint64_t *len)
+{
+    *out = NULL;
+    err_msg[0] = '\0';
+    if (!valid_key(key)) {
+        set_error("blob key '%.80s' is not 64 lowercase hex characters (a SHA-256)",
+                  key ? key : "(null)");
+        return MF_EINVAL;
+    }
+    if (!st || !st->ops || !MF_HAS_FIELD(st->ops, get_range) || !st->ops->get_range)
+        return MF_ENOTSUP;
+    char path[BLOB_PATH_LEN];
+    mf_blob_path(key, path, sizeof path);
+    struct mf_buf b;
+    memset(&b, 0, sizeof b);
+    b.struct_size = sizeof b;
+    uint64_t size = 0;
+    int rc = st->ops->get_range(st->state, path, 0, HDR_LEN, &b, &size);
+    if (rc) {
+        set_error("blob %s: cannot read %s: %s", key, path, store_error(st));
+        return rc;
+    }
+    uint8_t hdr[HDR_LEN];
+    size_t n = b.len;
+    if (n == HDR_LEN)
+        memcpy(hdr, b.data, HDR_LEN);
+    release_store_buf(&b);
+    if (n < HDR_LEN)
+        return corrupt(key, "it is shorter than its 16-byte header");
+    if (memcmp(hdr, blob_magic, 4) != 0 || hdr[5] || hdr[6] || hdr[7])
+        return MF_ENOTSUP;   /* a newer format or damage: mf_blob_get says which */
+    if (hdr[4] != CODEC_RAW)
+        return MF_ENOTSUP;
+    uint64_t rawlen = get_u64(hdr + 8);
+    if (rawlen != size - HDR_LEN)
+        return corrupt(key, rawlen > size - HDR_LEN ? "it is truncated"
+                                                    : "it is longer than its header says");
+    mf_blob_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        set_error("blob %s: out of memory", key);
+        return MF_ENOMEM;
+    }
+    r->st = st;
+    memcpy(r->key, key, MF_BLOB_KEY_LEN);
+    memcpy(r->path, path, sizeof r->path);
+    r->len = rawlen;
+    sha256_init(&r->sha);
+    *out = r;
+    *len = rawlen;
+    return 0;
+}
+
+int mf_blob_reader_read(mf_blob_reader *r, void *buf, size_t max, size_t *got)
+{
+    *got = 0;
+    if (r->done < r->len && max) {
+        struct mf_buf b;
+        memset(&b, 0, sizeof b);
+        b.struct_size = sizeof b;
+        uint64_t size = 0, left = r->len - r->done;
+        int rc = r->st->ops->get_range(r->st->state, r->path, HDR_LEN + r->done,
+                                       left < max ? (size_t)left : max, &b, &size);
+        if (rc) {
+            set_error("blob %s: cannot read %s: %s", r->key, r->path, store_error(r->st));
+            return rc;
+        }
+        size_t n = b.len;
+        if (n)
+            memcpy(buf, b.data, n);
+        release_store_buf(&b);
+        if (n == 0 || size != HDR_LEN + r->len)
+            return corrupt(r->key, "it changed size while it was read");
+        sha256_update(&r->sha, n, buf);
+        r->done += n;
+        *got = n;
+    }
+    if (r->done == r->len && !r->checked) {
+        r->checked = 1;
+        uint8_t md[32];
+        char hex[MF_BLOB_KEY_LEN + 1];
+        sha256_digest(&r->sha, SHA256_DIGEST_SIZE, md);
+        to_hex(md, hex);
+        if (memcmp(hex, r->key, MF_BLOB_KEY_LEN) != 0) {
+            set_error("blob %s is corrupt: its content hashes to %s; delete %s and re-run the "
+                      "step that produced it",
+                      r->key, hex, r->path);
+            return MF_ECORRUPT;
+        }
+    }
+    return 0;
+}
+
+void mf_blob_reader_close(mf_blob_reader *r)
+{
+    free(r);
+}

@@ -89,6 +89,22 @@ void mf_sha256_hex(const struct mf_iov *iov, size_t niov, char hex[MF_BLOB_KEY_L
  * dependency checks): 0 or an errno. */
 int mf_sha256_file(const char *path, char hex[MF_BLOB_KEY_LEN + 1]);
 
+/* A raw blob read piece by piece, for sending a large value without holding it: each read
+ * costs its piece (the store's ranged read, plugin ABI 1.4), and the hash is checked as the
+ * last piece is read. */
+typedef struct mf_blob_reader mf_blob_reader;
+
+/* Open blob `key` for reading; *len is the encoded value's length. MF_ENOTSUP when it cannot
+ * be read so (a store without get_range, a compressed blob): read it with mf_blob_get. Else
+ * 0, MF_ENOTFOUND, MF_ECORRUPT (its header), or a storage error. */
+int mf_blob_reader_open(struct mf_store *st, const char *key, mf_blob_reader **out,
+                        uint64_t *len);
+/* The next at most max bytes of the encoded value into buf; *got 0 at its end. After the last
+ * byte the hash is checked: MF_ECORRUPT when it does not match (the bytes given were not the
+ * value). A storage error, or a blob shorter than its header said, fails too. */
+int mf_blob_reader_read(mf_blob_reader *r, void *buf, size_t max, size_t *got);
+void mf_blob_reader_close(mf_blob_reader *r);
+
 /* A message for the last failure of mf_blob_get/put in this thread (names the key). */
 const char *mf_blob_error(void);
 

@@ -97,6 +97,7 @@ struct mf_client_step {
 struct mf_client_steps {
     struct mf_client_step *items;
     size_t n, cap;
+    int32_t run_status;          /* while listing: for shown_status */
 };
 
 struct mf_client_task {
@@ -591,6 +592,84 @@ int mf_client_artifact_value(const mf_client_artifact *a, mf_type *type, void **
     if (!rc && type)
         *type = a->type;
     return rc;
+}
+
+struct mf_client_reader {
+    const mf_client_artifact *a;
+    mf_blob_reader *r;
+    size_t skip;                 /* of the codec header, still to read past */
+};
+
+int mf_client_artifact_reader_open(const mf_client_artifact *a, mf_client_reader **out,
+                                   uint64_t *len)
+{
+    if (!a || !out || !len)
+        return a ? fail(a->c, MF_EINVAL, "mf_client_artifact_reader_open: no place for the reader")
+                 : MF_EINVAL;
+    *out = NULL;
+    mf_client *c = a->c;
+    struct pathspec p;
+    int rc = parse_pathspec(a->owner, &p) == 0 ? store_of_run(c, p.flow, p.run) : store(c);
+    if (rc)
+        return rc;
+    mf_blob_reader *br;
+    uint64_t n;
+    rc = mf_blob_reader_open(&c->st, a->key, &br, &n);
+    if (rc == MF_ENOTSUP)
+        return fail(c, rc, "artifact '%s' of %s cannot be read piece by piece (its blob is "
+                    "compressed, or the storage reads no ranges): read it whole",
+                    a->name, a->owner);
+    if (rc)
+        return fail(c, rc, "artifact '%s' of %s: %s", a->name, a->owner, mf_blob_error());
+    if (n < MF_CODEC_HDR_LEN) {
+        mf_blob_reader_close(br);
+        return fail(c, MF_ECORRUPT, "artifact '%s' of %s: its value is shorter than its header",
+                    a->name, a->owner);
+    }
+    struct mf_client_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        mf_blob_reader_close(br);
+        return oom(c);
+    }
+    r->a = a;
+    r->r = br;
+    r->skip = MF_CODEC_HDR_LEN;
+    *out = r;
+    *len = n - MF_CODEC_HDR_LEN;
+    return 0;
+}
+
+int mf_client_artifact_reader_read(mf_client_reader *r, void *buf, size_t max, size_t *got)
+{
+    if (!r || !buf || !got)
+        return MF_EINVAL;
+    *got = 0;
+    const mf_client_artifact *a = r->a;
+    while (r->skip) {
+        uint8_t hdr[MF_CODEC_HDR_LEN];
+        size_t n;
+        int rc = mf_blob_reader_read(r->r, hdr, r->skip, &n);
+        if (rc)
+            return fail(a->c, rc, "artifact '%s' of %s: %s", a->name, a->owner, mf_blob_error());
+        if (n == 0)
+            return fail(a->c, MF_ECORRUPT, "artifact '%s' of %s: its value ended in its header",
+                        a->name, a->owner);
+        r->skip -= n;
+    }
+    int rc = mf_blob_reader_read(r->r, buf, max, got);
+    if (rc) {
+        *got = 0;
+        return fail(a->c, rc, "artifact '%s' of %s: %s", a->name, a->owner, mf_blob_error());
+    }
+    return 0;
+}
+
+void mf_client_artifact_reader_close(mf_client_reader *r)
+{
+    if (!r)
+        return;
+    mf_blob_reader_close(r->r);
+    free(r);
 }
 
 int mf_client_artifact_i64v(const mf_client_artifact *a, int64_t **v, size_t *n)
@@ -1349,6 +1428,19 @@ static void task_from_index(struct mf_client_task *t, mf_client *c, const struct
              (long long)t->task_id);
 }
 
+/* A task the index holds as running or pending (the orchestrator records a task's start) in a
+ * run that ended: its orchestrator stopped without seeing it end (killed twice, lost). It is
+ * shown as the run ended, never as running forever. A run that died without ending keeps
+ * saying running, as the run does (mf_client_run_dead tells both). */
+static int32_t shown_status(int32_t task_status, int32_t run_status)
+{
+    if (task_status != MF_STATUS_RUNNING && task_status != MF_STATUS_PENDING)
+        return task_status;
+    if (run_status == MF_STATUS_FAILED || run_status == MF_STATUS_CANCELLED)
+        return run_status;
+    return run_status == MF_STATUS_SUCCEEDED ? MF_STATUS_FAILED : task_status;
+}
+
 /* The fields of t that an attempt's record sets. */
 static void task_from_record(struct mf_client_task *t)
 {
@@ -1469,8 +1561,8 @@ static int by_task_id(const void *x, const void *y)
     return a->task_id < b->task_id ? -1 : a->task_id > b->task_id;
 }
 
-static int list_tasks(mf_client *c, const char *flow, int64_t run_id, const char *step,
-                      struct mf_client_tasks **out)
+static int list_tasks(mf_client *c, const char *flow, int64_t run_id, int32_t run_status,
+                      const char *step, struct mf_client_tasks **out)
 {
     struct mf_client_tasks *l = calloc(1, sizeof *l);
     if (!l)
@@ -1487,6 +1579,8 @@ static int list_tasks(mf_client *c, const char *flow, int64_t run_id, const char
     }
     if (!step && l->n > 1)
         qsort(l->items, l->n, sizeof *l->items, by_task_id);
+    for (size_t i = 0; run_status && i < l->n; i++)
+        l->items[i].status = shown_status(l->items[i].status, run_status);
     *out = l;
     return 0;
 }
@@ -1501,7 +1595,7 @@ int mf_client_list_tasks(mf_client_run *r, const char *step, mf_client_tasks **o
         return rc;
     if (step && (!*step || strlen(step) >= MF_NAME_MAX))
         return fail(r->c, MF_EINVAL, "'%s' is not a step name", step);
-    return list_tasks(r->c, r->flow, r->run_id, step, out);
+    return list_tasks(r->c, r->flow, r->run_id, r->status, step, out);
 }
 
 size_t mf_client_tasks_count(const mf_client_tasks *l)
@@ -1573,6 +1667,12 @@ int mf_client_task_get(mf_client *c, const char *flow, int64_t run_id, const cha
         goto out;
     }
     rc = load_attempt(t, t->attempt);
+    if (rc == MF_ENOTFOUND &&
+        (rec->status == MF_STATUS_RUNNING || rec->status == MF_STATUS_PENDING)) {
+        /* started, not ended: no record yet, what the index knows (not loaded) */
+        rc = 0;
+        t->status = shown_status(t->status, run->status);
+    }
     if (!rc) {
         *out = t;
         t = NULL;
@@ -1607,11 +1707,12 @@ int mf_client_task_open(mf_client *c, const char *pathspec, mf_client_task **out
     if (!run)
         return oom(c);
     rc = get_run_rec(c, p.flow, p.run, run);
+    int32_t run_status = run->status;
     free(run);
     if (rc)
         return rc;
     struct mf_client_tasks *l;
-    rc = list_tasks(c, p.flow, p.run, p.step, &l);
+    rc = list_tasks(c, p.flow, p.run, run_status, p.step, &l);
     if (rc)
         return rc;
     if (l->n == 0) {
@@ -1950,7 +2051,7 @@ int mf_client_task_children(mf_client_task *t, mf_client_tasks **out)
         return oom(c);
     }
     struct mf_client_tasks *all;
-    rc = list_tasks(c, t->flow, t->run_id, NULL, &all);
+    rc = list_tasks(c, t->flow, t->run_id, 0, NULL, &all);
     if (rc) {
         mf_sbuf_free(&next);
         return rc;
@@ -2088,6 +2189,73 @@ int mf_client_task_log(mf_client_task *t, uint32_t attempt, int stream, char **d
     return 0;
 }
 
+int mf_client_task_log_page(mf_client_task *t, uint32_t attempt, int stream, uint64_t offset,
+                            size_t limit, char **data, size_t *len, uint64_t *total)
+{
+    if (!t || !data || !len || !total)
+        return t ? fail(t->c, MF_EINVAL, "mf_client_task_log_page: no place for the page")
+                 : MF_EINVAL;
+    *data = NULL;
+    mf_client *c = t->c;
+    if (stream != MF_CLIENT_STDOUT && stream != MF_CLIENT_STDERR)
+        return fail(c, MF_EINVAL, "log stream %d is not MF_CLIENT_STDOUT or MF_CLIENT_STDERR",
+                    stream);
+    if (attempt > t->attempt)
+        return fail(c, MF_ENOTFOUND, "task %s has attempts 0 to %u: there is no attempt %u",
+                    t->path, t->attempt, attempt);
+    int rc = store_of_run(c, t->flow, t->run_id);
+    if (rc)
+        return rc;
+    const struct mf_storage_ops *ops = c->st.ops;
+    if (!MF_HAS_FIELD(ops, get_range) || !ops->get_range) {
+        /* a plugin before 1.4: the whole log, then the page */
+        char *all;
+        size_t n;
+        rc = mf_client_task_log(t, attempt, stream, &all, &n);
+        if (rc)
+            return rc;
+        size_t off = offset < n ? (size_t)offset : n;
+        size_t k = n - off < limit ? n - off : limit;
+        memmove(all, all + off, k);
+        all[k] = 0;
+        *data = all;
+        *len = k;
+        *total = n;
+        return 0;
+    }
+    char *key = mf_key_log(t->flow, t->run_id, t->step, t->task_id, attempt,
+                           stream == MF_CLIENT_STDERR);
+    if (!key)
+        return oom(c);
+    struct mf_buf b = {.struct_size = sizeof b};
+    uint64_t size = 0;
+    rc = ops->get_range(c->st.state, key, offset, limit, &b, &size);
+    free(key);
+    if (rc == MF_ENOTFOUND) {
+        rc = 0;   /* nothing written: no log object */
+        b.len = 0;
+        size = 0;
+    } else if (rc) {
+        return fail(c, rc, "cannot read the %s of %s (attempt %u): %s",
+                    stream == MF_CLIENT_STDOUT ? "stdout" : "stderr", t->path, attempt,
+                    ops->last_error(c->st.state));
+    }
+    char *s = malloc(b.len + 1);
+    if (s) {
+        if (b.len)
+            memcpy(s, b.data, b.len);
+        s[b.len] = 0;
+        *len = b.len;
+        *total = size;
+    }
+    if (b.release)
+        b.release(&b);
+    if (!s)
+        return oom(c);
+    *data = s;
+    return 0;
+}
+
 /* ---- steps ---------------------------------------------------------------------------------- */
 
 static struct mf_client_step *steps_add(struct mf_client_steps *l, const char *name)
@@ -2111,8 +2279,9 @@ static int collect_step(void *ud, const struct mf_task_rec *r)
             return MF_ENOMEM;
     }
     s->n++;
-    if (r->status >= 0 && r->status <= MF_STATUS_CANCELLED)
-        s->by_status[r->status]++;
+    int32_t st = shown_status(r->status, l->run_status);
+    if (st >= 0 && st <= MF_STATUS_CANCELLED)
+        s->by_status[st]++;
     if (s->first < 0 || r->task_id < s->first)
         s->first = r->task_id;
     if (r->start_time > 0 && (s->start == 0 || r->start_time < s->start))
@@ -2243,6 +2412,7 @@ int mf_client_list_steps(mf_client_run *r, mf_client_steps **out)
     struct mf_client_steps *l = calloc(1, sizeof *l);
     if (!l)
         return oom(c);
+    l->run_status = r->status;
     rc = mf_index_list_tasks(c->ix, r->flow, r->run_id, NULL, collect_step, l);
     if (rc) {
         if (rc == MF_ENOMEM)

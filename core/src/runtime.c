@@ -44,6 +44,8 @@ struct rt_task {
     mf_job *job;
     int midline[2];              /* output streams: not at a line start */
     struct task_log *log;        /* while running */
+    double submitted;            /* when submit last started it (unix seconds) */
+    int start_unindexed;         /* submitted, not yet in the index as running */
 };
 
 /* What a running task printed, kept by the host from task_output (no files per task: on
@@ -329,6 +331,8 @@ static int submit(struct rt_task *t)
     t->state = T_RUNNING;
     t->midline[0] = t->midline[1] = 0;
     R->running[R->n_running++] = (size_t)(t->id - 1);
+    t->submitted = mf_now();
+    t->start_unindexed = 1;   /* index_starts, after this turn's wait */
     return 0;
 }
 
@@ -685,7 +689,7 @@ static void free_log(struct rt_task *t)
 
 /* Task records go into one index transaction per loop turn, opened by the first of them (a
  * turn woken only by output writes nothing), committed by index_flush. */
-static void index_task(const struct mf_task_record *r)
+static void index_batch(void)
 {
     if (!R->ix_batch) {
         if (mf_index_begin(R->ix) == 0)
@@ -693,10 +697,49 @@ static void index_task(const struct mf_task_record *r)
         else
             say("mflow: warning: index: %s\n", mf_index_error(R->ix));
     }
+}
+
+static void index_task(const struct mf_task_record *r)
+{
+    index_batch();
     struct mf_task_rec ir;
     mf_reindex_task_rec(r, &ir);
     if (mf_index_put_task(R->ix, &ir) != 0)
         say("mflow: warning: index: %s\n", mf_index_error(R->ix));
+}
+
+/* A task that started (status running) or waits for its retry (pending), for whoever watches
+ * the run (mflow ui): in the turn's transaction with the ends, so it costs no commit or sync
+ * of its own. Not durable state: the task's record replaces it when it ends, and a run that
+ * died leaves it as the run shows it (client.c). */
+static void index_started(struct rt_task *t, int status)
+{
+    t->start_unindexed = 0;
+    index_batch();
+    struct mf_task_rec ir;
+    memset(&ir, 0, sizeof ir);
+    memcpy(ir.flow, R->run.flow, sizeof ir.flow);
+    snprintf(ir.step, sizeof ir.step, "%s", step_name(t->step));
+    ir.run_id = R->run.run_id;
+    ir.task_id = t->id;
+    ir.attempt = t->attempt;
+    ir.status = status;
+    ir.start_time = status == MF_STATUS_RUNNING ? t->submitted : 0;
+    ir.exit_code = -1;
+    if (mf_index_put_task(R->ix, &ir) != 0)
+        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
+}
+
+/* The tasks submitted since the last turn, as running: after the wait, so that no write
+ * transaction is held open across it (another writer of the index would wait), and before
+ * the ends polled next, which replace them in the same transaction. */
+static void index_starts(void)
+{
+    for (size_t i = 0; i < R->n_running; i++) {
+        struct rt_task *t = R->tasks[R->running[i]];
+        if (t->start_unindexed)
+            index_started(t, MF_STATUS_RUNNING);
+    }
 }
 
 static void index_flush(void)
@@ -831,6 +874,8 @@ static void task_ended(struct rt_task *t, const struct mf_job_status *js)
                     (long long)t->id, t->attempt + 1, d->retry + 1);
             if (requeue(t) != 0)
                 lose_task(t, "it cannot be queued for its retry (out of memory)");
+            else
+                index_started(t, MF_STATUS_PENDING);
         } else if (d->catch_var && !R->stopping && catch_failure(t, &r) == 0) {
             /* caught: the flow goes on */
         } else {
@@ -998,6 +1043,7 @@ static void loop(void)
                 R->computes[k].ops->wait(R->computes[k].state, 0);
             usleep(2000);
         }
+        index_starts();
         if (cap < R->n_running) {
             cap = R->n_running * 2;
             free(st);

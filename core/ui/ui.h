@@ -13,7 +13,15 @@ struct ui_reply {
     char *body;
     size_t len;
     char *disposition;         /* Content-Disposition, malloc'd, or NULL */
+    /* A body sent piece by piece instead (a large download): reader gives stream_len bytes
+     * of the value of an artifact of task, which the reply owns (ui_stream_free). */
+    mf_client_reader *reader;
+    mf_client_task *task;
+    uint64_t stream_len;
 };
+
+/* Free what a streamed reply owns (reader and task); NULL fields are skipped. */
+void ui_stream_free(struct ui_reply *r);
 
 /* The query of a request, decoded: every key=value pair in order (a key may repeat). */
 #define UI_QUERY_MAX 32

@@ -287,7 +287,8 @@ static json_t *task_host(mf_client_task *t, int load)
         free(key);
         return json_incref(h);
     }
-    if (load)
+    /* a task that has not ended has no record yet to read its host from */
+    if (load && ended)
         mf_client_task_load(t);
     h = cli_json_text(mf_client_task_host(t));
     if (key && h && !json_is_null(h) && mf_client_task_loaded(t)) {
@@ -302,8 +303,9 @@ static json_t *task_host(mf_client_task *t, int load)
 }
 
 /* A task as listed: what the index knows, and its host once its record can be read (a task
- * still running has none yet). */
-static json_t *task_json(mf_client_task *t, int load)
+ * still running has none yet). dead: the run's orchestrator died, so a task it left running
+ * or pending will not end (the page stops showing it as live). */
+static json_t *task_json(mf_client_task *t, int load, int dead)
 {
     json_t *host = task_host(t, load);
     json_t *o = json_object();
@@ -322,6 +324,9 @@ static json_t *task_json(mf_client_task *t, int load)
                                                      "count", (int)fc)
                                          : json_null());
     json_object_set_new(o, "origin", cli_json_text(mf_client_task_origin(t)));
+    int st = mf_client_task_status(t);
+    json_object_set_new(o, "dead", json_boolean(dead && (st == MF_CLIENT_RUNNING ||
+                                                         st == MF_CLIENT_PENDING)));
     return o;
 }
 
@@ -407,9 +412,10 @@ static void api_tasks(mf_client *c, mf_client_run *r, const struct ui_query *q,
         client_error(out, c, rc);
         return;
     }
+    int dead = mf_client_run_dead(r);
     json_t *arr = json_array();
     for (size_t i = 0; i < mf_client_tasks_count(l); i++)
-        json_array_append_new(arr, task_json(mf_client_tasks_at(l, i), 1));
+        json_array_append_new(arr, task_json(mf_client_tasks_at(l, i), 1, dead));
     mf_client_tasks_free(l);
     reply_json(out, 200, json_pack("{s:o}", "tasks", arr));
 }
@@ -430,9 +436,13 @@ static json_t *attempt_json(mf_client_task *t)
     return o;
 }
 
-static void api_task(mf_client_task *t, struct ui_reply *out)
+static void api_task(mf_client *c, mf_client_task *t, struct ui_reply *out)
 {
-    json_t *o = task_json(t, 0);
+    mf_client_run *r = NULL;
+    int dead = mf_client_run_get(c, mf_client_task_flow(t), mf_client_task_run_id(t), &r) == 0 &&
+               mf_client_run_dead(r);
+    mf_client_run_free(r);
+    json_t *o = task_json(t, 0, dead);
     json_object_set_new(o, "message", cli_json_text(mf_client_task_message(t)));
     json_t *inputs = json_array();
     for (size_t i = 0; i < mf_client_task_input_count(t); i++)
@@ -448,6 +458,8 @@ static void api_task(mf_client_task *t, struct ui_reply *out)
     }
     json_array_append_new(attempts, attempt_json(t));
     json_object_set_new(o, "attempts", attempts);
+    /* no record yet: the task runs (or waits for its retry), and has no artifacts so far */
+    json_object_set_new(o, "ended", json_boolean(mf_client_task_loaded(t)));
     json_t *arts = json_array();
     for (size_t i = 0; i < mf_client_task_artifact_count(t); i++)
         json_array_append_new(arts, artifact_json(mf_client_task_artifact_at(t, i)));
@@ -455,25 +467,49 @@ static void api_task(mf_client_task *t, struct ui_reply *out)
     reply_json(out, 200, o);
 }
 
-static void api_artifact(mf_client *c, mf_client_task *t, const char *name, struct ui_reply *out)
+void ui_stream_free(struct ui_reply *r)
+{
+    mf_client_artifact_reader_close(r->reader);
+    mf_client_task_free(r->task);
+    r->reader = NULL;
+    r->task = NULL;
+}
+
+/* The value's payload: sent piece by piece from the datastore when it can be (a raw blob in
+ * a store that reads ranges; the reply then owns t: *keep cleared), else read whole. */
+static void api_artifact(mf_client *c, mf_client_task *t, const char *name, struct ui_reply *out,
+                         int *keep)
 {
     const mf_client_artifact *a = mf_client_task_artifact_find(t, name);
     if (!a) {
         ui_error(out, 404, "task %s has no artifact '%s'", mf_client_task_pathspec(t), name);
         return;
     }
-    mf_type ty;
-    void *data;
-    size_t len;
-    int rc = mf_client_artifact_value(a, &ty, &data, &len);
-    if (rc) {
+    mf_client_reader *rd;
+    uint64_t n;
+    int rc = mf_client_artifact_reader_open(a, &rd, &n);
+    if (rc == 0) {
+        out->reader = rd;
+        out->task = t;
+        out->stream_len = n;
+        *keep = 0;
+    } else if (rc != MF_ENOTSUP) {
         client_error(out, c, rc);
         return;
+    } else {
+        mf_type ty;
+        void *data;
+        size_t len;
+        rc = mf_client_artifact_value(a, &ty, &data, &len);
+        if (rc) {
+            client_error(out, c, rc);
+            return;
+        }
+        out->body = data;
+        out->len = len;
     }
     out->status = 200;
     out->type = "application/octet-stream";
-    out->body = data;
-    out->len = len;
     /* names are identifiers (checked), so the file name needs no quoting */
     out->disposition = mf_strf("attachment; filename=\"%s-%lld-%s-%lld-%s.bin\"",
                                mf_client_task_flow(t), (long long)mf_client_task_run_id(t),
@@ -496,29 +532,32 @@ static void api_logs(mf_client *c, mf_client_task *t, const struct ui_query *q,
         query_num(out, q, "offset", 0, INT64_MAX / 2, &offset) ||
         query_num(out, q, "limit", LOG_LIMIT_DEFAULT, LOG_LIMIT_MAX, &limit))
         return;
+    /* only the page is read (and 3 bytes more, to see whether the limit cut a character) */
     char *data;
-    size_t len;
-    int rc = mf_client_task_log(t, (uint32_t)attempt, stream, &data, &len);
+    size_t got;
+    uint64_t total;
+    int rc = mf_client_task_log_page(t, (uint32_t)attempt, stream, (uint64_t)offset,
+                                     (size_t)limit + 3, &data, &got, &total);
     if (rc) {
         client_error(out, c, rc);
         return;
     }
-    size_t off = (size_t)offset < len ? (size_t)offset : len;
-    size_t end = len - off > (size_t)limit ? off + (size_t)limit : len;
+    uint64_t off = (uint64_t)offset < total ? (uint64_t)offset : total;
+    size_t end = got > (size_t)limit ? (size_t)limit : got;   /* within data */
     /* a page ends on a character's boundary, so that each page is text on its own: back up
      * over a sequence the limit cut (the next page starts there) */
-    if (end < len && end > off) {
+    if (end < got && end > 0) {
         size_t b = end;
-        while (b > off && end - b < 4 && ((unsigned char)data[b] & 0xC0) == 0x80)
+        while (b > 0 && end - b < 4 && ((unsigned char)data[b] & 0xC0) == 0x80)
             b--;
-        if (b > off && b < end && mf_utf8_seq((unsigned char *)data + b, len - b) > end - b)
+        if (b > 0 && b < end && mf_utf8_seq((unsigned char *)data + b, got - b) > end - b)
             end = b;
     }
     json_t *o = json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:o}", "stream",
                           stream == MF_CLIENT_STDOUT ? "stdout" : "stderr", "attempt",
-                          (json_int_t)attempt, "total", (json_int_t)len, "offset",
-                          (json_int_t)off, "length", (json_int_t)(end - off), "next_offset",
-                          (json_int_t)end, "data", cli_json_textn(data + off, end - off));
+                          (json_int_t)attempt, "total", (json_int_t)total, "offset",
+                          (json_int_t)off, "length", (json_int_t)end, "next_offset",
+                          (json_int_t)(off + end), "data", cli_json_textn(data, end));
     free(data);
     reply_json(out, 200, o);
 }
@@ -608,13 +647,15 @@ void ui_api(mf_client *c, const char *url, const struct ui_query *q, struct ui_r
             client_error(out, c, rc);
             goto done;
         }
+        int keep = 1;
         if (art)
-            api_artifact(c, t, seg[7], out);
+            api_artifact(c, t, seg[7], out, &keep);
         else if (logs)
             api_logs(c, t, q, out);
         else
-            api_task(t, out);
-        mf_client_task_free(t);
+            api_task(c, t, out);
+        if (keep)
+            mf_client_task_free(t);
     } else {
         ui_error(out, 404, "no such API path: %s", url);
     }

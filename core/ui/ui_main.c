@@ -33,9 +33,22 @@ static const char usage[] =
     "                 clients send 'Authorization: Bearer T', or open the page with ?token=T\n"
     "  --namespace NS show only the runs of NS (default: every namespace)";
 
+/* Requests are answered by a pool of threads. The client (index read transaction, open
+ * store, message) serves one thread at a time: `lock` is held while an API answer is made,
+ * which is index reads and small records, and for each piece of a download, not while
+ * anything is sent, so a large or slow transfer does not hold up other requests. */
+#define POOL_MAX 8
+#define PIECE (256 * 1024)
+
 struct server {
     mf_client *c;
     const char *token;         /* NULL: none required (loopback without a token) */
+    pthread_mutex_t lock;
+};
+
+struct stream {
+    struct server *s;
+    struct ui_reply r;
 };
 
 /* ---- access ----------------------------------------------------------------------------- */
@@ -144,16 +157,55 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
     return MHD_YES;
 }
 
+/* A piece of a streamed download, read under the lock. The value's hash is checked with its
+ * last piece: when it fails, the connection is closed before that piece, so the client never
+ * gets the whole length (a short body, not a wrong file). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct stream *st = cls;
+    (void)pos;   /* MHD asks for the pieces in order */
+    size_t got = 0;
+    pthread_mutex_lock(&st->s->lock);
+    int rc = mf_client_artifact_reader_read(st->r.reader, buf, max, &got);
+    pthread_mutex_unlock(&st->s->lock);
+    if (rc)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    return got ? (ssize_t)got : MHD_CONTENT_READER_END_OF_STREAM;
+}
+
+static void stream_free(void *cls)
+{
+    struct stream *st = cls;
+    pthread_mutex_lock(&st->s->lock);
+    ui_stream_free(&st->r);
+    pthread_mutex_unlock(&st->s->lock);
+    free(st);
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, struct ui_reply *r,
-                                  const char *cookie, int is_static)
+                                  const char *cookie, int is_static, struct server *s)
 {
     struct MHD_Response *resp;
-    if (is_static)
+    if (r->reader) {
+        struct stream *st = malloc(sizeof *st);
+        resp = st ? MHD_create_response_from_callback(r->stream_len, PIECE, stream_read, st,
+                                                      stream_free)
+                  : NULL;
+        if (st && resp) {
+            st->s = s;
+            st->r = *r;
+        } else {
+            free(st);
+            pthread_mutex_lock(&s->lock);
+            ui_stream_free(r);
+            pthread_mutex_unlock(&s->lock);
+        }
+    } else if (is_static)
         resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_PERSISTENT);
     else
         resp = MHD_create_response_from_buffer(r->len, r->body, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
-        if (!is_static)
+        if (!is_static && !r->reader)
             free(r->body);
         free(r->disposition);
         return MHD_NO;
@@ -188,19 +240,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     /* answered at once, on the first call: the API takes no request body */
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         ui_error(&r, 405, "%s is not served: the API is read-only (GET)", method);
-        return send_reply(conn, &r, NULL, 0);
+        return send_reply(conn, &r, NULL, 0, s);
     }
     int from_query;
     if (!s->token &&
         !loopback_host(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host"))) {
         ui_error(&r, 403, "this server answers only requests to a loopback address "
                           "(127.0.0.1, localhost, [::1]); give --token to serve others");
-        return send_reply(conn, &r, NULL, 0);
+        return send_reply(conn, &r, NULL, 0, s);
     }
     if (!authorized(s, conn, &from_query)) {
         ui_error(&r, 401, "an access token is needed: send 'Authorization: Bearer TOKEN', or "
                           "open the page with ?token=TOKEN");
-        return send_reply(conn, &r, NULL, 0);
+        return send_reply(conn, &r, NULL, 0, s);
     }
     char cookie[512];
     const char *set_cookie = NULL;
@@ -212,8 +264,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (!strncmp(url, "/api/", 5)) {
         struct ui_query q = {0};
         MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &q);
+        pthread_mutex_lock(&s->lock);
         ui_api(s->c, url, &q, &r);
-        return send_reply(conn, &r, set_cookie, 0);
+        pthread_mutex_unlock(&s->lock);
+        return send_reply(conn, &r, set_cookie, 0, s);
     }
     const char *path = !strcmp(url, "/") ? "/index.html" : url;
     for (size_t i = 0; i < ui_asset_count; i++)
@@ -222,10 +276,10 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
             r.type = ui_assets[i].type;
             r.body = (char *)ui_assets[i].data;
             r.len = ui_assets[i].len;
-            return send_reply(conn, &r, set_cookie, 1);
+            return send_reply(conn, &r, set_cookie, 1, s);
         }
     ui_error(&r, 404, "no such page: %s", url);
-    return send_reply(conn, &r, set_cookie, 0);
+    return send_reply(conn, &r, set_cookie, 0, s);
 }
 
 /* ---- listening -------------------------------------------------------------------------- */
@@ -353,6 +407,9 @@ int mf_ui_main(int argc, char **argv)
         return 1;
     }
     struct server s = {.c = c, .token = token};
+    pthread_mutex_init(&s.lock, NULL);
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned pool = ncpu < 2 ? 2 : ncpu > POOL_MAX ? POOL_MAX : (unsigned)ncpu;
 
     /* the server's thread inherits this mask, so SIGINT and SIGTERM come to sigwait below */
     sigset_t set;
@@ -362,9 +419,9 @@ int mf_ui_main(int argc, char **argv)
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
-    /* one thread answers every request: a client is used by one thread at a time */
     struct MHD_Daemon *d = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD, 0, NULL, NULL, handle, &s, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_THREAD_POOL_SIZE, pool,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_CONNECTION_LIMIT, (unsigned)512,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
         MHD_OPTION_END);
@@ -381,5 +438,6 @@ int mf_ui_main(int argc, char **argv)
     sigwait(&set, &sig);
     MHD_stop_daemon(d);   /* closes the listening socket too */
     mf_client_close(c);
+    pthread_mutex_destroy(&s.lock);
     return 0;
 }

@@ -115,9 +115,25 @@ async function waitText(page, sel, s) {
     await page.goto(url + '#/run/GateFlow/1');
     check('live: shown running', await waitText(page, '#run-title', 'GateFlow/1 running'), await text(page, '#app'));
     check('live: says it updates', await waitText(page, '#live', 'live'));
+    await page.evaluate(() => { window.mflowNoReload = 1; });
+    const waitRow = async (st) => {
+      try {
+        await page.waitForSelector(`table#tasks tr[data-task="GateFlow/1/wait_gate/2"][data-status=${st}]`, { timeout: 15000 });
+        return true;
+      } catch (e) { return false; }
+    };
+    check('live: the running task appears in the task list', await waitRow('running'), await text(page, '#tasks'));
+    check('live: its row says running', (await text(page, 'table#tasks tr[data-status=running]')).includes('running'));
+    check('live: a running bar in the timeline', await page.locator('svg#timeline rect.b-running').count() === 1);
+    check('live: the graph counts it running',
+      (await page.locator('svg#dag g.node[data-step=wait_gate]').textContent()).includes('1 running'));
+    await page.screenshot({ path: path.join(shots, 'ui-browser-live-running.png'), fullPage: true });
     fs.writeFileSync(gate, '');
+    check('live: the task turns to succeeded with no reload', await waitRow('succeeded'), await text(page, '#tasks'));
     check('live: the page turns to succeeded with no reload', await waitText(page, '#run-title', 'GateFlow/1 succeeded'),
       await text(page, '#run-title'));
+    check('live: the same page all along (not reloaded)', await page.evaluate(() => window.mflowNoReload === 1));
+    await page.screenshot({ path: path.join(shots, 'ui-browser-live-ended.png'), fullPage: true });
     check('live: its tasks appear', await page.locator('svg#timeline rect.bar').count() === 3);
     check('live: the page stops updating once the run ended', await waitText(page, 'header', 'mflow') &&
       (await page.locator('#live').innerText()) === '');

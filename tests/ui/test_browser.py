@@ -33,6 +33,7 @@ env = dict(os.environ, NODE_PATH=node_path)
 b = subprocess.run(["node", os.path.join(SRC, "tests", "ui", "browser.js"),
                     "http://%s:%d/" % (host, port), token, shots], env=env, timeout=240)
 check_eq("the browser script passes (see its lines above)", 0, b.returncode)
-check_eq("a screenshot of the run page kept", True,
-         os.path.getsize(os.path.join(shots, "ui-browser-run.png")) > 1000)
+for shot in ("ui-browser-run.png", "ui-browser-live-running.png", "ui-browser-live-ended.png"):
+    f = os.path.join(shots, shot)
+    check_eq("a screenshot kept: " + shot, True, os.path.exists(f) and os.path.getsize(f) > 1000)
 finish()

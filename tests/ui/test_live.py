@@ -20,8 +20,8 @@ def running():
         return None
     r = d["runs"][0]
     st = {s["name"]: s["status"] for s in c.get("/api/runs/GateFlow/%d/graph" % r["run_id"])["steps"]}
-    # the index records a task when it ends: wait_gate shows once start is recorded
-    return (r, st) if st.get("start") == "succeeded" else None
+    # the index records a task when it starts and again when it ends
+    return (r, st) if st.get("wait_gate") == "running" else None
 
 
 seen = wait_for("the run appears, running, with its first step done", running)
@@ -30,13 +30,14 @@ if seen:
     rid = r["run_id"]
     check_eq("run: running", "running", r["status"])
     check_eq("run: no end time yet", 0, r["end_time"])
-    check_eq("graph: step by step, as it stands", {"start": "succeeded", "wait_gate": "pending",
+    check_eq("graph: step by step, as it stands", {"start": "succeeded", "wait_gate": "running",
                                                     "end": "pending"}, st)
     g = c.get("/api/runs/GateFlow/%d/graph" % rid)
     check_eq("graph: edges known before the steps run", [("start", "wait_gate"), ("wait_gate", "end")],
              sorted((e["from"], e["to"]) for e in g["edges"]))
-    check_eq("tasks: only the finished one so far", ["start"],
-             [t["step"] for t in c.get("/api/runs/GateFlow/%d/tasks" % rid)["tasks"]])
+    check_eq("tasks: the finished one and the running one so far",
+             [("start", "succeeded"), ("wait_gate", "running")],
+             [(t["step"], t["status"]) for t in c.get("/api/runs/GateFlow/%d/tasks" % rid)["tasks"]])
     check_eq("runs?status=running finds it", ["GateFlow/%d" % rid],
              [x["pathspec"] for x in c.get("/api/runs?status=running")["runs"]])
     check_eq("runs?status=succeeded does not", [],

@@ -193,11 +193,11 @@ async function runView(flow, run) {
     dag.replaceChildren(drawGraph(g));
     tl.replaceChildren(drawTimeline(tl2.tasks, taskHref));
     tasks.replaceChildren(el('tr', {}, ['task', 'status', 'attempt', 'host', 'started', 'duration', 'item'].map(h => el('th', {}, h))),
-      ...tl2.tasks.map(t => el('tr', {},
+      ...tl2.tasks.map(t => el('tr', { 'data-task': txt(t.pathspec), 'data-status': t.status },
         el('td', {}, link(taskHref(t), txt(t.step) + '/' + t.task_id)),
-        el('td', {}, badge(t.status)), el('td', {}, t.attempt), el('td', {}, txt(t.host)),
+        el('td', {}, badge(t.status), t.dead ? ' (dead)' : ''), el('td', {}, t.attempt), el('td', {}, txt(t.host)),
         el('td', {}, when(t.start_time)),
-        el('td', {}, t.end_time > 0 ? dur(t.end_time - t.start_time) : t.start_time > 0 ? 'running' : '-'),
+        el('td', {}, t.end_time > 0 ? dur(t.end_time - t.start_time) : t.start_time > 0 && !t.dead ? 'running' : '-'),
         el('td', {}, t.foreach ? `${t.foreach.index + 1} of ${t.foreach.count}` : ''))));
     const live = (r.status === 'running' || r.status === 'pending') && !r.dead;
     setLive(live);
@@ -239,7 +239,7 @@ async function taskView(flow, run, step, id) {
       el('td', {}, txt(a.name)), el('td', {}, a.type), el('td', {}, a.size + ' B'),
       el('td', {}, a.value_shown ? el('pre', { class: 'value' }, JSON.stringify(a.value, null, 1)) : el('span', { class: 'muted' }, 'too large to show: download it')),
       el('td', {}, el('a', { href: base + '/artifacts/' + esc(txt(a.name)), download: '' }, 'download')))));
-  show(el('h2', { id: 'task-title' }, txt(t.pathspec), ' ', badge(t.status)),
+  show(el('h2', { id: 'task-title' }, txt(t.pathspec), ' ', badge(t.status), t.dead ? ' (dead: its orchestrator is gone)' : ''),
     el('dl', { class: 'meta' },
       el('dt', {}, 'host'), el('dd', { id: 'task-host' }, txt(t.host)),
       el('dt', {}, 'started'), el('dd', {}, when(t.start_time)),
@@ -254,6 +254,21 @@ async function taskView(flow, run, step, id) {
     el('h3', {}, 'Artifacts'), artifacts,
     el('h3', {}, 'Logs'), el('div', { class: 'tabs' }, tab('stdout'), tab('stderr')), logInfo, logBox, more);
   await loadLog(true);
+  // A task that runs (or waits for its retry) has no record yet: look again every second,
+  // and show it anew once it ended or moved to another attempt.
+  if (!t.ended && !t.dead && (t.status === 'running' || t.status === 'pending')) {
+    setLive(true);
+    timer = setInterval(async () => {
+      try {
+        const u = await api(base);
+        if (seq !== viewSeq) return;
+        if (u.ended || u.dead || u.status !== t.status || u.attempt !== t.attempt) {
+          clearInterval(timer); timer = null;
+          await taskView(flow, run, step, id);
+        }
+      } catch (e) { /* keep the last view */ }
+    }, 1000);
+  }
 }
 
 // ---- routing ----------------------------------------------------------------------------

@@ -916,6 +916,56 @@ static int op_get(void *state, const char *key, struct mf_buf *out)
     return 0;
 }
 
+/* A byte range read with pread into the heap: a page of a large object costs the page. */
+static int op_get_range(void *state, const char *key, uint64_t offset, size_t len,
+                        struct mf_buf *out, uint64_t *size)
+{
+    struct local *s = state;
+    char path[PATH_MAX];
+    if (!out || !size)
+        return fail(s, MF_EINVAL, "local storage: get_range of key '%s' was given no buffer",
+                    key ? key : "(null)");
+    memset(out, 0, sizeof *out);
+    out->struct_size = sizeof *out;
+    int rc = key_path(s, key, path);
+    if (rc)
+        return rc;
+    int fd;
+    struct stat st;
+    rc = open_object(s, key, path, &fd, &st);
+    if (rc)
+        return rc;
+    uint64_t total = (uint64_t)st.st_size;
+    size_t n = offset >= total ? 0 : total - offset < len ? (size_t)(total - offset) : len;
+    char *buf = malloc(n ? n : 1);
+    if (!buf) {
+        close(fd);
+        return fail(s, MF_ENOMEM, "local storage: out of memory reading %zu bytes of key '%s'",
+                    n, key);
+    }
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)(offset + got));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int err = errno;
+            free(buf);
+            close(fd);
+            return sys_fail(s, err, "read", key, path);
+        }
+        if (r == 0)
+            break;   /* it shrank since fstat: what is there */
+        got += (size_t)r;
+    }
+    close(fd);
+    out->data = buf;
+    out->len = got;
+    out->release = free_read_buf;
+    *size = total;
+    return 0;
+}
+
 static int op_get_file(void *state, const char *key, const char *file)
 {
     struct local *s = state;
@@ -1454,6 +1504,7 @@ static const struct mf_storage_ops storage_ops = {
     .writer_commit = op_writer_commit,
     .writer_abort = op_writer_abort,
     .schemes = schemes,
+    .get_range = op_get_range,
 };
 
 static const struct mf_option_def options[] = {

@@ -298,6 +298,12 @@ int mf_client_task_children(mf_client_task *t, mf_client_tasks **out);
  * an attempt beyond mf_client_task_attempt(t) is MF_ENOTFOUND. */
 int mf_client_task_log(mf_client_task *t, uint32_t attempt, int stream, char **data,
                        size_t *len);
+/* A page of that log: at most limit bytes from byte offset on (fewer at its end, none from
+ * its end on), *data malloc'd and NUL-terminated, *len its length, *total the whole log's
+ * length. Only the page is read where the storage plugin reads ranges (get_range, plugin
+ * ABI 1.4: local does); else the whole log is read and the page kept. */
+int mf_client_task_log_page(mf_client_task *t, uint32_t attempt, int stream, uint64_t offset,
+                            size_t limit, char **data, size_t *len, uint64_t *total);
 
 /* ---- artifacts -------------------------------------------------------------------------- */
 
@@ -323,6 +329,18 @@ int mf_client_artifact_f64v(const mf_client_artifact *a, double **v, size_t *n);
 int mf_client_artifact_strv(const mf_client_artifact *a, char ***v, size_t *n);
 int mf_client_artifact_value(const mf_client_artifact *a, mf_type *type, void **payload,
                              size_t *len);
+
+/* A value's payload read piece by piece, for sending a large one without holding it (what
+ * mflow ui's downloads use). Open gives MF_ENOTSUP when the value cannot be read so (its blob
+ * is compressed, or the storage plugin reads no ranges): use mf_client_artifact_value. Each
+ * read gives the next at most max bytes (*got 0 at the end); the value's hash is checked
+ * with its last piece, which then fails with MF_ECORRUPT (the bytes read were not the value)
+ * instead of giving that piece. The artifact must outlive the reader. */
+typedef struct mf_client_reader mf_client_reader;
+int mf_client_artifact_reader_open(const mf_client_artifact *a, mf_client_reader **out,
+                                   uint64_t *len);
+int mf_client_artifact_reader_read(mf_client_reader *r, void *buf, size_t max, size_t *got);
+void mf_client_artifact_reader_close(mf_client_reader *r);
 
 #ifdef __cplusplus
 }

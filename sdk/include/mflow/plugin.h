@@ -29,7 +29,8 @@
  * loads as before and has no description. 1.3 adds `schemes` at the end of struct
  * mf_storage_ops: the URL schemes a storage plugin serves, so that a datastore root picks
  * its plugin (a plugin without it is chosen only by name); and `settings` at the end of
- * struct mf_job_spec (the step's own "PLUGIN.KEY=VALUE" settings, flow ABI 1.2).
+ * struct mf_job_spec (the step's own "PLUGIN.KEY=VALUE" settings, flow ABI 1.2). 1.4 adds
+ * the optional `get_range` at the end of struct mf_storage_ops (a byte range of an object).
  *
  * Beside this ABI the mflow command offers compute plugins one host service of its own, a
  * task server that forks `mflow task ...` jobs from a preloaded mflow: <mflow/task_server.h>.
@@ -90,7 +91,7 @@ extern "C" {
 #endif
 
 #define MF_PLUGIN_ABI_MAJOR 1
-#define MF_PLUGIN_ABI_MINOR 3
+#define MF_PLUGIN_ABI_MINOR 4
 
 /* The exported entry of a plugin: exactly this symbol and nothing else. */
 #define MF_PLUGIN_ENTRY_SYMBOL "mf_plugin_entry_v1"
@@ -535,6 +536,15 @@ struct mf_storage_ops {
      * scheme when no --storage is given. A root without a scheme belongs to `local`, which
      * lists "file". Optional. Added in 1.3. */
     const char *const *schemes;
+
+    /* Fill *out (data, len, release) with at most len bytes of the object from byte offset
+     * on (fewer at its end, none from its end on), and *size with the whole object's size:
+     * a reader that pages through a large object (the logs mflow ui shows) pays for the
+     * page, not the object. MF_ENOTFOUND when absent. Optional: when NULL, or when the
+     * table's struct_size does not cover it (before 1.4), the host reads the object with
+     * get and keeps the range. Added in 1.4. */
+    int (*get_range)(void *state, const char *key, uint64_t offset, size_t len,
+                     struct mf_buf *out, uint64_t *size);
 };
 
 /* ------------------------------------------------------------------------------------------ */
