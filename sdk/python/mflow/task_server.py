@@ -12,6 +12,7 @@ plugin closes the request socket."""
 import _signal
 import ctypes
 import errno
+import gc
 import os
 import signal
 import socket
@@ -161,12 +162,13 @@ class Server:
         self.env = env_of(envp, env)
         apply_env(self.env, None)
         # what was loaded stays as it is: the children's collector does not touch it
-        import gc
         gc.freeze()
 
     def child(self, argv, envp, workdir, cpuset, data_limit, fds):
         code = 127
         try:
+            # a child lives for one task: a collection would only walk (and copy) pages
+            gc.disable()
             signal.set_wakeup_fd(-1)
             # _signal's own: signal.signal's enum conversion costs every child a few pages
             _signal.signal(_signal.SIGCHLD, _signal.SIG_DFL)
