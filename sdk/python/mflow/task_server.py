@@ -68,18 +68,23 @@ def env_of(envp, extra):
     return env
 
 
+def env_changes(target, base):
+    """(the variables of target that base lacks or holds otherwise, the names of base that
+    target lacks): what a child changes to go from base to target."""
+    put = [(k, v) for k, v in target.items() if base.get(k) != v]
+    drop = [k for k in base if k not in target]
+    return put, drop
+
+
 def apply_env(target, base):
     """Make os.environ target. base: what it is now (None: read os.environ). Only variables
-    that differ are touched: in a child each one touched costs copied pages, and a child
-    starts from the server's environment, the first task's."""
+    that differ are touched: in a child each one touched costs copied pages."""
     env = os.environb
-    if base is None:
-        base = env
-    for k in [k for k in base if k not in target]:
+    put, drop = env_changes(target, env if base is None else base)
+    for k in drop:
         del env[k]
-    for k, v in target.items():
-        if base.get(k) != v:
-            env[k] = v
+    for k, v in put:
+        env[k] = v
 
 
 def parse(data, fds):
@@ -164,7 +169,17 @@ class Server:
         # what was loaded stays as it is: the children's collector does not touch it
         gc.freeze()
 
-    def child(self, argv, envp, workdir, cpuset, data_limit, fds):
+    def prepare(self, argv, envp):
+        """In the server, before the fork: the task's argv from `task` and the changes to
+        the server's environment, or None when it is not a task command. Done here, a child
+        touches no page for the (mostly equal) environment it is handed."""
+        split = split_command(argv)
+        if not split:
+            return None
+        env, targv = split
+        return targv, env_changes(env_of(envp, env), self.env)
+
+    def child(self, prepared, workdir, cpuset, data_limit, fds):
         code = 127
         try:
             # a child lives for one task: a collection would only walk (and copy) pages
@@ -180,12 +195,15 @@ class Server:
                 os.write(2, ("mflow: task server: %s: %s\n" % (STEPS.get(step, "set-up"),
                                                                os.strerror(e))).encode())
                 os._exit(127)
-            split = split_command(argv)
-            if not split:
+            if prepared is None:
                 os.write(2, b"mflow: task server: not a task command\n")
                 os._exit(2)
-            env, targv = split
-            apply_env(env_of(envp, env), self.env)
+            targv, (put, drop) = prepared
+            env = os.environb
+            for k in drop:
+                del env[k]
+            for k, v in put:
+                env[k] = v
             from . import task as taskmod
             if self.stdio:
                 sys.stdout, sys.stderr = self.stdio
@@ -266,6 +284,7 @@ class Server:
                 continue
             if not self.loaded:
                 self.preload(argv, envp)
+            prepared = self.prepare(argv, envp)
             try:
                 pid = os.fork()
             except OSError as e:
@@ -276,7 +295,7 @@ class Server:
                 os.write(2, b"mflow: task server: libmflow could not be loaded\n")
                 os._exit(127)
             if pid == 0:
-                self.child(argv, envp, workdir, cpuset, data_limit, fds)
+                self.child(prepared, workdir, cpuset, data_limit, fds)
             if pid > 0:
                 self.forked += 1
             for fd in fds:
