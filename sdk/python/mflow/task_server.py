@@ -119,6 +119,7 @@ class Server:
         self.step_fn = None
         self.stdio = None
         self.env = None   # os.environ after preload, as bytes
+        self.taskmod = None
         self.evt = socket.socket(fileno=EVT_FD)
         self.forked = 0
 
@@ -126,6 +127,7 @@ class Server:
         """What every task of the run loads, loaded once here."""
         self.loaded = True
         from . import task as taskmod
+        self.taskmod = taskmod
         from .graph import flow_class, load_module
         split = split_command(argv)
         if not split:
@@ -177,7 +179,8 @@ class Server:
         if not split:
             return None
         env, targv = split
-        return targv, env_changes(env_of(envp, env), self.env)
+        cargv = self.taskmod.command_array(targv) if self.taskmod else None
+        return targv, cargv, env_changes(env_of(envp, env), self.env)
 
     def child(self, prepared, workdir, cpuset, data_limit, fds):
         code = 127
@@ -198,13 +201,15 @@ class Server:
             if prepared is None:
                 os.write(2, b"mflow: task server: not a task command\n")
                 os._exit(2)
-            targv, (put, drop) = prepared
+            targv, cargv, (put, drop) = prepared
             env = os.environb
             for k in drop:
                 del env[k]
             for k, v in put:
                 env[k] = v
-            from . import task as taskmod
+            taskmod = self.taskmod
+            if taskmod is None:
+                from . import task as taskmod
             if self.stdio:
                 sys.stdout, sys.stderr = self.stdio
             else:
@@ -213,7 +218,7 @@ class Server:
                     sys.stderr = open(2, "w", buffering=1, closefd=False)
                 except OSError:
                     pass
-            code = taskmod.run_task(targv, self.cls, self.step_fn)
+            code = taskmod.run_task(targv, self.cls, self.step_fn, cargv)
             taskmod._flush_stdio()
         except BaseException:
             import traceback
