@@ -258,12 +258,18 @@ def step_runner(lib, cls):
     return run
 
 
-def run_task(argv, cls=None, step_fn=None):
-    """argv: ["task", FLOW, STEP, options...]; step_fn: STEP_FN(step_runner(lib, cls)) when
-    the caller made it already. Returns the exit code."""
-    from .graph import load_module, flow_class
+def command_array(argv):
+    """argv as the NULL-terminated char ** mf_task_run_foreign takes (it holds the bytes)."""
+    return (ctypes.c_char_p * (len(argv) + 1))(*[_b(a) for a in argv], None)
+
+
+def run_task(argv, cls=None, step_fn=None, cargv=None):
+    """argv: ["task", FLOW, STEP, options...]; step_fn: STEP_FN(step_runner(lib, cls)) and
+    cargv: command_array(argv), when the caller made them already (the task server, before
+    its fork: a child that builds them copies the pages they touch). Returns the exit code."""
     lib = libmflow()
     if cls is None:
+        from .graph import load_module, flow_class
         if len(argv) < 3:
             sys.stderr.write("usage: python3 -m mflow task FLOW.py STEP --run-id R ...\n")
             return 2
@@ -276,7 +282,8 @@ def run_task(argv, cls=None, step_fn=None):
                              % path)
             return 1
     cb = step_fn if step_fn is not None else STEP_FN(step_runner(lib, cls))
-    cargv = (ctypes.c_char_p * (len(argv) + 1))(*[_b(a) for a in argv], None)
+    if cargv is None:
+        cargv = command_array(argv)
     code = lib.mf_task_run_foreign(len(argv), cargv, cb, None)
     _flush_stdio()
     return code
