@@ -68,8 +68,8 @@ repaired() {
 
 restore() { cp "$WORK/data.orig" "$IX/data.mdb"; rm -f "$IX/lock.mdb" "$IX"/data.mdb.damaged-*; }
 
-# flip OFFSET MASK: xor two bytes at OFFSET with MASK (hex), in place (od and dd: a python3
-# started per damage was most of this test's time)
+# flip OFFSET MASK: xor two bytes at OFFSET with MASK (hex), in place (od and dd: not a
+# python3 started per damage)
 flip() {
   local m=$((16#$2)) b0 b1
   read -r b0 b1 < <(od -An -tu1 -j "$1" -N2 "$IX/data.mdb")

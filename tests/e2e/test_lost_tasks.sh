@@ -10,8 +10,8 @@ F=$FLOWS/retry_join.c
 SHIM=${MFLOW_FAILALLOC:?MFLOW_FAILALLOC is not set (run through meson test)}
 mflow run "$F" --n=1 >/dev/null 2>&1   # compile once
 
-# The runs' recorded statuses are read at the end by one python3 (one per run cost more than
-# the runs themselves at this size): sweep runs and notes, judge checks.
+# The runs' recorded statuses are read at the end by one python3, not one per run: sweep runs
+# and notes, judge checks.
 RES=$WORK/results
 : >"$RES"
 

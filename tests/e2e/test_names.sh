@@ -9,8 +9,8 @@
 . "$(dirname "$0")/lib.sh"
 FLOW=$FLOWS/names.c
 
-# The checks over what commands printed run in one python3 at the end (a python3 started per
-# check cost most of this test's time): clean_later and py_later keep a copy of the output and
+# The checks over what commands printed run in one python3 at the end, not one python3 per
+# check (about 70 starts): clean_later and py_later keep a copy of the output and
 # the check; checks_now runs them all and reports each with check_eq, in order.
 Q=$WORK/checks
 mkdir -p "$Q"

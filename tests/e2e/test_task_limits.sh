@@ -34,7 +34,7 @@ kill_during() {
 }
 
 # gone_within PID SECONDS: the process ends within SECONDS (whole seconds). The clock is
-# bash's EPOCHREALTIME in microseconds: two python3 per poll were most of this test's CPU.
+# bash's EPOCHREALTIME in microseconds, not two python3 per poll.
 gone_within() {
   local pid=$1 limit=$2 t0=${EPOCHREALTIME//[!0-9]/}
   while alive "$pid"; do
