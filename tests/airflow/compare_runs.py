@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Compare the artifacts of two runs of one flow, task by task: a task is known by its step
 and its place in the run (the split frames around it: split step, kind, index), not by its
-id, since `mflow run` counts ids up and `mflow dag-task` derives them. Values come from
-`mflow get --json`. Prints the differences and exits 1 when there are any.
+id, since `mflow run` counts ids up and `mflow dag-task` derives them. Values are those `mflow get
+--json` prints (inline in `mflow inspect TASK --json` where it shows them). Prints the differences and exits 1 when there are any.
 
 usage: compare_runs.py MFLOW Flow/RUN_A Flow/RUN_B"""
 import json
@@ -29,8 +29,14 @@ def tasks(exe, run):
                           for f in info["frames"])
             arts = {}
             for a in info["artifacts"]:
-                arts[a["name"]] = (a["type"], mflow(exe, "get", t["pathspec"], a["name"],
-                                                    "--json"))
+                # inspect --json carries a small value as get --json prints it (the same
+                # conversion): one process per task instead of one per artifact. An obj (get
+                # prints its stored text as it is) and a value not shown inline are got.
+                if "value" in a and a["type"] != "obj":
+                    arts[a["name"]] = (a["type"], a["value"])
+                else:
+                    arts[a["name"]] = (a["type"], mflow(exe, "get", t["pathspec"], a["name"],
+                                                        "--json"))
             res[(step["name"], where)] = arts
     return res
 

@@ -68,11 +68,13 @@ repaired() {
 
 restore() { cp "$WORK/data.orig" "$IX/data.mdb"; rm -f "$IX/lock.mdb" "$IX"/data.mdb.damaged-*; }
 
-# flip OFFSET MASK: xor two bytes at OFFSET with MASK
+# flip OFFSET MASK: xor two bytes at OFFSET with MASK (hex), in place (od and dd: not a
+# python3 started per damage)
 flip() {
-  python3 -c "
-import sys; p, off, m = sys.argv[1], int(sys.argv[2]), int(sys.argv[3], 16)
-b = bytearray(open(p, 'rb').read()); b[off] ^= m; b[off + 1] ^= m; open(p, 'wb').write(b)" "$IX/data.mdb" "$1" "$2"
+  local m=$((16#$2)) b0 b1
+  read -r b0 b1 < <(od -An -tu1 -j "$1" -N2 "$IX/data.mdb")
+  printf "$(printf '\\x%02x\\x%02x' $((b0 ^ m)) $((b1 ^ m)))" |
+    dd of="$IX/data.mdb" bs=1 seek="$1" conv=notrunc status=none
 }
 
 # The pages: lmdb's page header is pgno (8), pad (2), flags (2: 1 branch, 2 leaf, 8 meta),
@@ -127,9 +129,7 @@ while read -r pg kind upper; do
     restore; flip $((base + off)) 04; damage "page $pg ($([ $kind = 1 ] && echo branch || echo leaf)) offset $off" $mode
   done
   restore
-  python3 -c "
-import sys; p, pg = sys.argv[1], int(sys.argv[2])
-b = bytearray(open(p, 'rb').read()); b[pg*4096:(pg+1)*4096] = bytes(4096); open(p, 'wb').write(b)" "$IX/data.mdb" "$pg"
+  dd if=/dev/zero of="$IX/data.mdb" bs=4096 seek="$pg" count=1 conv=notrunc status=none
   damage "page $pg zero-filled" $mode
 done <<< "$PAGES"
 # A truncated file.

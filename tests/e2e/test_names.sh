@@ -9,21 +9,47 @@
 . "$(dirname "$0")/lib.sh"
 FLOW=$FLOWS/names.c
 
-# clean FILE: no raw control character (other than newline), no C1 control, valid UTF-8
-clean() {
-  python3 - "$1" <<'PY'
-import sys
-b = open(sys.argv[1], "rb").read()
-try:
-    s = b.decode("utf-8")
-except UnicodeDecodeError as e:
-    print(f"not UTF-8 at byte {e.start}: {b[max(0, e.start - 20):e.start + 20]!r}"); sys.exit(0)
-bad = [c for c in s if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
-print(f"raw controls {bad!r} in {s[:300]!r}" if bad else "clean")
+# The checks over what commands printed run in one python3 at the end, not one python3 per
+# check (about 70 starts): clean_later and py_later keep a copy of the output and
+# the check; checks_now runs them all and reports each with check_eq, in order.
+Q=$WORK/checks
+mkdir -p "$Q"
+NQ=0
+# clean_later WHAT FILE: no raw control character (other than newline), no C1 control, valid
+# UTF-8 in FILE ("clean")
+clean_later() { NQ=$((NQ + 1)); cp "$2" "$Q/$NQ.in"; printf '%s' "$1" >"$Q/$NQ.what"; printf clean >"$Q/$NQ.want"; : >"$Q/$NQ.clean"; }
+# py_later WHAT EXPECTED FILE EXPR: EXPR over the JSON in FILE as j prints EXPECTED
+py_later() { NQ=$((NQ + 1)); cp "$3" "$Q/$NQ.in"; printf '%s' "$1" >"$Q/$NQ.what"; printf '%s' "$2" >"$Q/$NQ.want"; printf '%s' "$4" >"$Q/$NQ.expr"; }
+checks_now() {
+  python3 - "$Q" "$NQ" <<'PY'
+import json, os, sys
+q, n = sys.argv[1], int(sys.argv[2])
+def clean(b):
+    try:
+        s = b.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return f"not UTF-8 at byte {e.start}: {b[max(0, e.start - 20):e.start + 20]!r}"
+    bad = [c for c in s if (ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f]
+    return f"raw controls {bad!r} in {s[:300]!r}" if bad else "clean"
+for i in range(1, n + 1):
+    path = os.path.join(q, f"{i}.in")
+    try:
+        if os.path.exists(os.path.join(q, f"{i}.clean")):
+            got = clean(open(path, "rb").read())
+        else:
+            expr = open(os.path.join(q, f"{i}.expr"), encoding="utf-8").read()
+            j = json.load(open(path))
+            got = str(eval(expr, {"j": j}))
+    except Exception as e:
+        got = f"check failed: {e!r}"
+    with open(os.path.join(q, f"{i}.got"), "w", encoding="utf-8") as f:
+        f.write(got)
 PY
+  local i
+  for i in $(seq 1 "$NQ"); do
+    check_eq "$(cat "$Q/$i.what")" "$(cat "$Q/$i.want")" "$(cat "$Q/$i.got" 2>/dev/null)"
+  done
 }
-# py FILE EXPR: EXPR over the JSON in FILE as j
-py() { python3 -c "import json,sys; j=json.load(open(sys.argv[1])); print($2)" "$1"; }
 ESC=$'\e'
 
 # ---- the writer refuses names that are not identifiers ----------------------------------
@@ -35,9 +61,9 @@ for name in $'a\nb' "${ESC}[31mred" $'x\ry' $'bell\a' '../x' '' '9lives' '.hidde
   check_eq "bad name $i: the run fails" 1 "$rc"
   check_contains "bad name $i: the rule is stated" "is not valid: an artifact name is 1 to 100 letters" "$OUT"
   printf '%s' "$OUT" >"$WORK/out"
-  check_eq "bad name $i: the message is clean" clean "$(clean "$WORK/out")"
+  clean_later "bad name $i: the message is clean" "$WORK/out"
   mflow inspect "NamesFlow/$(cat "$WORK/rid")/start/1" >"$WORK/out" 2>&1
-  check_eq "bad name $i: inspect of the failed task is clean" clean "$(clean "$WORK/out")"
+  clean_later "bad name $i: inspect of the failed task is clean" "$WORK/out"
 done
 OUT=$(MFLOW_TEST_NAME=$'a\nb' mflow run "$FLOW" 2>&1)
 check_contains "a newline is shown as \\n" "artifact name 'a\\nb' is not valid" "$OUT"
@@ -62,7 +88,7 @@ for cmd in "inspect NamesFlow/$R" "inspect NamesFlow/$R/start" "inspect NamesFlo
   # shellcheck disable=SC2086
   mflow $cmd >"$WORK/out" 2>&1
   check_eq "$cmd: exit 0" 0 $?
-  check_eq "$cmd: clean" clean "$(clean "$WORK/out")"
+  clean_later "$cmd: clean" "$WORK/out"
 done
 check_contains "tag list shows the tag escaped" '\x1b[31mtag' "$(mflow tag list "NamesFlow/$R")"
 check_contains "runs shows the tag escaped" 'two\rlines' "$(mflow runs NamesFlow)"
@@ -70,7 +96,7 @@ check_eq "get keeps a value's newline, escapes the rest" $'line1\nline2\\x1b[0m\
 mflow get "NamesFlow/$RV/start" value --raw >"$WORK/raw"
 check_eq "get --raw writes the exact bytes" "$(printf 'line1\nline2\e[0m\a' | od -An -tx1)" "$(od -An -tx1 <"$WORK/raw")"
 mflow tag list "NamesFlow/$R" --json >"$WORK/j"
-check_eq "tag list --json keeps the exact text" "True" "$(py "$WORK/j" "'\x1b[31mtag' in j and 'two\rlines' in j")"
+py_later "tag list --json keeps the exact text" "True" "$WORK/j" "'\x1b[31mtag' in j and 'two\rlines' in j"
 
 # ---- a record made by hand: the reader escapes what the writer would have refused --------
 run_flow "$FLOW" || fail "plain: $OUT"
@@ -104,7 +130,7 @@ for cmd in "inspect NamesFlow/$RH/start/1" "get NamesFlow/$RH/start invalid" "ge
            "get NamesFlow/$RH/start list_bad"; do
   # shellcheck disable=SC2086
   mflow $cmd >"$WORK/out" 2>&1
-  check_eq "hand-made record, $cmd: clean" clean "$(clean "$WORK/out")"
+  clean_later "hand-made record, $cmd: clean" "$WORK/out"
   check_eq "hand-made record, $cmd: no 'no error'" "" "$(grep -i 'no error' "$WORK/out")"
 done
 check_contains "inspect names a newline artifact escaped" 'a\nb' "$(mflow inspect "NamesFlow/$RH/start/1")"
@@ -119,18 +145,18 @@ for pair in invalid:fffe overlong:c0af surrogate:eda080 truncated:6f6be282 too_b
   check_eq "get --json $name" '{"type": "str", "hex": "'"$hex"'"}' "$OUT"
 done
 mflow get "NamesFlow/$RH/start" with_nul --json >"$WORK/j"
-check_eq "get --json: a NUL is \\u0000 in a string" "'a\\x00b'" "$(py "$WORK/j" 'repr(j)')"
+py_later "get --json: a NUL is \\u0000 in a string" "'a\\x00b'" "$WORK/j" 'repr(j)'
 mflow get "NamesFlow/$RH/start" utf8 --json >"$WORK/j"
-check_eq "get --json: UTF-8 stays a string" "café ✓" "$(py "$WORK/j" 'j')"
+py_later "get --json: UTF-8 stays a string" "café ✓" "$WORK/j" 'j'
 mflow get "NamesFlow/$RH/start" list_bad --json >"$WORK/j"
-check_eq "get --json: a list element that is not UTF-8" "['ok', {'type': 'str', 'hex': 'fffe'}]" "$(py "$WORK/j" 'j')"
+py_later "get --json: a list element that is not UTF-8" "['ok', {'type': 'str', 'hex': 'fffe'}]" "$WORK/j" 'j'
 mflow inspect "NamesFlow/$RH/start/1" --json >"$WORK/j" 2>"$WORK/err"
 check_eq "inspect --json of the hand-made task: exit 0" 0 $?
 check_eq "inspect --json: no message" "" "$(cat "$WORK/err")"
-check_eq "inspect --json: the invalid value as hex" "{'type': 'str', 'hex': 'fffe'}" \
-  "$(py "$WORK/j" '[a["value"] for a in j["artifacts"] if a["name"] == "invalid"][0]')"
-check_eq "inspect --json: the names, exactly" "True" \
-  "$(py "$WORK/j" 'all(n in [a["name"] for a in j["artifacts"]] for n in ["a\nb", "\x1b[31mred", "x\rbell"[:0] + "x\ry", "../x", ""])')"
+py_later "inspect --json: the invalid value as hex" "{'type': 'str', 'hex': 'fffe'}" \
+  "$WORK/j" '[a["value"] for a in j["artifacts"] if a["name"] == "invalid"][0]'
+py_later "inspect --json: the names, exactly" "True" \
+  "$WORK/j" 'all(n in [a["name"] for a in j["artifacts"]] for n in ["a\nb", "\x1b[31mred", "x\rbell"[:0] + "x\ry", "../x", ""])'
 
 # A parameter and tags given as bytes that are not UTF-8.
 for val in $'\xff\xfe' $'\xc0\xaf' $'\xed\xa0\x80' $'ok\xe2\x82'; do
@@ -140,18 +166,19 @@ for val in $'\xff\xfe' $'\xc0\xaf' $'\xed\xa0\x80' $'ok\xe2\x82'; do
   OUT=$(mflow get "NamesFlow/$RB/start" label --json 2>&1)
   check_eq "param $hex: get --json" '{"type": "str", "hex": "'"$hex"'"}' "$OUT"
   mflow inspect "NamesFlow/$RB" --json >"$WORK/j" 2>&1
-  check_eq "param $hex: inspect --json" "{'type': 'str', 'hex': '$hex'}" "$(py "$WORK/j" 'j["parameters"]["label"]["value"]')"
-  check_eq "param $hex: inspect --json tag" "{'type': 'str', 'hex': '74$hex'}" "$(py "$WORK/j" 'j["tags"][-1]')"
+  py_later "param $hex: inspect --json" "{'type': 'str', 'hex': '$hex'}" "$WORK/j" 'j["parameters"]["label"]["value"]'
+  py_later "param $hex: inspect --json tag" "{'type': 'str', 'hex': '74$hex'}" "$WORK/j" 'j["tags"][-1]'
   mflow runs NamesFlow --json >"$WORK/j" 2>&1
-  check_eq "param $hex: runs --json tag" "{'type': 'str', 'hex': '74$hex'}" "$(py "$WORK/j" 'j[0]["tags"][-1]')"
+  py_later "param $hex: runs --json tag" "{'type': 'str', 'hex': '74$hex'}" "$WORK/j" 'j[0]["tags"][-1]'
   mflow tag list "NamesFlow/$RB" --json >"$WORK/j" 2>&1
-  check_eq "param $hex: tag list --json" "{'type': 'str', 'hex': '74$hex'}" "$(py "$WORK/j" 'j[-1]')"
+  py_later "param $hex: tag list --json" "{'type': 'str', 'hex': '74$hex'}" "$WORK/j" 'j[-1]'
   mflow inspect "NamesFlow/$RB" >"$WORK/out" 2>&1
   check_eq "param $hex: inspect exits 0" 0 $?
-  check_eq "param $hex: inspect is clean" clean "$(clean "$WORK/out")"
+  clean_later "param $hex: inspect is clean" "$WORK/out"
   check_eq "param $hex: no 'no error'" "" "$(grep -i 'no error' "$WORK/out")"
   mflow get "NamesFlow/$RB/start" label >"$WORK/out" 2>&1
-  check_eq "param $hex: get is clean" clean "$(clean "$WORK/out")"
+  clean_later "param $hex: get is clean" "$WORK/out"
 done
 
+checks_now
 finish
