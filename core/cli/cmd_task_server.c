@@ -316,7 +316,10 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
     sigaddset(&chld, SIGCHLD);
     sigprocmask(SIG_BLOCK, &chld, NULL);
     int sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
-    char *buf = malloc(MF_TS_MAX_MSG);
+    /* Kept in a static too: a forked task ends (in sanitized builds by exit, for LSan) deep
+     * below this frame, where the compiler no longer keeps buf, and LSan called it a leak. */
+    static char *req_buf;
+    char *buf = req_buf = malloc(MF_TS_MAX_MSG);
     int preloaded = 0;
     struct mf_ts_hello hello = {.magic = MF_TS_MAGIC, .version = MF_TS_VERSION, .pid = getpid()};
     if (sfd < 0 || !buf || send(REQ_FD, &hello, sizeof hello, MSG_NOSIGNAL) != sizeof hello) {
@@ -373,6 +376,6 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
         reply(pid > 0 ? pid : -1, pid > 0 ? 0 : e);
     }
     /* The plugin is gone or done: its jobs were killed; leave their reaping to init. */
-    free(buf);
+    free(req_buf);
     return 0;
 }

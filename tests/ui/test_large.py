@@ -75,9 +75,21 @@ for off, lim, (a, b) in pages:
           d["data"].encode() == log_bytes(a, b), "first bytes %r" % d["data"][:40])
 
 
+# A sanitized build keeps freed memory in quarantine (256 MiB by default): every 256 KiB piece
+# sent stays counted, so the peak says nothing there; the plain build checks it.
+SANITIZED = os.environ.get("MFLOW_TEST_SANITIZE", "")
+
+
+def check_peak(what, grew_kib):
+    if SANITIZED:
+        print("skip: %s (a %s build: freed memory is held in quarantine)" % (what, SANITIZED))
+        return
+    check("%s (its peak grew %d KiB, at most 48 MiB)" % (what, grew_kib), grew_kib < 48 * 1024,
+          "grew %d KiB" % grew_kib)
+
+
 peak = rss_kib(p.pid, "VmHWM")
-check("server memory stays small while a %d MiB log is paged (its peak grew %d KiB, at most "
-      "48 MiB)" % (LOG_MIB, peak - rss0), peak - rss0 < 48 * 1024, "peak %d -> %d KiB" % (rss0, peak))
+check_peak("server memory stays small while a %d MiB log is paged" % LOG_MIB, peak - rss0)
 
 
 def download(path):
@@ -101,9 +113,7 @@ while True:
 h.close()
 check_eq("download: every byte, exactly", (VAL_MIB << 20, want_sha), (got, sha.hexdigest()))
 peak = rss_kib(p.pid, "VmHWM")
-check("server memory stays small while a %d MiB value is sent too (its peak grew %d KiB, at "
-      "most 48 MiB)" % (VAL_MIB, peak - rss0), peak - rss0 < 48 * 1024,
-      "peak %d -> %d KiB" % (rss0, peak))
+check_peak("server memory stays small while a %d MiB value is sent too" % VAL_MIB, peak - rss0)
 
 # three slow downloads (read 256 KiB, then wait) and small requests meanwhile
 slow = [download(base + "/artifacts/blob") for _ in range(3)]
