@@ -12,6 +12,20 @@ CHECKS=0
 
 mflow() { "$MFLOW" "$@"; }
 
+# need_strace: a test that counts system calls skips (77) without a working strace, and in a
+# sanitized build, where LeakSanitizer refuses to run under ptrace (each traced process would
+# end in its fatal error).
+need_strace() {
+  if ! command -v strace >/dev/null 2>&1 || ! strace -f -o /dev/null true 2>/dev/null; then
+    echo "strace is missing or cannot trace here (ptrace refused): install strace to run this test"
+    exit 77
+  fi
+  if [ -n "${MFLOW_TEST_SANITIZE:-}" ]; then
+    echo "SKIP: a $MFLOW_TEST_SANITIZE build: LeakSanitizer does not run under strace"
+    exit 77
+  fi
+}
+
 fail() { echo "FAIL: $*" >&2; FAILS=$((FAILS + 1)); }
 
 # check_eq WHAT EXPECTED ACTUAL

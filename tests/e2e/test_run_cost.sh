@@ -5,15 +5,7 @@
 # without hwloc's I/O discovery (no PCI device's config is read). System calls are counted
 # with strace; without it the test is skipped.
 . "$(dirname "$0")/lib.sh"
-if ! command -v strace >/dev/null 2>&1 || ! strace -f -o /dev/null true 2>/dev/null; then
-  echo "strace is missing or cannot trace here (ptrace refused): install strace to run this test"
-  exit 77
-fi
-if [ -n "${MFLOW_TEST_SANITIZE:-}" ]; then
-  # LeakSanitizer refuses to run under ptrace: each traced process would end in its fatal error
-  echo "SKIP: a $MFLOW_TEST_SANITIZE build: LeakSanitizer does not run under strace"
-  exit 77
-fi
+need_strace
 F=$FLOWS/linear.c
 mflow run "$F" >/dev/null 2>&1   # compile once, outside the traces
 

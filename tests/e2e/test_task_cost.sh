@@ -5,16 +5,7 @@
 # /dev/urandom (jansson is seeded once in the server), and still loses none of its output
 # at exit. System calls are counted with strace; without it the test is skipped.
 . "$(dirname "$0")/lib.sh"
-if ! command -v strace >/dev/null 2>&1 || ! strace -f -o /dev/null true 2>/dev/null; then
-  echo "strace is missing or cannot trace here (ptrace refused): install strace to run this test"
-  exit 77
-fi
-if [ -n "${MFLOW_TEST_SANITIZE:-}" ]; then
-  # LeakSanitizer refuses to run under ptrace: each traced task would end in its fatal error
-  # (and _exit, losing the very output this test checks).
-  echo "SKIP: a $MFLOW_TEST_SANITIZE build: LeakSanitizer does not run under strace"
-  exit 77
-fi
+need_strace
 F=$FLOWS/quiet_foreach.c
 mflow run "$F" --n=1 >/dev/null 2>&1   # compile once, outside the traces
 
