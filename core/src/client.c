@@ -2137,11 +2137,9 @@ int mf_client_task_children(mf_client_task *t, mf_client_tasks **out)
     return 0;
 }
 
-int mf_client_task_log(mf_client_task *t, uint32_t attempt, int stream, char **data, size_t *len)
+/* What both log readers check first: the stream, the attempt, and the run's datastore open. */
+static int log_checks(mf_client_task *t, uint32_t attempt, int stream)
 {
-    if (!t || !data)
-        return t ? fail(t->c, MF_EINVAL, "mf_client_task_log: no place for the log") : MF_EINVAL;
-    *data = NULL;
     mf_client *c = t->c;
     if (stream != MF_CLIENT_STDOUT && stream != MF_CLIENT_STDERR)
         return fail(c, MF_EINVAL, "log stream %d is not MF_CLIENT_STDOUT or MF_CLIENT_STDERR",
@@ -2149,7 +2147,16 @@ int mf_client_task_log(mf_client_task *t, uint32_t attempt, int stream, char **d
     if (attempt > t->attempt)
         return fail(c, MF_ENOTFOUND, "task %s has attempts 0 to %u: there is no attempt %u",
                     t->path, t->attempt, attempt);
-    int rc = store_of_run(c, t->flow, t->run_id);
+    return store_of_run(c, t->flow, t->run_id);
+}
+
+int mf_client_task_log(mf_client_task *t, uint32_t attempt, int stream, char **data, size_t *len)
+{
+    if (!t || !data)
+        return t ? fail(t->c, MF_EINVAL, "mf_client_task_log: no place for the log") : MF_EINVAL;
+    *data = NULL;
+    mf_client *c = t->c;
+    int rc = log_checks(t, attempt, stream);
     if (rc)
         return rc;
     const char *ext = stream == MF_CLIENT_STDOUT ? "stdout" : "stderr";
@@ -2197,13 +2204,7 @@ int mf_client_task_log_page(mf_client_task *t, uint32_t attempt, int stream, uin
                  : MF_EINVAL;
     *data = NULL;
     mf_client *c = t->c;
-    if (stream != MF_CLIENT_STDOUT && stream != MF_CLIENT_STDERR)
-        return fail(c, MF_EINVAL, "log stream %d is not MF_CLIENT_STDOUT or MF_CLIENT_STDERR",
-                    stream);
-    if (attempt > t->attempt)
-        return fail(c, MF_ENOTFOUND, "task %s has attempts 0 to %u: there is no attempt %u",
-                    t->path, t->attempt, attempt);
-    int rc = store_of_run(c, t->flow, t->run_id);
+    int rc = log_checks(t, attempt, stream);
     if (rc)
         return rc;
     const struct mf_storage_ops *ops = c->st.ops;
