@@ -335,6 +335,12 @@ static int usable_cpus(void)
     return CPU_COUNT(&set);
 }
 
+/* The store's MF_STORAGE_* flags (none before plugin ABI 1.5). */
+static uint32_t store_flags(const struct mf_storage_ops *o)
+{
+    return MF_HAS_FIELD(o, flags) ? o->flags : 0;
+}
+
 /* The store has all of the 1.1 streaming writer inside the table size it declared. */
 static int has_writer(const struct mf_storage_ops *o)
 {
@@ -501,6 +507,7 @@ int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
     /* A large value that will be stored raw: write it while hashing it. */
     int sampled = 0, worth = 0;
     if (total >= stream_threshold && total >= 64 && has_writer(st->ops) &&
+        !(store_flags(st->ops) & MF_STORAGE_WRITER_COPIES) &&
         (stream_min_cpus <= 1 || usable_cpus() >= stream_min_cpus)) {
         ZSTD_CCtx *cctx = ZSTD_createCCtx();
         worth = cctx ? worth_compressing(cctx, iov, niov, total) : MF_ENOMEM;
@@ -1137,9 +1144,10 @@ static void place(uint8_t *head, size_t skip, uint8_t *dst, uint64_t off, const 
         memcpy(dst + (off - skip), src, n);
 }
 
-/* A store with get_range (plugin ABI 1.4) is read in pieces of this size straight into the
- * caller's memory: the value is held once, plus one piece. On S3 a piece is fetched as
- * parallel ranges of part_size, so it is worth several parts. */
+/* A store whose get copies (MF_STORAGE_GET_COPIES, plugin ABI 1.5: S3) is read with get_range
+ * in pieces of this size straight into the caller's memory: the value is held once, plus one
+ * piece. On S3 a piece is fetched as parallel ranges of part_size, so it is worth several
+ * parts. A store whose get maps the object (local) is read through the mapping, one copy. */
 #define RANGE_PIECE ((size_t)32 * 1024 * 1024)
 static size_t range_piece = RANGE_PIECE;
 
@@ -1299,7 +1307,8 @@ int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t s
         set_error("blob read: no buffer given (a bug in the caller)");
         return MF_EINVAL;
     }
-    if (st && st->ops && MF_HAS_FIELD(st->ops, get_range) && st->ops->get_range)
+    if (st && st->ops && MF_HAS_FIELD(st->ops, get_range) && st->ops->get_range &&
+        (store_flags(st->ops) & MF_STORAGE_GET_COPIES))
         return read_into_ranged(st, key, head, skip, dst, dlen);
     struct mf_buf b;
     int codec;

@@ -8,6 +8,7 @@
  *   store MIB SEED PIECE [zstd]  a value of MIB MiB (random from SEED; `zstd`: compressible)
  *                                held in memory, as a runtime holds it, and written through
  *                                mf_blob_writer in PIECE-byte writes
+ *   put MIB SEED                 the value (random) stored whole with mf_blob_put
  *   read KEY MIB                 mf_blob_read_into a buffer of MIB MiB
  *   abort MIB SEED PIECE         write half of the value, then abort the writer
  *   pause MIB SEED PIECE         write half, print "paused", and wait to be killed
@@ -165,6 +166,17 @@ int main(int argc, char **argv)
             for (;;)
                 pause();
         }
+        free(v);
+    } else if (!strcmp(cmd, "put") && na == 2) {
+        size_t n = (size_t)atoll(a[0]) << 20;
+        uint8_t *v = make_value(n, strtoull(a[1], NULL, 10), 0);
+        if (!v)
+            return 1;
+        struct mf_iov iov = {v, n};
+        mf_sha256_hex(&iov, 1, sha);
+        t0 = now_ms();
+        if (mf_blob_put(&st, &iov, 1, key, NULL))
+            status = fail("put");
         free(v);
     } else if (!strcmp(cmd, "read") && na == 2) {
         size_t n = (size_t)atoll(a[1]) << 20;

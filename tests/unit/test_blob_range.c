@@ -138,9 +138,10 @@ static const struct mf_storage_ops ranged_ops = {
     .exists = r_exists,
     .last_error = r_last_error,
     .get_range = r_get_range,
+    .flags = MF_STORAGE_GET_COPIES,
 };
 
-/* The same store as a 1.3 plugin sees it: get_range lies past its table. */
+/* The same store as a 1.3 plugin sees it, or one whose get maps (flags 0). */
 static struct mf_storage_ops old_ops;
 
 struct fixture {
@@ -366,6 +367,101 @@ static void test_without_get_range(void **state)
     free(v);
 }
 
+/* A store whose get maps the object (no MF_STORAGE_GET_COPIES, as the local plugin) is read
+ * through get, though it has get_range. */
+static void test_mapping_store_reads_whole(void **state)
+{
+    struct fixture *f = *state;
+    old_ops = ranged_ops;
+    old_ops.flags = 0;
+    f->st.ops = &old_ops;
+    size_t n = 200000;
+    uint8_t *v = random_value(n);
+    char key[65];
+    store(f, v, n, key);
+    uint8_t *dst = malloc(n);
+    assert_non_null(dst);
+    assert_int_equal(mf_blob_read_into(&f->st, key, NULL, 0, dst, n), 0);
+    assert_memory_equal(dst, v, n);
+    assert_int_equal(f->m.gets, 1);
+    assert_int_equal(f->m.ranges, 0);
+    free(dst);
+    free(v);
+}
+
+/* ---- MF_STORAGE_WRITER_COPIES: a value held whole is put, not written while it is hashed */
+
+static int w_opens;
+
+struct mf_writer {
+    int unused;
+};
+
+static int w_open(void *state, mf_writer **out)
+{
+    (void)state;
+    w_opens++;
+    *out = calloc(1, sizeof **out);
+    return *out ? 0 : MF_ENOMEM;
+}
+
+static int w_write(void *state, mf_writer *w, const struct mf_iov *iov, size_t niov)
+{
+    (void)state, (void)w, (void)iov, (void)niov;
+    return 0;
+}
+
+static int w_commit(void *state, mf_writer *w, const char *key, uint32_t flags)
+{
+    (void)state, (void)key, (void)flags;
+    free(w);
+    return MF_EIO;   /* never the way the value should go here */
+}
+
+static void w_abort(void *state, mf_writer *w)
+{
+    (void)state;
+    free(w);
+}
+
+static void test_writer_copies_means_put(void **state)
+{
+    struct fixture *f = *state;
+    static struct mf_storage_ops wops;
+    wops = ranged_ops;
+    wops.writer_open = w_open;
+    wops.writer_write = w_write;
+    wops.writer_commit = w_commit;
+    wops.writer_abort = w_abort;
+    wops.flags = MF_STORAGE_GET_COPIES | MF_STORAGE_WRITER_COPIES;
+    f->st.ops = &wops;
+    mf_blob_set_stream(1u << 20, 1);
+    for (int copies = 1; copies >= 0; copies--) {
+        if (!copies)
+            wops.flags = MF_STORAGE_GET_COPIES;
+        w_opens = 0;
+        size_t n = (2u << 20) + (size_t)copies;
+        uint8_t *v = random_value(n);
+        struct mf_iov iov = {v, n};
+        char key[65];
+        int rc = mf_blob_put(&f->st, &iov, 1, key, NULL);
+        if (copies) {
+            assert_int_equal(rc, 0);   /* put, from the caller's memory */
+            assert_int_equal(w_opens, 0);
+            uint8_t *dst = malloc(n);
+            assert_non_null(dst);
+            assert_int_equal(mf_blob_read_into(&f->st, key, NULL, 0, dst, n), 0);
+            assert_memory_equal(dst, v, n);
+            free(dst);
+        } else {
+            assert_int_equal(w_opens, 1);   /* written while hashed: this writer fails it */
+            assert_int_equal(rc, MF_EIO);
+        }
+        free(v);
+    }
+    mf_blob_set_stream(0, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -374,6 +470,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ranged_changed_size, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ranged_missing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_without_get_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_mapping_store_reads_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writer_copies_means_put, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

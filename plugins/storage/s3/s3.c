@@ -494,6 +494,8 @@ static const struct mf_storage_ops storage_ops = {
     .writer_abort = s3_op_writer_abort,
     .schemes = schemes,
     .get_range = s3_op_get_range,
+    /* a get downloads into memory, and the writer spills to a file (s3_writer.c) */
+    .flags = MF_STORAGE_GET_COPIES | MF_STORAGE_WRITER_COPIES,
 };
 
 #define OPT(t, n, e, d, h)                                                                         \
