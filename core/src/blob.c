@@ -335,6 +335,12 @@ static int usable_cpus(void)
     return CPU_COUNT(&set);
 }
 
+/* The store's MF_STORAGE_* flags (none before plugin ABI 1.5). */
+static uint32_t store_flags(const struct mf_storage_ops *o)
+{
+    return MF_HAS_FIELD(o, flags) ? o->flags : 0;
+}
+
 /* The store has all of the 1.1 streaming writer inside the table size it declared. */
 static int has_writer(const struct mf_storage_ops *o)
 {
@@ -501,6 +507,7 @@ int mf_blob_put(struct mf_store *st, const struct mf_iov *iov, size_t niov,
     /* A large value that will be stored raw: write it while hashing it. */
     int sampled = 0, worth = 0;
     if (total >= stream_threshold && total >= 64 && has_writer(st->ops) &&
+        !(store_flags(st->ops) & MF_STORAGE_WRITER_COPIES) &&
         (stream_min_cpus <= 1 || usable_cpus() >= stream_min_cpus)) {
         ZSTD_CCtx *cctx = ZSTD_createCCtx();
         worth = cctx ? worth_compressing(cctx, iov, niov, total) : MF_ENOMEM;
@@ -1137,6 +1144,161 @@ static void place(uint8_t *head, size_t skip, uint8_t *dst, uint64_t off, const 
         memcpy(dst + (off - skip), src, n);
 }
 
+/* A store whose get copies (MF_STORAGE_GET_COPIES, plugin ABI 1.5: S3) is read with get_range
+ * in pieces of this size straight into the caller's memory: the value is held once, plus one
+ * piece. On S3 a piece is fetched as parallel ranges of part_size, so it is worth several
+ * parts. A store whose get maps the object (local) is read through the mapping, one copy. */
+#define RANGE_PIECE ((size_t)32 * 1024 * 1024)
+static size_t range_piece = RANGE_PIECE;
+
+void mf_blob_set_range_piece(size_t piece)
+{
+    range_piece = piece > HDR_LEN ? piece : RANGE_PIECE;   /* the header fits in the first */
+}
+
+/* A value being read into the caller's memory: its first skip bytes go to head, the rest to
+ * dst, hashed as they come. */
+struct into {
+    const char *key;
+    uint8_t *head, *dst;
+    size_t skip;
+    uint64_t rawlen, made;
+    struct sha256_ctx sha;
+    ZSTD_DCtx *dctx;        /* a zstd blob */
+    int ended;              /* its frame has ended */
+};
+
+static int feed_raw(struct into *x, const uint8_t *src, size_t n)
+{
+    if (n > x->rawlen - x->made)
+        return corrupt(x->key, "it is longer than its header says");
+    sha256_update(&x->sha, n, src);
+    place(x->head, x->skip, x->dst, x->made, src, n);
+    x->made += n;
+    return 0;
+}
+
+/* Decompress the next n bytes of the frame into head, then dst: the output never goes past
+ * the value's length, and the input never past the frame's end. */
+static int feed_zstd(struct into *x, const uint8_t *src, size_t n)
+{
+    ZSTD_inBuffer in = {src, n, 0};
+    for (;;) {
+        if (x->ended)
+            return in.pos == in.size
+                       ? 0
+                       : corrupt(x->key, "the zstd data does not match its header's length");
+        int in_head = x->made < x->skip;
+        uint8_t *o = in_head ? x->head + x->made : x->dst + (x->made - x->skip);
+        size_t room = in_head ? x->skip - (size_t)x->made : (size_t)(x->rawlen - x->made);
+        ZSTD_outBuffer out = {o, room, 0};
+        size_t ip = in.pos;
+        size_t r = ZSTD_decompressStream(x->dctx, &out, &in);
+        if (ZSTD_isError(r))
+            return corrupt(x->key, ZSTD_getErrorName(r));
+        if (out.pos)
+            sha256_update(&x->sha, out.pos, o);
+        x->made += out.pos;
+        if (r == 0) {
+            x->ended = 1;
+            continue;
+        }
+        if (in.pos == ip && out.pos == 0) {
+            if (in.pos == in.size)
+                return 0;   /* wants the next piece */
+            return corrupt(x->key, "the zstd data does not match its header's length");
+        }
+    }
+}
+
+/* mf_blob_read_into through the store's get_range: piece by piece into the caller's memory. */
+static int read_into_ranged(struct mf_store *st, const char *key, void *head, size_t skip,
+                            void *dst, size_t dlen)
+{
+    err_msg[0] = '\0';
+    if (!valid_key(key)) {
+        set_error("blob key '%.80s' is not 64 lowercase hex characters (a SHA-256); check the "
+                  "artifact map of the task record that named it",
+                  key ? key : "(null)");
+        return MF_EINVAL;
+    }
+    char path[BLOB_PATH_LEN];
+    mf_blob_path(key, path, sizeof path);
+    struct into x = {.key = key, .head = head, .dst = dst, .skip = skip,
+                     .rawlen = (uint64_t)skip + dlen};
+    sha256_init(&x.sha);
+    uint64_t off = 0, size = 0;
+    int rc = 0;
+    do {
+        struct mf_buf b;
+        memset(&b, 0, sizeof b);
+        b.struct_size = sizeof b;
+        uint64_t sz = 0;
+        rc = st->ops->get_range(st->state, path, off, range_piece, &b, &sz);
+        if (rc) {
+            set_error(rc == MF_ENOTFOUND ? "blob %s not found (%s): %s"
+                                         : "blob %s: cannot read %s: %s",
+                      key, path, store_error(st));
+            break;
+        }
+        const uint8_t *p = b.data;
+        size_t n = b.data ? b.len : 0;
+        if (off == 0) {
+            size = sz;
+            if (n < HDR_LEN || size < HDR_LEN) {
+                rc = corrupt(key, "it is shorter than its 16-byte header");
+            } else if (memcmp(p, blob_magic, 3) == 0 && p[3] > blob_magic[3] && p[3] <= '9') {
+                set_error("blob %s has format version %c, newer than the version %c this mflow "
+                          "reads: read it with a newer mflow",
+                          key, p[3], blob_magic[3]);
+                rc = MF_ENOTSUP;
+            } else if (memcmp(p, blob_magic, 4) != 0 || p[5] || p[6] || p[7]) {
+                rc = corrupt(key, "its header does not start with MFB1");
+            } else if (p[4] != CODEC_RAW && p[4] != CODEC_ZSTD) {
+                rc = corrupt(key, "its codec byte is neither 0 (raw) nor 1 (zstd)");
+            } else if (get_u64(p + 8) != x.rawlen) {
+                char what[160];
+                snprintf(what, sizeof what, "it holds %llu bytes where its task record says %llu",
+                         (unsigned long long)get_u64(p + 8), (unsigned long long)x.rawlen);
+                rc = corrupt(key, what);
+            } else if (p[4] == CODEC_RAW && size - HDR_LEN != x.rawlen) {
+                rc = corrupt(key, size - HDR_LEN < x.rawlen ? "it is truncated"
+                                                            : "it is longer than its header says");
+            } else if (p[4] == CODEC_ZSTD &&
+                       (size == HDR_LEN || x.rawlen / MAX_RATIO > size - HDR_LEN)) {
+                rc = corrupt(key, "its length is impossible for its compressed size");
+            } else if (p[4] == CODEC_ZSTD && !(x.dctx = ZSTD_createDCtx())) {
+                set_error("blob %s: out of memory creating a zstd context", key);
+                rc = MF_ENOMEM;
+            }
+            p += HDR_LEN;
+            n -= n < HDR_LEN ? n : HDR_LEN;
+        } else if (sz != size || n == 0) {
+            rc = corrupt(key, "it changed size while it was read");
+        }
+        if (!rc)
+            rc = x.dctx ? feed_zstd(&x, p, n) : feed_raw(&x, p, n);
+        off += b.len;
+        release_store_buf(&b);
+    } while (!rc && off < size);
+    if (!rc && x.dctx && (!x.ended || x.made != x.rawlen))
+        rc = corrupt(key, "the zstd data does not match its header's length");
+    ZSTD_freeDCtx(x.dctx);
+    if (rc)
+        return rc;
+    uint8_t md[32];
+    sha256_digest(&x.sha, SHA256_DIGEST_SIZE, md);
+    char hex[MF_BLOB_KEY_LEN + 1];
+    to_hex(md, hex);
+    if (memcmp(hex, key, MF_BLOB_KEY_LEN) != 0) {
+        set_error("blob %s is corrupt: its content hashes to %s; delete %s and re-run the step "
+                  "that produced it",
+                  key, hex, path);
+        return MF_ECORRUPT;
+    }
+    return 0;
+}
+
 int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t skip, void *dst,
                       size_t dlen)
 {
@@ -1145,6 +1307,9 @@ int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t s
         set_error("blob read: no buffer given (a bug in the caller)");
         return MF_EINVAL;
     }
+    if (st && st->ops && MF_HAS_FIELD(st->ops, get_range) && st->ops->get_range &&
+        (store_flags(st->ops) & MF_STORAGE_GET_COPIES))
+        return read_into_ranged(st, key, head, skip, dst, dlen);
     struct mf_buf b;
     int codec;
     uint64_t rawlen;

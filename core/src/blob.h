@@ -51,6 +51,10 @@ void mf_blob_set_stream(size_t threshold, int min_cpus);
  * larger ones only have their size checked. 0 restores the default (16 MiB). For tests. */
 void mf_blob_set_verify(size_t full_max);
 
+/* mf_blob_read_into reads a store with get_range `piece` bytes at a time; 0 restores the
+ * default (32 MiB). For tests, which set it low; not thread-safe. */
+void mf_blob_set_range_piece(size_t piece);
+
 /* Read and verify the blob `key`. Returns 0, MF_ENOTFOUND, MF_ECORRUPT (hash or header
  * mismatch), or a storage error. Release with mf_blob_release. */
 int mf_blob_get(struct mf_store *st, const char *key, struct mf_blob *out);
@@ -61,7 +65,7 @@ void mf_blob_release(struct mf_blob *b);
  * and compressed or not, as the pieces come, and never held whole. The bytes stored are in
  * the format mf_blob_put writes; raw or zstd is decided on the value's first MiB rather than
  * on windows spread over it. A value of at most 1 MiB, or any value when the store has no
- * streaming writer (a 1.0 storage plugin, S3), is gathered in one buffer and put as
+ * streaming writer (a 1.0 storage plugin), is gathered in one buffer and put as
  * mf_blob_put does. open: `total` bytes will be written; 0 or MF_ENOMEM. write: 0, or the
  * store's error (the writer can then only be aborted). close: the key and *stored (may be
  * NULL: bytes stored, 0 when found already stored) as mf_blob_put gives them; MF_EINVAL when
@@ -76,8 +80,10 @@ void mf_blob_writer_abort(mf_blob_writer *w);
 /* Read the blob `key` into the caller's memory: its first `skip` bytes into head (may be NULL
  * when skip is 0), the next dlen bytes into dst; the value must be exactly skip + dlen bytes
  * (else MF_ECORRUPT). One pass copies (or decompresses) and hashes; 0 only when the hash
- * matches the key. Pages of a mapped blob are let go once copied, so that the value is in
- * memory once, not twice. Errors as mf_blob_get. */
+ * matches the key. A store whose get copies (MF_STORAGE_GET_COPIES: S3) and that has
+ * get_range is read in pieces of 32 MiB straight into head and dst, a zstd blob decompressed
+ * as its pieces come, so the value is in memory once, plus one piece. Otherwise the store's
+ * whole buffer is taken (pages of a mapped blob let go once copied). Errors as mf_blob_get. */
 int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t skip, void *dst,
                       size_t dlen);
 

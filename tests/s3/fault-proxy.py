@@ -15,8 +15,9 @@ relays the answer, except where a fault rule matches. Rules are added while it r
       count: how many requests it applies to (default 1); seconds: or for how long from now
       (count is then unlimited); match: only requests whose "METHOD path?query" contains TEXT
   GET /__fault/clear   drop all rules
-  GET /__fault/stats   JSON: {"requests": N, "forwarded": N, "injected": {kind: N}, "log": [...]}
-                       where log lists "METHOD path?query -> STATUS|kind" per request
+  GET /__fault/stats   JSON: {"requests": N, "forwarded": N, "injected": {kind: N}, "log": [...],
+                       "bytes_out": N} where log lists "METHOD path?query -> STATUS|kind" per
+                       request and bytes_out counts the answer bodies relayed
   GET /__fault/reset   clear rules, counters and log
 
 Usage: fault-proxy.py --listen PORT --upstream HOST:PORT
@@ -35,7 +36,7 @@ HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te"
 
 lock = threading.Lock()
 rules = []          # dicts: kind, count, until, match, status, code, seconds
-stats = {"requests": 0, "forwarded": 0, "injected": {}, "log": []}
+stats = {"requests": 0, "forwarded": 0, "injected": {}, "log": [], "bytes_out": 0}
 upstream = ("127.0.0.1", 0)
 
 
@@ -86,7 +87,8 @@ class Handler(BaseHTTPRequestHandler):
                 rules.clear()
             elif what == "reset":
                 rules.clear()
-                stats.update({"requests": 0, "forwarded": 0, "injected": {}, "log": []})
+                stats.update({"requests": 0, "forwarded": 0, "injected": {}, "log": [],
+                              "bytes_out": 0})
             elif what == "stats":
                 body = json.dumps(stats).encode()
             else:
@@ -178,6 +180,8 @@ class Handler(BaseHTTPRequestHandler):
             data = data[:i] + bytes([data[i] ^ 0xFF]) + data[i + 1:]
         with lock:
             stats["forwarded"] += 1
+            if self.command != "HEAD":
+                stats["bytes_out"] += len(data)
         self.note(line, f"{status}{'|' + kind if kind else ''}")
         self.send_response(status)
         for k, v in headers:

@@ -141,8 +141,8 @@ static void release_malloc(struct mf_buf *b)
 
 /* ---- the operations ---------------------------------------------------------------------------- */
 
-static int op_put(void *state, const char *key, const struct mf_iov *iov, size_t niov,
-                  uint32_t flags)
+int s3_op_put(void *state, const char *key, const struct mf_iov *iov, size_t niov,
+              uint32_t flags)
 {
     struct s3 *s = state;
     int rc = s3_check_key(s, "key", key, 0);
@@ -475,7 +475,7 @@ static const char *const schemes[] = {"s3", NULL};
 
 static const struct mf_storage_ops storage_ops = {
     .struct_size = sizeof(struct mf_storage_ops),
-    .put = op_put,
+    .put = s3_op_put,
     .put_file = op_put_file,
     .get = op_get,
     .get_file = op_get_file,
@@ -488,7 +488,14 @@ static const struct mf_storage_ops storage_ops = {
     .list_batch = s3_op_list_batch,
     .last_error = op_last_error,
     .root = op_root,
+    .writer_open = s3_op_writer_open,
+    .writer_write = s3_op_writer_write,
+    .writer_commit = s3_op_writer_commit,
+    .writer_abort = s3_op_writer_abort,
     .schemes = schemes,
+    .get_range = s3_op_get_range,
+    /* a get downloads into memory, and the writer spills to a file (s3_writer.c) */
+    .flags = MF_STORAGE_GET_COPIES | MF_STORAGE_WRITER_COPIES,
 };
 
 #define OPT(t, n, e, d, h)                                                                         \
@@ -542,6 +549,9 @@ const struct mf_option_def s3_options[] = {
         "send unsigned requests (public buckets), like aws --no-sign-request"),
     OPT(MF_OPT_STRING, "ca_bundle", "MFLOW_S3_CA_BUNDLE", NULL,
         "CA certificates for an https endpoint (else AWS_CA_BUNDLE, else the system's)"),
+    OPT(MF_OPT_STRING, "spill_dir", "MFLOW_S3_SPILL_DIR", NULL,
+        "where a value written in pieces waits, in an unnamed file, until its key is known and "
+        "it is uploaded (else TMPDIR, else /tmp)"),
 };
 const size_t s3_n_options = sizeof s3_options / sizeof s3_options[0];
 

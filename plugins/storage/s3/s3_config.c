@@ -464,6 +464,17 @@ int s3_config_load(const struct mf_host_api *host, struct s3_config *c, char *wh
     if (ca)
         c->ca_bundle = strdup(ca);
 
+    /* where a streamed value waits for its key: the option, else TMPDIR, else /tmp */
+    const char *spill = setting(host, "spill_dir");
+    if (!spill)
+        spill = env("TMPDIR");
+    c->spill_dir = strdup(spill ? spill : "/tmp");
+    if (!c->spill_dir) {
+        files_free(&f);
+        snprintf(why, whysz, "out of memory reading the settings");
+        return MF_ENOMEM;
+    }
+
     /* credentials */
     const char *ak = env("AWS_ACCESS_KEY_ID"), *sk = env("AWS_SECRET_ACCESS_KEY");
     rc = 0;
@@ -580,5 +591,6 @@ void s3_config_free(struct s3_config *c)
     free_secret(c->session_token);
     free(c->cred_source);
     free(c->ca_bundle);
+    free(c->spill_dir);
     memset(c, 0, sizeof *c);
 }

@@ -42,6 +42,7 @@ struct s3_config {
     char *cred_source;          /* where the credentials came from, for messages */
     int anonymous;              /* no_sign_request */
     char *ca_bundle;
+    char *spill_dir;            /* the streaming writer's temporary files */
 
     unsigned max_concurrency;
     unsigned max_attempts;
@@ -225,6 +226,7 @@ struct s3_job {
     struct mf_iov one;
     int fd;
     const char *src_path;
+    int src_fd;                   /* or an open file (borrowed: the writer's spill file) */
     uint64_t size;
 
     /* get: into memory (mem) or a file (dst_path via tmp_path / out_fd) */
@@ -235,6 +237,8 @@ struct s3_job {
     uint64_t total;
     int total_known;
     char etag[96];
+    uint64_t range_off, range_len;  /* get_range: the bytes asked for */
+    size_t range_got;             /* and how many of them the object has */
 
     struct s3_req main;           /* HEAD, PUT, POST ?uploads, first GET, DELETE */
     struct s3_req *parts;         /* upload parts or download ranges */
@@ -272,6 +276,18 @@ int s3_settle(struct s3 *s, struct s3_job *jobs, size_t n);
 int s3_run_puts(struct s3 *s, struct s3_job *jobs, size_t n);
 int s3_run_gets(struct s3 *s, struct s3_job *jobs, size_t n);
 int s3_run_exists(struct s3 *s, struct s3_job *jobs, size_t n);
+
+/* ---- the streaming writer (s3_writer.c) and ranged reads (s3_range.c) ------------------ */
+
+int s3_op_writer_open(void *state, mf_writer **out);
+int s3_op_writer_write(void *state, mf_writer *w, const struct mf_iov *iov, size_t niov);
+int s3_op_writer_commit(void *state, mf_writer *w, const char *key, uint32_t flags);
+void s3_op_writer_abort(void *state, mf_writer *w);
+int s3_op_get_range(void *state, const char *key, uint64_t offset, size_t len,
+                    struct mf_buf *out, uint64_t *size);
+/* put of iov (the `put` operation), for the writer's small values. */
+int s3_op_put(void *state, const char *key, const struct mf_iov *iov, size_t niov,
+              uint32_t flags);
 
 /* ---- keys (s3.c) and listing (s3_list.c) ------------------------------------------------ */
 

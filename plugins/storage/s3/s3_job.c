@@ -60,6 +60,7 @@ void s3_job_init(struct s3_job *j, struct s3 *s, const char *key)
     j->s = s;
     j->key = key;
     j->fd = -1;
+    j->src_fd = -1;
     j->out_fd = -1;
 }
 
@@ -116,7 +117,7 @@ static int put_src_start(struct s3_req *r);
 static void body_whole(struct s3_job *j, struct s3_req *r, struct s3_body *b, uint64_t off,
                        uint64_t len)
 {
-    if (j->src_path) {
+    if (j->src_path || j->src_fd >= 0) {
         b->kind = S3_BODY_FD;
         b->fd = -1;
         r->on_start = put_src_start;
@@ -437,6 +438,16 @@ static void put_start(struct s3_exec *ex, struct s3_job *j)
 static int put_stat(struct s3_job *j)
 {
     struct stat st;
+    if (j->src_fd >= 0) {
+        if (fstat(j->src_fd, &st) != 0) {
+            int e = errno;
+            s3_job_failf(j, e, "s3 storage: cannot read the temporary file of key '%s': %s",
+                         j->key, strerror(e));
+            return j->rc;
+        }
+        j->size = (uint64_t)st.st_size;
+        return 0;
+    }
     if (stat(j->src_path, &st) != 0) {
         int e = errno;
         s3_job_failf(j, e == ENOENT ? MF_ENOTFOUND : e,
@@ -463,6 +474,10 @@ static int put_stat(struct s3_job *j)
 static int put_src_start(struct s3_req *r)
 {
     struct s3_job *j = r->ud;
+    if (j->src_fd >= 0) {
+        r->body.fd = j->src_fd;   /* the writer's: it stays open */
+        return 0;
+    }
     if (j->fd < 0) {
         int fd = open(j->src_path, O_RDONLY | O_CLOEXEC);
         struct stat st;
@@ -902,7 +917,7 @@ int s3_run_puts(struct s3 *s, struct s3_job *jobs, size_t n)
         struct s3_job *j = &jobs[i];
         if (j->rc)
             continue;
-        if (j->src_path && put_stat(j))
+        if ((j->src_path || j->src_fd >= 0) && put_stat(j))
             continue;
         live++;
     }

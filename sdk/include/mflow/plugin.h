@@ -31,6 +31,8 @@
  * its plugin (a plugin without it is chosen only by name); and `settings` at the end of
  * struct mf_job_spec (the step's own "PLUGIN.KEY=VALUE" settings, flow ABI 1.2). 1.4 adds
  * the optional `get_range` at the end of struct mf_storage_ops (a byte range of an object).
+ * 1.5 adds `flags` at the end of struct mf_storage_ops (MF_STORAGE_*: how the host best reads
+ * and writes large values through this plugin; 0, or an older table, changes nothing).
  *
  * Beside this ABI the mflow command offers compute plugins one host service of its own, a
  * task server that forks `mflow task ...` jobs from a preloaded mflow: <mflow/task_server.h>.
@@ -91,7 +93,7 @@ extern "C" {
 #endif
 
 #define MF_PLUGIN_ABI_MAJOR 1
-#define MF_PLUGIN_ABI_MINOR 4
+#define MF_PLUGIN_ABI_MINOR 5
 
 /* The exported entry of a plugin: exactly this symbol and nothing else. */
 #define MF_PLUGIN_ENTRY_SYMBOL "mf_plugin_entry_v1"
@@ -526,9 +528,10 @@ struct mf_storage_ops {
     int (*writer_commit)(void *state, mf_writer *w, const char *key, uint32_t flags);
     /* Drop what was written; nothing becomes visible. Frees w. Added in 1.1. */
     void (*writer_abort)(void *state, mf_writer *w);
-    /* When the host uses the writer: a value of 64 MiB or more that the blob layer stores
-     * raw (it does not compress well), in a task allowed at least 2 CPUs; every other value
-     * goes through put. */
+    /* When the host uses the writer: a value written in pieces (a runtime's large value) past
+     * 1 MiB; and, unless the table's flags have MF_STORAGE_WRITER_COPIES, a value of 64 MiB or
+     * more that the blob layer stores raw (it does not compress well), in a task allowed at
+     * least 2 CPUs, written while it is hashed; every other value goes through put. */
 
     /* The URL schemes this plugin serves, without "://" and lower-case ("sqlite", "gs"):
      * a NULL-terminated array in static storage, or NULL for none. A --datastore-root (or
@@ -545,6 +548,23 @@ struct mf_storage_ops {
      * get and keeps the range. Added in 1.4. */
     int (*get_range)(void *state, const char *key, uint64_t offset, size_t len,
                      struct mf_buf *out, uint64_t *size);
+
+    /* MF_STORAGE_* flags below, or 0: what the host may assume of the operations above when
+     * it moves a large value. A host reads it only inside the table's struct_size (before 1.5
+     * there is none: 0). Added in 1.5. */
+    uint32_t flags;
+};
+
+/* Flags of struct mf_storage_ops (1.5). */
+enum {
+    /* get hands out a copy of the object in memory (a download), not a mapping of it: a host
+     * that reads a large object into its own buffer does better with get_range, a piece at a
+     * time, which holds the object once (the blob layer's read into a runtime's memory). */
+    MF_STORAGE_GET_COPIES = 1,
+    /* The streaming writer keeps what is written (in a local file) until writer_commit sends
+     * it: a value the host already holds whole is better stored with put, which sends it from
+     * the host's memory at once (the blob layer then does not write it while it hashes). */
+    MF_STORAGE_WRITER_COPIES = 2,
 };
 
 /* ------------------------------------------------------------------------------------------ */
