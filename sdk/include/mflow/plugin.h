@@ -31,6 +31,8 @@
  * its plugin (a plugin without it is chosen only by name); and `settings` at the end of
  * struct mf_job_spec (the step's own "PLUGIN.KEY=VALUE" settings, flow ABI 1.2). 1.4 adds
  * the optional `get_range` at the end of struct mf_storage_ops (a byte range of an object).
+ * 1.5 adds the optional `prepare` at the end of struct mf_storage_ops (the places a run's
+ * objects will be put, made ready before its tasks put them).
  *
  * Beside this ABI the mflow command offers compute plugins one host service of its own, a
  * task server that forks `mflow task ...` jobs from a preloaded mflow: <mflow/task_server.h>.
@@ -91,7 +93,7 @@ extern "C" {
 #endif
 
 #define MF_PLUGIN_ABI_MAJOR 1
-#define MF_PLUGIN_ABI_MINOR 4
+#define MF_PLUGIN_ABI_MINOR 5
 
 /* The exported entry of a plugin: exactly this symbol and nothing else. */
 #define MF_PLUGIN_ENTRY_SYMBOL "mf_plugin_entry_v1"
@@ -545,6 +547,15 @@ struct mf_storage_ops {
      * get and keeps the range. Added in 1.4. */
     int (*get_range)(void *state, const char *key, uint64_t offset, size_t len,
                      struct mf_buf *out, uint64_t *size);
+
+    /* Make ready the places under which objects will soon be put: each of prefixes[0..n) is
+     * a key prefix ending in '/' (a run's step, "runs/Flow/12/start/"). A store with
+     * directories creates them, durably, so that the puts that follow (each task's record,
+     * on the run's critical path) find them and have no directory to create and sync.
+     * Puts work without it; a prefix that exists already is left as it is. Optional: when
+     * NULL, or when the table's struct_size does not cover it (before 1.5), the host does
+     * without. Added in 1.5. */
+    int (*prepare)(void *state, const char *const *prefixes, size_t n);
 };
 
 /* ------------------------------------------------------------------------------------------ */
