@@ -304,11 +304,15 @@ static void become_python(void)
  * so every child mapped again each page of code and read-only data it ran (half of a trivial
  * task's page faults). Each read-only file mapping here is given one private page (a byte
  * written back with its own value): the children then start with the server's pages
- * mapped. A mapping that cannot be made writable for a moment is left as it is. */
+ * mapped. A mapping that cannot be made writable for a moment is left as it is. Not under
+ * strict overcommit (mode 2), where a mapping once writable is charged to every child. */
 static void share_code_mappings(void)
 {
-    FILE *f = fopen("/proc/self/maps", "re");
-    if (!f)
+    FILE *f = fopen("/proc/sys/vm/overcommit_memory", "re");
+    int mode = f && fgetc(f) == '2';
+    if (f)
+        fclose(f);
+    if (mode || !(f = fopen("/proc/self/maps", "re")))
         return;
     char line[4352];
     while (fgets(line, sizeof line, f)) {
