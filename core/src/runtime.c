@@ -954,6 +954,32 @@ static int write_run(void)
     return rc;
 }
 
+/* The places of the steps' records, made ready by the store before any task runs (plugin ABI
+ * 1.5): a task then puts its record into a directory that exists, with one fsync, where the
+ * first task of each step created and synced two directories on the run's critical path.
+ * Best effort: a store without it, or one that fails it, has each task create them. */
+static void prepare_steps(void)
+{
+    const struct mf_storage_ops *ops = R->st.ops;
+    if (!MF_HAS_FIELD(ops, prepare) || !ops->prepare)
+        return;
+    char **p = calloc(R->g->n, sizeof *p);
+    size_t n = 0;
+    for (size_t i = 0; p && i < R->g->n; i++) {
+        char *run = mf_key_run_prefix(R->run.flow, R->run.run_id);
+        p[n] = run ? mf_strf("%s%s/", run, R->g->steps[i].name) : NULL;
+        free(run);
+        if (p[n])
+            n++;
+    }
+    if (p && n == R->g->n && ops->prepare(R->st.state, (const char *const *)p, n) != 0)
+        say("mflow: note: the datastore could not prepare the steps' places ahead (%s); each "
+            "task makes its own\n", ops->last_error(R->st.state));
+    for (size_t i = 0; p && i < n; i++)
+        free(p[i]);
+    free(p);
+}
+
 /* Store a new run: its graph (so that a later resume can tell what changed), then its record,
  * and only then enter it in the index. A set-up that fails here (a full disk, a refused write)
  * leaves no run behind for `mflow runs` to list or a plain `mflow resume` to pick. */
@@ -981,6 +1007,8 @@ static int store_new_run(char **err)
     }
     free(key);
     free(gj);
+    if (!rc)
+        prepare_steps();
     return rc;
 }
 

@@ -1049,6 +1049,77 @@ static int op_del(void *state, const char *key)
     return sys_fail(s, err, "delete", key, path);
 }
 
+/* ---- prepare ------------------------------------------------------------------------------- */
+
+/* The directories of prefixes[0..n), created; then each directory that gained an entry is
+ * synced once (a run's step directories share one parent: one fsync for all, where each
+ * task's first put would have synced two). A new directory's own, empty, content needs no
+ * sync: the puts into it sync what they add, as in any directory that exists. */
+static int op_prepare(void *state, const char *const *prefixes, size_t n)
+{
+    struct local *s = state;
+    char path[PATH_MAX], (*synced)[PATH_MAX] = NULL;
+    size_t n_synced = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        size_t len = prefixes[i] ? strlen(prefixes[i]) : 0;
+        if (len < 2 || prefixes[i][len - 1] != '/') {
+            rc = fail(s, MF_EINVAL, "local storage: prefix '%s' to prepare does not end in '/'",
+                      prefixes[i] ? prefixes[i] : "(null)");
+            break;
+        }
+        char key[PATH_MAX];
+        if (len >= sizeof key) {
+            rc = fail(s, MF_EINVAL, "local storage: prefix '%.80s...' is too long", prefixes[i]);
+            break;
+        }
+        memcpy(key, prefixes[i], len - 1);
+        key[len - 1] = '\0';
+        if ((rc = key_path(s, key, path)) != 0)
+            break;
+        size_t plen = strlen(path), top = 0;
+        path[plen] = '/';   /* make_parents creates through the last '/' */
+        path[plen + 1] = '\0';
+        int e = make_parents(s, path, &top);
+        struct stat sb;
+        if (!e && stat(path, &sb) != 0)
+            e = errno;   /* ENOTDIR: an object stands where the place must be */
+        if (e) {
+            rc = sys_fail(s, e, "create the directory of", prefixes[i], path);
+            break;
+        }
+        if (!top)
+            continue;
+        /* Sync the parent of the first new directory and every new one above the last. */
+        size_t start = top;
+        while (start > 0 && path[start - 1] != '/')
+            start--;
+        for (size_t j = start ? start - 1 : 0; j < plen && !rc; j++) {
+            if (path[j] != '/')
+                continue;
+            path[j] = '\0';
+            const char *dir = j ? path : "/";
+            size_t k = 0;
+            while (k < n_synced && strcmp(synced[k], dir) != 0)
+                k++;
+            if (k == n_synced) {
+                void *g = realloc(synced, (n_synced + 1) * sizeof *synced);
+                if (!g) {
+                    rc = fail(s, MF_ENOMEM, "local storage: out of memory");
+                    break;
+                }
+                synced = g;
+                snprintf(synced[n_synced++], PATH_MAX, "%s", dir);
+                if ((e = fsync_dir(dir)) != 0)
+                    rc = sys_fail(s, e, "sync the new directories of", prefixes[i], dir);
+            }
+            path[j] = '/';
+        }
+    }
+    free(synced);
+    return rc;
+}
+
 /* ---- list ---------------------------------------------------------------------------------- */
 
 struct walk {
@@ -1505,6 +1576,7 @@ static const struct mf_storage_ops storage_ops = {
     .writer_abort = op_writer_abort,
     .schemes = schemes,
     .get_range = op_get_range,
+    .prepare = op_prepare,
 };
 
 static const struct mf_option_def options[] = {

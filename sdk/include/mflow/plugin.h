@@ -31,8 +31,10 @@
  * its plugin (a plugin without it is chosen only by name); and `settings` at the end of
  * struct mf_job_spec (the step's own "PLUGIN.KEY=VALUE" settings, flow ABI 1.2). 1.4 adds
  * the optional `get_range` at the end of struct mf_storage_ops (a byte range of an object).
- * 1.5 adds `flags` at the end of struct mf_storage_ops (MF_STORAGE_*: how the host best reads
- * and writes large values through this plugin; 0, or an older table, changes nothing).
+ * 1.5 adds, at the end of struct mf_storage_ops, `flags` (MF_STORAGE_*: how the host best
+ * reads and writes large values through this plugin; 0, or an older table, changes nothing)
+ * and the optional `prepare` (the places a run's objects will be put, made ready before its
+ * tasks put them).
  *
  * Beside this ABI the mflow command offers compute plugins one host service of its own, a
  * task server that forks `mflow task ...` jobs from a preloaded mflow: <mflow/task_server.h>.
@@ -553,6 +555,14 @@ struct mf_storage_ops {
      * it moves a large value. A host reads it only inside the table's struct_size (before 1.5
      * there is none: 0). Added in 1.5. */
     uint32_t flags;
+    /* Make ready the places under which objects will soon be put: each of prefixes[0..n) is
+     * a key prefix ending in '/' (a run's step, "runs/Flow/12/start/"). A store with
+     * directories creates them, durably, so that the puts that follow (each task's record,
+     * on the run's critical path) find them and have no directory to create and sync.
+     * Puts work without it; a prefix that exists already is left as it is. Optional: when
+     * NULL, or when the table's struct_size does not cover it (before 1.5), the host does
+     * without. Added in 1.5. */
+    int (*prepare)(void *state, const char *const *prefixes, size_t n);
 };
 
 /* Flags of struct mf_storage_ops (1.5). */
