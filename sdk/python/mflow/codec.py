@@ -16,10 +16,13 @@ Exact types decide: a subclass (an IntEnum, a numpy.float64, a namedtuple) is pi
 that it comes back as itself. A memoryview is pickled as its bytes (it comes back as bytes);
 a value pickle refuses (a lock, a generator) is an MflowInvalid naming its type.
 
-Large values (1 MiB and more: a str, bytearray, memoryview, ndarray, or any value pickled)
-go to libmflow in pieces, from their own memory where they have one (prepare(), stream(),
-pickle_stream()), and are never encoded whole first; the pieces are exactly encode()'s
-payload. A bytes value is handed over as it is, uncopied.
+Large values (1 MiB and more: a bytes, str, bytearray, memoryview, ndarray, or any value
+pickled) go to libmflow in pieces, from their own memory where they have one (prepare(),
+stream(), pickle_stream()), and are never encoded whole first; the pieces are exactly
+encode()'s payload. A pickle whose large buffers (bytes, bytearray, an array's memory) add up
+to 1 MiB or more is a container (DATASTORE.md section 4): its buffers out of band, each
+written from its own memory and read back into an object of its own; a portable value holding
+1 MiB of bytes is pickled so rather than base64'd into JSON.
 
 Standard library only; numpy is imported when a value is an ndarray or a payload is npy.
 Decoding a pickle runs whatever the pickle says: read only datastores you trust.
