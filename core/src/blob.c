@@ -1129,19 +1129,45 @@ static void drop_pages(const uint8_t *base, size_t from, size_t to)
 /* Below this a blob's pages are not worth the look at /proc/self/maps. */
 #define DROP_MIN ((size_t)2 * 1024 * 1024)
 
-/* Copy n bytes of a stream at offset off (of head's skip bytes, then dst's) from src. */
-static void place(uint8_t *head, size_t skip, uint8_t *dst, uint64_t off, const uint8_t *src,
-                  size_t n)
+/* Where a read puts its bytes: the spans next() hands out, filled one after the other. */
+struct sink {
+    mf_blob_span_fn next;
+    void *ud;
+    uint8_t *p;                  /* the span being filled, and the room left in it */
+    size_t room;
+    int stopped;                 /* next() failed or gave no room */
+};
+
+/* Room in the current span, asking next() for a new one when it is full: 0 on success. */
+static int sink_room(struct sink *k)
 {
-    if (off < skip) {
-        size_t h = skip - (size_t)off < n ? skip - (size_t)off : n;
-        memcpy(head + off, src, h);
-        src += h;
-        n -= h;
-        off += h;
+    /* a few empty spans are allowed; a next() that only gives empty ones is stopped */
+    for (int i = 0; k->room == 0 && i < 64; i++) {
+        void *d = NULL;
+        size_t n = 0;
+        if (k->next(k->ud, &d, &n) != 0 || (n && !d))
+            break;
+        k->p = d;
+        k->room = n;
     }
-    if (n)
-        memcpy(dst + (off - skip), src, n);
+    if (k->room == 0)
+        k->stopped = 1;
+    return k->room ? 0 : -1;
+}
+
+static int sink_put(struct sink *k, const uint8_t *src, size_t n)
+{
+    while (n) {
+        if (sink_room(k))
+            return -1;
+        size_t m = n < k->room ? n : k->room;
+        memcpy(k->p, src, m);
+        k->p += m;
+        k->room -= m;
+        src += m;
+        n -= m;
+    }
+    return 0;
 }
 
 /* A store whose get copies (MF_STORAGE_GET_COPIES, plugin ABI 1.5: S3) is read with get_range
@@ -1156,12 +1182,10 @@ void mf_blob_set_range_piece(size_t piece)
     range_piece = piece > HDR_LEN ? piece : RANGE_PIECE;   /* the header fits in the first */
 }
 
-/* A value being read into the caller's memory: its first skip bytes go to head, the rest to
- * dst, hashed as they come. */
+/* A value being read into the caller's spans (struct sink), hashed as it comes. */
 struct into {
     const char *key;
-    uint8_t *head, *dst;
-    size_t skip;
+    struct sink *k;
     uint64_t rawlen, made;
     struct sha256_ctx sha;
     ZSTD_DCtx *dctx;        /* a zstd blob */
@@ -1173,7 +1197,8 @@ static int feed_raw(struct into *x, const uint8_t *src, size_t n)
     if (n > x->rawlen - x->made)
         return corrupt(x->key, "it is longer than its header says");
     sha256_update(&x->sha, n, src);
-    place(x->head, x->skip, x->dst, x->made, src, n);
+    if (sink_put(x->k, src, n))
+        return MF_EINVAL;
     x->made += n;
     return 0;
 }
@@ -1188,16 +1213,21 @@ static int feed_zstd(struct into *x, const uint8_t *src, size_t n)
             return in.pos == in.size
                        ? 0
                        : corrupt(x->key, "the zstd data does not match its header's length");
-        int in_head = x->made < x->skip;
-        uint8_t *o = in_head ? x->head + x->made : x->dst + (x->made - x->skip);
-        size_t room = in_head ? x->skip - (size_t)x->made : (size_t)(x->rawlen - x->made);
+        /* the output buffer is the span being filled (none is asked for past the end) */
+        if (x->made < x->rawlen && sink_room(x->k))
+            return MF_EINVAL;
+        uint8_t *o = x->k->p;
+        size_t room = x->made < x->rawlen ? x->k->room : 0;
         ZSTD_outBuffer out = {o, room, 0};
         size_t ip = in.pos;
         size_t r = ZSTD_decompressStream(x->dctx, &out, &in);
         if (ZSTD_isError(r))
             return corrupt(x->key, ZSTD_getErrorName(r));
-        if (out.pos)
+        if (out.pos) {
             sha256_update(&x->sha, out.pos, o);
+            x->k->p += out.pos;
+            x->k->room -= out.pos;
+        }
         x->made += out.pos;
         if (r == 0) {
             x->ended = 1;
@@ -1211,9 +1241,8 @@ static int feed_zstd(struct into *x, const uint8_t *src, size_t n)
     }
 }
 
-/* mf_blob_read_into through the store's get_range: piece by piece into the caller's memory. */
-static int read_into_ranged(struct mf_store *st, const char *key, void *head, size_t skip,
-                            void *dst, size_t dlen)
+/* mf_blob_read_spans through the store's get_range: piece by piece into the caller's spans. */
+static int read_ranged(struct mf_store *st, const char *key, uint64_t len, struct sink *k)
 {
     err_msg[0] = '\0';
     if (!valid_key(key)) {
@@ -1224,8 +1253,7 @@ static int read_into_ranged(struct mf_store *st, const char *key, void *head, si
     }
     char path[BLOB_PATH_LEN];
     mf_blob_path(key, path, sizeof path);
-    struct into x = {.key = key, .head = head, .dst = dst, .skip = skip,
-                     .rawlen = (uint64_t)skip + dlen};
+    struct into x = {.key = key, .k = k, .rawlen = len};
     sha256_init(&x.sha);
     uint64_t off = 0, size = 0;
     int rc = 0;
@@ -1299,17 +1327,24 @@ static int read_into_ranged(struct mf_store *st, const char *key, void *head, si
     return 0;
 }
 
-int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t skip, void *dst,
-                      size_t dlen)
+int mf_blob_read_spans(struct mf_store *st, const char *key, uint64_t len, mf_blob_span_fn next,
+                       void *ud)
 {
-    if ((skip && !head) || (dlen && !dst) || dlen > SIZE_MAX - skip) {
+    if (!next) {
         err_msg[0] = '\0';
-        set_error("blob read: no buffer given (a bug in the caller)");
+        set_error("blob read: no span function given (a bug in the caller)");
         return MF_EINVAL;
     }
     if (st && st->ops && MF_HAS_FIELD(st->ops, get_range) && st->ops->get_range &&
-        (store_flags(st->ops) & MF_STORAGE_GET_COPIES))
-        return read_into_ranged(st, key, head, skip, dst, dlen);
+        (store_flags(st->ops) & MF_STORAGE_GET_COPIES)) {
+        struct sink k = {.next = next, .ud = ud};
+        int rc = read_ranged(st, key, len, &k);
+        if (rc == MF_EINVAL && k.stopped)
+            set_error("blob %s: the read was stopped by its reader (no room given for the "
+                      "value's bytes)",
+                      key);
+        return rc;
+    }
     struct mf_buf b;
     int codec;
     uint64_t rawlen;
@@ -1317,22 +1352,24 @@ int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t s
     int rc = fetch(st, key, &b, &codec, &rawlen, &body);
     if (rc)
         return rc;
-    if (rawlen != (uint64_t)skip + dlen) {
+    if (rawlen != len) {
         release_store_buf(&b);
         char what[160];
         snprintf(what, sizeof what, "it holds %llu bytes where its task record says %llu",
-                 (unsigned long long)rawlen, (unsigned long long)skip + dlen);
+                 (unsigned long long)rawlen, (unsigned long long)len);
         return corrupt(key, what);
     }
     const uint8_t *src = (const uint8_t *)b.data + HDR_LEN;
     int drop = body >= DROP_MIN && file_mapped(b.data);
     struct sha256_ctx sha;
     sha256_init(&sha);
+    struct sink k = {.next = next, .ud = ud};
     if (codec == CODEC_RAW) {
-        for (size_t off = 0; off < body;) {
+        for (size_t off = 0; off < body && rc == 0;) {
             size_t n = body - off < READ_PIECE ? body - off : READ_PIECE;
             sha256_update(&sha, n, src + off);
-            place(head, skip, dst, off, src + off, n);
+            if (sink_put(&k, src + off, n))
+                rc = MF_EINVAL;
             off += n;
             if (drop)
                 drop_pages(b.data, 0, HDR_LEN + off);
@@ -1348,9 +1385,13 @@ int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t s
         uint64_t made = 0;
         size_t dropped = 0;
         while (rc == 0) {
-            /* head first, then dst: the output buffer is whichever is being filled */
-            uint8_t *o = made < skip ? (uint8_t *)head + made : (uint8_t *)dst + (made - skip);
-            size_t room = made < skip ? skip - (size_t)made : (size_t)(rawlen - made);
+            /* the output buffer is the span being filled (none is asked for past the end) */
+            if (made < rawlen && sink_room(&k)) {
+                rc = MF_EINVAL;
+                break;
+            }
+            uint8_t *o = k.p;
+            size_t room = made < rawlen ? k.room : 0;
             ZSTD_outBuffer out = {o, room, 0};
             size_t ip = in.pos;
             size_t r = ZSTD_decompressStream(dctx, &out, &in);
@@ -1358,8 +1399,11 @@ int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t s
                 rc = corrupt(key, ZSTD_getErrorName(r));
                 break;
             }
-            if (out.pos)
+            if (out.pos) {
                 sha256_update(&sha, out.pos, o);
+                k.p += out.pos;
+                k.room -= out.pos;
+            }
             made += out.pos;
             if (drop && in.pos - dropped >= READ_PIECE) {
                 drop_pages(b.data, 0, HDR_LEN + in.pos);
@@ -1378,6 +1422,12 @@ int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t s
         ZSTD_freeDCtx(dctx);
     }
     release_store_buf(&b);
+    if (rc == MF_EINVAL && k.stopped) {
+        set_error("blob %s: the read was stopped by its reader (no room given for the value's "
+                  "bytes)",
+                  key);
+        return rc;
+    }
     if (rc)
         return rc;
     uint8_t md[32];
@@ -1393,6 +1443,38 @@ int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t s
         return MF_ECORRUPT;
     }
     return 0;
+}
+
+/* mf_blob_read_into's two spans: head's skip bytes, then dst's dlen. */
+struct two_spans {
+    void *p[2];
+    size_t n[2];
+    int i;
+};
+
+static int next_of_two(void *ud, void **dst, size_t *len)
+{
+    struct two_spans *s = ud;
+    while (s->i < 2 && s->n[s->i] == 0)
+        s->i++;
+    if (s->i == 2)
+        return -1;
+    *dst = s->p[s->i];
+    *len = s->n[s->i];
+    s->i++;
+    return 0;
+}
+
+int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t skip, void *dst,
+                      size_t dlen)
+{
+    if ((skip && !head) || (dlen && !dst) || dlen > SIZE_MAX - skip) {
+        err_msg[0] = '\0';
+        set_error("blob read: no buffer given (a bug in the caller)");
+        return MF_EINVAL;
+    }
+    struct two_spans s = {{head, dst}, {skip, dlen}, 0};
+    return mf_blob_read_spans(st, key, (uint64_t)skip + dlen, next_of_two, &s);
 }
 /* ---- reading piece by piece ----------------------------------------------------------------- */
 

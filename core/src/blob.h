@@ -87,6 +87,15 @@ void mf_blob_writer_abort(mf_blob_writer *w);
 int mf_blob_read_into(struct mf_store *st, const char *key, void *head, size_t skip, void *dst,
                       size_t dlen);
 
+/* As mf_blob_read_into, into memory the caller hands out as the read goes: next(ud, &dst,
+ * &len) gives the next span to fill (0, or non-zero to stop the read), asked for only when
+ * the one before is full, so that a reader can size a span from the bytes already read (a
+ * container's table). The spans must add up to exactly `len`, the value's length (else
+ * MF_ECORRUPT, as mf_blob_read_into). A stopped read is MF_EINVAL. */
+typedef int (*mf_blob_span_fn)(void *ud, void **dst, size_t *len);
+int mf_blob_read_spans(struct mf_store *st, const char *key, uint64_t len, mf_blob_span_fn next,
+                       void *ud);
+
 /* A blob's storage key: mf_blob_path (model.h). */
 
 /* Hex SHA-256 of iov (used by the blob layer and code packages). */

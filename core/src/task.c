@@ -1292,6 +1292,53 @@ int mf_foreign_read(mf_task *t, int64_t input, const char *name, void *dst, size
     CATCH_FAIL(t, foreign_read(t, input, name, dst, len));
 }
 
+/* The spans of mf_foreign_read_spans: the value's header here, then the caller's. */
+struct foreign_spans {
+    uint8_t hdr[MF_CODEC_HDR_LEN];
+    int gave_hdr;
+    mf_foreign_span_fn next;
+    void *ud;
+};
+
+static int next_foreign_span(void *ud, void **dst, size_t *len)
+{
+    struct foreign_spans *s = ud;
+    if (!s->gave_hdr) {
+        s->gave_hdr = 1;
+        *dst = s->hdr;
+        *len = sizeof s->hdr;
+        return 0;
+    }
+    return s->next(s->ud, dst, len);
+}
+
+static void foreign_read_spans(mf_task *t, int64_t input, const char *name,
+                               mf_foreign_span_fn next, void *ud)
+{
+    const struct mf_artifact_ref *a = foreign_ref(t, input, name);
+    if (!next)
+        FAIL(t, "step '%s': artifact '%s' read with no span function (a bug in the caller)",
+             t->rec.step, name);
+    struct foreign_spans s = {.next = next, .ud = ud};
+    if (mf_blob_read_spans(t->st, a->key, a->size, next_foreign_span, &s) != 0)
+        FAIL(t, "cannot read artifact blob %s: %s", a->key, mf_blob_error());
+    unsigned v = mf_codec_newer(s.hdr, sizeof s.hdr);
+    if (v)
+        FAIL(t, "artifact '%s' (blob %s) has value format version %u, newer than the version %d "
+                "this mflow reads: run the flow with a newer mflow",
+             name, a->key, v, MF_CODEC_VERSION);
+    uint8_t want[MF_CODEC_HDR_LEN];
+    mf_codec_header(want, a->type);
+    if (memcmp(s.hdr, want, sizeof want) != 0)
+        FAIL(t, "artifact '%s' (blob %s) is corrupt", name, a->key);
+}
+
+int mf_foreign_read_spans(mf_task *t, int64_t input, const char *name, mf_foreign_span_fn next,
+                          void *ud)
+{
+    CATCH_FAIL(t, foreign_read_spans(t, input, name, next, ud));
+}
+
 int mf_foreign_merge(mf_task *t, const char *exclude)
 {
     CATCH_FAIL(t, mf_merge_artifacts(t, exclude));

@@ -93,6 +93,14 @@ int mf_foreign_writer_close(mf_task *t, mf_foreign_writer *w, const char *name);
 void mf_foreign_writer_abort(mf_task *t, mf_foreign_writer *w);
 int mf_foreign_stat(mf_task *t, int64_t input, const char *name, int *type, uint64_t *len);
 int mf_foreign_read(mf_task *t, int64_t input, const char *name, void *dst, size_t len);
+/* A value read into memory the caller hands out as the read goes (a pickle's container:
+ * each buffer into an object of its own): next(ud, &dst, &len) gives the next span of the
+ * payload to fill (the header is not the caller's), 0 or non-zero to stop the read (which
+ * then fails); it is asked for a span only once the one before is full, and the spans must
+ * add up to the payload's length (mf_foreign_stat). 0 only once the hash matched. */
+typedef int (*mf_foreign_span_fn)(void *ud, void **dst, size_t *len);
+int mf_foreign_read_spans(mf_task *t, int64_t input, const char *name, mf_foreign_span_fn next,
+                          void *ud);
 /* Load once, before a task server forks its first child, what every task of argv's flow
  * loads (its graph, the storage plugin); failures are left for the tasks to meet. */
 void mf_task_foreign_preload(int argc, char **argv);

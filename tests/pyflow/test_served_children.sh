@@ -23,6 +23,8 @@ for n in 4 9; do
     "$([ "$per" -gt 0 ] && [ "$per" -lt 450 ] && echo yes || echo no)"
   check_eq "n=$n: CPU reported" yes \
     "$(echo "$line" | awk '{print ($8 + $10 > 0) ? "yes" : "no"}')"
+  check_eq "n=$n: the server's own share" "server minflt utime_ms stime_ms yes" \
+    "$(echo "$line" | awk '{print $11, $12, $14, $16, ($13 > 0 && $15 + $17 > 0) ? "yes" : "no"}')"
 done
 
 # without the variable nothing is written

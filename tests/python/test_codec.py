@@ -179,7 +179,7 @@ class TestTypes(unittest.TestCase):
                   {"\udc80": 1}, range(3), 1.5j]:
             t, p = codec.encode(v)
             self.assertEqual(t, 10, repr(v))
-            self.assertEqual(p[:2], b"\x80\x04", "pickle protocol 4")
+            self.assertEqual(p[:2], b"\x80\x05", "pickle protocol 5, without buffers: plain")
             back = codec.decode(t, p)
             self.assertEqual(type(back), type(v))
             self.assertEqual(back, v)

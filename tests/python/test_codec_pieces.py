@@ -47,6 +47,15 @@ class TestPieces(unittest.TestCase):
                   "x" * (3 * MIB + 1)):
             self.assertEqual(self.check(v, codec.STR), v)
 
+    def test_large_bytes_in_one_piece(self):
+        for v in (b"y" * (3 * MIB), bytes(MIB)):
+            ty, n, feed = codec.prepare(v)
+            pieces = []
+            feed(pieces.append)
+            self.assertEqual((ty, n), (codec.BYTES, len(v)))
+            self.assertEqual(len(pieces), 1)
+            self.assertIs(pieces[0], v, "handed over as it is, uncopied")
+
     def test_str_with_a_lone_surrogate_is_pickled(self):
         v = "ab\udc80" * MIB
         self.assertEqual(self.check(v, codec.PICKLE), v)
@@ -74,7 +83,7 @@ class TestPieces(unittest.TestCase):
             codec.SPOOL_MAX = old
 
     def test_small_values_stay_whole(self):
-        for v in ("x" * 1000, bytearray(10), memoryview(b"abc"), {1, 2}, b"y" * (3 * MIB),
+        for v in ("x" * 1000, bytearray(10), memoryview(b"abc"), {1, 2}, b"y" * (MIB - 1),
                   list(range(MIB))):
             ty, payload, feed = codec.prepare(v)
             self.assertIsNone(feed, type(v).__name__)

@@ -1469,6 +1469,67 @@ static void test_read_into_flipped_byte(void **state)
     }
 }
 
+/* mf_blob_read_spans: spans of odd sizes (and empty ones) asked for one at a time, raw and
+ * zstd, fill back the value exactly; a reader that stops, or gives too little room, fails the
+ * read with MF_EINVAL. */
+struct spans {
+    uint8_t *buf;
+    size_t sizes[8], n, i, off;
+    int stop_at;                 /* the span at which next() says stop; -1: never */
+    int asked;
+};
+
+static int next_span(void *ud, void **dst, size_t *len)
+{
+    struct spans *s = ud;
+    s->asked++;
+    if (s->i == s->n || (int)s->i == s->stop_at)
+        return -1;
+    *dst = s->buf + s->off;
+    *len = s->sizes[s->i];
+    s->off += s->sizes[s->i++];
+    return 0;
+}
+
+static void test_read_spans(void **state)
+{
+    struct fixture *f = *state;
+    for (int z = 0; z < 2; z++) {
+        size_t n = (3u << 20) + 5;
+        uint8_t *v = z ? compressible(n) : random_value(n);
+        char key[65];
+        assert_int_equal(write_pieces(f, v, n, 1u << 20, key, NULL), 0);
+        assert_int_equal(stored_blob(f, key)->data[4], z);
+        uint8_t *back = malloc(n);
+        assert_non_null(back);
+        for (int stop = -1; stop < 3; stop++) {
+            memset(back, 0xee, n);
+            struct spans s = {.buf = back, .n = 6, .stop_at = stop,
+                              .sizes = {1, 0, 7, (1u << 20) + 3, 0, n - 11 - (1u << 20)}};
+            int rc = mf_blob_read_spans(&f->st, key, n, next_span, &s);
+            if (stop < 0) {
+                assert_int_equal(rc, 0);
+                assert_memory_equal(back, v, n);
+                assert_int_equal(s.i, 6);
+            } else {
+                assert_int_equal(rc, MF_EINVAL);
+                assert_non_null(strstr(mf_blob_error(), "stopped by its reader"));
+                assert_int_equal((int)s.i, stop);
+            }
+            assert_int_equal(f->mem.gets, f->mem.releases);
+        }
+        /* spans short of the value: the read stops when they run out */
+        struct spans s = {.buf = back, .n = 2, .stop_at = -1, .sizes = {10, n - 20}};
+        assert_int_equal(mf_blob_read_spans(&f->st, key, n, next_span, &s), MF_EINVAL);
+        /* a length other than the value's is the record's damage */
+        struct spans s2 = {.buf = back, .n = 1, .stop_at = -1, .sizes = {n}};
+        assert_int_equal(mf_blob_read_spans(&f->st, key, n - 1, next_span, &s2), MF_ECORRUPT);
+        assert_int_equal(s2.asked, 0);
+        free(back);
+        free(v);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1476,6 +1537,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_writer_stores_what_put_stores, setup_stream, teardown),
         cmocka_unit_test_setup_teardown(test_writer_wrong_length, setup_stream, teardown),
         cmocka_unit_test_setup_teardown(test_read_into_flipped_byte, setup_stream, teardown),
+        cmocka_unit_test_setup_teardown(test_read_spans, setup_stream, teardown),
         cmocka_unit_test(test_blob_path),
         cmocka_unit_test_setup_teardown(test_round_trip_every_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_large_is_not_copied, setup, teardown),

@@ -16,10 +16,14 @@ Exact types decide: a subclass (an IntEnum, a numpy.float64, a namedtuple) is pi
 that it comes back as itself. A memoryview is pickled as its bytes (it comes back as bytes);
 a value pickle refuses (a lock, a generator) is an MflowInvalid naming its type.
 
-Large values (1 MiB and more: a str, bytearray, memoryview, ndarray, or any value pickled)
-go to libmflow in pieces, from their own memory where they have one (prepare(), stream(),
-pickle_stream()), and are never encoded whole first; the pieces are exactly encode()'s
-payload. A bytes value is handed over as it is, uncopied.
+Large values (1 MiB and more: a bytes, str, bytearray, memoryview, ndarray, or any value
+pickled) go to libmflow in pieces, from their own memory where they have one (prepare(),
+stream(), pickle_stream()), and are never encoded whole first; the pieces are exactly
+encode()'s payload. A pickle whose large buffers (bytes, bytearray, an array's memory) add up
+to 1 MiB or more is a container (DATASTORE.md section 4): its buffers out of band, each
+written from its own memory and read back into an object of its own. A portable value stays
+`obj` whatever its size, so that C flows and other languages read it: its bytes are base64'd
+into its JSON, which is held whole (keep large bytes in artifacts of their own).
 
 Standard library only; numpy is imported when a value is an ndarray or a payload is npy.
 Decoding a pickle runs whatever the pickle says: read only datastores you trust.
@@ -42,7 +46,7 @@ TYPE_NAMES = {I64: "i64", F64: "f64", STR: "str", BYTES: "bytes", I64V: "i64[]",
               F64V: "f64[]", STRV: "str[]", OBJ: "obj", PICKLE: "pickle", NPY: "npy"}
 VALUE_VERSION = 1
 HEADER_LEN = 8
-PICKLE_PROTOCOL = 4
+PICKLE_PROTOCOL = 5          # plain pickles; the container's pickle is protocol 5 too
 OBJ_MAX_DEPTH = 500          # nesting of JSON arrays and objects (codec.h MF_OBJ_MAX_DEPTH)
 I64_MIN, I64_MAX = -(1 << 63), (1 << 63) - 1
 _LE = sys.byteorder == "little"
@@ -83,7 +87,8 @@ def _strv(enc):
 
 def _tagged(v, depth, seen):
     """v as a JSON-ready value with the tags of DATASTORE.md section 4; _NotPortable when a
-    part of it is not portable. depth: the JSON nesting v starts at."""
+    part of it is not portable. depth: the JSON nesting v starts at. A portable value stays
+    portable however large (C flows and other languages read it): its bytes are base64'd."""
     t = type(v)
     if v is None or t is bool or t is int:
         return v
@@ -186,18 +191,26 @@ def _npy(v):
     return buf.getvalue()
 
 
+def _gather(feed):
+    """The pieces a feed writes, as one bytes object."""
+    out = []
+
+    def put(piece):
+        if type(piece) is tuple:
+            import ctypes
+            addr, n, _owner = piece
+            out.append(ctypes.string_at(addr, n))
+        else:
+            out.append(bytes(piece))
+    feed(put)
+    return b"".join(out)
+
+
 def _pickle(v):
-    if type(v) is memoryview:
+    """The pickle payload of v, whole (a plain pickle, or the container: pickle_stream)."""
+    if type(v) is memoryview and v.nbytes < STREAM_MIN:
         v = v.tobytes()    # pickle refuses a memoryview: its bytes, which come back as bytes
-    try:
-        return pickle.dumps(v, protocol=PICKLE_PROTOCOL)
-    except RecursionError:
-        raise MflowInvalid(f"cannot store a {type(v).__name__} nested this deeply: JSON takes "
-                           f"{OBJ_MAX_DEPTH} levels and pickle ran out of recursion")
-    except (pickle.PicklingError, TypeError, AttributeError) as e:
-        raise MflowInvalid(f"cannot store a {type(v).__name__}: it is not portable (None, bool, "
-                           f"int, float, str, bytes, list, tuple, dict) and pickle refuses it "
-                           f"({e})")
+    return _gather(pickle_stream(v)[2])
 
 
 def _pickle_pair(v):
@@ -265,19 +278,6 @@ def _mem(write, addr, n, owner):
         write((addr + off, min(PIECE, n - off), owner))
 
 
-def _buffer_feed(mv):
-    """feed of the bytes of a contiguous 'B' memoryview, from its own memory when writable."""
-    def feed(write):
-        if not mv.readonly:
-            import ctypes
-            c = (ctypes.c_char * mv.nbytes).from_buffer(mv)
-            _mem(write, ctypes.addressof(c), mv.nbytes, c)
-            return
-        for off in range(0, mv.nbytes, PIECE):
-            write(bytes(mv[off:off + PIECE]))     # read-only memory: a piece copied at a time
-    return feed
-
-
 def _str_feed(s, step):
     def feed(write):
         for i in range(0, len(s), step):
@@ -307,26 +307,21 @@ def _npy_stream(v):
     return NPY, len(head) + v.nbytes, feed
 
 
-# The pickle (protocol 4) pickle.dumps writes for a bytes or a bytearray of 64 KiB to 4 GiB:
-# the opcodes before the data and after it (the data is too large to be framed).
-_BYTEARRAY_HEAD = b"\x80\x04\x95" + _U64.pack(25) + b"\x8c\x08builtins\x94\x8c\tbytearray\x94\x93\x94"
-_TAILS = {bytes: b"\x94.", bytearray: b"\x95" + _U64.pack(6) + b"\x94\x85\x94R\x94."}
+# ---- pickles, and their container -----------------------------------------------------------
+# A pickled value whose large buffers (bytes, bytearray, a numpy array's memory: OOB_MIN bytes
+# and more) add up to STREAM_MIN or more is stored as a container (sdk/DATASTORE.md section
+# 4): a fixed preamble, a table, a protocol 5 pickle that takes those buffers out of band, and
+# the buffers, each written from its own memory and read back into an object of its own.
 
-
-def _bytes_pickle(mv, kind):
-    """(PICKLE, length, feed) of the pickle of kind(mv) (bytes or bytearray), mv's bytes taken
-    from its own memory: what pickle.dumps(kind(mv), 4) gives, without making kind(mv)."""
-    n = mv.nbytes
-    op = b"B" + struct.pack("<I", n) if n <= 0xffffffff else b"\x8e" + _U64.pack(n)
-    head = (b"\x80\x04" if kind is bytes else _BYTEARRAY_HEAD) + op
-    tail = _TAILS[kind]
-    data = _buffer_feed(mv)
-
-    def feed(write):
-        write(head)
-        data(write)
-        write(tail)
-    return PICKLE, len(head) + n + len(tail), feed
+OOB_MIN = 64 << 10           # a buffer this large goes out of band (pickle's own frame size)
+# A pickle that a reader which does not know the container stops at: int() of this text
+# raises a ValueError that says what to do. The container is the payload that starts so.
+PREAMBLE_TEXT = b"mflow: a pickle with out-of-band buffers (written by a newer mflow): " \
+                b"upgrade mflow to read it"
+PREAMBLE = b"\x80\x02cbuiltins\nint\nX" + struct.pack("<I", len(PREAMBLE_TEXT)) + \
+    PREAMBLE_TEXT + b"\x85R."
+CONTAINER_HEAD = len(PREAMBLE) + 16      # the preamble, the buffer count, the pickle's length
+KIND_BYTES, KIND_WRITABLE = 0, 1
 
 
 class _Spool:
@@ -337,7 +332,7 @@ class _Spool:
         self.parts, self.own, self.n = [], 0, 0
 
     def write(self, b):
-        n = len(b)
+        n = len(b) if type(b) is bytes else memoryview(b).nbytes
         self.n += n
         if self.parts is not None:
             if type(b) is bytes and n >= STREAM_MIN:
@@ -351,41 +346,249 @@ class _Spool:
 
 
 class _Sink:
+    """A pickler's file whose write() hands each piece on (from its own memory)."""
+
     def __init__(self, write):
-        self.write = write
+        self._w = write
+
+    def write(self, b):
+        if type(b) is bytes:
+            self._w(b)
+            return len(b)
+        with _Export(b) as (addr, n):
+            _mem(self._w, addr, n, b)
+        return n
+
+
+class _PyBuffer:
+    pass
+
+
+def _buffer_api():
+    """ctypes' view of CPython's buffer protocol (Py_buffer, PyObject_GetBuffer)."""
+    import ctypes
+    if _PyBuffer.__dict__.get("api") is None:
+        class PyBuf(ctypes.Structure):
+            _fields_ = [("buf", ctypes.c_void_p), ("obj", ctypes.c_void_p),
+                        ("len", ctypes.c_ssize_t), ("itemsize", ctypes.c_ssize_t),
+                        ("readonly", ctypes.c_int), ("ndim", ctypes.c_int),
+                        ("format", ctypes.c_char_p), ("shape", ctypes.c_void_p),
+                        ("strides", ctypes.c_void_p), ("suboffsets", ctypes.c_void_p),
+                        ("internal", ctypes.c_void_p)]
+        get = ctypes.pythonapi.PyObject_GetBuffer
+        get.argtypes = [ctypes.py_object, ctypes.POINTER(PyBuf), ctypes.c_int]
+        get.restype = ctypes.c_int
+        rel = ctypes.pythonapi.PyBuffer_Release
+        rel.argtypes = [ctypes.POINTER(PyBuf)]
+        rel.restype = None
+        _PyBuffer.api = (PyBuf, get, rel)
+    return _PyBuffer.api
+
+
+class _Export:
+    """with _Export(obj) as (address, length): the memory of a C-contiguous buffer, read-only
+    or not, held exported (unmoved) until the block ends."""
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __enter__(self):
+        import ctypes
+        PyBuf, get, _ = _buffer_api()
+        self.view = PyBuf()
+        if get(self.obj, ctypes.byref(self.view), 0x8 | 0x10 | 0x20):   # C_CONTIGUOUS
+            raise BufferError("not a contiguous buffer")
+        return self.view.buf or 0, self.view.len
+
+    def __exit__(self, *exc):
+        import ctypes
+        _buffer_api()[2](ctypes.byref(self.view))
+
+
+class _Pickler(pickle.Pickler):
+    """Protocol 5, its large buffers out of band: a bytes or bytearray of OOB_MIN bytes or
+    more becomes a persistent id that is a PickleBuffer of it (the loader's persistent_load
+    hands the buffer back: the object itself), and the buffer callback keeps every
+    PickleBuffer of OOB_MIN bytes or more (numpy's own, those) out of band. bufs:
+    (PickleBuffer, kind) in the pickle's order, when collecting. (The callback is a closure,
+    not a method: a pickler holding its own bound method is a cycle, and a cycle that holds
+    PickleBuffers over memoryviews is cleared in an order CPython crashes on.)"""
+
+    def __init__(self, file, bufs=None, as_bytes=()):
+        super().__init__(file, protocol=5, buffer_callback=_buffer_callback(bufs, as_bytes))
+        self.pids = {}
+
+    def persistent_id(self, obj):
+        t = type(obj)
+        if (t is bytes or t is bytearray) and len(obj) >= OOB_MIN:
+            # met again: the integer k, the k-th such buffer of the pickle (one object)
+            got = self.pids.get(id(obj))
+            if got is not None:
+                return got[1]
+            self.pids[id(obj)] = (obj, len(self.pids))
+            return pickle.PickleBuffer(obj)
+        return None
+
+
+def _buffer_callback(bufs, as_bytes):
+    as_bytes = set(map(id, as_bytes))
+
+    def callback(pb):
+        with pb.raw() as m:
+            if m.nbytes < OOB_MIN:
+                return True
+            if bufs is not None:
+                kind = KIND_BYTES if m.readonly or id(pb) in as_bytes else KIND_WRITABLE
+                bufs.append((pb, kind, m.nbytes))
+        return False
+    return callback
+
+
+class _Unpickler(pickle.Unpickler):
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self.seen = []
+
+    def persistent_load(self, pid):
+        if type(pid) is int:
+            if not 0 <= pid < len(self.seen):
+                raise pickle.UnpicklingError("a persistent id refers to buffer %d of %d"
+                                             % (pid, len(self.seen)))
+            return self.seen[pid]
+        self.seen.append(pid)
+        return pid       # a buffer the pickle took out of band: the object itself
+
+
+def _refused(value, e):
+    if isinstance(e, RecursionError):
+        return MflowInvalid(f"cannot store a {type(value).__name__} nested this deeply: JSON "
+                            f"takes {OBJ_MAX_DEPTH} levels and pickle ran out of recursion")
+    return MflowInvalid(f"cannot store a {type(value).__name__}: it is not portable (None, "
+                        f"bool, int, float, str, bytes, list, tuple, dict) and pickle refuses "
+                        f"it ({e})")
+
+
+def _dump(make, value, file):
+    try:
+        p = make(file)
+        p.dump(value)
+        p.clear_memo()
+        if isinstance(p, _Pickler):
+            p.pids = None
+    except (RecursionError, pickle.PicklingError, TypeError, AttributeError, BufferError) as e:
+        raise _refused(value, e)
+
+
+def _write_buffer(write, pb):
+    with pb.raw() as m:
+        with _Export(m) as (addr, n):
+            _mem(write, addr, n, m)
 
 
 def pickle_stream(value):
-    """(PICKLE, length, feed) of any value pickled: pickled once into memory when that stays
-    under SPOOL_MAX bytes (large bytes objects inside it are not copied), else counted in a
-    first pass and written in a second."""
+    """(PICKLE, length, feed) of any value pickled: the container when out-of-band buffers
+    add up to STREAM_MIN or more, else a plain protocol 5 pickle. The pickle itself (without
+    the buffers) is kept while it stays under SPOOL_MAX bytes, else counted in a first pass
+    and written to the writer in a second; the buffers are written from their own memory."""
+    top = value
+    as_bytes = ()
+    if type(value) is memoryview:
+        # a memoryview (pickle refuses one) is stored as its bytes, and comes back as bytes
+        if not value.c_contiguous:
+            value = value.tobytes()
+        else:
+            value = pickle.PickleBuffer(value.cast("B") if value.ndim != 1 or
+                                        value.format != "B" else value)
+            as_bytes = (value,)
+    bufs = []
     sp = _Spool()
-    try:
-        pickle.Pickler(sp, protocol=PICKLE_PROTOCOL).dump(value)
-    except RecursionError:
-        raise MflowInvalid(f"cannot store a {type(value).__name__} nested this deeply: JSON "
-                           f"takes {OBJ_MAX_DEPTH} levels and pickle ran out of recursion")
-    except (pickle.PicklingError, TypeError, AttributeError) as e:
-        raise MflowInvalid(f"cannot store a {type(value).__name__}: it is not portable (None, "
-                           f"bool, int, float, str, bytes, list, tuple, dict) and pickle "
-                           f"refuses it ({e})")
+    _dump(lambda f: _Pickler(f, bufs, as_bytes), value, sp)
+    total = sum(n for _, _, n in bufs)
+    if bufs and total + sp.n < STREAM_MIN:
+        # small after all: a plain pickle, the buffers in it
+        bufs, sp = [], _Spool()
+        v = top.tobytes() if type(top) is memoryview else value
+        _dump(lambda f: pickle.Pickler(f, protocol=PICKLE_PROTOCOL), v, sp)
     parts = sp.parts
-    if parts is not None:
-        def feed(write):
+
+    def pickled(write):
+        if parts is not None:
             for p in parts:
                 write(p)
-    else:
-        def feed(write):
-            pickle.Pickler(_Sink(write), protocol=PICKLE_PROTOCOL).dump(value)
-    return PICKLE, sp.n, feed
+        else:
+            _dump(lambda f: _Pickler(_Sink(write), None, as_bytes), value, None)
+
+    if not bufs:
+        return PICKLE, sp.n, pickled
+    lens = [n for _, _, n in bufs]
+    head = PREAMBLE + _U64.pack(len(bufs)) + _U64.pack(sp.n) + \
+        b"".join(map(_U64.pack, lens)) + bytes(k for _, k, _ in bufs)
+
+    def feed(write):
+        write(head)
+        pickled(write)
+        for pb, _, _ in bufs:
+            _write_buffer(write, pb)
+    return PICKLE, len(head) + sp.n + sum(lens), feed
+
+
+def container_table(head, total):
+    """(count, pickle length) from a container's first CONTAINER_HEAD bytes, checked against
+    the payload's length; MflowCorrupt when they cannot be."""
+    n, L = struct.unpack_from("<QQ", head, len(PREAMBLE))
+    rest = total - CONTAINER_HEAD
+    if n == 0 or n > rest // 9 or L > rest - 9 * n:
+        raise _corrupt(PICKLE, f"its container's table ({n} buffers, a pickle of {L} bytes) "
+                               f"does not fit its {total} bytes")
+    return n, L
+
+
+def container_buffers(table, n, left):
+    """[(length, kind)] of a container's n buffers from its table (9n bytes), checked to add
+    up to `left`, the bytes after the pickle."""
+    lens = struct.unpack_from("<%dQ" % n, table)
+    kinds = table[8 * n:9 * n]
+    if sum(lens) != left or any(k > KIND_WRITABLE for k in kinds):
+        raise _corrupt(PICKLE, "its container's buffers do not add up to its length (or one "
+                               "has an unknown kind)")
+    return list(zip(lens, kinds))
+
+
+def unpickle(stream, buffers):
+    """The value of a container's pickle, given its buffers (bytes or bytearray each)."""
+    try:
+        return _Unpickler(io.BytesIO(stream), buffers=buffers).load()
+    except (pickle.UnpicklingError, EOFError) as e:
+        raise _corrupt(PICKLE, f"{type(e).__name__}: {e}")
+
+
+def _decode_container(p):
+    mv = memoryview(p)
+    if len(mv) < CONTAINER_HEAD:
+        raise _corrupt(PICKLE, "its container is shorter than its head")
+    n, L = container_table(mv[:CONTAINER_HEAD], len(mv))
+    off = CONTAINER_HEAD + 9 * n
+    spec = container_buffers(mv[CONTAINER_HEAD:off], n, len(mv) - off - L)
+    stream, off = mv[off:off + L], off + L
+    bufs = []
+    for size, kind in spec:
+        piece = mv[off:off + size]
+        bufs.append(bytes(piece) if kind == KIND_BYTES else bytearray(piece))
+        off += size
+    return unpickle(stream, bufs)
 
 
 def stream(value):
     """(type, payload length, feed) for a value stored in pieces, else None (encode() it): a
-    str, bytearray, memoryview or ndarray of STREAM_MIN bytes or more. (A bytes object is
-    handed over as it is, whole and uncopied; other values are pickled in pieces only when
-    encode() says pickle: see pickle_stream.)"""
+    bytes, str, bytearray, memoryview or ndarray of STREAM_MIN bytes or more (a bytes object
+    as one piece, uncopied; other values are pickled in pieces only when encode() says
+    pickle: see pickle_stream)."""
     t = type(value)
+    if t is bytes:
+        # handed over whole from its own memory, through the writer: compressed as it goes,
+        # where a put compresses it into a buffer of its whole size
+        return (BYTES, len(value), lambda write: write(value)) if len(value) >= STREAM_MIN \
+            else None
     if t is str:
         if len(value) < STREAM_MIN // 4:
             return None     # under 1 MiB of UTF-8 whatever it holds
@@ -404,9 +607,8 @@ def stream(value):
         mv = memoryview(value)
         if mv.nbytes < STREAM_MIN:
             return None
-        mv = mv.cast("B") if mv.c_contiguous else memoryview(mv.tobytes())
-        # a memoryview is stored as the pickle of its bytes
-        return _bytes_pickle(mv, bytearray if t is bytearray else bytes)
+        # pickled, its memory out of band (a memoryview comes back as bytes)
+        return pickle_stream(value)
     if _is_ndarray(value):
         if value.nbytes < STREAM_MIN:
             return None
@@ -419,9 +621,7 @@ def _pickle_prepared(v):
         v = v.tobytes()      # a small one (a large one is streamed): its bytes, pickled
     ty, n, feed = pickle_stream(v)
     if n < STREAM_MIN:
-        out = []
-        feed(out.append)
-        return ty, b"".join(out), None
+        return ty, _gather(feed), None
     return ty, n, feed
 
 
@@ -588,6 +788,8 @@ def decode(type_, payload):
     if type_ == OBJ:
         return _decode_obj(p)
     if type_ == PICKLE:
+        if bytes(p[:len(PREAMBLE)]) == PREAMBLE:
+            return _decode_container(p)
         try:
             return pickle.loads(p)
         except (pickle.UnpicklingError, EOFError) as e:

@@ -12,6 +12,9 @@ from .current import current
 from .flowspec import FlowSpec, Inputs, MflowError
 
 STEP_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p)
+# mf_foreign_span_fn: (ud, void **dst, size_t *len) -> 0, or non-zero to stop the read
+SPAN_FN = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_void_p, ctypes.POINTER(ctypes.c_void_p),
+                           ctypes.POINTER(ctypes.c_size_t))
 
 _lib = None
 
@@ -41,6 +44,7 @@ def libmflow():
         "mf_foreign_writer_abort": (None, [P, P]),
         "mf_foreign_stat": (I, [P, ctypes.c_int64, S, ctypes.POINTER(I), ctypes.POINTER(U64)]),
         "mf_foreign_read": (I, [P, ctypes.c_int64, S, P, SZ]),
+        "mf_foreign_read_spans": (I, [P, ctypes.c_int64, S, SPAN_FN, P]),
         "mf_foreign_item": (I, [P, ctypes.POINTER(S), ctypes.POINTER(U64), ctypes.POINTER(U64)]),
         "mf_has": (I, [P, S]),
         "mf_input_count": (SZ, [P]),
@@ -66,6 +70,85 @@ _INTO = (codec.BYTES, codec.STR, codec.PICKLE)
 _new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
 _new_bytes.restype = ctypes.py_object
 _new_bytes.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
+# a bytearray of n bytes, uninitialized, likewise
+_new_bytearray = ctypes.pythonapi.PyByteArray_FromStringAndSize
+_new_bytearray.restype = ctypes.py_object
+_new_bytearray.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
+
+
+def _addr(buf):
+    """The address of the memory of a bytes or bytearray object made to be filled."""
+    if type(buf) is bytes:
+        return ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value
+    return ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf)) if len(buf) else 0
+
+
+class _Container:
+    """The spans of a pickle's container (codec.py), each asked for as the read reaches it:
+    the head, then the table, then the pickle, then each buffer into an object of its own.
+    A payload that does not start with the preamble is a plain pickle: into one bytes."""
+
+    def __init__(self, total):
+        self.total = total
+        self.head = bytearray(min(codec.CONTAINER_HEAD, total))
+        self.stage = 0
+        self.error = None
+        self.plain = None
+        self.stream = None
+        self.bufs = []
+        self.spec = []
+
+    def span(self, _ud, dst, n):
+        try:
+            buf = self.next()
+        except BaseException as e:      # said by the caller once the read has stopped
+            self.error = e
+            return 1
+        if buf is None:
+            return 1
+        dst[0] = _addr(buf) + self._off
+        n[0] = len(buf) - self._off
+        return 0
+
+    def next(self):
+        self._off = 0
+        self.stage += 1
+        if self.stage == 1:
+            return self.head
+        if self.stage == 2:
+            if bytes(self.head[:len(codec.PREAMBLE)]) != codec.PREAMBLE:
+                # a plain pickle: the rest after what the head took
+                self.plain = _new_bytes(None, self.total)
+                ctypes.memmove(_addr(self.plain), bytes(self.head), len(self.head))
+                self._off = len(self.head)
+                return self.plain
+            self.n, L = codec.container_table(self.head, self.total)
+            self.L = L
+            self.table = bytearray(9 * self.n)
+            return self.table
+        if self.stage == 3:
+            left = self.total - codec.CONTAINER_HEAD - len(self.table) - self.L
+            self.spec = codec.container_buffers(self.table, self.n, left)
+            self.stream = _new_bytes(None, self.L)
+            if self.L:
+                return self.stream
+            self.stage += 1
+        i = self.stage - 4
+        if i >= len(self.spec):
+            return None
+        size, kind = self.spec[i]
+        buf = _new_bytes(None, size) if kind == codec.KIND_BYTES else _new_bytearray(None, size)
+        self.bufs.append(buf)
+        return buf
+
+    def value(self):
+        if self.plain is not None:
+            return codec.decode(codec.PICKLE, self.plain)
+        if len(self.bufs) != len(self.spec):
+            raise codec._corrupt(codec.PICKLE, "its container was cut short")
+        stream, self.stream = self.stream, None
+        bufs, self.bufs = self.bufs, []
+        return codec.unpickle(stream, bufs)
 
 
 def _b(name):
@@ -120,6 +203,20 @@ class Task:
         ty, n = ty.value, n.value
         if (ty != codec.NPY or codec.PIECES_OFF) and (n < codec.STREAM_MIN or ty not in _INTO):
             return None
+        if ty == codec.PICKLE:
+            c = _Container(n)
+            fn = SPAN_FN(c.span)
+            if self.lib.mf_foreign_read_spans(self.t, i, name, fn, None):
+                if c.error is not None:
+                    raise c.error
+                raise self._error()
+            return c.value()
+        if ty == codec.STR:
+            def fill(addr):
+                if self.lib.mf_foreign_read(self.t, i, name, addr, n):
+                    raise self._error()
+            from ._text import read_str
+            return read_str(n, fill)
         if ty == codec.NPY:
             import numpy as np
             buf = np.empty(n, dtype=np.uint8)   # the array's own memory: no copy after this
@@ -131,9 +228,7 @@ class Task:
             raise self._error()
         if ty == codec.BYTES:
             return buf
-        if ty == codec.STR:
-            return str(buf, "utf-8", "surrogateescape")
-        return codec.decode(ty, memoryview(buf) if ty == codec.NPY else buf)
+        return codec.decode(ty, memoryview(buf))
 
     def get(self, name):
         b = _b(name)

@@ -1,0 +1,121 @@
+"""A large str read back without a second copy of it whole (CPython).
+
+Its UTF-8 is read into an anonymous mapping; the str is then made at its final size
+(PyUnicode_New, as CPython's own decoder does) and filled a piece at a time, each piece of the
+mapping let go (MADV_DONTNEED) once it is in the str. The peak is about the larger of the
+UTF-8 and the str, plus a piece, where str(utf8) holds both whole. What it costs: text that
+is all ASCII is checked, then copied; any other text is decoded twice (once to learn the
+str's width, once to fill it), about 3x the CPU of one decode. Where the str's layout is not
+what this expects (another Python), the text is decoded whole instead."""
+import codecs
+import ctypes
+import mmap
+import sys
+
+PIECE = 1 << 20
+_WIDTHS = ((127, 1, None), (255, 1, "latin-1"), (0xFFFF, 2, "utf-16-le"),
+           (0x10FFFF, 4, "utf-32-le"))
+_layout = []
+
+
+def _offsets():
+    """(header of an ASCII str, header of any other) of CPython's compact strs, checked on
+    strs of each width; None when they do not read back."""
+    if not _layout:
+        got = None
+        try:
+            new = ctypes.pythonapi.PyUnicode_New
+            new.restype = ctypes.py_object
+            new.argtypes = [ctypes.c_ssize_t, ctypes.c_uint32]
+            a, c = sys.getsizeof("") - 1, sys.getsizeof("\xe9") - 2
+            ok = True
+            for text, enc, hdr, width in (("abc", "latin-1", a, 1), ("\xe9bc", "latin-1", c, 1),
+                                          ("\u20acb", "utf-16-le", c, 2),
+                                          ("\U0001f600b", "utf-32-le", c, 4)):
+                fresh = text[:1] + text[1:]        # made here, not a constant
+                ok = ok and ctypes.string_at(id(fresh) + hdr, len(fresh) * width) == \
+                    fresh.encode(enc)
+            got = (a, c, new) if ok else None
+        except Exception:
+            got = None
+        _layout.append(got)
+    return _layout[0]
+
+
+def _band(d):
+    """Which of _WIDTHS a decoded piece needs."""
+    if d.isascii():
+        return 0
+    try:
+        d.encode("latin-1")
+        return 1
+    except UnicodeEncodeError:
+        pass
+    return 2 if len(d.encode("utf-16-le", "surrogatepass")) == 2 * len(d) else 3
+
+
+def read_str(n, fill):
+    """The str whose UTF-8 (bytes that are not UTF-8 decoded with surrogateescape) is the n
+    bytes fill(address) writes at address. fill raises when the read fails."""
+    m = mmap.mmap(-1, n)
+    try:
+        c = ctypes.c_char.from_buffer(m)
+        base = ctypes.addressof(c)
+        try:
+            fill(base)
+            layout = _offsets()
+            if layout is None:
+                return str(memoryview(m), "utf-8", "surrogateescape")
+            return _build(m, base, n, layout)
+        finally:
+            del c
+    finally:
+        m.close()
+
+
+def _build(m, base, n, layout):
+    ascii_hdr, hdr, new = layout
+    # pass 1: the number of characters and the widest one
+    band, chars = 0, 0
+    if all(m[off:off + PIECE].isascii() for off in range(0, n, PIECE)):
+        chars = n
+    else:
+        dec = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        for off in range(0, n, PIECE):
+            d = dec.decode(m[off:off + PIECE], off + PIECE >= n)
+            chars += len(d)
+            if band < 3 and d:
+                band = max(band, _band(d))
+    maxchar, width, enc = _WIDTHS[band]
+    s = new(chars, maxchar)
+    data = id(s) + (ascii_hdr if band == 0 else hdr)
+    page = mmap.PAGESIZE
+    dropped = 0
+
+    def let_go(upto):
+        nonlocal dropped
+        upto -= upto % page
+        if upto > dropped:
+            m.madvise(mmap.MADV_DONTNEED, dropped, upto - dropped)
+            dropped = upto
+
+    # pass 2: the str filled a piece at a time, the UTF-8 let go behind it
+    if band == 0:
+        for off in range(0, n, PIECE):
+            k = min(PIECE, n - off)
+            ctypes.memmove(data + off, base + off, k)
+            let_go(off + k)
+        return s
+    dec = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    at = 0
+    for off in range(0, n, PIECE):
+        d = dec.decode(m[off:off + PIECE], off + PIECE >= n)
+        b = d.encode(enc, "surrogatepass")
+        if at + len(d) > chars or len(b) != len(d) * width:
+            raise ValueError("a str read back changed between its passes")
+        ctypes.memmove(data + at * width, b, len(b))
+        at += len(d)
+        let_go(off + PIECE if off + PIECE < n else n)
+    if at != chars:
+        raise ValueError("a str read back changed between its passes")
+    return s
