@@ -13,6 +13,14 @@ live_pods() {
   admin "/api/v1/namespaces/default/pods?labelSelector=mflow%2Fflow%3D$1%2Cmflow%2Frun%3D$2" |
     python3 -c 'import json,sys; print(sum(p["status"].get("phase") not in ("Succeeded", "Failed") and not p["metadata"].get("deletionTimestamp") for p in json.load(sys.stdin)["items"]))'
 }
+# work_jobs RUN: the names of the run's work Jobs
+work_jobs() { jobs_of FailingFlow "$1" | tr ' ' '\n' | grep -- '-work-'; }
+# until_eq WANT CMD...: until CMD prints WANT (at most 30 s)
+until_eq() {
+  local want=$1; shift
+  for _ in $(seq 1 150); do [ "$("$@")" = "$want" ] && return 0; sleep 0.2; done
+  return 1
+}
 # job_conditions JOB: its conditions as TYPE/REASON words
 job_conditions() {
   admin "/apis/batch/v1/namespaces/default/jobs/$1" |
@@ -30,8 +38,10 @@ check_contains "says mflow ended it and which setting" "past its activeDeadlineS
 check_eq "both attempts ended by mflow" 2 "$(printf %s "$OUT" | grep -c "k8s deadline_grace_s (2 s): mflow deleted the Job")"
 # each attempt: 2 s + 2 s of grace + a poll; the task itself sleeps 30 s
 check_eq "ended soon after timeout + grace, twice ($took s)" 1 "$(python3 -c "import sys; print(int(8 <= float(sys.argv[1]) < 20))" "$took")"
-check_eq "the timed-out Jobs are deleted" "" "$(sleep 1; jobs_of FailingFlow "$RUN" | tr ' ' '\n' | grep -- '-work-')"
+until_eq "" work_jobs "$RUN"
+check_eq "the timed-out Jobs are deleted" "" "$(work_jobs "$RUN")"
 check_eq "the finished start's Job stays (ttlSecondsAfterFinished)" 1 "$(jobs_of FailingFlow "$RUN" | tr ' ' '\n' | grep -c -- '-start-')"
+until_eq 0 live_pods FailingFlow "$RUN"
 check_eq "no pod of the run runs on" 0 "$(live_pods FailingFlow "$RUN")"
 
 # ---- deadline_grace_s -1: the Job's deadline alone (here: until the fault is lifted) ----
@@ -39,14 +49,15 @@ rm -f "$WORK/runid"
 MFLOW_K8S_DEADLINE_GRACE_S=-1 "$MFLOW" --compute=k8s --datastore-root="$ROOT" run "$F" --mode=sleep \
   --run-id-file "$WORK/runid" >"$WORK/off.log" 2>&1 &
 pid=$!
-for _ in $(seq 1 100); do [ -s "$WORK/runid" ] && [ -n "$(jobs_of FailingFlow "$(cat "$WORK/runid")")" ] && break; sleep 0.1; done
+# the work Job created (the flow is compiled first: up to 60 s under load)
+for _ in $(seq 1 300); do [ -s "$WORK/runid" ] && [ -n "$(work_jobs "$(cat "$WORK/runid")")" ] && break; sleep 0.2; done
 RUN=$(cat "$WORK/runid")
-sleep 6     # 2 s of timeout_s, and more than the grace above, gone by
+sleep 6     # 2 s of timeout_s, and more than the grace above, gone by (the run ends by itself no sooner than 30 s)
 check_eq "grace -1: the run goes on past timeout_s" 1 "$(kill -0 $pid 2>/dev/null && echo 1 || echo 0)"
 job=$(jobs_of FailingFlow "$RUN" | tr ' ' '\n' | grep -- '-work-')
 check_eq "its Job has no condition" "" "$(job_conditions "$job")"
 faults '{}'      # the controller catches up: DeadlineExceeded for the overdue Job
-for _ in $(seq 1 100); do [ "$(job_conditions "$job")" = "FailureTarget/DeadlineExceeded Failed/DeadlineExceeded" ] && break; sleep 0.1; done
+until_eq "FailureTarget/DeadlineExceeded Failed/DeadlineExceeded" job_conditions "$job"
 check_eq "the fault lifted: the Job fails DeadlineExceeded" "FailureTarget/DeadlineExceeded Failed/DeadlineExceeded" "$(job_conditions "$job")"
 wait $pid; rc=$?
 OUT=$(cat "$WORK/off.log")

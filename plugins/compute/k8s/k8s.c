@@ -699,7 +699,7 @@ static int step_settings(struct k8s *k, const struct mf_job_spec *spec, const ch
 /* The task's argv as the pod must run it: the image's mflow, a home inside the pod, and no
  * --timeout-s: the Job's activeDeadlineSeconds holds the task to timeout_s (it goes on
  * counting without this process), so a timeout reads DeadlineExceeded rather than racing the
- * task's own clock. */
+ * task's own clock; the poll ends a task the deadline missed (deadline_grace_s, status.c). */
 static char **pod_argv(struct k8s *k, const char *const *argv)
 {
     size_t n = 0;
@@ -1356,7 +1356,8 @@ static int k8s_describe(void *state, struct mf_buf *out)
                             "limits", "cpu", "requests = limits (cores), enforced by the kubelet",
                             "memory", "requests = limits; past it the container is OOMKilled",
                             "gpu", "nvidia.com/gpu, whole devices",
-                            "time", "activeDeadlineSeconds from timeout_s (DeadlineExceeded)",
+                            "time", "activeDeadlineSeconds from timeout_s (DeadlineExceeded); "
+                            "mflow deletes a Job still running deadline_grace_s past it",
                             "namespace", k->ns);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);
