@@ -35,9 +35,12 @@ took=$(python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1
 check_eq "the overrun fails the run" 1 "$rc"
 check_contains "named a timeout, as locally" "step 'work' timed out after 2 s (timeout_s); the task was killed: Job mflow-" "$OUT"
 check_contains "says mflow ended it and which setting" "past its activeDeadlineSeconds (2 s) and k8s deadline_grace_s (2 s): mflow deleted the Job" "$OUT"
-check_eq "both attempts ended by mflow" 2 "$(printf %s "$OUT" | grep -c "k8s deadline_grace_s (2 s): mflow deleted the Job")"
-# each attempt: 2 s + 2 s of grace + a poll; the task itself sleeps 30 s
-check_eq "ended soon after timeout + grace, twice ($took s)" 1 "$(python3 -c "import sys; print(int(8 <= float(sys.argv[1]) < 20))" "$took")"
+n=$(printf %s "$OUT" | grep -c "k8s deadline_grace_s (2 s): mflow deleted the Job")
+check_eq "both attempts ended by mflow" 2 "$n"
+[ "$n" = 2 ] || printf 'the run said:\n%s\n' "$OUT" >&2
+# each attempt: 2 s + 2 s of grace + a poll (11-14 s in all under load 20, the flow's build
+# included); had either run its 30 s sleep the run would take more than 60 s
+check_eq "ended soon after timeout + grace, twice ($took s)" 1 "$(python3 -c "import sys; print(int(8 <= float(sys.argv[1]) < 45))" "$took")"
 until_eq "" work_jobs "$RUN"
 check_eq "the timed-out Jobs are deleted" "" "$(work_jobs "$RUN")"
 check_eq "the finished start's Job stays (ttlSecondsAfterFinished)" 1 "$(jobs_of FailingFlow "$RUN" | tr ' ' '\n' | grep -c -- '-start-')"
@@ -66,9 +69,13 @@ check_contains "with the Job's own reason" "timed out after 2 s (timeout_s); the
 check_eq "not mflow's" 0 "$(printf %s "$OUT" | grep -c "mflow deleted the Job")"
 
 # ---- the deadline enforced: the Job's DeadlineExceeded, not the backstop ----
-MFLOW_K8S_DEADLINE_GRACE_S=2 krun "$F" --mode=sleep; rc=$?
+# (a grace of 2 s could be overtaken under load: the controller, then the pod's SIGTERM and
+# exit, then Failed, then a poll; the default is 60 s)
+MFLOW_K8S_DEADLINE_GRACE_S=20 krun "$F" --mode=sleep; rc=$?
 check_eq "a timeout fails the run" 1 "$rc"
-check_eq "both attempts DeadlineExceeded" 2 "$(printf %s "$OUT" | grep -c "the task was killed: DeadlineExceeded: Job was active longer than specified deadline")"
+n=$(printf %s "$OUT" | grep -c "the task was killed: DeadlineExceeded: Job was active longer than specified deadline")
+check_eq "both attempts DeadlineExceeded" 2 "$n"
+[ "$n" = 2 ] || printf 'the run said:\n%s\n' "$OUT" >&2
 check_eq "mflow did not need to step in" 0 "$(printf %s "$OUT" | grep -c "mflow deleted the Job")"
 
 # ---- the setting ----
