@@ -14,7 +14,7 @@ faults '{"missing_images":["registry.example/missing:1"]}'
 MFLOW_K8S_IMAGE=registry.example/missing:1 krun "$R" && fail "a missing image should fail the run"
 check_contains "image pull named, with the image" "image 'registry.example/missing:1' cannot be pulled" "$OUT"
 check_eq "named as Kubernetes names it" 1 "$(printf %s "$OUT" | grep -c "start/1 (attempt 0) failed: step 'start' failed: \(ErrImagePull\|ImagePullBackOff\): ")"
-sleep 1
+for _ in $(seq 1 150); do [ -z "$(jobs_of ReasonsFlow "$RUN")" ] && break; sleep 0.2; done
 check_eq "the stuck Job is deleted" "" "$(jobs_of ReasonsFlow "$RUN")"
 faults '{}'
 MFLOW_K8S_SECRETS=s3-creds,nosuch run_fails "CreateContainerConfigError" 1 \

@@ -52,6 +52,7 @@ struct mf_job {
     int cancel_req, delete_sent, deleting;
     int job_seen, pod_seen, final_pending;
     double created, final_at;
+    uint32_t timeout_s;              /* the spec's: the Job's activeDeadlineSeconds */
     char *pod_name;
     struct k8s_req *log_req;
     unsigned long long log_bytes;
@@ -77,6 +78,7 @@ struct k8s {
     json_t *tols_doc;
     long ttl, poll_ms, max_streams;
     double pending_limit;
+    double deadline_grace;           /* < 0: the Job's deadline alone */
     char user[64];
     char orch[320];                  /* host/pid/start of this process */
     /* jobs */
@@ -138,6 +140,9 @@ static const struct mf_option_def options[] = {
      "1000", "how often the run's pods and Jobs are listed (two requests, whatever the width)"},
     {sizeof(struct mf_option_def), MF_OPT_INT, "pending_limit_s", "MFLOW_K8S_PENDING_LIMIT_S",
      "300", "an Unschedulable pod fails its task after this many seconds (0: waits for ever)"},
+    {sizeof(struct mf_option_def), MF_OPT_INT, "deadline_grace_s", "MFLOW_K8S_DEADLINE_GRACE_S",
+     "60", "a task still running this many seconds past its timeout_s (the Job's "
+     "activeDeadlineSeconds not enforced) is ended by mflow: its Job is deleted (-1: never)"},
     {sizeof(struct mf_option_def), MF_OPT_INT, "max_log_streams", "MFLOW_K8S_MAX_LOG_STREAMS",
      "64", "pods whose log is followed at once; the others' logs are read when they end"},
     {sizeof(struct mf_option_def), MF_OPT_INT, "max_requests", "MFLOW_K8S_MAX_REQUESTS", "32",
@@ -379,6 +384,8 @@ static int k8s_init(const struct mf_host_api *host, void **state)
         k->poll_ms = v;
     if (!rc && !(rc = opt_int(k, "pending_limit_s", 300, 0, 100000000, &v)))
         k->pending_limit = (double)v;
+    if (!rc && !(rc = opt_int(k, "deadline_grace_s", 60, -1, 100000000, &v)))
+        k->deadline_grace = (double)v;
     if (!rc && !(rc = opt_int(k, "max_log_streams", 64, 0, 100000, &v)))
         k->max_streams = v;
     long maxreq = 32, tries = 6;
@@ -692,7 +699,7 @@ static int step_settings(struct k8s *k, const struct mf_job_spec *spec, const ch
 /* The task's argv as the pod must run it: the image's mflow, a home inside the pod, and no
  * --timeout-s: the Job's activeDeadlineSeconds holds the task to timeout_s (it goes on
  * counting without this process), so a timeout reads DeadlineExceeded rather than racing the
- * task's own clock. */
+ * task's own clock; the poll ends a task the deadline missed (deadline_grace_s, status.c). */
 static char **pod_argv(struct k8s *k, const char *const *argv)
 {
     size_t n = 0;
@@ -734,6 +741,7 @@ static int k8s_submit(void *state, const struct mf_job_spec *spec, mf_job **out)
     const char *step = spec->step_name ? spec->step_name : "step";
     j->pathspec = strdup(spec->pathspec ? spec->pathspec : spec->argv[0]);
     j->step = strdup(step);
+    j->timeout_s = spec->timeout_s;
     char run_s[32], task_s[32];
     snprintf(run_s, sizeof run_s, "%lld", (long long)spec->run_id);
     snprintf(task_s, sizeof task_s, "%lld", (long long)spec->task_id);
@@ -946,6 +954,7 @@ static void apply_tick(struct k8s *k)
             .job_name = j->name, .job = job, .pod = pod, .job_seen_before = j->job_seen,
             .pod_seen_before = j->pod_seen, .now = now, .created = j->created,
             .pending_limit_s = k->pending_limit, .appear_grace_s = APPEAR_GRACE_S,
+            .timeout_s = j->timeout_s, .deadline_grace_s = k->deadline_grace,
         };
         struct mf_job_status st = {.struct_size = sizeof st};
         int v = k8s_status_eval(&o, &st);
@@ -1347,7 +1356,8 @@ static int k8s_describe(void *state, struct mf_buf *out)
                             "limits", "cpu", "requests = limits (cores), enforced by the kubelet",
                             "memory", "requests = limits; past it the container is OOMKilled",
                             "gpu", "nvidia.com/gpu, whole devices",
-                            "time", "activeDeadlineSeconds from timeout_s (DeadlineExceeded)",
+                            "time", "activeDeadlineSeconds from timeout_s (DeadlineExceeded); "
+                            "mflow deletes a Job still running deadline_grace_s past it",
                             "namespace", k->ns);
     char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_decref(doc);

@@ -86,7 +86,7 @@ static void ended(struct mf_job_status *st, int state, const struct k8s_obs *o)
         st->end_time = o->now;
 }
 
-int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
+static int eval_observed(const struct k8s_obs *o, struct mf_job_status *st)
 {
     const json_t *job = o->job, *pod = o->pod;
     const json_t *ps = json_object_get(pod, "status");
@@ -255,4 +255,35 @@ int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
         return K8S_V_DELETE;
     }
     return K8S_V_NONE;
+}
+
+/* The Job's activeDeadlineSeconds is the authority on timeout_s; mflow's own clock is the
+ * backstop: the deadline counts from the Job's startTime, which comes after its creation, so a
+ * task still running grace seconds past created + timeout_s has outlived the deadline whatever
+ * the clocks of the cluster say. */
+int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
+{
+    int v = eval_observed(o, st);
+    if (st->state != MF_JOB_QUEUED && st->state != MF_JOB_RUNNING)
+        return v;
+    if (o->timeout_s <= 0 || o->deadline_grace_s < 0 || o->created <= 0)
+        return v;
+    double ran = o->now - o->created;
+    if (ran < o->timeout_s + o->deadline_grace_s)
+        return v;
+    const json_t *ft = condition(o->job, "FailureTarget", 0);
+    const char *ftr = ft ? str(ft, "reason") : NULL;
+    st->timed_out = 1;
+    st->exit_code = -1;
+    st->term_signal = 0;
+    set_reason(st, "Job %s still %s %.0f s after it was created, past its activeDeadlineSeconds "
+               "(%.0f s) and k8s deadline_grace_s (%.0f s)%s: mflow deleted the Job",
+               o->job_name ? o->job_name : "?", st->state == MF_JOB_QUEUED ? "pending" : "running",
+               ran, o->timeout_s, o->deadline_grace_s,
+               ftr && !strcmp(ftr, "DeadlineExceeded")
+                   ? " (the job controller marked it DeadlineExceeded; its pod has not ended)"
+                   : "");
+    st->end_time = 0;
+    ended(st, MF_JOB_FAILED, o);
+    return K8S_V_DELETE;
 }

@@ -21,6 +21,8 @@ struct k8s_obs {
     double created;              /* when the Job was created (unix seconds) */
     double pending_limit_s;      /* Unschedulable longer than this fails; <= 0: never */
     double appear_grace_s;       /* a created Job missing from lists this long is LOST */
+    double timeout_s;            /* the task's timeout_s (the Job's activeDeadlineSeconds); 0: none */
+    double deadline_grace_s;     /* still running this long past timeout_s: mflow ends it; < 0: never */
 };
 
 /* Verdicts beyond st->state. */
@@ -29,7 +31,10 @@ enum k8s_verdict {
     K8S_V_DELETE = 1,            /* mflow decided the end while the Job lives: delete it */
 };
 
-/* Fill st (state, exit_code, term_signal, timed_out, times, reason). Returns a k8s_verdict. */
+/* Fill st (state, exit_code, term_signal, timed_out, times, reason). Returns a k8s_verdict.
+ * A task still queued or running timeout_s + deadline_grace_s after its Job was created (the
+ * job controller late with activeDeadlineSeconds, or a pod that outlives its termination) is
+ * FAILED, timed_out, with K8S_V_DELETE. */
 int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st);
 
 /* RFC 3339 ("2024-05-01T10:00:00Z", fractions and offsets allowed) to unix seconds; 0 when

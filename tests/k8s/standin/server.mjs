@@ -727,15 +727,16 @@ function readyCondition(ready) {
 // ───────────────────────────── faults (POST /standin/v1/faults) ─────────────────────────────
 let faults = {};
 const FAULT_KEYS = ["missing_images", "http_errors", "drop_connections", "latency_ms", "unschedulable", "evict_next",
-  "node_lost_next", "pod_start_delay_ms"];
+  "node_lost_next", "pod_start_delay_ms", "controller_timers_early_ms", "ignore_deadlines"];
 function setFaults(f) {
   if (!f || typeof f !== "object" || Array.isArray(f)) throw badRequest("faults: a JSON object is expected");
   for (const k of Object.keys(f)) if (!FAULT_KEYS.includes(k)) throw badRequest(`faults: unknown field "${k}" (known: ${FAULT_KEYS.join(", ")})`);
   const n = (k) => { if (f[k] !== undefined && !(Number.isInteger(f[k]) && f[k] >= 0)) throw badRequest(`faults: ${k} must be an integer >= 0`); };
-  ["drop_connections", "latency_ms", "evict_next", "node_lost_next", "pod_start_delay_ms"].forEach(n);
+  ["drop_connections", "latency_ms", "evict_next", "node_lost_next", "pod_start_delay_ms", "controller_timers_early_ms"].forEach(n);
   if (f.missing_images !== undefined && !(Array.isArray(f.missing_images) && f.missing_images.every((s) => typeof s === "string")))
     throw badRequest("faults: missing_images must be a list of image names");
-  if (f.unschedulable !== undefined && typeof f.unschedulable !== "boolean") throw badRequest("faults: unschedulable must be true or false");
+  for (const k of ["unschedulable", "ignore_deadlines"])
+    if (f[k] !== undefined && typeof f[k] !== "boolean") throw badRequest(`faults: ${k} must be true or false`);
   const errs = f.http_errors ?? [];
   if (!Array.isArray(errs)) throw badRequest("faults: http_errors must be a list");
   const compiled = errs.map((e, i) => {
@@ -747,6 +748,8 @@ function setFaults(f) {
   });
   faults = { ...f, http_errors: compiled };
   setImmediate(rescheduleAll);
+  // deadlines enforced again: every Job's sync re-arms its deadline
+  if (!faults.ignore_deadlines) setImmediate(() => { for (const j of store.maps.jobs.values()) queueJob(j); });
 }
 
 // ───────────────────────────── scheduler ─────────────────────────────
@@ -1261,11 +1264,18 @@ const jobState = new Map();   // uid → { counted: Set, timers: Set, queued, la
 const jobByUid = new Map();
 const podsOf = (job) => [...(podsByOwner.get(job.metadata.uid) ?? [])].filter((p) => p.metadata.ownerReferences?.some((o) => o.uid === job.metadata.uid));
 const cond = (obj, type) => obj.status?.conditions?.find((c) => c.type === type && c.status === "True");
+// A controller timer. Node runs timers on libuv's monotonic clock in whole ms while the
+// controller compares Date.now() (the wall clock, also whole ms), so a timer may wake a ms
+// before the time it was set for: whoever arms one must re-check and re-arm, as the controller
+// does at every sync. The fault controller_timers_early_ms makes such early wake-ups larger
+// (only for timers longer than it, so that a re-armed timer reaches its time).
 function jobTimer(job, ms, fn) {
   const J = jobState.get(job.metadata.uid);
-  if (!J) return;
-  const t = setTimeout(() => { J.timers.delete(t); fn(); }, Math.max(0, ms));
+  if (!J) return null;
+  const early = faults.controller_timers_early_ms ?? 0;
+  const t = setTimeout(() => { J.timers.delete(t); fn(); }, Math.max(0, ms > early ? ms - early : ms));
   J.timers.add(t);
+  return t;
 }
 function queueJob(job) {
   const J = jobState.get(job.metadata.uid);
@@ -1315,25 +1325,30 @@ function syncJob(job) {
   const live = pods.filter((p) => !isTerminal(p) && !p.metadata.deletionTimestamp);
   const terminating = pods.filter((p) => !isTerminal(p) && p.metadata.deletionTimestamp);
   const restarts = live.reduce((n, p) => n + (p.status.containerStatuses ?? []).reduce((m, c) => m + c.restartCount, 0), 0);
-  J.startMs ??= Date.now();      // status.startTime has whole seconds; the deadline counts from the real start
+  // The deadline counts from status.startTime; like the controller's own copy of the Job the
+  // stand-in keeps the ms that the stored field (whole seconds) drops.
+  J.startMs ??= Date.now();
   updateObj("jobs", job, (j) => {
-    j.status.startTime ??= iso();
+    j.status.startTime ??= iso(new Date(J.startMs));
     j.status.active = live.length; if (!live.length) delete j.status.active;
     j.status.ready = live.filter((p) => cond(p, "Ready")).length;
     j.status.terminating = terminating.length;
     j.status.uncountedTerminatedPods ??= {};
   });
-  if (!J.deadlineSet && s.activeDeadlineSeconds) {
-    J.deadlineSet = true;
-    jobTimer(job, J.startMs + s.activeDeadlineSeconds * 1000 - Date.now(), () => queueJob(job));
-  }
   const failed = job.status.failed ?? 0, succeeded = job.status.succeeded ?? 0;
   const target = cond(job, "FailureTarget") ?? cond(job, "SuccessCriteriaMet");
   if (!target) {
     let fail = null;
+    // ignore_deadlines (a fault): a job controller that is late with activeDeadlineSeconds
+    const deadlineLeft = s.activeDeadlineSeconds && !faults.ignore_deadlines ? J.startMs + s.activeDeadlineSeconds * 1000 - Date.now() : Infinity;
     if (failed + restarts > s.backoffLimit) fail = ["BackoffLimitExceeded", "Job has reached the specified backoff limit"];
-    else if (s.activeDeadlineSeconds && Date.now() >= J.startMs + s.activeDeadlineSeconds * 1000)
-      fail = ["DeadlineExceeded", "Job was active longer than specified deadline"];
+    else if (deadlineLeft <= 0) fail = ["DeadlineExceeded", "Job was active longer than specified deadline"];
+    else if (deadlineLeft !== Infinity) {
+      // as the job controller requeues the Job for the time left at every sync: one timer,
+      // replaced each time, so a timer that woke early is followed by another
+      if (J.deadlineTimer) { clearTimeout(J.deadlineTimer); J.timers.delete(J.deadlineTimer); }
+      J.deadlineTimer = jobTimer(job, deadlineLeft, () => { J.deadlineTimer = null; queueJob(job); });
+    }
     if (fail) {
       updateObj("jobs", job, (j) => { (j.status.conditions ??= []).push(newJobCondition("FailureTarget", ...fail)); });
       emitEvent(job, "Warning", fail[0], fail[1], "job-controller");
