@@ -47,6 +47,11 @@ extern char **environ;
 #ifndef SANITIZED_BY_CLANG
 #define SANITIZED_BY_CLANG 0
 #endif
+#if defined(__SANITIZE_ADDRESS__) || SANITIZED_BY_CLANG
+#define SANITIZED 1
+#else
+#define SANITIZED 0
+#endif
 
 enum { REQ_FD = 0, EVT_FD = 1 };
 
@@ -64,6 +69,7 @@ struct request {
 static struct mf_ts_event *pending;
 static size_t npending, cap_pending;
 static mf_cmd_fn command_main;
+static int leak_check = 1;   /* sanitized builds: this task ends by exit, for LSan's check */
 
 static void close_fds(struct request *r)
 {
@@ -189,14 +195,48 @@ __attribute__((noreturn)) static void run_child(struct request *r)
     int code = command_main((int)r->h.argc, r->argv);
     /* What exit would do that a task needs is flush its output: the destructors of every
      * library the server loaded, each a page fault (and copy) in a forked child, are of no
-     * use to it. A sanitized build keeps exit for the leak check it runs there. */
-#if defined(__SANITIZE_ADDRESS__) || SANITIZED_BY_CLANG
-    exit(code);
-#else
+     * use to it. A sanitized build keeps exit for the leak check it runs there, on the tasks
+     * leak_check chose and on every task that failed. */
+    if (SANITIZED && (leak_check || code != 0))
+        exit(code);
     fflush(NULL);
     _exit(code);
-#endif
 }
+
+#if SANITIZED
+/* LSan's check at a task's exit costs 30-40 ms of CPU under the sanitizers, half of what the
+ * e2e suite spends in them (a 200-task foreach pays it 200 times). Every task of a step runs
+ * the same code from the same forked image, so a leak shows in its first tasks: a sanitized
+ * server checks the first two tasks of each step, every 16th task and every task that fails
+ * (MFLOW_TS_LEAK_CHECK=all checks every task). */
+static struct seen_step {
+    char *name;
+    unsigned n;
+} seen[64];
+
+static int choose_leak_check(const struct request *r)
+{
+    static unsigned forked;
+    const char *all = getenv("MFLOW_TS_LEAK_CHECK");
+    if ((all && !strcmp(all, "all")) || forked++ % 16 == 0)
+        return 1;
+    const char *step = NULL;   /* argv: ... task FLOW STEP ... */
+    for (uint32_t i = 0; i + 2 < r->h.argc; i++)
+        if (!strcmp(r->argv[i], "task")) {
+            step = r->argv[i + 2];
+            break;
+        }
+    if (!step)
+        return 1;
+    for (size_t i = 0; i < sizeof seen / sizeof seen[0]; i++) {
+        if (!seen[i].name && !(seen[i].name = strdup(step)))
+            return 1;
+        if (!strcmp(seen[i].name, step))
+            return seen[i].n++ < 2;
+    }
+    return 1;   /* more steps than the table holds: check them all */
+}
+#endif
 
 static void reap(void)
 {
@@ -399,6 +439,9 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
             preload((int)r.h.argc, r.argv);
             share_code_mappings();
         }
+#if SANITIZED
+        leak_check = choose_leak_check(&r);
+#endif
         pid_t pid = fork();
         if (pid == 0)
             run_child(&r);
