@@ -262,6 +262,8 @@ void s3_job_clear(struct s3_job *j);
 /* Record the job's first failure (later ones are dropped). */
 void s3_job_fail(struct s3_job *j, int rc, const char *msg);
 void s3_job_fail_req(struct s3_job *j, struct s3_req *r);
+/* A ranged part's Range and If-Match headers: 0, or the job failed with no parts left. */
+int s3_part_range(struct s3_req *p, struct s3_job *j, uint64_t off, uint64_t len);
 void s3_job_failf(struct s3_job *j, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Fill the job's main request for a new step; 0 or MF_ENOMEM (the job failed). */

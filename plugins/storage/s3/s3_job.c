@@ -510,6 +510,25 @@ static int put_src_start(struct s3_req *r)
 static void get_first_done(struct s3_exec *ex, struct s3_req *r);
 static void get_range_done(struct s3_exec *ex, struct s3_req *r);
 static int get_dst_start(struct s3_req *r);
+/* A ranged part's request: its Range and, once the object's ETag is known, If-Match (so that
+ * an object replaced while it is read fails instead of mixing two versions). 0, or the job
+ * failed (out of memory) with no parts left. */
+int s3_part_range(struct s3_req *p, struct s3_job *j, uint64_t off, uint64_t len)
+{
+    int rc = !p->key;
+    if (!rc)
+        rc = s3_req_header(p, "Range: bytes=%llu-%llu", (unsigned long long)off,
+                           (unsigned long long)(off + len - 1));
+    if (!rc && j->etag[0])
+        rc = s3_req_header(p, "If-Match: \"%s\"", j->etag);
+    if (rc) {
+        s3_job_failf(j, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", j->key);
+        j->parts_left = 0;
+        return -1;
+    }
+    return 0;
+}
+
 static void get_end(struct s3_job *j);
 
 /* The first answer's headers: learn the object's size and make room for all of it. */
@@ -697,15 +716,7 @@ static void get_first_done(struct s3_exec *ex, struct s3_req *r)
             p->sink = S3_SINK_FIXED;
             p->buf = j->mem + off;
         }
-        int rc = !p->key;
-        if (!rc)
-            rc = s3_req_header(p, "Range: bytes=%llu-%llu", (unsigned long long)off,
-                               (unsigned long long)(off + len - 1));
-        if (!rc && j->etag[0])
-            rc = s3_req_header(p, "If-Match: \"%s\"", j->etag);
-        if (rc) {
-            s3_job_failf(j, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", j->key);
-            j->parts_left = 0;
+        if (s3_part_range(p, j, off, len) != 0) {
             get_end(j);
             return;
         }

@@ -173,17 +173,8 @@ static void first_done(struct s3_exec *ex, struct s3_req *r)
         p->buf = j->mem + at;
         p->buf_cap = (size_t)len;
         p->sink_off = at;
-        int rc = !p->key;
-        if (!rc)
-            rc = s3_req_header(p, "Range: bytes=%llu-%llu", (unsigned long long)off,
-                               (unsigned long long)(off + len - 1));
-        if (!rc && j->etag[0])
-            rc = s3_req_header(p, "If-Match: \"%s\"", j->etag);
-        if (rc) {
-            s3_job_failf(j, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", j->key);
-            j->parts_left = 0;
+        if (s3_part_range(p, j, off, len) != 0)
             return;
-        }
     }
     for (size_t i = 0; i < np; i++)
         s3_exec_add(ex, &j->parts[i]);
