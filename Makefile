@@ -72,9 +72,9 @@ fuzz-replay: fuzz-build
 # What CI runs under the sanitizers (make test-asan) is cut for CI's time (README, "CI"):
 # every suite but s3, slurm, container, airflow and pyflow (as before), less the tests of suite
 # `asan-all` (tests/meson.build): the k8s runs on the API stand-in (k8s_e2e, k8s_faults,
-# k8s_cancel: 3 minutes of test time under ASan; the k8s parsers are fuzzed and their unit
+# k8s_cancel, k8s_deadline: 3 minutes and more of test time under ASan; the k8s parsers are fuzzed and their unit
 # tests, k8s_kubectl and k8s_validate stay), the stand-in's own checks, which run no mflow
-# code (k8s_standin_api, _kubectl, _manifests), and format_fresh and format_corpus (3 minutes
+# code (k8s_standin_api, _kubectl, _manifests, _deadline), and format_fresh and format_corpus (3 minutes
 # of test time under ASan for commands e2e runs; their record and value readers are fuzzed).
 # `make test-asan-all` runs those too (about 3.5 more minutes on 2 cores).
 # -O1, as the sanitizers' authors advise: a third less to compile than -O2 (129 vs 190 CPU-s
