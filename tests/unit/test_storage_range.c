@@ -20,49 +20,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const struct mf_plugin_desc *desc;
-static const struct mf_storage_ops *ops;
-
-struct fixture {
-    char dir[PATH_MAX];
-    void *st;
-};
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    strcpy(f->dir, "/tmp/mflow-test-range.XXXXXX");
-    if (!mkdtemp(f->dir))
-        return -1;
-    mf_fakehost_reset();
-    mf_fakehost_set("local", "root", f->dir);
-    if (desc->init(mf_fakehost(), &f->st) != 0) {
-        fprintf(stderr, "init failed: %s\n", mf_fakehost_logs());
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    desc->fini(f->st);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    free(f);
-    mf_fakehost_reset();
-    return 0;
-}
+#include "local_store_fixture.h"
 
 /* n bytes that differ from one size and seed to the next. */
 static unsigned char *pattern(size_t n, unsigned seed)
@@ -134,18 +92,9 @@ static void test_absent_and_directory(void **state)
 
 int main(void)
 {
-    const char *path = getenv("MFLOW_TEST_PLUGIN");
-    if (!path || !*path) {
-        fprintf(stderr, "MFLOW_TEST_PLUGIN is not set: point it at mflow_storage_local.so "
-                        "(meson test sets it)\n");
-        return 77;
-    }
-    desc = mf_fakehost_load(path);
-    if (!desc) {
-        fprintf(stderr, "cannot load %s: %s\n", path, mf_fakehost_logs());
-        return 1;
-    }
-    ops = desc->ops;
+    int rc = load_local_plugin();
+    if (rc)
+        return rc;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_ranges, setup, teardown),
         cmocka_unit_test_setup_teardown(test_absent_and_directory, setup, teardown),

@@ -1,0 +1,79 @@
+/* The fixture of the unit tests that drive the `local` storage plugin alone, through the SDK's
+ * fake host (test_storage_read.c, _range.c, _prepare.c): each test gets a fresh datastore root
+ * in a temporary directory, removed afterwards. Include after <cmocka.h> and "fakehost.h". */
+#ifndef MFLOW_TEST_LOCAL_STORE_FIXTURE_H
+#define MFLOW_TEST_LOCAL_STORE_FIXTURE_H
+
+#include <mflow/plugin.h>
+
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const struct mf_plugin_desc *desc;
+static const struct mf_storage_ops *ops;
+
+struct fixture {
+    char dir[PATH_MAX];
+    void *st;
+};
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof *f);
+    if (!f)
+        return -1;
+    strcpy(f->dir, "/tmp/mflow-test-local.XXXXXX");
+    if (!mkdtemp(f->dir))
+        return -1;
+    mf_fakehost_reset();
+    mf_fakehost_set("local", "root", f->dir);
+    if (desc->init(mf_fakehost(), &f->st) != 0) {
+        fprintf(stderr, "init failed: %s\n", mf_fakehost_logs());
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    desc->fini(f->st);
+    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(f);
+    mf_fakehost_reset();
+    return 0;
+}
+
+/* Loads the plugin MFLOW_TEST_PLUGIN names into desc and ops: 0, or main's exit code (77:
+ * not set, 1: it does not load). */
+static int load_local_plugin(void)
+{
+    const char *path = getenv("MFLOW_TEST_PLUGIN");
+    if (!path || !*path) {
+        fprintf(stderr, "MFLOW_TEST_PLUGIN is not set: point it at mflow_storage_local.so "
+                        "(meson test sets it)\n");
+        return 77;
+    }
+    desc = mf_fakehost_load(path);
+    if (!desc) {
+        fprintf(stderr, "cannot load %s: %s\n", path, mf_fakehost_logs());
+        return 1;
+    }
+    ops = desc->ops;
+    return 0;
+}
+
+#endif
