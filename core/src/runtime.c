@@ -963,15 +963,12 @@ static void prepare_steps(void)
     const struct mf_storage_ops *ops = R->st.ops;
     if (!MF_HAS_FIELD(ops, prepare) || !ops->prepare)
         return;
-    char **p = calloc(R->g->n, sizeof *p);
+    char *run = mf_key_run_prefix(R->run.flow, R->run.run_id);
+    char **p = run ? calloc(R->g->n, sizeof *p) : NULL;
     size_t n = 0;
-    for (size_t i = 0; p && i < R->g->n; i++) {
-        char *run = mf_key_run_prefix(R->run.flow, R->run.run_id);
-        p[n] = run ? mf_strf("%s%s/", run, R->g->steps[i].name) : NULL;
-        free(run);
-        if (p[n])
-            n++;
-    }
+    while (p && n < R->g->n && (p[n] = mf_strf("%s%s/", run, R->g->steps[n].name)))
+        n++;
+    free(run);
     if (p && n == R->g->n && ops->prepare(R->st.state, (const char *const *)p, n) != 0)
         say("mflow: note: the datastore could not prepare the steps' places ahead (%s); each "
             "task makes its own\n", ops->last_error(R->st.state));
