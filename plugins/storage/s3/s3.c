@@ -132,7 +132,7 @@ char *s3_dupkey(const char *key)
     return strdup(key ? key : "");
 }
 
-static void release_malloc(struct mf_buf *b)
+void s3_release_malloc(struct mf_buf *b)
 {
     free(b->data);
     b->data = NULL;
@@ -202,7 +202,7 @@ static int op_get(void *state, const char *key, struct mf_buf *out)
     if (!rc) {
         out->data = j.mem ? j.mem : malloc(1);
         out->len = (size_t)j.total;
-        out->release = release_malloc;
+        out->release = s3_release_malloc;
         j.mem = NULL;
         if (!out->data)
             rc = s3_fail(s, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", key);
@@ -342,7 +342,7 @@ static int op_get_batch(void *state, struct mf_storage_item *items, size_t n)
         if (!j->rc && !j->dst_path) {
             items[i].out.data = j->mem ? j->mem : malloc(1);
             items[i].out.len = (size_t)j->total;
-            items[i].out.release = release_malloc;
+            items[i].out.release = s3_release_malloc;
             j->mem = NULL;
             if (!items[i].out.data) {
                 items[i].result = MF_ENOMEM;

@@ -15,15 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void range_end(struct s3_exec *ex, struct s3_job *j);
-
-static void range_free_buf(struct mf_buf *b)
-{
-    free(b->data);
-    b->data = NULL;
-    b->len = 0;
-}
-
 /* The first answer's headers: the object's size, and whether the answer is what was asked. */
 static int first_headers(struct s3_req *r)
 {
@@ -68,13 +59,13 @@ static int part_validate(struct s3_req *r)
 
 static void part_done(struct s3_exec *ex, struct s3_req *r)
 {
+    (void)ex;
     struct s3_job *j = r->ud;
-    r->buf = NULL;   /* the job's */
+    r->buf = NULL;   /* the job's: the parts write straight into j->mem */
     r->sink = S3_SINK_DISCARD;
     if (r->rc && r->rc != MF_ECANCELED)
         s3_job_fail_req(j, r);
-    if (--j->parts_left == 0)
-        range_end(ex, j);
+    j->parts_left--;
 }
 
 static void size_done(struct s3_exec *ex, struct s3_req *r)
@@ -180,22 +171,13 @@ static void first_done(struct s3_exec *ex, struct s3_req *r)
         s3_exec_add(ex, &j->parts[i]);
 }
 
-static void range_end(struct s3_exec *ex, struct s3_job *j)
-{
-    (void)ex;
-    (void)j;   /* the parts wrote into j->mem: nothing to move */
-}
-
 static void range_start(struct s3_exec *ex, struct s3_job *j)
 {
     struct s3 *s = j->s;
     uint64_t first = j->range_len < s->cfg.part_size ? j->range_len : s->cfg.part_size;
     j->mem = malloc((size_t)first);
-    if (!j->mem || s3_job_stage(j, "GET", NULL)) {
-        s3_job_failf(j, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", j->key);
-        return;
-    }
-    if (s3_req_header(&j->main, "Range: bytes=%llu-%llu", (unsigned long long)j->range_off,
+    if (!j->mem || s3_job_stage(j, "GET", NULL) ||
+        s3_req_header(&j->main, "Range: bytes=%llu-%llu", (unsigned long long)j->range_off,
                       (unsigned long long)(j->range_off + first - 1))) {
         s3_job_failf(j, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", j->key);
         return;
@@ -245,7 +227,7 @@ int s3_op_get_range(void *state, const char *key, uint64_t offset, size_t len,
         if (out->data == j.mem)
             j.mem = NULL;
         out->len = j.range_got;
-        out->release = range_free_buf;
+        out->release = s3_release_malloc;
         *size = j.total;
         if (!out->data)
             rc = s3_fail(s, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", key);
