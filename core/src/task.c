@@ -1263,6 +1263,26 @@ int mf_foreign_stat(mf_task *t, int64_t input, const char *name, int *type, uint
     });
 }
 
+/* The value header a foreign read found: of a format and type this mflow reads, and the
+ * record's type. */
+static void foreign_check_hdr(mf_task *t, const struct mf_artifact_ref *a, const char *name,
+                              const uint8_t *hdr)
+{
+    unsigned v = mf_codec_newer(hdr, MF_CODEC_HDR_LEN);
+    if (v)
+        FAIL(t, "artifact '%s' (blob %s) has value format version %u, newer than the version %d "
+                "this mflow reads: run the flow with a newer mflow",
+             name, a->key, v, MF_CODEC_VERSION);
+    if ((v = mf_codec_newer_type(hdr, MF_CODEC_HDR_LEN)))
+        FAIL(t, "artifact '%s' (blob %s) is of a newer type (%u) than this mflow knows: upgrade "
+                "mflow to read it",
+             name, a->key, v);
+    uint8_t want[MF_CODEC_HDR_LEN];
+    mf_codec_header(want, a->type);
+    if (memcmp(hdr, want, MF_CODEC_HDR_LEN) != 0)
+        FAIL(t, "artifact '%s' (blob %s) is corrupt", name, a->key);
+}
+
 static void foreign_read(mf_task *t, int64_t input, const char *name, void *dst, size_t len)
 {
     const struct mf_artifact_ref *a = foreign_ref(t, input, name);
@@ -1272,19 +1292,7 @@ static void foreign_read(mf_task *t, int64_t input, const char *name, void *dst,
     uint8_t hdr[MF_CODEC_HDR_LEN];
     if (mf_blob_read_into(t->st, a->key, hdr, sizeof hdr, dst, len) != 0)
         FAIL(t, "cannot read artifact blob %s: %s", a->key, mf_blob_error());
-    unsigned v = mf_codec_newer(hdr, sizeof hdr);
-    if (v)
-        FAIL(t, "artifact '%s' (blob %s) has value format version %u, newer than the version %d "
-                "this mflow reads: run the flow with a newer mflow",
-             name, a->key, v, MF_CODEC_VERSION);
-    if ((v = mf_codec_newer_type(hdr, sizeof hdr)))
-        FAIL(t, "artifact '%s' (blob %s) is of a newer type (%u) than this mflow knows: upgrade "
-                "mflow to read it",
-             name, a->key, v);
-    uint8_t want[MF_CODEC_HDR_LEN];
-    mf_codec_header(want, a->type);
-    if (memcmp(hdr, want, sizeof hdr) != 0)
-        FAIL(t, "artifact '%s' (blob %s) is corrupt", name, a->key);
+    foreign_check_hdr(t, a, name, hdr);
 }
 
 int mf_foreign_read(mf_task *t, int64_t input, const char *name, void *dst, size_t len)
@@ -1322,15 +1330,7 @@ static void foreign_read_spans(mf_task *t, int64_t input, const char *name,
     struct foreign_spans s = {.next = next, .ud = ud};
     if (mf_blob_read_spans(t->st, a->key, a->size, next_foreign_span, &s) != 0)
         FAIL(t, "cannot read artifact blob %s: %s", a->key, mf_blob_error());
-    unsigned v = mf_codec_newer(s.hdr, sizeof s.hdr);
-    if (v)
-        FAIL(t, "artifact '%s' (blob %s) has value format version %u, newer than the version %d "
-                "this mflow reads: run the flow with a newer mflow",
-             name, a->key, v, MF_CODEC_VERSION);
-    uint8_t want[MF_CODEC_HDR_LEN];
-    mf_codec_header(want, a->type);
-    if (memcmp(s.hdr, want, sizeof want) != 0)
-        FAIL(t, "artifact '%s' (blob %s) is corrupt", name, a->key);
+    foreign_check_hdr(t, a, name, s.hdr);
 }
 
 int mf_foreign_read_spans(mf_task *t, int64_t input, const char *name, mf_foreign_span_fn next,
