@@ -12,7 +12,7 @@ import ctypes
 import mmap
 import sys
 
-PIECE = 1 << 20
+from .codec import PIECE
 _WIDTHS = ((127, 1, None), (255, 1, "latin-1"), (0xFFFF, 2, "utf-16-le"),
            (0x10FFFF, 4, "utf-32-le"))
 _layout = []
