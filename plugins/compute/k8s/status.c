@@ -258,9 +258,10 @@ static int eval_observed(const struct k8s_obs *o, struct mf_job_status *st)
 }
 
 /* The Job's activeDeadlineSeconds is the authority on timeout_s; mflow's own clock is the
- * backstop: the deadline counts from the Job's startTime, which comes after its creation, so a
- * task still running grace seconds past created + timeout_s has outlived the deadline whatever
- * the clocks of the cluster say. */
+ * backstop. It counts from the Job's creation, a little before the cluster's startTime, so
+ * what keeps mflow behind the job controller is the grace (a grace of 0 may end a task just
+ * before DeadlineExceeded would have); past it the task has outlived its deadline whatever the
+ * cluster's clocks say. eval_observed left a running task's exit code, signal and end unset. */
 int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
 {
     int v = eval_observed(o, st);
@@ -274,8 +275,6 @@ int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
     const json_t *ft = condition(o->job, "FailureTarget", 0);
     const char *ftr = ft ? str(ft, "reason") : NULL;
     st->timed_out = 1;
-    st->exit_code = -1;
-    st->term_signal = 0;
     set_reason(st, "Job %s still %s %.0f s after it was created, past its activeDeadlineSeconds "
                "(%.0f s) and k8s deadline_grace_s (%.0f s)%s: mflow deleted the Job",
                o->job_name ? o->job_name : "?", st->state == MF_JOB_QUEUED ? "pending" : "running",
@@ -283,7 +282,6 @@ int k8s_status_eval(const struct k8s_obs *o, struct mf_job_status *st)
                ftr && !strcmp(ftr, "DeadlineExceeded")
                    ? " (the job controller marked it DeadlineExceeded; its pod has not ended)"
                    : "");
-    st->end_time = 0;
     ended(st, MF_JOB_FAILED, o);
     return K8S_V_DELETE;
 }

@@ -746,10 +746,11 @@ function setFaults(f) {
     try { re = new RegExp(e.path_regex ?? ".*"); } catch (x) { throw badRequest(`faults: http_errors[${i}].path_regex: ${x.message}`); }
     return { method: e.method ? String(e.method).toUpperCase() : null, re, status: e.status, count: e.count ?? 1, retry_after: e.retry_after };
   });
+  const ignored = faults.ignore_deadlines;
   faults = { ...f, http_errors: compiled };
   setImmediate(rescheduleAll);
   // deadlines enforced again: every Job's sync re-arms its deadline
-  if (!faults.ignore_deadlines) setImmediate(() => { for (const j of store.maps.jobs.values()) queueJob(j); });
+  if (ignored && !faults.ignore_deadlines) setImmediate(() => { for (const j of store.maps.jobs.values()) queueJob(j); });
 }
 
 // ───────────────────────────── scheduler ─────────────────────────────
