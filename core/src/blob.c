@@ -707,6 +707,35 @@ static int decompress(const char *key, const uint8_t *src, size_t slen, uint64_t
     return 0;
 }
 
+/* A blob's 16-byte header, at p (have bytes of an object of size bytes): 0 with its codec and
+ * the value's length, or the error (named) of a short, newer, foreign, truncated or impossible
+ * blob. */
+static int check_header(const char *key, const uint8_t *p, size_t have, uint64_t size, int *codec,
+                        uint64_t *rawlen)
+{
+    if (have < HDR_LEN || size < HDR_LEN || !p)
+        return corrupt(key, "it is shorter than its 16-byte header");
+    if (memcmp(p, blob_magic, 3) == 0 && p[3] > blob_magic[3] && p[3] <= '9') {
+        /* "MFB" then the format version as a digit: a newer one is named, not called damage */
+        set_error("blob %s has format version %c, newer than the version %c this mflow reads: "
+                  "read it with a newer mflow",
+                  key, p[3], blob_magic[3]);
+        return MF_ENOTSUP;
+    }
+    if (memcmp(p, blob_magic, 4) != 0 || p[5] || p[6] || p[7])
+        return corrupt(key, "its header does not start with MFB1");
+    *codec = p[4];
+    *rawlen = get_u64(p + 8);
+    uint64_t body = size - HDR_LEN;
+    if (*codec == CODEC_RAW && *rawlen != body)
+        return corrupt(key, *rawlen > body ? "it is truncated" : "it is longer than its header says");
+    if (*codec != CODEC_RAW && *codec != CODEC_ZSTD)
+        return corrupt(key, "its codec byte is neither 0 (raw) nor 1 (zstd)");
+    if (*codec == CODEC_ZSTD && (body == 0 || *rawlen / MAX_RATIO > body))
+        return corrupt(key, "its length is impossible for its compressed size");
+    return 0;
+}
+
 /* The store's buffer of blob `key`, its header checked: *codec, *rawlen (the value's length)
  * and the body (b->data past the header, *body bytes). 0, or an error with the message set
  * and nothing left to release. */
@@ -738,38 +767,12 @@ static int fetch(struct mf_store *st, const char *key, struct mf_buf *b, int *co
         set_error("blob %s: cannot read %s: %s", key, path, store_error(st));
         return rc;
     }
-    const uint8_t *p = b->data;
-    if (b->len < HDR_LEN || !p) {
+    int rc2 = check_header(key, b->data, b->len, b->len, codec, rawlen);
+    if (rc2) {
         release_store_buf(b);
-        return corrupt(key, "it is shorter than its 16-byte header");
+        return rc2;
     }
-    if (memcmp(p, blob_magic, 3) == 0 && p[3] > blob_magic[3] && p[3] <= '9') {
-        /* "MFB" then the format version as a digit: a newer one is named, not called damage */
-        set_error("blob %s has format version %c, newer than the version %c this mflow reads: "
-                  "read it with a newer mflow",
-                  key, p[3], blob_magic[3]);
-        release_store_buf(b);
-        return MF_ENOTSUP;
-    }
-    if (memcmp(p, blob_magic, 4) != 0 || p[5] || p[6] || p[7]) {
-        release_store_buf(b);
-        return corrupt(key, "its header does not start with MFB1");
-    }
-    *codec = p[4];
-    *rawlen = get_u64(p + 8);
     *body = b->len - HDR_LEN;
-    if (*codec == CODEC_RAW && *rawlen != *body) {
-        release_store_buf(b);
-        return corrupt(key, *rawlen > *body ? "it is truncated" : "it is longer than its header says");
-    }
-    if (*codec != CODEC_RAW && *codec != CODEC_ZSTD) {
-        release_store_buf(b);
-        return corrupt(key, "its codec byte is neither 0 (raw) nor 1 (zstd)");
-    }
-    if (*codec == CODEC_ZSTD && (*body == 0 || *rawlen / MAX_RATIO > *body)) {
-        release_store_buf(b);
-        return corrupt(key, "its length is impossible for its compressed size");
-    }
     return 0;
 }
 
@@ -1273,29 +1276,16 @@ static int read_ranged(struct mf_store *st, const char *key, uint64_t len, struc
         size_t n = b.data ? b.len : 0;
         if (off == 0) {
             size = sz;
-            if (n < HDR_LEN || size < HDR_LEN) {
-                rc = corrupt(key, "it is shorter than its 16-byte header");
-            } else if (memcmp(p, blob_magic, 3) == 0 && p[3] > blob_magic[3] && p[3] <= '9') {
-                set_error("blob %s has format version %c, newer than the version %c this mflow "
-                          "reads: read it with a newer mflow",
-                          key, p[3], blob_magic[3]);
-                rc = MF_ENOTSUP;
-            } else if (memcmp(p, blob_magic, 4) != 0 || p[5] || p[6] || p[7]) {
-                rc = corrupt(key, "its header does not start with MFB1");
-            } else if (p[4] != CODEC_RAW && p[4] != CODEC_ZSTD) {
-                rc = corrupt(key, "its codec byte is neither 0 (raw) nor 1 (zstd)");
-            } else if (get_u64(p + 8) != x.rawlen) {
+            int codec = 0;
+            uint64_t rawlen = 0;
+            rc = check_header(key, p, n, size, &codec, &rawlen);
+            if (!rc && rawlen != x.rawlen) {
                 char what[160];
                 snprintf(what, sizeof what, "it holds %llu bytes where its task record says %llu",
-                         (unsigned long long)get_u64(p + 8), (unsigned long long)x.rawlen);
+                         (unsigned long long)rawlen, (unsigned long long)x.rawlen);
                 rc = corrupt(key, what);
-            } else if (p[4] == CODEC_RAW && size - HDR_LEN != x.rawlen) {
-                rc = corrupt(key, size - HDR_LEN < x.rawlen ? "it is truncated"
-                                                            : "it is longer than its header says");
-            } else if (p[4] == CODEC_ZSTD &&
-                       (size == HDR_LEN || x.rawlen / MAX_RATIO > size - HDR_LEN)) {
-                rc = corrupt(key, "its length is impossible for its compressed size");
-            } else if (p[4] == CODEC_ZSTD && !(x.dctx = ZSTD_createDCtx())) {
+            }
+            if (!rc && codec == CODEC_ZSTD && !(x.dctx = ZSTD_createDCtx())) {
                 set_error("blob %s: out of memory creating a zstd context", key);
                 rc = MF_ENOMEM;
             }
