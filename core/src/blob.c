@@ -616,6 +616,21 @@ static void release_store_buf(struct mf_buf *b)
     memset(b, 0, sizeof *b);
 }
 
+/* The SHA-256 md of a blob's content against its key: 0, or MF_ECORRUPT with what to do. */
+static int check_digest(const char *key, const uint8_t md[32])
+{
+    char hex[MF_BLOB_KEY_LEN + 1];
+    to_hex(md, hex);
+    if (memcmp(hex, key, MF_BLOB_KEY_LEN) == 0)
+        return 0;
+    char path[BLOB_PATH_LEN];
+    mf_blob_path(key, path, sizeof path);
+    set_error("blob %s is corrupt: its content hashes to %s; delete %s and re-run the step "
+              "that produced it",
+              key, hex, path);
+    return MF_ECORRUPT;
+}
+
 static int check_hash(const char *key, const void *data, size_t len)
 {
     uint8_t md[32];
@@ -625,17 +640,7 @@ static int check_hash(const char *key, const void *data, size_t len)
         set_error("blob %s: SHA-256 failed (code %d)", key, rc);
         return rc;
     }
-    char hex[MF_BLOB_KEY_LEN + 1];
-    to_hex(md, hex);
-    if (memcmp(hex, key, MF_BLOB_KEY_LEN) != 0) {
-        char path[BLOB_PATH_LEN];
-        mf_blob_path(key, path, sizeof path);
-        set_error("blob %s is corrupt: its content hashes to %s; delete %s and re-run the step "
-                  "that produced it",
-                  key, hex, path);
-        return MF_ECORRUPT;
-    }
-    return 0;
+    return check_digest(key, md);
 }
 
 static int corrupt(const char *key, const char *what)
@@ -1306,15 +1311,7 @@ static int read_ranged(struct mf_store *st, const char *key, uint64_t len, struc
         return rc;
     uint8_t md[32];
     sha256_digest(&x.sha, SHA256_DIGEST_SIZE, md);
-    char hex[MF_BLOB_KEY_LEN + 1];
-    to_hex(md, hex);
-    if (memcmp(hex, key, MF_BLOB_KEY_LEN) != 0) {
-        set_error("blob %s is corrupt: its content hashes to %s; delete %s and re-run the step "
-                  "that produced it",
-                  key, hex, path);
-        return MF_ECORRUPT;
-    }
-    return 0;
+    return check_digest(key, md);
 }
 
 int mf_blob_read_spans(struct mf_store *st, const char *key, uint64_t len, mf_blob_span_fn next,
@@ -1422,17 +1419,7 @@ int mf_blob_read_spans(struct mf_store *st, const char *key, uint64_t len, mf_bl
         return rc;
     uint8_t md[32];
     sha256_digest(&sha, SHA256_DIGEST_SIZE, md);
-    char hex[MF_BLOB_KEY_LEN + 1];
-    to_hex(md, hex);
-    if (memcmp(hex, key, MF_BLOB_KEY_LEN) != 0) {
-        char path[BLOB_PATH_LEN];
-        mf_blob_path(key, path, sizeof path);
-        set_error("blob %s is corrupt: its content hashes to %s; delete %s and re-run the step "
-                  "that produced it",
-                  key, hex, path);
-        return MF_ECORRUPT;
-    }
-    return 0;
+    return check_digest(key, md);
 }
 
 /* mf_blob_read_into's two spans: head's skip bytes, then dst's dlen. */
@@ -1557,15 +1544,10 @@ int mf_blob_reader_read(mf_blob_reader *r, void *buf, size_t max, size_t *got)
     if (r->done == r->len && !r->checked) {
         r->checked = 1;
         uint8_t md[32];
-        char hex[MF_BLOB_KEY_LEN + 1];
         sha256_digest(&r->sha, SHA256_DIGEST_SIZE, md);
-        to_hex(md, hex);
-        if (memcmp(hex, r->key, MF_BLOB_KEY_LEN) != 0) {
-            set_error("blob %s is corrupt: its content hashes to %s; delete %s and re-run the "
-                      "step that produced it",
-                      r->key, hex, r->path);
-            return MF_ECORRUPT;
-        }
+        int rc = check_digest(r->key, md);
+        if (rc)
+            return rc;
     }
     return 0;
 }
