@@ -957,7 +957,10 @@ static int write_run(void)
 /* The places of the steps' records, made ready by the store before any task runs (plugin ABI
  * 1.5): a task then puts its record into a directory that exists, with one fsync, where the
  * first task of each step created and synced two directories on the run's critical path.
- * Best effort: a store without it, or one that fails it, has each task create them. */
+ * Called before the run's graph and record are put: the run's own directory is made and
+ * synced here with its steps' (one sync of it, where the graph's put synced it and this
+ * synced it again). Best effort: a store without it, or one that fails it, has each put
+ * create what it needs. */
 static void prepare_steps(void)
 {
     const struct mf_storage_ops *ops = R->st.ops;
@@ -979,11 +982,13 @@ static void prepare_steps(void)
 
 /* Store a new run: its graph (so that a later resume can tell what changed), then its record,
  * and only then enter it in the index. A set-up that fails here (a full disk, a refused write)
- * leaves no run behind for `mflow runs` to list or a plain `mflow resume` to pick. */
+ * leaves no run behind for `mflow runs` to list or a plain `mflow resume` to pick (at most its
+ * empty step directories, which hold no run record). */
 static int store_new_run(char **err)
 {
     const char *flow = R->run.flow;
     long long id = (long long)R->run.run_id;
+    prepare_steps();
     char *key = mf_key_graph(flow, id);
     char *gj = mf_graph_render_json(R->g);
     struct mf_iov iov = {gj, gj ? strlen(gj) : 0};
@@ -1004,8 +1009,6 @@ static int store_new_run(char **err)
     }
     free(key);
     free(gj);
-    if (!rc)
-        prepare_steps();
     return rc;
 }
 

@@ -119,6 +119,17 @@ int placement_topology_load(hwloc_topology_t *out, char *err, size_t errlen)
     hwloc_topology_set_io_types_filter(topo, elsewhere || placement_gpu_possible("/sys/bus/pci/devices", "/dev")
                                                  ? HWLOC_TYPE_FILTER_KEEP_IMPORTANT
                                                  : HWLOC_TYPE_FILTER_KEEP_NONE);
+#if HWLOC_API_VERSION >= 0x00020100
+    /* On Linux the kernel's topology files give the cores, packages and NUMA nodes that
+     * placement uses; hwloc's x86 backend only adds caches and CPU models from cpuid, which it
+     * reads by binding this process to each CPU in turn (a migration per CPU, and a wait for
+     * each CPU on a busy machine, at the start of every run). Left out where those files are
+     * there and the user chose no components (HWLOC_COMPONENTS). */
+    const char *comp = getenv("HWLOC_COMPONENTS");
+    if (!elsewhere && !(comp && *comp) &&
+        access("/sys/devices/system/cpu/cpu0/topology/core_id", R_OK) == 0)
+        hwloc_topology_set_components(topo, HWLOC_TOPOLOGY_COMPONENTS_FLAG_BLACKLIST, "x86");
+#endif
     if (hwloc_topology_load(topo) != 0) {
         int e = errno ? errno : MF_EUNAVAIL;
         const char *xml = getenv("HWLOC_XMLFILE"), *syn = getenv("HWLOC_SYNTHETIC");

@@ -621,6 +621,15 @@ static int server_events(struct local *lc, double now)
     return c.ended;
 }
 
+/* Whether a job other than j has a process that has not been reaped. */
+static int others_running(const struct local *lc, const struct mf_job *j)
+{
+    for (const struct mf_job *o = lc->jobs; o; o = o->next)
+        if (o != j && o->pid > 0 && !o->reaped)
+            return 1;
+    return 0;
+}
+
 /* Start the job's process: through the task server when it runs this executable, else
  * clone + exec. 0 or an errno with the message in lc->err. */
 static int spawn(struct local *lc, struct mf_job *j, const struct local_spawn_req *req)
@@ -634,7 +643,11 @@ static int spawn(struct local *lc, struct mf_job *j, const struct local_spawn_re
                 lc->use_server = 0;
             }
         }
-        int wait = lc->use_server == 2 || is_py_task(req->argv);
+        /* With nothing else running, the job is the run's whole path: exec'ed, it would
+         * repeat the server's start-up (this executable, its plugins, the flow) from the
+         * beginning, where the server, started while the run was set up, has less of it left.
+         * Beside running jobs (a fan-out while the server starts) it is exec'ed. */
+        int wait = lc->use_server == 2 || is_py_task(req->argv) || !others_running(lc, j);
         int ready = lc->srv ? local_server_ready(lc->srv, wait, msg, sizeof msg) : 0;
         if (ready < 0) {
             LOG(lc, MF_LOG_WARN, "%s; running tasks with exec instead", msg);
@@ -1407,7 +1420,7 @@ static const struct mf_option_def options[] = {
         .name = "task_server",
         .env = "MFLOW_LOCAL_TASK_SERVER",
         .default_value = "auto",
-        .help = "auto: start `mflow task` jobs by forking a preloaded mflow once it is up (about 0.5 ms less a task), exec'ing them until then; on: the same, but wait for it to be up; off: exec each one",
+        .help = "auto: start `mflow task` jobs by forking a preloaded mflow (about 0.5 ms less a task); while it starts, a job submitted beside running ones is exec'ed and one alone waits for it; on: every job waits for it to be up; off: exec each one",
     },
 };
 

@@ -1052,14 +1052,16 @@ static int op_del(void *state, const char *key)
 /* ---- prepare ------------------------------------------------------------------------------- */
 
 /* The directories of prefixes[0..n), created; then each directory that gained an entry is
- * synced once (a run's step directories share one parent: one fsync for all, where each
- * task's first put would have synced two). A new directory's own, empty, content needs no
- * sync: the puts into it sync what they add, as in any directory that exists. */
+ * synced once, after all of them are made (a run's step directories share one parent: one
+ * fsync for all, where each task's first put would have synced two; a sync between two
+ * creations in one parent would leave the later entries unsynced). A new directory's own,
+ * empty, content needs no sync: the puts into it sync what they add, as in any directory that
+ * exists. */
 static int op_prepare(void *state, const char *const *prefixes, size_t n)
 {
     struct local *s = state;
-    char path[PATH_MAX], (*synced)[PATH_MAX] = NULL;
-    size_t n_synced = 0;
+    char path[PATH_MAX], (*dirty)[PATH_MAX] = NULL;
+    size_t n_dirty = 0;
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         size_t len = prefixes[i] ? strlen(prefixes[i]) : 0;
@@ -1090,7 +1092,7 @@ static int op_prepare(void *state, const char *const *prefixes, size_t n)
         }
         if (!top)
             continue;
-        /* Sync the parent of the first new directory and every new one above the last. */
+        /* To sync: the parent of the first new directory and every new one above the last. */
         size_t start = top;
         while (start > 0 && path[start - 1] != '/')
             start--;
@@ -1100,23 +1102,27 @@ static int op_prepare(void *state, const char *const *prefixes, size_t n)
             path[j] = '\0';
             const char *dir = j ? path : "/";
             size_t k = 0;
-            while (k < n_synced && strcmp(synced[k], dir) != 0)
+            while (k < n_dirty && strcmp(dirty[k], dir) != 0)
                 k++;
-            if (k == n_synced) {
-                void *g = realloc(synced, (n_synced + 1) * sizeof *synced);
+            if (k == n_dirty) {
+                void *g = realloc(dirty, (n_dirty + 1) * sizeof *dirty);
                 if (!g) {
                     rc = fail(s, MF_ENOMEM, "local storage: out of memory");
                     break;
                 }
-                synced = g;
-                snprintf(synced[n_synced++], PATH_MAX, "%s", dir);
-                if ((e = fsync_dir(dir)) != 0)
-                    rc = sys_fail(s, e, "sync the new directories of", prefixes[i], dir);
+                dirty = g;
+                snprintf(dirty[n_dirty++], PATH_MAX, "%s", dir);
             }
             path[j] = '/';
         }
     }
-    free(synced);
+    for (size_t k = 0; k < n_dirty && !rc; k++) {
+        int e = fsync_dir(dirty[k]);
+        if (e)
+            rc = fail(s, e, "local storage: cannot sync directory %s after creating places in it: %s",
+                      dirty[k], strerror(e));
+    }
+    free(dirty);
     return rc;
 }
 
