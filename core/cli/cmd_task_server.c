@@ -25,6 +25,7 @@
 #include <mflow/task_server.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +33,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -70,6 +72,10 @@ static struct mf_ts_event *pending;
 static size_t npending, cap_pending;
 static mf_cmd_fn command_main;
 static int leak_check = 1;   /* sanitized builds: this task ends by exit, for LSan's check */
+/* MFLOW_TS_RUSAGE=FILE: one line a child as it is reaped, for measuring what a task costs:
+ * "pid minflt majflt utime_us stime_us server_minflt" (the last the server's own count so
+ * far, whose growth is what it writes between forks). -1 when unset. */
+static int rusage_fd = -1;
 
 static void close_fds(struct request *r)
 {
@@ -191,7 +197,6 @@ __attribute__((noreturn)) static void run_child(struct request *r)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    mf_host_forget();
     int code = command_main((int)r->h.argc, r->argv);
     /* What exit would do that a task needs is flush its output: the destructors of every
      * library the server loaded, each a page fault (and copy) in a forked child, are of no
@@ -242,7 +247,15 @@ static void reap(void)
 {
     int st;
     pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    struct rusage ru;
+    while ((pid = wait4(-1, &st, WNOHANG, rusage_fd >= 0 ? &ru : NULL)) > 0) {
+        if (rusage_fd >= 0) {
+            struct rusage self;
+            getrusage(RUSAGE_SELF, &self);
+            dprintf(rusage_fd, "%d %ld %ld %lld %lld %ld\n", (int)pid, ru.ru_minflt, ru.ru_majflt,
+                    (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
+                    (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, self.ru_minflt);
+        }
         if (mf_grow(&pending, &cap_pending, npending, sizeof *pending, 64)) {
             dprintf(2, "mflow: task server: out of memory; the exit of pid %d is lost\n", (int)pid);
             continue;
@@ -393,6 +406,9 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
     static char *req_buf;
     char *buf = req_buf = malloc(MF_TS_MAX_MSG);
     int preloaded = 0;
+    const char *rf = getenv("MFLOW_TS_RUSAGE");
+    if (rf && *rf)
+        rusage_fd = open(rf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     struct mf_ts_hello hello = {.magic = MF_TS_MAGIC, .version = MF_TS_VERSION, .pid = getpid()};
     if (sfd < 0 || !buf || send(REQ_FD, &hello, sizeof hello, MSG_NOSIGNAL) != sizeof hello) {
         cli_error("__task-server: cannot start: %s (a compute plugin starts it with its sockets "
@@ -436,7 +452,11 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
         if (!preloaded) {
             /* What every task of the run loads (the flow's .so, the storage plugin). */
             preloaded = 1;
+            /* Settings are read from the environment the tasks get, not the server's. */
+            char **own = environ;
+            environ = r.envp;
             preload((int)r.h.argc, r.argv);
+            environ = own;
             share_code_mappings();
         }
 #if SANITIZED
