@@ -84,22 +84,27 @@ static void close_fds(struct request *r)
     r->nfd = 0;
 }
 
-/* The NUL-terminated strings of [*p, end): n of them into v (NULL-terminated). 0 or -1. */
-static int take_strings(char **p, const char *end, uint32_t n, char ***v)
+/* The NUL-terminated strings of [*p, end): n of them into v[0..n-1], v[n] NULL. 0 or -1. */
+static int take_strings(char **p, const char *end, uint32_t n, char **v)
 {
-    *v = malloc(((size_t)n + 1) * sizeof **v);
-    if (!*v)
-        return -1;
     for (uint32_t i = 0; i < n; i++) {
         char *nul = memchr(*p, '\0', (size_t)(end - *p));
         if (!nul)
             return -1;
-        (*v)[i] = *p;
+        v[i] = *p;
         *p = nul + 1;
     }
-    (*v)[n] = NULL;
+    v[n] = NULL;
     return 0;
 }
+
+/* Every page the server writes between two forks is a copy-on-write fault in the server (the
+ * last child shares it) and a page-table change at the next fork. So a request's argv and
+ * environment arrays are not allocated: they lie in the request buffer right after the
+ * message, on the page(s) its receiving wrote anyway. A message of n bytes holds at most n
+ * strings; the buffer's pages past what a request uses are never touched. */
+#define REQ_SLOTS ((size_t)MF_TS_MAX_MSG + 3)
+#define REQ_BUF_SIZE ((size_t)MF_TS_MAX_MSG + sizeof(char *) + REQ_SLOTS * sizeof(char *))
 
 /* One request into r (strings point into buf). 1: got one; 0: the plugin closed the socket;
  * -1: a malformed request (its fds closed, errno set). */
@@ -144,22 +149,22 @@ static int receive(char *buf, struct request *r)
         goto bad;
     r->cpuset = r->h.cpuset_size ? p : NULL;
     p += r->h.cpuset_size;
-    if (take_strings(&p, end, r->h.argc, &r->argv) != 0 ||
-        take_strings(&p, end, r->h.envc, &r->envp) != 0)
+    char **slots = (char **)(buf + (((size_t)n + sizeof(char *) - 1) & ~(sizeof(char *) - 1)));
+    if ((size_t)r->h.argc + r->h.envc + 2 > REQ_SLOTS)
+        goto bad;
+    r->argv = slots;
+    r->envp = slots + r->h.argc + 1;
+    if (take_strings(&p, end, r->h.argc, r->argv) != 0 ||
+        take_strings(&p, end, r->h.envc, r->envp) != 0)
         goto bad;
     if (r->h.has_workdir) {
-        char **w = NULL;
-        if (take_strings(&p, end, 1, &w) != 0) {
-            free(w);
+        char *w[2];
+        if (take_strings(&p, end, 1, w) != 0)
             goto bad;
-        }
         r->workdir = w[0];
-        free(w);
     }
     return 1;
 bad:
-    free(r->argv);
-    free(r->envp);
     close_fds(r);
     errno = EPROTO;
     return -1;
@@ -256,11 +261,22 @@ static void reap(void)
                     (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
                     (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, self.ru_minflt);
         }
+        /* Sent at once where the socket takes it (it nearly always does): a queue written
+         * between forks would be more pages to copy. */
+        struct mf_ts_event ev = {.pid = pid, .wstatus = st};
+        ssize_t w;
+        if (!npending) {
+            do
+                w = send(EVT_FD, &ev, sizeof ev, MSG_DONTWAIT | MSG_NOSIGNAL);
+            while (w < 0 && errno == EINTR);
+            if (w == (ssize_t)sizeof ev)
+                continue;
+        }
         if (mf_grow(&pending, &cap_pending, npending, sizeof *pending, 64)) {
             dprintf(2, "mflow: task server: out of memory; the exit of pid %d is lost\n", (int)pid);
             continue;
         }
-        pending[npending++] = (struct mf_ts_event){.pid = pid, .wstatus = st};
+        pending[npending++] = ev;   /* flush_events sends it, or finds the plugin gone */
     }
 }
 
@@ -317,7 +333,8 @@ static int next_is_py(char *buf)
         return 0;
     char *p = buf + sizeof h + h.cpuset_size, *end = buf + n;
     char **argv = NULL;
-    if (h.argc < 1 || h.argc > 64 || take_strings(&p, end, h.argc, &argv) != 0) {
+    if (h.argc < 1 || h.argc > 64 || !(argv = malloc(((size_t)h.argc + 1) * sizeof *argv)) ||
+        take_strings(&p, end, h.argc, argv) != 0) {
         free(argv);
         return 0;
     }
@@ -404,7 +421,7 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
     /* Kept in a static too: a forked task ends (in sanitized builds by exit, for LSan) deep
      * below this frame, where the compiler no longer keeps buf, and LSan called it a leak. */
     static char *req_buf;
-    char *buf = req_buf = malloc(MF_TS_MAX_MSG);
+    char *buf = req_buf = malloc(REQ_BUF_SIZE);
     int preloaded = 0;
     const char *rf = getenv("MFLOW_TS_RUSAGE");
     if (rf && *rf)
@@ -467,8 +484,6 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
             run_child(&r);
         int e = errno;
         close_fds(&r);
-        free(r.argv);
-        free(r.envp);
         reply(pid > 0 ? pid : -1, pid > 0 ? 0 : e);
     }
     /* The plugin is gone or done: its jobs were killed; leave their reaping to init. */
