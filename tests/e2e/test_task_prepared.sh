@@ -80,6 +80,41 @@ check_eq "after config.json: the store it names" "1 0" \
   "$([ -f "$(rec B $NAMEF "$RF" 202)" ] && echo 1 || echo 0) $([ -f "$(rec A $NAMEF "$RF" 202)" ] && echo 1 || echo 0)"
 rm -f "$WORK/A/config.json"
 
+# A flow whose entry crashes (here only where CRASH_ENTRY=1, so that a run of it exists): the
+# server reads a flow's tables in a forked probe first, so it stays up; the task loads the
+# flow itself and fails as an exec'ed task would (the load guard names the crash, exit 134);
+# the next task, without the crash, runs on the same server.
+mkdir -p "$WORK/cf"
+cat >"$WORK/cf/crashy.c" <<'EOC'
+#include <mflow/flow.h>
+#include <stdlib.h>
+#include <string.h>
+static void start(mf_task *t) { mf_set_i64(t, "x", 1); }
+static void end(mf_task *t) { (void)t; }
+static const mf_step_def steps[] = {{.name = "start", .fn = start, .next = "end"}, {.name = "end", .fn = end}};
+static const mf_flow_def def = {sizeof(mf_flow_def), MF_FLOW_ABI_VERSION, "CrashyEntry", steps, 2, NULL, 0,
+                                MF_FLOW_ABI_MINOR, sizeof(mf_step_def), sizeof(mf_param_def)};
+__attribute__((visibility("default"))) const mf_flow_def *mf_flow_entry_v1(void);
+const mf_flow_def *mf_flow_entry_v1(void)
+{
+    const char *c = getenv("CRASH_ENTRY");
+    if (c && !strcmp(c, "1"))
+        abort();
+    return &def;
+}
+EOC
+MFLOW_HOME=$WORK/A "$MFLOW" run "$WORK/cf/crashy.c" >/dev/null 2>&1 || fail "a run of the crashy flow"
+SOC=$(grep -l CrashyEntry "$WORK"/A/cache/flows/*.so | head -1)
+RC=$(ls "$WORK/A/datastore/runs/CrashyEntry" 2>/dev/null)
+{
+  req "$WORK/A" '[]' "$SOC" "$RC" 401 "$WORK/c1" '{"CRASH_ENTRY":"1"}'
+  req "$WORK/A" '[]' "$SOC" "$RC" 402 "$WORK/c2" '{}'
+} >"$WORK/reqs4"
+codes=$(env -i PATH=/usr/bin:/bin HOME="$WORK/A" MFLOW_HOME="$WORK/A" python3 "$CLIENT" "$MFLOW" '[]' <"$WORK/reqs4" 2>"$WORK/client4.err" | paste -sd' ')
+check_eq "crashing entry: the task fails as exec'ed (134), the server serves the next" "134 0" "$codes"
+check_contains "crashing entry: the load guard names the flow and the signal" "crashed while loading (SIGABRT)" "$(cat "$WORK/c1")"
+check_eq "crashing entry: the next task's record" 1 "$([ -f "$(rec A CrashyEntry "$RC" 402)" ] && echo 1 || echo 0)"
+
 # What a prepared task no longer does (strace): set up the load guard's stack (the flow is
 # open), look for config.json with access() (the host is set up). A task of another home
 # sets up its own host (the flow is the same file: still the prepared one); a task of
