@@ -8,7 +8,10 @@
  * main and preloader (main.c passes them in, so that this file and main.c do not call each
  * other): the first request has what every task loads loaded once; each child applies
  * mf_ts_child_setup_apply and runs its task's command line as a fresh `mflow` would, but
- * with everything already mapped. No plugin is loaded here: the children fork and exit as
+ * with everything already mapped. The preloader also sets up the host (settings, registry)
+ * and opens the flow for the first request's options and environment; a child keeps them
+ * only where its own would be the same (main.c, mf_host_take_prepared), else it makes its
+ * own as an exec'ed task does. No plugin is loaded here: the children fork and exit as
  * light as the command itself (a plugin's libraries, hwloc's among them, would cost every
  * fork and exit their mappings and destructors).
  *
