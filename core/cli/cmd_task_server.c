@@ -8,7 +8,10 @@
  * main and preloader (main.c passes them in, so that this file and main.c do not call each
  * other): the first request has what every task loads loaded once; each child applies
  * mf_ts_child_setup_apply and runs its task's command line as a fresh `mflow` would, but
- * with everything already mapped. No plugin is loaded here: the children fork and exit as
+ * with everything already mapped. The preloader also sets up the host (settings, registry)
+ * and opens the flow for the first request's options and environment; a child keeps them
+ * only where its own would be the same (main.c, mf_host_take_prepared), else it makes its
+ * own as an exec'ed task does. No plugin is loaded here: the children fork and exit as
  * light as the command itself (a plugin's libraries, hwloc's among them, would cost every
  * fork and exit their mappings and destructors).
  *
@@ -25,6 +28,7 @@
 #include <mflow/task_server.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -32,6 +36,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -70,6 +75,10 @@ static struct mf_ts_event *pending;
 static size_t npending, cap_pending;
 static mf_cmd_fn command_main;
 static int leak_check = 1;   /* sanitized builds: this task ends by exit, for LSan's check */
+/* MFLOW_TS_RUSAGE=FILE: one line a child as it is reaped, for measuring what a task costs:
+ * "pid minflt majflt utime_us stime_us server_minflt" (the last the server's own count so
+ * far, whose growth is what it writes between forks). -1 when unset. */
+static int rusage_fd = -1;
 
 static void close_fds(struct request *r)
 {
@@ -78,22 +87,27 @@ static void close_fds(struct request *r)
     r->nfd = 0;
 }
 
-/* The NUL-terminated strings of [*p, end): n of them into v (NULL-terminated). 0 or -1. */
-static int take_strings(char **p, const char *end, uint32_t n, char ***v)
+/* The NUL-terminated strings of [*p, end): n of them into v[0..n-1], v[n] NULL. 0 or -1. */
+static int take_strings(char **p, const char *end, uint32_t n, char **v)
 {
-    *v = malloc(((size_t)n + 1) * sizeof **v);
-    if (!*v)
-        return -1;
     for (uint32_t i = 0; i < n; i++) {
         char *nul = memchr(*p, '\0', (size_t)(end - *p));
         if (!nul)
             return -1;
-        (*v)[i] = *p;
+        v[i] = *p;
         *p = nul + 1;
     }
-    (*v)[n] = NULL;
+    v[n] = NULL;
     return 0;
 }
+
+/* Every page the server writes between two forks is a copy-on-write fault in the server (the
+ * last child shares it) and a page-table change at the next fork. So a request's argv and
+ * environment arrays are not allocated: they lie in the request buffer right after the
+ * message, on the page(s) its receiving wrote anyway. A message of n bytes holds at most n
+ * strings; the buffer's pages past what a request uses are never touched. */
+#define REQ_SLOTS ((size_t)MF_TS_MAX_MSG + 3)
+#define REQ_BUF_SIZE ((size_t)MF_TS_MAX_MSG + sizeof(char *) + REQ_SLOTS * sizeof(char *))
 
 /* One request into r (strings point into buf). 1: got one; 0: the plugin closed the socket;
  * -1: a malformed request (its fds closed, errno set). */
@@ -138,22 +152,22 @@ static int receive(char *buf, struct request *r)
         goto bad;
     r->cpuset = r->h.cpuset_size ? p : NULL;
     p += r->h.cpuset_size;
-    if (take_strings(&p, end, r->h.argc, &r->argv) != 0 ||
-        take_strings(&p, end, r->h.envc, &r->envp) != 0)
+    char **slots = (char **)(buf + (((size_t)n + sizeof(char *) - 1) & ~(sizeof(char *) - 1)));
+    if ((size_t)r->h.argc + r->h.envc + 2 > REQ_SLOTS)
+        goto bad;
+    r->argv = slots;
+    r->envp = slots + r->h.argc + 1;
+    if (take_strings(&p, end, r->h.argc, r->argv) != 0 ||
+        take_strings(&p, end, r->h.envc, r->envp) != 0)
         goto bad;
     if (r->h.has_workdir) {
-        char **w = NULL;
-        if (take_strings(&p, end, 1, &w) != 0) {
-            free(w);
+        char *w[2];
+        if (take_strings(&p, end, 1, w) != 0)
             goto bad;
-        }
         r->workdir = w[0];
-        free(w);
     }
     return 1;
 bad:
-    free(r->argv);
-    free(r->envp);
     close_fds(r);
     errno = EPROTO;
     return -1;
@@ -191,7 +205,6 @@ __attribute__((noreturn)) static void run_child(struct request *r)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
-    mf_host_forget();
     int code = command_main((int)r->h.argc, r->argv);
     /* What exit would do that a task needs is flush its output: the destructors of every
      * library the server loaded, each a page fault (and copy) in a forked child, are of no
@@ -242,12 +255,31 @@ static void reap(void)
 {
     int st;
     pid_t pid;
-    while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+    struct rusage ru;
+    while ((pid = wait4(-1, &st, WNOHANG, rusage_fd >= 0 ? &ru : NULL)) > 0) {
+        if (rusage_fd >= 0) {
+            struct rusage self;
+            getrusage(RUSAGE_SELF, &self);
+            dprintf(rusage_fd, "%d %ld %ld %lld %lld %ld\n", (int)pid, ru.ru_minflt, ru.ru_majflt,
+                    (long long)ru.ru_utime.tv_sec * 1000000 + ru.ru_utime.tv_usec,
+                    (long long)ru.ru_stime.tv_sec * 1000000 + ru.ru_stime.tv_usec, self.ru_minflt);
+        }
+        /* Sent at once where the socket takes it (it nearly always does): a queue written
+         * between forks would be more pages to copy. */
+        struct mf_ts_event ev = {.pid = pid, .wstatus = st};
+        ssize_t w;
+        if (!npending) {
+            do
+                w = send(EVT_FD, &ev, sizeof ev, MSG_DONTWAIT | MSG_NOSIGNAL);
+            while (w < 0 && errno == EINTR);
+            if (w == (ssize_t)sizeof ev)
+                continue;
+        }
         if (mf_grow(&pending, &cap_pending, npending, sizeof *pending, 64)) {
             dprintf(2, "mflow: task server: out of memory; the exit of pid %d is lost\n", (int)pid);
             continue;
         }
-        pending[npending++] = (struct mf_ts_event){.pid = pid, .wstatus = st};
+        pending[npending++] = ev;   /* flush_events sends it, or finds the plugin gone */
     }
 }
 
@@ -304,7 +336,8 @@ static int next_is_py(char *buf)
         return 0;
     char *p = buf + sizeof h + h.cpuset_size, *end = buf + n;
     char **argv = NULL;
-    if (h.argc < 1 || h.argc > 64 || take_strings(&p, end, h.argc, &argv) != 0) {
+    if (h.argc < 1 || h.argc > 64 || !(argv = malloc(((size_t)h.argc + 1) * sizeof *argv)) ||
+        take_strings(&p, end, h.argc, argv) != 0) {
         free(argv);
         return 0;
     }
@@ -391,8 +424,11 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
     /* Kept in a static too: a forked task ends (in sanitized builds by exit, for LSan) deep
      * below this frame, where the compiler no longer keeps buf, and LSan called it a leak. */
     static char *req_buf;
-    char *buf = req_buf = malloc(MF_TS_MAX_MSG);
+    char *buf = req_buf = malloc(REQ_BUF_SIZE);
     int preloaded = 0;
+    const char *rf = getenv("MFLOW_TS_RUSAGE");
+    if (rf && *rf)
+        rusage_fd = open(rf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     struct mf_ts_hello hello = {.magic = MF_TS_MAGIC, .version = MF_TS_VERSION, .pid = getpid()};
     if (sfd < 0 || !buf || send(REQ_FD, &hello, sizeof hello, MSG_NOSIGNAL) != sizeof hello) {
         cli_error("__task-server: cannot start: %s (a compute plugin starts it with its sockets "
@@ -436,7 +472,11 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
         if (!preloaded) {
             /* What every task of the run loads (the flow's .so, the storage plugin). */
             preloaded = 1;
+            /* Settings are read from the environment the tasks get, not the server's. */
+            char **own = environ;
+            environ = r.envp;
             preload((int)r.h.argc, r.argv);
+            environ = own;
             share_code_mappings();
         }
 #if SANITIZED
@@ -447,8 +487,6 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
             run_child(&r);
         int e = errno;
         close_fds(&r);
-        free(r.argv);
-        free(r.envp);
         reply(pid > 0 ? pid : -1, pid > 0 ? 0 : e);
     }
     /* The plugin is gone or done: its jobs were killed; leave their reaping to init. */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 struct command {
@@ -144,6 +145,37 @@ void cli_guard_index(void)
  * loaded now: the flow's .so (kept by flowload.c, whose mf_flow_open in a child takes it as
  * it is) and the storage plugin (through the registry, which a child takes over: host.c).
  * Failures are left for the task to meet and report. */
+/* The global options the task server prepared its host for (preload_command), as given. */
+static char **prep_globals;
+static int n_prep_globals = -1;
+
+/* Whether this command's global options (argv[1..next-1]) are the prepared ones. */
+static int globals_prepared(char **argv, int next)
+{
+    if (next - 1 != n_prep_globals)
+        return 0;
+    for (int k = 0; k < n_prep_globals; k++)
+        if (strcmp(argv[k + 1], prep_globals[k]) != 0)
+            return 0;
+    return 1;
+}
+
+/* A flow whose own entry or tables crash while read would take the server down: a forked
+ * probe reads them first (its exit status says whether it could), and only then are they read
+ * here, once for every task. */
+static void prepare_flow(const char *path)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct mf_flow *f;
+        char *err = NULL;
+        _exit(mf_flow_open(path, &f, &err) == 0 ? 0 : 1);
+    }
+    int st;
+    if (pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0)
+        mf_flow_preload_open();
+}
+
 static void preload_command(int argc, char **argv)
 {
     struct mf_host_opts o;
@@ -158,8 +190,18 @@ static void preload_command(int argc, char **argv)
      * an open and a read in every task (records are mflow's own data, not an attacker's). */
     json_object_seed(0);
     mf_flow_preload(argv[i + 1]);
-    if (mf_host_init(&o) == 0)
+    /* The host every task's own set-up would make, made once (kept by a child only when its
+     * options and environment are the same: mf_host_take_prepared), and the flow opened. */
+    if (mf_host_prepare(&o) == 0) {
         mf_registry_find(mf_host_registry(), MF_PLUGIN_STORAGE, mf_host_storage());
+        if ((prep_globals = calloc((size_t)i, sizeof *prep_globals))) {
+            n_prep_globals = i - 1;
+            for (int k = 1; k < i && n_prep_globals >= 0; k++)
+                if (!(prep_globals[k - 1] = strdup(argv[k])))
+                    n_prep_globals = -1;
+        }
+    }
+    prepare_flow(argv[i + 1]);
 }
 
 int cli_main(int argc, char **argv)
@@ -180,16 +222,24 @@ int cli_main(int argc, char **argv)
         cli_error("unknown command '%s' (see mflow --help)", argv[i]);
         return 2;
     }
-    if (mf_host_init(&o) != 0) {
-        cli_error("out of memory");
-        return 1;
+    /* A task forked by the task server keeps the host the server prepared when it is the one
+     * its own options and environment would make; any other command (or task) sets up its
+     * own, having forgotten a forking parent's without unloading anything. */
+    int kept = !strcmp(cmd->name, "task") && globals_prepared(argv, i) && mf_host_take_prepared();
+    if (!kept) {
+        mf_host_forget();
+        if (mf_host_init(&o) != 0) {
+            cli_error("out of memory");
+            return 1;
+        }
     }
     mf_flow_set_load_guard(cli_flow_load_guard);
     /* A task never opens the index, and its faults are the step's own to report. */
     if (strcmp(cmd->name, "task") != 0)
         cli_guard_index();
     code = cmd->fn(argc - i, argv + i);
-    mf_host_fini();
+    if (!kept)
+        mf_host_fini();   /* a kept host is the server's, and this process ends here */
     return code;
 }
 

@@ -957,6 +957,7 @@ static struct {
     char *given;
     char *abs;
     void *dl;
+    struct mf_flow *flow;    /* opened whole by mf_flow_preload_open, or NULL */
 } kept;
 
 void mf_flow_preload(const char *path)
@@ -976,12 +977,29 @@ void mf_flow_preload(const char *path)
     kept.dl = dl;
 }
 
+int mf_flow_preload_open(void)
+{
+    if (!kept.dl || kept.flow)
+        return kept.flow ? 0 : MF_EINVAL;
+    char *err = NULL;
+    struct mf_flow *f;
+    int rc = mf_flow_open(kept.given, &f, &err);
+    free(err);
+    if (!rc)
+        kept.flow = f;
+    return rc;
+}
+
 int mf_flow_open(const char *path, struct mf_flow **out, char **err)
 {
     *out = NULL;
     *err = NULL;
     char abs[PATH_MAX];
     int is_kept = kept.dl && !strcmp(path, kept.given) && strlen(kept.abs) < sizeof abs;
+    if (is_kept && kept.flow) {
+        *out = kept.flow;   /* the same file, handle and tables: nothing to read again */
+        return 0;
+    }
     if (is_kept) {
         strcpy(abs, kept.abs);
     } else if (!realpath(path, abs)) {
@@ -1069,7 +1087,7 @@ int mf_flow_open(const char *path, struct mf_flow **out, char **err)
 
 void mf_flow_close(struct mf_flow *f)
 {
-    if (!f)
+    if (!f || f == kept.flow)
         return;
     mf_graph_destroy(f->graph);
     mf_flow_def_free(&f->own_def);

@@ -32,6 +32,11 @@ void mf_flow_close(struct mf_flow *f);
  * again (the task server preloads its tasks' flow so). A path that does not resolve or load
  * is left for mf_flow_open to report. */
 void mf_flow_preload(const char *path);
+/* Open the preloaded flow whole (its tables read, its graph built and checked) and keep it:
+ * mf_flow_open of the same path string then returns it as it is (mf_flow_close leaves it
+ * open), here or in a forked child. Its code runs here: the task server calls this only once
+ * a forked probe has opened it without crashing. 0, or the code mf_flow_open gave. */
+int mf_flow_preload_open(void);
 
 /* Called around the moment a flow's own code first runs in this process (dlopen with its
  * constructors, its MF_FLOW entry, the reading of its tables): entering is 1 before, 0 after.

@@ -5,11 +5,13 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <errno.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static struct host_state {
@@ -344,6 +346,81 @@ int mf_host_override(const char *compute, const char *storage, const char *ns)
         H.ns = n;
     }
     return 0;
+}
+
+/* The host the task server set up for its children (mf_host_prepare), and what it was set up
+ * from: the environment variables mf_host_init and the registry read, and config.json as it
+ * was then. A child takes it only when all of these are the same for its own command. */
+static const char *const prep_vars[] = {"MFLOW_HOME", "HOME", "USER", "MFLOW_COMPUTE",
+                                        "MFLOW_DATASTORE_ROOT", "MFLOW_STORAGE",
+                                        "MFLOW_NAMESPACE", "MFLOW_PLUGIN_PATH"};
+#define N_PREP_VARS (sizeof prep_vars / sizeof prep_vars[0])
+static struct {
+    int ok;
+    char *val[N_PREP_VARS];      /* NULL: unset */
+    struct stat cfg;             /* config.json's; st_ino 0 when there was none */
+} prep;
+
+/* Every directory of a MFLOW_PLUGIN_PATH value is absolute (or the value is empty). */
+static int all_absolute(const char *p)
+{
+    while (p && *p) {
+        if (*p != ':' && *p != '/')
+            return 0;
+        if (!(p = strchr(p, ':')))
+            break;
+        p++;
+    }
+    return 1;
+}
+
+static int config_stat(struct stat *out)
+{
+    char *path = mf_strf("%s/config.json", H.home);
+    int rc = path ? stat(path, out) : -1;
+    free(path);
+    if (rc != 0)
+        memset(out, 0, sizeof *out);
+    return rc == 0 || errno == ENOENT ? 0 : -1;
+}
+
+int mf_host_prepare(const struct mf_host_opts *o)
+{
+    int rc = mf_host_init(o);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < N_PREP_VARS; i++) {
+        const char *v = getenv(prep_vars[i]);
+        if (v && !(prep.val[i] = strdup(v)))
+            return MF_ENOMEM;
+    }
+    /* A relative home or plugin directory depends on the working directory, which a task
+     * may change; a config.json that did not parse warned once and is read again. */
+    const char *pp = prep.val[N_PREP_VARS - 1];
+    const char *home = o && o->home ? o->home : prep.val[0] && *prep.val[0] ? prep.val[0] : prep.val[1];
+    if ((home && home[0] != '/') || !all_absolute(pp) ||
+        config_stat(&prep.cfg) != 0 || (prep.cfg.st_ino && !H.config) || !mf_host_registry())
+        return 0;
+    prep.ok = 1;
+    return 0;
+}
+
+int mf_host_take_prepared(void)
+{
+    if (!prep.ok)
+        return 0;
+    for (size_t i = 0; i < N_PREP_VARS; i++) {
+        const char *v = getenv(prep_vars[i]);
+        if (!v != !prep.val[i] || (v && strcmp(v, prep.val[i]) != 0))
+            return 0;
+    }
+    struct stat now;
+    if (config_stat(&now) != 0 || now.st_ino != prep.cfg.st_ino || now.st_dev != prep.cfg.st_dev ||
+        now.st_size != prep.cfg.st_size || now.st_mtim.tv_sec != prep.cfg.st_mtim.tv_sec ||
+        now.st_mtim.tv_nsec != prep.cfg.st_mtim.tv_nsec || now.st_ctim.tv_sec != prep.cfg.st_ctim.tv_sec ||
+        now.st_ctim.tv_nsec != prep.cfg.st_ctim.tv_nsec)
+        return 0;
+    return 1;
 }
 
 void mf_host_forget(void)

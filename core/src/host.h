@@ -26,6 +26,14 @@ void mf_host_fini(void);
  * parent's when it would search the same directories (the same MFLOW_PLUGIN_PATH, all of it
  * absolute): then nothing is searched, opened or checked again. */
 void mf_host_forget(void);
+/* The task server, once: mf_host_init for its tasks' global options, with the environment
+ * the tasks get, noting what the settings were read from. A forked child then calls
+ * mf_host_take_prepared (with its own environment in place): 1 when that host is exactly
+ * what mf_host_init would set up for it (the same MFLOW_* and related variables, the same
+ * config.json, no relative directory), which the child keeps instead of setting up its own;
+ * 0 when it must mf_host_forget and mf_host_init. */
+int mf_host_prepare(const struct mf_host_opts *o);
+int mf_host_take_prepared(void);
 
 /* Replace the compute plugin, the storage plugin or the namespace (NULL: keep it) after
  * mf_host_init: a command whose own options or records name them (`mflow deploy --compute`,
