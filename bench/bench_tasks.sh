@@ -1,6 +1,7 @@
 #!/bin/bash
 # Per-task overhead and small-run latency, printed as one table, beside the floors of the
-# same run: spawning /bin/true (posix_spawn + wait) and fork + _exit + wait.
+# same run: spawning /bin/true (posix_spawn + wait), fork + _exit + wait, and fork + a
+# 750-byte record stored as a task stores its record (written, fsync'ed, linked) + _exit.
 #   bench/bench_tasks.sh BUILD_DIR [N]
 # Wall time moves with the machine's load (and the disk's fsync latency); CPU time (user +
 # system of the whole tree: orchestrator, task server and tasks, from getrusage) moves less,
@@ -15,7 +16,7 @@ trap 'rm -rf "$MFLOW_HOME" "$SHM"' EXIT
 export BENCH_MFLOW=$BUILD/core/mflow BENCH_FLOOR=$BUILD/bench/spawn_floor BENCH_N=$N \
        BENCH_FLOWS=$HERE/flows BENCH_SHM=$SHM
 python3 - <<'PY'
-import os, resource, statistics, subprocess, time
+import os, resource, statistics, subprocess, tempfile, time
 
 mflow, floor, n = os.environ['BENCH_MFLOW'], os.environ['BENCH_FLOOR'], int(os.environ['BENCH_N'])
 flows, shm = os.environ['BENCH_FLOWS'], os.environ['BENCH_SHM']
@@ -32,8 +33,11 @@ def timed(args):
     subprocess.run(args, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return time.monotonic() - t0, children_cpu() - c0
 
-def floors(kind):
-    out = subprocess.run([floor, str(n), '1'] + (['fork'] if kind == 'fork' else []) + ['--cpu'],
+def floors(kind, where=None):
+    mode = {'spawn': [], 'fork': ['fork']}.get(kind)
+    if kind == 'record':   # a fresh directory beside the datastore: each child links a new name
+        mode = ['record', tempfile.mkdtemp(dir=where)]
+    out = subprocess.run([floor, str(n), '1'] + mode + ['--cpu'],
                          check=True, capture_output=True, text=True).stdout.split()
     return float(out[0]), float(out[1])
 
@@ -44,10 +48,12 @@ subprocess.run([mflow, '--datastore-root=' + shm, 'run', foreach, '--n=2'], chec
 subprocess.run([mflow, 'run', linear], check=True, capture_output=True)
 # Three rounds, each a disk run, a tmpfs run and both floors, so that every figure has its
 # floors measured minutes apart at most; the medians are printed.
-disk, mem, spawn, fork = [], [], [], []
+disk, mem, spawn, fork, rec, rec_mem = [], [], [], [], [], []
 for _ in range(3):
     spawn.append(floors('spawn'))
     fork.append(floors('fork'))
+    rec.append(floors('record', os.environ['MFLOW_HOME']))
+    rec_mem.append(floors('record', shm))
     disk.append(timed(run))
     mem.append(timed([mflow, '--datastore-root=' + shm] + run[1:]))
 lin = [timed([mflow, 'run', linear])[0] * 1000 for _ in range(5)]
@@ -57,6 +63,7 @@ med = lambda xs: statistics.median(xs)
 per = lambda runs, i: med([r[i] for r in runs]) * 1000 / tasks
 spawn_w, spawn_c = med([f[0] for f in spawn]), med([f[1] for f in spawn])
 fork_w, fork_c = med([f[0] for f in fork]), med([f[1] for f in fork])
+rec_c, rec_mem_c = med([f[1] for f in rec]), med([f[1] for f in rec_mem])
 dw, dc, mw, mc = per(disk, 0), per(disk, 1), per(mem, 0), per(mem, 1)
 rows = [
     (f'foreach of {n} trivial tasks, --max-workers 2, median of 3', f'{med([r[0] for r in disk]):.2f}s'),
@@ -70,11 +77,17 @@ rows = [
     ('  its CPU, parent + child (ms)', f'{spawn_c:.3f}'),
     ('floor: fork + _exit + wait, wall (ms)', f'{fork_w:.3f}'),
     ('  its CPU, parent + child (ms)', f'{fork_c:.3f}'),
+    ('floor: fork + store a record + _exit, CPU (ms)', f'{rec_c:.3f}'),
+    ('  on tmpfs', f'{rec_mem_c:.3f}'),
     ('ratio: wall per task / spawn floor wall', f'{dw / spawn_w:.2f}'),
     ('  on tmpfs', f'{mw / spawn_w:.2f}'),
     ('ratio: CPU per task / fork floor CPU', f'{dc / fork_c:.2f}'),
     ('  on tmpfs', f'{mc / fork_c:.2f}'),
     ('ratio: CPU per task / fork floor wall', f'{dc / fork_w:.2f}'),
+    ('ratio: record floor CPU / fork floor CPU', f'{rec_c / fork_c:.2f}'),
+    ('  on tmpfs', f'{rec_mem_c / fork_c:.2f}'),
+    ('ratio: CPU per task / record floor CPU', f'{dc / rec_c:.2f}'),
+    ('  on tmpfs', f'{mc / rec_mem_c:.2f}'),
     ('5-step linear run, compiled, best / median of 5 (ms)', f'{min(lin):.1f}/{med(lin):.1f}'),
     ('load average before / after (1 min)', f'{load0[0]:.2f}/{load1[0]:.2f}'),
 ]
