@@ -168,6 +168,11 @@ class Server:
         # the first task's environment: the children change only what differs in theirs
         self.env = env_of(envp, env)
         apply_env(self.env, None)
+        if self.lib is not None:
+            # the children start with the server's code mapped (core/src/foreign_ts.h)
+            self.lib.mf_foreign_ts_share_code.argtypes = []
+            self.lib.mf_foreign_ts_share_code.restype = None
+            self.lib.mf_foreign_ts_share_code()
         # what was loaded stays as it is: the children's collector does not touch it
         gc.freeze()
 
