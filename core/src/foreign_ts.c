@@ -426,7 +426,7 @@ unsigned long mf_foreign_ts_count(const mf_foreign_ts *ts)
     return ts->forked;
 }
 
-int mf_foreign_ts_child(mf_foreign_ts *ts, int *err)
+int mf_foreign_ts_child(mf_foreign_ts *ts, int *err, int *changes)
 {
     sigset_t none;
     sigemptyset(&none);
@@ -438,5 +438,14 @@ int mf_foreign_ts_child(mf_foreign_ts *ts, int *err)
     };
     int step = mf_ts_child_setup_apply(&cs);
     *err = step ? errno : 0;
+    *changes = -1;
+    if (!step && mf_foreign_ts_env_set(ts)) {
+        size_t n = 0;
+        for (char **v = ts->set; *v; v++)
+            n++;
+        for (char **v = ts->unset; *v; v++)
+            n++;
+        *changes = n > INT32_MAX ? INT32_MAX : (int)n;
+    }
     return step;
 }

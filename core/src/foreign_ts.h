@@ -59,7 +59,9 @@ unsigned long mf_foreign_ts_count(const mf_foreign_ts *ts);
 
 /* In the child: SIGCHLD unblocked, then mflow's own set-up of a task's process
  * (mf_ts_child_setup_apply) with the request's fds, working directory, CPUs, cgroup and
- * RLIMIT_DATA. 0, or the enum mf_ts_step that failed, with *err its errno. */
-int mf_foreign_ts_child(mf_foreign_ts *ts, int *err);
+ * RLIMIT_DATA. 0, or the enum mf_ts_step that failed, with *err its errno. *changes: how
+ * many variables mf_foreign_ts_env_set and _unset name (mostly none: the caller then does
+ * not ask), -1 when they could not be made. */
+int mf_foreign_ts_child(mf_foreign_ts *ts, int *err, int *changes);
 
 #endif

@@ -46,7 +46,7 @@ def declare(lib):
         "mf_foreign_ts_env_unset": (V, [P]),
         "mf_foreign_ts_forked": (None, [P, I, I]),
         "mf_foreign_ts_count": (ctypes.c_ulong, [P]),
-        "mf_foreign_ts_child": (I, [P, ctypes.POINTER(I)]),
+        "mf_foreign_ts_child": (I, [P, ctypes.POINTER(I), ctypes.POINTER(I)]),
         "mf_task_foreign_preload": (None, [I, V]),
     }
     for name, (res, args) in sig.items():
@@ -75,7 +75,9 @@ class Server:
         self.step_fn = None
         self.stdio = None
         self.taskmod = None
-        self.err = ctypes.c_int()
+        # the child's out-arguments, made here: a child touches no allocator for them
+        self.err, self.changes = ctypes.c_int(), ctypes.c_int()
+        self.child_args = (ctypes.byref(self.err), ctypes.byref(self.changes))
 
     def apply_env(self):
         """Make os.environ the held request's environment. Only variables that differ are
@@ -135,16 +137,17 @@ class Server:
             self.stdio = None
         # the children start with the server's code mapped (foreign_ts.h)
         lib.mf_foreign_ts_share_code()
-        # what was loaded stays as it is: the children's collector does not touch it
+        # what was loaded stays as it is: the children's collector does not touch it; nor
+        # does anyone's after this: a child lives for one task (a collection would only walk
+        # and copy pages), and the server's loop makes no cycles
         gc.freeze()
+        gc.disable()
 
     def child(self):
         code = 127
         try:
-            # a child lives for one task: a collection would only walk (and copy) pages
-            gc.disable()
             lib, ts = self.lib, self.ts
-            step = lib.mf_foreign_ts_child(ts, ctypes.byref(self.err))
+            step = lib.mf_foreign_ts_child(ts, *self.child_args)
             if step:
                 os.write(2, ("mflow: task server: %s: %s\n" % (
                     STEPS.get(step, "set-up"), os.strerror(self.err.value))).encode())
@@ -153,7 +156,8 @@ class Server:
             if not targc:
                 os.write(2, b"mflow: task server: not a task command\n")
                 os._exit(2)
-            self.apply_env()
+            if self.changes.value:
+                self.apply_env()
             taskmod = self.taskmod
             if taskmod is None:
                 from . import task as taskmod
