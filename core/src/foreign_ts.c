@@ -70,6 +70,7 @@ struct mf_foreign_ts {
     struct mf_ts_event *pending;  /* exits not yet sent */
     size_t npending, cap_pending;
     unsigned long forked;
+    int loaded;                   /* mf_foreign_ts_serve: the first request was handed out */
 };
 
 int mf_foreign_ts_open(int req_fd, int evt_fd, mf_foreign_ts **out)
@@ -277,7 +278,10 @@ static void reply(mf_foreign_ts *ts, int32_t pid, int32_t err)
         ;
 }
 
-int mf_foreign_ts_next(mf_foreign_ts *ts)
+/* The next well-formed request, reaping children and sending their exits meanwhile; a
+ * malformed one is answered EPROTO here. 1: a request is held (until the next call); 0: the
+ * plugin closed the request socket or no longer reads events; -errno: poll failed. */
+static int next_request(mf_foreign_ts *ts)
 {
     release(ts);
     for (;;) {
@@ -308,16 +312,6 @@ int mf_foreign_ts_next(mf_foreign_ts *ts)
             return 1;
         reply(ts, -1, errno);
     }
-}
-
-int mf_foreign_ts_argc(const mf_foreign_ts *ts)
-{
-    return ts->held ? (int)ts->h.argc : 0;
-}
-
-char **mf_foreign_ts_argv(const mf_foreign_ts *ts)
-{
-    return ts->held ? ts->argv : NULL;
 }
 
 int mf_foreign_ts_task_argc(const mf_foreign_ts *ts)
@@ -413,7 +407,9 @@ char **mf_foreign_ts_env_unset(mf_foreign_ts *ts)
     return mf_foreign_ts_env_set(ts) ? ts->unset : NULL;
 }
 
-void mf_foreign_ts_forked(mf_foreign_ts *ts, int pid, int err)
+/* In the parent after its fork of the held request: the request's fds closed, the plugin
+ * answered with pid (> 0), or with err when the fork failed. */
+static void forked(mf_foreign_ts *ts, int pid, int err)
 {
     close_fds(ts);
     if (pid > 0)
@@ -449,3 +445,26 @@ int mf_foreign_ts_child(mf_foreign_ts *ts, int *err, int *changes)
     }
     return step;
 }
+
+int mf_foreign_ts_serve(mf_foreign_ts *ts, int held, void (*after_child)(void))
+{
+    for (;;) {
+        if (!held) {
+            int got = next_request(ts);
+            if (got <= 0)
+                return got < 0 ? got : 1;
+            if (!ts->loaded)
+                return 2;
+        }
+        held = 0;
+        ts->loaded = 1;
+        pid_t pid = fork();
+        if (pid == 0) {
+            if (after_child)
+                after_child();
+            return 0;
+        }
+        forked(ts, pid, errno);
+    }
+}
+

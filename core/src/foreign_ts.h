@@ -26,17 +26,8 @@ typedef struct mf_foreign_ts mf_foreign_ts;
 int mf_foreign_ts_open(int req_fd, int evt_fd, mf_foreign_ts **out);
 void mf_foreign_ts_close(mf_foreign_ts *ts);
 
-/* Wait for the next well-formed request, reaping children and sending their exits
- * meanwhile; a malformed one is answered EPROTO here. 1: a request is held (until the next
- * call); 0: the plugin closed the request socket or no longer reads events; -errno: poll
- * failed. */
-int mf_foreign_ts_next(mf_foreign_ts *ts);
-
-/* The held request's command line as given (argv[0] the server's), and from its `task` on
- * (argc 0 when it is not a task command). NULL-terminated; they live as long as the
- * request. */
-int mf_foreign_ts_argc(const mf_foreign_ts *ts);
-char **mf_foreign_ts_argv(const mf_foreign_ts *ts);
+/* The held request's command line from its `task` on (argc 0 when it is not a task
+ * command), NULL-terminated; it lives as long as the request. */
 int mf_foreign_ts_task_argc(const mf_foreign_ts *ts);
 char **mf_foreign_ts_task_argv(const mf_foreign_ts *ts);
 
@@ -50,12 +41,19 @@ char **mf_foreign_ts_task_argv(const mf_foreign_ts *ts);
 char **mf_foreign_ts_env_set(mf_foreign_ts *ts);
 char **mf_foreign_ts_env_unset(mf_foreign_ts *ts);
 
-/* In the parent after its fork of the held request: the request's fds closed, the plugin
- * answered with pid (> 0), or with err when the fork failed (pid <= 0). */
-void mf_foreign_ts_forked(mf_foreign_ts *ts, int pid, int err);
-
 /* How many children were forked (figures for MFLOW_PY_TS_STATS). */
 unsigned long mf_foreign_ts_count(const mf_foreign_ts *ts);
+
+/* The server's loop, for a caller that holds its runtime's lock through it (the Python
+ * server calls it through ctypes.PyDLL: the interpreter's state is then as os.fork expects
+ * it): wait for the next well-formed request (reaping children and sending their exits
+ * meanwhile; a malformed one is answered EPROTO), fork, close the request's fds and answer
+ * with the pid (or fork's errno), again. Returns 2 with the first request held, before its
+ * fork, for the caller to load what every task loads; it then calls again with held set, to
+ * fork that one. Returns 0 in each child, after after_child (the runtime's own after-fork
+ * call, or NULL), with its request held; 1 when the plugin closed the request socket or no
+ * longer reads events; -errno when poll failed. */
+int mf_foreign_ts_serve(mf_foreign_ts *ts, int held, void (*after_child)(void));
 
 /* In the child: SIGCHLD unblocked, then mflow's own set-up of a task's process
  * (mf_ts_child_setup_apply) with the request's fds, working directory, CPUs, cgroup and

@@ -11,8 +11,8 @@ imports or the loading. It never writes to stdout (the event socket), and exits 
 plugin closes the request socket.
 
 The loop itself (requests, replies, reaping, exit events, the environment's changes) is
-libmflow's (core/src/foreign_ts.c): between two forks the server runs two calls and the fork,
-as each page it writes after a fork is a copied page, and the child turns no request into
+libmflow's (core/src/foreign_ts.c): between two forks the server runs no Python at all, as
+each page it writes after a fork is a copied page, and the child turns no request into
 Python objects but the few variables its environment changes."""
 import ctypes
 import gc
@@ -37,14 +37,10 @@ def declare(lib):
     sig = {
         "mf_foreign_ts_share_code": (None, []),
         "mf_foreign_ts_open": (I, [I, I, ctypes.POINTER(P)]),
-        "mf_foreign_ts_next": (I, [P]),
-        "mf_foreign_ts_argc": (I, [P]),
-        "mf_foreign_ts_argv": (V, [P]),
         "mf_foreign_ts_task_argc": (I, [P]),
         "mf_foreign_ts_task_argv": (V, [P]),
         "mf_foreign_ts_env_set": (V, [P]),
         "mf_foreign_ts_env_unset": (V, [P]),
-        "mf_foreign_ts_forked": (None, [P, I, I]),
         "mf_foreign_ts_count": (ctypes.c_ulong, [P]),
         "mf_foreign_ts_child": (I, [P, ctypes.POINTER(I), ctypes.POINTER(I)]),
         "mf_task_foreign_preload": (None, [I, V]),
@@ -194,18 +190,20 @@ class Server:
             sys.stderr.write("mflow: python task server: cannot start: %s\n" % os.strerror(e))
             return 1
         self.ts = ts
-        # the loop between two forks: two calls into libmflow and the fork
-        nxt, forked, fork = lib.mf_foreign_ts_next, lib.mf_foreign_ts_forked, os.fork
-        while nxt(ts) > 0:
-            if not self.loaded:
-                self.preload()
-            try:
-                pid, err = fork(), 0
-            except OSError as e:
-                pid, err = -1, e.errno
-            if pid == 0:
-                self.child()
-            forked(ts, pid, err)
+        # The whole loop is libmflow's, called holding the interpreter's lock (PyDLL) as
+        # os.fork forks, Python's own after-fork call made in each child: between two forks
+        # the server runs no Python at all. It returns here to load what the first request
+        # loads, and in each child.
+        loop = ctypes.PyDLL(lib._name, mode=ctypes.RTLD_GLOBAL).mf_foreign_ts_serve
+        loop.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_void_p]
+        loop.restype = ctypes.c_int
+        after = ctypes.cast(ctypes.pythonapi.PyOS_AfterFork_Child, ctypes.c_void_p)
+        r = loop(ts, 0, after)
+        if r == 2:
+            self.preload()
+            r = loop(ts, 1, after)
+        if r == 0:
+            self.child()
         return 0
 
 

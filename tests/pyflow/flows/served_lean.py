@@ -1,7 +1,13 @@
 import ctypes
 import os
+import random
 
 from mflow import FlowSpec, Parameter, environment, step
+
+
+# what a child of the task server runs after its fork, as os.fork would run it
+_forked = []
+os.register_at_fork(after_in_child=lambda: _forked.append(os.getpid()))
 
 
 def status(field):
@@ -51,6 +57,8 @@ class ServedLeanFlow(FlowSpec):
         self.env = both("LEAN_A") + " " + both("LEAN_B")
         self.blocked = status("SigBlk")
         self.code = shared_code(os.getppid())
+        self.hooked = _forked == [os.getpid()]
+        self.rand = random.random()   # reseeded in each child by random's own hook
         self.next(self.join)
 
     @step
@@ -58,6 +66,8 @@ class ServedLeanFlow(FlowSpec):
         self.envs = sorted(set(i.env for i in inputs))
         self.blocked = sorted(set(i.blocked for i in inputs))
         self.codes = sorted(set(i.code for i in inputs))
+        self.hooked = all(i.hooked for i in inputs)
+        self.rands = len(set(i.rand for i in inputs))
         self.env = both("LEAN_A") + " " + both("LEAN_B")
         self.next(self.end)
 
