@@ -64,7 +64,6 @@ def strings(v, n=None):
 
 class Server:
     def __init__(self):
-        self.loaded = False
         self.cls = None
         self.lib = None
         self.ts = None
@@ -102,7 +101,6 @@ class Server:
     def preload(self):
         """What every task of the run loads, loaded once here, with the first request's
         environment (the children change only what differs in theirs)."""
-        self.loaded = True
         from . import task as taskmod
         self.taskmod = taskmod
         from .graph import flow_class, load_module
