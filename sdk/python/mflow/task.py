@@ -323,21 +323,39 @@ def _flush_stdio():
 
 
 def step_runner(lib, cls):
-    """The callback mf_task_foreign_step calls: run one step of cls on task t."""
+    """The callback mf_task_foreign_step calls: run one step of cls on task t. What its first
+    call needs is made here (the task server makes it before its fork): each object a
+    served child creates, or looks up through the class, is pages it writes."""
+    task = Task(lib, None, None)
+    first = [task, cls(_mflow_task=task)]
+    steps = {}
+    for name in dir(cls):
+        fn = getattr(cls, name, None)
+        if getattr(fn, "_mflow_step", False):
+            steps[name.encode()] = (name, fn, fn.__code__.co_argcount == 2)
 
     def run(t, step, ud):
-        step = step.decode()
-        task = Task(lib, t, step)
+        name, fn, join = steps.get(step) or (step.decode(), None, False)
+        if first:
+            task, flow = first
+            first.clear()
+            task.t, task.step = t, name
+        else:
+            task, flow = Task(lib, t, name), None
         try:
             current._bind(task)
-            flow = cls(_mflow_task=task)
-            fn = getattr(cls, step)
-            if fn.__code__.co_argcount == 2:
+            if fn is None:
+                flow = cls(_mflow_task=task)
+                fn = getattr(cls, name)
+                join = fn.__code__.co_argcount == 2
+            elif flow is None:
+                flow = cls(_mflow_task=task)
+            if join:
                 fn(flow, Inputs(task))
             else:
                 fn(flow)
-            if flow._mflow_next is None and step != "end":
-                raise MflowError("step '%s' returned without calling self.next(...)" % step)
+            if flow._mflow_next is None and name != "end":
+                raise MflowError("step '%s' returned without calling self.next(...)" % name)
             flow._mflow_flush()
             return 0
         except BaseException as e:   # SystemExit and KeyboardInterrupt fail the step too
