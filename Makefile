@@ -74,9 +74,11 @@ fuzz-replay: fuzz-build
 # `asan-all` (tests/meson.build): the k8s runs on the API stand-in (k8s_e2e, k8s_faults,
 # k8s_cancel, k8s_deadline: 3 minutes and more of test time under ASan; the k8s parsers are fuzzed and their unit
 # tests, k8s_kubectl and k8s_validate stay), the stand-in's own checks, which run no mflow
-# code (k8s_standin_api, _kubectl, _manifests, _deadline), and format_fresh and format_corpus (3 minutes
-# of test time under ASan for commands e2e runs; their record and value readers are fuzzed).
-# `make test-asan-all` runs those too (about 3.5 more minutes on 2 cores).
+# code (k8s_standin_api, _kubectl, _manifests, _deadline), format_fresh and format_corpus (3 minutes
+# of test time under ASan for commands e2e runs; their record and value readers are fuzzed),
+# and scheduler_cron (up to a minute waiting for the real cron daemon to fire what
+# e2e_deploy_crontab and e2e_deploy_fire fire under ASan through the stand-in crontab).
+# `make test-asan-all` runs those too (about 4 more minutes on 2 cores).
 # -O1, as the sanitizers' authors advise: a third less to compile than -O2 (129 vs 190 CPU-s
 # here) and the reports keep more of their frames.
 # The npm packages the plain build fetched for its tests (S3 server, schema validator,
