@@ -10,7 +10,7 @@
 PY=${MFLOW_PYTHON:-python3}
 F=$PYFLOWS/bigstream.py
 unset MALLOC_PERTURB_     # it fills each large block as it is made (no user's process does)
-kinds=${BIGSTREAM_KINDS:-zfirst}
+kinds=${BIGSTREAM_KINDS:-obj_bytes,obj_bytes2,obj_str,obj_ascii,zfirst}
 
 rows() { mflow get "$1" rows --json | "$PY" -c '
 import json, sys

@@ -22,14 +22,17 @@ stream(), pickle_stream()), and are never encoded whole first; the pieces are ex
 encode()'s payload. A pickle whose large buffers (bytes, bytearray, an array's memory) add up
 to 1 MiB or more is a container (DATASTORE.md section 4): its buffers out of band, each
 written from its own memory and read back into an object of its own. A portable value stays
-`obj` whatever its size, so that C flows and other languages read it: its bytes are base64'd
-into its JSON, which is held whole (keep large bytes in artifacts of their own).
+`obj` whatever its size, so that C flows and other languages read it; when its large members
+(a str or bytes of BIG_MEMBER and more) add up to 1 MiB or more, its JSON is written a piece
+at a time, each member from its own memory (bytes base64'd, a str escaped, a piece at a time:
+_obj_stream()), and a task reads it back with each member made in place (_objread.py).
 
 Standard library only; numpy is imported when a value is an ndarray or a payload is npy.
 Decoding a pickle runs whatever the pickle says: read only datastores you trust.
 """
 import array
 import base64
+import binascii
 import io
 import json
 import math
@@ -37,6 +40,8 @@ import os
 import pickle
 import struct
 import sys
+
+from json.encoder import encode_basestring as _esc    # json.dumps's own (ensure_ascii=False)
 
 from .exceptions import MflowCorrupt, MflowInvalid, MflowNewerFormat
 
@@ -85,7 +90,7 @@ def _strv(enc):
     return b"".join(parts)
 
 
-def _tagged(v, depth, seen):
+def _tagged(v, depth, seen, big=False):
     """v as a JSON-ready value with the tags of DATASTORE.md section 4; _NotPortable when a
     part of it is not portable. depth: the JSON nesting v starts at. A portable value stays
     portable however large (C flows and other languages read it): its bytes are base64'd."""
@@ -93,6 +98,8 @@ def _tagged(v, depth, seen):
     if v is None or t is bool or t is int:
         return v
     if t is str:
+        if big and len(v) >= BIG_MEMBER:
+            return _BigStr(v)       # checked for lone surrogates as it is written
         if _utf8(v) is None:
             raise _NotPortable
         return v
@@ -121,14 +128,14 @@ def _tagged(v, depth, seen):
                 raise _NotPortable
             out = []
             for x in v:
-                out.append(_tagged(x, depth + 1, seen))
+                out.append(_tagged(x, depth + 1, seen, big))
             return out
         if t is tuple:
             if depth + 2 > OBJ_MAX_DEPTH:
                 raise _NotPortable
             out = []
             for x in v:
-                out.append(_tagged(x, depth + 2, seen))
+                out.append(_tagged(x, depth + 2, seen, big))
             return {"$tuple": out}
         plain = all(type(k) is str for k in v) and \
             not (len(v) == 1 and next(iter(v)).startswith("$"))
@@ -139,13 +146,13 @@ def _tagged(v, depth, seen):
             for k, x in v.items():
                 if _utf8(k) is None:
                     raise _NotPortable
-                out[k] = _tagged(x, depth + 1, seen)
+                out[k] = _tagged(x, depth + 1, seen, big)
             return out
         if depth + 3 > OBJ_MAX_DEPTH:
             raise _NotPortable
         out = []
         for k, x in v.items():
-            out.append([_tagged(k, depth + 3, seen), _tagged(x, depth + 3, seen)])
+            out.append([_tagged(k, depth + 3, seen, big), _tagged(x, depth + 3, seen, big)])
         return {"$dict": out}
     finally:
         seen.discard(id(v))
@@ -174,6 +181,91 @@ def _obj(v):
         # ValueError: an int past Python's digit limit for text (sys.set_int_max_str_digits)
         return None
     return text.encode("utf-8")
+
+
+class _BigStr:
+    __slots__ = ("s",)
+
+    def __init__(self, s):
+        self.s = s
+
+
+def _obj_stream(v):
+    """(OBJ, payload length, feed) of a portable value whose large members (a str or bytes of
+    BIG_MEMBER and more) add up to STREAM_MIN or more: its JSON written a piece at a time,
+    each large member from its own memory (bytes base64'd a piece at a time, a str escaped a
+    piece at a time), byte for byte what _obj() gives. Otherwise the payload whole, as _obj()
+    gives it; None when v is not portable."""
+    bigs = []
+    token = "\0mflow:" + os.urandom(16).hex() + ":"
+
+    def hook(o):
+        if type(o) is _Bytes:
+            if len(o.b) < BIG_MEMBER:
+                return _bytes_tag(o)
+            bigs.append(o.b)
+            return {"$bytes": token + "%d\0" % (len(bigs) - 1)}
+        if type(o) is _BigStr:
+            bigs.append(o.s)
+            return token + "%d\0" % (len(bigs) - 1)
+        raise TypeError(type(o).__name__)
+    try:
+        tree = _tagged(v, 0, set(), True)
+        text = json.dumps(tree, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                          default=hook)
+    except (_NotPortable, RecursionError, ValueError):
+        return None
+    del tree
+    # the text around the large members, each member's place found by its marker (a random
+    # token: a member that held one by chance is seen as two places, and the value written
+    # whole)
+    parts, at = [], 0
+    for i in range(len(bigs)):
+        mark = json.dumps(token + "%d\0" % i, ensure_ascii=False)
+        k = text.find(mark, at)
+        if k < 0 or text.find(mark, k + 1) >= 0:
+            return _obj(v)
+        parts.append(text[at:k].encode("utf-8"))
+        at = k + len(mark)
+    parts.append(text[at:].encode("utf-8"))
+    del text
+    if not bigs:
+        return parts[0]
+    total = sum(map(len, parts))
+    member = 0
+    for b in bigs:
+        if type(b) is bytes:
+            n = 2 + (len(b) + 2) // 3 * 4
+        else:
+            n = 2
+            try:
+                for i in range(0, len(b), BIG_STEP):
+                    e = _esc(b[i:i + BIG_STEP])
+                    n += len(e) - 2 if e.isascii() else len(e.encode("utf-8")) - 2
+            except UnicodeEncodeError:
+                return None     # a lone surrogate: pickled
+        member += len(b)
+        total += n
+    if member < STREAM_MIN:
+        return _gather(_obj_feed(parts, bigs))
+    return OBJ, total, _obj_feed(parts, bigs)
+
+
+def _obj_feed(parts, bigs):
+    def feed(write):
+        for i, b in enumerate(bigs):
+            write(parts[i] + b'"')
+            if type(b) is bytes:
+                mv = memoryview(b)
+                step = PIECE // 4 * 3
+                for off in range(0, len(b), step):
+                    write(binascii.b2a_base64(mv[off:off + step], newline=False))
+            else:
+                for off in range(0, len(b), BIG_STEP):
+                    write(_esc(b[off:off + BIG_STEP])[1:-1].encode("utf-8"))
+            write(b'"')
+        write(parts[-1])
+    return feed
 
 
 def _is_ndarray(v):
@@ -217,9 +309,10 @@ def _pickle_pair(v):
     return PICKLE, _pickle(v)
 
 
-def encode(value, _pickled=None):
+def encode(value, _pickled=None, _objd=None):
     """(type, payload) of a Python value (see the module's doc for which type). _pickled:
-    what a value to be pickled becomes instead of (PICKLE, its pickle)."""
+    what a value to be pickled becomes instead of (PICKLE, its pickle); _objd: what makes
+    an obj's payload instead of _obj() (a tuple it returns is returned as it is)."""
     pk = _pickled or _pickle_pair
     t = type(value)
     if t is int and I64_MIN <= value <= I64_MAX:
@@ -251,7 +344,9 @@ def encode(value, _pickled=None):
         if p is not None:
             return NPY, p
         return pk(value)
-    p = _obj(value)
+    p = (_objd or _obj)(value)
+    if type(p) is tuple:
+        return p
     if p is not None:
         return OBJ, p
     return pk(value)
@@ -270,6 +365,8 @@ _pm = os.environ.get("MFLOW_PY_PIECES_MIN", "")
 PIECES_OFF = _pm == "off"
 STREAM_MIN = (1 << 62 if PIECES_OFF else int(_pm)) if _pm else 1 << 20
 PIECE = 1 << 20              # what is copied at a time (a str encoded, read-only memory)
+BIG_MEMBER = 64 << 10       # a str or bytes in an obj this large is written and read in pieces
+BIG_STEP = PIECE // 4       # the characters of a large str escaped at a time
 SPOOL_MAX = 16 << 20         # pickle text kept while pickling; past it, pickled a second time
 
 
@@ -632,7 +729,7 @@ def prepare(value):
     s = stream(value)
     if s is not None:
         return s
-    r = encode(value, _pickle_prepared)
+    r = encode(value, _pickle_prepared, _obj_stream)
     return r if len(r) == 3 else (r[0], r[1], None)
 
 

@@ -65,7 +65,7 @@ def libmflow():
 
 
 # the types read into memory of their own from STREAM_MIN bytes on (npy always)
-_INTO = (codec.BYTES, codec.STR, codec.PICKLE)
+_INTO = (codec.BYTES, codec.STR, codec.PICKLE, codec.OBJ)
 # a bytes object of n bytes, uninitialized, to be filled in place (CPython's own call)
 _new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
 _new_bytes.restype = ctypes.py_object
@@ -211,10 +211,13 @@ class Task:
                     raise c.error
                 raise self._error()
             return c.value()
-        if ty == codec.STR:
+        if ty == codec.STR or ty == codec.OBJ:
             def fill(addr):
                 if self.lib.mf_foreign_read(self.t, i, name, addr, n):
                     raise self._error()
+            if ty == codec.OBJ:
+                from ._objread import read_obj    # its large members made in place
+                return read_obj(n, fill)
             from ._text import read_str
             return read_str(n, fill)
         if ty == codec.NPY:

@@ -41,11 +41,14 @@ def make(kind, n, seed=7):
     """A value of about n bytes in memory (made by the storing task only; the same for the
     same seed)."""
     rnd = random.Random(seed)
+
+    def rbytes(k):
+        return b"".join(rnd.randbytes(min(1 << 20, k - i)) for i in range(0, k, 1 << 20))
     if kind == "obj_bytes":
-        return {"weights": rnd.randbytes(n), "name": "x", "shape": [3, 4]}
+        return {"weights": rbytes(n), "name": "x", "shape": [3, 4]}
     if kind == "obj_bytes2":
         # two large bytes in a list, a tuple and a tag-like key around them
-        return [{"a": rnd.randbytes(n // 2)}, (rnd.randbytes(n // 2), 1.5), {"$k": None}]
+        return [{"a": rbytes(n // 2)}, (rbytes(n // 2), 1.5), {"$k": None}]
     if kind == "obj_str":
         return {"text": "ab\"c\\d\n\u00e9\u20ac\U0001f600 " * (n // 24), "n": 1}
     if kind == "obj_ascii":
@@ -56,7 +59,7 @@ def make(kind, n, seed=7):
         return Doc("abcdefgh" * (n // 8), "doc")
     if kind == "zfirst":
         # the compressible half first, then random bytes (zstd)
-        return hashlib.sha256(b"z").digest() * (n // 64) + rnd.randbytes(n // 2)
+        return hashlib.sha256(b"z").digest() * (n // 64) + rbytes(n // 2)
     raise ValueError(kind)
 
 
