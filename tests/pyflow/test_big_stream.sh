@@ -1,6 +1,7 @@
 #!/bin/bash
 # Large values that were held twice: a portable dict/list holding large bytes or a large str
-# (obj: its JSON written and read in pieces) and zstd-compressible bytes whose compressible
+# (obj: its JSON written and read in pieces), an object of a class holding a large str (a
+# pickle: the str's UTF-8 out of band) and zstd-compressible bytes whose compressible
 # part comes first (the zstd frame fed to the decompressor a piece at a time). Each is stored
 # by one task and read back exactly by another, stored as its type; then each task's peak
 # memory (VmHWM, reset before the store and before the read) against the value: under 1.3x
@@ -10,7 +11,7 @@
 PY=${MFLOW_PYTHON:-python3}
 F=$PYFLOWS/bigstream.py
 unset MALLOC_PERTURB_     # it fills each large block as it is made (no user's process does)
-kinds=${BIGSTREAM_KINDS:-obj_bytes,obj_bytes2,obj_str,obj_ascii,zfirst}
+kinds=${BIGSTREAM_KINDS:-obj_bytes,obj_bytes2,obj_str,obj_ascii,pickled_str,pickled_ascii,zfirst}
 
 rows() { mflow get "$1" rows --json | "$PY" -c '
 import json, sys
@@ -25,7 +26,7 @@ check_eq "20 MiB values: exit" 0 "$rc"
 [ "$rc" = 0 ] || echo "$OUT" | tail -20
 J=BigStreamFlow/$RUN/join
 while read -r kind ok type; do
-  case $kind in obj_bytes2) want=list;; obj_*) want=dict;; zfirst) want=bytes;; esac
+  case $kind in obj_bytes2) want=list;; obj_*) want=dict;; pickled_*) want=Doc;; zfirst) want=bytes;; esac
   check_eq "$kind: read back exactly, a $want" "True $want" "$ok $type"
 done < <(rows "$J" kind ok type)
 PUTS=$(mflow inspect "BigStreamFlow/$RUN/put" --json | "$PY" -c '
@@ -34,8 +35,18 @@ print(" ".join(t["pathspec"] for t in json.load(sys.stdin)["tasks"]))')
 for P in $PUTS; do
   kind=$(mflow get "$P" kind)
   ty=$(mflow inspect "$P" --json | "$PY" -c 'import json,sys; print([a["type"] for a in json.load(sys.stdin)["artifacts"] if a["name"] == "value"][0])')
-  case $kind in obj_*) want=obj;; *) want=bytes;; esac
+  case $kind in obj_*) want=obj;; pickled_*) want=pickle;; *) want=bytes;; esac
   check_eq "$kind is stored as $want" "$want" "$ty"
+  case $kind in pickled_*)
+    # a container whose pickle names buffer 0 as the str's UTF-8
+    check_eq "$kind: the str is buffer 0, out of band" "[0]" "$(mflow get "$P" value --raw | head -c 4096 | "$PY" -c '
+import struct, sys
+sys.path.insert(0, sys.argv[1])
+from mflow import codec
+p = sys.stdin.buffer.read()
+n = struct.unpack_from("<Q", p, len(codec.PREAMBLE))[0] if p.startswith(codec.PREAMBLE) else 0
+print(sorted(codec.str_buffers(p[codec.CONTAINER_HEAD + 9 * n:])) if n else "no container")' "$SRC/sdk/python" 2>&1)";;
+  esac
   case $kind in obj_*)
     # the stored JSON text is what codec.encode() makes of the same value, byte for byte
     check_eq "$kind: the stored text is encode()'s" same "$(mflow get "$P" value --raw | "$PY" -c '

@@ -73,14 +73,25 @@ def read_str(n, fill):
         m.close()
 
 
-def _build(m, base, n, layout):
+def str_from_map(m, base, n):
+    """The str whose UTF-8 (lone surrogates in it as UTF-8 encodes them: surrogatepass, how
+    a pickle's str buffer is written) is the n bytes at base, the start of mapping m, which
+    it lets go of as it goes."""
+    layout = _offsets()
+    if layout is None:
+        with memoryview(m) as mv:
+            return str(mv[:n], "utf-8", "surrogatepass")
+    return _build(m, base, n, layout, "surrogatepass")
+
+
+def _build(m, base, n, layout, errors="surrogateescape"):
     ascii_hdr, hdr, new = layout
     # pass 1: the number of characters and the widest one
     band, chars = 0, 0
     if all(m[off:off + PIECE].isascii() for off in range(0, n, PIECE)):
         chars = n
     else:
-        dec = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        dec = codecs.getincrementaldecoder("utf-8")(errors)
         for off in range(0, n, PIECE):
             d = dec.decode(m[off:off + PIECE], off + PIECE >= n)
             chars += len(d)
@@ -106,7 +117,7 @@ def _build(m, base, n, layout):
             ctypes.memmove(data + off, base + off, k)
             let_go(off + k)
         return s
-    dec = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    dec = codecs.getincrementaldecoder("utf-8")(errors)
     at = 0
     for off in range(0, n, PIECE):
         d = dec.decode(m[off:off + PIECE], off + PIECE >= n)

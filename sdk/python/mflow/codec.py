@@ -19,9 +19,10 @@ a value pickle refuses (a lock, a generator) is an MflowInvalid naming its type.
 Large values (1 MiB and more: a bytes, str, bytearray, memoryview, ndarray, or any value
 pickled) go to libmflow in pieces, from their own memory where they have one (prepare(),
 stream(), pickle_stream()), and are never encoded whole first; the pieces are exactly
-encode()'s payload. A pickle whose large buffers (bytes, bytearray, an array's memory) add up
-to 1 MiB or more is a container (DATASTORE.md section 4): its buffers out of band, each
-written from its own memory and read back into an object of its own. A portable value stays
+encode()'s payload. A pickle whose large buffers (bytes, bytearray, an array's memory, a str's
+UTF-8) add up to 1 MiB or more is a container (DATASTORE.md section 4): its buffers out of
+band, each written from its own memory (a str's UTF-8 a piece at a time) and read back into
+an object of its own (a str made a piece at a time). A portable value stays
 `obj` whatever its size, so that C flows and other languages read it; when its large members
 (a str or bytes of BIG_MEMBER and more) add up to 1 MiB or more, its JSON is written a piece
 at a time, each member from its own memory (bytes base64'd, a str escaped, a piece at a time:
@@ -419,6 +420,39 @@ PREAMBLE = b"\x80\x02cbuiltins\nint\nX" + struct.pack("<I", len(PREAMBLE_TEXT)) 
     PREAMBLE_TEXT + b"\x85R."
 CONTAINER_HEAD = len(PREAMBLE) + 16      # the preamble, the buffer count, the pickle's length
 KIND_BYTES, KIND_WRITABLE = 0, 1
+STR_BUFFERS = "mflow:str-buffers:"      # the note of which buffers are a str's UTF-8
+
+
+def str_buffers(stream):
+    """The numbers of a container's buffers that are a str's UTF-8, from the note at the
+    start of its pickle (pickle_stream); empty without one."""
+    head = bytes(stream[:7])
+    if head[:3] != b"\x80\x05X":
+        return set()
+    (k,) = struct.unpack_from("<I", head, 3)
+    note = bytes(stream[7:7 + k])
+    if k > 1 << 20 or bytes(stream[7 + k:8 + k]) != b"0" or \
+            not note.startswith(STR_BUFFERS.encode()):
+        return set()
+    try:
+        return set(int(x) for x in note[len(STR_BUFFERS):].split(b",") if x)
+    except ValueError:
+        return set()
+
+
+class StrMade:
+    """A buffer that a reader made into its str already (the str(...) the pickle calls
+    returns it as it is)."""
+    __slots__ = ("s",)
+
+    def __init__(self, s):
+        self.s = s
+
+
+def _str_call(*args):
+    if len(args) == 3 and type(args[0]) is StrMade:
+        return args[0].s
+    return str(*args)
 
 
 class _Spool:
@@ -511,12 +545,25 @@ class _Pickler(pickle.Pickler):
     not a method: a pickler holding its own bound method is a cycle, and a cycle that holds
     PickleBuffers over memoryviews is cleared in an order CPython crashes on.)"""
 
-    def __init__(self, file, bufs=None, as_bytes=()):
-        super().__init__(file, protocol=5, buffer_callback=_buffer_callback(bufs, as_bytes))
+    def __init__(self, file, bufs=None, as_bytes=(), strs=None):
+        strs = {} if strs is None else strs
+        super().__init__(file, protocol=5,
+                         buffer_callback=_buffer_callback(bufs, as_bytes, strs))
         self.pids = {}
+        self.strs = strs
 
     def persistent_id(self, obj):
         t = type(obj)
+        if t is str and len(obj) >= OOB_MIN:
+            # a str: builtins.str(its UTF-8 out of band, "utf-8", "surrogatepass"), its
+            # buffer a stand-in here that the callback knows it by (_StrPid)
+            got = self.pids.get(id(obj))
+            if got is not None:
+                return got[1]
+            self.pids[id(obj)] = (obj, len(self.pids))
+            stand = bytearray()
+            self.strs[id(stand)] = (stand, obj)
+            return _StrPid(stand)
         if (t is bytes or t is bytearray) and len(obj) >= OOB_MIN:
             # met again: the integer k, the k-th such buffer of the pickle (one object)
             got = self.pids.get(id(obj))
@@ -527,11 +574,42 @@ class _Pickler(pickle.Pickler):
         return None
 
 
-def _buffer_callback(bufs, as_bytes):
+class _StrPid:
+    """A large str's persistent id: pickled as builtins.str(a writable buffer out of band,
+    "utf-8", "surrogatepass"), which any reader of containers loads as the str."""
+    __slots__ = ("stand",)
+
+    def __init__(self, stand):
+        self.stand = stand
+
+    def __reduce__(self):
+        return str, (pickle.PickleBuffer(self.stand), "utf-8", "surrogatepass")
+
+
+class _StrBuf:
+    """A container's buffer that is a str's UTF-8 (surrogatepass), written a piece at a time
+    from the str."""
+    __slots__ = ("s", "n")
+
+    def __init__(self, s):
+        self.s = s
+        n = 0
+        for i in range(0, len(s), PIECE // 4):
+            n += len(s[i:i + PIECE // 4].encode("utf-8", "surrogatepass"))
+        self.n = n
+
+
+def _buffer_callback(bufs, as_bytes, strs):
     as_bytes = set(map(id, as_bytes))
 
     def callback(pb):
         with pb.raw() as m:
+            got = strs.get(id(m.obj))
+            if got is not None:
+                if bufs is not None:
+                    sb = _StrBuf(got[1])
+                    bufs.append((sb, KIND_WRITABLE, sb.n))
+                return False
             if m.nbytes < OOB_MIN:
                 return True
             if bufs is not None:
@@ -545,6 +623,11 @@ class _Unpickler(pickle.Unpickler):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.seen = []
+
+    def find_class(self, module, name):
+        if module == "builtins" and name == "str":
+            return _str_call     # a str made from its buffer already is taken as it is
+        return super().find_class(module, name)
 
     def persistent_load(self, pid):
         if type(pid) is int:
@@ -577,6 +660,11 @@ def _dump(make, value, file):
 
 
 def _write_buffer(write, pb):
+    if type(pb) is _StrBuf:
+        step = PIECE // 4
+        for i in range(0, len(pb.s), step):
+            write(pb.s[i:i + step].encode("utf-8", "surrogatepass"))
+        return
     with pb.raw() as m:
         with _Export(m) as (addr, n):
             _mem(write, addr, n, m)
@@ -607,8 +695,17 @@ def pickle_stream(value):
         v = top.tobytes() if type(top) is memoryview else value
         _dump(lambda f: pickle.Pickler(f, protocol=PICKLE_PROTOCOL), v, sp)
     parts = sp.parts
+    # which buffers are a str's UTF-8: said at the pickle's start, in ops that any reader
+    # runs to no effect (a string pushed and popped), for this reader to make them strs
+    which = [i for i, (b, _, _) in enumerate(bufs) if type(b) is _StrBuf]
+    prefix = b""
+    if which:
+        note = (STR_BUFFERS + ",".join(map(str, which))).encode("ascii")
+        prefix = b"\x80\x05X" + struct.pack("<I", len(note)) + note + b"0"
 
     def pickled(write):
+        if prefix:
+            write(prefix)
         if parts is not None:
             for p in parts:
                 write(p)
@@ -618,7 +715,7 @@ def pickle_stream(value):
     if not bufs:
         return PICKLE, sp.n, pickled
     lens = [n for _, _, n in bufs]
-    head = PREAMBLE + _U64.pack(len(bufs)) + _U64.pack(sp.n) + \
+    head = PREAMBLE + _U64.pack(len(bufs)) + _U64.pack(len(prefix) + sp.n) + \
         b"".join(map(_U64.pack, lens)) + bytes(k for _, k, _ in bufs)
 
     def feed(write):
@@ -626,7 +723,7 @@ def pickle_stream(value):
         pickled(write)
         for pb, _, _ in bufs:
             _write_buffer(write, pb)
-    return PICKLE, len(head) + sp.n + sum(lens), feed
+    return PICKLE, len(head) + len(prefix) + sp.n + sum(lens), feed
 
 
 def container_table(head, total):
