@@ -198,17 +198,21 @@ def _obj_stream(v):
     piece at a time), byte for byte what _obj() gives. Otherwise the payload whole, as _obj()
     gives it; None when v is not portable."""
     bigs = []
-    token = "\0mflow:" + os.urandom(16).hex() + ":"
+    token = []        # made at the first large member: a small value costs no random bytes
+
+    def mark(member):
+        if not token:
+            token.append("\0mflow:" + os.urandom(16).hex() + ":")
+        bigs.append(member)
+        return token[0] + "%d\0" % (len(bigs) - 1)
 
     def hook(o):
         if type(o) is _Bytes:
             if len(o.b) < BIG_MEMBER:
                 return _bytes_tag(o)
-            bigs.append(o.b)
-            return {"$bytes": token + "%d\0" % (len(bigs) - 1)}
+            return {"$bytes": mark(o.b)}
         if type(o) is _BigStr:
-            bigs.append(o.s)
-            return token + "%d\0" % (len(bigs) - 1)
+            return mark(o.s)
         raise TypeError(type(o).__name__)
     try:
         tree = _tagged(v, 0, set(), True)
@@ -216,7 +220,10 @@ def _obj_stream(v):
                           default=hook)
     except (_NotPortable, RecursionError, ValueError):
         return None
+    if not bigs:
+        return text.encode("utf-8")
     del tree
+    token = token[0]
     # the text around the large members, each member's place found by its marker (a random
     # token: a member that held one by chance is seen as two places, and the value written
     # whole)
@@ -230,8 +237,6 @@ def _obj_stream(v):
         at = k + len(mark)
     parts.append(text[at:].encode("utf-8"))
     del text
-    if not bigs:
-        return parts[0]
     total = sum(map(len, parts))
     member = 0
     for b in bigs:
