@@ -4,9 +4,11 @@ taking turns) and the peak memory each adds (VmHWM of a child per cell, reset on
 is made) over the large member's own memory.
     python3 bench/python_obj_stream.py [MIB] [ROUNDS]     (PYTHONPATH=sdk/python)
 Write: encode() whole, against prepare()'s pieces handed to a writer that drops them. Read:
-decode() of the payload held whole, against _objread.read_obj() filling its mapping from the
-same payload (the task's read fills it from the blob)."""
+decode() of the payload copied into a fresh mapping, against _objread.read_obj() filling its
+mapping from the same payload (in a task, the blob's mapping is faulted in, or read into the
+mapping)."""
 import ctypes
+import mmap
 import os
 import resource
 import sys
@@ -40,7 +42,14 @@ def write_pieces(v):
 
 
 def read_whole(p):
-    return codec.decode(codec.OBJ, p)
+    # the payload brought into memory first, as both paths do in a task (the blob's mapping
+    # faulted in, or the read into the mapping of its own)
+    m = mmap.mmap(-1, len(p))
+    m.write(p)
+    with memoryview(m) as mv:
+        v = codec.decode(codec.OBJ, mv)
+    m.close()
+    return v
 
 
 def read_pieces(p):
