@@ -72,10 +72,11 @@ class StrOutOfBand(unittest.TestCase):
             self.assertEqual(sorted(codec.str_buffers(stream)), want)
             for i in want:
                 self.assertEqual(spec[i][1], codec.KIND_WRITABLE)
-            got = codec.decode(ty, p)
-            self.assertEqual(got, v)
+            # (comparisons, not assertEqual: its diff of megabytes would take minutes)
+            self.assertTrue(codec.decode(ty, p) == v, "mflow reads it back differently")
             # a reader that knows only the document's rules gets the same value
-            self.assertEqual(SpecReader(io.BytesIO(stream), buffers=bufs).load(), v)
+            self.assertTrue(SpecReader(io.BytesIO(stream), buffers=bufs).load() == v,
+                            "a reader of the document's rules reads it differently")
 
     def test_made_str_taken_as_it_is(self):
         v = Holder("abc\u20ac" * MIB, "t")
@@ -97,7 +98,7 @@ class StrOutOfBand(unittest.TestCase):
             c = ctypes.c_char.from_buffer(m)
             base = ctypes.addressof(c)
             ctypes.memmove(base, b, len(b))
-            self.assertEqual(str_from_map(m, base, len(b)), v)
+            self.assertTrue(str_from_map(m, base, len(b)) == v, "shift %d" % shift)
             del c
             m.close()
 
