@@ -1368,10 +1368,15 @@ int mf_blob_read_spans(struct mf_store *st, const char *key, uint64_t len, mf_bl
             set_error("blob %s: out of memory creating a zstd context", key);
             return MF_ENOMEM;
         }
-        ZSTD_inBuffer in = {src, body, 0};
+        /* the frame is handed to zstd a piece at a time: given all of it, one call would
+         * decompress the whole value into a large span, faulting in the whole mapping before
+         * a page of it could be dropped */
+        ZSTD_inBuffer in = {src, body < READ_PIECE ? body : READ_PIECE, 0};
         uint64_t made = 0;
         size_t dropped = 0;
         while (rc == 0) {
+            if (in.pos == in.size && in.size < body)
+                in.size = body - in.size < READ_PIECE ? body : in.size + READ_PIECE;
             /* the output buffer is the span being filled (none is asked for past the end) */
             if (made < rawlen && sink_room(&k)) {
                 rc = MF_EINVAL;
@@ -1397,11 +1402,11 @@ int mf_blob_read_spans(struct mf_store *st, const char *key, uint64_t len, mf_bl
                 dropped = in.pos;
             }
             if (r == 0) {
-                if (in.pos != in.size || made != rawlen)
+                if (in.pos != body || made != rawlen)
                     rc = corrupt(key, "the zstd data does not match its header's length");
                 break;
             }
-            if (in.pos == ip && out.pos == 0 && (made == rawlen || in.pos == in.size)) {
+            if (in.pos == ip && out.pos == 0 && (made == rawlen || in.pos == body)) {
                 rc = corrupt(key, "the zstd data does not match its header's length");
                 break;
             }

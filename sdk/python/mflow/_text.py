@@ -73,14 +73,25 @@ def read_str(n, fill):
         m.close()
 
 
-def _build(m, base, n, layout):
+def str_from_map(m, base, n):
+    """The str whose UTF-8 (lone surrogates in it as UTF-8 encodes them: surrogatepass, how
+    a pickle's str buffer is written) is the n bytes at base, the start of mapping m, which
+    it lets go of as it goes."""
+    layout = _offsets()
+    if layout is None:
+        with memoryview(m) as mv:
+            return str(mv[:n], "utf-8", "surrogatepass")
+    return _build(m, base, n, layout, "surrogatepass")
+
+
+def _build(m, base, n, layout, errors="surrogateescape"):
     ascii_hdr, hdr, new = layout
     # pass 1: the number of characters and the widest one
     band, chars = 0, 0
     if all(m[off:off + PIECE].isascii() for off in range(0, n, PIECE)):
         chars = n
     else:
-        dec = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        dec = codecs.getincrementaldecoder("utf-8")(errors)
         for off in range(0, n, PIECE):
             d = dec.decode(m[off:off + PIECE], off + PIECE >= n)
             chars += len(d)
@@ -106,7 +117,7 @@ def _build(m, base, n, layout):
             ctypes.memmove(data + off, base + off, k)
             let_go(off + k)
         return s
-    dec = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    dec = codecs.getincrementaldecoder("utf-8")(errors)
     at = 0
     for off in range(0, n, PIECE):
         d = dec.decode(m[off:off + PIECE], off + PIECE >= n)
@@ -116,6 +127,49 @@ def _build(m, base, n, layout):
         ctypes.memmove(data + at * width, b, len(b))
         at += len(d)
         let_go(off + PIECE if off + PIECE < n else n)
+    if at != chars:
+        raise ValueError("a str read back changed between its passes")
+    return s
+
+
+def piece_width(d):
+    """(band of _WIDTHS, width) of a str: its own layout, read off its size (CPython)."""
+    if d.isascii():
+        return 0, 1
+    w = (sys.getsizeof(d) - sys.getsizeof("\xe9") + 2) // (len(d) + 1)
+    return (1 if w == 1 else 2 if w == 2 else 3), w
+
+
+def fill_str(chars, band, pieces, let_go):
+    """A str of chars characters, the widest of them in band (of _WIDTHS), made at its final
+    size and filled from the str pieces that pieces() yields, let_go(i) called once piece i
+    is in it (a piece as wide as the str copied from its own memory, a narrower one widened
+    first); None where the str's layout is not what this expects. ValueError when the pieces
+    do not add up to chars characters of that band."""
+    layout = _offsets()
+    if layout is None:
+        return None
+    ascii_hdr, hdr, new = layout
+    width = piece_width
+    maxchar, wide, enc = _WIDTHS[band]
+    s = new(chars, maxchar)
+    data = id(s) + (ascii_hdr if band == 0 else hdr)
+    at = 0
+    for i, d in enumerate(pieces()):
+        if at + len(d) > chars:
+            raise ValueError("a str read back changed between its passes")
+        if d:
+            b, w = width(d)
+            if b > band:
+                raise ValueError("a str read back changed between its passes")
+            if w == wide:
+                ctypes.memmove(data + at * wide, id(d) + (ascii_hdr if b == 0 else hdr),
+                               len(d) * wide)
+            else:
+                e = d.encode(enc, "surrogatepass")
+                ctypes.memmove(data + at * wide, e, len(e))
+        at += len(d)
+        let_go(i)
     if at != chars:
         raise ValueError("a str read back changed between its passes")
     return s

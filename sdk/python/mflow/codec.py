@@ -19,17 +19,21 @@ a value pickle refuses (a lock, a generator) is an MflowInvalid naming its type.
 Large values (1 MiB and more: a bytes, str, bytearray, memoryview, ndarray, or any value
 pickled) go to libmflow in pieces, from their own memory where they have one (prepare(),
 stream(), pickle_stream()), and are never encoded whole first; the pieces are exactly
-encode()'s payload. A pickle whose large buffers (bytes, bytearray, an array's memory) add up
-to 1 MiB or more is a container (DATASTORE.md section 4): its buffers out of band, each
-written from its own memory and read back into an object of its own. A portable value stays
-`obj` whatever its size, so that C flows and other languages read it: its bytes are base64'd
-into its JSON, which is held whole (keep large bytes in artifacts of their own).
+encode()'s payload. A pickle whose large buffers (bytes, bytearray, an array's memory, a str's
+UTF-8) add up to 1 MiB or more is a container (DATASTORE.md section 4): its buffers out of
+band, each written from its own memory (a str's UTF-8 a piece at a time) and read back into
+an object of its own (a str made a piece at a time). A portable value stays
+`obj` whatever its size, so that C flows and other languages read it; when its large members
+(a str or bytes of BIG_MEMBER and more) add up to 1 MiB or more, its JSON is written a piece
+at a time, each member from its own memory (bytes base64'd, a str escaped, a piece at a time:
+_obj_stream()), and a task reads it back with each member made in place (_objread.py).
 
 Standard library only; numpy is imported when a value is an ndarray or a payload is npy.
 Decoding a pickle runs whatever the pickle says: read only datastores you trust.
 """
 import array
 import base64
+import binascii
 import io
 import json
 import math
@@ -37,6 +41,8 @@ import os
 import pickle
 import struct
 import sys
+
+from json.encoder import encode_basestring as _esc    # json.dumps's own (ensure_ascii=False)
 
 from .exceptions import MflowCorrupt, MflowInvalid, MflowNewerFormat
 
@@ -85,7 +91,7 @@ def _strv(enc):
     return b"".join(parts)
 
 
-def _tagged(v, depth, seen):
+def _tagged(v, depth, seen, big=False):
     """v as a JSON-ready value with the tags of DATASTORE.md section 4; _NotPortable when a
     part of it is not portable. depth: the JSON nesting v starts at. A portable value stays
     portable however large (C flows and other languages read it): its bytes are base64'd."""
@@ -93,6 +99,8 @@ def _tagged(v, depth, seen):
     if v is None or t is bool or t is int:
         return v
     if t is str:
+        if big and len(v) >= BIG_MEMBER:
+            return _BigStr(v)       # checked for lone surrogates as it is written
         if _utf8(v) is None:
             raise _NotPortable
         return v
@@ -121,14 +129,14 @@ def _tagged(v, depth, seen):
                 raise _NotPortable
             out = []
             for x in v:
-                out.append(_tagged(x, depth + 1, seen))
+                out.append(_tagged(x, depth + 1, seen, big))
             return out
         if t is tuple:
             if depth + 2 > OBJ_MAX_DEPTH:
                 raise _NotPortable
             out = []
             for x in v:
-                out.append(_tagged(x, depth + 2, seen))
+                out.append(_tagged(x, depth + 2, seen, big))
             return {"$tuple": out}
         plain = all(type(k) is str for k in v) and \
             not (len(v) == 1 and next(iter(v)).startswith("$"))
@@ -139,13 +147,13 @@ def _tagged(v, depth, seen):
             for k, x in v.items():
                 if _utf8(k) is None:
                     raise _NotPortable
-                out[k] = _tagged(x, depth + 1, seen)
+                out[k] = _tagged(x, depth + 1, seen, big)
             return out
         if depth + 3 > OBJ_MAX_DEPTH:
             raise _NotPortable
         out = []
         for k, x in v.items():
-            out.append([_tagged(k, depth + 3, seen), _tagged(x, depth + 3, seen)])
+            out.append([_tagged(k, depth + 3, seen, big), _tagged(x, depth + 3, seen, big)])
         return {"$dict": out}
     finally:
         seen.discard(id(v))
@@ -174,6 +182,96 @@ def _obj(v):
         # ValueError: an int past Python's digit limit for text (sys.set_int_max_str_digits)
         return None
     return text.encode("utf-8")
+
+
+class _BigStr:
+    __slots__ = ("s",)
+
+    def __init__(self, s):
+        self.s = s
+
+
+def _obj_stream(v):
+    """(OBJ, payload length, feed) of a portable value whose large members (a str or bytes of
+    BIG_MEMBER and more) add up to STREAM_MIN or more: its JSON written a piece at a time,
+    each large member from its own memory (bytes base64'd a piece at a time, a str escaped a
+    piece at a time), byte for byte what _obj() gives. Otherwise the payload whole, as _obj()
+    gives it; None when v is not portable."""
+    bigs = []
+    token = []        # made at the first large member: a small value costs no random bytes
+
+    def mark(member):
+        if not token:
+            token.append("\0mflow:" + os.urandom(16).hex() + ":")
+        bigs.append(member)
+        return token[0] + "%d\0" % (len(bigs) - 1)
+
+    def hook(o):
+        if type(o) is _Bytes:
+            if len(o.b) < BIG_MEMBER:
+                return _bytes_tag(o)
+            return {"$bytes": mark(o.b)}
+        if type(o) is _BigStr:
+            return mark(o.s)
+        raise TypeError(type(o).__name__)
+    try:
+        tree = _tagged(v, 0, set(), True)
+        text = json.dumps(tree, ensure_ascii=False, allow_nan=False, separators=(",", ":"),
+                          default=hook)
+    except (_NotPortable, RecursionError, ValueError):
+        return None
+    if not bigs:
+        return text.encode("utf-8")
+    del tree
+    token = token[0]
+    # the text around the large members, each member's place found by its marker (a random
+    # token: a member that held one by chance is seen as two places, and the value written
+    # whole)
+    parts, at = [], 0
+    for i in range(len(bigs)):
+        mark = json.dumps(token + "%d\0" % i, ensure_ascii=False)
+        k = text.find(mark, at)
+        if k < 0 or text.find(mark, k + 1) >= 0:
+            return _obj(v)
+        parts.append(text[at:k].encode("utf-8"))
+        at = k + len(mark)
+    parts.append(text[at:].encode("utf-8"))
+    del text
+    total = sum(map(len, parts))
+    member = 0
+    for b in bigs:
+        if type(b) is bytes:
+            n = 2 + (len(b) + 2) // 3 * 4
+        else:
+            n = 2
+            try:
+                for i in range(0, len(b), BIG_STEP):
+                    e = _esc(b[i:i + BIG_STEP])
+                    n += len(e) - 2 if e.isascii() else len(e.encode("utf-8")) - 2
+            except UnicodeEncodeError:
+                return None     # a lone surrogate: pickled
+        member += len(b)
+        total += n
+    if member < STREAM_MIN:
+        return _gather(_obj_feed(parts, bigs))
+    return OBJ, total, _obj_feed(parts, bigs)
+
+
+def _obj_feed(parts, bigs):
+    def feed(write):
+        for i, b in enumerate(bigs):
+            write(parts[i] + b'"')
+            if type(b) is bytes:
+                mv = memoryview(b)
+                step = PIECE // 4 * 3
+                for off in range(0, len(b), step):
+                    write(binascii.b2a_base64(mv[off:off + step], newline=False))
+            else:
+                for off in range(0, len(b), BIG_STEP):
+                    write(_esc(b[off:off + BIG_STEP])[1:-1].encode("utf-8"))
+            write(b'"')
+        write(parts[-1])
+    return feed
 
 
 def _is_ndarray(v):
@@ -217,9 +315,10 @@ def _pickle_pair(v):
     return PICKLE, _pickle(v)
 
 
-def encode(value, _pickled=None):
+def encode(value, _pickled=None, _objd=None):
     """(type, payload) of a Python value (see the module's doc for which type). _pickled:
-    what a value to be pickled becomes instead of (PICKLE, its pickle)."""
+    what a value to be pickled becomes instead of (PICKLE, its pickle); _objd: what makes
+    an obj's payload instead of _obj() (a tuple it returns is returned as it is)."""
     pk = _pickled or _pickle_pair
     t = type(value)
     if t is int and I64_MIN <= value <= I64_MAX:
@@ -251,7 +350,9 @@ def encode(value, _pickled=None):
         if p is not None:
             return NPY, p
         return pk(value)
-    p = _obj(value)
+    p = (_objd or _obj)(value)
+    if type(p) is tuple:
+        return p
     if p is not None:
         return OBJ, p
     return pk(value)
@@ -270,6 +371,8 @@ _pm = os.environ.get("MFLOW_PY_PIECES_MIN", "")
 PIECES_OFF = _pm == "off"
 STREAM_MIN = (1 << 62 if PIECES_OFF else int(_pm)) if _pm else 1 << 20
 PIECE = 1 << 20              # what is copied at a time (a str encoded, read-only memory)
+BIG_MEMBER = 64 << 10       # a str or bytes in an obj this large is written and read in pieces
+BIG_STEP = PIECE // 4       # the characters of a large str escaped at a time
 SPOOL_MAX = 16 << 20         # pickle text kept while pickling; past it, pickled a second time
 
 
@@ -322,6 +425,39 @@ PREAMBLE = b"\x80\x02cbuiltins\nint\nX" + struct.pack("<I", len(PREAMBLE_TEXT)) 
     PREAMBLE_TEXT + b"\x85R."
 CONTAINER_HEAD = len(PREAMBLE) + 16      # the preamble, the buffer count, the pickle's length
 KIND_BYTES, KIND_WRITABLE = 0, 1
+STR_BUFFERS = "mflow:str-buffers:"      # the note of which buffers are a str's UTF-8
+
+
+def str_buffers(stream):
+    """The numbers of a container's buffers that are a str's UTF-8, from the note at the
+    start of its pickle (pickle_stream); empty without one."""
+    head = bytes(stream[:7])
+    if head[:3] != b"\x80\x05X":
+        return set()
+    (k,) = struct.unpack_from("<I", head, 3)
+    note = bytes(stream[7:7 + k])
+    if k > 1 << 20 or bytes(stream[7 + k:8 + k]) != b"0" or \
+            not note.startswith(STR_BUFFERS.encode()):
+        return set()
+    try:
+        return set(int(x) for x in note[len(STR_BUFFERS):].split(b",") if x)
+    except ValueError:
+        return set()
+
+
+class StrMade:
+    """A buffer that a reader made into its str already (the str(...) the pickle calls
+    returns it as it is)."""
+    __slots__ = ("s",)
+
+    def __init__(self, s):
+        self.s = s
+
+
+def _str_call(*args):
+    if len(args) == 3 and type(args[0]) is StrMade:
+        return args[0].s
+    return str(*args)
 
 
 class _Spool:
@@ -414,12 +550,25 @@ class _Pickler(pickle.Pickler):
     not a method: a pickler holding its own bound method is a cycle, and a cycle that holds
     PickleBuffers over memoryviews is cleared in an order CPython crashes on.)"""
 
-    def __init__(self, file, bufs=None, as_bytes=()):
-        super().__init__(file, protocol=5, buffer_callback=_buffer_callback(bufs, as_bytes))
+    def __init__(self, file, bufs=None, as_bytes=(), strs=None):
+        strs = {} if strs is None else strs
+        super().__init__(file, protocol=5,
+                         buffer_callback=_buffer_callback(bufs, as_bytes, strs))
         self.pids = {}
+        self.strs = strs
 
     def persistent_id(self, obj):
         t = type(obj)
+        if t is str and len(obj) >= OOB_MIN:
+            # a str: builtins.str(its UTF-8 out of band, "utf-8", "surrogatepass"), its
+            # buffer a stand-in here that the callback knows it by (_StrPid)
+            got = self.pids.get(id(obj))
+            if got is not None:
+                return got[1]
+            self.pids[id(obj)] = (obj, len(self.pids))
+            stand = bytearray()
+            self.strs[id(stand)] = (stand, obj)
+            return _StrPid(stand)
         if (t is bytes or t is bytearray) and len(obj) >= OOB_MIN:
             # met again: the integer k, the k-th such buffer of the pickle (one object)
             got = self.pids.get(id(obj))
@@ -430,11 +579,42 @@ class _Pickler(pickle.Pickler):
         return None
 
 
-def _buffer_callback(bufs, as_bytes):
+class _StrPid:
+    """A large str's persistent id: pickled as builtins.str(a writable buffer out of band,
+    "utf-8", "surrogatepass"), which any reader of containers loads as the str."""
+    __slots__ = ("stand",)
+
+    def __init__(self, stand):
+        self.stand = stand
+
+    def __reduce__(self):
+        return str, (pickle.PickleBuffer(self.stand), "utf-8", "surrogatepass")
+
+
+class _StrBuf:
+    """A container's buffer that is a str's UTF-8 (surrogatepass), written a piece at a time
+    from the str."""
+    __slots__ = ("s", "n")
+
+    def __init__(self, s):
+        self.s = s
+        n = 0
+        for i in range(0, len(s), PIECE // 4):
+            n += len(s[i:i + PIECE // 4].encode("utf-8", "surrogatepass"))
+        self.n = n
+
+
+def _buffer_callback(bufs, as_bytes, strs):
     as_bytes = set(map(id, as_bytes))
 
     def callback(pb):
         with pb.raw() as m:
+            got = strs.get(id(m.obj))
+            if got is not None:
+                if bufs is not None:
+                    sb = _StrBuf(got[1])
+                    bufs.append((sb, KIND_WRITABLE, sb.n))
+                return False
             if m.nbytes < OOB_MIN:
                 return True
             if bufs is not None:
@@ -448,6 +628,11 @@ class _Unpickler(pickle.Unpickler):
     def __init__(self, *a, **k):
         super().__init__(*a, **k)
         self.seen = []
+
+    def find_class(self, module, name):
+        if module == "builtins" and name == "str":
+            return _str_call     # a str made from its buffer already is taken as it is
+        return super().find_class(module, name)
 
     def persistent_load(self, pid):
         if type(pid) is int:
@@ -480,6 +665,11 @@ def _dump(make, value, file):
 
 
 def _write_buffer(write, pb):
+    if type(pb) is _StrBuf:
+        step = PIECE // 4
+        for i in range(0, len(pb.s), step):
+            write(pb.s[i:i + step].encode("utf-8", "surrogatepass"))
+        return
     with pb.raw() as m:
         with _Export(m) as (addr, n):
             _mem(write, addr, n, m)
@@ -510,8 +700,17 @@ def pickle_stream(value):
         v = top.tobytes() if type(top) is memoryview else value
         _dump(lambda f: pickle.Pickler(f, protocol=PICKLE_PROTOCOL), v, sp)
     parts = sp.parts
+    # which buffers are a str's UTF-8: said at the pickle's start, in ops that any reader
+    # runs to no effect (a string pushed and popped), for this reader to make them strs
+    which = [i for i, (b, _, _) in enumerate(bufs) if type(b) is _StrBuf]
+    prefix = b""
+    if which:
+        note = (STR_BUFFERS + ",".join(map(str, which))).encode("ascii")
+        prefix = b"\x80\x05X" + struct.pack("<I", len(note)) + note + b"0"
 
     def pickled(write):
+        if prefix:
+            write(prefix)
         if parts is not None:
             for p in parts:
                 write(p)
@@ -521,7 +720,7 @@ def pickle_stream(value):
     if not bufs:
         return PICKLE, sp.n, pickled
     lens = [n for _, _, n in bufs]
-    head = PREAMBLE + _U64.pack(len(bufs)) + _U64.pack(sp.n) + \
+    head = PREAMBLE + _U64.pack(len(bufs)) + _U64.pack(len(prefix) + sp.n) + \
         b"".join(map(_U64.pack, lens)) + bytes(k for _, k, _ in bufs)
 
     def feed(write):
@@ -529,7 +728,7 @@ def pickle_stream(value):
         pickled(write)
         for pb, _, _ in bufs:
             _write_buffer(write, pb)
-    return PICKLE, len(head) + sp.n + sum(lens), feed
+    return PICKLE, len(head) + len(prefix) + sp.n + sum(lens), feed
 
 
 def container_table(head, total):
@@ -632,7 +831,7 @@ def prepare(value):
     s = stream(value)
     if s is not None:
         return s
-    r = encode(value, _pickle_prepared)
+    r = encode(value, _pickle_prepared, _obj_stream)
     return r if len(r) == 3 else (r[0], r[1], None)
 
 

@@ -3,6 +3,7 @@ STEP ...`; this imports the flow, loads the libmflow.so of that mflow (MFLOW_LIB
 hands the task to it (mf_task_run_foreign), which does everything a C task does and calls
 back here for the step's body. Artifacts go through codec.py's encoding."""
 import ctypes
+import mmap
 import os
 import sys
 import traceback
@@ -65,7 +66,7 @@ def libmflow():
 
 
 # the types read into memory of their own from STREAM_MIN bytes on (npy always)
-_INTO = (codec.BYTES, codec.STR, codec.PICKLE)
+_INTO = (codec.BYTES, codec.STR, codec.PICKLE, codec.OBJ)
 # a bytes object of n bytes, uninitialized, to be filled in place (CPython's own call)
 _new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
 _new_bytes.restype = ctypes.py_object
@@ -76,8 +77,34 @@ _new_bytearray.restype = ctypes.py_object
 _new_bytearray.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
 
 
+class _Mapped:
+    """A container's buffer that is a str's UTF-8 (codec.str_buffers): read into a mapping of
+    its own, then made into the str a piece at a time (_text.str_from_map)."""
+
+    def __init__(self, n):
+        self.m = mmap.mmap(-1, n)
+        self.c = ctypes.c_char.from_buffer(self.m)
+        self.addr = ctypes.addressof(self.c)
+
+    def __len__(self):
+        return len(self.m)
+
+    def made(self):
+        from ._text import str_from_map
+        try:
+            return codec.StrMade(str_from_map(self.m, self.addr, len(self.m)))
+        finally:
+            self.close()
+
+    def close(self):
+        self.c = None
+        self.m.close()
+
+
 def _addr(buf):
     """The address of the memory of a bytes or bytearray object made to be filled."""
+    if type(buf) is _Mapped:
+        return buf.addr
     if type(buf) is bytes:
         return ctypes.cast(ctypes.c_char_p(buf), ctypes.c_void_p).value
     return ctypes.addressof((ctypes.c_char * len(buf)).from_buffer(buf)) if len(buf) else 0
@@ -97,6 +124,7 @@ class _Container:
         self.stream = None
         self.bufs = []
         self.spec = []
+        self.strs = set()
 
     def span(self, _ud, dst, n):
         try:
@@ -134,10 +162,16 @@ class _Container:
                 return self.stream
             self.stage += 1
         i = self.stage - 4
+        if i == 0:
+            self.strs = codec.str_buffers(self.stream)
         if i >= len(self.spec):
             return None
         size, kind = self.spec[i]
-        buf = _new_bytes(None, size) if kind == codec.KIND_BYTES else _new_bytearray(None, size)
+        if i in self.strs and kind == codec.KIND_WRITABLE and size:
+            buf = _Mapped(size)
+        else:
+            buf = _new_bytes(None, size) if kind == codec.KIND_BYTES else \
+                _new_bytearray(None, size)
         self.bufs.append(buf)
         return buf
 
@@ -148,6 +182,9 @@ class _Container:
             raise codec._corrupt(codec.PICKLE, "its container was cut short")
         stream, self.stream = self.stream, None
         bufs, self.bufs = self.bufs, []
+        for i, b in enumerate(bufs):
+            if type(b) is _Mapped:
+                bufs[i] = b.made()      # its mapping let go as the str is made
         return codec.unpickle(stream, bufs)
 
 
@@ -211,10 +248,13 @@ class Task:
                     raise c.error
                 raise self._error()
             return c.value()
-        if ty == codec.STR:
+        if ty == codec.STR or ty == codec.OBJ:
             def fill(addr):
                 if self.lib.mf_foreign_read(self.t, i, name, addr, n):
                     raise self._error()
+            if ty == codec.OBJ:
+                from ._objread import read_obj    # its large members made in place
+                return read_obj(n, fill)
             from ._text import read_str
             return read_str(n, fill)
         if ty == codec.NPY:

@@ -1,0 +1,135 @@
+"""A portable value with large members (obj) in pieces: what prepare() hands to libmflow a
+piece at a time is byte for byte encode()'s payload (nested, escapes, non-ASCII, empty, at the
+thresholds; a lone surrogate is pickled as before), and _objread reads such text back into the
+same value, large members made in place (not read whole), damage named as such."""
+import ctypes
+import json
+import random
+import unittest
+
+from mflow import codec, _objread, MflowCorrupt
+
+B = codec.BIG_MEMBER
+U = "a\"\\\n\x00\x1f\x7f\u00e9\u2028\u20ac\U0001f600/ "
+
+
+def gathered(feed):
+    out = []
+
+    def write(p):
+        out.append(ctypes.string_at(p[0], p[1]) if type(p) is tuple else bytes(p))
+    feed(write)
+    return b"".join(out)
+
+
+def shapes():
+    r = random.Random(5)
+    return [
+        {"w": r.randbytes(2 << 20), "n": "x", "s": [3, 4]},
+        [r.randbytes(B), U * (B // 4), (1, r.randbytes(B + 1), "z" * (B + 2), None)],
+        {"$k": "z" * (4 * B)}, {1: "y" * (4 * B), (1, 2): r.randbytes(4 * B)},
+        {"e": "", "f": b"", "g": [r.randbytes(3 * B), U * B]},
+        {"l": ["q" * (B - 1)] * 20}, [r.randbytes(B - 1)] * 20,   # just under: whole members
+        {"l": ["q" * B] * 17}, [r.randbytes(B)] * 17,              # at: members, 1 MiB and more
+        {"l": ["\U0001f600" * (B // 4 + 1)] * 20}, [[[[["\\" * (3 * B)]]]]],
+        {"text": "\"" * (3 * B), "x": 1.5, "inf": float("inf")},
+    ]
+
+
+class Write(unittest.TestCase):
+    def test_pieces_are_encode_payload(self):
+        streamed = 0
+        for v in shapes():
+            t, p = codec.encode(v)
+            self.assertEqual(t, codec.OBJ)
+            ty, n, feed = codec.prepare(v)
+            self.assertEqual(ty, codec.OBJ)
+            if feed is None:
+                self.assertEqual(n, p)
+                continue
+            streamed += 1
+            self.assertEqual(n, len(p))
+            # (a comparison, not assertEqual: its diff of megabytes would take minutes)
+            self.assertTrue(gathered(feed) == p, "the pieces differ from encode()'s payload")
+        self.assertGreaterEqual(streamed, 4)
+
+    def test_every_shape_in_pieces(self):
+        # members of any total written in pieces: the same bytes again
+        old = codec.STREAM_MIN
+        codec.STREAM_MIN = 1
+        self.addCleanup(setattr, codec, "STREAM_MIN", old)
+        streamed = 0
+        for v in shapes():
+            t, p = codec.encode(v)
+            ty, n, feed = codec.prepare(v)
+            if feed is not None:
+                streamed += 1
+                self.assertEqual((ty, n), (t, len(p)))
+                self.assertTrue(gathered(feed) == p, "the pieces differ from encode()'s payload")
+        self.assertEqual(streamed, 9)      # all but the three without a member
+
+    def test_small_values_stay_whole(self):
+        for v in ({"a": 1}, [b"x" * 100, "y"], {"w": b"z" * (B - 1)}):
+            ty, p, feed = codec.prepare(v)
+            self.assertIsNone(feed)
+            self.assertEqual((ty, p), codec.encode(v))
+
+    def test_lone_surrogate_in_a_large_str_is_pickled(self):
+        v = {"s": "a\ud800" * B * 8}
+        ty, n, feed = codec.prepare(v)
+        self.assertEqual(ty, codec.PICKLE)
+        self.assertEqual(codec.decode(ty, gathered(feed) if feed else n), v)
+
+
+def read(text):
+    return _objread.read_obj(len(text), lambda a: ctypes.memmove(a, text, len(text)))
+
+
+class Read(unittest.TestCase):
+    def setUp(self):
+        self.whole = []
+        orig = _objread._read
+
+        def spy(m, base, n):
+            r = orig(m, base, n)
+            self.whole.append(r is None)
+            return r
+        _objread._read = spy
+        self.addCleanup(setattr, _objread, "_read", orig)
+
+    def test_values_read_back_members_in_place(self):
+        for v in shapes():
+            t, p = codec.encode(v)
+            got = read(p)
+            self.assertTrue(got == v, "read back differently")
+            self.assertEqual(type(got), type(v))
+        # every shape with a member of 2 windows or more was read with its members in place
+        self.assertGreaterEqual(sum(1 for w in self.whole if not w), 8)
+
+    def test_hand_made_text(self):
+        big = "\U0001f600\u00e9" * B
+        b64 = codec.base64.b64encode(b"q" * (3 * B)).decode()
+        for text in ['{ "a" : "%s" , "b" : { "$bytes" : "%s" } }' % (json.dumps(big)[1:-1], b64),
+                     '{"a":"%s","b":{"$bytes":"%s"}}' % (json.dumps(big, ensure_ascii=True)[1:-1],
+                                                        b64.replace("/", "\\/")),
+                     '["%s", {"%s": 1}]' % ("k" * (3 * B), "k" * (3 * B))]:
+            t = text.encode()
+            self.assertEqual(read(t), codec.decode(codec.OBJ, t))
+
+    def test_a_gap_between_strings_is_not_a_string(self):
+        t = ('["a",%s"b"]' % (" " * (4 * B))).encode()
+        self.assertEqual(read(t), ["a", "b"])
+        self.assertEqual(self.whole, [True])      # read whole: the guess did not parse
+
+    def test_damage(self):
+        for bad, why in [(b'{"a":{"$bytes":"' + b"A" * (4 * B) + b'*AAA"}}', "base64"),
+                         (b'["' + b"a" * (3 * B) + b'\xff"]', "UTF-8"),
+                         (b'["' + b"a" * (3 * B) + b'\x01"]', "JSON"),
+                         (b'["' + b"a" * (3 * B) + b'\\x"]', "JSON")]:
+            with self.assertRaises(MflowCorrupt) as e:
+                read(bad)
+            self.assertIn(why, str(e.exception))
+
+
+if __name__ == "__main__":
+    unittest.main()
