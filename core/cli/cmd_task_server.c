@@ -158,30 +158,10 @@ static void lost_exit(void *arg, pid_t pid)
 
 /* Whether the next request runs a task of a flow written in Python: its message is peeked
  * (left queued, with its fds, for whoever reads it next). */
-static int next_is_py(char *buf)
+static int next_is_py(void)
 {
-    union {
-        char b[CMSG_SPACE(MF_TS_MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    struct iovec iov = {buf, MF_TS_MAX_MSG};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-                       .msg_controllen = sizeof ctl.b};
-    ssize_t n;
-    do
-        n = recvmsg(ts.req_fd, &m, MSG_PEEK | MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    /* a peek installs the fds too: these copies are ours to close */
-    for (struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&m) : NULL; c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
-            continue;
-        size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (size_t i = 0; i < k; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            close(fd);
-        }
-    }
+    char *buf = ts.buf;
+    ssize_t n = mf_ts_proto_peek(&ts);
     struct mf_ts_request h;
     if (n < (ssize_t)sizeof h)
         return 0;
@@ -233,7 +213,6 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
     (void)argv;
     command_main = run;
     int oe = mf_ts_proto_open(&ts, REQ_FD, EVT_FD);
-    char *buf = ts.buf;
     int preloaded = 0;
     const char *rf = getenv("MFLOW_TS_RUSAGE");
     if (rf && *rf && (rusage_fd = open(rf, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) >= 0)
@@ -251,7 +230,7 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
         /* The first task of a flow written in Python: Python's own server serves them all
          * (MFLOW_PY_TASK_SERVER=0 keeps this one, each task exec'ing python3). */
         const char *pyts = getenv("MFLOW_PY_TASK_SERVER");
-        if (!preloaded && !(pyts && !strcmp(pyts, "0")) && next_is_py(buf)) {
+        if (!preloaded && !(pyts && !strcmp(pyts, "0")) && next_is_py()) {
             preloaded = 1;
             become_python();
         }

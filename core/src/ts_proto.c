@@ -73,40 +73,67 @@ int mf_ts_proto_take_strings(char **p, const char *end, uint32_t n, char **v)
     return 0;
 }
 
-int mf_ts_proto_receive(struct mf_ts_proto *s, struct mf_ts_proto_request *r)
+/* The fds a message carried: the first MF_TS_MAX_FDS into r (when not NULL), the others
+ * closed. */
+static void take_fds(struct msghdr *m, struct mf_ts_proto_request *r)
 {
-    union {
-        char b[CMSG_SPACE(MF_TS_MAX_FDS * sizeof(int))];
-        struct cmsghdr align;
-    } ctl;
-    char *buf = s->buf;
-    struct iovec iov = {buf, MF_TS_MAX_MSG};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
-                       .msg_controllen = sizeof ctl.b};
-    ssize_t n;
-    do
-        n = recvmsg(s->req_fd, &m, MSG_CMSG_CLOEXEC);
-    while (n < 0 && errno == EINTR);
-    if (n == 0)
-        return 0;
-    if (n < 0)
-        return errno == ECONNRESET ? 0 : -1;
-    memset(r, 0, sizeof *r);
-    for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(m); c; c = CMSG_NXTHDR(m, c)) {
         if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
             continue;
         size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
         for (size_t i = 0; i < k; i++) {
             int fd;
             memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (r->nfd < MF_TS_MAX_FDS)
+            if (r && r->nfd < MF_TS_MAX_FDS)
                 r->fd[r->nfd++] = fd;
             else
                 close(fd);
         }
     }
+}
+
+/* The next message into s->buf (peek: MSG_PEEK or 0), its fds into r (NULL: closed), *trunc
+ * whether the message or its fds were cut. Its length, 0 at the end, or -1. */
+static ssize_t recv_request(struct mf_ts_proto *s, struct mf_ts_proto_request *r, int peek,
+                            int *trunc)
+{
+    union {
+        char b[CMSG_SPACE(MF_TS_MAX_FDS * sizeof(int))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {s->buf, MF_TS_MAX_MSG};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b,
+                       .msg_controllen = sizeof ctl.b};
+    ssize_t n;
+    do
+        n = recvmsg(s->req_fd, &m, MSG_CMSG_CLOEXEC | peek);
+    while (n < 0 && errno == EINTR);
+    if (n <= 0)
+        return n;
+    if (r)
+        memset(r, 0, sizeof *r);
+    take_fds(&m, r);   /* a peek installs the fds too: these copies are closed */
+    *trunc = (m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+    return n;
+}
+
+ssize_t mf_ts_proto_peek(struct mf_ts_proto *s)
+{
+    int trunc;
+    return recv_request(s, NULL, MSG_PEEK, &trunc);
+}
+
+int mf_ts_proto_receive(struct mf_ts_proto *s, struct mf_ts_proto_request *r)
+{
+    char *buf = s->buf;
+    int trunc;
+    ssize_t n = recv_request(s, r, 0, &trunc);
+    if (n == 0)
+        return 0;
+    if (n < 0)
+        return errno == ECONNRESET ? 0 : -1;
     char *p = buf, *end = buf + n;
-    if ((m.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || (size_t)n < sizeof r->h)
+    if (trunc || (size_t)n < sizeof r->h)
         goto bad;
     memcpy(&r->h, p, sizeof r->h);
     p += sizeof r->h;

@@ -58,6 +58,9 @@ int mf_ts_proto_wait(struct mf_ts_proto *s);
  * (its fds closed, errno EPROTO: answer it with mf_ts_proto_reply(s, -1, errno)). */
 int mf_ts_proto_receive(struct mf_ts_proto *s, struct mf_ts_proto_request *r);
 void mf_ts_proto_close_fds(struct mf_ts_proto_request *r);
+/* The next request's message into the buffer, left queued with its fds for the next receive
+ * (the copies of its fds the peek installed are closed). Its length, 0 at the end, or -1. */
+ssize_t mf_ts_proto_peek(struct mf_ts_proto *s);
 /* The answer to the request last received: the child's pid, or -1 and an errno. */
 void mf_ts_proto_reply(const struct mf_ts_proto *s, int32_t pid, int32_t err);
 
