@@ -241,16 +241,6 @@ int mf_ts_proto_wait(struct mf_ts_proto *s)
     }
 }
 
-int mf_ts_proto_child_setup(const struct mf_ts_proto_request *r)
-{
-    struct mf_ts_child_setup cs = {
-        .stdin_fd = r->fd[0], .stdout_fd = r->fd[1], .stderr_fd = r->fd[2],
-        .workdir = r->workdir, .cpuset = r->cpuset, .cpuset_size = r->h.cpuset_size,
-        .cgroup_procs_fd = r->nfd > 3 ? r->fd[3] : -1, .data_limit = r->h.data_limit,
-    };
-    return mf_ts_child_setup_apply(&cs);
-}
-
 void mf_ts_proto_share_code(void)
 {
     FILE *f = fopen("/proc/sys/vm/overcommit_memory", "re");

@@ -68,8 +68,17 @@ void mf_ts_proto_reply(const struct mf_ts_proto *s, int32_t pid, int32_t err);
 int mf_ts_proto_take_strings(char **p, const char *end, uint32_t n, char **v);
 
 /* In the child: mf_ts_child_setup_apply with the request's fds, working directory, CPUs,
- * cgroup and RLIMIT_DATA. 0, or the enum mf_ts_step that failed (errno set). */
-int mf_ts_proto_child_setup(const struct mf_ts_proto_request *r);
+ * cgroup and RLIMIT_DATA. 0, or the enum mf_ts_step that failed (errno set). Inline: only
+ * children run it, so out of line it would be a page of code each child faults in. */
+static inline int mf_ts_proto_child_setup(const struct mf_ts_proto_request *r)
+{
+    struct mf_ts_child_setup cs = {
+        .stdin_fd = r->fd[0], .stdout_fd = r->fd[1], .stderr_fd = r->fd[2],
+        .workdir = r->workdir, .cpuset = r->cpuset, .cpuset_size = r->h.cpuset_size,
+        .cgroup_procs_fd = r->nfd > 3 ? r->fd[3] : -1, .data_limit = r->h.data_limit,
+    };
+    return mf_ts_child_setup_apply(&cs);
+}
 
 /* Once, after the server loaded what its tasks load: each read-only file mapping of the
  * process is given one private page (a byte written back with its own value), so that fork
