@@ -1,0 +1,28 @@
+#!/bin/bash
+# MFLOW_TS_RUSAGE=FILE: the task server writes one line a child as it reaps it, "pid minflt
+# majflt utime_us stime_us server_minflt", the figures the task server's cost is measured by
+# (core/cli/cmd_task_server.c through ts_proto's reap). One line for each task the run stored,
+# each of a distinct child, the server's own count never going down; unset, no file.
+. "$(dirname "$0")/lib.sh"
+F=$SRC/bench/flows/trivial_foreach.c
+
+for n in 2 7; do
+  RU=$WORK/rusage.$n
+  run_ok "foreach of $n with MFLOW_TS_RUSAGE" env MFLOW_TS_RUSAGE="$RU" \
+    "$MFLOW" run "$F" --n="$n" --run-id-file "$WORK/runid" --max-workers 2
+  RUN=$(cat "$WORK/runid")
+  # each task's record: STEP/TASK.ATTEMPT.json (run.json and graph.json are the run's)
+  TASKS=$(find "$MFLOW_HOME/datastore/runs/TrivialForeach/$RUN" -mindepth 2 -name '*.json' | wc -l)
+  check_eq "$n: a task a foreach item plus start, join and end" "$((n + 3))" "$TASKS"
+  check_eq "$n: one line a task" "$TASKS" "$(wc -l < "$RU")"
+  check_eq "$n: six whole numbers a line" "$TASKS" \
+    "$(grep -cE '^[0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+ [0-9]+$' "$RU")"
+  check_eq "$n: a distinct pid a line" "$TASKS" "$(cut -d' ' -f1 "$RU" | sort -u | wc -l)"
+  check_eq "$n: each child faulted pages in" "$TASKS" "$(awk '$2 > 0' "$RU" | wc -l)"
+  check_eq "$n: the server's count never goes down" "ok" \
+    "$(awk 'NR > 1 && $6 < last { bad = 1 } { last = $6 } END { print bad ? "down" : "ok" }' "$RU")"
+done
+
+run_ok "foreach without MFLOW_TS_RUSAGE" "$MFLOW" run "$F" --n=2
+check_eq "no file without the variable" "rusage.2 rusage.7" "$(cd "$WORK" && ls -d rusage* | paste -sd' ')"
+finish
