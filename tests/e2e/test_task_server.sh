@@ -51,7 +51,14 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 check_eq "the run started a task server" 1 "$([ -n "$server" ] && echo 1 || echo 0)"
-sleep 0.5   # some tasks done, two running
+# Kill it while it has a task running (a fixed sleep could land before the first task on a
+# loaded machine or under the sanitizers, and then no task was lost): a child named
+# mflow-task (not the flow's probe, which the server forks while it starts).
+for _ in $(seq 1 400); do
+  [ -n "$server" ] && [ -n "$(pgrep -P "$server" -x mflow-task | head -1)" ] && break
+  sleep 0.05
+done
+sleep 0.1
 [ -n "$server" ] && kill -9 "$server"
 wait "$orch"; rc=$?
 out=$(cat "$WORK/slow.out")
