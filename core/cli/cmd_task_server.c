@@ -220,6 +220,12 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
     ts.lost = lost_exit;
     struct mf_ts_hello hello = {.magic = MF_TS_MAGIC, .version = MF_TS_VERSION, .pid = getpid()};
     if (oe || send(REQ_FD, &hello, sizeof hello, MSG_NOSIGNAL) != sizeof hello) {
+        /* The plugin went away before the server was up (a run that stopped at its set-up,
+         * e.g. a bad parameter, after starting the server ahead): nobody to serve or tell. */
+        if (!oe && (errno == EPIPE || errno == ECONNRESET)) {
+            mf_ts_proto_close(&ts);
+            return 0;
+        }
         cli_error("__task-server: cannot start: %s (a compute plugin starts it with its sockets "
                   "as stdin and stdout; it is not a command to run by hand)",
                   strerror(oe ? oe : errno));
