@@ -18,7 +18,7 @@ import re
 from json.decoder import scanstring
 
 from . import codec
-from ._text import fill_str, piece_width
+from ._text import fill_str, filled_map, piece_width
 
 WINDOW = 64 << 10
 _BYTES_BEFORE = re.compile(rb'\{[ \t\n\r]*"\$bytes"[ \t\n\r]*:[ \t\n\r]*\Z')
@@ -117,15 +117,8 @@ def _cuts(m, a, b):
 
 def read_obj(n, fill):
     """The value of an obj payload of n bytes that fill(address) writes at address."""
-    m = mmap.mmap(-1, n)
-    try:
-        c = ctypes.c_char.from_buffer(m)
-        base = ctypes.addressof(c)
-        try:
-            fill(base)
-            v = _read(m, base, n)
-        finally:
-            del c
+    with filled_map(n, fill) as (m, base):
+        v = _read(m, base, n)
         if v is None:
             mv = memoryview(m)
             try:
@@ -133,8 +126,6 @@ def read_obj(n, fill):
             finally:
                 mv.release()
         return v[0]
-    finally:
-        m.close()
 
 
 def _read(m, base, n):

@@ -8,6 +8,7 @@ is all ASCII is checked, then copied; any other text is decoded twice (once to l
 str's width, once to fill it), about 3x the CPU of one decode. Where the str's layout is not
 what this expects (another Python), the text is decoded whole instead."""
 import codecs
+import contextlib
 import ctypes
 import mmap
 import sys
@@ -54,23 +55,31 @@ def _band(d):
     return 2 if len(d.encode("utf-16-le", "surrogatepass")) == 2 * len(d) else 3
 
 
-def read_str(n, fill):
-    """The str whose UTF-8 (bytes that are not UTF-8 decoded with surrogateescape) is the n
-    bytes fill(address) writes at address. fill raises when the read fails."""
+@contextlib.contextmanager
+def filled_map(n, fill):
+    """(m, base): an anonymous mapping m of n bytes at address base that fill(base) wrote;
+    closed when the block ends (fill raises when the read fails)."""
     m = mmap.mmap(-1, n)
     try:
         c = ctypes.c_char.from_buffer(m)
-        base = ctypes.addressof(c)
         try:
+            base = ctypes.addressof(c)
             fill(base)
-            layout = _offsets()
-            if layout is None:
-                return str(memoryview(m), "utf-8", "surrogateescape")
-            return _build(m, base, n, layout)
+            yield m, base
         finally:
-            del c
+            del c               # the mapping cannot close while this export of it lives
     finally:
         m.close()
+
+
+def read_str(n, fill):
+    """The str whose UTF-8 (bytes that are not UTF-8 decoded with surrogateescape) is the n
+    bytes fill(address) writes at address. fill raises when the read fails."""
+    with filled_map(n, fill) as (m, base):
+        layout = _offsets()
+        if layout is None:
+            return str(memoryview(m), "utf-8", "surrogateescape")
+        return _build(m, base, n, layout)
 
 
 def str_from_map(m, base, n):
