@@ -131,9 +131,16 @@ static void each_index(const char *v, struct sl_qline *q,
             if (end == p)
                 return;
         }
-        for (long i = a; i <= b && i - a < 100000; i++) {
+        /* Slurm's indices are 0 .. MaxArraySize-1; a range the other way round, or one
+         * past what strtol can hold (it saturates), is not one Slurm prints. The loop ends
+         * at b without stepping past it, so LONG_MAX is no overflow. */
+        if (a < 0 || b < a)
+            return;
+        for (long i = a;; i++) {
             q->index = i;
             cb(ud, q);
+            if (i == b || i - a >= 99999)
+                break;
         }
         p = end;
         if (*p == ',')
