@@ -306,6 +306,40 @@ static void test_parse_scontrol_sacct(void **s)
     sl_free_vec(w);
 }
 
+static void count_cb(void *ud, const struct sl_qline *q)
+{
+    long *c = ud;
+    c[0]++;
+    c[1] = q->index;
+}
+
+/* Array index ranges as Slurm never prints them: one ending where strtol saturates (it once
+ * stepped past LONG_MAX: fuzz_slurm), reversed, negative; and the cap on a long range. */
+static void test_array_index_bounds(void **s)
+{
+    (void)s;
+    long c[2] = {0, 0};
+    assert_int_equal(sl_parse_scontrol("JobId=7 ArrayJobId=7 ArrayTaskId=9223372036854775806-"
+                                       "99999999999999999999 JobState=PENDING\n", count_cb, c), 1);
+    assert_int_equal(c[0], 2);
+    assert_true(c[1] == LONG_MAX);
+    c[0] = 0;
+    sl_parse_scontrol("JobId=7 ArrayJobId=7 ArrayTaskId=9-3 JobState=PENDING\n", count_cb, c);
+    assert_int_equal(c[0], 0);
+    /* not an index at all: the line is read as one job's */
+    sl_parse_scontrol("JobId=8 ArrayJobId=8 ArrayTaskId=-4 JobState=PENDING\n", count_cb, c);
+    assert_int_equal(c[0], 1);
+    assert_int_equal(c[1], -1);
+    c[0] = 0;
+    sl_parse_scontrol("JobId=7 ArrayJobId=7 ArrayTaskId=0-250000 JobState=PENDING\n", count_cb, c);
+    assert_int_equal(c[0], 100000);
+    assert_int_equal(c[1], 99999);
+    c[0] = 0;
+    sl_parse_scontrol("JobId=7 ArrayJobId=7 ArrayTaskId=1,3-5,9%2 JobState=PENDING\n", count_cb, c);
+    assert_int_equal(c[0], 5);
+    assert_int_equal(c[1], 9);
+}
+
 /* ---- submission ------------------------------------------------------------------------------ */
 
 /* Five tasks of one step submitted together: one array job; another step: its own job. */
@@ -857,6 +891,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_squeue),
         cmocka_unit_test(test_parse_scontrol_sacct),
+        cmocka_unit_test(test_array_index_bounds),
         cmocka_unit_test(test_array_batching),
         cmocka_unit_test(test_states_and_reasons),
         cmocka_unit_test(test_cancel_outside_and_lost),
