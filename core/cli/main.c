@@ -193,7 +193,6 @@ static void preload_command(int argc, char **argv)
     /* The host every task's own set-up would make, made once (kept by a child only when its
      * options and environment are the same: mf_host_take_prepared), and the flow opened. */
     if (mf_host_prepare(&o) == 0) {
-        mf_registry_find(mf_host_registry(), MF_PLUGIN_STORAGE, mf_host_storage());
         if ((prep_globals = calloc((size_t)i, sizeof *prep_globals))) {
             n_prep_globals = i - 1;
             for (int k = 1; k < i && n_prep_globals >= 0; k++)

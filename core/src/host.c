@@ -1,6 +1,7 @@
 /* Host services for plugins and the settings they read. One host per process. */
 #include "host.h"
 
+#include "envrec.h"
 #include "mflow-build.h"
 #include "util.h"
 
@@ -22,7 +23,7 @@ static struct host_state {
     int chosen;              /* storage or root came from the command line, env or config */
     json_t *config;          /* $MFLOW_HOME/config.json, or NULL */
     mf_registry *reg;
-    char *reg_env;           /* MFLOW_PLUGIN_PATH when reg was made ("" when unset) */
+    struct mf_envrec reg_env; /* what reg's set-up read of the environment */
     int reg_inherited;       /* reg is the forgotten parent's: handed back, never destroyed */
     mf_output_fn output;
     /* the datastore of datastore_put/get (the storage plugin), started on first use */
@@ -47,7 +48,7 @@ void mf_host_set_log_level(int level)
 static void host_log(int level, const char *name, const char *fmt, ...)
 {
     static const char *tags[] = {"error", "warning", "info", "debug"};
-    if (level > log_level && !getenv("MFLOW_DEBUG"))
+    if (level > log_level && !mf_host_getenv("MFLOW_DEBUG"))
         return;
     va_list ap;
     va_start(ap, fmt);
@@ -119,7 +120,7 @@ static const char *host_config_get(const char *plugin, const char *key)
     if (!strcmp(key, "root") && H.root && (!strcmp(plugin, mf_host_storage())))
         return H.root;
     if (opt && opt->env) {
-        const char *e = getenv(opt->env);
+        const char *e = mf_host_getenv(opt->env);
         if (e && *e)
             return e;
     }
@@ -230,7 +231,7 @@ static char *pick(const char *cli, const char *env, const char *cfg_key)
 {
     if (cli)
         return strdup(cli);
-    const char *e = env ? getenv(env) : NULL;
+    const char *e = env ? mf_host_getenv(env) : NULL;
     if (e && *e)
         return strdup(e);
     const char *c = cfg_key ? mf_host_config(NULL, cfg_key) : NULL;
@@ -243,16 +244,18 @@ int mf_host_init(const struct mf_host_opts *o)
     if (!o)
         o = &none;
     mf_host_fini();
-    const char *home = o->home ? o->home : getenv("MFLOW_HOME");
+    const char *home = o->home ? o->home : mf_host_getenv("MFLOW_HOME");
     if (home && *home) {
         /* Absolute, since tasks and the compiler run in other directories. */
         char cwd[4096];
+        if (home[0] != '/')
+            mf_host_note_cwd();
         if (home[0] != '/' && getcwd(cwd, sizeof cwd))
             H.home = mf_strf("%s/%s", cwd, home);
         else
             H.home = strdup(home);
     } else {
-        const char *hd = getenv("HOME");
+        const char *hd = mf_host_getenv("HOME");
         if (!hd || !*hd) {
             struct passwd *pw = getpwuid(getuid());
             hd = pw ? pw->pw_dir : "/tmp";
@@ -265,16 +268,16 @@ int mf_host_init(const struct mf_host_opts *o)
         H.config = json_load_file(cfgpath, 0, &jerr);
         /* Once per command: the tasks it starts inherit MFLOW_CONFIG_WARNED and read the
          * same file, so they stay silent about it. */
-        const char *warned = getenv("MFLOW_CONFIG_WARNED");
+        const char *warned = mf_host_getenv("MFLOW_CONFIG_WARNED");
         if (!H.config && !(warned && !strcmp(warned, cfgpath))) {
             fprintf(stderr, "mflow: warning: %s line %d: %s; ignoring the file (fix the JSON)\n",
                     cfgpath, jerr.line, jerr.text);
-            setenv("MFLOW_CONFIG_WARNED", cfgpath, 1);
+            mf_host_setenv("MFLOW_CONFIG_WARNED", cfgpath);
         }
     }
     free(cfgpath);
 
-    const char *user = getenv("USER");
+    const char *user = mf_host_getenv("USER");
     if (!user || !*user) {
         struct passwd *pw = getpwuid(getuid());
         user = pw ? pw->pw_name : "unknown";
@@ -308,7 +311,7 @@ void mf_host_fini(void)
         forgotten.reg_env = H.reg_env;
     } else {
         mf_registry_destroy(H.reg);
-        free(H.reg_env);
+        mf_envrec_free(&H.reg_env);
     }
     json_decref(H.config);
     free(H.home);
@@ -349,30 +352,14 @@ int mf_host_override(const char *compute, const char *storage, const char *ns)
 }
 
 /* The host the task server set up for its children (mf_host_prepare), and what it was set up
- * from: the environment variables mf_host_init and the registry read, and config.json as it
- * was then. A child takes it only when all of these are the same for its own command. */
-static const char *const prep_vars[] = {"MFLOW_HOME", "HOME", "USER", "MFLOW_COMPUTE",
-                                        "MFLOW_DATASTORE_ROOT", "MFLOW_STORAGE",
-                                        "MFLOW_NAMESPACE", "MFLOW_PLUGIN_PATH"};
-#define N_PREP_VARS (sizeof prep_vars / sizeof prep_vars[0])
+ * from: the environment as its set-up read it (every read goes through mf_host_getenv, which
+ * notes it here), and config.json as it was then. A child takes it only when all of these are
+ * the same for its own command. */
 static struct {
     int ok;
-    char *val[N_PREP_VARS];      /* NULL: unset */
+    struct mf_envrec env;
     struct stat cfg;             /* config.json's; st_ino 0 when there was none */
 } prep;
-
-/* Every directory of a MFLOW_PLUGIN_PATH value is absolute (or the value is empty). */
-static int all_absolute(const char *p)
-{
-    while (p && *p) {
-        if (*p != ':' && *p != '/')
-            return 0;
-        if (!(p = strchr(p, ':')))
-            break;
-        p++;
-    }
-    return 1;
-}
 
 static int config_stat(struct stat *out)
 {
@@ -386,20 +373,20 @@ static int config_stat(struct stat *out)
 
 int mf_host_prepare(const struct mf_host_opts *o)
 {
+    prep.ok = 0;
+    mf_envrec_begin(&prep.env);
     int rc = mf_host_init(o);
+    mf_registry *reg = rc ? NULL : mf_host_registry();
+    /* the storage plugin every task opens, loaded (not started) */
+    if (reg && H.storage)
+        mf_registry_find(reg, MF_PLUGIN_STORAGE, H.storage);
+    int whole = mf_envrec_end(&prep.env) == 0;
     if (rc)
         return rc;
-    for (size_t i = 0; i < N_PREP_VARS; i++) {
-        const char *v = getenv(prep_vars[i]);
-        if (v && !(prep.val[i] = strdup(v)))
-            return MF_ENOMEM;
-    }
     /* A relative home or plugin directory depends on the working directory, which a task
      * may change; a config.json that did not parse warned once and is read again. */
-    const char *pp = prep.val[N_PREP_VARS - 1];
-    const char *home = o && o->home ? o->home : prep.val[0] && *prep.val[0] ? prep.val[0] : prep.val[1];
-    if ((home && home[0] != '/') || !all_absolute(pp) ||
-        config_stat(&prep.cfg) != 0 || (prep.cfg.st_ino && !H.config) || !mf_host_registry())
+    if (!whole || prep.env.cwd || !reg || config_stat(&prep.cfg) != 0 ||
+        (prep.cfg.st_ino && !H.config))
         return 0;
     prep.ok = 1;
     return 0;
@@ -407,13 +394,8 @@ int mf_host_prepare(const struct mf_host_opts *o)
 
 int mf_host_take_prepared(void)
 {
-    if (!prep.ok)
+    if (!prep.ok || !mf_envrec_same(&prep.env))
         return 0;
-    for (size_t i = 0; i < N_PREP_VARS; i++) {
-        const char *v = getenv(prep_vars[i]);
-        if (!v != !prep.val[i] || (v && strcmp(v, prep.val[i]) != 0))
-            return 0;
-    }
     struct stat now;
     if (config_stat(&now) != 0 || now.st_ino != prep.cfg.st_ino || now.st_dev != prep.cfg.st_dev ||
         now.st_size != prep.cfg.st_size || now.st_mtim.tv_sec != prep.cfg.st_mtim.tv_sec ||
@@ -423,30 +405,15 @@ int mf_host_take_prepared(void)
     return 1;
 }
 
+const struct mf_envrec *mf_host_prepared_env(void)
+{
+    return prep.ok ? &prep.env : NULL;
+}
+
 void mf_host_forget(void)
 {
     forgotten = H;   /* the child's copy: kept on purpose, freed at its exit */
     memset(&H, 0, sizeof H);
-}
-
-/* The forgotten registry searched the directories a new one would search for env: the same
- * MFLOW_PLUGIN_PATH, naming only absolute directories (a relative one depends on the working
- * directory, which a task may change). The default directory depends only on where this
- * executable is, which a fork keeps. */
-static int inherited_fits(const char *env)
-{
-    const char *was = forgotten.reg_env;
-    if (!was || strcmp(was, env ? env : "") != 0)
-        return 0;
-    for (const char *p = was; *p;) {
-        if (*p != ':' && *p != '/')
-            return 0;
-        const char *colon = strchr(p, ':');
-        if (!colon)
-            break;
-        p = colon + 1;
-    }
-    return 1;
 }
 
 mf_registry *mf_host_registry(void)
@@ -454,22 +421,26 @@ mf_registry *mf_host_registry(void)
     if (!H.ready)
         mf_host_init(NULL);
     if (!H.reg) {
-        const char *env = getenv("MFLOW_PLUGIN_PATH");
-        if (forgotten.reg && inherited_fits(env)) {
-            /* A forked child (the task server's): the parent's registry found the same
-             * plugins it would find, and has them loaded already. */
+        /* A forked child (the task server's, or any after mf_host_forget): the parent's
+         * registry, made from the same environment, searched the directories a new one would
+         * (none of them relative: a task may change its working directory; the default one
+         * depends only on where this executable is, which a fork keeps), and has its plugins
+         * loaded already. */
+        if (forgotten.reg && mf_envrec_same(&forgotten.reg_env)) {
             H.reg = forgotten.reg;
             H.reg_env = forgotten.reg_env;
             H.reg_inherited = 1;
             forgotten.reg = NULL;
-            forgotten.reg_env = NULL;
+            memset(&forgotten.reg_env, 0, sizeof forgotten.reg_env);
             return H.reg;
         }
-        if (!(H.reg_env = strdup(env ? env : "")))
+        mf_envrec_begin(&H.reg_env);
+        int rc = mf_registry_create(&host_api, &H.reg);
+        if (!rc)
+            mf_registry_add_default_dirs(H.reg);
+        mf_envrec_end(&H.reg_env);   /* not whole: never inherited (mf_envrec_same) */
+        if (rc)
             return NULL;
-        if (mf_registry_create(&host_api, &H.reg) != 0)
-            return NULL;
-        mf_registry_add_default_dirs(H.reg);
     }
     return H.reg;
 }

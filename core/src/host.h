@@ -3,6 +3,7 @@
 #ifndef MF_HOST_H
 #define MF_HOST_H
 
+#include "envrec.h"
 #include "loader.h"
 
 #include <mflow/plugin.h>
@@ -23,17 +24,21 @@ void mf_host_fini(void);
 /* In a forked child about to run a command of its own: forget the parent's settings and
  * plugin registry without unloading anything, so that what the parent loaded stays mapped
  * and the child's own loading of the same files finds it there. The child's registry is the
- * parent's when it would search the same directories (the same MFLOW_PLUGIN_PATH, all of it
- * absolute): then nothing is searched, opened or checked again. */
+ * parent's when the parent's was made from the same environment (every variable its set-up
+ * read the same, no relative directory): then nothing is searched, opened or checked again. */
 void mf_host_forget(void);
 /* The task server, once: mf_host_init for its tasks' global options, with the environment
- * the tasks get, noting what the settings were read from. A forked child then calls
- * mf_host_take_prepared (with its own environment in place): 1 when that host is exactly
- * what mf_host_init would set up for it (the same MFLOW_* and related variables, the same
- * config.json, no relative directory), which the child keeps instead of setting up its own;
- * 0 when it must mf_host_forget and mf_host_init. */
+ * the tasks get, its registry made and the storage plugin loaded, noting what the set-up read
+ * (every variable it read through mf_host_getenv, whether set and its value; config.json's
+ * stat). A forked child then calls mf_host_take_prepared (with its own environment in place):
+ * 1 when that host is exactly what its own set-up would make (each noted variable the same,
+ * set or unset as it was, the same config.json, no relative directory), which the child keeps
+ * instead of setting up its own; 0 when it must mf_host_forget and mf_host_init. */
 int mf_host_prepare(const struct mf_host_opts *o);
 int mf_host_take_prepared(void);
+/* What the prepared host's set-up read of the environment (tests), or NULL when there is no
+ * prepared host a child could take. */
+const struct mf_envrec *mf_host_prepared_env(void);
 
 /* Replace the compute plugin, the storage plugin or the namespace (NULL: keep it) after
  * mf_host_init: a command whose own options or records name them (`mflow deploy --compute`,

@@ -7,6 +7,8 @@
  * creating an instance is the caller's business. */
 #include "loader.h"
 
+#include "envrec.h"
+
 #include "mflow-build.h"
 #include "util.h"
 
@@ -181,6 +183,8 @@ static int refuse(struct plugin *p, const char *fmt, ...)
  * its own path for it). */
 static char *absolute_dir(const char *dir)
 {
+    if (dir[0] != '/')
+        mf_host_note_cwd();   /* what was found here holds only for this directory */
     char *real = realpath(dir, NULL);
     if (real || errno == ENOMEM)
         return real;
@@ -293,7 +297,7 @@ int mf_registry_add_default_dirs(mf_registry *r)
                                                                 : MF_PLUGINDIR);
     if (rc)
         return rc;
-    const char *env = getenv("MFLOW_PLUGIN_PATH");
+    const char *env = mf_host_getenv("MFLOW_PLUGIN_PATH");
     if (!env)
         return 0;
     char *copy = strdup(env);
@@ -604,7 +608,7 @@ static int warn_exports(mf_registry *r, struct plugin *p)
     free(extra);
     if (!p->warning)
         return 0;
-    const char *warned = getenv("MFLOW_PLUGIN_WARNED");
+    const char *warned = mf_host_getenv("MFLOW_PLUGIN_WARNED");
     size_t pl = strlen(p->path);
     for (const char *w = warned; w && *w;) {
         const char *e = strchr(w, ':');
@@ -618,7 +622,7 @@ static int warn_exports(mf_registry *r, struct plugin *p)
     char *now = NULL;
     if (asprintf(&now, "%s%s%s", warned && *warned ? warned : "", warned && *warned ? ":" : "",
                  p->path) >= 0) {
-        setenv("MFLOW_PLUGIN_WARNED", now, 1);
+        mf_host_setenv("MFLOW_PLUGIN_WARNED", now);
         free(now);
     }
     return 0;

@@ -118,13 +118,16 @@ check_eq "crashing entry: the next task's record" 1 "$([ -f "$(rec A CrashyEntry
 # What a prepared task no longer does (strace): set up the load guard's stack (the flow is
 # open), look for config.json with access() (the host is set up). A task of another home
 # sets up its own host (the flow is the same file: still the prepared one); a task of
-# another flow opens its own.
+# another flow opens its own. The host's key is what its set-up read: another USER (read)
+# sets up again; another HOME, with MFLOW_HOME set (HOME not read), does not.
 if command -v strace >/dev/null 2>&1 && strace -f -o /dev/null true 2>/dev/null && [ -z "${MFLOW_TEST_SANITIZE:-}" ]; then
   {
     req "$WORK/A" '[]' "$SOF" "$RF" 301 "$WORK/n1" '{}'
     req "$WORK/A" '[]' "$SOF" "$RF" 302 "$WORK/n2" '{}'
     req "$WORK/B" '[]' "$SOF" "$RF" 303 "$WORK/n3" '{}'
     req "$WORK/A" '[]' "$SOG" "$RG" 304 "$WORK/n4" '{}'
+    req "$WORK/A" '[]' "$SOF" "$RF" 305 "$WORK/n5" '{"USER":"someone-else"}'
+    req "$WORK/A" '[]' "$SOF" "$RF" 306 "$WORK/n6" "{\"HOME\":\"$WORK/B\"}"
   } >"$WORK/reqs3"
   mkdir -p "$WORK/tr"
   env -i PATH=/usr/bin:/bin HOME="$WORK/A" MFLOW_HOME="$WORK/A" strace -ff -o "$WORK/tr/t" python3 "$CLIENT" "$MFLOW" '[]' <"$WORK/reqs3" >/dev/null
@@ -134,7 +137,9 @@ if command -v strace >/dev/null 2>&1 && strace -f -o /dev/null true 2>/dev/null 
     grep -q 'access(".*config.json"' "$f" && echo " c" || echo " -"
   done >"$WORK/seen"
   check_eq "prepared tasks skip the load guard and the host's set-up, only what differs is redone" \
-    "- -|- -|- c|g -" "$(paste -sd'|' "$WORK/seen")"
+    "- -|- -|- c|g -|- c|- -" "$(paste -sd'|' "$WORK/seen")"
+  check_eq "other USER, other HOME (MFLOW_HOME set): their records in the home's store" "1 1" \
+    "$([ -f "$(rec A $NAMEF "$RF" 305)" ] && echo 1 || echo 0) $([ -f "$(rec A $NAMEF "$RF" 306)" ] && echo 1 || echo 0)"
 else
   echo "strace missing or not usable here: the system-call check is skipped"
 fi

@@ -2,7 +2,8 @@
 # MFLOW_TS_RUSAGE=FILE: the task server writes one line a child as it reaps it, "pid minflt
 # majflt utime_us stime_us server_minflt", the figures the task server's cost is measured by
 # (core/cli/cmd_task_server.c through ts_proto's reap). One line for each task the run stored,
-# each of a distinct child, the server's own count never going down; unset, no file.
+# each of a distinct child, the server's own count above 0, never going down and higher at the
+# last line than at the first; unset, no file.
 . "$(dirname "$0")/lib.sh"
 F=$SRC/bench/flows/trivial_foreach.c
 
@@ -21,6 +22,13 @@ for n in 2 7; do
   check_eq "$n: each child faulted pages in" "$TASKS" "$(awk '$2 > 0' "$RU" | wc -l)"
   check_eq "$n: the server's count never goes down" "ok" \
     "$(awk 'NR > 1 && $6 < last { bad = 1 } { last = $6 } END { print bad ? "down" : "ok" }' "$RU")"
+  # The server faulted pages in loading itself (a count stuck at 0 is not its own), and it
+  # faults more between its first reap and its last: each fork makes its writable pages
+  # copy-on-write, so the forks in between cost it at least its stack's page each.
+  check_eq "$n: the server's count is its own (above 0 on every line)" "$TASKS" \
+    "$(awk '$6 > 0' "$RU" | wc -l)"
+  check_eq "$n: the server's count grows over the run" "grows" \
+    "$(awk 'NR == 1 { first = $6 } { last = $6 } END { print (last > first ? "grows" : "flat " first " " last) }' "$RU")"
 done
 
 run_ok "foreach without MFLOW_TS_RUSAGE" "$MFLOW" run "$F" --n=2

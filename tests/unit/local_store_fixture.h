@@ -1,6 +1,8 @@
 /* The fixture of the unit tests that drive the `local` storage plugin alone, through the SDK's
- * fake host (test_storage_read.c, _range.c, _prepare.c): each test gets a fresh datastore root
- * in a temporary directory, removed afterwards. Include after <cmocka.h> and "fakehost.h". */
+ * fake host (test_storage_local.c, _read.c, _range.c, _prepare.c): each test gets a fresh
+ * datastore root in a temporary directory, removed afterwards. Include after <cmocka.h> and
+ * "fakehost.h". Option: define LOCAL_STORE_FIXTURE_SCRATCH before including it for a second
+ * temporary directory outside the root (f->other), made and removed with it. */
 #ifndef MFLOW_TEST_LOCAL_STORE_FIXTURE_H
 #define MFLOW_TEST_LOCAL_STORE_FIXTURE_H
 
@@ -17,7 +19,10 @@ static const struct mf_plugin_desc *desc;
 static const struct mf_storage_ops *ops;
 
 struct fixture {
-    char dir[PATH_MAX];
+    char dir[PATH_MAX];      /* the root */
+#ifdef LOCAL_STORE_FIXTURE_SCRATCH
+    char other[PATH_MAX];    /* a scratch directory outside the root */
+#endif
     void *st;
 };
 
@@ -29,6 +34,11 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+static void rm_rf(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
@@ -37,6 +47,11 @@ static int setup(void **state)
     strcpy(f->dir, "/tmp/mflow-test-local.XXXXXX");
     if (!mkdtemp(f->dir))
         return -1;
+#ifdef LOCAL_STORE_FIXTURE_SCRATCH
+    strcpy(f->other, "/tmp/mflow-test-scratch.XXXXXX");
+    if (!mkdtemp(f->other))
+        return -1;
+#endif
     mf_fakehost_reset();
     mf_fakehost_set("local", "root", f->dir);
     if (desc->init(mf_fakehost(), &f->st) != 0) {
@@ -51,7 +66,10 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     desc->fini(f->st);
-    nftw(f->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_rf(f->dir);
+#ifdef LOCAL_STORE_FIXTURE_SCRATCH
+    rm_rf(f->other);
+#endif
     free(f);
     mf_fakehost_reset();
     return 0;

@@ -24,59 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-static const struct mf_plugin_desc *desc;
-static const struct mf_storage_ops *ops;
-
-struct fixture {
-    char dir[PATH_MAX];      /* the root */
-    char other[PATH_MAX];    /* a scratch directory outside the root */
-    void *st;
-};
+#define LOCAL_STORE_FIXTURE_SCRATCH
+#include "local_store_fixture.h"
 
 /* ---- helpers ------------------------------------------------------------------------------ */
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static int setup(void **state)
-{
-    struct fixture *f = calloc(1, sizeof *f);
-    if (!f)
-        return -1;
-    strcpy(f->dir, "/tmp/mflow-test-storage.XXXXXX");
-    strcpy(f->other, "/tmp/mflow-test-scratch.XXXXXX");
-    if (!mkdtemp(f->dir) || !mkdtemp(f->other))
-        return -1;
-    mf_fakehost_reset();
-    mf_fakehost_set("local", "root", f->dir);
-    if (desc->init(mf_fakehost(), &f->st) != 0) {
-        fprintf(stderr, "init failed: %s\n", mf_fakehost_logs());
-        return -1;
-    }
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fixture *f = *state;
-    desc->fini(f->st);
-    rm_rf(f->dir);
-    rm_rf(f->other);
-    free(f);
-    mf_fakehost_reset();
-    return 0;
-}
 
 static void write_file(const char *path, const void *data, size_t len)
 {
@@ -994,18 +945,9 @@ static void test_modes(void **state)
 
 int main(void)
 {
-    const char *path = getenv("MFLOW_TEST_PLUGIN");
-    if (!path || !*path) {
-        fprintf(stderr, "MFLOW_TEST_PLUGIN is not set: point it at mflow_storage_local.so "
-                        "(meson test sets it)\n");
-        return 77;
-    }
-    desc = mf_fakehost_load(path);
-    if (!desc) {
-        fprintf(stderr, "cannot load %s: %s\n", path, mf_fakehost_logs());
-        return 1;
-    }
-    ops = desc->ops;
+    int code = load_local_plugin();
+    if (code)
+        return code;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_descriptor, setup, teardown),
         cmocka_unit_test_setup_teardown(test_root_url, setup, teardown),
