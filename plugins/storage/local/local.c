@@ -30,7 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef PLUGIN_NAME
 #define PLUGIN_NAME "local"
+#endif
 #define PLUGIN_VERSION "0.1.0"
 
 #define MAX_COMPONENT 200                      /* leaves room for the temp suffix in NAME_MAX */
@@ -1583,6 +1585,11 @@ static const struct mf_storage_ops storage_ops = {
     .schemes = schemes,
     .get_range = op_get_range,
     .prepare = op_prepare,
+#ifndef LOCAL_NOT_FORK_SAFE
+    /* No thread, fd or connection in an instance, only its root's settings (the tests build a
+     * copy without it: LOCAL_NOT_FORK_SAFE). */
+    .flags = MF_STORAGE_FORK_SAFE,
+#endif
 };
 
 static const struct mf_option_def options[] = {
