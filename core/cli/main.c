@@ -5,6 +5,7 @@
 #include "host.h"
 #include "index.h"
 #include "mflow-build.h"
+#include "store.h"
 
 #include <jansson.h>
 #include <errno.h>
@@ -193,6 +194,8 @@ static void preload_command(int argc, char **argv)
     /* The host every task's own set-up would make, made once (kept by a child only when its
      * options and environment are the same: mf_host_take_prepared), and the flow opened. */
     if (mf_host_prepare(&o) == 0) {
+        /* The store too, where its plugin says a forked task may inherit the instance. */
+        mf_store_prepare();
         if ((prep_globals = calloc((size_t)i, sizeof *prep_globals))) {
             n_prep_globals = i - 1;
             for (int k = 1; k < i && n_prep_globals >= 0; k++)

@@ -6,7 +6,11 @@
 
 #include <jansson.h>
 
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
+
+extern char **environ;
 
 /* The plugin's descriptor, started; or NULL with *err and *rc: MF_ENOMEM, MF_EUNAVAIL when
  * no such plugin loads, or the plugin's own refusal (EACCES, MF_EPERM, MF_ENOTFOUND, ...),
@@ -35,12 +39,98 @@ static const struct mf_plugin_desc *open_plugin(uint32_t kind, const char *name,
     return d;
 }
 
+/* The store the task server opened once (mf_store_prepare) for its forked tasks, and what its
+ * instance was made from (store_key). A child takes it at most once: its fini frees the copy. */
+static struct {
+    struct mf_store st;
+    char *key;
+} prepared;
+
+/* What a MF_STORAGE_FORK_SAFE instance depends on (plugin.h): the plugin, the host's home, each
+ * of its options as config_get answers it now, and the environment variables MFLOW_<NAME>_*.
+ * malloc'd, or NULL. */
+static char *store_key(const struct mf_plugin_desc *d)
+{
+    const struct mf_host_api *h = mf_host_api();
+    char *key = mf_strf("%s\n%s\n", d->name, h->home ? h->home() : "");
+    const struct mf_option_def *opts = d->options;
+    size_t stride = opts && opts->struct_size >= sizeof *opts ? opts->struct_size : sizeof *opts;
+    for (uint32_t j = 0; key && opts && j < d->n_options; j++) {
+        const struct mf_option_def *o =
+            (const struct mf_option_def *)((const char *)opts + (size_t)j * stride);
+        const char *v = o->name ? h->config_get(d->name, o->name) : NULL;
+        char *k = mf_strf("%so %s=%s%s\n", key, o->name ? o->name : "", v ? "v" : "-", v ? v : "");
+        free(key);
+        key = k;
+    }
+    char pre[80];
+    int n = snprintf(pre, sizeof pre, "MFLOW_%s_", d->name);
+    if (n <= 0 || (size_t)n >= sizeof pre) {
+        free(key);
+        return NULL;
+    }
+    for (char *c = pre; *c; c++)
+        *c = (char)toupper((unsigned char)*c);
+    for (char **e = environ; key && e && *e; e++)
+        if (!strncmp(*e, pre, (size_t)n)) {
+            char *k = mf_strf("%se %s\n", key, *e);
+            free(key);
+            key = k;
+        }
+    return key;
+}
+
+static uint32_t ops_flags(const struct mf_storage_ops *o)
+{
+    return MF_HAS_FIELD(o, flags) ? o->flags : 0;
+}
+
+int mf_store_prepare(void)
+{
+    if (prepared.st.desc)
+        return 0;
+    char *err = NULL;
+    struct mf_store st;
+    int rc = mf_store_open(&st, &err);
+    free(err);
+    if (rc)
+        return rc;
+    if (!(ops_flags(st.ops) & MF_STORAGE_FORK_SAFE) || !(prepared.key = store_key(st.desc))) {
+        mf_store_close(&st);
+        return 0;
+    }
+    prepared.st = st;
+    return 0;
+}
+
+/* The prepared instance when this process (a forked task) would open the same one with d. */
+static int take_prepared(const struct mf_plugin_desc *d, struct mf_store *st)
+{
+    if (!prepared.st.desc || prepared.st.desc != d)
+        return 0;
+    char *key = store_key(d);
+    int same = key && !strcmp(key, prepared.key);
+    free(key);
+    if (!same)
+        return 0;
+    *st = prepared.st;
+    memset(&prepared.st, 0, sizeof prepared.st);   /* once: the taker's fini frees it */
+    return 1;
+}
+
 int mf_store_open(struct mf_store *st, char **err)
 {
     memset(st, 0, sizeof *st);
     int rc = mf_host_resolve_storage(err);
     if (rc)
         return rc;
+    mf_registry *reg = prepared.st.desc ? mf_host_registry() : NULL;
+    const struct mf_plugin_desc *d =
+        reg ? mf_registry_find(reg, MF_PLUGIN_STORAGE, mf_host_storage()) : NULL;
+    if (d && take_prepared(d, st)) {
+        mf_host_set_served_root(st->ops->root ? st->ops->root(st->state) : NULL);
+        return 0;
+    }
     st->desc = open_plugin(MF_PLUGIN_STORAGE, mf_host_storage(), &st->state, &rc, err);
     if (!st->desc)
         return rc;

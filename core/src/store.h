@@ -11,6 +11,11 @@
  * such plugin loads, else the plugin's own refusal as it gave it (EACCES, MF_EPERM, ...). */
 int mf_store_open(struct mf_store *st, char **err);
 void mf_store_close(struct mf_store *st);
+/* The task server's: open the store once, kept when its plugin says MF_STORAGE_FORK_SAFE; a
+ * forked task's mf_store_open then takes that instance (once) when it would open the same
+ * (same plugin, home, options and MFLOW_<NAME>_* variables), else opens its own. 0, or the
+ * open's code (nothing kept; the task meets and reports it). */
+int mf_store_prepare(void);
 
 struct json_t;
 struct mf_compute {

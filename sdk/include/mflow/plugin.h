@@ -34,7 +34,8 @@
  * 1.5 adds, at the end of struct mf_storage_ops, `flags` (MF_STORAGE_*: how the host best
  * reads and writes large values through this plugin; 0, or an older table, changes nothing)
  * and the optional `prepare` (the places a run's objects will be put, made ready before its
- * tasks put them).
+ * tasks put them). 1.6 adds the flag MF_STORAGE_FORK_SAFE (an opened instance a forked
+ * task may inherit from the task server); a 1.5 table has it clear and opens per task.
  *
  * Beside this ABI the mflow command offers compute plugins one host service of its own, a
  * task server that forks `mflow task ...` jobs from a preloaded mflow: <mflow/task_server.h>.
@@ -95,7 +96,7 @@ extern "C" {
 #endif
 
 #define MF_PLUGIN_ABI_MAJOR 1
-#define MF_PLUGIN_ABI_MINOR 5
+#define MF_PLUGIN_ABI_MINOR 6
 
 /* The exported entry of a plugin: exactly this symbol and nothing else. */
 #define MF_PLUGIN_ENTRY_SYMBOL "mf_plugin_entry_v1"
@@ -575,6 +576,14 @@ enum {
      * it: a value the host already holds whole is better stored with put, which sends it from
      * the host's memory at once (the blob layer then does not write it while it hashes). */
     MF_STORAGE_WRITER_COPIES = 2,
+    /* An instance's state stays valid in a forked child: init starts no thread, opens no file
+     * descriptor (a forked task closes every one from 3) and no connection the child would
+     * share with its parent, and the state depends on nothing but the plugin's options (as
+     * config_get gives them), the host's home and the environment variables MFLOW_<NAME>_*
+     * (NAME the plugin's name upper-cased). The task server then opens the store once and a
+     * task whose options, home and those variables are the same takes that instance instead
+     * of calling init (and calls fini on its copy). Added in 1.6. */
+    MF_STORAGE_FORK_SAFE = 4,
 };
 
 /* ------------------------------------------------------------------------------------------ */
