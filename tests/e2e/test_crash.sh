@@ -11,7 +11,6 @@ N=300
 EXPECT=$((3 * N * (N - 1) / 2))
 mflow run "$F" --n=2 >/dev/null 2>&1   # compile once, outside the timing
 
-# 300 tasks of 25 ms on 2 workers take about 4 s: every kill below lands mid-run.
 # settle RUN PID...: until the killed run's task servers (PIDs) are gone and its count of task
 # records has stayed the same for 0.6 s (20 s at most): its orphaned tasks finish on their own,
 # and a record written after the resume read the run would not count as reused. A fixed 0.3 s
@@ -34,6 +33,7 @@ settle() {
   echo "the killed run $1 was still writing task records after 20 s"
 }
 
+# 300 tasks of 25 ms on 2 workers take about 4 s: every kill below lands mid-run.
 for round in 1 2 3 4 5; do
   delay=$(python3 -c "import random; print(round(random.uniform(0.2, 1.6), 2))")
   "$MFLOW" run "$F" --n=$N --sleep_ms=25 --run-id-file "$WORK/killed" > "$WORK/run.log" 2>&1 &
