@@ -80,7 +80,9 @@ fuzz-replay: fuzz-build
 # e2e_deploy_crontab and e2e_deploy_fire fire under ASan through the stand-in crontab).
 # `make test-asan-all` runs those too (about 4 more minutes on 2 cores).
 # -O1, as the sanitizers' authors advise: a third less to compile than -O2 (129 vs 190 CPU-s
-# here) and the reports keep more of their frames.
+# here) and the reports keep more of their frames. Neither the benchmarks nor the fuzz targets'
+# corpus replays are built (-Dbench=false -Dfuzz_replay=false): no suite run here uses them, and
+# make fuzz-smoke has just replayed every corpus under ASan + UBSan with the fuzz build.
 # The npm packages the plain build fetched for its tests (S3 server, schema validator,
 # playwright-core) are reused, not fetched again.
 ASAN_BUILD ?= build-asan
@@ -94,7 +96,8 @@ test-asan-all:
 test-asan: deps
 	@scripts/setup-deps.sh --test
 	test -f $(ASAN_BUILD)/build.ninja || \
-	  meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1
+	  meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Doptimization=1 \
+	    -Dbench=false -Dfuzz_replay=false
 	ninja -C $(ASAN_BUILD)
 	for d in s3-server k8s-validator ui-deps; do \
 	  [ ! -d $(BUILD)/$$d ] || [ -e $(ASAN_BUILD)/$$d ] || ln -s $(CURDIR)/$(BUILD)/$$d $(ASAN_BUILD)/$$d; done

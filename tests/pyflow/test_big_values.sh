@@ -1,6 +1,6 @@
 #!/bin/bash
 # Large values of Python flows go in pieces: each task's peak memory against the value's size
-# (a 512 MiB bytes and a 512 MiB float64 array, less where memory is short), every value read
+# (a 256 MiB bytes and a 256 MiB float64 array, less where memory is short), every value read
 # back exactly (SHA-256), and the pieces stored as the one format: read by mflow get and by the
 # format suite's reader, raw and zstd.
 . "$(dirname "$0")/lib.sh"
@@ -60,7 +60,11 @@ fi
 
 # ---- the large values and each task's peak memory
 avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
-if [ "$avail" -ge 4096 ]; then mib=512; elif [ "$avail" -ge 2048 ]; then mib=256; else mib=0; fi
+# 256 MiB (was 512): the task's own peak is still dominated by the value (the interpreter and
+# numpy start at about 30-40 MiB, well under the 30 % allowed), as pyflow_big_values_s3 and
+# pyflow_big_stream check at this size; half the bytes to write, hash and read, and the test
+# runs beside the others instead of alone.
+if [ "$avail" -ge 4096 ]; then mib=256; elif [ "$avail" -ge 2048 ]; then mib=128; else mib=0; fi
 if [ "$mib" = 0 ]; then
   echo "only $avail MiB of memory available: the large values are skipped"
   finish; exit

@@ -22,7 +22,10 @@ check_eq "nothing written locally" 0 "$(find "$MFLOW_HOME" -path '*datastore*' -
 listing=$(AWS_ENDPOINT_URL= /usr/bin/aws --endpoint-url "$S3FIX_ENDPOINT" s3 ls --recursive "$ROOT/runs/HelloFlow/$RUN/" 2>/dev/null || true)
 [ -x /usr/bin/aws ] && check_contains "the AWS CLI sees the run record" "run.json" "$listing"
 
-# 503 SlowDown on every request for two seconds: retries carry the run through.
+# 503 SlowDown on every request for two seconds: retries carry the run through. The flow is
+# compiled first, so that its run's requests start at once, inside the two seconds, also on a
+# machine busy with other tests.
+OUT=$(m run "$SRC/examples/foreach.c" --n=1 2>&1) || fail "foreach on s3: $OUT"
 curl -s "$S3FIX_PROXY_URL/__fault/add?kind=503&seconds=2" >/dev/null
 OUT=$(MFLOW_S3_ENDPOINT_URL=$S3FIX_PROXY_URL m run "$SRC/examples/foreach.c" --n=6 --run-id-file "$WORK/rid" 2>&1) \
   || fail "run through 503s: $OUT"
@@ -32,12 +35,16 @@ injected=$(curl -s "$S3FIX_PROXY_URL/__fault/stats" | python3 -c 'import json,sy
 check_eq "the proxy did answer 503s" 1 "$([ "$injected" -gt 0 ] && echo 1 || echo 0)"
 curl -s "$S3FIX_PROXY_URL/__fault/reset" >/dev/null
 
-# The server stopped mid-run (120 tasks of 100 ms on 2 workers take 6 s; it stops after 2):
-# a clear error naming the endpoint; resume completes later.
+# The server stopped mid-run (120 tasks of 100 ms on 2 workers take 6 s; it stops 1.5 s after
+# the run has its id, its flow compiled: timed from there, not from the start, the stop lands
+# mid-run also while other tests load the machine): a clear error naming the endpoint; resume
+# completes later.
 export MFLOW_S3_MAX_ATTEMPTS=3 MFLOW_S3_RETRY_TOTAL_S=3
+rm -f "$WORK/killed"
 "$MFLOW" --datastore-root="$ROOT" run "$E2E/many.c" --n=120 --sleep_ms=100 --run-id-file "$WORK/killed" > "$WORK/down.log" 2>&1 &
 pid=$!
-sleep 2
+for i in $(seq 300); do [ -s "$WORK/killed" ] && break; sleep 0.1; done
+sleep 1.5
 bash "$SRC/tests/s3/s3-fixture.sh" stop >/dev/null 2>&1
 wait $pid; rc=$?
 check_eq "the run fails when the server goes" 1 "$rc"
