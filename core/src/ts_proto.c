@@ -229,9 +229,12 @@ int mf_ts_proto_wait(struct mf_ts_proto *s)
         if (poll(p, 3, -1) < 0 && errno != EINTR)
             return -errno;
         if (p[1].revents) {
+            /* One read: SIGCHLD is the fd's only signal and does not queue, so this drains it.
+             * Reading again until EAGAIN wrote errno on every wake, a copy-on-write fault on
+             * the TLS page after each fork (perf: 432 of 504 tasks); reap waits for every
+             * child that has ended whatever the count. */
             struct signalfd_siginfo si;
-            while (read(s->sfd, &si, sizeof si) > 0)
-                ;
+            (void)!read(s->sfd, &si, sizeof si);
             reap(s);
         }
         if (s->npending && flush_events(s) != 0)
