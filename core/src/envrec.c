@@ -1,6 +1,8 @@
 /* Records of the environment the host's set-up read (envrec.h). */
 #include "envrec.h"
 
+#include "util.h"
+
 #include <mflow/plugin.h>
 
 #include <errno.h>
@@ -20,15 +22,9 @@ static void note(struct mf_envrec *r, const char *name, const char *value)
     for (size_t i = 0; i < r->n; i++)
         if (!strcmp(r->v[i].name, name))
             return;
-    if (r->n == r->cap) {
-        size_t cap = r->cap ? r->cap * 2 : 16;
-        struct mf_envrec_var *g = realloc(r->v, cap * sizeof *g);
-        if (!g) {
-            r->broken = 1;
-            return;
-        }
-        r->v = g;
-        r->cap = cap;
+    if (mf_grow(&r->v, &r->cap, r->n, sizeof *r->v, 16)) {
+        r->broken = 1;
+        return;
     }
     char *n = strdup(name), *v = value ? strdup(value) : NULL;
     if (!n || (value && !v)) {
