@@ -5,7 +5,8 @@
 #   bench/bench_tasks.sh BUILD_DIR [N]
 # Wall time moves with the machine's load (and the disk's fsync latency); CPU time (user +
 # system of the whole tree: orchestrator, task server and tasks, from getrusage) moves less,
-# so both are printed, each with the floor it is compared to.
+# so both are printed, each with the floor it is compared to. One more run prints the CPU split
+# by process: the orchestrator (`mflow run`), the task server and the tasks.
 set -euo pipefail
 BUILD=${1:-build}
 N=${2:-1000}
@@ -57,6 +58,20 @@ for _ in range(3):
     disk.append(timed(run))
     mem.append(timed([mflow, '--datastore-root=' + shm] + run[1:]))
 lin = [timed([mflow, 'run', linear])[0] * 1000 for _ in range(5)]
+# One more disk run split by process: the task server writes each reaped child's rusage and, at
+# its end, its own (MFLOW_TS_RUSAGE); the orchestrator's is the rest of the tree's. Kept out of
+# the runs above: the server's getrusage and write a child cost it a little.
+ru = os.path.join(os.environ['MFLOW_HOME'], 'split.rusage')
+os.environ['MFLOW_TS_RUSAGE'] = ru
+split_cpu = timed(run)[1]
+del os.environ['MFLOW_TS_RUSAGE']
+task_cpu, server_cpu, task_flt, server_flt = 0.0, 0.0, 0, 0
+for line in open(ru):
+    f = line.split()
+    if f[0] == 'server':
+        server_cpu, server_flt = (int(f[1]) + int(f[2])) / 1e6, int(f[3])
+    else:
+        task_cpu, task_flt = task_cpu + (int(f[3]) + int(f[4])) / 1e6, task_flt + int(f[1])
 load1 = os.getloadavg()
 
 med = lambda xs: statistics.median(xs)
@@ -88,6 +103,11 @@ rows = [
     ('  on tmpfs', f'{rec_mem_c / fork_c:.2f}'),
     ('ratio: CPU per task / record floor CPU', f'{dc / rec_c:.2f}'),
     ('  on tmpfs', f'{mc / rec_mem_c:.2f}'),
+    ('split of one more disk run, CPU per task (ms):', ''),
+    ('  orchestrator / task server / tasks',
+     f'{(split_cpu - server_cpu - task_cpu) * 1000 / tasks:.3f}/{server_cpu * 1000 / tasks:.3f}/'
+     f'{task_cpu * 1000 / tasks:.3f}'),
+    ('  page faults per task: task server / a task', f'{server_flt / tasks:.1f}/{task_flt / tasks:.1f}'),
     ('5-step linear run, compiled, best / median of 5 (ms)', f'{min(lin):.1f}/{med(lin):.1f}'),
     ('load average before / after (1 min)', f'{load0[0]:.2f}/{load1[0]:.2f}'),
 ]

@@ -64,7 +64,8 @@ static mf_cmd_fn command_main;
 static int leak_check = 1;   /* sanitized builds: this task ends by exit, for LSan's check */
 /* MFLOW_TS_RUSAGE=FILE: one line a child as it is reaped, for measuring what a task costs:
  * "pid minflt majflt utime_us stime_us server_minflt" (the last the server's own count so
- * far, whose growth is what it writes between forks). -1 when unset. */
+ * far, whose growth is what it writes between forks), and at the server's end one line
+ * "server utime_us stime_us minflt majflt" of its own. -1 when unset. */
 static int rusage_fd = -1;
 
 /* What the child could not set up goes to the task's stderr; the task then fails with 127,
@@ -269,6 +270,15 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
         mf_ts_proto_reply(&ts, pid > 0 ? pid : -1, pid > 0 ? 0 : e);
     }
     /* The plugin is gone or done: its jobs were killed; leave their reaping to init. */
+    if (rusage_fd >= 0) {
+        /* The server's own CPU and faults, for splitting a run's cost by process. */
+        struct rusage self;
+        getrusage(RUSAGE_SELF, &self);
+        dprintf(rusage_fd, "server %lld %lld %ld %ld\n",
+                (long long)self.ru_utime.tv_sec * 1000000 + self.ru_utime.tv_usec,
+                (long long)self.ru_stime.tv_sec * 1000000 + self.ru_stime.tv_usec,
+                self.ru_minflt, self.ru_majflt);
+    }
     mf_ts_proto_close(&ts);
     return 0;
 }

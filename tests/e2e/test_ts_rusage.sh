@@ -3,14 +3,27 @@
 # majflt utime_us stime_us server_minflt", the figures the task server's cost is measured by
 # (core/cli/cmd_task_server.c through ts_proto's reap). One line for each task the run stored,
 # each of a distinct child, the server's own count above 0, never going down and higher at the
-# last line than at the first; unset, no file.
+# last line than at the first; then one line of the server's own at its end, "server utime_us
+# stime_us minflt majflt", with CPU time and at least the faults its last reap counted; unset,
+# no file.
 . "$(dirname "$0")/lib.sh"
 F=$SRC/bench/flows/trivial_foreach.c
 
 for n in 2 7; do
-  RU=$WORK/rusage.$n
-  run_ok "foreach of $n with MFLOW_TS_RUSAGE" env MFLOW_TS_RUSAGE="$RU" \
+  ALL=$WORK/rusage.$n
+  run_ok "foreach of $n with MFLOW_TS_RUSAGE" env MFLOW_TS_RUSAGE="$ALL" \
     "$MFLOW" run "$F" --n="$n" --run-id-file "$WORK/runid" --max-workers 2
+  # The server's line comes last, written as it ends after the run's last task.
+  check_eq "$n: one server line, the last" "1 server" \
+    "$(grep -c '^server' "$ALL") $(tail -n 1 "$ALL" | cut -d' ' -f1)"
+  check_eq "$n: the server line holds four whole numbers" "1" \
+    "$(grep -cE '^server [0-9]+ [0-9]+ [0-9]+ [0-9]+$' "$ALL")"
+  check_eq "$n: the server used CPU" "yes" \
+    "$(awk '/^server/ { print ($2 + $3 > 0) ? "yes" : "no: " $0 }' "$ALL")"
+  RU=$WORK/tasks.$n
+  grep -v '^server' "$ALL" > "$RU"
+  check_eq "$n: its faults at least its last reap's count" "yes" \
+    "$(awk '/^server/ { s = $4 } !/^server/ { last = $6 } END { print (s >= last && s > 0) ? "yes" : "no: " s " < " last }' "$ALL")"
   RUN=$(cat "$WORK/runid")
   # each task's record: STEP/TASK.ATTEMPT.json (run.json and graph.json are the run's)
   TASKS=$(find "$MFLOW_HOME/datastore/runs/TrivialForeach/$RUN" -mindepth 2 -name '*.json' | wc -l)
