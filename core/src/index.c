@@ -1082,6 +1082,18 @@ void mf_index_close(mf_index *ix)
 
 /* ---- runs ----------------------------------------------------------------------------------- */
 
+/* Put cur on the last key below *k (which need not exist), filling k and v: lmdb's answer,
+ * MDB_NOTFOUND when no key is below. */
+static int cursor_below(MDB_cursor *cur, MDB_val *k, MDB_val *v)
+{
+    int mrc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (mrc == 0)
+        return mdb_cursor_get(cur, k, v, MDB_PREV);
+    if (mrc == MDB_NOTFOUND)
+        return mdb_cursor_get(cur, k, v, MDB_LAST);
+    return mrc;
+}
+
 /* The highest run id of a flow in `runs`, or 0. */
 static int last_run_id(mf_index *ix, MDB_txn *txn, const char *flow, size_t flen, int64_t *out)
 {
@@ -1094,11 +1106,7 @@ static int last_run_id(mf_index *ix, MDB_txn *txn, const char *flow, size_t flen
     memset(seek + sl, 0xff, 8); /* above every run id, which are at most INT64_MAX */
     MDB_val k = {sl + 8, seek}, v;
     *out = 0;
-    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (mrc == 0)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-    else if (mrc == MDB_NOTFOUND)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mrc = cursor_below(cur, &k, &v);
     if (mrc == 0 && k.mv_size == flen + 9 && !memcmp(k.mv_data, seek, flen + 1))
         *out = (int64_t)be64_get((const uint8_t *)k.mv_data + flen + 1);
     mdb_cursor_close(cur);
@@ -1275,15 +1283,9 @@ int mf_index_list_runs(mf_index *ix, const char *flow, mf_run_cb cb, void *ud)
     memset(seek + pl, 0xff, 8);
     MDB_val k = {pl + 8, seek}, v;
     size_t len;
-    if (!around_ok(txn, ix->runs, "runs", &k))
-        mrc = MDB_CORRUPTED;   /* the newest run's key may be the damaged one */
-    /* from the end of the flow's range, backwards: newest first */
-    else
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (mrc == 0)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-    else if (mrc == MDB_NOTFOUND)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    /* from the end of the flow's range, backwards: newest first; around_ok first, as the
+     * newest run's key may be the damaged one */
+    mrc = around_ok(txn, ix->runs, "runs", &k) ? cursor_below(cur, &k, &v) : MDB_CORRUPTED;
     struct mf_run_rec rec;
     memcpy(rec.flow, flow, flen + 1);
     uint8_t prev[RUN_KEY_MAX];
@@ -1348,11 +1350,7 @@ int mf_index_list_flows(mf_index *ix, mf_flow_cb cb, void *ud)
         size_t pl = run_key(seek, flow, flen, 0, 0);
         memset(seek + pl, 0xff, 8);
         MDB_val sk = {pl + 8, seek};
-        mrc = mdb_cursor_get(cur, &sk, &v, MDB_SET_RANGE);
-        if (mrc == 0)
-            mrc = mdb_cursor_get(cur, &sk, &v, MDB_PREV);
-        else if (mrc == MDB_NOTFOUND)
-            mrc = mdb_cursor_get(cur, &sk, &v, MDB_LAST);
+        mrc = cursor_below(cur, &sk, &v);
         if (mrc)
             break;
         if (sk.mv_size != pl + 8 || memcmp(sk.mv_data, seek, pl) ||
