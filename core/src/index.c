@@ -900,19 +900,14 @@ static int open_dbis(mf_index *ix, int create)
         goto out;
     }
     if (found > 0) {
-        mrc = mdb_dbi_open(txn, "meta", 0, &ix->meta);
-        if (mrc == MDB_NOTFOUND) {
-            rc = fail(ix, MF_ECORRUPT,
-                      "the index is damaged (it has no format record): run `mflow reindex` "
-                      "to rebuild it from the datastore");
-            goto out;
-        }
-        if (mrc) {
-            rc = fail_mdb(ix, mrc, "cannot open");
-            goto out;
-        }
+        /* no meta database, or no format record in it: the same damage */
+        const char *what = "cannot open";
         MDB_val fk = {6, "format"}, fv;
-        mrc = mdb_get(txn, ix->meta, &fk, &fv);
+        mrc = mdb_dbi_open(txn, "meta", 0, &ix->meta);
+        if (!mrc) {
+            what = "cannot read the format";
+            mrc = mdb_get(txn, ix->meta, &fk, &fv);
+        }
         if (mrc == MDB_NOTFOUND) {
             rc = fail(ix, MF_ECORRUPT,
                       "the index is damaged (it has no format record): run `mflow reindex` "
@@ -920,7 +915,7 @@ static int open_dbis(mf_index *ix, int create)
             goto out;
         }
         if (mrc) {
-            rc = fail_mdb(ix, mrc, "cannot read the format");
+            rc = fail_mdb(ix, mrc, what);
             goto out;
         }
         char want[16];
