@@ -152,25 +152,32 @@ static const char *owner_name(uid_t uid, char *buf, size_t len)
     return buf;
 }
 
+/* path (with stat st) denies us access: say whose it is, or, ours, which chmod `mode` (and
+ * `more` advice) fixes it. */
+static int fail_denied(mf_index *ix, int rc, const char *what, const char *path,
+                       const struct stat *st, const char *mode, const char *more)
+{
+    char who[160];
+    if (st->st_uid != geteuid())
+        return fail(ix, rc,
+                    "%s: permission denied: %s belongs to user %s; use an MFLOW_HOME of "
+                    "your own, or have that user give you write access",
+                    what, path, owner_name(st->st_uid, who, sizeof who));
+    return fail(ix, rc, "%s: permission denied: %s is not writable (mode %04o): chmod %s %s%s",
+                what, path, (unsigned)(st->st_mode & 07777), mode, path, more);
+}
+
 /* A permission failure on the directory or its files: say which one, and whose it is. */
 static int fail_access(mf_index *ix, int rc, const char *what)
 {
     static const char *const files[] = {"lock.mdb", "data.mdb", NULL};
-    uid_t me = geteuid();
-    char path[PATH_MAX + 16], who[160];
+    char path[PATH_MAX + 16];
     struct stat st;
     for (size_t k = 0; files[k]; k++) {
         snprintf(path, sizeof path, "%s/%s", ix->dir, files[k]);
         if (stat(path, &st) || access(path, R_OK | W_OK) == 0)
             continue;
-        if (st.st_uid != me)
-            return fail(ix, rc,
-                        "%s: permission denied: %s belongs to user %s; use an MFLOW_HOME of "
-                        "your own, or have that user give you write access",
-                        what, path, owner_name(st.st_uid, who, sizeof who));
-        return fail(ix, rc,
-                    "%s: permission denied: %s is not writable (mode %04o): chmod u+rw %s",
-                    what, path, (unsigned)(st.st_mode & 07777), path);
+        return fail_denied(ix, rc, what, path, &st, "u+rw", "");
     }
     /* the directory, or its nearest existing parent when it could not be created */
     snprintf(path, sizeof path, "%s", ix->dir);
@@ -178,15 +185,7 @@ static int fail_access(mf_index *ix, int rc, const char *what)
         if (stat(path, &st) == 0) {
             if (access(path, W_OK | X_OK) == 0)
                 break;
-            if (st.st_uid != me)
-                return fail(ix, rc,
-                            "%s: permission denied: %s belongs to user %s; use an MFLOW_HOME "
-                            "of your own, or have that user give you write access",
-                            what, path, owner_name(st.st_uid, who, sizeof who));
-            return fail(ix, rc,
-                        "%s: permission denied: %s is not writable (mode %04o): chmod u+rwx "
-                        "%s, or use another MFLOW_HOME",
-                        what, path, (unsigned)(st.st_mode & 07777), path);
+            return fail_denied(ix, rc, what, path, &st, "u+rwx", ", or use another MFLOW_HOME");
         }
         char *slash = strrchr(path, '/');
         if (!slash || slash == path)
