@@ -270,6 +270,9 @@ void s3_job_failf(struct s3_job *j, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Fill the job's main request for a new step; 0 or MF_ENOMEM (the job failed). */
 int s3_job_stage(struct s3_job *j, const char *method, const char *query);
+/* Add the job's HEAD to ex (a 404 is an answer, not a failure), done seeing its outcome;
+ * nothing when the job fails to stage it. */
+void s3_job_head_start(struct s3_exec *ex, struct s3_job *j, s3_done_fn done);
 /* on_done of a request whose failure fails its job (and that closes the job's file). */
 void s3_job_put_done(struct s3_exec *ex, struct s3_req *r);
 /* Run the engine; 0 or an error with the message on the instance. */

@@ -809,7 +809,7 @@ static void exists_done(struct s3_exec *ex, struct s3_req *r)
         s3_job_fail_req(j, r);
 }
 
-static void exists_start(struct s3_exec *ex, struct s3_job *j, s3_done_fn done)
+void s3_job_head_start(struct s3_exec *ex, struct s3_job *j, s3_done_fn done)
 {
     if (s3_job_stage(j, "HEAD", NULL))
         return;
@@ -969,7 +969,7 @@ int s3_run_exists(struct s3 *s, struct s3_job *jobs, size_t n)
     s3_exec_init(&ex, s);
     for (size_t i = 0; i < n; i++)
         if (!jobs[i].rc)
-            exists_start(&ex, &jobs[i], exists_done);
+            s3_job_head_start(&ex, &jobs[i], exists_done);
     int rc = s3_run(s, &ex);
     if (rc)
         return rc;

@@ -92,16 +92,6 @@ static void size_done(struct s3_exec *ex, struct s3_req *r)
     }
 }
 
-/* The object's size alone (len 0, or a range past its end). */
-static void size_start(struct s3_exec *ex, struct s3_job *j)
-{
-    if (s3_job_stage(j, "HEAD", NULL))
-        return;
-    j->main.head_404_ok = 1;
-    j->main.on_done = size_done;
-    s3_exec_add(ex, &j->main);
-}
-
 static void first_done(struct s3_exec *ex, struct s3_req *r)
 {
     struct s3_job *j = r->ud;
@@ -110,7 +100,7 @@ static void first_done(struct s3_exec *ex, struct s3_req *r)
     r->sink = S3_SINK_DISCARD;
     if (r->rc) {
         if (r->status == 416) {
-            size_start(ex, j);   /* from the end on (or an empty object): no bytes */
+            s3_job_head_start(ex, j, size_done);   /* from the end on (or empty): its size */
             return;
         }
         if (r->hdr_err == MF_EIO && (r->status == 200 || r->status == 206)) {
@@ -218,7 +208,7 @@ int s3_op_get_range(void *state, const char *key, uint64_t offset, size_t len,
     if (len)
         range_start(&ex, &j);
     else
-        size_start(&ex, &j);
+        s3_job_head_start(&ex, &j, size_done);   /* the object's size alone */
     rc = j.rc ? 0 : s3_run(s, &ex);
     if (!rc)
         rc = s3_settle(s, &j, 1);
