@@ -1910,6 +1910,16 @@ const mf_client_artifact *mf_client_task_artifact_find(const mf_client_task *t, 
     return NULL;
 }
 
+/* The start of a listing of t's parents or children (fn names the call): the arguments
+ * checked, *out NULL and t's record loaded. 0 or the failure. */
+static int related_begin(mf_client_task *t, mf_client_tasks **out, const char *fn)
+{
+    if (!t || !out)
+        return t ? fail(t->c, MF_EINVAL, "%s: no place for the list", fn) : MF_EINVAL;
+    *out = NULL;
+    return mf_client_task_load(t);
+}
+
 /* "step/task" → step and id; 0 or -1. */
 static int split_input(const char *in, char step[MF_NAME_MAX], int64_t *id)
 {
@@ -1925,14 +1935,10 @@ static int split_input(const char *in, char step[MF_NAME_MAX], int64_t *id)
 
 int mf_client_task_parents(mf_client_task *t, mf_client_tasks **out)
 {
-    if (!t || !out)
-        return t ? fail(t->c, MF_EINVAL, "mf_client_task_parents: no place for the list")
-                 : MF_EINVAL;
-    *out = NULL;
-    mf_client *c = t->c;
-    int rc = mf_client_task_load(t);
+    int rc = related_begin(t, out, "mf_client_task_parents");
     if (rc)
         return rc;
+    mf_client *c = t->c;
     struct mf_client_tasks *l = calloc(1, sizeof *l);
     struct mf_task_rec *rec = malloc(sizeof *rec);
     if (!l || !rec) {
@@ -2042,14 +2048,10 @@ static int names_step(const struct mf_task_record *r, const char *step)
 
 int mf_client_task_children(mf_client_task *t, mf_client_tasks **out)
 {
-    if (!t || !out)
-        return t ? fail(t->c, MF_EINVAL, "mf_client_task_children: no place for the list")
-                 : MF_EINVAL;
-    *out = NULL;
-    mf_client *c = t->c;
-    int rc = mf_client_task_load(t);
+    int rc = related_begin(t, out, "mf_client_task_children");
     if (rc)
         return rc;
+    mf_client *c = t->c;
     struct mf_sbuf next = {0};
     int from_graph = graph_next(c, t->flow, t->run_id, t->step, &next) == 0;
     if (next.oom) {
