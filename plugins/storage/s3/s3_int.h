@@ -264,6 +264,10 @@ void s3_job_fail(struct s3_job *j, int rc, const char *msg);
 void s3_job_fail_req(struct s3_job *j, struct s3_req *r);
 /* The release of an mf_buf whose data is the plugin's malloc'd memory. */
 void s3_release_malloc(struct mf_buf *b);
+/* The job's np parts as GETs of its key, done and validate set, each still to be given its
+ * sink and s3_part_range: 0, or -1 with the job failed (out of memory). */
+int s3_job_get_parts(struct s3_job *j, size_t np, s3_done_fn done,
+                     int (*validate)(struct s3_req *r));
 /* A ranged part's Range and If-Match headers: 0, or the job failed with no parts left. */
 int s3_part_range(struct s3_req *p, struct s3_job *j, uint64_t off, uint64_t len);
 void s3_job_failf(struct s3_job *j, int rc, const char *fmt, ...)

@@ -131,25 +131,13 @@ static void first_done(struct s3_exec *ex, struct s3_req *r)
     uint64_t part = s->cfg.part_size;
     size_t have = (size_t)r->wr_pos;
     size_t np = (size_t)((n - have + part - 1) / part);
-    j->parts = calloc(np, sizeof *j->parts);
-    if (!j->parts) {
-        s3_job_failf(j, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", j->key);
+    if (s3_job_get_parts(j, np, part_done, part_validate))
         return;
-    }
-    j->nparts = np;
-    j->parts_left = np;
     for (size_t i = 0; i < np; i++) {
         struct s3_req *p = &j->parts[i];
         uint64_t at = have + (uint64_t)i * part;   /* in the page */
         uint64_t len = at + part <= n ? part : n - at;
         uint64_t off = j->range_off + at;
-        p->method = "GET";
-        p->key = s3_dupkey(j->key);
-        p->ud = j;
-        p->idx = i;
-        p->cancel = &j->failed;
-        p->on_done = part_done;
-        p->validate = part_validate;
         p->sink = S3_SINK_FIXED;
         p->buf = j->mem + at;
         p->buf_cap = (size_t)len;
