@@ -528,30 +528,49 @@ static int decoded(const mf_client_artifact *a, int rc)
     return 0;
 }
 
-int mf_client_artifact_i64(const mf_client_artifact *a, int64_t *v)
+/* Read an artifact of exactly `type` and decode it into v (a pointer to what that type's
+ * mf_codec_decode_* fills) and, for the vector types, n. */
+static int read_decoded(const mf_client_artifact *a, mf_type type, void *v, size_t *n)
 {
     struct mf_blob b;
     const uint8_t *p;
-    size_t n;
-    int rc = art_read(a, MF_I64, MF_I64, &b, &p, &n);
+    size_t pn;
+    int rc = art_read(a, type, type, &b, &p, &pn);
     if (rc)
         return rc;
-    rc = decoded(a, mf_codec_decode_i64(p, n, v));
+    switch (type) {
+    case MF_I64:
+        rc = mf_codec_decode_i64(p, pn, v);
+        break;
+    case MF_F64:
+        rc = mf_codec_decode_f64(p, pn, v);
+        break;
+    case MF_I64V:
+        rc = mf_codec_decode_i64v(p, pn, v, n);
+        break;
+    case MF_F64V:
+        rc = mf_codec_decode_f64v(p, pn, v, n);
+        break;
+    case MF_STRV:
+        rc = mf_codec_decode_strv(p, pn, v, n);
+        break;
+    default:
+        rc = MF_EINVAL;   /* no caller asks for another type */
+        break;
+    }
+    rc = decoded(a, rc);
     mf_blob_release(&b);
     return rc;
 }
 
+int mf_client_artifact_i64(const mf_client_artifact *a, int64_t *v)
+{
+    return read_decoded(a, MF_I64, v, NULL);
+}
+
 int mf_client_artifact_f64(const mf_client_artifact *a, double *v)
 {
-    struct mf_blob b;
-    const uint8_t *p;
-    size_t n;
-    int rc = art_read(a, MF_F64, MF_F64, &b, &p, &n);
-    if (rc)
-        return rc;
-    rc = decoded(a, mf_codec_decode_f64(p, n, v));
-    mf_blob_release(&b);
-    return rc;
+    return read_decoded(a, MF_F64, v, NULL);
 }
 
 static int copy_payload(const mf_client_artifact *a, mf_type want, mf_type also, void **out,
@@ -674,41 +693,17 @@ void mf_client_artifact_reader_close(mf_client_reader *r)
 
 int mf_client_artifact_i64v(const mf_client_artifact *a, int64_t **v, size_t *n)
 {
-    struct mf_blob b;
-    const uint8_t *p;
-    size_t pn;
-    int rc = art_read(a, MF_I64V, MF_I64V, &b, &p, &pn);
-    if (rc)
-        return rc;
-    rc = decoded(a, mf_codec_decode_i64v(p, pn, v, n));
-    mf_blob_release(&b);
-    return rc;
+    return read_decoded(a, MF_I64V, v, n);
 }
 
 int mf_client_artifact_f64v(const mf_client_artifact *a, double **v, size_t *n)
 {
-    struct mf_blob b;
-    const uint8_t *p;
-    size_t pn;
-    int rc = art_read(a, MF_F64V, MF_F64V, &b, &p, &pn);
-    if (rc)
-        return rc;
-    rc = decoded(a, mf_codec_decode_f64v(p, pn, v, n));
-    mf_blob_release(&b);
-    return rc;
+    return read_decoded(a, MF_F64V, v, n);
 }
 
 int mf_client_artifact_strv(const mf_client_artifact *a, char ***v, size_t *n)
 {
-    struct mf_blob b;
-    const uint8_t *p;
-    size_t pn;
-    int rc = art_read(a, MF_STRV, MF_STRV, &b, &p, &pn);
-    if (rc)
-        return rc;
-    rc = decoded(a, mf_codec_decode_strv(p, pn, v, n));
-    mf_blob_release(&b);
-    return rc;
+    return read_decoded(a, MF_STRV, v, n);
 }
 
 /* ---- runs ----------------------------------------------------------------------------------- */
@@ -798,6 +793,17 @@ struct run_filter {
     int rc;
 };
 
+/* A listing of the index ended in rc: put its message on c (out of memory when the listing's
+ * callback ran out, else the index's own). Returns rc. */
+static int listing_failed(mf_client *c, int rc, int out_of_memory)
+{
+    if (out_of_memory)
+        oom(c);
+    else
+        fail(c, rc, "%s", mf_index_error(c->ix));
+    return rc;
+}
+
 static int collect_run(void *ud, const struct mf_run_rec *rec)
 {
     struct run_filter *f = ud;
@@ -835,10 +841,7 @@ int mf_client_list_runs(mf_client *c, const char *flow, const char *const *tags,
     struct run_filter f = {c, tags, n_tags, l, 0};
     rc = mf_index_list_runs(c->ix, flow, collect_run, &f);
     if (rc) {
-        if (f.rc)
-            oom(c);
-        else
-            fail(c, rc, "%s", mf_index_error(c->ix));
+        listing_failed(c, rc, f.rc);
         mf_client_runs_free(l);
         return rc;
     }
@@ -1376,10 +1379,7 @@ int mf_client_flows(mf_client *c, char ***names, size_t *n)
     a.c = c;
     rc = mf_index_list_flows(c->ix, collect_flow, &a);
     if (rc) {
-        if (rc == MF_ENOMEM && a.names.oom)
-            oom(c);
-        else
-            fail(c, rc, "%s", mf_index_error(c->ix));
+        listing_failed(c, rc, rc == MF_ENOMEM && a.names.oom);
         mf_sbuf_free(&a.names);
         return rc;
     }
@@ -1540,19 +1540,25 @@ static int tasks_push(struct mf_client_tasks *l, struct mf_client_task **out)
     return 0;
 }
 
+/* Append the task of index record r to l (borrowed: l owns it). 0 or MF_ENOMEM, l unchanged. */
+static int push_index_task(struct mf_client_tasks *l, mf_client *c, const struct mf_task_rec *r)
+{
+    struct mf_client_task *t;
+    if (tasks_push(l, &t))
+        return MF_ENOMEM;
+    task_from_index(t, c, r);
+    t->borrowed = 1;
+    if (set_origin(t, r->origin)) {
+        l->n--;
+        return MF_ENOMEM;
+    }
+    return 0;
+}
+
 static int collect_task(void *ud, const struct mf_task_rec *r)
 {
     struct task_list_acc *a = ud;
-    struct mf_client_task *t;
-    if (tasks_push(a->l, &t))
-        return a->rc = MF_ENOMEM;
-    task_from_index(t, a->c, r);
-    t->borrowed = 1;
-    if (set_origin(t, r->origin)) {
-        a->l->n--;
-        return a->rc = MF_ENOMEM;
-    }
-    return 0;
+    return push_index_task(a->l, a->c, r) ? (a->rc = MF_ENOMEM) : 0;
 }
 
 static int by_task_id(const void *x, const void *y)
@@ -1570,10 +1576,7 @@ static int list_tasks(mf_client *c, const char *flow, int64_t run_id, int32_t ru
     struct task_list_acc a = {c, l, 0};
     int rc = mf_index_list_tasks(c->ix, flow, run_id, step, collect_task, &a);
     if (rc) {
-        if (a.rc)
-            oom(c);
-        else
-            fail(c, rc, "%s", mf_index_error(c->ix));
+        listing_failed(c, rc, a.rc);
         mf_client_tasks_free(l);
         return rc;
     }
@@ -1907,6 +1910,16 @@ const mf_client_artifact *mf_client_task_artifact_find(const mf_client_task *t, 
     return NULL;
 }
 
+/* The start of a listing of t's parents or children (fn names the call): the arguments
+ * checked, *out NULL and t's record loaded. 0 or the failure. */
+static int related_begin(mf_client_task *t, mf_client_tasks **out, const char *fn)
+{
+    if (!t || !out)
+        return t ? fail(t->c, MF_EINVAL, "%s: no place for the list", fn) : MF_EINVAL;
+    *out = NULL;
+    return mf_client_task_load(t);
+}
+
 /* "step/task" → step and id; 0 or -1. */
 static int split_input(const char *in, char step[MF_NAME_MAX], int64_t *id)
 {
@@ -1922,14 +1935,10 @@ static int split_input(const char *in, char step[MF_NAME_MAX], int64_t *id)
 
 int mf_client_task_parents(mf_client_task *t, mf_client_tasks **out)
 {
-    if (!t || !out)
-        return t ? fail(t->c, MF_EINVAL, "mf_client_task_parents: no place for the list")
-                 : MF_EINVAL;
-    *out = NULL;
-    mf_client *c = t->c;
-    int rc = mf_client_task_load(t);
+    int rc = related_begin(t, out, "mf_client_task_parents");
     if (rc)
         return rc;
+    mf_client *c = t->c;
     struct mf_client_tasks *l = calloc(1, sizeof *l);
     struct mf_task_rec *rec = malloc(sizeof *rec);
     if (!l || !rec) {
@@ -1957,17 +1966,8 @@ int mf_client_task_parents(mf_client_task *t, mf_client_tasks **out)
             fail(c, rc, "%s", mf_index_error(c->ix));
             break;
         }
-        struct mf_client_task *p;
-        if (tasks_push(l, &p)) {
+        if (push_index_task(l, c, rec))
             rc = oom(c);
-            break;
-        }
-        task_from_index(p, c, rec);
-        p->borrowed = 1;
-        if (set_origin(p, rec->origin)) {
-            l->n--;
-            rc = oom(c);
-        }
     }
     free(rec);
     if (rc) {
@@ -1978,11 +1978,11 @@ int mf_client_task_parents(mf_client_task *t, mf_client_tasks **out)
     return 0;
 }
 
-/* Successor step names of `step` from the graph the run stored, as a NUL-separated list in
- * *names; 0, MF_ENOTFOUND when the run stored no graph or it does not name the step. */
-static int graph_next(mf_client *c, const char *flow, int64_t run_id, const char *step,
-                      struct mf_sbuf *names)
+/* The graph the run stored, parsed into *g (NULL when it does not parse: callers find no steps
+ * in it). 0, MF_ENOMEM, or MF_ENOTFOUND when the store has none. */
+static int read_graph(mf_client *c, const char *flow, int64_t run_id, json_t **g)
 {
+    *g = NULL;
     char *key = mf_key_graph(flow, run_id);
     if (!key)
         return MF_ENOMEM;
@@ -1991,9 +1991,21 @@ static int graph_next(mf_client *c, const char *flow, int64_t run_id, const char
     free(key);
     if (rc)
         return MF_ENOTFOUND;
-    json_t *g = json_loadb(b.data, b.len, 0, NULL);
+    *g = json_loadb(b.data, b.len, 0, NULL);
     if (b.release)
         b.release(&b);
+    return 0;
+}
+
+/* Successor step names of `step` from the graph the run stored, as a NUL-separated list in
+ * *names; 0, MF_ENOTFOUND when the run stored no graph or it does not name the step. */
+static int graph_next(mf_client *c, const char *flow, int64_t run_id, const char *step,
+                      struct mf_sbuf *names)
+{
+    json_t *g;
+    int rc = read_graph(c, flow, run_id, &g);
+    if (rc)
+        return rc;
     rc = MF_ENOTFOUND;
     size_t i;
     json_t *s;
@@ -2036,14 +2048,10 @@ static int names_step(const struct mf_task_record *r, const char *step)
 
 int mf_client_task_children(mf_client_task *t, mf_client_tasks **out)
 {
-    if (!t || !out)
-        return t ? fail(t->c, MF_EINVAL, "mf_client_task_children: no place for the list")
-                 : MF_EINVAL;
-    *out = NULL;
-    mf_client *c = t->c;
-    int rc = mf_client_task_load(t);
+    int rc = related_begin(t, out, "mf_client_task_children");
     if (rc)
         return rc;
+    mf_client *c = t->c;
     struct mf_sbuf next = {0};
     int from_graph = graph_next(c, t->flow, t->run_id, t->step, &next) == 0;
     if (next.oom) {
@@ -2345,17 +2353,10 @@ static int graph_order(mf_client *c, const char *flow, int64_t run_id, struct mf
 {
     if (store_of_run(c, flow, run_id))
         return MF_ENOTFOUND;
-    char *key = mf_key_graph(flow, run_id);
-    if (!key)
-        return MF_ENOMEM;
-    struct mf_buf b = {.struct_size = sizeof b};
-    int rc = c->st.ops->get(c->st.state, key, &b);
-    free(key);
+    json_t *g;
+    int rc = read_graph(c, flow, run_id, &g);
     if (rc)
-        return MF_ENOTFOUND;
-    json_t *g = json_loadb(b.data, b.len, 0, NULL);
-    if (b.release)
-        b.release(&b);
+        return rc;
     json_t *steps = json_object_get(g, "steps");
     if (!json_is_array(steps)) {
         json_decref(g);
@@ -2416,10 +2417,7 @@ int mf_client_list_steps(mf_client_run *r, mf_client_steps **out)
     l->run_status = r->status;
     rc = mf_index_list_tasks(c->ix, r->flow, r->run_id, NULL, collect_step, l);
     if (rc) {
-        if (rc == MF_ENOMEM)
-            oom(c);
-        else
-            fail(c, rc, "%s", mf_index_error(c->ix));
+        listing_failed(c, rc, rc == MF_ENOMEM);
         mf_client_steps_free(l);
         return rc;
     }

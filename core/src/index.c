@@ -152,25 +152,32 @@ static const char *owner_name(uid_t uid, char *buf, size_t len)
     return buf;
 }
 
+/* path (with stat st) denies us access: say whose it is, or, ours, which chmod `mode` (and
+ * `more` advice) fixes it. */
+static int fail_denied(mf_index *ix, int rc, const char *what, const char *path,
+                       const struct stat *st, const char *mode, const char *more)
+{
+    char who[160];
+    if (st->st_uid != geteuid())
+        return fail(ix, rc,
+                    "%s: permission denied: %s belongs to user %s; use an MFLOW_HOME of "
+                    "your own, or have that user give you write access",
+                    what, path, owner_name(st->st_uid, who, sizeof who));
+    return fail(ix, rc, "%s: permission denied: %s is not writable (mode %04o): chmod %s %s%s",
+                what, path, (unsigned)(st->st_mode & 07777), mode, path, more);
+}
+
 /* A permission failure on the directory or its files: say which one, and whose it is. */
 static int fail_access(mf_index *ix, int rc, const char *what)
 {
     static const char *const files[] = {"lock.mdb", "data.mdb", NULL};
-    uid_t me = geteuid();
-    char path[PATH_MAX + 16], who[160];
+    char path[PATH_MAX + 16];
     struct stat st;
     for (size_t k = 0; files[k]; k++) {
         snprintf(path, sizeof path, "%s/%s", ix->dir, files[k]);
         if (stat(path, &st) || access(path, R_OK | W_OK) == 0)
             continue;
-        if (st.st_uid != me)
-            return fail(ix, rc,
-                        "%s: permission denied: %s belongs to user %s; use an MFLOW_HOME of "
-                        "your own, or have that user give you write access",
-                        what, path, owner_name(st.st_uid, who, sizeof who));
-        return fail(ix, rc,
-                    "%s: permission denied: %s is not writable (mode %04o): chmod u+rw %s",
-                    what, path, (unsigned)(st.st_mode & 07777), path);
+        return fail_denied(ix, rc, what, path, &st, "u+rw", "");
     }
     /* the directory, or its nearest existing parent when it could not be created */
     snprintf(path, sizeof path, "%s", ix->dir);
@@ -178,15 +185,7 @@ static int fail_access(mf_index *ix, int rc, const char *what)
         if (stat(path, &st) == 0) {
             if (access(path, W_OK | X_OK) == 0)
                 break;
-            if (st.st_uid != me)
-                return fail(ix, rc,
-                            "%s: permission denied: %s belongs to user %s; use an MFLOW_HOME "
-                            "of your own, or have that user give you write access",
-                            what, path, owner_name(st.st_uid, who, sizeof who));
-            return fail(ix, rc,
-                        "%s: permission denied: %s is not writable (mode %04o): chmod u+rwx "
-                        "%s, or use another MFLOW_HOME",
-                        what, path, (unsigned)(st.st_mode & 07777), path);
+            return fail_denied(ix, rc, what, path, &st, "u+rwx", ", or use another MFLOW_HOME");
         }
         char *slash = strrchr(path, '/');
         if (!slash || slash == path)
@@ -900,19 +899,14 @@ static int open_dbis(mf_index *ix, int create)
         goto out;
     }
     if (found > 0) {
-        mrc = mdb_dbi_open(txn, "meta", 0, &ix->meta);
-        if (mrc == MDB_NOTFOUND) {
-            rc = fail(ix, MF_ECORRUPT,
-                      "the index is damaged (it has no format record): run `mflow reindex` "
-                      "to rebuild it from the datastore");
-            goto out;
-        }
-        if (mrc) {
-            rc = fail_mdb(ix, mrc, "cannot open");
-            goto out;
-        }
+        /* no meta database, or no format record in it: the same damage */
+        const char *what = "cannot open";
         MDB_val fk = {6, "format"}, fv;
-        mrc = mdb_get(txn, ix->meta, &fk, &fv);
+        mrc = mdb_dbi_open(txn, "meta", 0, &ix->meta);
+        if (!mrc) {
+            what = "cannot read the format";
+            mrc = mdb_get(txn, ix->meta, &fk, &fv);
+        }
         if (mrc == MDB_NOTFOUND) {
             rc = fail(ix, MF_ECORRUPT,
                       "the index is damaged (it has no format record): run `mflow reindex` "
@@ -920,7 +914,7 @@ static int open_dbis(mf_index *ix, int create)
             goto out;
         }
         if (mrc) {
-            rc = fail_mdb(ix, mrc, "cannot read the format");
+            rc = fail_mdb(ix, mrc, what);
             goto out;
         }
         char want[16];
@@ -1082,6 +1076,18 @@ void mf_index_close(mf_index *ix)
 
 /* ---- runs ----------------------------------------------------------------------------------- */
 
+/* Put cur on the last key below *k (which need not exist), filling k and v: lmdb's answer,
+ * MDB_NOTFOUND when no key is below. */
+static int cursor_below(MDB_cursor *cur, MDB_val *k, MDB_val *v)
+{
+    int mrc = mdb_cursor_get(cur, k, v, MDB_SET_RANGE);
+    if (mrc == 0)
+        return mdb_cursor_get(cur, k, v, MDB_PREV);
+    if (mrc == MDB_NOTFOUND)
+        return mdb_cursor_get(cur, k, v, MDB_LAST);
+    return mrc;
+}
+
 /* The highest run id of a flow in `runs`, or 0. */
 static int last_run_id(mf_index *ix, MDB_txn *txn, const char *flow, size_t flen, int64_t *out)
 {
@@ -1094,11 +1100,7 @@ static int last_run_id(mf_index *ix, MDB_txn *txn, const char *flow, size_t flen
     memset(seek + sl, 0xff, 8); /* above every run id, which are at most INT64_MAX */
     MDB_val k = {sl + 8, seek}, v;
     *out = 0;
-    mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (mrc == 0)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-    else if (mrc == MDB_NOTFOUND)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    mrc = cursor_below(cur, &k, &v);
     if (mrc == 0 && k.mv_size == flen + 9 && !memcmp(k.mv_data, seek, flen + 1))
         *out = (int64_t)be64_get((const uint8_t *)k.mv_data + flen + 1);
     mdb_cursor_close(cur);
@@ -1275,15 +1277,9 @@ int mf_index_list_runs(mf_index *ix, const char *flow, mf_run_cb cb, void *ud)
     memset(seek + pl, 0xff, 8);
     MDB_val k = {pl + 8, seek}, v;
     size_t len;
-    if (!around_ok(txn, ix->runs, "runs", &k))
-        mrc = MDB_CORRUPTED;   /* the newest run's key may be the damaged one */
-    /* from the end of the flow's range, backwards: newest first */
-    else
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-    if (mrc == 0)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
-    else if (mrc == MDB_NOTFOUND)
-        mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    /* from the end of the flow's range, backwards: newest first; around_ok first, as the
+     * newest run's key may be the damaged one */
+    mrc = around_ok(txn, ix->runs, "runs", &k) ? cursor_below(cur, &k, &v) : MDB_CORRUPTED;
     struct mf_run_rec rec;
     memcpy(rec.flow, flow, flen + 1);
     uint8_t prev[RUN_KEY_MAX];
@@ -1348,11 +1344,7 @@ int mf_index_list_flows(mf_index *ix, mf_flow_cb cb, void *ud)
         size_t pl = run_key(seek, flow, flen, 0, 0);
         memset(seek + pl, 0xff, 8);
         MDB_val sk = {pl + 8, seek};
-        mrc = mdb_cursor_get(cur, &sk, &v, MDB_SET_RANGE);
-        if (mrc == 0)
-            mrc = mdb_cursor_get(cur, &sk, &v, MDB_PREV);
-        else if (mrc == MDB_NOTFOUND)
-            mrc = mdb_cursor_get(cur, &sk, &v, MDB_LAST);
+        mrc = cursor_below(cur, &sk, &v);
         if (mrc)
             break;
         if (sk.mv_size != pl + 8 || memcmp(sk.mv_data, seek, pl) ||

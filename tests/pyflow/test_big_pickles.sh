@@ -7,6 +7,7 @@
 # task's peak memory (VmHWM, reset before the store and before the read) against the value,
 # at 256 MiB (128 where memory is short): under 1.3x.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/big_lib.sh"
 PY=${MFLOW_PYTHON:-python3}
 F=$PYFLOWS/bigpickles.py
 # meson's MALLOC_PERTURB_ has malloc fill each block as it is made: a large str would be
@@ -17,13 +18,7 @@ kinds=str,str_utf8,dict_bytes,mixed_bytes,zdict,oldpickle,plain_dict_bytes
 if "$PY" -c "import numpy" 2>/dev/null; then kinds=$kinds,obj_array,list_arrays
 else echo "numpy is not installed: the arrays are skipped"; fi
 
-# rows JSON FIELD...: the join's rows as "kind field..." lines
-rows() { mflow get "$1" rows --json | "$PY" -c '
-import json, sys
-names = ["kind", "size", "put_base", "put_peak", "get_base", "get_peak", "ok", "type"]
-for r in sorted(json.load(sys.stdin)):
-    d = dict(zip(names, r))
-    print(" ".join(str(d[f]) for f in sys.argv[1:]))' "${@:2}"; }
+ROW_NAMES="kind size put_base put_peak get_base get_peak ok type"
 
 # ---- every kind at 20 MiB: read back exactly, as its own type
 run_flow "$F" --mib 20 --kinds "$kinds"; rc=$?
@@ -39,12 +34,9 @@ check_eq "every kind has its row" "$(echo "$kinds" | tr , '\n' | sort | tr '\n' 
   "$(rows "$J" kind | sort | tr '\n' ' ')"
 
 # the stored types, and what a reader of another language says of a container
-PUTS=$(mflow inspect "BigPicklesFlow/$RUN/put" --json | "$PY" -c '
-import json, sys
-print(" ".join(t["pathspec"] for t in json.load(sys.stdin)["tasks"]))')
-for P in $PUTS; do
+for P in $(task_paths "BigPicklesFlow/$RUN/put"); do
   kind=$(mflow get "$P" kind)
-  ty=$(mflow inspect "$P" --json | "$PY" -c 'import json,sys; print([a["type"] for a in json.load(sys.stdin)["artifacts"] if a["name"] == "value"][0])')
+  ty=$(art_field "$P" value type)
   case $kind in str*) want=str;; plain_dict_bytes) want=obj;; *) want=pickle;; esac
   check_eq "$kind is stored as $want" "$want" "$ty"
   [ "$want" = pickle ] || continue
@@ -54,7 +46,7 @@ from mflow import codec
 print("container" if sys.stdin.buffer.read().startswith(codec.PREAMBLE) else "plain")' "$SRC/sdk/python")
   [ "$kind" = oldpickle ] && want_fmt=plain || want_fmt=container
   check_eq "$kind: a $want_fmt pickle" "$want_fmt" "$head"
-  size=$(mflow inspect "$P" --json | "$PY" -c 'import json,sys; print([a["size"] for a in json.load(sys.stdin)["artifacts"] if a["name"] == "value"][0])')
+  size=$(art_field "$P" value size)
   check_eq "$kind: mflow get names it a Python object" \
     "<Python object, $size bytes: read it with the Python client>" "$(mflow get "$P" value)"
   if [ "$kind" = dict_bytes ]; then
@@ -79,12 +71,7 @@ print(bigpickles.digest(t.data.value) == t.data.sha)' "$P" "$PYFLOWS" 2>&1)"
 done
 
 # ---- peak memory: the large values, a store and a read each under 1.3x the value
-avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
-if [ "$avail" -ge 4096 ]; then mib=256; elif [ "$avail" -ge 2048 ]; then mib=128; else mib=0; fi
-if [ "$mib" = 0 ]; then
-  echo "only $avail MiB of memory available: the large values are skipped"
-  finish; exit
-fi
+big_mib
 big=${kinds/,mixed_bytes,zdict,oldpickle,plain_dict_bytes/}
 run_flow "$F" --mib $mib --kinds "$big" --max-workers 2; rc=$?
 check_eq "$mib MiB values: exit" 0 "$rc"

@@ -8,17 +8,13 @@
 # (a $bytes member: its base64 text is 1.33x the bytes, so the read is under 1.45x).
 #   BIGSTREAM_KINDS: the kinds of the peak checks (all of them by default)
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/big_lib.sh"
 PY=${MFLOW_PYTHON:-python3}
 F=$PYFLOWS/bigstream.py
 unset MALLOC_PERTURB_     # it fills each large block as it is made (no user's process does)
 kinds=${BIGSTREAM_KINDS:-obj_bytes,obj_bytes2,obj_str,obj_ascii,pickled_str,pickled_ascii,zfirst}
 
-rows() { mflow get "$1" rows --json | "$PY" -c '
-import json, sys
-names = ["kind", "size", "put_base", "put_peak", "get_base", "get_peak", "ok", "type", "put_s", "get_s"]
-for r in sorted(json.load(sys.stdin)):
-    d = dict(zip(names, r))
-    print(" ".join(str(d[f]) for f in sys.argv[1:]))' "${@:2}"; }
+ROW_NAMES="kind size put_base put_peak get_base get_peak ok type put_s get_s"
 
 # ---- every kind at 20 MiB: read back exactly, as its own type and stored as its type
 run_flow "$F" --mib 20 --kinds "$kinds"; rc=$?
@@ -29,12 +25,9 @@ while read -r kind ok type; do
   case $kind in obj_bytes2) want=list;; obj_*) want=dict;; pickled_*) want=Doc;; zfirst) want=bytes;; esac
   check_eq "$kind: read back exactly, a $want" "True $want" "$ok $type"
 done < <(rows "$J" kind ok type)
-PUTS=$(mflow inspect "BigStreamFlow/$RUN/put" --json | "$PY" -c '
-import json, sys
-print(" ".join(t["pathspec"] for t in json.load(sys.stdin)["tasks"]))')
-for P in $PUTS; do
+for P in $(task_paths "BigStreamFlow/$RUN/put"); do
   kind=$(mflow get "$P" kind)
-  ty=$(mflow inspect "$P" --json | "$PY" -c 'import json,sys; print([a["type"] for a in json.load(sys.stdin)["artifacts"] if a["name"] == "value"][0])')
+  ty=$(art_field "$P" value type)
   case $kind in obj_*) want=obj;; pickled_*) want=pickle;; *) want=bytes;; esac
   check_eq "$kind is stored as $want" "$want" "$ty"
   case $kind in pickled_*)
@@ -60,12 +53,7 @@ print("same" if sys.stdin.buffer.read() == p else "differs")' "$PYFLOWS" "$kind"
 done
 
 # ---- peak memory at 256 MiB (128 where memory is short)
-avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
-if [ "$avail" -ge 4096 ]; then mib=256; elif [ "$avail" -ge 2048 ]; then mib=128; else mib=0; fi
-if [ "$mib" = 0 ]; then
-  echo "only $avail MiB of memory available: the large values are skipped"
-  finish; exit
-fi
+big_mib
 run_flow "$F" --mib $mib --kinds "$kinds" --max-workers 1; rc=$?
 check_eq "$mib MiB values: exit" 0 "$rc"
 J=BigStreamFlow/$RUN/join

@@ -4,6 +4,7 @@
 # back exactly (SHA-256), and the pieces stored as the one format: read by mflow get and by the
 # format suite's reader, raw and zstd.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/big_lib.sh"
 PY=${MFLOW_PYTHON:-python3}
 F=$PYFLOWS/bigvalues.py
 np=false
@@ -59,33 +60,12 @@ if [ "$np" = true ]; then
 fi
 
 # ---- the large values and each task's peak memory
-avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
 # 256 MiB (was 512): the task's own peak is still dominated by the value (the interpreter and
 # numpy start at about 30-40 MiB, well under the 30 % allowed), as pyflow_big_values_s3 and
 # pyflow_big_stream check at this size; half the bytes to write, hash and read, and the test
 # runs beside the others instead of alone.
-if [ "$avail" -ge 4096 ]; then mib=256; elif [ "$avail" -ge 2048 ]; then mib=128; else mib=0; fi
-if [ "$mib" = 0 ]; then
-  echo "only $avail MiB of memory available: the large values are skipped"
-  finish; exit
-fi
+big_mib
 run_flow "$F" --mib $mib --numpy=$np; rc=$?
 check_eq "$mib MiB values: exit" 0 "$rc"
-T=BigValuesFlow/$RUN
-size=$((mib << 20))
-limit=$((size * 13 / 10))
-steps="put_bytes:raw get_bytes:raw"
-[ "$np" = true ] && steps="$steps put_array:arr get_array:arr"
-for pair in $steps; do
-  s=${pair%%:*} a=${pair#*:}
-  base=$(mflow get "$T/$s" ${a}_base) peak=$(mflow get "$T/$s" ${a}_peak)
-  echo "$s: $mib MiB $a: RSS at the start $((base >> 20)) MiB, peak $((peak >> 20)) MiB ($((peak * 100 / size))% of the value)"
-  check_eq "$s: peak RSS under 1.3x the value" yes "$([ "$peak" -gt "$size" ] && [ "$peak" -lt "$limit" ] && echo yes || echo "no: $peak of $size")"
-done
-check_eq "the $mib MiB bytes read back exactly" true "$(mflow get "$T/get_bytes" raw_ok)"
-check_eq "read as bytes" bytes "$(mflow get "$T/get_bytes" raw_type)"
-if [ "$np" = true ]; then
-  check_eq "the $mib MiB array read back exactly" true "$(mflow get "$T/get_array" arr_ok)"
-  check_eq "read as a writable array of its own" "ndarray float64 ($((size / 8)),) True" "$(mflow get "$T/get_array" arr_type)"
-fi
+check_big_peaks "BigValuesFlow/$RUN" $mib $np
 finish

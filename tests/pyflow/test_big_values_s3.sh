@@ -5,6 +5,7 @@
 # 1.3x the value: the S3 plugin's streaming writer and get_range keep it held once, where
 # gathering it for a PUT and downloading it whole held it twice.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/big_lib.sh"
 : "${S3FIX_BUCKET:?run under tests/s3/s3-fixture.sh}"
 PY=${MFLOW_PYTHON:-python3}
 F=$PYFLOWS/bigvalues.py
@@ -24,31 +25,10 @@ check_eq "mflow get --raw of the bytes" "$(mflow get "$T/get_bytes" raw_sha)" \
   "$(mflow get "$T/get_bytes" raw --raw | sha256sum | cut -d' ' -f1)"
 
 # ---- the large values and each task's peak memory
-avail=$(awk '/MemAvailable/ {print int($2 / 1024)}' /proc/meminfo)
-if [ "$avail" -ge 4096 ]; then mib=${S3_BIG_MIB:-256}; elif [ "$avail" -ge 2048 ]; then mib=128; else mib=0; fi
-if [ "$mib" = 0 ]; then
-  echo "only $avail MiB of memory available: the large values are skipped"
-  finish; exit
-fi
+big_mib "${S3_BIG_MIB:-256}"
 run_flow "$F" --mib $mib --numpy=$np; rc=$?
 check_eq "$mib MiB values on S3: exit" 0 "$rc"
 [ "$rc" = 0 ] || echo "$OUT"
-T=BigValuesFlow/$RUN
-size=$((mib << 20))
-limit=$((size * 13 / 10))
-steps="put_bytes:raw get_bytes:raw"
-[ "$np" = true ] && steps="$steps put_array:arr get_array:arr"
-for pair in $steps; do
-  s=${pair%%:*} a=${pair#*:}
-  base=$(mflow get "$T/$s" ${a}_base) peak=$(mflow get "$T/$s" ${a}_peak)
-  echo "$s: $mib MiB $a on S3: RSS at the start $((base >> 20)) MiB, peak $((peak >> 20)) MiB ($((peak * 100 / size))% of the value)"
-  check_eq "$s: peak RSS under 1.3x the value" yes "$([ "$peak" -gt "$size" ] && [ "$peak" -lt "$limit" ] && echo yes || echo "no: $peak of $size")"
-done
-check_eq "the $mib MiB bytes read back exactly" true "$(mflow get "$T/get_bytes" raw_ok)"
-check_eq "read as bytes" bytes "$(mflow get "$T/get_bytes" raw_type)"
-if [ "$np" = true ]; then
-  check_eq "the $mib MiB array read back exactly" true "$(mflow get "$T/get_array" arr_ok)"
-  check_eq "read as a writable array of its own" "ndarray float64 ($((size / 8)),) True" "$(mflow get "$T/get_array" arr_type)"
-fi
+check_big_peaks "BigValuesFlow/$RUN" $mib $np " on S3"
 check_eq "no file left in the spill directory" "" "$(ls -A "$MFLOW_S3_SPILL_DIR")"
 finish

@@ -2,7 +2,8 @@
  * fake host (test_storage_local.c, _read.c, _range.c, _prepare.c): each test gets a fresh
  * datastore root in a temporary directory, removed afterwards. Include after <cmocka.h> and
  * "fakehost.h". Option: define LOCAL_STORE_FIXTURE_SCRATCH before including it for a second
- * temporary directory outside the root (f->other), made and removed with it. */
+ * temporary directory outside the root (f->other), made and removed with it; define
+ * LOCAL_STORE_FIXTURE_BYTES for pattern() and put_bytes(), test bytes and a checked put. */
 #ifndef MFLOW_TEST_LOCAL_STORE_FIXTURE_H
 #define MFLOW_TEST_LOCAL_STORE_FIXTURE_H
 
@@ -74,6 +75,32 @@ static int teardown(void **state)
     mf_fakehost_reset();
     return 0;
 }
+
+#ifdef LOCAL_STORE_FIXTURE_BYTES
+/* n bytes that differ from one size and seed to the next (free them). */
+static unsigned char *pattern(size_t n, unsigned seed)
+{
+    unsigned char *p = malloc(n ? n : 1);
+    assert_non_null(p);
+    uint32_t x = 2654435761u * (seed + 1) ^ (uint32_t)n;
+    for (size_t i = 0; i < n; i++) {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        p[i] = (unsigned char)x;
+    }
+    return p;
+}
+
+/* Put n bytes under key, failing the test with the plugin's message if the put fails. */
+static void put_bytes(struct fixture *f, const char *key, const void *data, size_t n)
+{
+    struct mf_iov v = {data, n};
+    int rc = ops->put(f->st, key, &v, 1, 0);
+    if (rc)
+        fail_msg("put %s: %d %s", key, rc, ops->last_error(f->st));
+}
+#endif
 
 /* Loads the plugin MFLOW_TEST_PLUGIN names into desc and ops: 0, or main's exit code (77:
  * not set, 1: it does not load). */

@@ -350,6 +350,20 @@ static void expect_corrupt_at(struct fixture *f, const char *key, int line)
 }
 #define expect_corrupt(f, key) expect_corrupt_at((f), (key), __LINE__)
 
+/* The blob under key reads back as exactly the n bytes at v. */
+static void expect_reads_back_at(struct fixture *f, const char *key, const void *v, size_t n,
+                                 int line)
+{
+    struct mf_blob b;
+    int rc = mf_blob_get(&f->st, key, &b);
+    if (rc)
+        fail_msg("line %d: blob %s: %d (%s)", line, key, rc, mf_blob_error());
+    assert_int_equal(b.len, n);
+    assert_memory_equal(b.data, v, n);
+    mf_blob_release(&b);
+}
+#define expect_reads_back(f, key, v, n) expect_reads_back_at((f), (key), (v), (n), __LINE__)
+
 /* ---- tests ------------------------------------------------------------------------------- */
 
 static void test_sha256_known_vectors(void **state)
@@ -515,10 +529,7 @@ static void test_zstd_path(void **state)
     put_value(f, zeros, sizeof zeros, key, &stored);
     assert_int_equal(stored_blob(f, key)->data[4], 1);
     assert_true(stored < 200);
-    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
-    assert_int_equal(b.len, sizeof zeros);
-    assert_memory_equal(b.data, zeros, sizeof zeros);
-    mf_blob_release(&b);
+    expect_reads_back(f, key, zeros, sizeof zeros);
 }
 
 static void test_incompressible_stays_raw(void **state)
@@ -550,11 +561,7 @@ static void test_many_pieces(void **state)
     assert_int_equal(mf_blob_put(&f->st, pieces, 20, k1, NULL), 0);
     put_value(f, data, sizeof data, k2, NULL);
     assert_string_equal(k1, k2);
-    struct mf_blob b;
-    assert_int_equal(mf_blob_get(&f->st, k1, &b), 0);
-    assert_int_equal(b.len, sizeof data);
-    assert_memory_equal(b.data, data, sizeof data);
-    mf_blob_release(&b);
+    expect_reads_back(f, k1, data, sizeof data);
 }
 
 static void test_put_twice_writes_once(void **state)
@@ -591,10 +598,7 @@ static void test_flipped_byte_raw(void **state)
         o->data[positions[i]] ^= 0x01;
     }
     /* and intact again, it reads fine */
-    struct mf_blob b;
-    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
-    assert_memory_equal(b.data, v, sizeof v);
-    mf_blob_release(&b);
+    expect_reads_back(f, key, v, sizeof v);
 }
 
 static void test_flipped_byte_zstd(void **state)
@@ -615,10 +619,7 @@ static void test_flipped_byte_zstd(void **state)
     o->data[o->len - 1] ^= 0x80;
     expect_corrupt(f, key);
     o->data[o->len - 1] ^= 0x80;
-    struct mf_blob b;
-    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
-    assert_memory_equal(b.data, v, n);
-    mf_blob_release(&b);
+    expect_reads_back(f, key, v, n);
     free(v);
 }
 
@@ -739,11 +740,7 @@ static void test_zstd_frame_without_size(void **state)
     mf_blob_path(key, path, sizeof path);
     mem_set(&f->mem, path, blob, 16 + out.pos);
 
-    struct mf_blob b;
-    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
-    assert_int_equal(b.len, n);
-    assert_memory_equal(b.data, v, n);
-    mf_blob_release(&b);
+    expect_reads_back(f, key, v, n);
 
     blob[8] ^= 1;   /* header one off: longer or shorter than the frame */
     mem_set(&f->mem, path, blob, 16 + out.pos);
@@ -912,10 +909,7 @@ static void test_stream_flipped_byte(void **state)
     o->len--;
     expect_corrupt(f, key);
     o->len++;
-    struct mf_blob b;
-    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
-    assert_memory_equal(b.data, v, n);
-    mf_blob_release(&b);
+    expect_reads_back(f, key, v, n);
     free(v);
 }
 
@@ -1008,10 +1002,7 @@ static void test_stream_open_failure_falls_back(void **state)
     assert_int_equal(stored, 16 + n);
     assert_int_equal(f->mem.puts, 1);
     assert_int_equal(f->mem.opens, 0);
-    struct mf_blob b;
-    assert_int_equal(mf_blob_get(&f->st, key, &b), 0);
-    assert_memory_equal(b.data, v, n);
-    mf_blob_release(&b);
+    expect_reads_back(f, key, v, n);
     free(v);
 }
 

@@ -719,6 +719,22 @@ static void test_foreign_lmdb(void **state)
     expect_open_fails(path, MF_ECORRUPT, "run `mflow reindex`");
 }
 
+/* Open the index at path behind its back (flags: 0 or MDB_RDONLY) and begin a transaction on
+ * its database db in *dbi; commit or abort it, then close *env. */
+static MDB_txn *raw_begin(const char *path, unsigned flags, const char *db, MDB_env **env,
+                          MDB_dbi *dbi)
+{
+    MDB_txn *txn;
+    assert_int_equal(mdb_env_create(env), 0);
+    assert_int_equal(mdb_env_set_maxdbs(*env, 8), 0);
+    /* a small map: room enough, and valgrind cannot map the index's 64 GiB */
+    assert_int_equal(mdb_env_set_mapsize(*env, (size_t)1 << 30), 0);
+    assert_int_equal(mdb_env_open(*env, path, flags, 0644), 0);
+    assert_int_equal(mdb_txn_begin(*env, NULL, flags, &txn), 0);
+    assert_int_equal(mdb_dbi_open(txn, db, 0, dbi), 0);
+    return txn;
+}
+
 static void test_wrong_format(void **state)
 {
     struct fixture *f = *state;
@@ -730,15 +746,8 @@ static void test_wrong_format(void **state)
     char path[300];
     snprintf(path, sizeof path, "%s/ix", f->dir);
     MDB_env *env;
-    MDB_txn *txn;
     MDB_dbi dbi;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-    /* a small map: room enough, and valgrind cannot map the index's 64 GiB */
-    assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
-    assert_int_equal(mdb_env_open(env, path, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+    MDB_txn *txn = raw_begin(path, 0, "meta", &env, &dbi);
     MDB_val k = {6, "format"}, v = {3, "999"};
     assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
     assert_int_equal(mdb_txn_commit(txn), 0);
@@ -756,15 +765,9 @@ static void poke(const char *path, const char *db, int n, const char *key, size_
                  const MDB_val *with)
 {
     MDB_env *env;
-    MDB_txn *txn;
     MDB_dbi dbi;
     MDB_cursor *cur;
-    assert_int_equal(mdb_env_create(&env), 0);
-    assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-    assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
-    assert_int_equal(mdb_env_open(env, path, 0, 0644), 0);
-    assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
-    assert_int_equal(mdb_dbi_open(txn, db, 0, &dbi), 0);
+    MDB_txn *txn = raw_begin(path, 0, db, &env, &dbi);
     MDB_val k, v;
     if (n < 0) {
         k = (MDB_val){strlen(key), (void *)key};
@@ -821,6 +824,36 @@ static void expect_damaged_at(mf_index *ix, int rc, int line)
 
 /* A record whose bytes changed (a digit of a time, a letter of a name, its length) is
  * "damaged", never a wrong answer; so is one out of its database. */
+/* The value of the first or last record (op: MDB_FIRST, MDB_LAST) of the index's runs, copied
+ * into buf: its size. */
+static size_t peek_runs(const char *path, MDB_cursor_op op, uint8_t *buf, size_t cap)
+{
+    MDB_env *env;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    MDB_val k, v;
+    MDB_txn *txn = raw_begin(path, MDB_RDONLY, "runs", &env, &dbi);
+    assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+    assert_int_equal(mdb_cursor_get(cur, &k, &v, op), 0);
+    assert_true(v.mv_size <= cap);
+    memcpy(buf, v.mv_data, v.mv_size);
+    size_t n = v.mv_size;
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    mdb_env_close(env);
+    return n;
+}
+
+/* Remove the index's files at path: the next open makes a new one. */
+static void remove_index(const char *path)
+{
+    char file[400];
+    snprintf(file, sizeof file, "%s/data.mdb", path);
+    unlink(file);
+    snprintf(file, sizeof file, "%s/lock.mdb", path);
+    unlink(file);
+}
+
 static void test_damaged_records(void **state)
 {
     struct fixture *f = *state;
@@ -842,45 +875,12 @@ static void test_damaged_records(void **state)
             poke(path, "runs", 1, NULL, run_at[i], NULL);
         } else if (i == sizeof run_at / sizeof run_at[0] - 1) {
             /* the last byte: the checksum itself */
-            MDB_env *env;
-            MDB_txn *txn;
-            MDB_dbi dbi;
-            MDB_cursor *cur;
-            MDB_val k, v;
-            assert_int_equal(mdb_env_create(&env), 0);
-            assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-            assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
-            assert_int_equal(mdb_env_open(env, path, MDB_RDONLY, 0644), 0);
-            assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-            assert_int_equal(mdb_dbi_open(txn, "runs", 0, &dbi), 0);
-            assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
-            assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_LAST), 0);
-            size_t last = v.mv_size - 1;
-            mdb_cursor_close(cur);
-            mdb_txn_abort(txn);
-            mdb_env_close(env);
-            poke(path, "runs", 1, NULL, last, NULL);
+            uint8_t copy[4096];
+            poke(path, "runs", 1, NULL, peek_runs(path, MDB_LAST, copy, sizeof copy) - 1, NULL);
         } else {
             /* run 1's record, whole and sealed, under run 2's key */
-            MDB_env *env;
-            MDB_txn *txn;
-            MDB_dbi dbi;
-            MDB_cursor *cur;
-            MDB_val k, v;
             uint8_t copy[4096];
-            assert_int_equal(mdb_env_create(&env), 0);
-            assert_int_equal(mdb_env_set_maxdbs(env, 8), 0);
-            assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 30), 0);
-            assert_int_equal(mdb_env_open(env, path, MDB_RDONLY, 0644), 0);
-            assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-            assert_int_equal(mdb_dbi_open(txn, "runs", 0, &dbi), 0);
-            assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
-            assert_int_equal(mdb_cursor_get(cur, &k, &v, MDB_FIRST), 0);
-            memcpy(copy, v.mv_data, v.mv_size);
-            MDB_val with = {v.mv_size, copy};
-            mdb_cursor_close(cur);
-            mdb_txn_abort(txn);
-            mdb_env_close(env);
+            MDB_val with = {peek_runs(path, MDB_FIRST, copy, sizeof copy), copy};
             poke(path, "runs", 1, NULL, 0, &with);
         }
         ix = open_ix(f);
@@ -893,11 +893,7 @@ static void test_damaged_records(void **state)
         assert_int_equal(mf_index_get_run(ix, "DFlow", 1, &got), 0);   /* the other is fine */
         mf_index_close(ix);
         f->ix = NULL;
-        char data[400];
-        snprintf(data, sizeof data, "%s/data.mdb", path);
-        unlink(data);
-        snprintf(data, sizeof data, "%s/lock.mdb", path);
-        unlink(data);
+        remove_index(path);
     }
     for (size_t i = 0; i < sizeof task_at / sizeof task_at[0]; i++) {
         mf_index *ix = open_ix(f);
@@ -912,11 +908,7 @@ static void test_damaged_records(void **state)
         expect_damaged(ix, mf_index_check(ix));
         mf_index_close(ix);
         f->ix = NULL;
-        char data[400];
-        snprintf(data, sizeof data, "%s/data.mdb", path);
-        unlink(data);
-        snprintf(data, sizeof data, "%s/lock.mdb", path);
-        unlink(data);
+        remove_index(path);
     }
 }
 

@@ -20,30 +20,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define LOCAL_STORE_FIXTURE_BYTES
 #include "local_store_fixture.h"
-
-/* n bytes that differ from one size and seed to the next. */
-static unsigned char *pattern(size_t n, unsigned seed)
-{
-    unsigned char *p = malloc(n ? n : 1);
-    assert_non_null(p);
-    uint32_t x = 2654435761u * (seed + 1) ^ (uint32_t)n;
-    for (size_t i = 0; i < n; i++) {
-        x ^= x << 13;
-        x ^= x >> 17;
-        x ^= x << 5;
-        p[i] = (unsigned char)x;
-    }
-    return p;
-}
-
-static void put_bytes(struct fixture *f, const char *key, const void *data, size_t n)
-{
-    struct mf_iov v = {data, n};
-    int rc = ops->put(f->st, key, &v, 1, 0);
-    if (rc)
-        fail_msg("put %s: %d %s", key, rc, ops->last_error(f->st));
-}
 
 static void test_ranges(void **state)
 {

@@ -185,6 +185,17 @@ static int op_put_file(void *state, const char *key, const char *path, uint32_t 
     return rc;
 }
 
+/* Hand the bytes a get downloaded into j's memory to out (an empty object gets a 1-byte
+ * buffer: out->data is never NULL). 0, or MF_ENOMEM with out->data NULL. */
+static int take_download(struct s3_job *j, struct mf_buf *out)
+{
+    out->data = j->mem ? j->mem : malloc(1);
+    out->len = (size_t)j->total;
+    out->release = s3_release_malloc;
+    j->mem = NULL;
+    return out->data ? 0 : MF_ENOMEM;
+}
+
 static int op_get(void *state, const char *key, struct mf_buf *out)
 {
     struct s3 *s = state;
@@ -199,14 +210,8 @@ static int op_get(void *state, const char *key, struct mf_buf *out)
     struct s3_job j;
     s3_job_init(&j, s, key);
     rc = s3_run_gets(s, &j, 1);
-    if (!rc) {
-        out->data = j.mem ? j.mem : malloc(1);
-        out->len = (size_t)j.total;
-        out->release = s3_release_malloc;
-        j.mem = NULL;
-        if (!out->data)
-            rc = s3_fail(s, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", key);
-    }
+    if (!rc && take_download(&j, out))
+        rc = s3_fail(s, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", key);
     s3_job_clear(&j);
     return rc;
 }
@@ -268,25 +273,54 @@ static int op_del(void *state, const char *key)
     return rc;
 }
 
+/* The jobs of a batch `op` of n items (`what`: "puts" for the out-of-memory message), one per
+ * item, each with its key checked: a bad key fails its own job, not the batch. 0 with *jobs
+ * (NULL when n is 0: nothing to do), or the failure on s. */
+static int batch_open(struct s3 *s, const char *op, const char *what,
+                      const struct mf_storage_item *items, size_t n, struct s3_job **jobs)
+{
+    *jobs = NULL;
+    if (n && !items)
+        return s3_fail(s, MF_EINVAL, "s3 storage: %s was given no items", op);
+    if (!n)
+        return 0;
+    *jobs = calloc(n, sizeof **jobs);
+    if (!*jobs)
+        return s3_fail(s, MF_ENOMEM, "s3 storage: out of memory for a batch of %zu %s", n, what);
+    for (size_t i = 0; i < n; i++) {
+        s3_job_init(&(*jobs)[i], s, items[i].key);
+        int rc = s3_check_key(s, "key", items[i].key, 0);
+        if (rc)
+            s3_job_fail(&(*jobs)[i], rc, s3_last_error(s));
+    }
+    return 0;
+}
+
+/* Each item's result from its job, then the jobs freed. Returns rc, the batch's outcome. */
+static int batch_close(struct s3_job *jobs, struct mf_storage_item *items, size_t n, int rc)
+{
+    for (size_t i = 0; i < n; i++) {
+        items[i].result = jobs[i].rc;
+        s3_job_clear(&jobs[i]);
+    }
+    free(jobs);
+    return rc;
+}
+
 static int op_put_batch(void *state, struct mf_storage_item *items, size_t n)
 {
     struct s3 *s = state;
-    if (n && !items)
-        return s3_fail(s, MF_EINVAL, "s3 storage: put_batch was given no items");
-    if (!n)
-        return 0;
-    struct s3_job *jobs = calloc(n, sizeof *jobs);
-    if (!jobs)
-        return s3_fail(s, MF_ENOMEM, "s3 storage: out of memory for a batch of %zu puts", n);
+    struct s3_job *jobs;
+    int rc = batch_open(s, "put_batch", "puts", items, n, &jobs);
+    if (rc || !jobs)
+        return rc;
     for (size_t i = 0; i < n; i++) {
         struct mf_storage_item *it = &items[i];
         struct s3_job *j = &jobs[i];
-        s3_job_init(j, s, it->key);
         j->flags = it->flags;
-        int rc = s3_check_key(s, "key", it->key, 0);
-        if (rc) {
-            s3_job_fail(j, rc, s3_last_error(s));
-        } else if (!it->data && it->path) {
+        if (j->rc)
+            continue;   /* its key */
+        if (!it->data && it->path) {
             j->src_path = it->path;
         } else if (!it->data && it->len) {
             s3_job_failf(j, MF_EINVAL,
@@ -301,86 +335,52 @@ static int op_put_batch(void *state, struct mf_storage_item *items, size_t n)
             j->size = it->len;
         }
     }
-    int rc = s3_run_puts(s, jobs, n);
-    for (size_t i = 0; i < n; i++) {
-        items[i].result = jobs[i].rc;
-        s3_job_clear(&jobs[i]);
-    }
-    free(jobs);
-    return rc;
+    return batch_close(jobs, items, n, s3_run_puts(s, jobs, n));
 }
 
 static int op_get_batch(void *state, struct mf_storage_item *items, size_t n)
 {
     struct s3 *s = state;
-    if (n && !items)
-        return s3_fail(s, MF_EINVAL, "s3 storage: get_batch was given no items");
-    if (!n)
-        return 0;
-    struct s3_job *jobs = calloc(n, sizeof *jobs);
-    if (!jobs)
-        return s3_fail(s, MF_ENOMEM, "s3 storage: out of memory for a batch of %zu gets", n);
+    struct s3_job *jobs;
+    int rc = batch_open(s, "get_batch", "gets", items, n, &jobs);
+    if (rc || !jobs)
+        return rc;
     for (size_t i = 0; i < n; i++) {
         struct mf_storage_item *it = &items[i];
         struct s3_job *j = &jobs[i];
-        s3_job_init(j, s, it->key);
         memset(&it->out, 0, sizeof it->out);
         it->out.struct_size = sizeof it->out;
-        int rc = s3_check_key(s, "key", it->key, 0);
-        if (rc)
-            s3_job_fail(j, rc, s3_last_error(s));
-        else if (it->path && (!*it->path || strlen(it->path) + 48 >= PATH_MAX))
+        if (j->rc)
+            continue;   /* its key */
+        if (it->path && (!*it->path || strlen(it->path) + 48 >= PATH_MAX))
             s3_job_failf(j, MF_EINVAL,
                       "s3 storage: get_batch item %zu (key '%s') has no usable path", i, it->key);
         else if (it->path)
             j->dst_path = it->path;
     }
-    int rc = s3_run_gets(s, jobs, n);
+    rc = s3_run_gets(s, jobs, n);
     for (size_t i = 0; i < n; i++) {
         struct s3_job *j = &jobs[i];
-        items[i].result = j->rc;
-        if (!j->rc && !j->dst_path) {
-            items[i].out.data = j->mem ? j->mem : malloc(1);
-            items[i].out.len = (size_t)j->total;
-            items[i].out.release = s3_release_malloc;
-            j->mem = NULL;
-            if (!items[i].out.data) {
-                items[i].result = MF_ENOMEM;
-                if (!rc)
-                    rc = s3_fail(s, MF_ENOMEM, "s3 storage: out of memory reading key '%s'",
-                                 j->key);
-            }
+        if (!j->rc && !j->dst_path && take_download(j, &items[i].out)) {
+            j->rc = MF_ENOMEM;   /* the item's result */
+            if (!rc)
+                rc = s3_fail(s, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", j->key);
         }
-        s3_job_clear(j);
     }
-    free(jobs);
-    return rc;
+    return batch_close(jobs, items, n, rc);
 }
 
 static int op_exists_batch(void *state, struct mf_storage_item *items, size_t n)
 {
     struct s3 *s = state;
-    if (n && !items)
-        return s3_fail(s, MF_EINVAL, "s3 storage: exists_batch was given no items");
-    if (!n)
-        return 0;
-    struct s3_job *jobs = calloc(n, sizeof *jobs);
-    if (!jobs)
-        return s3_fail(s, MF_ENOMEM, "s3 storage: out of memory for a batch of %zu checks", n);
-    for (size_t i = 0; i < n; i++) {
-        s3_job_init(&jobs[i], s, items[i].key);
-        int rc = s3_check_key(s, "key", items[i].key, 0);
-        if (rc)
-            s3_job_fail(&jobs[i], rc, s3_last_error(s));
-    }
-    int rc = s3_run_exists(s, jobs, n);
-    for (size_t i = 0; i < n; i++) {
+    struct s3_job *jobs;
+    int rc = batch_open(s, "exists_batch", "checks", items, n, &jobs);
+    if (rc || !jobs)
+        return rc;
+    rc = s3_run_exists(s, jobs, n);
+    for (size_t i = 0; i < n; i++)
         items[i].exists = jobs[i].exists;
-        items[i].result = jobs[i].rc;
-        s3_job_clear(&jobs[i]);
-    }
-    free(jobs);
-    return rc;
+    return batch_close(jobs, items, n, rc);
 }
 
 static const char *op_last_error(void *state)

@@ -264,12 +264,19 @@ void s3_job_fail(struct s3_job *j, int rc, const char *msg);
 void s3_job_fail_req(struct s3_job *j, struct s3_req *r);
 /* The release of an mf_buf whose data is the plugin's malloc'd memory. */
 void s3_release_malloc(struct mf_buf *b);
+/* The job's np parts as GETs of its key, done and validate set, each still to be given its
+ * sink and s3_part_range: 0, or -1 with the job failed (out of memory). */
+int s3_job_get_parts(struct s3_job *j, size_t np, s3_done_fn done,
+                     int (*validate)(struct s3_req *r));
 /* A ranged part's Range and If-Match headers: 0, or the job failed with no parts left. */
 int s3_part_range(struct s3_req *p, struct s3_job *j, uint64_t off, uint64_t len);
 void s3_job_failf(struct s3_job *j, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Fill the job's main request for a new step; 0 or MF_ENOMEM (the job failed). */
 int s3_job_stage(struct s3_job *j, const char *method, const char *query);
+/* Add the job's HEAD to ex (a 404 is an answer, not a failure), done seeing its outcome;
+ * nothing when the job fails to stage it. */
+void s3_job_head_start(struct s3_exec *ex, struct s3_job *j, s3_done_fn done);
 /* on_done of a request whose failure fails its job (and that closes the job's file). */
 void s3_job_put_done(struct s3_exec *ex, struct s3_req *r);
 /* Run the engine; 0 or an error with the message on the instance. */

@@ -510,6 +510,29 @@ static int put_src_start(struct s3_req *r)
 static void get_first_done(struct s3_exec *ex, struct s3_req *r);
 static void get_range_done(struct s3_exec *ex, struct s3_req *r);
 static int get_dst_start(struct s3_req *r);
+int s3_job_get_parts(struct s3_job *j, size_t np, s3_done_fn done,
+                     int (*validate)(struct s3_req *r))
+{
+    j->parts = calloc(np, sizeof *j->parts);
+    if (!j->parts) {
+        s3_job_failf(j, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", j->key);
+        return -1;
+    }
+    j->nparts = np;
+    j->parts_left = np;
+    for (size_t i = 0; i < np; i++) {
+        struct s3_req *p = &j->parts[i];
+        p->method = "GET";
+        p->key = s3_dupkey(j->key);   /* NULL: s3_part_range fails the job */
+        p->ud = j;
+        p->idx = i;
+        p->cancel = &j->failed;
+        p->on_done = done;
+        p->validate = validate;
+    }
+    return 0;
+}
+
 /* A ranged part's request: its Range and, once the object's ETag is known, If-Match (so that
  * an object replaced while it is read fails instead of mixing two versions). 0, or the job
  * failed (out of memory) with no parts left. */
@@ -688,25 +711,14 @@ static void get_first_done(struct s3_exec *ex, struct s3_req *r)
     /* the rest in parallel ranges, each required to come from the same object version */
     uint64_t part = s->cfg.part_size;
     size_t np = (size_t)((j->total - have + part - 1) / part);
-    j->parts = calloc(np, sizeof *j->parts);
-    if (!j->parts) {
-        s3_job_failf(j, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", j->key);
+    if (s3_job_get_parts(j, np, get_range_done, get_range_validate)) {
         get_end(j);
         return;
     }
-    j->nparts = np;
-    j->parts_left = np;
     for (size_t i = 0; i < np; i++) {
         struct s3_req *p = &j->parts[i];
         uint64_t off = have + (uint64_t)i * part;
         uint64_t len = off + part <= j->total ? part : j->total - off;
-        p->method = "GET";
-        p->key = s3_dupkey(j->key);
-        p->ud = j;
-        p->idx = i;
-        p->cancel = &j->failed;
-        p->on_done = get_range_done;
-        p->validate = get_range_validate;
         p->sink_off = off;
         p->buf_cap = (size_t)len;
         if (j->dst_path) {
@@ -809,7 +821,7 @@ static void exists_done(struct s3_exec *ex, struct s3_req *r)
         s3_job_fail_req(j, r);
 }
 
-static void exists_start(struct s3_exec *ex, struct s3_job *j, s3_done_fn done)
+void s3_job_head_start(struct s3_exec *ex, struct s3_job *j, s3_done_fn done)
 {
     if (s3_job_stage(j, "HEAD", NULL))
         return;
@@ -969,7 +981,7 @@ int s3_run_exists(struct s3 *s, struct s3_job *jobs, size_t n)
     s3_exec_init(&ex, s);
     for (size_t i = 0; i < n; i++)
         if (!jobs[i].rc)
-            exists_start(&ex, &jobs[i], exists_done);
+            s3_job_head_start(&ex, &jobs[i], exists_done);
     int rc = s3_run(s, &ex);
     if (rc)
         return rc;

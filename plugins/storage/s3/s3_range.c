@@ -92,16 +92,6 @@ static void size_done(struct s3_exec *ex, struct s3_req *r)
     }
 }
 
-/* The object's size alone (len 0, or a range past its end). */
-static void size_start(struct s3_exec *ex, struct s3_job *j)
-{
-    if (s3_job_stage(j, "HEAD", NULL))
-        return;
-    j->main.head_404_ok = 1;
-    j->main.on_done = size_done;
-    s3_exec_add(ex, &j->main);
-}
-
 static void first_done(struct s3_exec *ex, struct s3_req *r)
 {
     struct s3_job *j = r->ud;
@@ -110,7 +100,7 @@ static void first_done(struct s3_exec *ex, struct s3_req *r)
     r->sink = S3_SINK_DISCARD;
     if (r->rc) {
         if (r->status == 416) {
-            size_start(ex, j);   /* from the end on (or an empty object): no bytes */
+            s3_job_head_start(ex, j, size_done);   /* from the end on (or empty): its size */
             return;
         }
         if (r->hdr_err == MF_EIO && (r->status == 200 || r->status == 206)) {
@@ -141,25 +131,13 @@ static void first_done(struct s3_exec *ex, struct s3_req *r)
     uint64_t part = s->cfg.part_size;
     size_t have = (size_t)r->wr_pos;
     size_t np = (size_t)((n - have + part - 1) / part);
-    j->parts = calloc(np, sizeof *j->parts);
-    if (!j->parts) {
-        s3_job_failf(j, MF_ENOMEM, "s3 storage: out of memory reading key '%s'", j->key);
+    if (s3_job_get_parts(j, np, part_done, part_validate))
         return;
-    }
-    j->nparts = np;
-    j->parts_left = np;
     for (size_t i = 0; i < np; i++) {
         struct s3_req *p = &j->parts[i];
         uint64_t at = have + (uint64_t)i * part;   /* in the page */
         uint64_t len = at + part <= n ? part : n - at;
         uint64_t off = j->range_off + at;
-        p->method = "GET";
-        p->key = s3_dupkey(j->key);
-        p->ud = j;
-        p->idx = i;
-        p->cancel = &j->failed;
-        p->on_done = part_done;
-        p->validate = part_validate;
         p->sink = S3_SINK_FIXED;
         p->buf = j->mem + at;
         p->buf_cap = (size_t)len;
@@ -218,7 +196,7 @@ int s3_op_get_range(void *state, const char *key, uint64_t offset, size_t len,
     if (len)
         range_start(&ex, &j);
     else
-        size_start(&ex, &j);
+        s3_job_head_start(&ex, &j, size_done);   /* the object's size alone */
     rc = j.rc ? 0 : s3_run(s, &ex);
     if (!rc)
         rc = s3_settle(s, &j, 1);

@@ -5,26 +5,9 @@ read checks the value (type, SHA-256 of its contents) before anything else touch
 --kinds picks the kinds (numpy's need numpy)."""
 import hashlib
 import os
-import sys
 
+from bigmem import digest as _digest, get_measured, put_measured
 from mflow import FlowSpec, Parameter, step
-
-
-def reset_peak():
-    """VmHWM from now on (Linux: 5 to clear_refs resets the peak RSS)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-def mem(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return -1
 
 
 def set_plain(flow, name, v):
@@ -77,50 +60,20 @@ def make(kind, n):
     raise ValueError(kind)
 
 
-def size_of(v):
-    """The memory the value's contents take."""
-    if isinstance(v, str):
-        return sys.getsizeof(v)
-    if isinstance(v, (bytes, bytearray, memoryview)):
-        return memoryview(v).nbytes
-    if isinstance(v, dict):
-        return sum(size_of(x) for x in v.values())
-    if isinstance(v, (list, tuple)):
-        return sum(size_of(x) for x in v)
-    if isinstance(v, Holder):
+def own(v, h=None):
+    """The Holder hook of bigmem's size_of (h None) and digest."""
+    if not isinstance(v, Holder):
+        return 0 if h is None else False
+    if h is None:
         return v.arr.nbytes
-    if type(v).__name__ == "ndarray":
-        return v.nbytes
-    return 0
+    h.update(v.label.encode())
+    _digest(v.arr, h)
+    return True
 
 
-def digest(v, h=None):
-    """SHA-256 over the value's types and contents (a str in pieces: no copy of it whole)."""
-    top = h is None
-    h = h or hashlib.sha256()
-    h.update(type(v).__name__.encode())
-    if isinstance(v, str):
-        for i in range(0, len(v), 1 << 22):
-            h.update(v[i:i + (1 << 22)].encode("utf-8"))
-    elif isinstance(v, (bytes, bytearray, memoryview)):
-        h.update(memoryview(v).cast("B"))
-    elif isinstance(v, dict):
-        for k in sorted(v):
-            h.update(k.encode())
-            digest(v[k], h)
-    elif isinstance(v, (list, tuple, frozenset, set)):
-        for x in (sorted(v) if isinstance(v, (set, frozenset)) else v):
-            digest(x, h)
-    elif isinstance(v, Holder):
-        h.update(v.label.encode())
-        digest(v.arr, h)
-    elif type(v).__name__ == "ndarray":
-        h.update(("%s %s %s %s" % (v.dtype, v.shape, v.flags.writeable,
-                                   v.flags.f_contiguous and not v.flags.c_contiguous)).encode())
-        h.update(memoryview(v.tobytes("A")))
-    else:
-        h.update(repr(v).encode())
-    return h.hexdigest() if top else None
+def digest(v):
+    """SHA-256 over the value's types and contents, a Holder's label and array included."""
+    return _digest(v, own=own)
 
 
 class BigPicklesFlow(FlowSpec):
@@ -137,33 +90,16 @@ class BigPicklesFlow(FlowSpec):
         self.kind = self.input
         if self.kind in ("obj_array", "list_arrays"):
             import numpy  # noqa: F401  (its import is not the store's)
-        v = make(self.kind, self.mib << 20)
-        self.sha = digest(v)
-        self.size = size_of(v)
-        reset_peak()
-        base = mem("VmRSS")
-        if self.kind == "oldpickle":
-            # a large pickle as mflow wrote them before the container: plain, protocol 4
-            set_plain(self, "value", v)
-        else:
-            self.value = v
-        del v
-        self._mflow_flush()      # stored here: the peak is the store's
-        self.put_base = base
-        self.put_peak = mem("VmHWM")
+        # oldpickle: a large pickle as mflow wrote them before the container: plain, protocol 4
+        put_measured(self, lambda: make(self.kind, self.mib << 20), own,
+                     (lambda v: set_plain(self, "value", v)) if self.kind == "oldpickle" else None)
         self.next(self.get)
 
     @step
     def get(self):
         if self.kind in ("obj_array", "list_arrays"):
             import numpy  # noqa: F401
-        reset_peak()
-        base = mem("VmRSS")
-        v = self.value
-        self.get_peak = mem("VmHWM")
-        self.get_base = base
-        self.ok = digest(v) == self.sha
-        self.got_type = type(v).__name__
+        get_measured(self, own)
         self.next(self.join)
 
     @step

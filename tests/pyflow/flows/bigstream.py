@@ -6,27 +6,9 @@ it back, each taking its peak memory (VmHWM) and its RSS before, and the seconds
 the read checks the value (type, SHA-256 of its contents)."""
 import hashlib
 import random
-import sys
-import time
 
+from bigmem import digest as _digest, get_measured, put_measured, size_of
 from mflow import FlowSpec, Parameter, step
-
-
-def reset_peak():
-    """VmHWM from now on (Linux: 5 to clear_refs resets the peak RSS)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        pass
-
-
-def mem(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return -1
 
 
 class Doc:
@@ -63,44 +45,15 @@ def make(kind, n, seed=7):
     raise ValueError(kind)
 
 
-def size_of(v):
-    """The memory the value's contents take."""
-    if isinstance(v, str):
-        return sys.getsizeof(v)
-    if isinstance(v, (bytes, bytearray)):
-        return len(v)
-    if isinstance(v, dict):
-        return sum(size_of(x) for x in v.values())
-    if isinstance(v, (list, tuple)):
-        return sum(size_of(x) for x in v)
-    if isinstance(v, Doc):
+def own(v, h=None):
+    """The Doc hook of bigmem's size_of (h None) and digest."""
+    if not isinstance(v, Doc):
+        return 0 if h is None else False
+    if h is None:
         return size_of(v.text)
-    return 0
-
-
-def digest(v, h=None):
-    """SHA-256 over the value's types and contents (a str in pieces: no copy of it whole)."""
-    top = h is None
-    h = h or hashlib.sha256()
-    h.update(type(v).__name__.encode())
-    if isinstance(v, str):
-        for i in range(0, len(v), 1 << 22):
-            h.update(v[i:i + (1 << 22)].encode("utf-8"))
-    elif isinstance(v, bytes):
-        h.update(v)
-    elif isinstance(v, dict):
-        for k in sorted(v):
-            h.update(k.encode())
-            digest(v[k], h)
-    elif isinstance(v, (list, tuple)):
-        for x in v:
-            digest(x, h)
-    elif isinstance(v, Doc):
-        h.update(v.label.encode())
-        digest(v.text, h)
-    else:
-        h.update(repr(v).encode())
-    return h.hexdigest() if top else None
+    h.update(v.label.encode())
+    _digest(v.text, h)
+    return True
 
 
 class BigStreamFlow(FlowSpec):
@@ -115,31 +68,12 @@ class BigStreamFlow(FlowSpec):
     @step
     def put(self):
         self.kind = self.input
-        v = make(self.kind, self.mib << 20)
-        self.sha = digest(v)
-        self.size = size_of(v)
-        reset_peak()
-        base = mem("VmRSS")
-        t0 = time.perf_counter()
-        self.value = v
-        del v
-        self._mflow_flush()      # stored here: the peak is the store's
-        self.put_s = time.perf_counter() - t0
-        self.put_base = base
-        self.put_peak = mem("VmHWM")
+        put_measured(self, lambda: make(self.kind, self.mib << 20), own)
         self.next(self.get)
 
     @step
     def get(self):
-        reset_peak()
-        base = mem("VmRSS")
-        t0 = time.perf_counter()
-        v = self.value
-        self.get_s = time.perf_counter() - t0
-        self.get_peak = mem("VmHWM")
-        self.get_base = base
-        self.ok = digest(v) == self.sha
-        self.got_type = type(v).__name__
+        get_measured(self, own)
         self.next(self.join)
 
     @step

@@ -4,15 +4,8 @@
 import hashlib
 import os
 
+from bigmem import mem
 from mflow import FlowSpec, Parameter, step
-
-
-def mem(field):
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    return -1
 
 
 def sha(v):
