@@ -172,12 +172,14 @@ static int counted(struct ctx *x)
     return rc;
 }
 
-/* A run recorded before runs named their storage was read from this one: say so in the
- * index, so that get and resume find it without options. */
+/* The run was read from this datastore, so the index names it as the run's: get and resume
+ * find it there without options. Its record may name another (a run recorded before runs
+ * named their storage names none; a datastore copied, restored or mounted at another path
+ * names where it was written, which may no longer exist). */
 static void fill_storage(struct mf_store *st, struct mf_run_rec *r)
 {
     const char *root = st->ops->root ? st->ops->root(st->state) : NULL;
-    if (r->storage[0] || !st->desc || !root || !*root)
+    if (!st->desc || !root || !*root)
         return;
     snprintf(r->storage, sizeof r->storage, "%s", st->desc->name);
     snprintf(r->storage_root, sizeof r->storage_root, "%s", root);

@@ -71,6 +71,22 @@ check_eq "B's run does not reuse A's id" 2 "$(cat "$WORK/rb")"
 run_ok "A reindexes" ma reindex
 check_eq "A sees both" "[2, 1]" "$(ma runs HelloFlow --json | python3 -c 'import json,sys; print([r["run_id"] for r in json.load(sys.stdin)])')"
 
+# ---- a datastore moved: its runs recorded where they were written ----
+# The run records of the moved datastore name the old root, which is gone; reindex read them
+# from the new one, so get, inspect and resume find them there without options.
+OLD=$WORK/moved-from
+C=$WORK/homeC
+"$MFLOW" --home "$OLD" run "$SRC/examples/hello.c" >/dev/null 2>&1 || fail "run before the move"
+mv "$OLD/datastore" "$WORK/moved-ds" && rm -rf "$OLD"
+mkdir -p "$C" && mv "$WORK/moved-ds" "$C/datastore"
+check_contains "the run record names the old root" "$OLD/datastore" "$(cat "$C/datastore/runs/HelloFlow/1/run.json")"
+run_ok "reindex the moved datastore" "$MFLOW" --home "$C" reindex
+run_ok "get from the moved datastore without options" "$MFLOW" --home "$C" get HelloFlow/1/end greeting
+check_eq "its value" "hello, world" "$OUT"
+T=$("$MFLOW" --home "$C" inspect HelloFlow/1/end --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0]["task_id"])')
+run_ok "inspect a task there" "$MFLOW" --home "$C" inspect "HelloFlow/1/end/$T"
+check_contains "its artifact listed" "greeting" "$OUT"
+
 # ---- damaged records are named and skipped ----
 echo '{"format": 1, "flow": "Forea' > "$MFLOW_HOME/datastore/runs/BranchFlow/$BR/run.json"
 rec=$(ls "$MFLOW_HOME/datastore/runs/ForeachFlow/$FE/square/" | grep '^3\.0\.json$')
