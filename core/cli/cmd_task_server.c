@@ -256,7 +256,18 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
             environ = r.envp;
             preload((int)r.h.argc, r.argv);
             environ = own;
-            mf_ts_proto_share_code();
+            /* Sharing the code mappings (ts_proto.h) is a trade: each fork then copies the
+             * page-table entries of every page of them the server has mapped (about 660 here,
+             * libc's half of them) and each child's exit drops them again, while a child
+             * saves the ~30 read faults that map the pages it runs. On the 2-core VM this
+             * project runs on now (December 2026, 20 interleaved pairs of a 2000-task
+             * foreach) that cost the server about 0.05 ms a fork and saved the children
+             * nothing measurable (a read fault of a cached page is cheap here); on the
+             * earlier VM, whose page faults cost 5x more, it was a win. Off, unless
+             * MFLOW_TS_SHARE_CODE=1 (a machine whose faults are dear; test e2e_fork_cost). */
+            const char *share = getenv("MFLOW_TS_SHARE_CODE");
+            if (share && !strcmp(share, "1"))
+                mf_ts_proto_share_code();
         }
 #if SANITIZED
         leak_check = choose_leak_check(&r);
