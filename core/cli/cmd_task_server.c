@@ -261,9 +261,10 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
              * libc's half of them) and each child's exit drops them again, while a child
              * saves the ~30 read faults that map the pages it runs. On the 2-core VM this
              * project runs on now (December 2026, 20 interleaved pairs of a 2000-task
-             * foreach) that cost the server about 0.05 ms a fork and saved the children
-             * nothing measurable (a read fault of a cached page is cheap here); on the
-             * earlier VM, whose page faults cost 5x more, it was a win. Off, unless
+             * foreach, split.py) it cost the server 0.037 ms a fork (median; more in 20 of
+             * 20 pairs) and the children 0.010 ms more, not less (14 of 20), for 30 fewer
+             * faults each (a read fault of a cached page is cheap here): 0.041 ms a task in
+             * all. On the earlier VM, whose page faults cost 5x more, it was a win. Off, unless
              * MFLOW_TS_SHARE_CODE=1 (a machine whose faults are dear; test e2e_fork_cost). */
             const char *share = getenv("MFLOW_TS_SHARE_CODE");
             if (share && !strcmp(share, "1"))
