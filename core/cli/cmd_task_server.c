@@ -257,7 +257,19 @@ int cmd_task_server(int argc, char **argv, mf_cmd_fn run, void (*preload)(int ar
             environ = r.envp;
             preload((int)r.h.argc, r.argv);
             environ = own;
-            mf_ts_proto_share_code();
+            /* Sharing the code mappings (ts_proto.h) is a trade: each fork then copies the
+             * page-table entries of every page of them the server has mapped (about 660 here,
+             * libc's half of them) and each child's exit drops them again, while a child
+             * saves the ~30 read faults that map the pages it runs. On the 2-core VM this
+             * project runs on now (December 2026, 20 interleaved pairs of a 2000-task
+             * foreach, split.py) it cost the server 0.037 ms a fork (median; more in 20 of
+             * 20 pairs) and the children 0.010 ms more, not less (14 of 20), for 30 fewer
+             * faults each (a read fault of a cached page is cheap here): 0.041 ms a task in
+             * all. On the earlier VM, whose page faults cost 5x more, it was a win. Off, unless
+             * MFLOW_TS_SHARE_CODE=1 (a machine whose faults are dear; test e2e_fork_cost). */
+            const char *share = getenv("MFLOW_TS_SHARE_CODE");
+            if (share && !strcmp(share, "1"))
+                mf_ts_proto_share_code();
         }
 #if SANITIZED
         leak_check = choose_leak_check(&r);

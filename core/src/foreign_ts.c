@@ -13,7 +13,14 @@ extern char **environ;
 
 void mf_foreign_ts_share_code(void)
 {
-    mf_ts_proto_share_code();
+    /* As mflow's own server (cmd_task_server.c): only with MFLOW_TS_SHARE_CODE=1. On this
+     * project's VM (December 2026, 14 interleaved pairs of a 1000-task Python foreach) the
+     * whole tree took 0.145 ms a task more CPU with the code shared (median of ~2.2 ms; more
+     * in 12 of 14 pairs): the fork's copy of the page-table entries of everything the
+     * interpreter has mapped costs more than the read faults it saves the children. */
+    const char *share = getenv("MFLOW_TS_SHARE_CODE");
+    if (share && !strcmp(share, "1"))
+        mf_ts_proto_share_code();
 }
 
 /* The global options a task's command line gives before `task`, as the variables mflow

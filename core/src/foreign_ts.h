@@ -10,7 +10,8 @@
 
 #include <stdint.h>
 
-/* Once, after the server loaded what its tasks load: each read-only file mapping of the
+/* Once, after the server loaded what its tasks load, and only with MFLOW_TS_SHARE_CODE=1 (a
+ * machine whose page faults are dear; see foreign_ts.c): each read-only file mapping of the
  * process is given one private page (a byte written back with its own value), so that fork
  * copies its page-table entries and the children start with the server's code and read-only
  * data mapped (Linux copies the entries of a file mapping only when it holds private pages:

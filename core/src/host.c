@@ -359,13 +359,12 @@ static struct {
     int ok;
     struct mf_envrec env;
     struct stat cfg;             /* config.json's; st_ino 0 when there was none */
+    char *cfg_path;              /* its path, made once for every child's check */
 } prep;
 
-static int config_stat(struct stat *out)
+static int config_stat(const char *path, struct stat *out)
 {
-    char *path = mf_strf("%s/config.json", H.home);
     int rc = path ? stat(path, out) : -1;
-    free(path);
     if (rc != 0)
         memset(out, 0, sizeof *out);
     return rc == 0 || errno == ENOENT ? 0 : -1;
@@ -385,8 +384,10 @@ int mf_host_prepare(const struct mf_host_opts *o)
         return rc;
     /* A relative home or plugin directory depends on the working directory, which a task
      * may change; a config.json that did not parse warned once and is read again. */
-    if (!whole || prep.env.cwd || !reg || config_stat(&prep.cfg) != 0 ||
-        (prep.cfg.st_ino && !H.config))
+    free(prep.cfg_path);
+    prep.cfg_path = mf_strf("%s/config.json", H.home);
+    if (!whole || prep.env.cwd || !reg || !prep.cfg_path ||
+        config_stat(prep.cfg_path, &prep.cfg) != 0 || (prep.cfg.st_ino && !H.config))
         return 0;
     prep.ok = 1;
     return 0;
@@ -397,7 +398,7 @@ int mf_host_take_prepared(void)
     if (!prep.ok || !mf_envrec_same(&prep.env))
         return 0;
     struct stat now;
-    if (config_stat(&now) != 0 || now.st_ino != prep.cfg.st_ino || now.st_dev != prep.cfg.st_dev ||
+    if (config_stat(prep.cfg_path, &now) != 0 || now.st_ino != prep.cfg.st_ino || now.st_dev != prep.cfg.st_dev ||
         now.st_size != prep.cfg.st_size || now.st_mtim.tv_sec != prep.cfg.st_mtim.tv_sec ||
         now.st_mtim.tv_nsec != prep.cfg.st_mtim.tv_nsec || now.st_ctim.tv_sec != prep.cfg.st_ctim.tv_sec ||
         now.st_ctim.tv_nsec != prep.cfg.st_ctim.tv_nsec)

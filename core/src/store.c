@@ -40,44 +40,83 @@ static const struct mf_plugin_desc *open_plugin(uint32_t kind, const char *name,
 }
 
 /* The store the task server opened once (mf_store_prepare) for its forked tasks, and what its
- * instance was made from (store_key). A child takes it at most once: its fini frees the copy. */
+ * instance was made from (store_key). A child takes it at most once, and closing it there does
+ * not run the plugin's fini: the instance holds only memory (MF_STORAGE_FORK_SAFE), the task
+ * ends right after, and a fini in a forked child costs page faults for nothing (local's wrote
+ * its mutex, a copy of a server heap page, and read a thread-local, which allocated the
+ * plugin's TLS block: 4-5 % of a trivial task's samples). It stays reachable here for LSan. */
 static struct {
     struct mf_store st;
     char *key;
+    int taken;
 } prepared;
 
+/* A store key (below) as it is made: written out (in the server), or compared with the
+ * prepared one as it goes (in a task, which so allocates nothing for it). */
+struct key_walk {
+    char *buf;          /* writing: the key so far, NUL-terminated */
+    size_t len, cap;
+    const char *want;   /* comparing: what the rest of the key must be */
+    int bad;            /* out of memory, or (comparing) a difference found */
+};
+
+static void key_put(struct key_walk *k, const char *s)
+{
+    size_t n = strlen(s);
+    if (k->bad)
+        return;
+    if (k->want) {
+        if (strncmp(k->want, s, n) != 0)
+            k->bad = 1;
+        else
+            k->want += n;
+        return;
+    }
+    while (k->len + n + 1 > k->cap)
+        if (mf_grow(&k->buf, &k->cap, k->cap, 1, 256)) {
+            k->bad = 1;
+            return;
+        }
+    memcpy(k->buf + k->len, s, n + 1);
+    k->len += n;
+}
+
 /* What a MF_STORAGE_FORK_SAFE instance depends on (plugin.h): the plugin, the host's home, each
- * of its options as config_get answers it now, and the environment variables MFLOW_<NAME>_*.
- * malloc'd, or NULL. */
-static char *store_key(const struct mf_plugin_desc *d)
+ * of its options as config_get answers it now, and the environment variables MFLOW_<NAME>_*. */
+static void store_key(const struct mf_plugin_desc *d, struct key_walk *k)
 {
     const struct mf_host_api *h = mf_host_api();
-    char *key = mf_strf("%s\n%s\n", d->name, h->home ? h->home() : "");
+    const char *home = h->home ? h->home() : NULL;
+    key_put(k, d->name);
+    key_put(k, "\n");
+    key_put(k, home ? home : "");
+    key_put(k, "\n");
     const struct mf_option_def *opts = d->options;
     size_t stride = opts && opts->struct_size >= sizeof *opts ? opts->struct_size : sizeof *opts;
-    for (uint32_t j = 0; key && opts && j < d->n_options; j++) {
+    for (uint32_t j = 0; !k->bad && opts && j < d->n_options; j++) {
         const struct mf_option_def *o =
             (const struct mf_option_def *)((const char *)opts + (size_t)j * stride);
         const char *v = o->name ? h->config_get(d->name, o->name) : NULL;
-        char *k = mf_strf("%so %s=%s%s\n", key, o->name ? o->name : "", v ? "v" : "-", v ? v : "");
-        free(key);
-        key = k;
+        key_put(k, "o ");
+        key_put(k, o->name ? o->name : "");
+        key_put(k, v ? "=v" : "=-");
+        key_put(k, v ? v : "");
+        key_put(k, "\n");
     }
     char pre[80];
     int n = snprintf(pre, sizeof pre, "MFLOW_%s_", d->name);
     if (n <= 0 || (size_t)n >= sizeof pre) {
-        free(key);
-        return NULL;
+        k->bad = 1;
+        return;
     }
     for (char *c = pre; *c; c++)
         *c = (char)toupper((unsigned char)*c);
-    for (char **e = environ; key && e && *e; e++)
+    for (char **e = environ; !k->bad && e && *e; e++)
         if (!strncmp(*e, pre, (size_t)n)) {
-            char *k = mf_strf("%se %s\n", key, *e);
-            free(key);
-            key = k;
+            key_put(k, "e ");
+            key_put(k, *e);
+            key_put(k, "\n");
         }
-    return key;
 }
 
 static uint32_t ops_flags(const struct mf_storage_ops *o)
@@ -95,10 +134,15 @@ int mf_store_prepare(void)
     free(err);
     if (rc)
         return rc;
-    if (!(ops_flags(st.ops) & MF_STORAGE_FORK_SAFE) || !(prepared.key = store_key(st.desc))) {
+    struct key_walk k = {0};
+    if (ops_flags(st.ops) & MF_STORAGE_FORK_SAFE)
+        store_key(st.desc, &k);
+    if (!(ops_flags(st.ops) & MF_STORAGE_FORK_SAFE) || k.bad || !k.buf) {
+        free(k.buf);
         mf_store_close(&st);
         return 0;
     }
+    prepared.key = k.buf;
     prepared.st = st;
     return 0;
 }
@@ -106,15 +150,14 @@ int mf_store_prepare(void)
 /* The prepared instance when this process (a forked task) would open the same one with d. */
 static int take_prepared(const struct mf_plugin_desc *d, struct mf_store *st)
 {
-    if (!prepared.st.desc || prepared.st.desc != d)
+    if (!prepared.st.desc || prepared.st.desc != d || prepared.taken)
         return 0;
-    char *key = store_key(d);
-    int same = key && !strcmp(key, prepared.key);
-    free(key);
-    if (!same)
+    struct key_walk k = {.want = prepared.key};
+    store_key(d, &k);
+    if (k.bad || *k.want)
         return 0;
     *st = prepared.st;
-    memset(&prepared.st, 0, sizeof prepared.st);   /* once: the taker's fini frees it */
+    prepared.taken = 1;
     return 1;
 }
 
@@ -143,7 +186,8 @@ int mf_store_open(struct mf_store *st, char **err)
 void mf_store_close(struct mf_store *st)
 {
     if (st && st->desc) {
-        st->desc->fini(st->state);
+        if (!(prepared.taken && st->desc == prepared.st.desc && st->state == prepared.st.state))
+            st->desc->fini(st->state);
         memset(st, 0, sizeof *st);
     }
 }

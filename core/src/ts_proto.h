@@ -86,7 +86,9 @@ static inline int mf_ts_proto_child_setup(const struct mf_ts_proto_request *r)
  * data mapped (Linux copies the entries of a file mapping only when it holds private pages:
  * otherwise each child faults in again every page of code it runs). A mapping that cannot be
  * made writable for a moment is left as it is. Not under strict overcommit (mode 2), where a
- * mapping once writable is charged to every child. */
+ * mapping once writable is charged to every child. Both servers call it only with
+ * MFLOW_TS_SHARE_CODE=1: each fork then copies those entries, which on this project's VM cost
+ * more than the children's faults they save (cmd_task_server.c). */
 void mf_ts_proto_share_code(void);
 
 #endif

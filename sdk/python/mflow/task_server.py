@@ -129,7 +129,7 @@ class Server:
                           open(2, "w", buffering=1, closefd=False))
         except OSError:
             self.stdio = None
-        # the children start with the server's code mapped (foreign_ts.h)
+        # with MFLOW_TS_SHARE_CODE=1 the children start with its code mapped (foreign_ts.h)
         lib.mf_foreign_ts_share_code()
         # what was loaded stays as it is: the children's collector does not touch it; nor
         # does anyone's after this: a child lives for one task (a collection would only walk
