@@ -42,10 +42,11 @@ static size_t key_len(const char *kv)
     return eq ? (size_t)(eq - kv) : strlen(kv);
 }
 
-/* kv's key is exactly key[0..klen). */
+/* kv's key is exactly key[0..klen). The first byte is compared first: every job's
+ * environment is checked against the host's whole one, and most keys differ there. */
 static int has_key(const char *kv, const char *key, size_t klen)
 {
-    return strncmp(kv, key, klen) == 0 && kv[klen] == '=';
+    return kv[0] == key[0] && strncmp(kv, key, klen) == 0 && kv[klen] == '=';
 }
 
 static size_t count(const char *const *v)
