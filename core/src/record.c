@@ -361,24 +361,25 @@ static int jr_dup(struct jr *j, char **out)
     return *out != NULL;
 }
 
-/* {"path": ..., "attempt": ...} of the inputs array. */
-static int jr_input(struct jr *j, struct mf_task_record *r, size_t *cap)
+/* The number of elements of the array that follows (read ahead, the cursor left where it
+ * is), so that its entries are allocated once, as the jansson path does; -1 when it is not
+ * one the reader takes. */
+static long jr_count(const struct jr *j)
 {
-    if (r->n_inputs == *cap) {
-        size_t c = *cap ? *cap * 2 : 4;
-        char **in = realloc(r->inputs, c * sizeof *in);
-        if (in)
-            r->inputs = in;
-        uint32_t *at = in ? realloc(r->input_attempts, c * sizeof *at) : NULL;
-        if (!at)
-            return 0;
-        r->input_attempts = at;
-        *cap = c;
-    }
-    size_t i = r->n_inputs;
-    r->inputs[i] = NULL;
-    r->input_attempts[i] = 0;
-    r->n_inputs++;
+    struct jr a = *j;
+    int first = 1, k;
+    long n = 0;
+    if (!jr_lit(&a, '['))
+        return -1;
+    while ((k = jr_elem(&a, &first)) == 1 && jr_skip(&a))
+        n++;
+    return k == 0 ? n : -1;
+}
+
+/* {"path": ..., "attempt": ...} of the inputs array, into entry r->n_inputs (allocated). */
+static int jr_input(struct jr *j, struct mf_task_record *r)
+{
+    size_t i = r->n_inputs++;
     if (!jr_lit(j, '{'))
         return 0;
     int first = 1, k, seen_attempt = 0;
@@ -400,19 +401,11 @@ static int jr_input(struct jr *j, struct mf_task_record *r, size_t *cap)
     return k == 0 && r->inputs[i];
 }
 
-/* {"step": ..., "task": ..., "kind": ..., "index": ..., "count": ...} of the stack. */
-static int jr_frame(struct jr *j, struct mf_task_record *r, size_t *cap)
+/* {"step": ..., "task": ..., "kind": ..., "index": ..., "count": ...} of the stack, into
+ * frame r->depth (allocated, zeroed). */
+static int jr_frame(struct jr *j, struct mf_task_record *r)
 {
-    if (r->depth == *cap) {
-        size_t c = *cap ? *cap * 2 : 4;
-        struct mf_frame *st = realloc(r->stack, c * sizeof *st);
-        if (!st)
-            return 0;
-        r->stack = st;
-        *cap = c;
-    }
     struct mf_frame *f = &r->stack[r->depth++];
-    memset(f, 0, sizeof *f);
     f->kind = MF_FRAME_BRANCH;
     if (!jr_lit(j, '{'))
         return 0;
@@ -507,14 +500,14 @@ static const char *const member_names[N_MEMBERS] = {
 };
 
 /* The value of top-level member m into r. */
-static int jr_member(struct jr *j, int m, struct mf_task_record *r, int64_t *format,
-                     size_t *in_cap, size_t *st_cap)
+static int jr_member(struct jr *j, int m, struct mf_task_record *r, int64_t *format)
 {
     int64_t v;
     double d;
     const char *s;
     size_t n;
     int first = 1, k;
+    long count;
     switch (m) {
     case M_FLOW:
         return jr_dup(j, &r->flow);
@@ -543,17 +536,27 @@ static int jr_member(struct jr *j, int m, struct mf_task_record *r, int64_t *for
         *(m == M_START ? &r->start_time : &r->end_time) = d;
         return k != 0;
     case M_INPUTS:
-        if (!jr_lit(j, '['))
+        count = jr_count(j);
+        if (count < 0 || !jr_lit(j, '['))
             return 0;
+        if (count) {
+            r->inputs = calloc((size_t)count, sizeof *r->inputs);
+            r->input_attempts = calloc((size_t)count, sizeof *r->input_attempts);
+            if (!r->inputs || !r->input_attempts)
+                return 0;
+        }
         while ((k = jr_elem(j, &first)) == 1)
-            if (!jr_input(j, r, in_cap))
+            if ((long)r->n_inputs == count || !jr_input(j, r))
                 return 0;
         return k == 0;
     case M_STACK:
-        if (!jr_lit(j, '['))
+        count = jr_count(j);
+        if (count < 0 || !jr_lit(j, '['))
+            return 0;
+        if (count && !(r->stack = calloc((size_t)count, sizeof *r->stack)))
             return 0;
         while ((k = jr_elem(j, &first)) == 1)
-            if (!jr_frame(j, r, st_cap))
+            if ((long)r->depth == count || !jr_frame(j, r))
                 return 0;
         return k == 0;
     case M_ARTIFACTS:
@@ -601,7 +604,6 @@ static int fast_from_json(const char *text, size_t len, struct mf_task_record *r
     int first = 1, k = -1, ok = jr_lit(&j, '{');
     uint32_t seen = 0;
     int64_t format = 0;
-    size_t in_cap = 0, st_cap = 0;
     const char *key;
     size_t kn;
     while (ok && (k = jr_key(&j, &first, &key, &kn)) == 1) {
@@ -611,7 +613,7 @@ static int fast_from_json(const char *text, size_t len, struct mf_task_record *r
         if (m == N_MEMBERS) {
             ok = jr_skip(&j);
         } else {
-            ok = !(seen & (1u << m)) && jr_member(&j, m, r, &format, &in_cap, &st_cap);
+            ok = !(seen & (1u << m)) && jr_member(&j, m, r, &format);
             seen |= 1u << m;
         }
     }
