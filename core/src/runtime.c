@@ -64,7 +64,7 @@ struct rt {
     struct mf_store st;
     mf_index *ix;
     struct mf_task_rec *ixq;     /* index entries waiting for their transaction (index_flush) */
-    size_t ixq_n, ixq_cap;
+    size_t ixq_n;
     double ixq_since;            /* when the oldest of them came (monotonic) */
     struct mf_compute computes[8];
     const char *compute_names[8];
@@ -698,20 +698,18 @@ static void free_log(struct rt_task *t)
  * without the last INDEX_BATCH_S of ends, as a machine crash leaves it without what was not
  * synced: the records have them (`mflow reindex`). */
 #define INDEX_BATCH_S 0.05
-#define INDEX_BATCH_MAX 128
+#define INDEX_BATCH_MAX 64
 
 static void index_flush(int force);
 
-/* A slot for one more entry; NULL when out of memory, with every waiting entry written, so
- * that the caller's, written at once, still comes after them. */
+/* A slot for one more entry, or NULL where the queue could not be allocated (before the
+ * loop, once: nothing a task does allocates here). */
 static struct mf_task_rec *index_slot(void)
 {
+    if (!R->ixq)
+        return NULL;
     if (R->ixq_n == INDEX_BATCH_MAX)
         index_flush(1);
-    if (mf_grow(&R->ixq, &R->ixq_cap, R->ixq_n, sizeof *R->ixq, 16) != 0) {
-        index_flush(1);
-        return NULL;
-    }
     if (R->ixq_n == 0)
         R->ixq_since = mf_mono();
     return &R->ixq[R->ixq_n++];
@@ -1362,6 +1360,7 @@ int mf_run_flow(const struct mf_run_opts *o)
         goto out;
     }
     rt.running = calloc((size_t)rt.max_workers, sizeof *rt.running);
+    rt.ixq = malloc(INDEX_BATCH_MAX * sizeof *rt.ixq);   /* without it, each entry at once */
     if (!rt.running || mf_joins_create(joins_step_name, NULL, &rt.joins) != 0 ||
         !new_task(rt.g->start, NULL, -1)) {
         rc = MF_ENOMEM;
