@@ -223,28 +223,36 @@ static void keep_output(struct mf_job *j, int s, const char *data, size_t len)
     }
 }
 
-/* Read what a stream has, up to the per-round cap. Closes it at EOF or on a read error.
- * Returns 1 when it closed. */
+/* Read once from a stream that poll found readable (its read end blocks: O_NONBLOCK on each
+ * of the two cost a trivial task two fcntl calls, and one read after POLLIN or POLLHUP never
+ * blocks). More waits for the next round, so that one chatty job cannot starve the others.
+ * Closes it at EOF or on a read error. Returns 1 when it closed. */
 static int read_stream(struct mf_job *j, int s)
 {
-    size_t got = 0;
-    while (j->pipe[s] >= 0 && got < READ_CAP_PER_ROUND) {
-        ssize_t r = read(j->pipe[s], j->lc->buf, READ_CHUNK);
-        if (r > 0) {
-            keep_output(j, s, j->lc->buf, (size_t)r);
-            got += (size_t)r;
-            continue;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
-        if (r < 0)
-            LOG(j->lc, MF_LOG_WARN, "job %s: reading its %s: %s", j->name, stream_name(s), strerror(errno));
-        close_stream(j, s);
-        return 1;
+    ssize_t r;
+    do
+        r = read(j->pipe[s], j->lc->buf, READ_CHUNK);
+    while (r < 0 && errno == EINTR);
+    if (r > 0) {
+        keep_output(j, s, j->lc->buf, (size_t)r);
+        return 0;
     }
-    return j->pipe[s] < 0;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (r < 0)
+        LOG(j->lc, MF_LOG_WARN, "job %s: reading its %s: %s", j->name, stream_name(s), strerror(errno));
+    close_stream(j, s);
+    return 1;
+}
+
+/* The stream's remaining output when no poll said so: what is there now, never waiting. */
+static void drain_stream(struct mf_job *j, int s)
+{
+    for (size_t got = 0; j->pipe[s] >= 0 && got < READ_CAP_PER_ROUND; got += READ_CHUNK) {
+        struct pollfd p = {.fd = j->pipe[s], .events = POLLIN};
+        if (poll(&p, 1, 0) != 1 || read_stream(j, s))
+            return;
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -315,7 +323,10 @@ static int maybe_done(struct mf_job *j)
     return 1;
 }
 
-/* The task's own process ended (status in j->wstatus, or j->lost). */
+/* The task's own process ended (status in j->wstatus, or j->lost). What it wrote before
+ * exiting is in its pipes, which the poll set still holds: they are read as poll reports
+ * them, in this round when they are ready (the exit is noticed in the same round as the
+ * pipes' hang-up, or after it), and the job is done at their end. */
 static int on_reaped(struct mf_job *j, double now)
 {
     j->reaped = 1;
@@ -324,10 +335,6 @@ static int on_reaped(struct mf_job *j, double now)
         close(j->pidfd);
         j->pidfd = -1;
     }
-    /* What it wrote before exiting is in the pipes: take it now. */
-    for (int s = 1; s < STREAMS; s++)
-        if (j->pipe[s] >= 0)
-            read_stream(j, s);
     if (!j->term_sent && group_alive(j)) {
         /* It left processes behind in its group: a task does not outlive its process. */
         LOG(j->lc, MF_LOG_DEBUG, "job %s: its process exited and left others in its process group; stopping them",
@@ -387,7 +394,7 @@ static int service_deadlines(struct local *lc, double now, double *next)
             if (now >= j->close_at) {
                 for (int s = 1; s < STREAMS; s++) {
                     if (j->pipe[s] >= 0) {
-                        read_stream(j, s);
+                        drain_stream(j, s);
                         if (j->pipe[s] >= 0) {
                             LOG(lc, MF_LOG_WARN, "job %s: a process outside its group still holds its %s; no longer reading it",
                                 j->name, stream_name(s));
@@ -710,7 +717,7 @@ static int start_job(struct local *lc, struct mf_job *j)
         }
         j->pipe[s] = p[0];
         wr[s] = local_fd_above_stdio(p[1]);
-        if (wr[s] < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) != 0) {
+        if (wr[s] < 0) {
             rc = errno;
             fail(lc, rc, "job %s: setting up its %s pipe: %s", name, stream_name(s), strerror(rc));
             goto error;
