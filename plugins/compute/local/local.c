@@ -1174,11 +1174,21 @@ static int wait_events(struct local *lc, int timeout_ms)
             case SLOT_SERVER:
                 ended += server_events(lc, now);
                 break;
-            default:
+            default: {
                 /* The job may have ended already in this round (reaped, then drained). */
-                if (j->pipe[lc->slot[i].kind] == lc->pfd[i].fd && read_stream(j, lc->slot[i].kind))
+                int s = lc->slot[i].kind;
+                if (j->pipe[s] != lc->pfd[i].fd)
+                    break;
+                if (lc->pfd[i].revents == POLLHUP) {
+                    /* Every writer is gone and nothing is left to read (a pipe with data
+                     * says POLLIN too): its end, without the read that would say so. */
+                    close_stream(j, s);
                     ended += maybe_done(j);
+                } else if (read_stream(j, s)) {
+                    ended += maybe_done(j);
+                }
                 break;
+            }
             }
         }
         if (sweep)
