@@ -63,9 +63,7 @@ struct rt {
     const mf_graph *g;
     struct mf_store st;
     mf_index *ix;
-    struct mf_task_rec *ixq;     /* index entries waiting for their transaction (index_flush) */
-    size_t ixq_n;
-    double ixq_since;            /* when the oldest of them came (monotonic) */
+    int ix_batch;                /* an index transaction is open (index_task/index_flush) */
     struct mf_compute computes[8];
     const char *compute_names[8];
     int n_computes;
@@ -691,45 +689,25 @@ static void free_log(struct rt_task *t)
     t->log = NULL;
 }
 
-/* Index entries wait here and go into one transaction at most every INDEX_BATCH_S (or when
- * INDEX_BATCH_MAX wait, or the loop ends): a commit writes the same few tree pages whatever
- * it holds, and one per loop turn cost a trivial task about 7 system calls (bench_tasks: a
- * turn ends about one task). An entry is queued only after its task's record was read, so
- * the index still never holds what the records do not; a watcher (who polls once a second)
- * sees an end at most INDEX_BATCH_S later, and a run killed with SIGKILL leaves the index
- * without the last INDEX_BATCH_S of ends, as a machine crash leaves it without what was not
- * synced: the records have them (`mflow reindex`). */
-#define INDEX_BATCH_S 0.05
-#define INDEX_BATCH_MAX 64
-
-static void index_flush(int force);
-
-/* A slot for one more entry, or NULL where the queue could not be allocated (before the
- * loop, once: nothing a task does allocates here). */
-static struct mf_task_rec *index_slot(void)
+/* Task records go into one index transaction per loop turn, opened by the first of them (a
+ * turn woken only by output writes nothing), committed by index_flush. */
+static void index_batch(void)
 {
-    if (!R->ixq)
-        return NULL;
-    if (R->ixq_n == INDEX_BATCH_MAX)
-        index_flush(1);
-    if (R->ixq_n == 0)
-        R->ixq_since = mf_mono();
-    return &R->ixq[R->ixq_n++];
-}
-
-/* An entry that found no slot, written at once. */
-static void index_put_now(const struct mf_task_rec *ir)
-{
-    if (mf_index_put_task(R->ix, ir) != 0)
-        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
+    if (!R->ix_batch) {
+        if (mf_index_begin(R->ix) == 0)
+            R->ix_batch = 1;
+        else
+            say("mflow: warning: index: %s\n", mf_index_error(R->ix));
+    }
 }
 
 static void index_task(const struct mf_task_record *r)
 {
-    struct mf_task_rec one, *ir = index_slot();
-    mf_reindex_task_rec(r, ir ? ir : &one);
-    if (!ir)
-        index_put_now(&one);
+    index_batch();
+    struct mf_task_rec ir;
+    mf_reindex_task_rec(r, &ir);
+    if (mf_index_put_task(R->ix, &ir) != 0)
+        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
 }
 
 /* A task that started (status running) or waits for its retry (pending), for whoever watches
@@ -739,20 +717,19 @@ static void index_task(const struct mf_task_record *r)
 static void index_started(struct rt_task *t, int status)
 {
     t->start_unindexed = 0;
-    struct mf_task_rec one, *ir = index_slot();
-    if (!ir)
-        ir = &one;
-    memset(ir, 0, sizeof *ir);
-    memcpy(ir->flow, R->run.flow, sizeof ir->flow);
-    snprintf(ir->step, sizeof ir->step, "%s", step_name(t->step));
-    ir->run_id = R->run.run_id;
-    ir->task_id = t->id;
-    ir->attempt = t->attempt;
-    ir->status = status;
-    ir->start_time = status == MF_STATUS_RUNNING ? t->submitted : 0;
-    ir->exit_code = -1;
-    if (ir == &one)
-        index_put_now(&one);
+    index_batch();
+    struct mf_task_rec ir;
+    memset(&ir, 0, sizeof ir);
+    memcpy(ir.flow, R->run.flow, sizeof ir.flow);
+    snprintf(ir.step, sizeof ir.step, "%s", step_name(t->step));
+    ir.run_id = R->run.run_id;
+    ir.task_id = t->id;
+    ir.attempt = t->attempt;
+    ir.status = status;
+    ir.start_time = status == MF_STATUS_RUNNING ? t->submitted : 0;
+    ir.exit_code = -1;
+    if (mf_index_put_task(R->ix, &ir) != 0)
+        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
 }
 
 /* A task is entered as running once it has run this long: one that ends sooner (most of a
@@ -774,29 +751,13 @@ static void index_starts(void)
     }
 }
 
-/* The waiting entries in one transaction, in the order they came (a start, then the end
- * that replaces it): once INDEX_BATCH_S has passed since the oldest, or now with force. */
-static void index_flush(int force)
+static void index_flush(void)
 {
-    if (!R->ixq_n || (!force && mf_mono() - R->ixq_since < INDEX_BATCH_S))
+    if (!R->ix_batch)
         return;
-    int batch = mf_index_begin(R->ix) == 0;
-    if (!batch)
+    R->ix_batch = 0;
+    if (mf_index_commit(R->ix) != 0)
         say("mflow: warning: index: %s\n", mf_index_error(R->ix));
-    for (size_t i = 0; i < R->ixq_n; i++)
-        index_put_now(&R->ixq[i]);
-    R->ixq_n = 0;
-    if (batch && mf_index_commit(R->ix) != 0)
-        say("mflow: warning: index: %s\n", mf_index_error(R->ix));
-}
-
-/* How long the loop may wait before the waiting entries are due (ms, at most max_ms). */
-static int index_due_ms(int max_ms)
-{
-    if (!R->ixq_n)
-        return max_ms;
-    double left = (R->ixq_since + INDEX_BATCH_S - mf_mono()) * 1000.0;
-    return left <= 0 ? 0 : left >= max_ms ? max_ms : (int)left + 1;
 }
 
 /* A record for a task that ended without writing its own (crash, kill, timeout). */
@@ -1113,7 +1074,7 @@ static void loop(void)
             break;
         show_progress();
         if (R->n_computes == 1) {
-            R->computes[0].ops->wait(R->computes[0].state, index_due_ms(1000));
+            R->computes[0].ops->wait(R->computes[0].state, 1000);
         } else {
             for (int k = 0; k < R->n_computes; k++)
                 R->computes[k].ops->wait(R->computes[k].state, 0);
@@ -1160,14 +1121,14 @@ static void loop(void)
                 task_ended(t, &st[j]);
             }
         }
-        index_flush(0);
+        index_flush();
         /* Commits do not sync (mf_index_set_lazy): flush at most once a second. */
         if (mf_mono() - last_sync >= 1.0) {
             mf_index_sync(R->ix);
             last_sync = mf_mono();
         }
     }
-    index_flush(1);   /* what waits, with the clones made in the last turn's submit phase */
+    index_flush();   /* clones made in the last turn's submit phase */
     mf_runlog_clear_progress(R->log);
     free(st);
     free(jobs);
@@ -1362,7 +1323,6 @@ int mf_run_flow(const struct mf_run_opts *o)
         goto out;
     }
     rt.running = calloc((size_t)rt.max_workers, sizeof *rt.running);
-    rt.ixq = malloc(INDEX_BATCH_MAX * sizeof *rt.ixq);   /* without it, each entry at once */
     if (!rt.running || mf_joins_create(joins_step_name, NULL, &rt.joins) != 0 ||
         !new_task(rt.g->start, NULL, -1)) {
         rc = MF_ENOMEM;
@@ -1421,7 +1381,6 @@ out:
         free(rt.tasks[i]);
     }
     free(rt.tasks);
-    free(rt.ixq);
     mf_joins_destroy(rt.joins);
     free(rt.ready);
     free(rt.running);
