@@ -9,7 +9,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <locale.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,7 +92,257 @@ void mf_task_record_free(struct mf_task_record *r)
     mf_task_record_init(r);
 }
 
-char *mf_task_record_to_json(const struct mf_task_record *r)
+/* ---- the same text written without a tree --------------------------------------------------
+ * A task writes its record once, and a jansson tree of it (a value and a hash-table slot per
+ * member, then a dump that grows its buffer) is some dozens of small allocations on a
+ * forked task's fresh heap pages. fast_to_json writes the bytes jansson writes (compact, in
+ * insertion order, its escapes, its real numbers) into one buffer sized ahead, for records
+ * whose text is plain ASCII with finite times; any other goes through the tree (test_record
+ * compares the two). */
+
+/* s may be written by the fast writer: no byte past ASCII (jansson's UTF-8 checks, and a
+ * message's hex form, are left to it). */
+static int plain(const char *s)
+{
+    if (!s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* The most bytes jw_str writes for s. */
+static size_t str_max(const char *s)
+{
+    return 6 * strlen(s) + 2;
+}
+
+static void jw_raw(char **p, const char *s, size_t n)
+{
+    memcpy(*p, s, n);
+    *p += n;
+}
+
+#define jw_lit(p, s) jw_raw((p), (s), sizeof(s) - 1)
+
+/* As jansson's dump_string without flags: '"', '\\' and control bytes escaped, uppercase
+ * \u00XX where no short form exists. */
+static void jw_str(char **p, const char *s)
+{
+    char *o = *p;
+    *o++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            static const char hex[] = "0123456789ABCDEF";
+            char e = c == '\b' ? 'b' : c == '\f' ? 'f' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 0;
+            *o++ = '\\';
+            if (e) {
+                *o++ = e;
+            } else {
+                memcpy(o, "u00", 3);
+                o += 3;
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
+            }
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    *p = o;
+}
+
+static void jw_int(char **p, long long v)
+{
+    *p += sprintf(*p, "%lld", v);
+}
+
+/* As jansson's jsonp_dtostr at its default precision: "%.17g", ".0" when it would read back
+ * as an integer, no '+' or leading zeros in the exponent. The caller checked that the value
+ * is finite and the locale's decimal point is '.'. */
+static void jw_real(char **p, double v)
+{
+    char b[40];
+    size_t len = (size_t)snprintf(b, sizeof b, "%.17g", v);
+    if (!strchr(b, '.') && !strchr(b, 'e')) {
+        memcpy(b + len, ".0", 3);
+        len += 2;
+    }
+    char *start = strchr(b, 'e');
+    if (start) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - b));
+            len -= (size_t)(end - start);
+        }
+    }
+    jw_raw(p, b, len);
+}
+
+#define jw_member(p, key) jw_lit((p), "\"" key "\":")
+
+static char *fast_to_json(const struct mf_task_record *r)
+{
+    const char *status = mf_status_name(r->status);
+    const struct lconv *lc = localeconv();
+    if (!plain(r->flow) || !plain(r->step) || (r->message && !plain(r->message)) ||
+        (r->host && !plain(r->host)) || (r->origin && !plain(r->origin)) || !plain(status) ||
+        !isfinite(r->start_time) || !isfinite(r->end_time) || !lc || strcmp(lc->decimal_point, ".") != 0)
+        return NULL;
+    size_t max = 512 + str_max(r->flow) + str_max(r->step) + str_max(status) +
+                 (r->message ? str_max(r->message) : 0) + (r->host ? str_max(r->host) : 0) +
+                 (r->origin ? str_max(r->origin) : 0);
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        if (!plain(r->inputs[i]))
+            return NULL;
+        max += str_max(r->inputs[i]) + 48;
+    }
+    for (size_t i = 0; i < r->depth; i++) {
+        if (!plain(r->stack[i].step))
+            return NULL;
+        max += str_max(r->stack[i].step) + 128;
+    }
+    for (size_t i = 0; i < r->n_arts; i++) {
+        const struct mf_artifact_ref *a = &r->arts[i];
+        const char *type = mf_type_name(a->type);
+        if (!plain(a->name) || !plain(type) || !plain(a->key))
+            return NULL;
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(r->arts[k].name, a->name))
+                return NULL;   /* one member in jansson's object */
+        max += str_max(a->name) + str_max(type) + str_max(a->key) + 64;
+    }
+    char *out = malloc(max), *p = out;
+    if (!out)
+        return NULL;
+    jw_lit(&p, "{");
+    jw_member(&p, "format");
+    jw_int(&p, MF_RECORD_FORMAT);
+    jw_lit(&p, ",");
+    jw_member(&p, "flow");
+    jw_str(&p, r->flow);
+    jw_lit(&p, ",");
+    jw_member(&p, "run_id");
+    jw_int(&p, (long long)r->run_id);
+    jw_lit(&p, ",");
+    jw_member(&p, "step");
+    jw_str(&p, r->step);
+    jw_lit(&p, ",");
+    jw_member(&p, "task_id");
+    jw_int(&p, (long long)r->task_id);
+    jw_lit(&p, ",");
+    jw_member(&p, "attempt");
+    jw_int(&p, (long long)r->attempt);
+    jw_lit(&p, ",");
+    jw_member(&p, "status");
+    jw_str(&p, status);
+    jw_lit(&p, ",");
+    jw_member(&p, "exit_code");
+    jw_int(&p, r->exit_code);
+    jw_lit(&p, ",");
+    jw_member(&p, "signal");
+    jw_int(&p, r->term_signal);
+    if (r->message) {
+        jw_lit(&p, ",");
+        jw_member(&p, "message");
+        jw_str(&p, r->message);
+    }
+    if (r->host) {
+        jw_lit(&p, ",");
+        jw_member(&p, "host");
+        jw_str(&p, r->host);
+    }
+    jw_lit(&p, ",");
+    jw_member(&p, "start_time");
+    jw_real(&p, r->start_time);
+    jw_lit(&p, ",");
+    jw_member(&p, "end_time");
+    jw_real(&p, r->end_time);
+    jw_lit(&p, ",");
+    jw_member(&p, "inputs");
+    jw_lit(&p, "[");
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        if (i)
+            jw_lit(&p, ",");
+        jw_lit(&p, "{");
+        jw_member(&p, "path");
+        jw_str(&p, r->inputs[i]);
+        jw_lit(&p, ",");
+        jw_member(&p, "attempt");
+        jw_int(&p, r->input_attempts ? r->input_attempts[i] : 0);
+        jw_lit(&p, "}");
+    }
+    jw_lit(&p, "],");
+    jw_member(&p, "stack");
+    jw_lit(&p, "[");
+    for (size_t i = 0; i < r->depth; i++) {
+        const struct mf_frame *f = &r->stack[i];
+        if (i)
+            jw_lit(&p, ",");
+        jw_lit(&p, "{");
+        jw_member(&p, "step");
+        jw_str(&p, f->step);
+        jw_lit(&p, ",");
+        jw_member(&p, "task");
+        jw_int(&p, (long long)f->task);
+        jw_lit(&p, ",");
+        jw_member(&p, "kind");
+        jw_str(&p, f->kind == MF_FRAME_FOREACH ? "foreach" : "branch");
+        jw_lit(&p, ",");
+        jw_member(&p, "index");
+        jw_int(&p, (long long)f->index);
+        jw_lit(&p, ",");
+        jw_member(&p, "count");
+        jw_int(&p, (long long)f->count);
+        jw_lit(&p, "}");
+    }
+    jw_lit(&p, "]");
+    if (r->foreach_count >= 0) {
+        jw_lit(&p, ",");
+        jw_member(&p, "foreach_count");
+        jw_int(&p, (long long)r->foreach_count);
+    }
+    jw_lit(&p, ",");
+    jw_member(&p, "artifacts");
+    jw_lit(&p, "{");
+    for (size_t i = 0; i < r->n_arts; i++) {
+        const struct mf_artifact_ref *a = &r->arts[i];
+        if (i)
+            jw_lit(&p, ",");
+        jw_str(&p, a->name);
+        jw_lit(&p, ":{");
+        jw_member(&p, "type");
+        jw_str(&p, mf_type_name(a->type));
+        jw_lit(&p, ",");
+        jw_member(&p, "key");
+        jw_str(&p, a->key);
+        jw_lit(&p, ",");
+        jw_member(&p, "size");
+        jw_int(&p, (long long)a->size);
+        jw_lit(&p, "}");
+    }
+    jw_lit(&p, "}");
+    if (r->origin) {
+        jw_lit(&p, ",");
+        jw_member(&p, "origin");
+        jw_str(&p, r->origin);
+    }
+    jw_lit(&p, "}");
+    *p = '\0';
+    return out;
+}
+
+char *mf_task_record_to_json_tree(const struct mf_task_record *r)
 {
     json_t *o = json_object();
     json_object_set_new(o, "format", json_integer(MF_RECORD_FORMAT));
@@ -140,6 +393,12 @@ char *mf_task_record_to_json(const struct mf_task_record *r)
     char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     return s;
+}
+
+char *mf_task_record_to_json(const struct mf_task_record *r)
+{
+    char *s = fast_to_json(r);
+    return s ? s : mf_task_record_to_json_tree(r);
 }
 
 static char *jstr(json_t *o, const char *k)

@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -572,6 +573,76 @@ static void test_record_readers_agree(void **state)
     check_readers(nul, sizeof nul - 1);
 }
 
+/* The two writers of a task record give the same bytes: to_json without a tree for plain
+ * records, the jansson tree for the rest. */
+static void check_writers(const struct mf_task_record *r, int expect_fast)
+{
+    jansson_allocs = 0;
+    json_set_alloc_funcs(counting_malloc, free);
+    char *a = mf_task_record_to_json(r);
+    json_set_alloc_funcs(malloc, free);
+    size_t allocs = jansson_allocs;
+    char *b = mf_task_record_to_json_tree(r);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    if (expect_fast >= 0)
+        assert_int_equal(allocs == 0, expect_fast);
+    free(a);
+    free(b);
+}
+
+static void test_record_writers_agree(void **state)
+{
+    (void)state;
+    size_t plain = 0;
+    for (int n = 0; n < 2000; n++) {
+        struct mf_task_record r;
+        rnd_record(&r);
+        check_writers(&r, -1);
+        char *js = mf_task_record_to_json_tree(&r);
+        int ascii = !strstr(js, "\"hex\"");
+        for (const char *c = js; *c; c++)
+            ascii &= (unsigned char)*c < 0x80;
+        plain += ascii;
+        free(js);
+        mf_task_record_free(&r);
+    }
+    assert_true(plain > 500);
+    /* Times as jansson writes reals, and what only the tree writes. */
+    static const double times[] = {0.0, -0.0, 1e20, 1e-5, 123.0, 1e300, -1.5e-300, 0.1, 1e17,
+                                   123456789012345678.0, 5e-324};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        struct mf_task_record r;
+        mf_task_record_init(&r);
+        r.flow = strdup("F");
+        r.step = strdup("s\x01\x1f\"\\/\x7f\b\f\n\r\t");
+        r.status = MF_STATUS_SUCCEEDED;
+        r.start_time = times[i];
+        r.end_time = -times[i];
+        r.task_id = INT64_MAX;
+        r.run_id = INT64_MIN;
+        r.exit_code = -2147483647 - 1;
+        check_writers(&r, 1);
+        r.start_time = i % 2 ? NAN : INFINITY;   /* jansson leaves the member out */
+        check_writers(&r, 0);
+        mf_task_record_free(&r);
+    }
+    struct mf_task_record r;
+    mf_task_record_init(&r);
+    r.flow = strdup("F");
+    r.step = strdup("s");
+    r.status = 99;
+    r.n_inputs = 1;
+    r.inputs = calloc(1, sizeof *r.inputs);
+    r.inputs[0] = strdup("a/1");   /* no attempts array */
+    check_writers(&r, 1);
+    free(r.inputs[0]);
+    r.inputs[0] = NULL;   /* jansson drops the member */
+    check_writers(&r, 0);
+    mf_task_record_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -583,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_record_formats),
         cmocka_unit_test(test_record_text),
         cmocka_unit_test(test_record_readers_agree),
+        cmocka_unit_test(test_record_writers_agree),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
