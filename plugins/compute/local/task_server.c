@@ -203,8 +203,8 @@ static int put_strings(char **p, const char *end, const char *const *v, uint32_t
     return 0;
 }
 
-int local_server_spawn(struct local_server *s, const struct local_spawn_req *req,
-                       const char *name, pid_t *pid, char *err, size_t errlen)
+int local_server_send(struct local_server *s, const struct local_spawn_req *req,
+                      const char *name, char *err, size_t errlen)
 {
     char **envp = local_build_env(req->env, req->env_forced, req->env_defaults);
     if (!envp) {
@@ -261,24 +261,32 @@ int local_server_spawn(struct local_server *s, const struct local_spawn_req *req
         snprintf(err, errlen, "job %s: sending it to the task server: %s", name, strerror(e));
         return EPIPE;
     }
+    return 0;
+}
+
+int local_server_reply(struct local_server *s, int wait, const char *name, pid_t *pid, char *err,
+                       size_t errlen)
+{
     struct mf_ts_reply rep;
     ssize_t n;
-    do   /* within SO_RCVTIMEO (REPLY_TIMEOUT_MS): then EAGAIN */
-        n = recv(s->req, &rep, sizeof rep, 0);
+    do   /* waiting, within SO_RCVTIMEO (REPLY_TIMEOUT_MS): then EAGAIN */
+        n = recv(s->req, &rep, sizeof rep, wait ? 0 : MSG_DONTWAIT);
     while (n < 0 && errno == EINTR);
+    if (!wait && n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
     if (n != (ssize_t)sizeof rep) {
         snprintf(err, errlen, "job %s: the task server did not answer (%s)", name,
                  n == 0 ? "it exited" : n < 0 ? strerror(errno) : "a short reply");
-        return EPIPE;
+        return -EPIPE;
     }
     if (rep.pid <= 0) {
         int e = rep.err > 0 ? rep.err : EIO;
         snprintf(err, errlen, "job %s: the task server cannot create a process: %s (too many processes? lower --max-workers)",
                  name, strerror(e));
-        return e;
+        return -e;
     }
     *pid = rep.pid;
-    return 0;
+    return 1;
 }
 
 int local_server_event_fd(const struct local_server *s)
