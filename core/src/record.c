@@ -9,7 +9,10 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
+#include <locale.h>
+#include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,7 +92,257 @@ void mf_task_record_free(struct mf_task_record *r)
     mf_task_record_init(r);
 }
 
-char *mf_task_record_to_json(const struct mf_task_record *r)
+/* ---- the same text written without a tree --------------------------------------------------
+ * A task writes its record once, and a jansson tree of it (a value and a hash-table slot per
+ * member, then a dump that grows its buffer) is some dozens of small allocations on a
+ * forked task's fresh heap pages. fast_to_json writes the bytes jansson writes (compact, in
+ * insertion order, its escapes, its real numbers) into one buffer sized ahead, for records
+ * whose text is plain ASCII with finite times; any other goes through the tree (test_record
+ * compares the two). */
+
+/* s may be written by the fast writer: no byte past ASCII (jansson's UTF-8 checks, and a
+ * message's hex form, are left to it). */
+static int plain(const char *s)
+{
+    if (!s)
+        return 0;
+    for (; *s; s++)
+        if ((unsigned char)*s >= 0x80)
+            return 0;
+    return 1;
+}
+
+/* The most bytes jw_str writes for s. */
+static size_t str_max(const char *s)
+{
+    return 6 * strlen(s) + 2;
+}
+
+static void jw_raw(char **p, const char *s, size_t n)
+{
+    memcpy(*p, s, n);
+    *p += n;
+}
+
+#define jw_lit(p, s) jw_raw((p), (s), sizeof(s) - 1)
+
+/* As jansson's dump_string without flags: '"', '\\' and control bytes escaped, uppercase
+ * \u00XX where no short form exists. */
+static void jw_str(char **p, const char *s)
+{
+    char *o = *p;
+    *o++ = '"';
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            *o++ = '\\';
+            *o++ = (char)c;
+        } else if (c < 0x20) {
+            static const char hex[] = "0123456789ABCDEF";
+            char e = c == '\b' ? 'b' : c == '\f' ? 'f' : c == '\n' ? 'n' : c == '\r' ? 'r' : c == '\t' ? 't' : 0;
+            *o++ = '\\';
+            if (e) {
+                *o++ = e;
+            } else {
+                memcpy(o, "u00", 3);
+                o += 3;
+                *o++ = hex[c >> 4];
+                *o++ = hex[c & 15];
+            }
+        } else {
+            *o++ = (char)c;
+        }
+    }
+    *o++ = '"';
+    *p = o;
+}
+
+static void jw_int(char **p, long long v)
+{
+    *p += sprintf(*p, "%lld", v);
+}
+
+/* As jansson's jsonp_dtostr at its default precision: "%.17g", ".0" when it would read back
+ * as an integer, no '+' or leading zeros in the exponent. The caller checked that the value
+ * is finite and the locale's decimal point is '.'. */
+static void jw_real(char **p, double v)
+{
+    char b[40];
+    size_t len = (size_t)snprintf(b, sizeof b, "%.17g", v);
+    if (!strchr(b, '.') && !strchr(b, 'e')) {
+        memcpy(b + len, ".0", 3);
+        len += 2;
+    }
+    char *start = strchr(b, 'e');
+    if (start) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - b));
+            len -= (size_t)(end - start);
+        }
+    }
+    jw_raw(p, b, len);
+}
+
+#define jw_member(p, key) jw_lit((p), "\"" key "\":")
+
+static char *fast_to_json(const struct mf_task_record *r)
+{
+    const char *status = mf_status_name(r->status);
+    const struct lconv *lc = localeconv();
+    if (!plain(r->flow) || !plain(r->step) || (r->message && !plain(r->message)) ||
+        (r->host && !plain(r->host)) || (r->origin && !plain(r->origin)) || !plain(status) ||
+        !isfinite(r->start_time) || !isfinite(r->end_time) || !lc || strcmp(lc->decimal_point, ".") != 0)
+        return NULL;
+    size_t max = 512 + str_max(r->flow) + str_max(r->step) + str_max(status) +
+                 (r->message ? str_max(r->message) : 0) + (r->host ? str_max(r->host) : 0) +
+                 (r->origin ? str_max(r->origin) : 0);
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        if (!plain(r->inputs[i]))
+            return NULL;
+        max += str_max(r->inputs[i]) + 48;
+    }
+    for (size_t i = 0; i < r->depth; i++) {
+        if (!plain(r->stack[i].step))
+            return NULL;
+        max += str_max(r->stack[i].step) + 128;
+    }
+    for (size_t i = 0; i < r->n_arts; i++) {
+        const struct mf_artifact_ref *a = &r->arts[i];
+        const char *type = mf_type_name(a->type);
+        if (!plain(a->name) || !plain(type) || !plain(a->key))
+            return NULL;
+        for (size_t k = 0; k < i; k++)
+            if (!strcmp(r->arts[k].name, a->name))
+                return NULL;   /* one member in jansson's object */
+        max += str_max(a->name) + str_max(type) + str_max(a->key) + 64;
+    }
+    char *out = malloc(max), *p = out;
+    if (!out)
+        return NULL;
+    jw_lit(&p, "{");
+    jw_member(&p, "format");
+    jw_int(&p, MF_RECORD_FORMAT);
+    jw_lit(&p, ",");
+    jw_member(&p, "flow");
+    jw_str(&p, r->flow);
+    jw_lit(&p, ",");
+    jw_member(&p, "run_id");
+    jw_int(&p, (long long)r->run_id);
+    jw_lit(&p, ",");
+    jw_member(&p, "step");
+    jw_str(&p, r->step);
+    jw_lit(&p, ",");
+    jw_member(&p, "task_id");
+    jw_int(&p, (long long)r->task_id);
+    jw_lit(&p, ",");
+    jw_member(&p, "attempt");
+    jw_int(&p, (long long)r->attempt);
+    jw_lit(&p, ",");
+    jw_member(&p, "status");
+    jw_str(&p, status);
+    jw_lit(&p, ",");
+    jw_member(&p, "exit_code");
+    jw_int(&p, r->exit_code);
+    jw_lit(&p, ",");
+    jw_member(&p, "signal");
+    jw_int(&p, r->term_signal);
+    if (r->message) {
+        jw_lit(&p, ",");
+        jw_member(&p, "message");
+        jw_str(&p, r->message);
+    }
+    if (r->host) {
+        jw_lit(&p, ",");
+        jw_member(&p, "host");
+        jw_str(&p, r->host);
+    }
+    jw_lit(&p, ",");
+    jw_member(&p, "start_time");
+    jw_real(&p, r->start_time);
+    jw_lit(&p, ",");
+    jw_member(&p, "end_time");
+    jw_real(&p, r->end_time);
+    jw_lit(&p, ",");
+    jw_member(&p, "inputs");
+    jw_lit(&p, "[");
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        if (i)
+            jw_lit(&p, ",");
+        jw_lit(&p, "{");
+        jw_member(&p, "path");
+        jw_str(&p, r->inputs[i]);
+        jw_lit(&p, ",");
+        jw_member(&p, "attempt");
+        jw_int(&p, r->input_attempts ? r->input_attempts[i] : 0);
+        jw_lit(&p, "}");
+    }
+    jw_lit(&p, "],");
+    jw_member(&p, "stack");
+    jw_lit(&p, "[");
+    for (size_t i = 0; i < r->depth; i++) {
+        const struct mf_frame *f = &r->stack[i];
+        if (i)
+            jw_lit(&p, ",");
+        jw_lit(&p, "{");
+        jw_member(&p, "step");
+        jw_str(&p, f->step);
+        jw_lit(&p, ",");
+        jw_member(&p, "task");
+        jw_int(&p, (long long)f->task);
+        jw_lit(&p, ",");
+        jw_member(&p, "kind");
+        jw_str(&p, f->kind == MF_FRAME_FOREACH ? "foreach" : "branch");
+        jw_lit(&p, ",");
+        jw_member(&p, "index");
+        jw_int(&p, (long long)f->index);
+        jw_lit(&p, ",");
+        jw_member(&p, "count");
+        jw_int(&p, (long long)f->count);
+        jw_lit(&p, "}");
+    }
+    jw_lit(&p, "]");
+    if (r->foreach_count >= 0) {
+        jw_lit(&p, ",");
+        jw_member(&p, "foreach_count");
+        jw_int(&p, (long long)r->foreach_count);
+    }
+    jw_lit(&p, ",");
+    jw_member(&p, "artifacts");
+    jw_lit(&p, "{");
+    for (size_t i = 0; i < r->n_arts; i++) {
+        const struct mf_artifact_ref *a = &r->arts[i];
+        if (i)
+            jw_lit(&p, ",");
+        jw_str(&p, a->name);
+        jw_lit(&p, ":{");
+        jw_member(&p, "type");
+        jw_str(&p, mf_type_name(a->type));
+        jw_lit(&p, ",");
+        jw_member(&p, "key");
+        jw_str(&p, a->key);
+        jw_lit(&p, ",");
+        jw_member(&p, "size");
+        jw_int(&p, (long long)a->size);
+        jw_lit(&p, "}");
+    }
+    jw_lit(&p, "}");
+    if (r->origin) {
+        jw_lit(&p, ",");
+        jw_member(&p, "origin");
+        jw_str(&p, r->origin);
+    }
+    jw_lit(&p, "}");
+    *p = '\0';
+    return out;
+}
+
+char *mf_task_record_to_json_tree(const struct mf_task_record *r)
 {
     json_t *o = json_object();
     json_object_set_new(o, "format", json_integer(MF_RECORD_FORMAT));
@@ -142,6 +395,12 @@ char *mf_task_record_to_json(const struct mf_task_record *r)
     return s;
 }
 
+char *mf_task_record_to_json(const struct mf_task_record *r)
+{
+    char *s = fast_to_json(r);
+    return s ? s : mf_task_record_to_json_tree(r);
+}
+
 static char *jstr(json_t *o, const char *k)
 {
     json_t *v = json_object_get(o, k);
@@ -160,7 +419,472 @@ static double jnum(json_t *o, const char *k)
     return json_is_number(v) ? json_number_value(v) : 0;
 }
 
-int mf_task_record_from_json(const char *text, size_t len, struct mf_task_record *r, char **err)
+/* ---- the canonical form, read without building a JSON tree ---------------------------------
+ * Every record the orchestrator reads back was written by mf_task_record_to_json, and a
+ * jansson tree of it (an object with a hash table per member object, a string per value) cost
+ * the orchestrator about 120,000 instructions a task, most of its CPU past the system calls.
+ * So the reader below takes the common shape directly: objects, arrays, strings of printable
+ * ASCII with no escapes, numbers in JSON's grammar, true/false/null, any whitespace. It gives
+ * up, never fails: on anything else (an escape, a byte past ASCII, a duplicate member, a
+ * member of an unexpected type, a value it would have to judge) the record goes to jansson,
+ * which decides as it always did, errors and their messages included. What it accepts it
+ * reads exactly as the jansson path would (test_record: both readers on generated and mangled
+ * records). */
+struct jr {
+    const char *p, *end;
+    int depth;
+};
+
+enum { JR_MAX_DEPTH = 32, JR_INT = 1, JR_REAL = 2 };
+
+static void jr_ws(struct jr *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t'))
+        j->p++;
+}
+
+/* The next byte is c (after whitespace): consumed. */
+static int jr_lit(struct jr *j, char c)
+{
+    jr_ws(j);
+    if (j->p < j->end && *j->p == c) {
+        j->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A string of printable ASCII without escapes: its bytes (not NUL-terminated) in the text. */
+static int jr_str(struct jr *j, const char **s, size_t *n)
+{
+    if (!jr_lit(j, '"'))
+        return 0;
+    const char *b = j->p;
+    for (; j->p < j->end; j->p++) {
+        unsigned char c = (unsigned char)*j->p;
+        if (c == '"') {
+            *s = b;
+            *n = (size_t)(j->p++ - b);
+            return 1;
+        }
+        if (c < 0x20 || c >= 0x7f || c == '\\')
+            return 0;
+    }
+    return 0;
+}
+
+static int jr_digit(const struct jr *j, const char *q)
+{
+    return q < j->end && *q >= '0' && *q <= '9';
+}
+
+/* A number: JR_INT (no fraction or exponent, at most 18 digits: no overflow to judge) in
+ * *iv, JR_REAL in *dv (strtod over the whole token, as jansson reads it in the C locale), or
+ * 0. */
+static int jr_num(struct jr *j, int64_t *iv, double *dv)
+{
+    jr_ws(j);
+    const char *b = j->p, *q = b;
+    if (q < j->end && *q == '-')
+        q++;
+    if (!jr_digit(j, q))
+        return 0;
+    if (*q == '0')
+        q++;
+    else
+        while (jr_digit(j, q))
+            q++;
+    int real = 0;
+    if (q < j->end && *q == '.') {
+        if (!jr_digit(j, ++q))
+            return 0;
+        while (jr_digit(j, q))
+            q++;
+        real = 1;
+    }
+    if (q < j->end && (*q == 'e' || *q == 'E')) {
+        q++;
+        if (q < j->end && (*q == '+' || *q == '-'))
+            q++;
+        if (!jr_digit(j, q))
+            return 0;
+        while (jr_digit(j, q))
+            q++;
+        real = 1;
+    }
+    size_t len = (size_t)(q - b);
+    char tmp[48];
+    if (len >= sizeof tmp || (!real && len - (*b == '-') > 18))
+        return 0;
+    memcpy(tmp, b, len);
+    tmp[len] = '\0';
+    char *e;
+    errno = 0;
+    if (real)
+        *dv = strtod(tmp, &e);
+    else
+        *iv = strtoll(tmp, &e, 10);
+    if (errno || e != tmp + len)
+        return 0;
+    j->p = q;
+    return real ? JR_REAL : JR_INT;
+}
+
+static int jr_int(struct jr *j, int64_t *v)
+{
+    double d;
+    return jr_num(j, v, &d) == JR_INT;
+}
+
+static int jr_word(struct jr *j, const char *w)
+{
+    size_t n = strlen(w);
+    jr_ws(j);
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, w, n) != 0)
+        return 0;
+    j->p += n;
+    return 1;
+}
+
+/* Inside an object: 1 with the next member's key (its ':' consumed), 0 at the object's end,
+ * -1 when it is not what the reader takes. *first starts at 1. */
+static int jr_key(struct jr *j, int *first, const char **k, size_t *kn)
+{
+    if (jr_lit(j, '}'))
+        return 0;
+    if (!*first && !jr_lit(j, ','))
+        return -1;
+    *first = 0;
+    return jr_str(j, k, kn) && jr_lit(j, ':') ? 1 : -1;
+}
+
+/* Inside an array: 1 when an element follows, 0 at its end, -1 otherwise. */
+static int jr_elem(struct jr *j, int *first)
+{
+    if (jr_lit(j, ']'))
+        return 0;
+    if (!*first && !jr_lit(j, ','))
+        return -1;
+    *first = 0;
+    return 1;
+}
+
+/* Any value, read and dropped (a member this mflow does not use). */
+static int jr_skip(struct jr *j)
+{
+    jr_ws(j);
+    if (j->p >= j->end)
+        return 0;
+    const char *s;
+    size_t n;
+    int64_t iv;
+    double dv;
+    char c = *j->p;
+    if (c == '"')
+        return jr_str(j, &s, &n);
+    if (c == '-' || (c >= '0' && c <= '9'))
+        return jr_num(j, &iv, &dv) != 0;
+    if (c != '{' && c != '[')
+        return jr_word(j, "true") || jr_word(j, "false") || jr_word(j, "null");
+    if (++j->depth > JR_MAX_DEPTH)
+        return 0;
+    j->p++;
+    int first = 1, k;
+    if (c == '{') {
+        while ((k = jr_key(j, &first, &s, &n)) == 1)
+            if (!jr_skip(j))
+                return 0;
+    } else {
+        while ((k = jr_elem(j, &first)) == 1)
+            if (!jr_skip(j))
+                return 0;
+    }
+    j->depth--;
+    return k == 0;
+}
+
+static int jr_is(const char *k, size_t kn, const char *name)
+{
+    return strlen(name) == kn && memcmp(k, name, kn) == 0;
+}
+
+/* A string member's value as a new NUL-terminated copy into *out (which must be unset: a
+ * second one is a duplicate). */
+static int jr_dup(struct jr *j, char **out)
+{
+    const char *s;
+    size_t n;
+    if (*out || !jr_str(j, &s, &n))
+        return 0;
+    *out = strndup(s, n);
+    return *out != NULL;
+}
+
+/* The number of elements of the array that follows (read ahead, the cursor left where it
+ * is), so that its entries are allocated once, as the jansson path does; -1 when it is not
+ * one the reader takes. */
+static long jr_count(const struct jr *j)
+{
+    struct jr a = *j;
+    int first = 1, k;
+    long n = 0;
+    if (!jr_lit(&a, '['))
+        return -1;
+    while ((k = jr_elem(&a, &first)) == 1 && jr_skip(&a))
+        n++;
+    return k == 0 ? n : -1;
+}
+
+/* {"path": ..., "attempt": ...} of the inputs array, into entry r->n_inputs (allocated). */
+static int jr_input(struct jr *j, struct mf_task_record *r)
+{
+    size_t i = r->n_inputs++;
+    if (!jr_lit(j, '{'))
+        return 0;
+    int first = 1, k, seen_attempt = 0;
+    const char *key;
+    size_t kn;
+    while ((k = jr_key(j, &first, &key, &kn)) == 1) {
+        int64_t v;
+        if (jr_is(key, kn, "path")) {
+            if (!jr_dup(j, &r->inputs[i]))
+                return 0;
+        } else if (jr_is(key, kn, "attempt")) {
+            if (seen_attempt++ || !jr_int(j, &v))
+                return 0;
+            r->input_attempts[i] = (uint32_t)v;
+        } else if (!jr_skip(j)) {
+            return 0;
+        }
+    }
+    return k == 0 && r->inputs[i];
+}
+
+/* {"step": ..., "task": ..., "kind": ..., "index": ..., "count": ...} of the stack, into
+ * frame r->depth (allocated, zeroed). */
+static int jr_frame(struct jr *j, struct mf_task_record *r)
+{
+    struct mf_frame *f = &r->stack[r->depth++];
+    f->kind = MF_FRAME_BRANCH;
+    if (!jr_lit(j, '{'))
+        return 0;
+    int first = 1, k;
+    unsigned seen = 0;
+    const char *key;
+    size_t kn;
+    while ((k = jr_key(j, &first, &key, &kn)) == 1) {
+        int64_t v;
+        const char *s;
+        size_t n;
+        static const char *const ints[] = {"task", "index", "count"};
+        int w = -1;
+        for (int x = 0; x < 3; x++)
+            if (jr_is(key, kn, ints[x]))
+                w = x;
+        if (jr_is(key, kn, "step")) {
+            if (!jr_dup(j, &f->step))
+                return 0;
+        } else if (jr_is(key, kn, "kind")) {
+            if ((seen & 8) || !jr_str(j, &s, &n))
+                return 0;
+            seen |= 8;
+            f->kind = n == 7 && !memcmp(s, "foreach", 7) ? MF_FRAME_FOREACH : MF_FRAME_BRANCH;
+        } else if (w >= 0) {
+            if ((seen & (1u << w)) || !jr_int(j, &v))
+                return 0;
+            seen |= 1u << w;
+            if (w == 0)
+                f->task = v;
+            else if (w == 1)
+                f->index = (uint32_t)v;
+            else
+                f->count = (uint32_t)v;
+        } else if (!jr_skip(j)) {
+            return 0;
+        }
+    }
+    return k == 0 && f->step;
+}
+
+/* "name": {"type": ..., "key": ..., "size": ...} of the artifacts. */
+static int jr_artifact(struct jr *j, struct mf_task_record *r, const char *name, size_t nlen)
+{
+    char nm[MF_NAME_MAX + 1];
+    if (nlen >= sizeof nm || !jr_lit(j, '{'))
+        return 0;
+    memcpy(nm, name, nlen);
+    nm[nlen] = '\0';
+    if (mf_record_find(r, nm))
+        return 0;   /* a duplicate name: jansson keeps the last */
+    int first = 1, k;
+    const char *key, *type = NULL, *bkey = NULL;
+    size_t kn, tn = 0, bn = 0;
+    int64_t size = 0;
+    int seen_size = 0;
+    while ((k = jr_key(j, &first, &key, &kn)) == 1) {
+        if (jr_is(key, kn, "type")) {
+            if (type || !jr_str(j, &type, &tn))
+                return 0;
+        } else if (jr_is(key, kn, "key")) {
+            if (bkey || !jr_str(j, &bkey, &bn))
+                return 0;
+        } else if (jr_is(key, kn, "size")) {
+            if (seen_size++ || !jr_int(j, &size))
+                return 0;
+        } else if (!jr_skip(j)) {
+            return 0;
+        }
+    }
+    char tname[32];
+    if (k != 0 || !type || !bkey || bn != MF_BLOB_KEY_LEN || tn >= sizeof tname)
+        return 0;
+    memcpy(tname, type, tn);
+    tname[tn] = '\0';
+    mf_type t = mf_type_from_name(tname);
+    char bk[MF_BLOB_KEY_LEN + 1];
+    memcpy(bk, bkey, bn);
+    bk[bn] = '\0';
+    return t && mf_record_set_art(r, nm, t, bk, (uint64_t)size) == 0;
+}
+
+enum {
+    M_FORMAT, M_FLOW, M_RUN_ID, M_STEP, M_TASK_ID, M_ATTEMPT, M_STATUS, M_EXIT_CODE, M_SIGNAL,
+    M_MESSAGE, M_HOST, M_START, M_END, M_INPUTS, M_STACK, M_FOREACH_COUNT, M_ARTIFACTS,
+    M_ORIGIN, N_MEMBERS
+};
+static const char *const member_names[N_MEMBERS] = {
+    "format", "flow", "run_id", "step", "task_id", "attempt", "status", "exit_code", "signal",
+    "message", "host", "start_time", "end_time", "inputs", "stack", "foreach_count",
+    "artifacts", "origin",
+};
+
+/* The value of top-level member m into r. */
+static int jr_member(struct jr *j, int m, struct mf_task_record *r, int64_t *format)
+{
+    int64_t v;
+    double d;
+    const char *s;
+    size_t n;
+    int first = 1, k;
+    long count;
+    switch (m) {
+    case M_FLOW:
+        return jr_dup(j, &r->flow);
+    case M_STEP:
+        return jr_dup(j, &r->step);
+    case M_MESSAGE:
+        return jr_dup(j, &r->message);
+    case M_HOST:
+        return jr_dup(j, &r->host);
+    case M_ORIGIN:
+        return jr_dup(j, &r->origin);
+    case M_STATUS: {
+        char name[32];
+        if (!jr_str(j, &s, &n) || n >= sizeof name)
+            return 0;
+        memcpy(name, s, n);
+        name[n] = '\0';
+        r->status = mf_status_from_name(name);
+        return r->status != 0;
+    }
+    case M_START:
+    case M_END:
+        k = jr_num(j, &v, &d);
+        if (k == JR_INT)
+            d = (double)v;
+        *(m == M_START ? &r->start_time : &r->end_time) = d;
+        return k != 0;
+    case M_INPUTS:
+        count = jr_count(j);
+        if (count < 0 || !jr_lit(j, '['))
+            return 0;
+        if (count) {
+            r->inputs = calloc((size_t)count, sizeof *r->inputs);
+            r->input_attempts = calloc((size_t)count, sizeof *r->input_attempts);
+            if (!r->inputs || !r->input_attempts)
+                return 0;
+        }
+        while ((k = jr_elem(j, &first)) == 1)
+            if ((long)r->n_inputs == count || !jr_input(j, r))
+                return 0;
+        return k == 0;
+    case M_STACK:
+        count = jr_count(j);
+        if (count < 0 || !jr_lit(j, '['))
+            return 0;
+        if (count && !(r->stack = calloc((size_t)count, sizeof *r->stack)))
+            return 0;
+        while ((k = jr_elem(j, &first)) == 1)
+            if ((long)r->depth == count || !jr_frame(j, r))
+                return 0;
+        return k == 0;
+    case M_ARTIFACTS:
+        if (!jr_lit(j, '{'))
+            return 0;
+        while ((k = jr_key(j, &first, &s, &n)) == 1)
+            if (!jr_artifact(j, r, s, n))
+                return 0;
+        return k == 0;
+    default:
+        break;
+    }
+    if (!jr_int(j, &v))
+        return 0;
+    switch (m) {
+    case M_FORMAT:
+        *format = v;
+        break;
+    case M_RUN_ID:
+        r->run_id = v;
+        break;
+    case M_TASK_ID:
+        r->task_id = v;
+        break;
+    case M_ATTEMPT:
+        r->attempt = (uint32_t)v;
+        break;
+    case M_EXIT_CODE:
+        r->exit_code = (int)v;
+        break;
+    case M_SIGNAL:
+        r->term_signal = (int)v;
+        break;
+    default:   /* M_FOREACH_COUNT */
+        r->foreach_count = v;
+        break;
+    }
+    return 1;
+}
+
+/* 1: r holds the record; 0: not taken (r is left initialised, for jansson to read). */
+static int fast_from_json(const char *text, size_t len, struct mf_task_record *r)
+{
+    struct jr j = {text, text + len, 0};
+    int first = 1, k = -1, ok = jr_lit(&j, '{');
+    uint32_t seen = 0;
+    int64_t format = 0;
+    const char *key;
+    size_t kn;
+    while (ok && (k = jr_key(&j, &first, &key, &kn)) == 1) {
+        int m = 0;
+        while (m < N_MEMBERS && !jr_is(key, kn, member_names[m]))
+            m++;
+        if (m == N_MEMBERS) {
+            ok = jr_skip(&j);
+        } else {
+            ok = !(seen & (1u << m)) && jr_member(&j, m, r, &format);
+            seen |= 1u << m;
+        }
+    }
+    jr_ws(&j);
+    if (ok && k == 0 && j.p == j.end && format == MF_RECORD_FORMAT && r->flow && r->step &&
+        r->status)
+        return 1;
+    mf_task_record_free(r);
+    return 0;
+}
+
+int mf_task_record_from_json_tree(const char *text, size_t len, struct mf_task_record *r, char **err)
 {
     mf_task_record_init(r);
     json_error_t je;
@@ -258,6 +982,14 @@ int mf_task_record_from_json(const char *text, size_t len, struct mf_task_record
         return MF_ECORRUPT;
     }
     return 0;
+}
+
+int mf_task_record_from_json(const char *text, size_t len, struct mf_task_record *r, char **err)
+{
+    mf_task_record_init(r);
+    if (fast_from_json(text, len, r))
+        return 0;
+    return mf_task_record_from_json_tree(text, len, r, err);
 }
 
 const struct mf_artifact_ref *mf_record_find(const struct mf_task_record *r, const char *name)

@@ -63,7 +63,14 @@ void mf_task_record_free(struct mf_task_record *r);   /* frees members, not r */
 /* JSON text (malloc'd) of a record, and back. from_json: 0, MF_ENOTSUP for a record of a
  * newer format than MF_RECORD_FORMAT (the message names it), or MF_ECORRUPT, with *err set. */
 char *mf_task_record_to_json(const struct mf_task_record *r);
+/* The same text through a jansson tree alone (to_json writes plain records without one and
+ * hands the rest to this; tests compare the two). */
+char *mf_task_record_to_json_tree(const struct mf_task_record *r);
 int mf_task_record_from_json(const char *text, size_t len, struct mf_task_record *r, char **err);
+/* The same through a jansson tree alone. from_json reads the form to_json writes without one
+ * and hands anything else to this; tests compare the two. */
+int mf_task_record_from_json_tree(const char *text, size_t len, struct mf_task_record *r,
+                                  char **err);
 
 /* Find an artifact by name; NULL when absent. */
 const struct mf_artifact_ref *mf_record_find(const struct mf_task_record *r, const char *name);

@@ -641,22 +641,23 @@ static void store_log(struct rt_task *t, int s)
 {
     struct task_log *l = t->log;
     struct mf_compute *c = &R->computes[t->compute];
-    char *key = mf_key_log(R->run.flow, R->run.run_id, step_name(t->step), t->id, t->attempt, s);
+    /* The key is made only for what is stored: most tasks print nothing. */
+    char *key = NULL;
     int rc = 0;
-    if (!key)
-        return;
+#define LOG_KEY()                                                                              \
+    (key = mf_key_log(R->run.flow, R->run.run_id, step_name(t->step), t->id, t->attempt, s))
     if (l && l->spill[s]) {
         fclose(l->spill[s]);
         l->spill[s] = NULL;
-        rc = R->st.ops->put_file(R->st.state, key, l->spill_path[s], 0);
+        rc = LOG_KEY() ? R->st.ops->put_file(R->st.state, key, l->spill_path[s], 0) : 0;
         unlink(l->spill_path[s]);
     } else if (l && l->mem[s].len) {
         struct mf_iov iov = {l->mem[s].data, l->mem[s].len};
-        rc = R->st.ops->put(R->st.state, key, &iov, 1, 0);
+        rc = LOG_KEY() ? R->st.ops->put(R->st.state, key, &iov, 1, 0) : 0;
     } else if (c->ops->logs && t->job) {
         struct mf_buf b = {.struct_size = sizeof b};
         if (c->ops->logs(c->state, t->job, s ? MF_STREAM_STDERR : MF_STREAM_STDOUT, &b) == 0) {
-            if (b.len) {
+            if (b.len && LOG_KEY()) {
                 struct mf_iov iov = {b.data, b.len};
                 rc = R->st.ops->put(R->st.state, key, &iov, 1, 0);
             }
@@ -664,6 +665,7 @@ static void store_log(struct rt_task *t, int s)
                 b.release(&b);
         }
     }
+#undef LOG_KEY
     if (rc)
         say("mflow: warning: cannot store the %s of task %lld: %s\n", stream_ext[s],
                 (long long)t->id, R->st.ops->last_error(R->st.state));

@@ -7,6 +7,8 @@
 #include "store.h"
 #include "util.h"
 
+#include <jansson.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -334,6 +336,313 @@ static void test_record_text(void **state)
     mf_task_record_free(&r);
 }
 
+/* ---- the two readers of a task record agree ----------------------------------------------- */
+
+static size_t jansson_allocs;
+static void *counting_malloc(size_t n)
+{
+    jansson_allocs++;
+    return malloc(n);
+}
+
+static void assert_same_str(const char *a, const char *b)
+{
+    if (!a || !b)
+        assert_ptr_equal(a, b);
+    else
+        assert_string_equal(a, b);
+}
+
+static void assert_same_record(const struct mf_task_record *a, const struct mf_task_record *b)
+{
+    assert_same_str(a->flow, b->flow);
+    assert_same_str(a->step, b->step);
+    assert_same_str(a->message, b->message);
+    assert_same_str(a->host, b->host);
+    assert_same_str(a->origin, b->origin);
+    assert_true(a->run_id == b->run_id && a->task_id == b->task_id);
+    assert_true(a->attempt == b->attempt && a->status == b->status);
+    assert_true(a->exit_code == b->exit_code && a->term_signal == b->term_signal);
+    assert_memory_equal(&a->start_time, &b->start_time, sizeof a->start_time);
+    assert_memory_equal(&a->end_time, &b->end_time, sizeof a->end_time);
+    assert_true(a->foreach_count == b->foreach_count);
+    assert_int_equal(a->n_inputs, b->n_inputs);
+    for (size_t i = 0; i < a->n_inputs; i++) {
+        assert_same_str(a->inputs[i], b->inputs[i]);
+        assert_int_equal(a->input_attempts[i], b->input_attempts[i]);
+    }
+    assert_int_equal(a->depth, b->depth);
+    for (size_t i = 0; i < a->depth; i++) {
+        assert_same_str(a->stack[i].step, b->stack[i].step);
+        assert_true(a->stack[i].task == b->stack[i].task && a->stack[i].kind == b->stack[i].kind);
+        assert_true(a->stack[i].index == b->stack[i].index && a->stack[i].count == b->stack[i].count);
+    }
+    assert_int_equal(a->n_arts, b->n_arts);
+    for (size_t i = 0; i < a->n_arts; i++) {
+        assert_string_equal(a->arts[i].name, b->arts[i].name);
+        assert_int_equal(a->arts[i].type, b->arts[i].type);
+        assert_string_equal(a->arts[i].key, b->arts[i].key);
+        assert_true(a->arts[i].size == b->arts[i].size);
+    }
+}
+
+/* Both readers on text: the same answer, error or record. */
+static int check_readers(const char *text, size_t len)
+{
+    struct mf_task_record a, b;
+    char *ea = NULL, *eb = NULL;
+    int ra = mf_task_record_from_json(text, len, &a, &ea);
+    int rb = mf_task_record_from_json_tree(text, len, &b, &eb);
+    assert_int_equal(ra, rb);
+    if (ra == 0)
+        assert_same_record(&a, &b);
+    else
+        assert_same_str(ea, eb);
+    mf_task_record_free(&a);
+    mf_task_record_free(&b);
+    free(ea);
+    free(eb);
+    return ra;
+}
+
+static uint64_t rnd_state = 88172645463325252ull;
+static uint64_t rnd(void)
+{
+    rnd_state ^= rnd_state << 13;
+    rnd_state ^= rnd_state >> 7;
+    rnd_state ^= rnd_state << 17;
+    return rnd_state;
+}
+
+static char *rnd_text(void)
+{
+    static const char *const pool[] = {"a", "step_2", "x y", "q\"uote", "back\\slash", "tab\there",
+                                       "line\nbreak", "caf\xc3\xa9", "\xe9t\xe9", "/", "", "\x7f"};
+    return strdup(pool[rnd() % (sizeof pool / sizeof pool[0])]);
+}
+
+static void rnd_record(struct mf_task_record *r)
+{
+    mf_task_record_init(r);
+    r->flow = strdup(rnd() % 2 ? "TrivialForeach" : "F_2");
+    r->step = strdup(rnd() % 2 ? "body" : "join");
+    r->run_id = (int64_t)(rnd() % 100000);
+    r->task_id = (int64_t)(rnd() % 1000000) + 1;
+    r->attempt = (uint32_t)(rnd() % 4);
+    r->status = rnd() % 2 ? MF_STATUS_SUCCEEDED : MF_STATUS_FAILED;
+    r->exit_code = (int)(rnd() % 3) - 1;
+    r->term_signal = (int)(rnd() % 10);
+    if (rnd() % 2)
+        r->message = rnd_text();
+    if (rnd() % 4)
+        r->host = rnd() % 2 ? strdup("vm") : rnd_text();
+    double times[] = {0, 1796589095.1893899, 1e-300, 123456789012345678.0, 0.1, -2.5};
+    r->start_time = times[rnd() % 6];
+    r->end_time = times[rnd() % 6] + (double)(rnd() % 1000) / 7.0;
+    r->n_inputs = rnd() % 4;
+    r->inputs = r->n_inputs ? calloc(r->n_inputs, sizeof *r->inputs) : NULL;
+    r->input_attempts = r->n_inputs ? calloc(r->n_inputs, sizeof *r->input_attempts) : NULL;
+    for (size_t i = 0; i < r->n_inputs; i++) {
+        r->inputs[i] = mf_strf("start/%llu", (unsigned long long)(rnd() % 50));
+        r->input_attempts[i] = (uint32_t)(rnd() % 3);
+    }
+    r->depth = rnd() % 3;
+    r->stack = r->depth ? calloc(r->depth, sizeof *r->stack) : NULL;
+    for (size_t i = 0; i < r->depth; i++) {
+        r->stack[i].step = strdup(i ? "b" : "start");
+        r->stack[i].task = (int64_t)(rnd() % 100);
+        r->stack[i].kind = rnd() % 2 ? MF_FRAME_FOREACH : MF_FRAME_BRANCH;
+        r->stack[i].index = (uint32_t)(rnd() % 10);
+        r->stack[i].count = (uint32_t)(rnd() % 10) + 1;
+    }
+    if (rnd() % 3)
+        r->foreach_count = (int64_t)(rnd() % 5000);
+    size_t na = rnd() % 5;
+    static const char *const names[] = {"n", "items", "z", "a", "value_2", "out"};
+    for (size_t i = 0; i < na; i++) {
+        char key[MF_BLOB_KEY_LEN + 1];
+        for (size_t k = 0; k < MF_BLOB_KEY_LEN; k++)
+            key[k] = "0123456789abcdef"[rnd() % 16];
+        key[MF_BLOB_KEY_LEN] = '\0';
+        mf_type t = rnd() % 2 ? MF_I64 : MF_STR;
+        assert_int_equal(mf_record_set_art(r, names[rnd() % 6], t, key, rnd() % 100000), 0);
+    }
+    if (rnd() % 5 == 0)
+        r->origin = strdup("F/1/body/3");
+}
+
+/* Records as to_json writes them, then mangled byte by byte: wherever the fast reader takes a
+ * record, it reads what jansson reads; everything else it hands to jansson. */
+static void test_record_readers_agree(void **state)
+{
+    (void)state;
+    static const char noise[] = "{}[],:\"\\ \t\n0123456789-+.eEtrufalsn\x80\xc3\x01";
+    size_t taken = 0;
+    for (int n = 0; n < 400; n++) {
+        struct mf_task_record r;
+        rnd_record(&r);
+        char *js = mf_task_record_to_json(&r);
+        assert_non_null(js);
+        size_t len = strlen(js);
+        assert_int_equal(check_readers(js, len), 0);
+        /* A plain canonical record is read without jansson. */
+        jansson_allocs = 0;
+        json_set_alloc_funcs(counting_malloc, free);
+        struct mf_task_record back;
+        assert_int_equal(mf_task_record_from_json(js, len, &back, NULL), 0);
+        json_set_alloc_funcs(malloc, free);
+        if (jansson_allocs == 0)
+            taken++;
+        assert_same_record(&back, &r);
+        mf_task_record_free(&back);
+        char *m = malloc(2 * len + 16);
+        for (int k = 0; k < 60; k++) {
+            size_t ml = len, at = rnd() % len;
+            memcpy(m, js, len);
+            switch (rnd() % 4) {
+            case 0:   /* drop a byte */
+                memmove(m + at, m + at + 1, len - at - 1);
+                ml--;
+                break;
+            case 1:   /* insert one */
+                memmove(m + at + 1, m + at, len - at);
+                m[at] = noise[rnd() % (sizeof noise - 1)];
+                ml++;
+                break;
+            case 2:   /* change one */
+                m[at] = noise[rnd() % (sizeof noise - 1)];
+                break;
+            default: {   /* repeat a stretch (duplicate members) */
+                size_t n2 = rnd() % 40 + 1;
+                if (at + n2 > len)
+                    n2 = len - at;
+                memmove(m + at + n2, m + at, len - at);
+                ml += n2;
+                break;
+            }
+            }
+            check_readers(m, ml);
+        }
+        free(m);
+        free(js);
+        mf_task_record_free(&r);
+    }
+    /* Records with escapes, bytes past ASCII or hex text go to jansson; the rest do not. */
+    assert_true(taken > 100);
+
+    static const char *const cases[] = {
+        " {\"format\" : 1 ,\n\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\"}\r\n",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"x\":[1,{\"y\":"
+        "[true,false,null,-0.5e+3,\"z\"]}],\"w\":{}}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"flow\":\"G\"}",
+        "{\"format\":1.0,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\"}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"run_id\":1e3}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"run_id\":-0}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"run_id\":01}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"task_id\":"
+        "99999999999999999999}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"start_time\":1e999}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"start_time\":5}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"message\":null}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"running\"}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"nonsense\"}",
+        "{\"format\":2,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\"}",
+        "{\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\"}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"inputs\":{}}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"inputs\":[{\"attempt\""
+        ":2,\"path\":\"a/1\",\"more\":[]},{\"path\":\"a/2\"}],\"stack\":[{\"step\":\"a\",\"kind\":"
+        "\"foreachx\",\"count\":3}]}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"inputs\":[{\"path\":"
+        "\"a/1\",\"path\":\"a/2\"}]}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"artifacts\":{\"b\":{"
+        "\"type\":\"i64\",\"key\":\"0000000000000000000000000000000000000000000000000000000000000000"
+        "\"},\"a\":{\"size\":3,\"key\":\"1111111111111111111111111111111111111111111111111111111111111111"
+        "\",\"type\":\"str\"},\"b\":{\"type\":\"str\",\"key\":\"2222222222222222222222222222222222222222"
+        "222222222222222222222222\"}}}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",\"artifacts\":{\"a\":{"
+        "\"type\":\"i64\",\"key\":\"00\"}}}",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\"} x",
+        "{\"format\":1,\"flow\":\"F\",\"step\":\"s\",\"status\":\"succeeded\",}",
+        "[]",
+        "",
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        check_readers(cases[i], strlen(cases[i]));
+    /* a NUL inside the text */
+    static const char nul[] = "{\"format\":1,\"flow\":\"F\0\",\"step\":\"s\",\"status\":\"succeeded\"}";
+    check_readers(nul, sizeof nul - 1);
+}
+
+/* The two writers of a task record give the same bytes: to_json without a tree for plain
+ * records, the jansson tree for the rest. */
+static void check_writers(const struct mf_task_record *r, int expect_fast)
+{
+    jansson_allocs = 0;
+    json_set_alloc_funcs(counting_malloc, free);
+    char *a = mf_task_record_to_json(r);
+    json_set_alloc_funcs(malloc, free);
+    size_t allocs = jansson_allocs;
+    char *b = mf_task_record_to_json_tree(r);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_string_equal(a, b);
+    if (expect_fast >= 0)
+        assert_int_equal(allocs == 0, expect_fast);
+    free(a);
+    free(b);
+}
+
+static void test_record_writers_agree(void **state)
+{
+    (void)state;
+    size_t plain = 0;
+    for (int n = 0; n < 2000; n++) {
+        struct mf_task_record r;
+        rnd_record(&r);
+        check_writers(&r, -1);
+        char *js = mf_task_record_to_json_tree(&r);
+        int ascii = !strstr(js, "\"hex\"");
+        for (const char *c = js; *c; c++)
+            ascii &= (unsigned char)*c < 0x80;
+        plain += ascii;
+        free(js);
+        mf_task_record_free(&r);
+    }
+    assert_true(plain > 500);
+    /* Times as jansson writes reals, and what only the tree writes. */
+    static const double times[] = {0.0, -0.0, 1e20, 1e-5, 123.0, 1e300, -1.5e-300, 0.1, 1e17,
+                                   123456789012345678.0, 5e-324};
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        struct mf_task_record r;
+        mf_task_record_init(&r);
+        r.flow = strdup("F");
+        r.step = strdup("s\x01\x1f\"\\/\x7f\b\f\n\r\t");
+        r.status = MF_STATUS_SUCCEEDED;
+        r.start_time = times[i];
+        r.end_time = -times[i];
+        r.task_id = INT64_MAX;
+        r.run_id = INT64_MIN;
+        r.exit_code = -2147483647 - 1;
+        check_writers(&r, 1);
+        r.start_time = i % 2 ? NAN : INFINITY;   /* jansson leaves the member out */
+        check_writers(&r, 0);
+        mf_task_record_free(&r);
+    }
+    struct mf_task_record r;
+    mf_task_record_init(&r);
+    r.flow = strdup("F");
+    r.step = strdup("s");
+    r.status = 99;
+    r.n_inputs = 1;
+    r.inputs = calloc(1, sizeof *r.inputs);
+    r.inputs[0] = strdup("a/1");   /* no attempts array */
+    check_writers(&r, 1);
+    free(r.inputs[0]);
+    r.inputs[0] = NULL;   /* jansson drops the member */
+    check_writers(&r, 0);
+    mf_task_record_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -344,6 +653,8 @@ int main(void)
         cmocka_unit_test(test_derive_records_inputs),
         cmocka_unit_test(test_record_formats),
         cmocka_unit_test(test_record_text),
+        cmocka_unit_test(test_record_readers_agree),
+        cmocka_unit_test(test_record_writers_agree),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

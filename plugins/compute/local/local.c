@@ -44,6 +44,8 @@
  * only this many: then nothing more starts until it has, so a big task is never starved by
  * a stream of small ones. */
 #define QUEUE_MAX_BYPASS 16
+/* Jobs sent to the task server whose answers are not read yet, at most (see take_replies). */
+#define AWAIT_MAX 16
 /* Thread-count variables set to the task's CPU count unless the step's env sets them. */
 static const char *const thread_vars[] = {
     "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BLIS_NUM_THREADS",
@@ -92,6 +94,8 @@ struct local {
     char *exe_seen;                  /* the last argv[0] compared with it, */
     int exe_seen_is_self;            /* and the answer */
     int ended_elsewhere;             /* jobs ended outside wait (the server died in a submit) */
+    struct mf_job *await_head, *await_tail;   /* sent to the server, its answer not read yet */
+    size_t n_await;
     char err[1024];
 };
 
@@ -113,6 +117,8 @@ struct mf_job {
     int log_failed[STREAMS];
     pid_t pid;                   /* also the process group id */
     int via_server;              /* forked by the task server: not our child, never waitpid'ed */
+    int awaiting;                /* the server's answer (its pid) not read yet: pid is 0 */
+    struct mf_job *await_next;
     int pidfd;                   /* -1 without one */
     int reaped;                  /* the task's process has been waited for */
     int wstatus;
@@ -153,6 +159,8 @@ static const char *stream_name(int stream)
     return stream == MF_STREAM_STDOUT ? "stdout" : "stderr";
 }
 
+static void take_replies(struct local *lc, struct mf_job *until);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Killing: SIGTERM to the whole group, SIGKILL after the grace period. */
 
@@ -166,6 +174,10 @@ static int group_alive(const struct mf_job *j)
 
 static void send_kill(struct mf_job *j, double now)
 {
+    if (j->awaiting)
+        take_replies(j->lc, j);
+    if (j->pid <= 0)
+        return;   /* the server could not start it: it has ended */
     if (!j->reaped || group_alive(j))
         kill(-j->pid, SIGKILL);
     j->kill_sent = 1;
@@ -175,7 +187,9 @@ static void send_kill(struct mf_job *j, double now)
 
 static void start_kill(struct mf_job *j, double now)
 {
-    if (j->term_sent)
+    if (j->awaiting)
+        take_replies(j->lc, j);
+    if (j->term_sent || j->pid <= 0)
         return;
     j->term_sent = 1;
     kill(-j->pid, SIGTERM);
@@ -223,28 +237,36 @@ static void keep_output(struct mf_job *j, int s, const char *data, size_t len)
     }
 }
 
-/* Read what a stream has, up to the per-round cap. Closes it at EOF or on a read error.
- * Returns 1 when it closed. */
+/* Read once from a stream that poll found readable (its read end blocks: O_NONBLOCK on each
+ * of the two cost a trivial task two fcntl calls, and one read after POLLIN or POLLHUP never
+ * blocks). More waits for the next round, so that one chatty job cannot starve the others.
+ * Closes it at EOF or on a read error. Returns 1 when it closed. */
 static int read_stream(struct mf_job *j, int s)
 {
-    size_t got = 0;
-    while (j->pipe[s] >= 0 && got < READ_CAP_PER_ROUND) {
-        ssize_t r = read(j->pipe[s], j->lc->buf, READ_CHUNK);
-        if (r > 0) {
-            keep_output(j, s, j->lc->buf, (size_t)r);
-            got += (size_t)r;
-            continue;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return 0;
-        if (r < 0)
-            LOG(j->lc, MF_LOG_WARN, "job %s: reading its %s: %s", j->name, stream_name(s), strerror(errno));
-        close_stream(j, s);
-        return 1;
+    ssize_t r;
+    do
+        r = read(j->pipe[s], j->lc->buf, READ_CHUNK);
+    while (r < 0 && errno == EINTR);
+    if (r > 0) {
+        keep_output(j, s, j->lc->buf, (size_t)r);
+        return 0;
     }
-    return j->pipe[s] < 0;
+    if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
+    if (r < 0)
+        LOG(j->lc, MF_LOG_WARN, "job %s: reading its %s: %s", j->name, stream_name(s), strerror(errno));
+    close_stream(j, s);
+    return 1;
+}
+
+/* The stream's remaining output when no poll said so: what is there now, never waiting. */
+static void drain_stream(struct mf_job *j, int s)
+{
+    for (size_t got = 0; j->pipe[s] >= 0 && got < READ_CAP_PER_ROUND; got += READ_CHUNK) {
+        struct pollfd p = {.fd = j->pipe[s], .events = POLLIN};
+        if (poll(&p, 1, 0) != 1 || read_stream(j, s))
+            return;
+    }
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -315,7 +337,10 @@ static int maybe_done(struct mf_job *j)
     return 1;
 }
 
-/* The task's own process ended (status in j->wstatus, or j->lost). */
+/* The task's own process ended (status in j->wstatus, or j->lost). What it wrote before
+ * exiting is in its pipes, which the poll set still holds: they are read as poll reports
+ * them, in this round when they are ready (the exit is noticed in the same round as the
+ * pipes' hang-up, or after it), and the job is done at their end. */
 static int on_reaped(struct mf_job *j, double now)
 {
     j->reaped = 1;
@@ -324,10 +349,6 @@ static int on_reaped(struct mf_job *j, double now)
         close(j->pidfd);
         j->pidfd = -1;
     }
-    /* What it wrote before exiting is in the pipes: take it now. */
-    for (int s = 1; s < STREAMS; s++)
-        if (j->pipe[s] >= 0)
-            read_stream(j, s);
     if (!j->term_sent && group_alive(j)) {
         /* It left processes behind in its group: a task does not outlive its process. */
         LOG(j->lc, MF_LOG_DEBUG, "job %s: its process exited and left others in its process group; stopping them",
@@ -387,7 +408,7 @@ static int service_deadlines(struct local *lc, double now, double *next)
             if (now >= j->close_at) {
                 for (int s = 1; s < STREAMS; s++) {
                     if (j->pipe[s] >= 0) {
-                        read_stream(j, s);
+                        drain_stream(j, s);
                         if (j->pipe[s] >= 0) {
                             LOG(lc, MF_LOG_WARN, "job %s: a process outside its group still holds its %s; no longer reading it",
                                 j->name, stream_name(s));
@@ -596,21 +617,72 @@ static void on_server_exit(void *ud, pid_t pid, int wstatus)
     /* A job released before it exited: nothing waits for it. */
 }
 
-/* Exit events waiting on the server's socket. Returns how many jobs ended; when the server
- * is gone, its jobs whose exits never came are stopped and reported lost, and later jobs
- * are exec'ed. */
-static int server_events(struct local *lc, double now)
+/* A job the server was asked to start that it did not (its fork failed, or it exited before
+ * it answered): it ends now, FAILED as one that could not start, with why. */
+static void start_failed(struct mf_job *j, const char *why)
 {
-    struct server_exit_ctx c = {lc, now, 0};
-    if (local_server_events(lc->srv, on_server_exit, &c) == 0)
-        return c.ended;
+    j->pid = -1;
+    j->via_server = 0;
+    free(j->start_error);
+    j->start_error = strdup(why);
+    j->reaped = j->done = 1;
+    j->end_time = wall_now();
+    for (int s = 1; s < STREAMS; s++)
+        close_stream(j, s);
+    free_resources(j);
+}
+
+static struct mf_job *await_pop(struct local *lc)
+{
+    struct mf_job *j = lc->await_head;
+    lc->await_head = j->await_next;
+    if (!lc->await_head)
+        lc->await_tail = NULL;
+    j->await_next = NULL;
+    j->awaiting = 0;
+    lc->n_await--;
+    return j;
+}
+
+/* The answer the oldest awaiting job got (r from local_server_reply, not 0): its pid, or it
+ * could not start. Returns 1 when it ended. */
+static int take_reply(struct local *lc, int r, pid_t pid, const char *msg)
+{
+    struct mf_job *j = await_pop(lc);
+    if (r > 0) {
+        j->pid = pid;
+        LOG(lc, MF_LOG_DEBUG, "job %s: started as pid %d by the task server", j->name, (int)pid);
+        return 0;
+    }
+    start_failed(j, msg);
+    return 1;
+}
+
+/* The task server is gone: the answers still queued are read (their jobs are then known),
+ * jobs without one could not start, and its jobs whose exits never came are stopped and
+ * reported lost; later jobs are exec'ed. Returns how many jobs ended. */
+static int server_gone(struct local *lc, double now)
+{
+    int ended = 0;
+    char msg[512];
+    while (lc->await_head) {
+        pid_t pid = 0;
+        int r = local_server_reply(lc->srv, 0, lc->await_head->name, &pid, msg, sizeof msg);
+        if (r == 0 || r == -EPIPE)
+            break;
+        ended += take_reply(lc, r, pid, msg);
+    }
+    while (lc->await_head) {
+        start_failed(await_pop(lc), "the task server exited before it said whether it had started the task");
+        ended++;
+    }
     unsigned lost = 0;
     for (struct mf_job *j = lc->jobs; j; j = j->next) {
         if (j->via_server && j->pid > 0 && !j->reaped) {
             kill(-j->pid, SIGKILL);
             j->lost = 1;
             lost++;
-            c.ended += on_reaped(j, now);
+            ended += on_reaped(j, now);
         }
     }
     LOG(lc, MF_LOG_WARN, "the task server exited; %u running task(s) whose exit it would have reported were stopped and count as lost; running tasks with exec from now on",
@@ -618,14 +690,61 @@ static int server_events(struct local *lc, double now)
     local_server_stop(lc->srv);
     lc->srv = NULL;
     lc->use_server = 0;
-    return c.ended;
+    return ended;
+}
+
+/* The server's answers (a job's pid), in the order of the requests, to the jobs awaiting
+ * them: those already there; with until, also waiting until that job has its own (a job is
+ * signalled, cancelled or released only with its pid). A submit does not wait for its answer:
+ * that wait put the orchestrator to sleep and woke it again for every task, where the answer
+ * is there anyway by the time the task's exit event comes, which reads it. Returns how many
+ * jobs ended (could not start). */
+static void take_replies_into(struct local *lc, struct mf_job *until, int *ended)
+{
+    while (lc->await_head && lc->srv) {
+        pid_t pid = 0;
+        char msg[512];
+        int r = local_server_reply(lc->srv, until != NULL, lc->await_head->name, &pid, msg, sizeof msg);
+        if (r == 0)
+            return;
+        if (r == -EPIPE) {
+            LOG(lc, MF_LOG_WARN, "%s", msg);
+            *ended += server_gone(lc, mono_now());
+            return;
+        }
+        struct mf_job *j = lc->await_head;
+        *ended += take_reply(lc, r, pid, msg);
+        if (j == until)
+            return;
+    }
+}
+
+static void take_replies(struct local *lc, struct mf_job *until)
+{
+    int ended = 0;
+    take_replies_into(lc, until, &ended);
+    lc->ended_elsewhere += ended;
+}
+
+/* Exit events waiting on the server's socket (the answers before them read first: the
+ * server answers a request before it can report that child's exit). Returns how many jobs
+ * ended; when the server is gone, server_gone. */
+static int server_events(struct local *lc, double now)
+{
+    struct server_exit_ctx c = {lc, now, 0};
+    take_replies_into(lc, NULL, &c.ended);
+    if (!lc->srv)
+        return c.ended;
+    if (local_server_events(lc->srv, on_server_exit, &c) == 0)
+        return c.ended;
+    return c.ended + server_gone(lc, now);
 }
 
 /* Whether a job other than j has a process that has not been reaped. */
 static int others_running(const struct local *lc, const struct mf_job *j)
 {
     for (const struct mf_job *o = lc->jobs; o; o = o->next)
-        if (o != j && o->pid > 0 && !o->reaped)
+        if (o != j && (o->pid > 0 || o->awaiting) && !o->reaped)
             return 1;
     return 0;
 }
@@ -655,10 +774,22 @@ static int spawn(struct local *lc, struct mf_job *j, const struct local_spawn_re
             lc->srv = NULL;
             lc->use_server = 0;
         }
-        if (ready > 0) {
-            int rc = local_server_spawn(lc->srv, req, j->name, &j->pid, lc->err, sizeof lc->err);
+        /* Answers not read are bounded, far below what the server's socket holds (a server
+         * blocked on a full socket would report no exit). */
+        if (ready > 0 && lc->n_await >= AWAIT_MAX)
+            take_replies(lc, lc->await_head);
+        if (ready > 0 && lc->srv) {
+            int rc = local_server_send(lc->srv, req, j->name, lc->err, sizeof lc->err);
             if (rc == 0) {
                 j->via_server = 1;
+                j->awaiting = 1;
+                j->pid = 0;
+                if (lc->await_tail)
+                    lc->await_tail->await_next = j;
+                else
+                    lc->await_head = j;
+                lc->await_tail = j;
+                lc->n_await++;
                 return 0;
             }
             if (rc == EPIPE) {
@@ -710,7 +841,7 @@ static int start_job(struct local *lc, struct mf_job *j)
         }
         j->pipe[s] = p[0];
         wr[s] = local_fd_above_stdio(p[1]);
-        if (wr[s] < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) != 0) {
+        if (wr[s] < 0) {
             rc = errno;
             fail(lc, rc, "job %s: setting up its %s pipe: %s", name, stream_name(s), strerror(rc));
             goto error;
@@ -810,7 +941,8 @@ static int start_job(struct local *lc, struct mf_job *j)
     }
     if (j->timeout_s)
         j->timeout_at = now + j->timeout_s;
-    LOG(lc, MF_LOG_DEBUG, "job %s: started as pid %d on CPUs %s%s%s", name, (int)j->pid, cpu_list,
+    LOG(lc, MF_LOG_DEBUG, "job %s: started%s as pid %d on CPUs %s%s%s", name,
+        j->awaiting ? " (the task server's answer to come)" : "", (int)j->pid, cpu_list,
         gl ? ", GPUs " : "", gpu_list);
     free(cpu_list);
     free(gpu_list);
@@ -1111,7 +1243,7 @@ static int wait_events(struct local *lc, int timeout_ms)
             lc->slot[n++] = (struct slot){.job = NULL, .kind = SLOT_SERVER};
         }
         for (struct mf_job *j = lc->jobs; j; j = j->next) {
-            if (j->pid <= 0)
+            if (j->pid <= 0 && !j->awaiting)
                 continue;   /* queued, or never started */
             if (!j->reaped) {
                 if (j->pidfd >= 0) {
@@ -1167,11 +1299,21 @@ static int wait_events(struct local *lc, int timeout_ms)
             case SLOT_SERVER:
                 ended += server_events(lc, now);
                 break;
-            default:
+            default: {
                 /* The job may have ended already in this round (reaped, then drained). */
-                if (j->pipe[lc->slot[i].kind] == lc->pfd[i].fd && read_stream(j, lc->slot[i].kind))
+                int s = lc->slot[i].kind;
+                if (j->pipe[s] != lc->pfd[i].fd)
+                    break;
+                if (lc->pfd[i].revents == POLLHUP) {
+                    /* Every writer is gone and nothing is left to read (a pipe with data
+                     * says POLLIN too): its end, without the read that would say so. */
+                    close_stream(j, s);
                     ended += maybe_done(j);
+                } else if (read_stream(j, s)) {
+                    ended += maybe_done(j);
+                }
                 break;
+            }
             }
         }
         if (sweep)
@@ -1278,6 +1420,8 @@ static int lc_cancel(void *state, mf_job *job)
         job->end_time = wall_now();
         return 0;
     }
+    if (job->awaiting)
+        take_replies(lc, job);
     if (job->reaped || job->pid <= 0)
         return 0;   /* already ended (leftovers in its group are being stopped) */
     job->cancelled = 1;
@@ -1290,6 +1434,10 @@ static void lc_release(void *state, mf_job *job)
     struct local *lc = state;
     if (!lc || !job)
         return;
+    if (job->awaiting)
+        take_replies(lc, job);
+    while (job->awaiting)   /* no server left to answer (server_gone ends them all first) */
+        start_failed(await_pop(lc), "released before the task server answered");
     if (job->queued) {
         queue_remove(lc, job);
         lc->admit_dirty = 1;

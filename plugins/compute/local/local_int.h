@@ -54,12 +54,18 @@ int local_server_start(const char *exe, struct local_server **out, char *err, si
  * job's path), or it failed to start (-1, err set). With wait, blocks until it answers or
  * its start-up time is over. */
 int local_server_ready(struct local_server *s, int wait, char *err, size_t errlen);
-/* Start the job in the server, set up as local_spawn would. 0 with *pid; EMSGSIZE when the
- * request is too large for the server (exec it instead; no message); EPIPE when the server
- * is gone (message in err; stop it and exec from now on); another errno when the fork
- * failed (message in err). */
-int local_server_spawn(struct local_server *s, const struct local_spawn_req *req,
-                       const char *name, pid_t *pid, char *err, size_t errlen);
+/* Ask the server to start the job, set up as local_spawn would; its answer (the pid) comes
+ * later, from local_server_reply, in the order of the requests. 0; EMSGSIZE when the request
+ * is too large for the server (exec it instead; no message); EPIPE when the server is gone
+ * (message in err; stop it and exec from now on). */
+int local_server_send(struct local_server *s, const struct local_spawn_req *req,
+                      const char *name, char *err, size_t errlen);
+/* The answer to the oldest request not yet answered (name: its job, for messages): 1 with
+ * *pid; 0 when it has not come yet and wait is 0 (else waits up to 10 s); -EPIPE when the
+ * server is gone or does not answer (message in err); -errno when its fork failed (message
+ * in err). */
+int local_server_reply(struct local_server *s, int wait, const char *name, pid_t *pid, char *err,
+                       size_t errlen);
 /* The fd to poll for exit events, and reading them: fn once per exited child. 0, or -1 when
  * the server is gone. */
 int local_server_event_fd(const struct local_server *s);

@@ -20,6 +20,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,10 +43,11 @@ static size_t key_len(const char *kv)
     return eq ? (size_t)(eq - kv) : strlen(kv);
 }
 
-/* kv's key is exactly key[0..klen). */
+/* kv's key is exactly key[0..klen). The first byte is compared first: every job's
+ * environment is checked against the host's whole one, and most keys differ there. */
 static int has_key(const char *kv, const char *key, size_t klen)
 {
-    return strncmp(kv, key, klen) == 0 && kv[klen] == '=';
+    return kv[0] == key[0] && strncmp(kv, key, klen) == 0 && kv[klen] == '=';
 }
 
 static size_t count(const char *const *v)
@@ -76,13 +78,26 @@ char **local_build_env(const char *const *job_env, const char *const *forced,
     if (!envp)
         return NULL;
 
+    /* The first bytes of every key that can replace a host variable: a host variable whose
+     * key starts otherwise is kept without looking through the lists (most of them). */
+    uint64_t first[4] = {0};
+    const char *const *lists[3] = {forced, defaults, job_env};
+    size_t counts[3] = {nf, nd, nj};
+    for (int l = 0; l < 3; l++)
+        for (size_t i = 0; i < counts[l]; i++) {
+            unsigned char c = (unsigned char)lists[l][i][0];
+            first[c >> 6] |= (uint64_t)1 << (c & 63);
+        }
     size_t n = 0;
     for (size_t h = 0; h < nh; h++) {
         const char *kv = environ[h];
-        size_t kl = key_len(kv);
-        if (any_has_key(forced, nf, kv, kl) || any_has_key(defaults, nd, kv, kl) ||
-            any_has_key(job_env, nj, kv, kl))
-            continue;
+        unsigned char c = (unsigned char)kv[0];
+        if (first[c >> 6] & ((uint64_t)1 << (c & 63))) {
+            size_t kl = key_len(kv);
+            if (any_has_key(forced, nf, kv, kl) || any_has_key(defaults, nd, kv, kl) ||
+                any_has_key(job_env, nj, kv, kl))
+                continue;
+        }
         envp[n++] = environ[h];
     }
     for (size_t j = 0; j < nj; j++) {

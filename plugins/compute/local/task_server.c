@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -140,6 +141,9 @@ int local_server_start(const char *exe, struct local_server **out, char *err, si
     s->req = rq[0];
     s->evt = ev[0];
     rq[0] = ev[0] = -1;
+    /* A reply is waited for in its recv, not in a poll before it (one system call a task). */
+    struct timeval tv = {.tv_sec = REPLY_TIMEOUT_MS / 1000, .tv_usec = REPLY_TIMEOUT_MS % 1000 * 1000};
+    setsockopt(s->req, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     s->started = mono();
     close(errfd);
     *out = s;
@@ -199,8 +203,8 @@ static int put_strings(char **p, const char *end, const char *const *v, uint32_t
     return 0;
 }
 
-int local_server_spawn(struct local_server *s, const struct local_spawn_req *req,
-                       const char *name, pid_t *pid, char *err, size_t errlen)
+int local_server_send(struct local_server *s, const struct local_spawn_req *req,
+                      const char *name, char *err, size_t errlen)
 {
     char **envp = local_build_env(req->env, req->env_forced, req->env_defaults);
     if (!envp) {
@@ -257,26 +261,32 @@ int local_server_spawn(struct local_server *s, const struct local_spawn_req *req
         snprintf(err, errlen, "job %s: sending it to the task server: %s", name, strerror(e));
         return EPIPE;
     }
+    return 0;
+}
+
+int local_server_reply(struct local_server *s, int wait, const char *name, pid_t *pid, char *err,
+                       size_t errlen)
+{
     struct mf_ts_reply rep;
-    ssize_t n = -1;
-    if (wait_readable(s->req, REPLY_TIMEOUT_MS) == 1) {
-        do
-            n = recv(s->req, &rep, sizeof rep, 0);
-        while (n < 0 && errno == EINTR);
-    }
+    ssize_t n;
+    do   /* waiting, within SO_RCVTIMEO (REPLY_TIMEOUT_MS): then EAGAIN */
+        n = recv(s->req, &rep, sizeof rep, wait ? 0 : MSG_DONTWAIT);
+    while (n < 0 && errno == EINTR);
+    if (!wait && n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return 0;
     if (n != (ssize_t)sizeof rep) {
         snprintf(err, errlen, "job %s: the task server did not answer (%s)", name,
                  n == 0 ? "it exited" : n < 0 ? strerror(errno) : "a short reply");
-        return EPIPE;
+        return -EPIPE;
     }
     if (rep.pid <= 0) {
         int e = rep.err > 0 ? rep.err : EIO;
         snprintf(err, errlen, "job %s: the task server cannot create a process: %s (too many processes? lower --max-workers)",
                  name, strerror(e));
-        return e;
+        return -e;
     }
     *pid = rep.pid;
-    return 0;
+    return 1;
 }
 
 int local_server_event_fd(const struct local_server *s)
@@ -284,19 +294,36 @@ int local_server_event_fd(const struct local_server *s)
     return s->evt;
 }
 
+/* Every event waiting, EVENTS_AT_ONCE to a call: fewer than that means the socket is empty,
+ * where reading one at a time took one more recv, answered EAGAIN, on every wake. */
+#define EVENTS_AT_ONCE 16
+
 int local_server_events(struct local_server *s, local_server_exit_fn fn, void *ud)
 {
     for (;;) {
-        struct mf_ts_event e;
-        ssize_t n = recv(s->evt, &e, sizeof e, MSG_DONTWAIT);
-        if (n == (ssize_t)sizeof e) {
-            fn(ud, e.pid, e.wstatus);
-            continue;
+        struct mf_ts_event e[EVENTS_AT_ONCE];
+        struct iovec iov[EVENTS_AT_ONCE];
+        struct mmsghdr m[EVENTS_AT_ONCE];
+        memset(m, 0, sizeof m);
+        for (int i = 0; i < EVENTS_AT_ONCE; i++) {
+            iov[i] = (struct iovec){&e[i], sizeof e[i]};
+            m[i].msg_hdr.msg_iov = &iov[i];
+            m[i].msg_hdr.msg_iovlen = 1;
         }
+        int n = recvmmsg(s->evt, m, EVENTS_AT_ONCE, MSG_DONTWAIT, NULL);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        return -1;   /* EOF, an error or a malformed event: the server is gone */
+        if (n <= 0)
+            return -1;
+        for (int i = 0; i < n; i++) {
+            /* EOF reads as an empty message: the server is gone (so is a malformed event) */
+            if (m[i].msg_len != sizeof e[i] || (m[i].msg_hdr.msg_flags & MSG_TRUNC))
+                return -1;
+            fn(ud, e[i].pid, e[i].wstatus);
+        }
+        if (n < EVENTS_AT_ONCE)
+            return 0;
     }
 }
