@@ -163,11 +163,35 @@ bad:
     return -1;
 }
 
-void mf_ts_proto_reply(const struct mf_ts_proto *s, int32_t pid, int32_t err)
+/* An event, sent at once where the socket takes it (it nearly always does: a queue written
+ * between forks would be more pages to copy), else queued for flush_events. */
+static void send_event(struct mf_ts_proto *s, struct mf_ts_event ev)
+{
+    if (!s->npending) {
+        ssize_t w;
+        do
+            w = send(s->evt_fd, &ev, sizeof ev, MSG_DONTWAIT | MSG_NOSIGNAL);
+        while (w < 0 && errno == EINTR);
+        if (w == (ssize_t)sizeof ev)
+            return;
+    }
+    if (mf_grow(&s->pending, &s->cap_pending, s->npending, sizeof *s->pending, 64)) {
+        if (s->lost)
+            s->lost(s->arg, ev.pid);
+        return;
+    }
+    s->pending[s->npending++] = ev;   /* flush_events sends it, or finds the plugin gone */
+}
+
+void mf_ts_proto_reply(struct mf_ts_proto *s, int32_t pid, int32_t err)
 {
     struct mf_ts_reply rep = {.pid = pid, .err = err};
     while (send(s->req_fd, &rep, sizeof rep, MSG_NOSIGNAL) < 0 && errno == EINTR)
         ;
+    /* No child will exit for this request: the event says so, for a plugin that reads the
+     * answers only when events come (protocol in sdk/include/mflow/task_server.h). */
+    if (pid <= 0)
+        send_event(s, (struct mf_ts_event){.pid = -1, .wstatus = 0});
 }
 
 static void reap(struct mf_ts_proto *s)
@@ -178,23 +202,7 @@ static void reap(struct mf_ts_proto *s)
     while ((pid = wait4(-1, &st, WNOHANG, s->rusage ? &ru : NULL)) > 0) {
         if (s->rusage)
             s->rusage(s->arg, pid, &ru);
-        /* Sent at once where the socket takes it (it nearly always does): a queue written
-         * between forks would be more pages to copy. */
-        struct mf_ts_event ev = {.pid = pid, .wstatus = st};
-        ssize_t w;
-        if (!s->npending) {
-            do
-                w = send(s->evt_fd, &ev, sizeof ev, MSG_DONTWAIT | MSG_NOSIGNAL);
-            while (w < 0 && errno == EINTR);
-            if (w == (ssize_t)sizeof ev)
-                continue;
-        }
-        if (mf_grow(&s->pending, &s->cap_pending, s->npending, sizeof *s->pending, 64)) {
-            if (s->lost)
-                s->lost(s->arg, pid);
-            continue;
-        }
-        s->pending[s->npending++] = ev;   /* flush_events sends it, or finds the plugin gone */
+        send_event(s, (struct mf_ts_event){.pid = pid, .wstatus = st});
     }
 }
 

@@ -61,8 +61,9 @@ void mf_ts_proto_close_fds(struct mf_ts_proto_request *r);
 /* The next request's message into the buffer, left queued with its fds for the next receive
  * (the copies of its fds the peek installed are closed). Its length, 0 at the end, or -1. */
 ssize_t mf_ts_proto_peek(struct mf_ts_proto *s);
-/* The answer to the request last received: the child's pid, or -1 and an errno. */
-void mf_ts_proto_reply(const struct mf_ts_proto *s, int32_t pid, int32_t err);
+/* The answer to the request last received: the child's pid, or -1 and an errno (then also
+ * an event of pid -1, since no exit will follow). */
+void mf_ts_proto_reply(struct mf_ts_proto *s, int32_t pid, int32_t err);
 
 /* The NUL-terminated strings of [*p, end): n of them into v[0..n-1], v[n] NULL. 0 or -1. */
 int mf_ts_proto_take_strings(char **p, const char *end, uint32_t n, char **v);

@@ -100,7 +100,7 @@ struct local {
 };
 
 enum slot_kind { SLOT_PIDFD = 0, SLOT_STDOUT = MF_STREAM_STDOUT, SLOT_STDERR = MF_STREAM_STDERR, SLOT_SIGCHLD = 3,
-                 SLOT_SERVER = 4, SLOT_REPLY = 5 };
+                 SLOT_SERVER = 4 };
 
 struct slot {
     struct mf_job *job;
@@ -614,7 +614,8 @@ static void on_server_exit(void *ud, pid_t pid, int wstatus)
             return;
         }
     }
-    /* A job released before it exited: nothing waits for it. */
+    /* A job released before it exited: nothing waits for it. Or pid -1, the event after an
+     * answer that started no child: server_events has read that answer before this. */
 }
 
 /* A job the server was asked to start that it did not (its fork failed, or it exited before
@@ -1228,7 +1229,7 @@ static int wait_events(struct local *lc, int timeout_ms)
         if (ended)
             return 1;
 
-        if (grow_poll_set(lc, lc->njobs * 3 + 3) != 0)
+        if (grow_poll_set(lc, lc->njobs * 3 + 2) != 0)
             return fail(lc, MF_ENOMEM, "wait: out of memory for the poll set of %zu jobs", lc->njobs);
         size_t n = 0;
         int sweep = 0;   /* some live child has no pidfd: look with waitpid */
@@ -1241,12 +1242,6 @@ static int wait_events(struct local *lc, int timeout_ms)
         if (lc->srv) {
             lc->pfd[n] = (struct pollfd){.fd = local_server_event_fd(lc->srv), .events = POLLIN};
             lc->slot[n++] = (struct slot){.job = NULL, .kind = SLOT_SERVER};
-        }
-        if (lc->srv && lc->await_head) {
-            /* An answer not yet read may be a fork that failed, which no exit event follows:
-             * without this, a run whose last task could not start waited forever. */
-            lc->pfd[n] = (struct pollfd){.fd = local_server_reply_fd(lc->srv), .events = POLLIN};
-            lc->slot[n++] = (struct slot){.job = NULL, .kind = SLOT_REPLY};
         }
         for (struct mf_job *j = lc->jobs; j; j = j->next) {
             if (j->pid <= 0 && !j->awaiting)
@@ -1274,8 +1269,7 @@ static int wait_events(struct local *lc, int timeout_ms)
                 next = tick;
         }
         /* The server's socket alone says nothing will change when no job uses it. */
-        size_t watched = n - fixed - (lc->srv ? 1 : 0) - (lc->srv && lc->await_head ? 1 : 0) +
-                         (size_t)server_jobs;
+        size_t watched = n - fixed - (lc->srv ? 1 : 0) + (size_t)server_jobs;
         if (!watched && next == forever)
             return 0;   /* nothing can change: do not block forever */
 
@@ -1305,10 +1299,6 @@ static int wait_events(struct local *lc, int timeout_ms)
                 break;
             case SLOT_SERVER:
                 ended += server_events(lc, now);
-                break;
-            case SLOT_REPLY:
-                if (lc->srv)
-                    take_replies_into(lc, NULL, &ended);
                 break;
             default: {
                 /* The job may have ended already in this round (reaped, then drained). */

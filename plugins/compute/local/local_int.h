@@ -66,9 +66,6 @@ int local_server_send(struct local_server *s, const struct local_spawn_req *req,
  * in err). */
 int local_server_reply(struct local_server *s, int wait, const char *name, pid_t *pid, char *err,
                        size_t errlen);
-/* The fd the answers come on, to poll while some are unread: a fork that failed is
- * answered and never followed by an exit event. */
-int local_server_reply_fd(const struct local_server *s);
 /* The fd to poll for exit events, and reading them: fn once per exited child. 0, or -1 when
  * the server is gone. */
 int local_server_event_fd(const struct local_server *s);

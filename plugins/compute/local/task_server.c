@@ -289,11 +289,6 @@ int local_server_reply(struct local_server *s, int wait, const char *name, pid_t
     return 1;
 }
 
-int local_server_reply_fd(const struct local_server *s)
-{
-    return s->req;
-}
-
 int local_server_event_fd(const struct local_server *s)
 {
     return s->evt;

@@ -22,7 +22,10 @@
  *                              (SCM_RIGHTS: stdin, stdout, stderr, then the cgroup.procs
  *                              file when cgroup is set)
  *   server -> plugin (stdin)   struct mf_ts_reply: the child's pid, or the errno of fork
- *   server -> plugin (stdout)  struct mf_ts_event each time a child exits (waitpid status)
+ *   server -> plugin (stdout)  struct mf_ts_event each time a child exits (waitpid status),
+ *                              and one of pid -1 after each reply that started no child
+ *                              (no exit will follow it: a plugin that reads replies only
+ *                              when events come learns of it; others ignore pid -1)
  *
  * Payload after the request header: cpuset_size bytes of cpu_set_t, then argc argv
  * strings, envc environment strings and, when has_workdir, the working directory, each
