@@ -9,7 +9,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <locale.h>
+#include <langinfo.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -194,10 +194,12 @@ static void jw_real(char **p, double v)
 static char *fast_to_json(const struct mf_task_record *r)
 {
     const char *status = mf_status_name(r->status);
-    const struct lconv *lc = localeconv();
+    /* nl_langinfo reads the locale; localeconv would write its static copy of it, a
+     * copy-on-write fault in a forked task. */
+    const char *point = nl_langinfo(RADIXCHAR);
     if (!plain(r->flow) || !plain(r->step) || (r->message && !plain(r->message)) ||
         (r->host && !plain(r->host)) || (r->origin && !plain(r->origin)) || !plain(status) ||
-        !isfinite(r->start_time) || !isfinite(r->end_time) || !lc || strcmp(lc->decimal_point, ".") != 0)
+        !isfinite(r->start_time) || !isfinite(r->end_time) || !point || strcmp(point, ".") != 0)
         return NULL;
     size_t max = 512 + str_max(r->flow) + str_max(r->step) + str_max(status) +
                  (r->message ? str_max(r->message) : 0) + (r->host ? str_max(r->host) : 0) +
@@ -216,10 +218,7 @@ static char *fast_to_json(const struct mf_task_record *r)
         const struct mf_artifact_ref *a = &r->arts[i];
         const char *type = mf_type_name(a->type);
         if (!plain(a->name) || !plain(type) || !plain(a->key))
-            return NULL;
-        for (size_t k = 0; k < i; k++)
-            if (!strcmp(r->arts[k].name, a->name))
-                return NULL;   /* one member in jansson's object */
+            return NULL;   /* names are unique: mf_record_set_art replaces, both readers refuse or merge */
         max += str_max(a->name) + str_max(type) + str_max(a->key) + 64;
     }
     char *out = malloc(max), *p = out;
