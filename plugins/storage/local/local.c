@@ -521,9 +521,6 @@ static int open_anon(const char *path, mode_t mode, char *dir)
     return open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, mode);
 }
 
-/* Give the written unnamed file fd its name: linked straight in when the key is new; when it
- * exists, MF_PUT_IF_ABSENT keeps that object, else the file gets a temporary name (in tmp,
- * the caller's PATH_MAX scratch) and is renamed over it, as a named temporary would be. */
 /* Link the unnamed file fd in as path: by the fd itself where the kernel lets its opener do
  * that (Linux 6.10 on, or with CAP_DAC_READ_SEARCH), else through /proc/self/fd/N, whose
  * resolution (four procfs components) was 3.6 % of a trivial task's CPU samples. An older
@@ -545,6 +542,9 @@ static int link_fd(struct local *s, int fd, const char *path)
     return rc;
 }
 
+/* Give the written unnamed file fd its name: linked straight in when the key is new; when it
+ * exists, MF_PUT_IF_ABSENT keeps that object, else the file gets a temporary name (in tmp,
+ * the caller's PATH_MAX scratch) and is renamed over it, as a named temporary would be. */
 static int link_anon(struct local *s, const char *key, const char *path, uint32_t flags,
                      int fd, size_t top, char *tmp)
 {
