@@ -10,10 +10,11 @@ TEST_PKGS=""
 # podman + runc + conmon: container compute (podman 4.3 with runc; crun fails on cgroup v1 hybrid
 # hosts); cron: the cron scheduler plugin; python3-zstandard: the datastore format reader test;
 # python3-numpy: the Python SDK's npy values; chromium: the web UI's browser test (driven by
-# playwright-core from npm); wrk: the HTTP benches.
+# playwright-core from npm); wrk: the HTTP benches; locales: a locale whose decimal point is a
+# comma (de_DE.UTF-8, generated below), for the task record's writers (test_record).
 [ "${1:-}" = --test ] && TEST_PKGS="awscli munge slurmctld slurmd slurm-client procps podman runc conmon
 catatonit uidmap containernetworking-plugins cron python3-zstandard python3-numpy chromium fonts-dejavu-core
-wrk"
+wrk locales"
 # Debian 12's clang is 14; -fsanitize=fuzzer needs its runtime package beside it, and a
 # finding's stack is symbolized by llvm-symbolizer (package llvm, only recommended by clang).
 [ "${1:-}" = --fuzz ] && TEST_PKGS="clang libclang-rt-14-dev llvm"
@@ -34,9 +35,13 @@ missing=()
 for p in $PKGS; do
   dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null | grep -qx installed || missing+=("$p")
 done
-[ ${#missing[@]} -eq 0 ] && exit 0
 SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
-echo "setup: installing ${missing[*]}"
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q >/dev/null
-$SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q >/dev/null
+  $SUDO apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if [ "${1:-}" = --test ] && ! locale -a 2>/dev/null | grep -qix 'de_DE.utf8'; then
+  $SUDO localedef -i de_DE -f UTF-8 de_DE.UTF-8
+fi

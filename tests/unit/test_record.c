@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <locale.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -643,6 +644,52 @@ static void test_record_writers_agree(void **state)
     mf_task_record_free(&r);
 }
 
+/* A step may set a locale whose decimal point is a comma (a C flow calling setlocale, or one
+ * its libraries set): the record a task writes then must still say 1.5, not 1,5, and read back
+ * the same, since the orchestrator and every other reader run in the C locale. */
+static void test_record_comma_locale(void **state)
+{
+    (void)state;
+    static const double times[] = {1.5, 0.1, 1e-5, 1733500000.123456, -2.25e-300};
+    char *in_c[sizeof times / sizeof times[0]];
+    struct mf_task_record r;
+    mf_task_record_init(&r);
+    r.flow = strdup("F");
+    r.step = strdup("s");
+    r.status = MF_STATUS_SUCCEEDED;
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        r.start_time = times[i];
+        r.end_time = times[i] * 2;
+        in_c[i] = mf_task_record_to_json(&r);
+        assert_non_null(in_c[i]);
+    }
+    if (!setlocale(LC_NUMERIC, "de_DE.UTF-8") && !setlocale(LC_NUMERIC, "de_DE.utf8")) {
+        for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
+            free(in_c[i]);
+        mf_task_record_free(&r);
+        skip();   /* scripts/setup-deps.sh --test generates it */
+    }
+    char probe[16];
+    snprintf(probe, sizeof probe, "%.1f", 1.5);
+    assert_string_equal(probe, "1,5");   /* the locale is in force */
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++) {
+        r.start_time = times[i];
+        r.end_time = times[i] * 2;
+        char *js = mf_task_record_to_json(&r);
+        assert_non_null(js);
+        assert_string_equal(js, in_c[i]);
+        assert_int_equal(check_readers(in_c[i], strlen(in_c[i])), 0);
+        struct mf_task_record back;
+        assert_int_equal(mf_task_record_from_json(in_c[i], strlen(in_c[i]), &back, NULL), 0);
+        assert_true(back.start_time == times[i] && back.end_time == times[i] * 2);
+        mf_task_record_free(&back);
+        free(js);
+        free(in_c[i]);
+    }
+    setlocale(LC_NUMERIC, "C");
+    mf_task_record_free(&r);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -655,6 +702,7 @@ int main(void)
         cmocka_unit_test(test_record_text),
         cmocka_unit_test(test_record_readers_agree),
         cmocka_unit_test(test_record_writers_agree),
+        cmocka_unit_test(test_record_comma_locale),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
