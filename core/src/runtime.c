@@ -779,6 +779,14 @@ static void synthesize_failure(struct rt_task *t, const struct mf_job_status *js
     r->host = strdup(host);
     r->start_time = js->start_time;
     r->end_time = js->end_time ? js->end_time : mf_now();
+    /* A backend's reason that only says again how the process ended adds nothing. */
+    char how[96];
+    if (js->term_signal)
+        snprintf(how, sizeof how, "killed by signal %d (%s)", js->term_signal,
+                 strsignal(js->term_signal));
+    else
+        snprintf(how, sizeof how, "exited with code %d", js->exit_code);
+    const char *reason = strcmp(js->reason, how) ? js->reason : "";
     if (js->timed_out && d->timeout_s > 0)
         r->message = mf_strf("step '%s' timed out after %d s (timeout_s); the task was killed%s%s",
                              r->step, d->timeout_s, js->reason[0] ? ": " : "", js->reason);
@@ -786,9 +794,8 @@ static void synthesize_failure(struct rt_task *t, const struct mf_job_status *js
         r->message = mf_strf("step '%s' timed out: %s", r->step,
                              js->reason[0] ? js->reason : "the backend's time limit");
     else if (js->term_signal)
-        r->message = mf_strf("step '%s' crashed: killed by signal %d (%s)%s%s", r->step,
-                             js->term_signal, strsignal(js->term_signal), js->reason[0] ? ": " : "",
-                             js->reason);
+        r->message = mf_strf("step '%s' crashed: %s%s%s", r->step, how, reason[0] ? ": " : "",
+                             reason);
     else if (js->state == MF_JOB_CANCELLED)
         r->message = mf_strf("step '%s' was cancelled%s%s", r->step, js->reason[0] ? ": " : "",
                              js->reason);
@@ -796,7 +803,7 @@ static void synthesize_failure(struct rt_task *t, const struct mf_job_status *js
         r->message = mf_strf("step '%s' failed: %s", r->step, js->reason);
     else
         r->message = mf_strf("step '%s' exited with code %d without a task record%s%s", r->step,
-                             js->exit_code, js->reason[0] ? ": " : "", js->reason);
+                             js->exit_code, reason[0] ? ": " : "", reason);
     if (mf_record_write(&R->st, r) != 0)
         say("mflow: warning: cannot store the failure record of task %lld: %s\n",
                 (long long)t->id, R->st.ops->last_error(R->st.state));

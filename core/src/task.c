@@ -298,8 +298,23 @@ void mf_set_bytes(mf_task *t, const char *name, const void *data, size_t len)
     put_value(t, name, MF_BYTES, data ? data : "", len);
 }
 
+/* A vector setter's values and count: NULL values or a count no memory could hold (a negative
+ * count converted to size_t, most often) are named as such, not as running out of memory. */
+static void check_vector(mf_task *t, const char *fn, const char *name, const void *v, size_t n,
+                         size_t elem)
+{
+    if (n > (SIZE_MAX / 2) / elem)
+        FAIL(t, "step '%s': %s('%s') with a count of %zu values (%lld as a signed number: a "
+                "negative count converted to size_t?)",
+             t->rec.step, fn, name ? name : "?", n, (long long)n);
+    if (n && !v)
+        FAIL(t, "step '%s': %s('%s') with NULL values and a count of %zu", t->rec.step, fn,
+             name ? name : "?", n);
+}
+
 void mf_set_i64v(mf_task *t, const char *name, const int64_t *v, size_t n)
 {
+    check_vector(t, "mf_set_i64v", name, v, n, sizeof *v);
     uint8_t *e;
     size_t len;
     int rc = mf_codec_encode_i64v(v, n, &e, &len);
@@ -308,6 +323,7 @@ void mf_set_i64v(mf_task *t, const char *name, const int64_t *v, size_t n)
 
 void mf_set_f64v(mf_task *t, const char *name, const double *v, size_t n)
 {
+    check_vector(t, "mf_set_f64v", name, v, n, sizeof *v);
     uint8_t *e;
     size_t len;
     int rc = mf_codec_encode_f64v(v, n, &e, &len);
@@ -316,6 +332,7 @@ void mf_set_f64v(mf_task *t, const char *name, const double *v, size_t n)
 
 void mf_set_strv(mf_task *t, const char *name, const char *const *v, size_t n)
 {
+    check_vector(t, "mf_set_strv", name, v, n, sizeof *v);
     for (size_t i = 0; i < n; i++)
         if (!v[i])
             FAIL(t, "step '%s': mf_set_strv('%s'): element %zu is NULL", t->rec.step, name, i);

@@ -16,6 +16,10 @@ static void work(mf_task *t) {
     if (!strcmp(m, "flaky") && mf_attempt(t) == 0) mf_fail(t, "first attempt fails");
     if (!strcmp(m, "missing")) mf_get_i64(t, "nope");
     if (!strcmp(m, "wrongtype")) mf_get_str(t, "ok");
+    int64_t count = -5;   /* a negative count reaching a size_t */
+    if (!strcmp(m, "negcount")) mf_set_i64v(t, "v", NULL, (size_t)count);
+    if (!strcmp(m, "nullvec")) mf_set_f64v(t, "v", NULL, 3);
+    if (!strcmp(m, "nullstrv")) mf_set_strv(t, "v", NULL, 2);
     mf_set_i64(t, "done", mf_attempt(t));
 }
 static void end(mf_task *t) { (void)t; }
