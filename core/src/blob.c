@@ -1469,6 +1469,17 @@ struct mf_blob_reader {
     int checked;
 };
 
+/* A get_range that handed back more than the len it was asked for: a plugin bug, which must
+ * not overrun the caller's buffer. */
+static int overfilled(struct mf_store *st, const char *key, const char *path, size_t got,
+                      size_t asked)
+{
+    set_error("blob %s: storage plugin %s returned %zu bytes of %s where %zu were asked (its "
+              "get_range must return at most len bytes: fix or update the plugin)",
+              key, st->desc && st->desc->name ? st->desc->name : "(unnamed)", got, path, asked);
+    return MF_EIO;
+}
+
 int mf_blob_reader_open(struct mf_store *st, const char *key, mf_blob_reader **out,
                         uint64_t *len)
 {
@@ -1497,6 +1508,8 @@ int mf_blob_reader_open(struct mf_store *st, const char *key, mf_blob_reader **o
     if (n == HDR_LEN)
         memcpy(hdr, b.data, HDR_LEN);
     release_store_buf(&b);
+    if (n > HDR_LEN)
+        return overfilled(st, key, path, n, HDR_LEN);
     if (n < HDR_LEN)
         return corrupt(key, "it is shorter than its 16-byte header");
     if (memcmp(hdr, blob_magic, 4) != 0 || hdr[5] || hdr[6] || hdr[7])
@@ -1536,7 +1549,11 @@ int mf_blob_reader_read(mf_blob_reader *r, void *buf, size_t max, size_t *got)
             set_error("blob %s: cannot read %s: %s", r->key, r->path, store_error(r->st));
             return rc;
         }
-        size_t n = b.len;
+        size_t n = b.len, asked = left < max ? (size_t)left : max;
+        if (n > asked) {
+            release_store_buf(&b);
+            return overfilled(r->st, r->key, r->path, n, asked);
+        }
         if (n)
             memcpy(buf, b.data, n);
         release_store_buf(&b);

@@ -406,7 +406,10 @@ static int parse_id(const char *s, size_t n, int64_t lo, int64_t *out)
     for (size_t i = 0; i < n; i++) {
         if (s[i] < '0' || s[i] > '9')
             return -1;
-        v = v * 10 + (s[i] - '0');
+        int d = s[i] - '0';
+        if (v > (INT64_MAX - d) / 10)
+            return -1;   /* 19 digits can exceed INT64_MAX: no signed overflow */
+        v = v * 10 + d;
     }
     if (v < lo)
         return -1;

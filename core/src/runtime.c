@@ -56,6 +56,7 @@ struct task_log {
     struct mf_sbuf mem[2];
     FILE *spill[2];
     char *spill_path[2];
+    int spill_err[2];            /* the first failed write to spill[s] (ENOSPC...): said at store */
 };
 
 struct rt {
@@ -141,14 +142,18 @@ static void keep_output(struct rt_task *t, int s, const char *data, size_t len)
         l->spill_path[s] = log_path(t, stream_ext[s]);
         l->spill[s] = l->spill_path[s] ? mf_fopen_private(l->spill_path[s]) : NULL;
         if (l->spill[s]) {
-            fwrite(l->mem[s].data, 1, l->mem[s].len, l->spill[s]);
+            if (fwrite(l->mem[s].data, 1, l->mem[s].len, l->spill[s]) != l->mem[s].len &&
+                !l->spill_err[s])
+                l->spill_err[s] = errno ? errno : EIO;
             mf_sbuf_free(&l->mem[s]);
         }
     }
-    if (l->spill[s])
-        fwrite(data, 1, len, l->spill[s]);
-    else
+    if (l->spill[s]) {
+        if (fwrite(data, 1, len, l->spill[s]) != len && !l->spill_err[s])
+            l->spill_err[s] = errno ? errno : EIO;
+    } else {
         mf_sbuf_add(&l->mem[s], data, len);
+    }
 }
 
 /* Task output, prefixed with its pathspec at every line start. */
@@ -647,8 +652,13 @@ static void store_log(struct rt_task *t, int s)
 #define LOG_KEY()                                                                              \
     (key = mf_key_log(R->run.flow, R->run.run_id, step_name(t->step), t->id, t->attempt, s))
     if (l && l->spill[s]) {
-        fclose(l->spill[s]);
+        if (fclose(l->spill[s]) != 0 && !l->spill_err[s])
+            l->spill_err[s] = errno ? errno : EIO;
         l->spill[s] = NULL;
+        if (l->spill_err[s])   /* what was written is stored: the rest is lost, and said so */
+            say("mflow: warning: the %s of task %lld is cut short: writing %s failed: %s (free "
+                "space there)\n",
+                stream_ext[s], (long long)t->id, l->spill_path[s], strerror(l->spill_err[s]));
         rc = LOG_KEY() ? R->st.ops->put_file(R->st.state, key, l->spill_path[s], 0) : 0;
         unlink(l->spill_path[s]);
     } else if (l && l->mem[s].len) {

@@ -626,7 +626,7 @@ static int open_socket(const struct mf_serve_opts *o, int *fd_out, char *shown, 
         freeaddrinfo(res);
         return rc;
     }
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};   /* read below even when getsockname fails */
     socklen_t sl = sizeof ss;
     char host[INET6_ADDRSTRLEN] = "?";
     int p = o->port;

@@ -1214,7 +1214,8 @@ static void writer_write(mf_task *t, mf_foreign_writer *w, const void *data, siz
         FAIL(t, "step '%s': a value's piece with no writer or no data", t->rec.step);
     if (w->nfirst < sizeof w->first) {
         size_t n = sizeof w->first - w->nfirst < len ? sizeof w->first - w->nfirst : len;
-        memcpy(w->first + w->nfirst, data, n);
+        if (n)   /* data may be NULL when len is 0 */
+            memcpy(w->first + w->nfirst, data, n);
         w->nfirst += n;
     }
     if (mf_blob_writer_write(w->bw, data, len) != 0)

@@ -325,7 +325,7 @@ static int listen_on(const char *host, const char *port, int *fd_out, int *loopb
         return 1;
     }
     freeaddrinfo(ai);
-    struct sockaddr_storage ss;
+    struct sockaddr_storage ss = {0};   /* read below even when getsockname fails */
     socklen_t sl = sizeof ss;
     char addr[INET6_ADDRSTRLEN] = "?";
     unsigned p = 0;

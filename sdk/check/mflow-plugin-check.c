@@ -344,6 +344,10 @@ static void storage_basics(void *st)
         bin[i] = (unsigned char)(i * 7);
     bin[10] = 0;
     unsigned char *mib = pattern(1 << 20, 1);
+    if (!mib) {
+        bad("out of memory for a 1 MiB value");
+        return;
+    }
     struct {
         const char *k;
         const void *d;
@@ -409,6 +413,10 @@ static void storage_basics(void *st)
     snprintf(tmp, sizeof tmp, "%s/in.bin", scratch);
     snprintf(out, sizeof out, "%s/out.bin", scratch);
     unsigned char *fdata = pattern(200000, 2);
+    if (!fdata) {
+        bad("out of memory for a 200000 byte file");
+        return;
+    }
     write_file(tmp, fdata, 200000);
     rc = S->put_file(st, key("f/put_file"), tmp, 0);
     expect(rc == 0 && holds(st, key("f/put_file"), fdata, 200000),
@@ -633,6 +641,8 @@ static void storage_processes(void)
                 _exit(3);
             int fails = 0;
             unsigned char *race = pattern(100000 + (size_t)p * 1000, 10 + (unsigned)p);
+            if (!race)
+                _exit(3);
             for (int i = 0; i < PER_PROC; i++) {
                 char k[64], v[64];
                 snprintf(k, sizeof k, "c/%d/%d", p, i);
@@ -671,7 +681,7 @@ static void storage_processes(void)
     int whole = 0;
     for (int p = 0; p < PROCS && !whole; p++) {
         unsigned char *race = pattern(100000 + (size_t)p * 1000, 10 + (unsigned)p);
-        whole = holds(st, key("c/race"), race, 100000 + (size_t)p * 1000);
+        whole = race && holds(st, key("c/race"), race, 100000 + (size_t)p * 1000);
         free(race);
     }
     expect(whole, "a key the processes raced to replace holds one whole value, not a torn mix");
@@ -762,7 +772,7 @@ static void check_storage(size_t large)
         return;
     if (MF_HAS_FIELD(S, schemes) && S->schemes) {
         int n = 0;
-        for (; S->schemes[n] && n < 64; n++)
+        for (; n < 64 && S->schemes[n]; n++)
             if (strchr(S->schemes[n], ':') || strchr(S->schemes[n], '/'))
                 bad("scheme '%s' must be a bare name, without ':' or '/'", S->schemes[n]);
         ok("declares %d URL scheme(s) (ABI 1.3)", n);

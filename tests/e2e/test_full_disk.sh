@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then echo "skip: mounting a tmpfs needs root"; exit 77; 
 MNT=$WORK/mnt
 mkdir -p "$MNT"
 if ! mount -t tmpfs -o size=4m tmpfs "$MNT" 2>/dev/null; then echo "skip: cannot mount a tmpfs here"; exit 77; fi
-trap 'umount "$MNT" 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'umount "$MNT/home/tmp" 2>/dev/null; umount "$MNT" 2>/dev/null; rm -rf "$WORK"' EXIT
 export MFLOW_HOME=$MNT/home
 VERIFY=${MFLOW_VERIFY_BLOBS:?}
 
@@ -49,4 +49,19 @@ else
   fail "the run on a full disk left no run id"
 fi
 run_ok "blobs whole at the end" "$VERIFY" "$MFLOW_HOME/datastore"
+
+# A task's output past 4 MiB spills to a file under $MFLOW_HOME/tmp: a full tmp (a 1 MiB tmpfs
+# of its own, the datastore with room) stores the log cut short, and the run says so.
+mkdir -p "$MFLOW_HOME/tmp"
+if mount -t tmpfs -o size=1m tmpfs "$MFLOW_HOME/tmp" 2>/dev/null; then
+  OUT=$(mflow run "$FLOWS/big_output.c" --run-id-file "$WORK/rid4" 2>&1 | grep -v '^\[BigOutput'); rc=${PIPESTATUS[0]}
+  check_eq "a run whose log spill fills tmp still succeeds" 0 "$rc"
+  check_contains "it says the log is cut short" "warning: the stdout of task 1 is cut short: writing $MFLOW_HOME/tmp/" "$OUT"
+  check_contains "and why" "No space left on device (free space there)" "$OUT"
+  n=$(mflow logs "BigOutput/$(cat "$WORK/rid4")/start" 2>/dev/null | wc -c)
+  check_eq "what fit is stored (about 1 MiB of 6)" yes "$([ "$n" -gt 500000 ] && [ "$n" -lt 2000000 ] && echo yes || echo "no: $n bytes")"
+  umount "$MFLOW_HOME/tmp"
+else
+  fail "cannot mount a tmpfs on $MFLOW_HOME/tmp"
+fi
 finish

@@ -31,6 +31,7 @@ struct rstore {
     size_t max_asked;       /* the largest len asked of get_range */
     size_t fetched;         /* bytes get_range handed out */
     int grow_after;         /* after this many ranges, the object grows by a byte (0: never) */
+    size_t overfill;        /* a broken plugin: hands out this many bytes more than asked */
     char err[256];
 };
 
@@ -109,7 +110,8 @@ static int r_get_range(void *state, const char *key, uint64_t offset, size_t len
         assert_non_null(o->data);
         o->data[o->len++] = 'x';
     }
-    size_t n = offset >= o->len ? 0 : o->len - offset < len ? (size_t)(o->len - offset) : len;
+    size_t want = len + m->overfill;
+    size_t n = offset >= o->len ? 0 : o->len - offset < want ? (size_t)(o->len - offset) : want;
     out->data = malloc(n + 1);
     assert_non_null(out->data);
     memcpy(out->data, o->data + offset, n);
@@ -389,6 +391,56 @@ static void test_mapping_store_reads_whole(void **state)
     free(v);
 }
 
+/* The piecewise reader (mf_blob_reader_*, what the client streams an artifact with) reads a
+ * value whole and checked; a plugin whose get_range hands out more than it was asked fails
+ * the read with MF_EIO, and the bytes past the caller's buffer are not touched. */
+static void test_reader_overfilling_plugin(void **state)
+{
+    struct fixture *f = *state;
+    size_t n = 5000;
+    uint8_t *v = random_value(n);
+    char key[65];
+    store(f, v, n, key);
+    assert_int_equal(blob_of(f, key)->data[4], 0);   /* raw: what the reader reads */
+
+    mf_blob_reader *r;
+    uint64_t len = 0;
+    assert_int_equal(mf_blob_reader_open(&f->st, key, &r, &len), 0);
+    assert_int_equal(len, n);
+    uint8_t *dst = malloc(n);
+    assert_non_null(dst);
+    size_t done = 0, got;
+    while (done < n) {
+        assert_int_equal(mf_blob_reader_read(r, dst + done, 700, &got), 0);
+        assert_true(got > 0 && got <= 700);
+        done += got;
+    }
+    assert_memory_equal(dst, v, n);
+    mf_blob_reader_close(r);
+
+    f->m.overfill = 40;
+    assert_int_equal(mf_blob_reader_open(&f->st, key, &r, &len), MF_EIO);
+    assert_non_null(strstr(mf_blob_error(), "56 bytes"));
+    assert_non_null(strstr(mf_blob_error(), "where 16 were asked"));
+
+    f->m.overfill = 0;
+    assert_int_equal(mf_blob_reader_open(&f->st, key, &r, &len), 0);
+    f->m.overfill = 40;
+    struct {
+        uint8_t buf[100];
+        uint8_t canary[64];
+    } out;
+    memset(&out, 0xa5, sizeof out);
+    assert_int_equal(mf_blob_reader_read(r, out.buf, sizeof out.buf, &got), MF_EIO);
+    assert_int_equal(got, 0);
+    for (size_t i = 0; i < sizeof out.canary; i++)
+        assert_int_equal(out.canary[i], 0xa5);
+    assert_non_null(strstr(mf_blob_error(), "140 bytes"));
+    mf_blob_reader_close(r);
+    free(dst);
+    free(v);
+}
+
 /* ---- MF_STORAGE_WRITER_COPIES: a value held whole is put, not written while it is hashed */
 
 static int w_opens;
@@ -472,6 +524,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_without_get_range, setup, teardown),
         cmocka_unit_test_setup_teardown(test_mapping_store_reads_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(test_writer_copies_means_put, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_reader_overfilling_plugin, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -379,7 +379,8 @@ static void test_run_get(void **state)
     assert_non_null(strstr(mf_client_error(c), "namespace 'user:other'"));
     assert_non_null(strstr(mf_client_error(c), "--namespace="));
     const char *bad[] = {"ForeachFlow", "ForeachFlow/x", "ForeachFlow/0", "ForeachFlow/1/start",
-                         "/1", "ForeachFlow/1/"};
+                         "/1", "ForeachFlow/1/", "ForeachFlow/9223372036854775808",
+                         "ForeachFlow/9999999999999999999"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         assert_int_equal(mf_client_run_open(c, bad[i], &r), MF_EINVAL);
         assert_non_null(strstr(mf_client_error(c), "not a run pathspec"));
@@ -601,6 +602,9 @@ static void test_task_open(void **state)
     assert_non_null(strstr(mf_client_error(c), "not a pathspec"));
     assert_int_equal(mf_client_task_open(c, "ForeachFlow/1/square/x", &t), MF_EINVAL);
     assert_int_equal(mf_client_task_open(c, "ForeachFlow/1/square/2/9", &t), MF_EINVAL);
+    assert_int_equal(mf_client_task_open(c, "ForeachFlow/1/square/9999999999999999999", &t),
+                     MF_EINVAL);
+    assert_non_null(strstr(mf_client_error(c), "not a pathspec"));
 
     /* a step with one task, loaded */
     assert_int_equal(mf_client_task_open(c, "ForeachFlow/1/join", &t), 0);
