@@ -421,14 +421,29 @@ static void record_firing(const char *name, json_t *o)
     char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);
     if (path && line) {
-        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, MF_PRIVATE_FILE_MODE);
+        int fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, MF_PRIVATE_FILE_MODE);
         if (fd >= 0) {
-            /* one write per line: concurrent firings never interleave within a line */
-            size_t n = strlen(line);
-            line[n] = '\n';
-            if (write(fd, line, n + 1) < 0)
-                perror("mflow: cannot record the firing");
-            line[n] = '\0';
+            /* One write per line: concurrent firings never interleave within a line. A line
+             * an earlier write left cut short (a full disk) gets its newline first, so that
+             * only it is lost to the reader, not this one too; this one, if cut short, is
+             * taken back where no other line followed it. */
+            struct stat sb;
+            char last = '\n';
+            off_t size = fstat(fd, &sb) == 0 ? sb.st_size : -1;
+            if (size > 0 && pread(fd, &last, 1, size - 1) != 1)
+                last = '\n';
+            char *out = mf_strf("%s%s\n", last == '\n' ? "" : "\n", line);
+            size_t want = out ? strlen(out) : 0;
+            ssize_t w = out ? write(fd, out, want) : -1;
+            if (w < 0 || (size_t)w != want) {
+                int e = w < 0 ? errno : ENOSPC;
+                if (w > 0 && size >= 0 && fstat(fd, &sb) == 0 && sb.st_size == size + w &&
+                    ftruncate(fd, size) != 0)
+                    e = errno;
+                fprintf(stderr, "mflow: cannot record the firing in %s: %s (free space there)\n",
+                        path, strerror(e));
+            }
+            free(out);
             close(fd);
         }
     }

@@ -79,7 +79,17 @@ check_eq "only one run of the slow version" 1 \
   "$(mflow runs NightlyFlow --namespace production:nd --tag deployment_version:3 --json | json_get 'len(d)')"
 S=$(mflow deployments show nd --json)
 check_eq "show lists the skipped firings" 2 "$(echo "$S" | json_get 'len([f for f in d["firings"] if f["status"] == "skipped"])')"
+# a line a full disk cut short: the next firing's lines are still each read (started, succeeded)
+parsed() { python3 -c 'import json, sys
+n = 0
+for l in open(sys.argv[1]):
+    try: json.loads(l); n += 1
+    except ValueError: pass
+print(n)' "$FIRINGS"; }
+before=$(parsed)
+printf '{"time":1733500000.5,"vers' >>"$FIRINGS"
 run_ok "after it ended, a firing runs again" mflow deployments fire nd
+check_eq "a torn line costs only itself: both lines of the next firing read" $((before + 2)) "$(parsed)"
 check_eq "two runs of the slow version now" 2 \
   "$(mflow runs NightlyFlow --namespace production:nd --tag deployment_version:3 --json | json_get 'len(d)')"
 
