@@ -122,6 +122,24 @@ class TestContainer(unittest.TestCase):
         self.assertEqual(once, twice)
         self.assertEqual(codec.decode(codec.PICKLE, twice), v)
 
+    def test_plain_pickle_past_spool_max(self):
+        # the whole path of every value (STREAM_MIN over SPOOL_MAX: MFLOW_PY_PIECES_MIN=off)
+        # pickles a value with large buffers plain; past SPOOL_MAX it is pickled again, plain
+        # too (it was once pickled the second time with its buffers out of band: no container
+        # to hold them, a pickle that does not load, of another length than said)
+        v = {"a": os.urandom(MIB), "s": frozenset({1})}
+        saved = codec.STREAM_MIN, codec.SPOOL_MAX
+        codec.STREAM_MIN, codec.SPOOL_MAX = 1 << 62, 4096
+        try:
+            ty, n, feed = codec.pickle_stream(v)
+            got = gathered(feed)
+            whole = codec.encode(v)
+        finally:
+            codec.STREAM_MIN, codec.SPOOL_MAX = saved
+        self.assertEqual(len(got), n)
+        self.assertEqual(whole, (codec.PICKLE, got))
+        self.assertEqual(pickle.loads(got), v, "plain: pickle alone reads it")
+
     def test_damage_is_refused(self):
         p = self.store({"a": os.urandom(2 * MIB), "s": {1}})
         h = codec.CONTAINER_HEAD

@@ -694,11 +694,19 @@ def pickle_stream(value):
     sp = _Spool()
     _dump(lambda f: _Pickler(f, bufs, as_bytes), value, sp)
     total = sum(n for _, _, n in bufs)
-    if bufs and total + sp.n < STREAM_MIN:
+    plain = bufs and total + sp.n < STREAM_MIN
+    if plain:
         # small after all: a plain pickle, the buffers in it
         bufs, sp = [], _Spool()
-        v = top.tobytes() if type(top) is memoryview else value
-        _dump(lambda f: pickle.Pickler(f, protocol=PICKLE_PROTOCOL), v, sp)
+        value = top.tobytes() if type(top) is memoryview else value
+        _dump(lambda f: pickle.Pickler(f, protocol=PICKLE_PROTOCOL), value, sp)
+
+    def again(file):
+        # a second pass's pickler is the one that made sp (a plain pickle passes SPOOL_MAX
+        # only when STREAM_MIN is over it, as MFLOW_PY_PIECES_MIN=off makes it)
+        if plain:
+            return pickle.Pickler(file, protocol=PICKLE_PROTOCOL)
+        return _Pickler(file, None, as_bytes)
     parts = sp.parts
     # which buffers are a str's UTF-8: said at the pickle's start, in ops that any reader
     # runs to no effect (a string pushed and popped), for this reader to make them strs
@@ -715,7 +723,7 @@ def pickle_stream(value):
             for p in parts:
                 write(p)
         else:
-            _dump(lambda f: _Pickler(_Sink(write), None, as_bytes), value, None)
+            _dump(lambda f: again(_Sink(write)), value, None)
 
     if not bufs:
         return PICKLE, sp.n, pickled
