@@ -95,10 +95,10 @@ def make_cell(lim, s):
     if lim == "spool_str":
         h = hexstr(s)
         v = [h[i:i + 1000] for i in range(0, len(h), 1000)]
-        return v, s
+        return [v, frozenset({1})], s       # not portable: pickled (a flat list is str[])
     if lim == "spool_int":
         b = random.getrandbits(40) << 8          # LONG1 of 6 bytes: 8 pickled bytes an int
-        return list(range(b, b + s // 8)), s
+        return [list(range(b, b + s // 8)), frozenset({1})], s
     if lim == "zstd":
         return os.urandom(s // 2).hex().encode(), s
     raise ValueError(lim)

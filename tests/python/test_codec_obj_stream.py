@@ -106,6 +106,15 @@ class Read(unittest.TestCase):
         # every shape with a member of 2 windows or more was read with its members in place
         self.assertGreaterEqual(sum(1 for w in self.whole if not w), 8)
 
+    def test_members_at_the_threshold_are_found(self):
+        # a member of BIG_MEMBER and more is written in pieces: it is read in place too (a
+        # whole window lies in its text wherever it starts)
+        r = random.Random(7)
+        for v in ({"l": ["q" * B] * 17}, [r.randbytes(B)] * 17,
+                  {"l": [U * (B // len(U) + 1)] * 17}, {"l": ["k" * (B + B // 2)] * 17}):
+            p = codec.encode(v)[1]
+            self.assertEqual(len(_objread._strings(p, len(p))), 17, repr(v)[:20])
+
     def test_hand_made_text(self):
         big = "\U0001f600\u00e9" * B
         b64 = codec.base64.b64encode(b"q" * (3 * B)).decode()

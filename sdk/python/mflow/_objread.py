@@ -1,7 +1,7 @@
 """A large obj value read back without a second copy of its large members (CPython).
 
 Its JSON text is read into an anonymous mapping. The large strings in it (BIG_MEMBER bytes and
-more) are found without parsing the text in Python: a 64 KiB window with no unescaped quote
+more) are found without parsing the text in Python: a window (32 KiB) with no unescaped quote
 lies inside a string (or in a long run of whitespace between two strings, which the parse below refuses),
 and the string runs from the unescaped quote before such windows to the one after. Each one is
 made straight into its final object a piece at a time (the base64 of a {"$bytes": ...} tag
@@ -20,7 +20,10 @@ from json.decoder import scanstring
 from . import codec
 from ._text import fill_str, filled_map, piece_width
 
-WINDOW = 64 << 10
+# half the smallest member written in pieces: the text of every such member holds a whole
+# window, so each is found (at 64 KiB, a str member of 64 KiB to 128 KiB mostly was not, and
+# was parsed with the rest: 1.6x its size read, bench_python_limits.sh's window rows)
+WINDOW = codec.BIG_MEMBER // 2
 _BYTES_BEFORE = re.compile(rb'\{[ \t\n\r]*"\$bytes"[ \t\n\r]*:[ \t\n\r]*\Z')
 _CLOSE_AFTER = re.compile(rb'\A[ \t\n\r]*\}')
 _KEY_AFTER = re.compile(rb'\A[ \t\n\r]*:')
