@@ -108,7 +108,10 @@ def configure(lim, path, s):
     """Force the cell's path: its limit set at (or just over) the cell's size."""
     from mflow import codec, _objread
     if lim.startswith("oob_"):
-        codec.OOB_MIN = s if path == "oob" else s + 1
+        if lim == "oob_str":
+            codec.STR_OOB_MIN = s if path == "oob" else s + 1
+        else:
+            codec.OOB_MIN = s if path == "oob" else s + 1
     elif lim.startswith("member_"):
         codec.BIG_MEMBER = s if path == "pieces" else s + 1
         if path == "pieces":

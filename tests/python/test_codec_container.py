@@ -80,6 +80,15 @@ class TestContainer(unittest.TestCase):
             if type(v) is dict and "again" in v:
                 self.assertIs(back["b"], back["again"], "one object, as pickled")
 
+    def test_buffers_from_16_kib_go_out_of_band(self):
+        # read back each into memory of its own (bench_python_limits.sh's oob_bytes rows)
+        k = codec.OOB_MIN
+        self.assertEqual(k, 16 << 10)
+        v = {"l": [os.urandom(k) for _ in range(70)], "u": [os.urandom(k - 1)] * 3, "s": {1}}
+        p = self.store(v)
+        self.assertEqual(table(p)[0], [k] * 70, "the buffers under OOB_MIN stay in band")
+        self.assertEqual(codec.decode(codec.PICKLE, p), v)
+
     def test_small_values_stay_plain(self):
         # buffers out of band, but under STREAM_MIB in all: a plain pickle, buffers in it
         for v in ({"a": os.urandom(100 << 10), "s": {1}}, bytearray(200 << 10), {1, 2},

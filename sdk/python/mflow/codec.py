@@ -416,7 +416,13 @@ def _npy_stream(v):
 # 4): a fixed preamble, a table, a protocol 5 pickle that takes those buffers out of band, and
 # the buffers, each written from its own memory and read back into an object of its own.
 
-OOB_MIN = 64 << 10           # a buffer this large goes out of band (pickle's own frame size)
+# A buffer this large goes out of band: each read into memory of its own (read peak 0.96x
+# the value, 1.83x in band) at no cost in time from 16 KiB on; at 4 KiB the store takes 1.5x
+# the CPU (bench_python_limits.sh, oob_bytes rows). A str this long (characters) goes out of
+# band: under it, its UTF-8 buffer read and decoded costs 1.3x (32 Ki) to 3.2x (4 Ki) the
+# in-band read (oob_str rows).
+OOB_MIN = 16 << 10
+STR_OOB_MIN = 64 << 10
 # A pickle that a reader which does not know the container stops at: int() of this text
 # raises a ValueError that says what to do. The container is the payload that starts so.
 PREAMBLE_TEXT = b"mflow: a pickle with out-of-band buffers (written by a newer mflow): " \
@@ -543,8 +549,9 @@ class _Export:
 
 class _Pickler(pickle.Pickler):
     """Protocol 5, its large buffers out of band: a bytes or bytearray of OOB_MIN bytes or
-    more becomes a persistent id that is a PickleBuffer of it (the loader's persistent_load
-    hands the buffer back: the object itself), and the buffer callback keeps every
+    more becomes a persistent id that is a PickleBuffer of it (a str of STR_OOB_MIN characters
+    or more, one of its UTF-8; the loader's persistent_load hands the buffer back: the object
+    itself), and the buffer callback keeps every
     PickleBuffer of OOB_MIN bytes or more (numpy's own, those) out of band. bufs:
     (PickleBuffer, kind) in the pickle's order, when collecting. (The callback is a closure,
     not a method: a pickler holding its own bound method is a cycle, and a cycle that holds
@@ -559,7 +566,7 @@ class _Pickler(pickle.Pickler):
 
     def persistent_id(self, obj):
         t = type(obj)
-        if t is str and len(obj) >= OOB_MIN:
+        if t is str and len(obj) >= STR_OOB_MIN:
             # a str: builtins.str(its UTF-8 out of band, "utf-8", "surrogatepass"), its
             # buffer a stand-in here that the callback knows it by (_StrPid)
             got = self.pids.get(id(obj))
