@@ -120,7 +120,7 @@ def configure(lim, path, s):
     elif lim == "window":
         _objread.WINDOW = s
     elif lim.startswith("stream_"):
-        codec.STREAM_MIN = s if path == "pieces" else 1 << 62
+        codec.STREAM_MIN = codec.TEXT_MIN = s if path == "pieces" else 1 << 62
         codec.PIECES_OFF = path == "whole"
     elif lim.startswith("spool_"):
         codec.SPOOL_MAX = 1 << 62 if path == "keep" else 0

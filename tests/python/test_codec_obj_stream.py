@@ -38,6 +38,10 @@ def shapes():
 
 class Write(unittest.TestCase):
     def test_pieces_are_encode_payload(self):
+        # the shapes' members add up to 1 MiB and more: in pieces from there
+        old = codec.TEXT_MIN
+        codec.TEXT_MIN = 1 << 20
+        self.addCleanup(setattr, codec, "TEXT_MIN", old)
         streamed = 0
         for v in shapes():
             t, p = codec.encode(v)
@@ -55,9 +59,9 @@ class Write(unittest.TestCase):
 
     def test_every_shape_in_pieces(self):
         # members of any total written in pieces: the same bytes again
-        old = codec.STREAM_MIN
-        codec.STREAM_MIN = 1
-        self.addCleanup(setattr, codec, "STREAM_MIN", old)
+        old = codec.TEXT_MIN
+        codec.TEXT_MIN = 1
+        self.addCleanup(setattr, codec, "TEXT_MIN", old)
         streamed = 0
         for v in shapes():
             t, p = codec.encode(v)
@@ -69,7 +73,10 @@ class Write(unittest.TestCase):
         self.assertEqual(streamed, 9)      # all but the three without a member
 
     def test_small_values_stay_whole(self):
-        for v in ({"a": 1}, [b"x" * 100, "y"], {"w": b"z" * (B - 1)}):
+        # (members of 4 MiB in all stay whole under TEXT_MIN: the whole read is faster and
+        # peaks lower there, bench_python_limits.sh's stream_obj rows)
+        for v in ({"a": 1}, [b"x" * 100, "y"], {"w": b"z" * (B - 1)},
+                  {"l": ["q" * B] * (codec.TEXT_MIN // B - 1)}, {"l": ["q" * B] * 32}):
             ty, p, feed = codec.prepare(v)
             self.assertIsNone(feed)
             self.assertEqual((ty, p), codec.encode(v))

@@ -24,7 +24,7 @@ UTF-8) add up to 1 MiB or more is a container (DATASTORE.md section 4): its buff
 band, each written from its own memory (a str's UTF-8 a piece at a time) and read back into
 an object of its own (a str made a piece at a time). A portable value stays
 `obj` whatever its size, so that C flows and other languages read it; when its large members
-(a str or bytes of BIG_MEMBER and more) add up to 1 MiB or more, its JSON is written a piece
+(a str or bytes of BIG_MEMBER and more) add up to 4 MiB or more, its JSON is written a piece
 at a time, each member from its own memory (bytes base64'd, a str escaped, a piece at a time:
 _obj_stream()), and a task reads it back with each member made in place (_objread.py).
 
@@ -193,7 +193,7 @@ class _BigStr:
 
 def _obj_stream(v):
     """(OBJ, payload length, feed) of a portable value whose large members (a str or bytes of
-    BIG_MEMBER and more) add up to STREAM_MIN or more: its JSON written a piece at a time,
+    BIG_MEMBER and more) add up to TEXT_MIN or more: its JSON written a piece at a time,
     each large member from its own memory (bytes base64'd a piece at a time, a str escaped a
     piece at a time), byte for byte what _obj() gives. Otherwise the payload whole, as _obj()
     gives it; None when v is not portable."""
@@ -252,7 +252,7 @@ def _obj_stream(v):
                 return None     # a lone surrogate: pickled
         member += len(b)
         total += n
-    if member < STREAM_MIN:
+    if member < TEXT_MIN:
         return _gather(_obj_feed(parts, bigs))
     return OBJ, total, _obj_feed(parts, bigs)
 
@@ -370,6 +370,11 @@ def encode(value, _pickled=None, _objd=None):
 _pm = os.environ.get("MFLOW_PY_PIECES_MIN", "")
 PIECES_OFF = _pm == "off"
 STREAM_MIN = (1 << 62 if PIECES_OFF else int(_pm)) if _pm else 1 << 20
+# a str, and an obj's large members in all, from this size on (MFLOW_PY_PIECES_MIN sets both):
+# under 4 MiB a str's pieces read 1.4-1.6x slower than a whole str and peak higher (its
+# mapping and the str both resident), an obj's 1.26-1.35x and 1.2-1.7x the memory
+# (bench_python_limits.sh stream_str and stream_obj rows)
+TEXT_MIN = STREAM_MIN if _pm else 4 << 20
 PIECE = 1 << 20              # what is copied at a time (a str encoded, read-only memory)
 BIG_MEMBER = 64 << 10       # a str or bytes in an obj this large is written and read in pieces
 BIG_STEP = PIECE // 4       # the characters of a large str escaped at a time
@@ -794,9 +799,9 @@ def _decode_container(p):
 
 def stream(value):
     """(type, payload length, feed) for a value stored in pieces, else None (encode() it): a
-    bytes, str, bytearray, memoryview or ndarray of STREAM_MIN bytes or more (a bytes object
-    as one piece, uncopied; other values are pickled in pieces only when encode() says
-    pickle: see pickle_stream)."""
+    bytes, bytearray, memoryview or ndarray of STREAM_MIN bytes or more, a str of TEXT_MIN
+    (a bytes object as one piece, uncopied; other values are pickled in pieces only when
+    encode() says pickle: see pickle_stream)."""
     t = type(value)
     if t is bytes:
         # handed over whole from its own memory, through the writer: compressed as it goes,
@@ -804,10 +809,10 @@ def stream(value):
         return (BYTES, len(value), lambda write: write(value)) if len(value) >= STREAM_MIN \
             else None
     if t is str:
-        if len(value) < STREAM_MIN // 4:
-            return None     # under 1 MiB of UTF-8 whatever it holds
+        if len(value) < TEXT_MIN // 4:
+            return None     # under TEXT_MIN of UTF-8 whatever it holds
         if value.isascii():
-            return (STR, len(value), _str_feed(value, PIECE)) if len(value) >= STREAM_MIN \
+            return (STR, len(value), _str_feed(value, PIECE)) if len(value) >= TEXT_MIN \
                 else None
         step = PIECE // 4
         try:
@@ -816,7 +821,7 @@ def stream(value):
                 n += len(value[i:i + step].encode("utf-8"))
         except UnicodeEncodeError:
             return pickle_stream(value)
-        return (STR, n, _str_feed(value, step)) if n >= STREAM_MIN else None
+        return (STR, n, _str_feed(value, step)) if n >= TEXT_MIN else None
     if t is bytearray or t is memoryview:
         mv = memoryview(value)
         if mv.nbytes < STREAM_MIN:
