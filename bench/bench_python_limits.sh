@@ -6,10 +6,13 @@
 # size, and the floor of the same minute (as many bytes written and fsync'd). Medians of REPS
 # runs of each cell, the two paths taking turns, with their spread.
 #   bench/bench_python_limits.sh [BUILD_DIR] [REPS] [LIMITS] [ZSTD_LIBS]
-# LIMITS: a comma list of the flow's PLAN (all but zstd by default). ZSTD_LIBS: "LABEL=LIB ..."
+# LIMITS: a comma list of the flow's PLAN (all but zstd by default); LIMIT=default runs the
+# cells with no path forced (the limits as the code has them: before and after a change).
+# ZSTD_LIBS: "LABEL=LIB ..."
 # (libmflow.so builds with another READ_PIECE, core/src/blob.c), each read in turn for the
 # zstd cells, this build's own as "1M"; "" leaves the zstd cells out. LIMITS_ROWS=FILE keeps
-# the rows (JSON lines) in FILE: python3 bench/python_limits.py < FILE prints the table again.
+# the rows (JSON lines) in FILE: python3 bench/python_limits.py < FILE prints the table again;
+# LIMITS_LABEL=before (after) labels them, for two trees' rows appended to one FILE.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-build}
@@ -42,7 +45,7 @@ for r in json.load(sys.stdin): print(json.dumps([sys.argv[1]] + r))' "$1" >>"$RO
 }
 
 # a failed run is said, and the others still run (its cells are missing from the table)
-[ -n "$LIMITS" ] && { run main "$LIMITS" "$REPS" || true; }
+[ -n "$LIMITS" ] && { run "${LIMITS_LABEL:-main}" "$LIMITS" "$REPS" || true; }
 if [ -n "$ZLIBS" ]; then
   for rep in $(seq "$REPS"); do
     for lib in "1M=" $ZLIBS; do

@@ -10,8 +10,10 @@ cells = {}
 for line in sys.stdin:
     label, cell, n, ps, pc, pp, gs, gc, gp, fl = json.loads(line)
     lim, path, size, _ = cell.split(":")
-    if label != "main":
+    if lim == "zstd":
         path = "piece " + label     # a READ_PIECE of its own build
+    elif label != "main":
+        path += " " + label         # LIMITS_LABEL: a before or an after
     cells.setdefault((lim, int(size), path), []).append((n, ps, pc, pp, gs, gc, gp, fl))
 
 

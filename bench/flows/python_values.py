@@ -105,8 +105,11 @@ def make_cell(lim, s):
 
 
 def configure(lim, path, s):
-    """Force the cell's path: its limit set at (or just over) the cell's size."""
+    """Force the cell's path: its limit set at (or just over) the cell's size; "default"
+    leaves the limits as they are (the path the code takes: for a before and after)."""
     from mflow import codec, _objread
+    if path == "default":
+        return
     if lim.startswith("oob_"):
         if lim == "oob_str":
             codec.STR_OOB_MIN = s if path == "oob" else s + 1
@@ -128,11 +131,15 @@ def configure(lim, path, s):
 
 def cells(limits, reps):
     """limit:path:size:rep for every cell, the paths taking turns (the order flipped every
-    other repetition)."""
+    other repetition). A limit given as LIMIT=PATH+PATH runs those paths ("default": none
+    forced)."""
     out = []
     for rep in range(reps):
         for lim in limits:
-            paths, sizes, _ = PLAN[lim]
+            paths, sizes, _ = PLAN[lim.split("=")[0]]
+            if "=" in lim:
+                lim, want = lim.split("=")
+                paths = tuple(want.split("+"))
             for s in sizes:
                 for p in (paths if rep % 2 == 0 else paths[::-1]):
                     out.append("%s:%s:%d:%d" % (lim, p, s, rep))
