@@ -28,7 +28,7 @@ export PYTHONPATH=$HERE/../sdk/python
 export MFLOW_HOME=$(mktemp -d "${TMPDIR:-/tmp}"/mflow-limits.XXXXXX)
 ROWS=${LIMITS_ROWS:-$MFLOW_HOME.rows}
 trap 'rm -rf "$MFLOW_HOME"; [ -n "${LIMITS_ROWS:-}" ] || rm -f "$ROWS"' EXIT
-: >"$ROWS"
+[ -n "${LIMITS_ROWS:-}" ] || : >"$ROWS"      # LIMITS_ROWS: appended to
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "load average before: $(load), $(nproc) CPUs"
 
