@@ -12,7 +12,9 @@
 # (libmflow.so builds with another READ_PIECE, core/src/blob.c), each read in turn for the
 # zstd cells, this build's own as "1M"; "" leaves the zstd cells out. LIMITS_ROWS=FILE keeps
 # the rows (JSON lines) in FILE: python3 bench/python_limits.py < FILE prints the table again;
-# LIMITS_LABEL=before (after) labels them, for two trees' rows appended to one FILE.
+# LIMITS_LABEL=before (after) labels them, for two trees' rows appended to one FILE. (The
+# tasks import the mflow package of BUILD's source tree, which mflow puts first on PYTHONPATH:
+# for another tree's, MFLOW_PYTHON=a script that puts it first and runs python3.)
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 BUILD=${1:-build}
