@@ -116,7 +116,11 @@ def configure(lim, path, s):
         else:
             codec.OOB_MIN = s if path == "oob" else s + 1
     elif lim.startswith("member_"):
-        codec.BIG_MEMBER = s if path == "pieces" else s + 1
+        if lim == "member_bytes":
+            codec.BYTES_MEMBER = s if path == "pieces" else s + 1
+            _objread._B64_LEAST = (codec.BYTES_MEMBER + 2) // 3 * 4
+        else:
+            codec.BIG_MEMBER = s if path == "pieces" else s + 1
         if path == "pieces":
             # found by the reader only when a window fits in the member's text
             _objread.WINDOW = min(_objread.WINDOW, s // 2)

@@ -208,7 +208,7 @@ def _obj_stream(v):
 
     def hook(o):
         if type(o) is _Bytes:
-            if len(o.b) < BIG_MEMBER:
+            if len(o.b) < BYTES_MEMBER:
                 return _bytes_tag(o)
             return {"$bytes": mark(o.b)}
         if type(o) is _BigStr:
@@ -376,7 +376,12 @@ STREAM_MIN = (1 << 62 if PIECES_OFF else int(_pm)) if _pm else 1 << 20
 # (bench_python_limits.sh stream_str and stream_obj rows)
 TEXT_MIN = STREAM_MIN if _pm else 4 << 20
 PIECE = 1 << 20              # what is copied at a time (a str encoded, read-only memory)
-BIG_MEMBER = 64 << 10       # a str or bytes in an obj this large is written and read in pieces
+BIG_MEMBER = 64 << 10       # a str in an obj this large is written and read in pieces
+# a bytes in an obj this large likewise: its pieces store in a quarter of the whole path's CPU
+# at any size, read in 1.0-1.2x from 16 KiB (1.4x at 4 KiB) with half the peak
+# (bench_python_limits.sh's member_bytes rows); a str's read 1.3x the whole path's from
+# 64 KiB, 1.6-1.8x at 16-32 KiB (member_str rows)
+BYTES_MEMBER = 16 << 10
 BIG_STEP = PIECE // 4       # the characters of a large str escaped at a time
 SPOOL_MAX = 16 << 20         # pickle text kept while pickling; past it, pickled a second time
 
