@@ -80,6 +80,15 @@ class TestContainer(unittest.TestCase):
             if type(v) is dict and "again" in v:
                 self.assertIs(back["b"], back["again"], "one object, as pickled")
 
+    def test_buffers_from_16_kib_go_out_of_band(self):
+        # read back each into memory of its own (bench_python_limits.sh's oob_bytes rows)
+        k = codec.OOB_MIN
+        self.assertEqual(k, 16 << 10)
+        v = {"l": [os.urandom(k) for _ in range(70)], "u": [os.urandom(k - 1)] * 3, "s": {1}}
+        p = self.store(v)
+        self.assertEqual(table(p)[0], [k] * 70, "the buffers under OOB_MIN stay in band")
+        self.assertEqual(codec.decode(codec.PICKLE, p), v)
+
     def test_small_values_stay_plain(self):
         # buffers out of band, but under STREAM_MIB in all: a plain pickle, buffers in it
         for v in ({"a": os.urandom(100 << 10), "s": {1}}, bytearray(200 << 10), {1, 2},
@@ -121,6 +130,24 @@ class TestContainer(unittest.TestCase):
             codec.SPOOL_MAX = old
         self.assertEqual(once, twice)
         self.assertEqual(codec.decode(codec.PICKLE, twice), v)
+
+    def test_plain_pickle_past_spool_max(self):
+        # the whole path of every value (STREAM_MIN over SPOOL_MAX: MFLOW_PY_PIECES_MIN=off)
+        # pickles a value with large buffers plain; past SPOOL_MAX it is pickled again, plain
+        # too (it was once pickled the second time with its buffers out of band: no container
+        # to hold them, a pickle that does not load, of another length than said)
+        v = {"a": os.urandom(MIB), "s": frozenset({1})}
+        saved = codec.STREAM_MIN, codec.SPOOL_MAX
+        codec.STREAM_MIN, codec.SPOOL_MAX = 1 << 62, 4096
+        try:
+            ty, n, feed = codec.pickle_stream(v)
+            got = gathered(feed)
+            whole = codec.encode(v)
+        finally:
+            codec.STREAM_MIN, codec.SPOOL_MAX = saved
+        self.assertEqual(len(got), n)
+        self.assertEqual(whole, (codec.PICKLE, got))
+        self.assertEqual(pickle.loads(got), v, "plain: pickle alone reads it")
 
     def test_damage_is_refused(self):
         p = self.store({"a": os.urandom(2 * MIB), "s": {1}})

@@ -10,6 +10,7 @@ import unittest
 from mflow import codec, _objread, MflowCorrupt
 
 B = codec.BIG_MEMBER
+BB = codec.BYTES_MEMBER
 U = "a\"\\\n\x00\x1f\x7f\u00e9\u2028\u20ac\U0001f600/ "
 
 
@@ -29,8 +30,8 @@ def shapes():
         [r.randbytes(B), U * (B // 4), (1, r.randbytes(B + 1), "z" * (B + 2), None)],
         {"$k": "z" * (4 * B)}, {1: "y" * (4 * B), (1, 2): r.randbytes(4 * B)},
         {"e": "", "f": b"", "g": [r.randbytes(3 * B), U * B]},
-        {"l": ["q" * (B - 1)] * 20}, [r.randbytes(B - 1)] * 20,   # just under: whole members
-        {"l": ["q" * B] * 17}, [r.randbytes(B)] * 17,              # at: members, 1 MiB and more
+        {"l": ["q" * (B - 1)] * 20}, [r.randbytes(BB - 1)] * 70,  # just under: whole members
+        {"l": ["q" * B] * 17}, [r.randbytes(BB)] * 65,             # at: members, 1 MiB and more
         {"l": ["\U0001f600" * (B // 4 + 1)] * 20}, [[[[["\\" * (3 * B)]]]]],
         {"text": "\"" * (3 * B), "x": 1.5, "inf": float("inf")},
     ]
@@ -38,6 +39,10 @@ def shapes():
 
 class Write(unittest.TestCase):
     def test_pieces_are_encode_payload(self):
+        # the shapes' members add up to 1 MiB and more: in pieces from there
+        old = codec.TEXT_MIN
+        codec.TEXT_MIN = 1 << 20
+        self.addCleanup(setattr, codec, "TEXT_MIN", old)
         streamed = 0
         for v in shapes():
             t, p = codec.encode(v)
@@ -55,9 +60,9 @@ class Write(unittest.TestCase):
 
     def test_every_shape_in_pieces(self):
         # members of any total written in pieces: the same bytes again
-        old = codec.STREAM_MIN
-        codec.STREAM_MIN = 1
-        self.addCleanup(setattr, codec, "STREAM_MIN", old)
+        old = codec.TEXT_MIN
+        codec.TEXT_MIN = 1
+        self.addCleanup(setattr, codec, "TEXT_MIN", old)
         streamed = 0
         for v in shapes():
             t, p = codec.encode(v)
@@ -68,8 +73,24 @@ class Write(unittest.TestCase):
                 self.assertTrue(gathered(feed) == p, "the pieces differ from encode()'s payload")
         self.assertEqual(streamed, 9)      # all but the three without a member
 
+    def test_bytes_members_from_16_kib(self):
+        # written in pieces (a quarter of the whole path's CPU): bench_python_limits.sh
+        old = codec.TEXT_MIN
+        codec.TEXT_MIN = 1
+        self.addCleanup(setattr, codec, "TEXT_MIN", old)
+        r = random.Random(9)
+        v = {"l": [r.randbytes(16 << 10) for _ in range(3)], "s": "q" * ((16 << 10) + 1)}
+        ty, n, feed = codec.prepare(v)
+        self.assertIsNotNone(feed, "16 KiB bytes members in pieces")
+        self.assertTrue(gathered(feed) == codec.encode(v)[1])
+        ty, p, feed = codec.prepare({"s": "q" * (B - 1)})
+        self.assertIsNone(feed, "a str member under 64 KiB whole")
+
     def test_small_values_stay_whole(self):
-        for v in ({"a": 1}, [b"x" * 100, "y"], {"w": b"z" * (B - 1)}):
+        # (members of 4 MiB in all stay whole under TEXT_MIN: the whole read is faster and
+        # peaks lower there, bench_python_limits.sh's stream_obj rows)
+        for v in ({"a": 1}, [b"x" * 100, "y"], {"w": b"z" * (B - 1)},
+                  {"l": ["q" * B] * (codec.TEXT_MIN // B - 1)}, {"l": ["q" * B] * 32}):
             ty, p, feed = codec.prepare(v)
             self.assertIsNone(feed)
             self.assertEqual((ty, p), codec.encode(v))
@@ -105,6 +126,18 @@ class Read(unittest.TestCase):
             self.assertEqual(type(got), type(v))
         # every shape with a member of 2 windows or more was read with its members in place
         self.assertGreaterEqual(sum(1 for w in self.whole if not w), 8)
+
+    def test_members_at_the_threshold_are_found(self):
+        # a member of BIG_MEMBER and more is written in pieces: it is read in place too (a
+        # whole window lies in its text wherever it starts)
+        r = random.Random(7)
+        for v in ({"l": ["q" * B] * 17}, [r.randbytes(B)] * 17, [r.randbytes(BB)] * 17,
+                  {"l": [U * (B // len(U) + 1)] * 17}, {"l": ["k" * (B + B // 2)] * 17}):
+            p = codec.encode(v)[1]
+            self.assertEqual(len(_objread._strings(p, len(p))), 17, repr(v)[:20])
+        # a str under BIG_MEMBER (longer than a bytes member's text) is parsed with the rest
+        p = codec.encode({"l": ["q" * (B - 1)] * 17})[1]
+        self.assertEqual(_objread._strings(p, len(p)), [])
 
     def test_hand_made_text(self):
         big = "\U0001f600\u00e9" * B

@@ -43,9 +43,13 @@ class TestPieces(unittest.TestCase):
         return back
 
     def test_str(self):
-        for v in ("abcdefgh" * (MIB // 8 + 3), "h\u00e9llo \u20ac\U0001f600" * (MIB // 5),
-                  "x" * (3 * MIB + 1)):
+        t = codec.TEXT_MIN
+        for v in ("abcdefgh" * (t // 8 + 3), "h\u00e9llo \u20ac\U0001f600" * (t // 5),
+                  "x" * (3 * t + 1)):
             self.assertEqual(self.check(v, codec.STR), v)
+        # under TEXT_MIN a str is whole: its pieces read slower and peak higher there
+        for v in ("x" * (t - 1), "\u00e9" * (t // 2 - 1), "y" * (2 * MIB)):
+            self.assertIsNone(codec.stream(v))
 
     def test_large_bytes_in_one_piece(self):
         for v in (b"y" * (3 * MIB), bytes(MIB)):

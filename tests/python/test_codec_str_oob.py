@@ -57,7 +57,7 @@ def values():
         ("x\udcff" * MIB, [0]),                                    # a str pickled itself
         ([(s, s), {1}], [0]),                                      # one str twice: one buffer
         ({"b": b"z" * MIB, "a": "q" * MIB, "set": {1}}, [1]),      # beside a bytes buffer
-        ({"a": "q" * (codec.OOB_MIN - 1), "b": b"z" * MIB, "s": {2}}, []),   # under: in band
+        ({"a": "q" * (codec.STR_OOB_MIN - 1), "b": b"z" * MIB, "s": {2}}, []),   # under: in band
     ]
 
 

@@ -1,8 +1,8 @@
 """A large obj value read back without a second copy of its large members (CPython).
 
-Its JSON text is read into an anonymous mapping. The large strings in it (BIG_MEMBER bytes and
-more) are found without parsing the text in Python: a 64 KiB window with no unescaped quote
-lies inside a string (or in a long run of whitespace between two strings, which the parse below refuses),
+Its JSON text is read into an anonymous mapping. The large strings in it (a str's text of
+BIG_MEMBER bytes and more, a bytes member's base64 of BYTES_MEMBER bytes and more) are found
+without parsing the text in Python: a window (about 10 KiB) with no unescaped quote lies inside a string (or in a long run of whitespace between two strings, which the parse below refuses),
 and the string runs from the unescaped quote before such windows to the one after. Each one is
 made straight into its final object a piece at a time (the base64 of a {"$bytes": ...} tag
 into a bytes object, any other string into a str made at its final size), its text let go
@@ -20,7 +20,11 @@ from json.decoder import scanstring
 from . import codec
 from ._text import fill_str, filled_map, piece_width
 
-WINDOW = 64 << 10
+# half the least member's text written in pieces: the text of every such member holds a whole
+# window, so each is found (at 64 KiB, a str member of 64 KiB to 128 KiB mostly was not, and
+# was parsed with the rest: 1.6x its size read, bench_python_limits.sh's window rows)
+_B64_LEAST = (codec.BYTES_MEMBER + 2) // 3 * 4    # the text of the least bytes member
+WINDOW = min(codec.BIG_MEMBER, _B64_LEAST) // 2
 _BYTES_BEFORE = re.compile(rb'\{[ \t\n\r]*"\$bytes"[ \t\n\r]*:[ \t\n\r]*\Z')
 _CLOSE_AFTER = re.compile(rb'\A[ \t\n\r]*\}')
 _KEY_AFTER = re.compile(rb'\A[ \t\n\r]*:')
@@ -84,8 +88,11 @@ def _strings(m, n):
         while w < n and _free(m, w, min(w + WINDOW, n)):
             w += WINDOW
         q0, q1 = _quote(m, rs, True), _quote(m, min(w, n), False)
-        if q0 < 0 or q1 < 0 or q1 - q0 - 1 < codec.BIG_MEMBER or (out and q0 <= out[-1][1]):
+        if q0 < 0 or q1 < 0 or (out and q0 <= out[-1][1]):
             continue
+        if q1 - q0 - 1 < codec.BIG_MEMBER and (q1 - q0 - 1 < _B64_LEAST or not
+                                               _BYTES_BEFORE.search(m[max(q0 - 64, 0):q0])):
+            continue       # a str under BIG_MEMBER, a bytes under BYTES_MEMBER: with the rest
         if _KEY_AFTER.match(m[q1 + 1:q1 + 65]):
             continue       # an object's key: parsed with the rest
         out.append((q0, q1))

@@ -24,7 +24,7 @@ UTF-8) add up to 1 MiB or more is a container (DATASTORE.md section 4): its buff
 band, each written from its own memory (a str's UTF-8 a piece at a time) and read back into
 an object of its own (a str made a piece at a time). A portable value stays
 `obj` whatever its size, so that C flows and other languages read it; when its large members
-(a str or bytes of BIG_MEMBER and more) add up to 1 MiB or more, its JSON is written a piece
+(a str or bytes of BIG_MEMBER and more) add up to 4 MiB or more, its JSON is written a piece
 at a time, each member from its own memory (bytes base64'd, a str escaped, a piece at a time:
 _obj_stream()), and a task reads it back with each member made in place (_objread.py).
 
@@ -193,7 +193,7 @@ class _BigStr:
 
 def _obj_stream(v):
     """(OBJ, payload length, feed) of a portable value whose large members (a str or bytes of
-    BIG_MEMBER and more) add up to STREAM_MIN or more: its JSON written a piece at a time,
+    BIG_MEMBER and more) add up to TEXT_MIN or more: its JSON written a piece at a time,
     each large member from its own memory (bytes base64'd a piece at a time, a str escaped a
     piece at a time), byte for byte what _obj() gives. Otherwise the payload whole, as _obj()
     gives it; None when v is not portable."""
@@ -208,7 +208,7 @@ def _obj_stream(v):
 
     def hook(o):
         if type(o) is _Bytes:
-            if len(o.b) < BIG_MEMBER:
+            if len(o.b) < BYTES_MEMBER:
                 return _bytes_tag(o)
             return {"$bytes": mark(o.b)}
         if type(o) is _BigStr:
@@ -252,7 +252,7 @@ def _obj_stream(v):
                 return None     # a lone surrogate: pickled
         member += len(b)
         total += n
-    if member < STREAM_MIN:
+    if member < TEXT_MIN:
         return _gather(_obj_feed(parts, bigs))
     return OBJ, total, _obj_feed(parts, bigs)
 
@@ -370,8 +370,18 @@ def encode(value, _pickled=None, _objd=None):
 _pm = os.environ.get("MFLOW_PY_PIECES_MIN", "")
 PIECES_OFF = _pm == "off"
 STREAM_MIN = (1 << 62 if PIECES_OFF else int(_pm)) if _pm else 1 << 20
+# a str, and an obj's large members in all, from this size on (MFLOW_PY_PIECES_MIN sets both):
+# under 4 MiB a str's pieces read 1.4-1.6x slower than a whole str and peak higher (its
+# mapping and the str both resident), an obj's 1.26-1.35x and 1.2-1.7x the memory
+# (bench_python_limits.sh stream_str and stream_obj rows)
+TEXT_MIN = STREAM_MIN if _pm else 4 << 20
 PIECE = 1 << 20              # what is copied at a time (a str encoded, read-only memory)
-BIG_MEMBER = 64 << 10       # a str or bytes in an obj this large is written and read in pieces
+BIG_MEMBER = 64 << 10       # a str in an obj this large is written and read in pieces
+# a bytes in an obj this large likewise: its pieces store in a quarter of the whole path's CPU
+# at any size, read in 1.0-1.2x from 16 KiB (1.4x at 4 KiB) with half the peak
+# (bench_python_limits.sh's member_bytes rows); a str's read 1.3x the whole path's from
+# 64 KiB, 1.6-1.8x at 16-32 KiB (member_str rows)
+BYTES_MEMBER = 16 << 10
 BIG_STEP = PIECE // 4       # the characters of a large str escaped at a time
 SPOOL_MAX = 16 << 20         # pickle text kept while pickling; past it, pickled a second time
 
@@ -416,7 +426,13 @@ def _npy_stream(v):
 # 4): a fixed preamble, a table, a protocol 5 pickle that takes those buffers out of band, and
 # the buffers, each written from its own memory and read back into an object of its own.
 
-OOB_MIN = 64 << 10           # a buffer this large goes out of band (pickle's own frame size)
+# A buffer this large goes out of band: each read into memory of its own (read peak 0.96x
+# the value, 1.83x in band) at no cost in time from 16 KiB on; at 4 KiB the store takes 1.5x
+# the CPU (bench_python_limits.sh, oob_bytes rows). A str this long (characters) goes out of
+# band: under it, its UTF-8 buffer read and decoded costs 1.3x (32 Ki) to 3.2x (4 Ki) the
+# in-band read (oob_str rows).
+OOB_MIN = 16 << 10
+STR_OOB_MIN = 64 << 10
 # A pickle that a reader which does not know the container stops at: int() of this text
 # raises a ValueError that says what to do. The container is the payload that starts so.
 PREAMBLE_TEXT = b"mflow: a pickle with out-of-band buffers (written by a newer mflow): " \
@@ -543,8 +559,9 @@ class _Export:
 
 class _Pickler(pickle.Pickler):
     """Protocol 5, its large buffers out of band: a bytes or bytearray of OOB_MIN bytes or
-    more becomes a persistent id that is a PickleBuffer of it (the loader's persistent_load
-    hands the buffer back: the object itself), and the buffer callback keeps every
+    more becomes a persistent id that is a PickleBuffer of it (a str of STR_OOB_MIN characters
+    or more, one of its UTF-8; the loader's persistent_load hands the buffer back: the object
+    itself), and the buffer callback keeps every
     PickleBuffer of OOB_MIN bytes or more (numpy's own, those) out of band. bufs:
     (PickleBuffer, kind) in the pickle's order, when collecting. (The callback is a closure,
     not a method: a pickler holding its own bound method is a cycle, and a cycle that holds
@@ -559,7 +576,7 @@ class _Pickler(pickle.Pickler):
 
     def persistent_id(self, obj):
         t = type(obj)
-        if t is str and len(obj) >= OOB_MIN:
+        if t is str and len(obj) >= STR_OOB_MIN:
             # a str: builtins.str(its UTF-8 out of band, "utf-8", "surrogatepass"), its
             # buffer a stand-in here that the callback knows it by (_StrPid)
             got = self.pids.get(id(obj))
@@ -694,11 +711,19 @@ def pickle_stream(value):
     sp = _Spool()
     _dump(lambda f: _Pickler(f, bufs, as_bytes), value, sp)
     total = sum(n for _, _, n in bufs)
-    if bufs and total + sp.n < STREAM_MIN:
+    plain = bufs and total + sp.n < STREAM_MIN
+    if plain:
         # small after all: a plain pickle, the buffers in it
         bufs, sp = [], _Spool()
-        v = top.tobytes() if type(top) is memoryview else value
-        _dump(lambda f: pickle.Pickler(f, protocol=PICKLE_PROTOCOL), v, sp)
+        value = top.tobytes() if type(top) is memoryview else value
+        _dump(lambda f: pickle.Pickler(f, protocol=PICKLE_PROTOCOL), value, sp)
+
+    def again(file):
+        # a second pass's pickler is the one that made sp (a plain pickle passes SPOOL_MAX
+        # only when STREAM_MIN is over it, as MFLOW_PY_PIECES_MIN=off makes it)
+        if plain:
+            return pickle.Pickler(file, protocol=PICKLE_PROTOCOL)
+        return _Pickler(file, None, as_bytes)
     parts = sp.parts
     # which buffers are a str's UTF-8: said at the pickle's start, in ops that any reader
     # runs to no effect (a string pushed and popped), for this reader to make them strs
@@ -715,7 +740,7 @@ def pickle_stream(value):
             for p in parts:
                 write(p)
         else:
-            _dump(lambda f: _Pickler(_Sink(write), None, as_bytes), value, None)
+            _dump(lambda f: again(_Sink(write)), value, None)
 
     if not bufs:
         return PICKLE, sp.n, pickled
@@ -779,9 +804,9 @@ def _decode_container(p):
 
 def stream(value):
     """(type, payload length, feed) for a value stored in pieces, else None (encode() it): a
-    bytes, str, bytearray, memoryview or ndarray of STREAM_MIN bytes or more (a bytes object
-    as one piece, uncopied; other values are pickled in pieces only when encode() says
-    pickle: see pickle_stream)."""
+    bytes, bytearray, memoryview or ndarray of STREAM_MIN bytes or more, a str of TEXT_MIN
+    (a bytes object as one piece, uncopied; other values are pickled in pieces only when
+    encode() says pickle: see pickle_stream)."""
     t = type(value)
     if t is bytes:
         # handed over whole from its own memory, through the writer: compressed as it goes,
@@ -789,10 +814,10 @@ def stream(value):
         return (BYTES, len(value), lambda write: write(value)) if len(value) >= STREAM_MIN \
             else None
     if t is str:
-        if len(value) < STREAM_MIN // 4:
-            return None     # under 1 MiB of UTF-8 whatever it holds
+        if len(value) < TEXT_MIN // 4:
+            return None     # under TEXT_MIN of UTF-8 whatever it holds
         if value.isascii():
-            return (STR, len(value), _str_feed(value, PIECE)) if len(value) >= STREAM_MIN \
+            return (STR, len(value), _str_feed(value, PIECE)) if len(value) >= TEXT_MIN \
                 else None
         step = PIECE // 4
         try:
@@ -801,7 +826,7 @@ def stream(value):
                 n += len(value[i:i + step].encode("utf-8"))
         except UnicodeEncodeError:
             return pickle_stream(value)
-        return (STR, n, _str_feed(value, step)) if n >= STREAM_MIN else None
+        return (STR, n, _str_feed(value, step)) if n >= TEXT_MIN else None
     if t is bytearray or t is memoryview:
         mv = memoryview(value)
         if mv.nbytes < STREAM_MIN:

@@ -65,7 +65,8 @@ def libmflow():
     return lib
 
 
-# the types read into memory of their own from STREAM_MIN bytes on (npy always)
+# the types read into memory of their own from STREAM_MIN bytes on (str and obj from
+# TEXT_MIN, npy always)
 _INTO = (codec.BYTES, codec.STR, codec.PICKLE, codec.OBJ)
 # a bytes object of n bytes, uninitialized, to be filled in place (CPython's own call)
 _new_bytes = ctypes.pythonapi.PyBytes_FromStringAndSize
@@ -238,7 +239,8 @@ class Task:
         if self.lib.mf_foreign_stat(self.t, i, name, ctypes.byref(ty), ctypes.byref(n)):
             raise self._error()
         ty, n = ty.value, n.value
-        if (ty != codec.NPY or codec.PIECES_OFF) and (n < codec.STREAM_MIN or ty not in _INTO):
+        least = codec.TEXT_MIN if ty == codec.STR or ty == codec.OBJ else codec.STREAM_MIN
+        if (ty != codec.NPY or codec.PIECES_OFF) and (n < least or ty not in _INTO):
             return None
         if ty == codec.PICKLE:
             c = _Container(n)
