@@ -239,16 +239,18 @@ void mf_ts_proto_reply(struct mf_ts_proto *s, int32_t pid, int32_t err)
         send_event(s, (struct mf_ts_event){.pid = -1, .wstatus = 0});
 }
 
-/* After a SIGCHLD: one wait4 always (the signal may be a child's the table does not know),
- * then more only while children of the server's are left (SIGCHLD does not queue: one
- * signal may stand for several exits). */
+/* After a SIGCHLD: wait4 while children of the server's are left and one ended (SIGCHLD does
+ * not queue: one signal may stand for several exits, and a signal may come for a child a
+ * wait4 before it reaped already). Another child of the process (a library's) is reaped
+ * with them, or stays a zombie meanwhile: its exit goes to the plugin, which knows no such
+ * pid, either way. */
 static void reap(struct mf_ts_proto *s)
 {
     struct mf_ts_live *l = s->live;
     int st;
     pid_t pid;
     struct rusage ru;
-    do {
+    while (l->n || l->untracked) {
         pid = wait4(-1, &st, WNOHANG, s->rusage ? &ru : NULL);
         if (pid < 0 && errno == ECHILD) {
             memset(l, 0, sizeof *l);   /* none left: whatever the table says */
@@ -260,7 +262,7 @@ static void reap(struct mf_ts_proto *s)
         if (s->rusage)
             s->rusage(s->arg, pid, &ru);
         send_event(s, (struct mf_ts_event){.pid = pid, .wstatus = st});
-    } while (l->n || l->untracked);
+    }
 }
 
 /* Send what the socket takes now. -1 when the plugin is gone. */
