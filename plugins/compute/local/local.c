@@ -604,18 +604,40 @@ struct server_exit_ctx {
     int ended;
 };
 
+static int take_reply(struct local *lc, int r, pid_t pid, const char *msg);
+
+static struct mf_job *server_job(struct local *lc, pid_t pid)
+{
+    for (struct mf_job *j = lc->jobs; j; j = j->next)
+        if (j->via_server && j->pid == pid && !j->reaped)
+            return j;
+    return NULL;
+}
+
 static void on_server_exit(void *ud, pid_t pid, int wstatus)
 {
     struct server_exit_ctx *c = ud;
-    for (struct mf_job *j = c->lc->jobs; j; j = j->next) {
-        if (j->via_server && j->pid == pid && !j->reaped) {
-            j->wstatus = wstatus;
-            c->ended += on_reaped(j, c->now);
-            return;
+    struct mf_job *j = pid > 0 ? server_job(c->lc, pid) : NULL;
+    if (!j && c->lc->await_head) {
+        /* The answer to this child's request came after server_events read the answers and
+         * before it read this event (the server sends the answer first, but reading the two
+         * sockets is two calls): read it now, or the exit is lost and the job never ends
+         * (a run hung so under strace). Also for pid -1, whose failed answer ends its job. */
+        while (c->lc->await_head) {
+            pid_t p = 0;
+            char msg[512];
+            int r = local_server_reply(c->lc->srv, 0, c->lc->await_head->name, &p, msg, sizeof msg);
+            if (r == 0 || r == -EPIPE)
+                break;   /* -EPIPE: server_events finds the server gone on its own socket */
+            c->ended += take_reply(c->lc, r, p, msg);
         }
+        j = pid > 0 ? server_job(c->lc, pid) : NULL;
     }
-    /* A job released before it exited: nothing waits for it. Or pid -1, the event after an
-     * answer that started no child: server_events has read that answer before this. */
+    if (j) {
+        j->wstatus = wstatus;
+        c->ended += on_reaped(j, c->now);
+    }
+    /* Else a job released before it exited: nothing waits for it. */
 }
 
 /* A job the server was asked to start that it did not (its fork failed, or it exited before
