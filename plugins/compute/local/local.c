@@ -619,10 +619,12 @@ static void on_server_exit(void *ud, pid_t pid, int wstatus)
     struct server_exit_ctx *c = ud;
     struct mf_job *j = pid > 0 ? server_job(c->lc, pid) : NULL;
     if (!j && c->lc->await_head) {
-        /* The answer to this child's request came after server_events read the answers and
-         * before it read this event (the server sends the answer first, but reading the two
-         * sockets is two calls): read it now, or the exit is lost and the job never ends
-         * (a run hung so under strace). Also for pid -1, whose failed answer ends its job. */
+        /* Its answer is not read yet: answers are read when an exit needs one, here, up to
+         * this child's (the server sends the answer before the exit, so it is there, and no
+         * read is answered EAGAIN). Reading them all before the events, as before, left an
+         * answer that came between the two reads unread while its exit was read and dropped:
+         * the job never ended (a run hung so under strace). For pid -1, up to the failed
+         * answer it follows, which ends its job. */
         while (c->lc->await_head) {
             pid_t p = 0;
             char msg[512];
@@ -630,6 +632,8 @@ static void on_server_exit(void *ud, pid_t pid, int wstatus)
             if (r == 0 || r == -EPIPE)
                 break;   /* -EPIPE: server_events finds the server gone on its own socket */
             c->ended += take_reply(c->lc, r, p, msg);
+            if (r > 0 ? p == pid : pid <= 0)
+                break;
         }
         j = pid > 0 ? server_job(c->lc, pid) : NULL;
     }
@@ -749,15 +753,13 @@ static void take_replies(struct local *lc, struct mf_job *until)
     lc->ended_elsewhere += ended;
 }
 
-/* Exit events waiting on the server's socket (the answers before them read first: the
- * server answers a request before it can report that child's exit). Returns how many jobs
- * ended; when the server is gone, server_gone. */
+/* Exit events waiting on the server's socket (each reads the answers it needs first:
+ * on_server_exit). Returns how many jobs ended; when the server is gone, server_gone. */
 static int server_events(struct local *lc, double now)
 {
     struct server_exit_ctx c = {lc, now, 0};
-    take_replies_into(lc, NULL, &c.ended);
     if (!lc->srv)
-        return c.ended;
+        return 0;   /* found gone meanwhile (server_gone) */
     if (local_server_events(lc->srv, on_server_exit, &c) == 0)
         return c.ended;
     return c.ended + server_gone(lc, now);
