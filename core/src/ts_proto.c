@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
  * pages past what a request uses are never touched. */
 #define SLOTS ((size_t)MF_TS_MAX_MSG + 3)
 #define BUF_SIZE ((size_t)MF_TS_MAX_MSG + sizeof(char *) + SLOTS * sizeof(char *))
+/* struct mf_ts_live before the message, rounded up so that buf keeps malloc's alignment. */
+#define LIVE_SIZE ((sizeof(struct mf_ts_live) + 15) & ~(size_t)15)
 
 int mf_ts_proto_open(struct mf_ts_proto *s, int req_fd, int evt_fd)
 {
@@ -31,11 +34,14 @@ int mf_ts_proto_open(struct mf_ts_proto *s, int req_fd, int evt_fd)
     s->sfd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     if (s->sfd < 0)
         return errno;
-    if (!(s->buf = malloc(BUF_SIZE))) {
+    char *mem = calloc(1, LIVE_SIZE + BUF_SIZE);   /* calloc: mmap'ed, already zero */
+    if (!mem) {
         close(s->sfd);
         s->sfd = -1;
         return ENOMEM;
     }
+    s->live = (struct mf_ts_live *)mem;
+    s->buf = mem + LIVE_SIZE;
     s->req_fd = req_fd;
     s->evt_fd = evt_fd;
     return 0;
@@ -47,14 +53,28 @@ void mf_ts_proto_close(struct mf_ts_proto *s)
         close(s->sfd);
     s->sfd = -1;
     free(s->pending);
-    free(s->buf);
+    free(s->live);   /* the start of the buffer's allocation */
     s->pending = NULL;
     s->buf = NULL;
+    s->live = NULL;
     s->npending = s->cap_pending = 0;
 }
 
 void mf_ts_proto_close_fds(struct mf_ts_proto_request *r)
 {
+    /* The fds of one message are installed at the lowest free numbers: nearly always one
+     * run of them, closed in one call rather than one a fd. */
+    int lo = r->nfd ? r->fd[0] : 0, hi = lo;
+    for (int i = 1; i < r->nfd; i++) {
+        lo = r->fd[i] < lo ? r->fd[i] : lo;
+        hi = r->fd[i] > hi ? r->fd[i] : hi;
+    }
+#ifdef SYS_close_range
+    if (r->nfd > 1 && hi - lo == r->nfd - 1 && syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0u) == 0) {
+        r->nfd = 0;
+        return;
+    }
+#endif
     for (int i = 0; i < r->nfd; i++)
         close(r->fd[i]);
     r->nfd = 0;
@@ -183,8 +203,33 @@ static void send_event(struct mf_ts_proto *s, struct mf_ts_event ev)
     s->pending[s->npending++] = ev;   /* flush_events sends it, or finds the plugin gone */
 }
 
+static void live_add(struct mf_ts_live *l, pid_t pid)
+{
+    for (int i = 0; i < MF_TS_LIVE_SLOTS; i++)
+        if (!l->pid[i]) {
+            l->pid[i] = pid;
+            l->n++;
+            return;
+        }
+    l->untracked++;
+}
+
+/* A reaped child, out of the table when it is there. untracked is not counted down: the
+ * pid might be no child of the server's (a library's), and only ECHILD says none is left. */
+static void live_remove(struct mf_ts_live *l, pid_t pid)
+{
+    for (int i = 0; i < MF_TS_LIVE_SLOTS && l->n; i++)
+        if (l->pid[i] == pid) {
+            l->pid[i] = 0;
+            l->n--;
+            return;
+        }
+}
+
 void mf_ts_proto_reply(struct mf_ts_proto *s, int32_t pid, int32_t err)
 {
+    if (pid > 0)
+        live_add(s->live, pid);
     struct mf_ts_reply rep = {.pid = pid, .err = err};
     while (send(s->req_fd, &rep, sizeof rep, MSG_NOSIGNAL) < 0 && errno == EINTR)
         ;
@@ -194,12 +239,26 @@ void mf_ts_proto_reply(struct mf_ts_proto *s, int32_t pid, int32_t err)
         send_event(s, (struct mf_ts_event){.pid = -1, .wstatus = 0});
 }
 
+/* After a SIGCHLD: wait4 while children of the server's are left and one ended (SIGCHLD does
+ * not queue: one signal may stand for several exits, and a signal may come for a child a
+ * wait4 before it reaped already). Another child of the process (a library's) is reaped
+ * with them, or stays a zombie meanwhile: its exit goes to the plugin, which knows no such
+ * pid, either way. */
 static void reap(struct mf_ts_proto *s)
 {
+    struct mf_ts_live *l = s->live;
     int st;
     pid_t pid;
     struct rusage ru;
-    while ((pid = wait4(-1, &st, WNOHANG, s->rusage ? &ru : NULL)) > 0) {
+    while (l->n || l->untracked) {
+        pid = wait4(-1, &st, WNOHANG, s->rusage ? &ru : NULL);
+        if (pid < 0 && errno == ECHILD) {
+            memset(l, 0, sizeof *l);   /* none left: whatever the table says */
+            return;
+        }
+        if (pid <= 0)
+            return;
+        live_remove(l, pid);
         if (s->rusage)
             s->rusage(s->arg, pid, &ru);
         send_event(s, (struct mf_ts_event){.pid = pid, .wstatus = st});

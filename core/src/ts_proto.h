@@ -31,9 +31,23 @@ struct mf_ts_proto_request {
     int nfd;
 };
 
+/* The children forked and not reaped yet, so that a wake for SIGCHLD waits for no child
+ * when none is left (a wait4 answered ECHILD, and its errno a copy-on-write fault on the TLS
+ * page, after about every other task). It lies in the buffer's first page, which receiving
+ * each request writes anyway: keeping it costs no page of its own after a fork. Only pids
+ * the server forked are counted; once more than the slots hold were forked, each wake waits
+ * until no child is left to reap (ECHILD), as without the table, until one says so. */
+#define MF_TS_LIVE_SLOTS 62
+struct mf_ts_live {
+    uint32_t n;                            /* slots in use */
+    uint32_t untracked;                    /* not 0: more were forked than slots hold */
+    int32_t pid[MF_TS_LIVE_SLOTS];         /* 0: free */
+};
+
 struct mf_ts_proto {
     int req_fd, evt_fd, sfd;
     char *buf;                      /* the message, then the argv and envp slots */
+    struct mf_ts_live *live;        /* the children not reaped yet, just before buf */
     struct mf_ts_event *pending;    /* exits the event socket did not take yet */
     size_t npending, cap_pending;
     /* Optional, set by the caller after open: rusage is called with each reaped child's
@@ -61,8 +75,8 @@ void mf_ts_proto_close_fds(struct mf_ts_proto_request *r);
 /* The next request's message into the buffer, left queued with its fds for the next receive
  * (the copies of its fds the peek installed are closed). Its length, 0 at the end, or -1. */
 ssize_t mf_ts_proto_peek(struct mf_ts_proto *s);
-/* The answer to the request last received: the child's pid, or -1 and an errno (then also
- * an event of pid -1, since no exit will follow). */
+/* The answer to the request last received: the child's pid (then counted as a child to
+ * reap), or -1 and an errno (then also an event of pid -1, since no exit will follow). */
 void mf_ts_proto_reply(struct mf_ts_proto *s, int32_t pid, int32_t err);
 
 /* The NUL-terminated strings of [*p, end): n of them into v[0..n-1], v[n] NULL. 0 or -1. */

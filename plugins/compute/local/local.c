@@ -604,18 +604,44 @@ struct server_exit_ctx {
     int ended;
 };
 
+static int take_reply(struct local *lc, int r, pid_t pid, const char *msg);
+
+static struct mf_job *server_job(struct local *lc, pid_t pid)
+{
+    for (struct mf_job *j = lc->jobs; j; j = j->next)
+        if (j->via_server && j->pid == pid && !j->reaped)
+            return j;
+    return NULL;
+}
+
 static void on_server_exit(void *ud, pid_t pid, int wstatus)
 {
     struct server_exit_ctx *c = ud;
-    for (struct mf_job *j = c->lc->jobs; j; j = j->next) {
-        if (j->via_server && j->pid == pid && !j->reaped) {
-            j->wstatus = wstatus;
-            c->ended += on_reaped(j, c->now);
-            return;
+    struct mf_job *j = pid > 0 ? server_job(c->lc, pid) : NULL;
+    if (!j && c->lc->await_head) {
+        /* Its answer is not read yet: answers are read when an exit needs one, here, up to
+         * this child's (the server sends the answer before the exit, so it is there, and no
+         * read is answered EAGAIN). Reading them all before the events, as before, left an
+         * answer that came between the two reads unread while its exit was read and dropped:
+         * the job never ended (a run hung so under strace). For pid -1, up to the failed
+         * answer it follows, which ends its job. */
+        while (c->lc->await_head) {
+            pid_t p = 0;
+            char msg[512];
+            int r = local_server_reply(c->lc->srv, 0, c->lc->await_head->name, &p, msg, sizeof msg);
+            if (r == 0 || r == -EPIPE)
+                break;   /* -EPIPE: server_events finds the server gone on its own socket */
+            c->ended += take_reply(c->lc, r, p, msg);
+            if (r > 0 ? p == pid : pid <= 0)
+                break;
         }
+        j = pid > 0 ? server_job(c->lc, pid) : NULL;
     }
-    /* A job released before it exited: nothing waits for it. Or pid -1, the event after an
-     * answer that started no child: server_events has read that answer before this. */
+    if (j) {
+        j->wstatus = wstatus;
+        c->ended += on_reaped(j, c->now);
+    }
+    /* Else a job released before it exited: nothing waits for it. */
 }
 
 /* A job the server was asked to start that it did not (its fork failed, or it exited before
@@ -727,15 +753,13 @@ static void take_replies(struct local *lc, struct mf_job *until)
     lc->ended_elsewhere += ended;
 }
 
-/* Exit events waiting on the server's socket (the answers before them read first: the
- * server answers a request before it can report that child's exit). Returns how many jobs
- * ended; when the server is gone, server_gone. */
+/* Exit events waiting on the server's socket (each reads the answers it needs first:
+ * on_server_exit). Returns how many jobs ended; when the server is gone, server_gone. */
 static int server_events(struct local *lc, double now)
 {
     struct server_exit_ctx c = {lc, now, 0};
-    take_replies_into(lc, NULL, &c.ended);
     if (!lc->srv)
-        return c.ended;
+        return 0;   /* found gone meanwhile (server_gone) */
     if (local_server_events(lc->srv, on_server_exit, &c) == 0)
         return c.ended;
     return c.ended + server_gone(lc, now);
