@@ -122,12 +122,8 @@ int local_server_start(const char *exe, struct local_server **out, char *err, si
     }
     const char *argv[] = {exe, "__task-server", NULL};
     /* Every symbol resolved once in the server, not again on first call in each child (lazy
-     * binding showed as a few percent of a trivial task). No restartable-sequence area
-     * registered (glibc uses it for sched_getcpu only, which falls back to the vDSO): the
-     * kernel writes that area, in the TLS page, on the way back from every context switch,
-     * a copy-on-write fault in a server that has forked since, and the children inherit the
-     * registration and its per-switch work. Tasks get their own environment. */
-    const char *env[] = {"LD_BIND_NOW=1", "GLIBC_TUNABLES=glibc.pthread.rseq=0", NULL};
+     * binding showed as a few percent of a trivial task). Tasks get their own environment. */
+    const char *env[] = {"LD_BIND_NOW=1", NULL};
     struct local_spawn_req sp = {
         .argv = argv,
         .env = env,
