@@ -1129,6 +1129,7 @@ static void loop(void)
             for (size_t j = 0; j < n; j++) {
                 if (st[j].state == MF_JOB_QUEUED || st[j].state == MF_JOB_RUNNING)
                     continue;
+                st[j].reason[sizeof st[j].reason - 1] = '\0';   /* a plugin may fill it all */
                 struct rt_task *t = tk[j];
                 for (size_t i = 0; i < R->n_running; i++)
                     if (R->tasks[R->running[i]] == t) {
