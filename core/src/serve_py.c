@@ -194,13 +194,20 @@ static int send_request(struct mf_serve_py *p, const char *req, size_t len)
 }
 
 /* Is the process there to take a request? A socket that hung up, or that holds bytes nobody
- * asked for, is not. */
+ * asked for, is not; nor is a process that has ended while something it started still holds
+ * its end of the socket (a launcher such as a pyenv shim killed before its exec: its helpers
+ * inherited the descriptor). Looked at without reaping it: reap() does that. */
 static int alive(struct mf_serve_py *p)
 {
     if (p->fd < 0)
         return 0;
     struct pollfd pf = {.fd = p->fd, .events = POLLIN};
-    return poll(&pf, 1, 0) == 0;
+    if (poll(&pf, 1, 0) != 0)
+        return 0;
+    siginfo_t si;
+    si.si_pid = 0;
+    return p->pid <= 0 ||
+           waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0;
 }
 
 int mf_serve_py_call(struct mf_serve_py *p, const char *req, size_t req_len, int *status,

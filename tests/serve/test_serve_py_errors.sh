@@ -142,6 +142,24 @@ check_eq "no worker left" "" "$(pgrep -P "$SPID")"
 left=0; for p in $pys; do kill -0 "$p" 2>/dev/null && left=$((left + 1)); done
 check_eq "no Python process left" 0 "$left"
 
+# A launcher that leaves a process of its own holding the endpoint socket (as a pyenv shim's
+# helpers do while it starts): its Python process killed between requests is still found dead
+# before the next request, not sent it.
+LAUNCH=$WORK/launch.sh
+printf '#!/bin/sh\nsleep 60 </dev/null >/dev/null 2>&1 &\necho $! >>"%s"\nexec %s "$@"\n' "$WORK/sleeps" "${MFLOW_PYTHON:-python3}" >"$LAUNCH"
+chmod +x "$LAUNCH"
+MFLOW_PYTHON=$LAUNCH start_server "$F" --workers 1 || { finish; exit 1; }
+good "a launcher left a process holding the socket"
+py=$(pgrep -P "$(pgrep -P "$SPID")" | head -1)
+kill -9 "$py"
+for _ in $(seq 100); do
+  [ "$(awk '{print $3}' /proc/$py/stat 2>/dev/null || echo Z)" = Z ] && break; sleep 0.05
+done
+good "its Python process killed while the launcher's process holds the socket"
+check_contains "found dead before the request" "between requests; starting another" "$(cat "$WORK/serve.err")"
+stop_server
+kill $(cat "$WORK/sleeps") 2>/dev/null
+
 # npy, with a Python that has numpy (MFLOW_PYTHON's, else Debian's python3-numpy).
 NPPY=
 for py in "${MFLOW_PYTHON:-python3}" /usr/bin/python3; do
