@@ -167,12 +167,34 @@ static int write_all(int fd, const void *buf, size_t n)
     return 0;
 }
 
-/* 0, or -1 at the end of the stream (the process went), or an errno. */
-static int read_all(int fd, void *buf, size_t n)
+/* Has the process ended? Looked at without reaping it: reap() does that. */
+static int ended(const struct mf_serve_py *p)
+{
+    siginfo_t si;
+    si.si_pid = 0;
+    return p->pid > 0 && waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+           si.si_pid != 0;
+}
+
+/* 0, or -1 at the end of the stream (the process went), or an errno. A process that ended
+ * while something it started still holds its end of the socket is gone too, found within
+ * 200 ms, not when that holder lets go. */
+static int read_all(const struct mf_serve_py *p, void *buf, size_t n)
 {
     char *b = buf;
     while (n) {
-        ssize_t r = read(fd, b, n);
+        struct pollfd pf = {.fd = p->fd, .events = POLLIN};
+        int pr = poll(&pf, 1, 200);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr < 0)
+            return errno;
+        if (pr == 0) {
+            if (ended(p))
+                return -1;
+            continue;
+        }
+        ssize_t r = read(p->fd, b, n);
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0)
@@ -196,18 +218,13 @@ static int send_request(struct mf_serve_py *p, const char *req, size_t len)
 /* Is the process there to take a request? A socket that hung up, or that holds bytes nobody
  * asked for, is not; nor is a process that has ended while something it started still holds
  * its end of the socket (a launcher such as a pyenv shim killed before its exec: its helpers
- * inherited the descriptor). Looked at without reaping it: reap() does that. */
+ * inherited the descriptor). */
 static int alive(struct mf_serve_py *p)
 {
     if (p->fd < 0)
         return 0;
     struct pollfd pf = {.fd = p->fd, .events = POLLIN};
-    if (poll(&pf, 1, 0) != 0)
-        return 0;
-    siginfo_t si;
-    si.si_pid = 0;
-    return p->pid <= 0 ||
-           waitid(P_PID, (id_t)p->pid, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0;
+    return poll(&pf, 1, 0) == 0 && !ended(p);
 }
 
 int mf_serve_py_call(struct mf_serve_py *p, const char *req, size_t req_len, int *status,
@@ -242,7 +259,7 @@ int mf_serve_py_call(struct mf_serve_py *p, const char *req, size_t req_len, int
     if (rc)
         return rc;
     unsigned char head[4];
-    rc = read_all(p->fd, head, 4);
+    rc = read_all(p, head, 4);
     uint32_t n = rc ? 0 : (uint32_t)head[0] << 24 | (uint32_t)head[1] << 16 |
                               (uint32_t)head[2] << 8 | head[3];
     char *buf = NULL;
@@ -251,7 +268,7 @@ int mf_serve_py_call(struct mf_serve_py *p, const char *req, size_t req_len, int
     if (!rc && !(buf = malloc(n + 1)))
         return MF_ENOMEM;   /* the answer stays unread: the next call finds a bad stream */
     if (!rc)
-        rc = read_all(p->fd, buf, n);
+        rc = read_all(p, buf, n);
     int st = 0;
     for (int i = 0; !rc && i < 3; i++) {
         if (buf[i] < '0' || buf[i] > '9')

@@ -157,6 +157,11 @@ for _ in $(seq 100); do
 done
 good "its Python process killed while the launcher's process holds the socket"
 check_contains "found dead before the request" "between requests; starting another" "$(cat "$WORK/serve.err")"
+SECONDS=0
+req GET killed
+check_eq "killed during a request while the launcher's process holds the socket: 500" 500 "$CODE"
+check_eq "answered at once, not when the holder lets go (${SECONDS}s)" 1 $(( SECONDS < 20 ))
+good "a Python process killed during a request while a launcher's process holds the socket"
 stop_server
 kill $(cat "$WORK/sleeps") 2>/dev/null
 
