@@ -37,4 +37,11 @@ check_eq "nested exit" 0 "$rc"
 check_eq "nested tags" "a1 a2 a3 b1 b2 b3" "$(mflow get "NestedFlow/$RUN/end" all_tags | tr '\n' ' ' | sed 's/ $//')"
 check_eq "nested leaf tasks" 6 "$(mflow inspect "NestedFlow/$RUN/leaf" --json | grep -c '"task_id"')"
 
+# a thread the step left running ends before the task does (os._exit would have killed it)
+rm -f "$WORK/thread-out"
+MFLOW_TEST_WORK=$WORK run_flow "$PYFLOWS/threads.py"; rc=$?
+check_eq "threads exit" 0 "$rc"
+check_eq "the thread's file, read by the next step" written "$(mflow get "ThreadsFlow/$RUN/end" seen)"
+check_contains "the thread's output in the task's log" "thread finished" "$(mflow logs "ThreadsFlow/$RUN/start")"
+
 finish

@@ -6,6 +6,7 @@ import ctypes
 import mmap
 import os
 import sys
+import threading
 import traceback
 
 from . import codec
@@ -407,10 +408,23 @@ def step_runner(lib, cls):
             _fail(lib, t, e)
             return 1
         finally:
+            _join_threads()
             current._bind(None)
             _flush_stdio()
 
     return run
+
+
+def _join_threads():
+    """Wait for the threads a step left running, as python3 waits for them at exit: the task
+    ends with os._exit, which would kill them half done, their output and files lost."""
+    me = threading.current_thread()
+    for th in threading.enumerate():
+        if th is not me and not th.daemon:
+            try:
+                th.join()
+            except BaseException:   # a KeyboardInterrupt while waiting: stop waiting
+                break
 
 
 def command_array(argv):
