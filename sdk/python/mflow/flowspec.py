@@ -9,6 +9,34 @@ class MflowError(MflowException):
     """A failure the task reported (a missing artifact, a value that cannot be stored...)."""
 
 
+class _ClassValue:
+    """A plain value assigned in the flow's class body (threshold = 0.5). An artifact of the
+    same name is an instance's value, so it has to win over the class's: a class attribute
+    would hide it from __getattr__ (the step that set it, and every later one, read 0.5).
+    Read through the class, it is the value."""
+
+    def __init__(self, name, value):
+        self.name = name
+        self.value = value
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self.value
+        if obj._mflow_task is None:
+            return obj.__dict__.get(self.name, self.value)
+        try:
+            return obj._mflow_read(self.name)
+        except AttributeError:
+            obj._mflow_cache[self.name] = self.value   # not asked of the task again
+            return self.value
+
+    def __set__(self, obj, value):
+        if obj._mflow_task is None:
+            obj.__dict__[self.name] = value
+        else:
+            obj._mflow_set(self.name, value)
+
+
 class FlowSpec:
     # Set by the SDK while it imports a flow module: MyFlow() at the module's top level then
     # does nothing (the flow's own `if __name__ == "__main__"` is the usual guard).
@@ -23,6 +51,13 @@ class FlowSpec:
             from .cli import main
             main(type(self))
 
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        for name, v in list(vars(cls).items()):
+            # plain values only: steps, methods, parameters and properties are descriptors
+            if not name.startswith("_") and not hasattr(type(v), "__get__"):
+                setattr(cls, name, _ClassValue(name, v))
+
     # ---- artifacts --------------------------------------------------------------------------
     def __setattr__(self, name, value):
         if name.startswith("_"):
@@ -35,6 +70,9 @@ class FlowSpec:
         if self._mflow_task is None:
             object.__setattr__(self, name, value)
             return
+        self._mflow_set(name, value)
+
+    def _mflow_set(self, name, value):
         if getattr(self._mflow_task, "readonly", False):
             raise AttributeError("artifact '%s' cannot be set here: an endpoint reads the served "
                                  "run's artifacts (keep request state in local variables, or in "
