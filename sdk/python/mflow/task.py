@@ -6,7 +6,6 @@ import ctypes
 import mmap
 import os
 import sys
-import threading
 import traceback
 
 from . import codec
@@ -417,7 +416,12 @@ def step_runner(lib, cls):
 
 def _join_threads():
     """Wait for the threads a step left running, as python3 waits for them at exit: the task
-    ends with os._exit, which would kill them half done, their output and files lost."""
+    ends with os._exit, which would kill them half done, their output and files lost. Only
+    when threading is imported already: importing it in the task server would cost each forked
+    child its at-fork hook (~80 pages written, pyflow_served_lean)."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
     me = threading.current_thread()
     for th in threading.enumerate():
         if th is not me and not th.daemon:
