@@ -44,4 +44,13 @@ check_eq "threads exit" 0 "$rc"
 check_eq "the thread's file, read by the next step" written "$(mflow get "ThreadsFlow/$RUN/end" seen)"
 check_contains "the thread's output in the task's log" "thread finished" "$(mflow logs "ThreadsFlow/$RUN/start")"
 
+# numpy's global generator draws other numbers in each task (served, each child drew the same)
+if "${MFLOW_PYTHON:-python3}" -c "import numpy" 2>/dev/null; then
+  run_flow "$PYFLOWS/numpy_rng.py"; rc=$?
+  check_eq "numpy_rng exit" 0 "$rc"
+  check_eq "numpy.random: 6 tasks, 6 numbers" 6 "$(mflow get "NumpyRngFlow/$RUN/join" distinct)"
+else
+  echo "numpy is not installed: its check is skipped"
+fi
+
 finish
