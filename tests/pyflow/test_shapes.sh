@@ -39,10 +39,16 @@ check_eq "nested leaf tasks" 6 "$(mflow inspect "NestedFlow/$RUN/leaf" --json | 
 
 # a thread the step left running ends before the task does (os._exit would have killed it)
 rm -f "$WORK/thread-out"
-MFLOW_TEST_WORK=$WORK run_flow "$PYFLOWS/threads.py"; rc=$?
+# (under timeout: a wait for an executor's idle workers never ended)
+rm -f "$WORK/runid"
+OUT=$(MFLOW_TEST_WORK=$WORK timeout 60 "$MFLOW" run "$PYFLOWS/threads.py" --run-id-file "$WORK/runid" 2>&1); rc=$?
+RUN=$(cat "$WORK/runid" 2>/dev/null)
 check_eq "threads exit" 0 "$rc"
 check_eq "the thread's file, read by the next step" written "$(mflow get "ThreadsFlow/$RUN/end" seen)"
 check_contains "the thread's output in the task's log" "thread finished" "$(mflow logs "ThreadsFlow/$RUN/start")"
+check_contains "the wait is said" "the step left 1 thread(s) running (late-writer)" \
+  "$(mflow logs "ThreadsFlow/$RUN/start" --stderr)"
+check_eq "the executor's result" 30 "$(mflow get "ThreadsFlow/$RUN/start" squares)"
 
 # numpy's global generator draws other numbers in each task (served, each child drew the same)
 if "${MFLOW_PYTHON:-python3}" -c "import numpy" 2>/dev/null; then

@@ -422,13 +422,35 @@ def _join_threads():
     threading = sys.modules.get("threading")
     if threading is None:
         return
-    me = threading.current_thread()
-    for th in threading.enumerate():
-        if th is not me and not th.daemon:
+    # first what python3's exit calls before it waits (threading._shutdown): the hooks that
+    # stop a ThreadPoolExecutor's idle workers, which would otherwise be waited for forever
+    hooks = getattr(threading, "_threading_atexits", None)
+    if hooks:
+        threading._SHUTTING_DOWN = True
+        for hook in reversed(hooks):
             try:
-                th.join()
-            except BaseException:   # a KeyboardInterrupt while waiting: stop waiting
-                break
+                hook()
+            except Exception:
+                traceback.print_exc()
+        hooks.clear()
+    me = threading.current_thread()
+    left = [th for th in threading.enumerate() if th is not me and not th.daemon]
+    try:
+        if left:
+            # a thread still running after a second is said, so that a task that does not
+            # end says why
+            left[0].join(1.0)
+            left = [th for th in left if th.is_alive()]
+            if left:
+                sys.stderr.write("mflow: the step left %d thread(s) running (%s): the task "
+                                 "waits for them, as python3 does at exit (daemon threads it "
+                                 "does not wait for)\n"
+                                 % (len(left), ", ".join(th.name for th in left[:3])))
+                _flush_stdio()
+        for th in left:
+            th.join()
+    except BaseException:   # a KeyboardInterrupt while waiting: stop waiting
+        pass
 
 
 def command_array(argv):
