@@ -86,4 +86,11 @@ class MethodName(FlowSpec):
         pass
 PY
 run_fails "an artifact named like a method" 1 "artifact 'helper' cannot be set: the flow has a method of that name" mflow run "$WORK/methodname.py"
+# a list the join changes after merge_artifacts is stored as the step ends (was: as it was at
+# the merge, [] here, with nothing said)
+run_flow "$PYFLOWS/merge_then_change.py"; rc=$?
+check_eq "merge_then_change: exit" 0 "$rc"
+check_eq "the list changed after the merge" '[3,"same"]' "$(mflow get "MergeThenChangeFlow/$RUN/end" results | tr -d ' \n')"
+check_eq "an int set again after the merge" 1 "$(mflow get "MergeThenChangeFlow/$RUN/end" count)"
+check_eq "a merged artifact" same "$(mflow get "MergeThenChangeFlow/$RUN/end" common)"
 finish

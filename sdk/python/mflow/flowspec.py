@@ -11,6 +11,7 @@ class MflowError(MflowException):
 
 
 _METHODS = (types.FunctionType, staticmethod, classmethod)
+_IMMUTABLE = (int, float, bool, str, bytes, type(None), complex, frozenset)
 
 
 def _class_raw(cls, name):
@@ -146,10 +147,15 @@ class FlowSpec:
         task = self._mflow_task
         if include:
             raise TypeError("merge_artifacts(include=...) is not supported: use exclude=")
+        # what the join set is stored first (the merge keeps it), and stays what self.NAME
+        # reads: a list the join goes on changing is stored again at the step's end, as it
+        # ends (it was read back as a copy from the store, and a later append lost)
+        kept = {k: v for k, v in self._mflow_pending.items() if type(v) not in _IMMUTABLE}
         self._mflow_flush()
         self._mflow_cache.clear()
         names = " ".join(exclude or [])
         task.merge(names)
+        self._mflow_pending.update(kept)
 
     # ---- foreach ----------------------------------------------------------------------------
     @property
