@@ -59,4 +59,38 @@ class BadForeach(FlowSpec):
 PY
 run_fails "foreach over a set" 1 "step 'start' fans out over 'items', which is a pickled Python object, not a list" mflow run "$WORK/badforeach.py"
 check_contains "foreach over a set: what to do" "make it a list of portable values" "$OUT"
+# an artifact named like a plain value of the class body is read back, not the class's value
+# (the class attribute hid it: every read gave 0.5 while 0.9 was stored)
+run_flow "$PYFLOWS/classvalues.py"; rc=$?
+check_eq "classvalues: exit" 0 "$rc"
+T=ClassValuesFlow/$RUN
+check_eq "the class's value before one is set" 0.5 "$(mflow get "$T/start" before)"
+check_eq "read in the step that set it" 0.90000000000000002 "$(mflow get "$T/start" same_step)"
+check_eq "read in a later step" 0.90000000000000002 "$(mflow get "$T/end" later)"
+check_eq "inputs.a.labels" a "$(mflow get "$T/join" from_a)"
+check_eq "merged into the join" a "$(mflow get "$T/end" merged)"
+check_eq "the class keeps its value" 0.5 "$(mflow get "$T/end" on_class)"
+# an artifact named like a method of the flow fails the step (it was stored, and every read
+# of self.NAME gave the method)
+cat > "$WORK/methodname.py" <<'PY'
+from mflow import FlowSpec, step
+class MethodName(FlowSpec):
+    def helper(self):
+        return 1
+    @step
+    def start(self):
+        self.helper = 3
+        self.next(self.end)
+    @step
+    def end(self):
+        pass
+PY
+run_fails "an artifact named like a method" 1 "artifact 'helper' cannot be set: the flow has a method of that name" mflow run "$WORK/methodname.py"
+# a list the join changes after merge_artifacts is stored as the step ends (was: as it was at
+# the merge, [] here, with nothing said)
+run_flow "$PYFLOWS/merge_then_change.py"; rc=$?
+check_eq "merge_then_change: exit" 0 "$rc"
+check_eq "the list changed after the merge" '[3,"same"]' "$(mflow get "MergeThenChangeFlow/$RUN/end" results | tr -d ' \n')"
+check_eq "an int set again after the merge" 1 "$(mflow get "MergeThenChangeFlow/$RUN/end" count)"
+check_eq "a merged artifact" same "$(mflow get "MergeThenChangeFlow/$RUN/end" common)"
 finish

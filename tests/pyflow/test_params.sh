@@ -40,4 +40,18 @@ class SetParamFlow(FlowSpec):
         pass
 PY
 run_fails "setting a parameter" 1 "AttributeError: parameter 'n' cannot be set" mflow run "$WORK/setparam.py"
+
+# a bool parameter's default given as a string is refused (default="false" ran with True)
+cat > "$WORK/booldefault.py" <<'PY'
+from mflow import FlowSpec, step, Parameter
+class BoolDefault(FlowSpec):
+    dry = Parameter("dry", default="false", type=bool)
+    @step
+    def start(self):
+        self.next(self.end)
+    @step
+    def end(self):
+        pass
+PY
+run_fails "a bool parameter with a str default" 1 "Parameter 'dry': the default of a bool parameter is True or False, not 'false'" mflow run "$WORK/booldefault.py"
 finish

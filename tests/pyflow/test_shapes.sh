@@ -37,4 +37,26 @@ check_eq "nested exit" 0 "$rc"
 check_eq "nested tags" "a1 a2 a3 b1 b2 b3" "$(mflow get "NestedFlow/$RUN/end" all_tags | tr '\n' ' ' | sed 's/ $//')"
 check_eq "nested leaf tasks" 6 "$(mflow inspect "NestedFlow/$RUN/leaf" --json | grep -c '"task_id"')"
 
+# a thread the step left running ends before the task does (os._exit would have killed it)
+rm -f "$WORK/thread-out"
+# (under timeout: a wait for an executor's idle workers never ended)
+rm -f "$WORK/runid"
+OUT=$(MFLOW_TEST_WORK=$WORK timeout 60 "$MFLOW" run "$PYFLOWS/threads.py" --run-id-file "$WORK/runid" 2>&1); rc=$?
+RUN=$(cat "$WORK/runid" 2>/dev/null)
+check_eq "threads exit" 0 "$rc"
+check_eq "the thread's file, read by the next step" written "$(mflow get "ThreadsFlow/$RUN/end" seen)"
+check_contains "the thread's output in the task's log" "thread finished" "$(mflow logs "ThreadsFlow/$RUN/start")"
+check_contains "the wait is said" "the step left 1 thread(s) running (late-writer)" \
+  "$(mflow logs "ThreadsFlow/$RUN/start" --stderr)"
+check_eq "the executor's result" 30 "$(mflow get "ThreadsFlow/$RUN/start" squares)"
+
+# numpy's global generator draws other numbers in each task (served, each child drew the same)
+if "${MFLOW_PYTHON:-python3}" -c "import numpy" 2>/dev/null; then
+  run_flow "$PYFLOWS/numpy_rng.py"; rc=$?
+  check_eq "numpy_rng exit" 0 "$rc"
+  check_eq "numpy.random: 6 tasks, 6 numbers" 6 "$(mflow get "NumpyRngFlow/$RUN/join" distinct)"
+else
+  echo "numpy is not installed: its check is skipped"
+fi
+
 finish

@@ -131,4 +131,28 @@ check_contains "retry from the module" "retry=1" "$OUT"
 printf 'NEXT = 4\n' > "$WORK/helper_mod.py"
 run_ok "show after the module changed" mflow show "$WORK/usesmod.py"
 check_contains "the module's change is seen" "retry=4" "$OUT"
+
+# a class defined twice: the graph is the second's, the class the module runs (it was the
+# first's: the second's extra step was skipped and the run still succeeded)
+run_flow "$PYFLOWS/redefined.py"; rc=$?
+check_eq "redefined class: exit" 0 "$rc"
+check_eq "the second class's extra step ran" true "$(mflow get "Redefined/$RUN/check" ok)"
+check_contains "the second class's end" "second end 2 True" "$(mflow logs "Redefined/$RUN/end")"
+
+# a step with a yield (or async) is refused: calling it ran nothing, and an end step so
+# written succeeded having done nothing
+cat > "$WORK/genstep.py" <<'PY'
+from mflow import FlowSpec, step
+class GenStep(FlowSpec):
+    @step
+    def start(self):
+        self.next(self.end)
+    @step
+    def end(self):
+        self.result = 1
+        yield self.result
+PY
+run_fails "a generator step" 1 "step 'end' is a generator function: a step is a plain def" mflow run "$WORK/genstep.py"
+sed -i 's/    def end/    async def end/; s/        yield self.result/        pass/' "$WORK/genstep.py"
+run_fails "an async step" 1 "step 'end' is a coroutine function" mflow run "$WORK/genstep.py"
 finish

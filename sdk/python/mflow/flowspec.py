@@ -1,12 +1,53 @@
 """FlowSpec: a flow is a class of steps. Every attribute set on self in a step is an artifact
 (names starting with '_' stay private to the step); parameters read as attributes."""
 import sys
+import types
 
 from .exceptions import MflowException
 
 
 class MflowError(MflowException):
     """A failure the task reported (a missing artifact, a value that cannot be stored...)."""
+
+
+_METHODS = (types.FunctionType, staticmethod, classmethod)
+_IMMUTABLE = (int, float, bool, str, bytes, type(None), complex, frozenset)
+
+
+def _class_raw(cls, name):
+    """The class's own object for name (not what reading it through the class gives)."""
+    for klass in cls.__mro__:
+        if name in klass.__dict__:
+            return klass.__dict__[name]
+    return None
+
+
+class _ClassValue:
+    """A plain value assigned in the flow's class body (threshold = 0.5). An artifact of the
+    same name is an instance's value, so it has to win over the class's: a class attribute
+    would hide it from __getattr__ (the step that set it, and every later one, read 0.5).
+    Read through the class, it is the value."""
+
+    def __init__(self, name, value):
+        self.name = name
+        self.value = value
+
+    def __get__(self, obj, cls=None):
+        if obj is None:
+            return self.value
+        if obj._mflow_task is None:
+            return obj.__dict__.get(self.name, self.value)
+        try:
+            return obj._mflow_read(self.name)
+        except AttributeError:
+            obj._mflow_cache[self.name] = self.value   # not asked of the task again
+            return self.value
+
+    def __set__(self, obj, value):
+        if obj._mflow_task is None:
+            obj.__dict__[self.name] = value
+        else:
+            obj._mflow_set(self.name, value)
 
 
 class FlowSpec:
@@ -23,6 +64,13 @@ class FlowSpec:
             from .cli import main
             main(type(self))
 
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        for name, v in list(vars(cls).items()):
+            # plain values only: steps, methods, parameters and properties are descriptors
+            if not name.startswith("_") and not hasattr(type(v), "__get__"):
+                setattr(cls, name, _ClassValue(name, v))
+
     # ---- artifacts --------------------------------------------------------------------------
     def __setattr__(self, name, value):
         if name.startswith("_"):
@@ -35,6 +83,13 @@ class FlowSpec:
         if self._mflow_task is None:
             object.__setattr__(self, name, value)
             return
+        if isinstance(_class_raw(type(self), name), _METHODS):
+            # stored, the artifact would never be read back: self.NAME finds the method first
+            raise AttributeError("artifact '%s' cannot be set: the flow has a method of that "
+                                 "name (rename the artifact)" % name)
+        self._mflow_set(name, value)
+
+    def _mflow_set(self, name, value):
         if getattr(self._mflow_task, "readonly", False):
             raise AttributeError("artifact '%s' cannot be set here: an endpoint reads the served "
                                  "run's artifacts (keep request state in local variables, or in "
@@ -92,10 +147,15 @@ class FlowSpec:
         task = self._mflow_task
         if include:
             raise TypeError("merge_artifacts(include=...) is not supported: use exclude=")
+        # what the join set is stored first (the merge keeps it), and stays what self.NAME
+        # reads: a list the join goes on changing is stored again at the step's end, as it
+        # ends (it was read back as a copy from the store, and a later append lost)
+        kept = {k: v for k, v in self._mflow_pending.items() if type(v) not in _IMMUTABLE}
         self._mflow_flush()
         self._mflow_cache.clear()
         names = " ".join(exclude or [])
         task.merge(names)
+        self._mflow_pending.update(kept)
 
     # ---- foreach ----------------------------------------------------------------------------
     @property

@@ -53,11 +53,14 @@ def flow_class(module, path):
 
 
 def _class_def(tree, name):
+    """The class statement that defines the flow: the last of that name, as the module binds
+    the name to the last (the first would give one class's graph and run the other's steps)."""
     import ast
+    found = None
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == name:
-            return node
-    return None
+            found = node
+    return found
 
 
 def _next_calls(fn_node):

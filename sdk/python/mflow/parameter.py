@@ -18,6 +18,10 @@ class Parameter:
         if type not in _TYPES:
             raise TypeError("Parameter %r: type %r is not one of int, float, str, bool"
                             % (name, type))
+        if type is bool and default is not None and not isinstance(default, int):
+            # its truth would be the default: "false" and "no" are true
+            raise TypeError("Parameter %r: the default of a bool parameter is True or False, "
+                            "not %r" % (name, default))
         self.type = type
         self.help = help
         self.required = bool(required) or default is None

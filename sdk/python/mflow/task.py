@@ -407,10 +407,50 @@ def step_runner(lib, cls):
             _fail(lib, t, e)
             return 1
         finally:
+            _join_threads()
             current._bind(None)
             _flush_stdio()
 
     return run
+
+
+def _join_threads():
+    """Wait for the threads a step left running, as python3 waits for them at exit: the task
+    ends with os._exit, which would kill them half done, their output and files lost. Only
+    when threading is imported already: importing it in the task server would cost each forked
+    child its at-fork hook (~80 pages written, pyflow_served_lean)."""
+    threading = sys.modules.get("threading")
+    if threading is None:
+        return
+    # first what python3's exit calls before it waits (threading._shutdown): the hooks that
+    # stop a ThreadPoolExecutor's idle workers, which would otherwise be waited for forever
+    hooks = getattr(threading, "_threading_atexits", None)
+    if hooks:
+        threading._SHUTTING_DOWN = True
+        for hook in reversed(hooks):
+            try:
+                hook()
+            except Exception:
+                traceback.print_exc()
+        hooks.clear()
+    me = threading.current_thread()
+    left = [th for th in threading.enumerate() if th is not me and not th.daemon]
+    try:
+        if left:
+            # a thread still running after a second is said, so that a task that does not
+            # end says why
+            left[0].join(1.0)
+            left = [th for th in left if th.is_alive()]
+            if left:
+                sys.stderr.write("mflow: the step left %d thread(s) running (%s): the task "
+                                 "waits for them, as python3 does at exit (daemon threads it "
+                                 "does not wait for)\n"
+                                 % (len(left), ", ".join(th.name for th in left[:3])))
+                _flush_stdio()
+        for th in left:
+            th.join()
+    except BaseException:   # a KeyboardInterrupt while waiting: stop waiting
+        pass
 
 
 def command_array(argv):

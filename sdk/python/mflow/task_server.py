@@ -152,6 +152,7 @@ class Server:
                 os._exit(2)
             if self.changes.value:
                 self.apply_env()
+            reseed()
             taskmod = self.taskmod
             if taskmod is None:
                 from . import task as taskmod
@@ -203,6 +204,19 @@ class Server:
         if r == 0:
             self.child()
         return 0
+
+
+def reseed():
+    """numpy's global generator, seeded when the flow imported numpy, afresh in each child:
+    random reseeds itself at a fork, numpy does not, and every task the server forked drew
+    the same numbers (every foreach child the same sample) where a python3 of its own
+    draws its own."""
+    np_random = sys.modules.get("numpy.random")
+    if np_random is not None:
+        try:
+            np_random.seed()
+        except Exception:
+            pass
 
 
 def main(argv):
