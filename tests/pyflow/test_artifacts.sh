@@ -70,22 +70,6 @@ check_eq "read in a later step" 0.90000000000000002 "$(mflow get "$T/end" later)
 check_eq "inputs.a.labels" a "$(mflow get "$T/join" from_a)"
 check_eq "merged into the join" a "$(mflow get "$T/end" merged)"
 check_eq "the class keeps its value" 0.5 "$(mflow get "$T/end" on_class)"
-# an artifact named like a method of the flow fails the step (it was stored, and every read
-# of self.NAME gave the method)
-cat > "$WORK/methodname.py" <<'PY'
-from mflow import FlowSpec, step
-class MethodName(FlowSpec):
-    def helper(self):
-        return 1
-    @step
-    def start(self):
-        self.helper = 3
-        self.next(self.end)
-    @step
-    def end(self):
-        pass
-PY
-run_fails "an artifact named like a method" 1 "artifact 'helper' cannot be set: the flow has a method of that name" mflow run "$WORK/methodname.py"
 # a list the join changes after merge_artifacts is stored as the step ends (was: as it was at
 # the merge, [] here, with nothing said)
 run_flow "$PYFLOWS/merge_then_change.py"; rc=$?

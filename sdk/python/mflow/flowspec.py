@@ -1,7 +1,6 @@
 """FlowSpec: a flow is a class of steps. Every attribute set on self in a step is an artifact
 (names starting with '_' stay private to the step); parameters read as attributes."""
 import sys
-import types
 
 from .exceptions import MflowException
 
@@ -10,16 +9,7 @@ class MflowError(MflowException):
     """A failure the task reported (a missing artifact, a value that cannot be stored...)."""
 
 
-_METHODS = (types.FunctionType, staticmethod, classmethod)
 _IMMUTABLE = (int, float, bool, str, bytes, type(None), complex, frozenset)
-
-
-def _class_raw(cls, name):
-    """The class's own object for name (not what reading it through the class gives)."""
-    for klass in cls.__mro__:
-        if name in klass.__dict__:
-            return klass.__dict__[name]
-    return None
 
 
 class _ClassValue:
@@ -83,10 +73,6 @@ class FlowSpec:
         if self._mflow_task is None:
             object.__setattr__(self, name, value)
             return
-        if isinstance(_class_raw(type(self), name), _METHODS):
-            # stored, the artifact would never be read back: self.NAME finds the method first
-            raise AttributeError("artifact '%s' cannot be set: the flow has a method of that "
-                                 "name (rename the artifact)" % name)
         self._mflow_set(name, value)
 
     def _mflow_set(self, name, value):
