@@ -713,6 +713,16 @@ int dag_generate(const struct mf_flow_desc *flow, const struct dag_settings *set
         rc = jinja_safe("package address", flow->package_url, err);
     if (!rc)
         rc = jinja_safe("datastore root", flow->datastore_root, err);
+    /* KubernetesPodOperator templates image, namespace and cmds too */
+    if (!rc && x.k8s) {
+        rc = jinja_safe("image setting", set->image, err);
+        if (!rc)
+            rc = jinja_safe("k8s_namespace setting", set->k8s_namespace, err);
+        if (!rc)
+            rc = jinja_safe("k8s_mflow setting", set->k8s_mflow, err);
+        for (int i = 0; !rc && i < x.g.n; i++)
+            rc = jinja_safe("step image", x.g.s[i].image, err);
+    }
     if (!rc && set->retry_delay_s) {
         const char *c = set->retry_delay_s;
         while (*c >= '0' && *c <= '9')
