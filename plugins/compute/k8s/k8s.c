@@ -217,6 +217,19 @@ static const char *opt(struct k8s *k, const char *key)
     return v && *v ? v : NULL;
 }
 
+/* A namespace is a DNS-1123 label; it goes into every request's path as it is, so anything
+ * else ('/', '?', blanks, upper case) would name another URL or a namespace that cannot exist. */
+static int ns_ok(const char *ns)
+{
+    size_t n = ns ? strlen(ns) : 0;
+    if (!n || n > 63 || ns[0] == '-' || ns[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-'))
+            return 0;
+    return 1;
+}
+
 static int opt_int(struct k8s *k, const char *key, long dflt, long lo, long hi, long *out)
 {
     const char *v = opt(k, key);
@@ -368,6 +381,11 @@ static int k8s_init(const struct mf_host_api *host, void **state)
     k->pass_env = split_list(opt(k, "pass_env"), &bad);
     if (bad || !k->ns || !k->mflow_cmd || !k->pod_home)
         rc = fail(k, MF_ENOMEM, "k8s: out of memory");
+    if (!rc && !ns_ok(k->ns))
+        rc = fail(k, MF_EINVAL, "k8s: namespace '%.80s' is not a Kubernetes namespace name (at "
+                                "most 63 of a-z, 0-9 and '-', a letter or digit at both ends): "
+                                "fix the namespace setting or the kubeconfig context's",
+                  k->ns);
     if (!rc && (s = opt(k, "tolerations")))
         rc = parse_tolerations(k, s);
     if (!rc && k->overlay) {
