@@ -253,7 +253,7 @@ def main(argv):
         envk = "env_vars" if a.k8s else "env"
         if name == "start" and graph["parameters"]:
             env = const(kw.get(envk))
-            want_env = {f"MFLOW_PARAM_{p['name']}": "{{ params.%s%s }}" % (
+            want_env = {f"MFLOW_PARAM_{p['name']}": "{{ params['%s']%s }}" % (
                 p["name"], " | string | lower" if p["type"] == "bool" else "")
                 for p in graph["parameters"]}
             if env != want_env:

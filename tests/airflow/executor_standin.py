@@ -15,8 +15,8 @@ is not `[A-Za-z0-9_.-]+`, a duplicate task id, a scheduled DAG with a parameter 
 default.
 
 The run: tasks in topological order; BashOperator commands through bash with Jinja templates
-rendered (`{{ run_id }}`, `{{ ti.map_index }}`, `{{ params.x }}`, with StrictUndefined as
-Airflow), `env`/`append_env` as BashOperator applies them, the last line of stdout pushed as
+rendered (`{{ run_id }}`, `{{ ti.map_index }}`, `{{ params['x'] }}`, with StrictUndefined in
+Airflow's sandbox), `env`/`append_env` as BashOperator applies them, the last line of stdout pushed as
 the XCom when do_xcom_push; mapped tasks expanded over their XCom (one instance per element,
 map_index from 0); a PythonOperator's XCom arguments resolved as Airflow does (a mapped
 upstream's values as one list in map index order); `retries` retried; a task runs only when
@@ -41,6 +41,7 @@ import traceback
 import types
 
 import jinja2
+import jinja2.sandbox
 
 TASK_ID_RE = re.compile(r"^[\w.-]+$")
 DAG_ID_RE = re.compile(r"^[\w.-]+$")
@@ -431,7 +432,8 @@ class Run:
         self.state = {}
         self.repeat = repeat
         self.log = log
-        self.env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+        # Airflow renders in a sandbox (airflow.templates.SandboxedEnvironment): no '_' names
+        self.env = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined)
         self.params = {}
         for k, p in dag.params.items():
             self.params[k] = p.value if isinstance(p, Param) else p

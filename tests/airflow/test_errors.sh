@@ -24,6 +24,8 @@ run_fails "k8s without an image" 1 "step 'start' has no container image" D "$WOR
 run_fails "required parameter with a schedule" 1 "parameter 'n' has no default and the deployment has a schedule" D "$WORK/req.json" "$PKG" "$ROOT" "@daily" name=x $OUTP
 run_fails "DAG id" 1 "'a b' cannot be an Airflow DAG id" D "$WORK/lin.json" "$PKG" "$ROOT" - "name=a b" $OUTP
 run_fails "template in an option" 1 "which Airflow would take for a template" D "$WORK/lin.json" "$PKG" "$ROOT" - name=x $OUTP "mflow=/x/{{ bad }}/mflow"
+run_fails "template in the image setting (k8s)" 1 "image setting 'reg.example/m:{{ bad }}' contains" env MFLOW_AIRFLOW_IMAGE="reg.example/m:{{ bad }}" "$DRIVER" "$PLUGIN" deploy "$WORK/lin.json" "$PKG" "$ROOT" - name=x $OUTP compute=k8s
+run_fails "template in the k8s_namespace setting" 1 "k8s_namespace setting 'ns{#' contains" env MFLOW_AIRFLOW_IMAGE=reg.example/m:1 MFLOW_AIRFLOW_K8S_NAMESPACE="ns{#" "$DRIVER" "$PLUGIN" deploy "$WORK/lin.json" "$PKG" "$ROOT" - name=x $OUTP compute=k8s
 run_fails "no package" 1 "no code package given" "$DRIVER" "$PLUGIN" deploy "$WORK/lin.json" "" "$ROOT" - name=x $OUTP
 run_fails "bad retry delay setting" 1 "retry_delay_s 'soon' is not a whole number" env MFLOW_AIRFLOW_RETRY_DELAY_S=soon "$DRIVER" "$PLUGIN" deploy "$WORK/lin.json" "$PKG" "$ROOT" - name=x $OUTP
 check_eq "nothing written by the refusals" "" "$(ls "$WORK/dags")"

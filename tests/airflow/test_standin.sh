@@ -37,6 +37,9 @@ DEPLOY_OPTS="param.base=4 param.flag=true" \
 same_as_run "linear, parameters from the deployment" "$FLOWS/linear.c" LinearFlow lin_dep \
   --base=4 --flag=true --
 same_as_run "linear, defaults" "$FLOWS/linear.c" LinearFlow lin_def --
+# parameters named items, keys (dict methods) and _under (the sandbox refuses '_' attributes)
+same_as_run "parameters named like ParamsDict's methods" "$HERE/flows/param_names.c" ParamNames pnames \
+  --items=5 --_under=up -- --conf '{"items": 5, "_under": "up"}'
 same_as_run "three branches" "$FLOWS/branch3.c" Branch3Flow branch3 --
 same_as_run "nested branches" "$FLOWS/nested_branch.c" NestedBranchFlow nbranch --
 same_as_run "nested foreach" "$FLOWS/nested_foreach.c" NestedForeachFlow nforeach --

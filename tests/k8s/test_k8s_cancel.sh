@@ -73,4 +73,22 @@ check_contains "resume reused the finished start" "finished task(s) can be reuse
 check_eq "the resumed run's result" "$(run_flow "$F" --n=4 --ms=1 >/dev/null; mflow get SlowForeach/$RUN/end sum 2>/dev/null)" \
   "$(m get SlowForeach/$r2/end sum 2>/dev/null)"
 check_eq "no Job for the cloned start" 0 "$(jobs_of SlowForeach "$r2" | tr ' ' '\n' | grep -c -- '-start-')"
+
+# Two datastores share the namespace: both have run 1 of HelloFlow, so the same Job names.
+# The second run's creates get 409 for the first's Jobs: it must not take them for its own
+# (it once read the other's finished Job as its start, "exited with code 0 without a task
+# record") nor delete them; it fails saying whose they are.
+ROOT=s3://$S3FIX_BUCKET/k8s-alice MFLOW_HOME=$WORK/home-alice krun "$SRC/examples/hello.c" --name=alice ||
+  fail "alice's run: $OUT"
+ra=$RUN
+alice_jobs=$(jobs_of HelloFlow "$ra")
+check_eq "alice's run has its 3 Jobs" 3 "$(echo $alice_jobs | wc -w)"
+( ROOT=s3://$S3FIX_BUCKET/k8s-bob MFLOW_HOME=$WORK/home-bob
+  krun "$SRC/examples/hello.c" --name=bob; echo "rc=$? run=$RUN"; echo "$OUT" ) > "$WORK/bob.log" 2>&1
+bob=$(cat "$WORK/bob.log")
+check_contains "bob's run has the same run id" "run=$ra" "$bob"
+check_contains "bob's run fails" "rc=1" "$bob"
+check_contains "bob's start names the other mflow's Job" "start/1 (attempt 0) failed: step 'start' failed: k8s: Job mflow-helloflow-$ra-start-1-0" "$bob"
+check_contains "and says what to do" "is another mflow's" "$bob"
+check_eq "alice's Jobs are left alone" "$alice_jobs" "$(jobs_of HelloFlow "$ra")"
 finish

@@ -96,6 +96,11 @@ check_contains "the message says whose credentials" "refused the credentials of 
 check_eq "the token is not in the message" 0 "$(printf %s "$OUT" | grep -c -- "$wrong")"
 check_eq "the token is not in the datastore" 0 "$(find "$S3FIX_DIR/data" -type f -exec grep -l -- "$(cat "$SI/token")" {} + 2>/dev/null | wc -l)"
 MFLOW_K8S_CONTEXT=nosuch run_fails "unknown context refused" 1 "nosuch" m run "$SRC/examples/hello.c"
+# A namespace goes into every request path: one that cannot be a namespace is refused before
+# any request (it once reached the URL as it was: "a/b?x" asked for another path).
+for ns in "Team-A" "a/b?x" "my ns" "-x"; do
+  MFLOW_K8S_NAMESPACE=$ns run_fails "namespace '$ns' refused" 1 "namespace '$ns' is not a Kubernetes namespace name" m run "$SRC/examples/hello.c"
+done
 # the other ways in: client certificate, exec credential plugin
 MFLOW_K8S_CONTEXT=cert krun "$SRC/examples/hello.c" --name=cert || fail "client certificate: $OUT"
 check_contains "client certificate works" "hello, cert!" "$OUT"

@@ -206,6 +206,20 @@ static void test_job_input_errors(void **state)
     in.env = (const char *const[]){"GOOD=1", "=bad", NULL};
     assert_int_equal(build_err(&s, &in), MF_EINVAL);
     assert_non_null(strstr(msg, "NAME=VALUE"));
+
+    /* a value in Latin-1 (from pass_env, say) is named, not "out of memory" */
+    in = input();
+    in.env = (const char *const[]){"GOOD=caf\xc3\xa9", "GREETING=caf\xe9", NULL};
+    assert_int_equal(build_err(&s, &in), MF_EINVAL);
+    assert_non_null(strstr(msg, "env GREETING is not UTF-8"));
+    in.env = (const char *const[]){"OVERLONG=\xc0\xaf", NULL};
+    assert_int_equal(build_err(&s, &in), MF_EINVAL);
+    in.env = (const char *const[]){"SURROGATE=\xed\xa0\x80", NULL};
+    assert_int_equal(build_err(&s, &in), MF_EINVAL);
+    in.env = (const char *const[]){"OK=\xf0\x9f\x98\x80 \xe2\x82\xac", NULL};
+    json_t *job = NULL;
+    assert_int_equal(k8s_manifest_build(&s, &in, &job, msg, sizeof msg), 0);
+    json_decref(job);
 }
 
 static void test_job_names(void **state)

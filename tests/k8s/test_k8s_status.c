@@ -225,6 +225,20 @@ static void node_lost(void **s)
     r = eval(NULL, NULL, 1, 1, T0 + 10, 300);
     assert_int_equal(r.st.state, MF_JOB_LOST);
     assert_non_null(strstr(r.st.reason, "mflow-f-1-s-2-0 is gone"));
+    /* the Job deleted by someone else while its pod ran: the pod, killed, is still listed */
+    r = eval(NULL, POD("{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"main\",\"state\":"
+                       "{\"running\":{\"startedAt\":\"2024-05-01T10:00:05Z\"}}}]}"), 1, 1, T0 + 10, 300);
+    assert_int_equal(r.st.state, MF_JOB_RUNNING);   /* until the kill has ended it */
+    r = eval(NULL, POD("{\"phase\":\"Failed\",\"containerStatuses\":[{\"name\":\"main\",\"state\":"
+                       "{\"terminated\":{\"exitCode\":143,\"reason\":\"Error\"}}}]}"), 1, 1, T0 + 12, 300);
+    assert_int_equal(r.st.state, MF_JOB_LOST);
+    assert_non_null(strstr(r.st.reason, "mflow-f-1-s-2-0 is gone (deleted outside mflow?)"));
+    assert_non_null(strstr(r.st.reason, "pod mflow-f-1-s-2-0-x7k2p was killed"));
+    /* exit code 0 said with a signal is no success */
+    r = eval(JOB_ACTIVE, POD("{\"phase\":\"Running\",\"containerStatuses\":[{\"name\":\"main\",\"state\":"
+                             "{\"terminated\":{\"exitCode\":0,\"signal\":9}}}]}"), 1, 1, T0 + 12, 300);
+    assert_int_equal(r.st.state, MF_JOB_FAILED);
+    assert_int_equal(r.st.term_signal, 9);
     /* never seen yet: waits out the grace, then lost */
     r = eval(NULL, NULL, 0, 0, T0 + 10, 300);
     assert_int_equal(r.st.state, MF_JOB_QUEUED);

@@ -217,6 +217,19 @@ static const char *opt(struct k8s *k, const char *key)
     return v && *v ? v : NULL;
 }
 
+/* A namespace is a DNS-1123 label; it goes into every request's path as it is, so anything
+ * else ('/', '?', blanks, upper case) would name another URL or a namespace that cannot exist. */
+static int ns_ok(const char *ns)
+{
+    size_t n = ns ? strlen(ns) : 0;
+    if (!n || n > 63 || ns[0] == '-' || ns[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((ns[i] >= 'a' && ns[i] <= 'z') || (ns[i] >= '0' && ns[i] <= '9') || ns[i] == '-'))
+            return 0;
+    return 1;
+}
+
 static int opt_int(struct k8s *k, const char *key, long dflt, long lo, long hi, long *out)
 {
     const char *v = opt(k, key);
@@ -368,6 +381,11 @@ static int k8s_init(const struct mf_host_api *host, void **state)
     k->pass_env = split_list(opt(k, "pass_env"), &bad);
     if (bad || !k->ns || !k->mflow_cmd || !k->pod_home)
         rc = fail(k, MF_ENOMEM, "k8s: out of memory");
+    if (!rc && !ns_ok(k->ns))
+        rc = fail(k, MF_EINVAL, "k8s: namespace '%.80s' is not a Kubernetes namespace name (at "
+                                "most 63 of a-z, 0-9 and '-', a letter or digit at both ends): "
+                                "fix the namespace setting or the kubeconfig context's",
+                  k->ns);
     if (!rc && (s = opt(k, "tolerations")))
         rc = parse_tolerations(k, s);
     if (!rc && k->overlay) {
@@ -935,6 +953,27 @@ static void start_log(struct k8s *k, struct mf_job *j)
 
 /* ---- polling ------------------------------------------------------------------------------- */
 
+/* A Job of this name that another mflow created (its mflow/orchestrator differs): two
+ * datastores that both have run R of flow F share the namespace, and the names are the same.
+ * The create's 409 took it for this attempt's own; it is not: the task fails saying so, and
+ * the Job is left alone (never deleted, its log never read as this task's). */
+static int foreign_job(struct k8s *k, struct mf_job *j, const json_t *job)
+{
+    const char *orch = json_string_value(json_object_get(
+        json_object_get(json_object_get(job, "metadata"), "annotations"), ORCH_ANNOTATION));
+    if (orch && !strcmp(orch, k->orch))
+        return 0;
+    char why[512];   /* the reason keeps what fits (256) */
+    snprintf(why, sizeof why,
+             "k8s: Job %s in namespace %s is another mflow's (%s): two datastores' runs of "
+             "flow %s share Job names there; give each datastore its own k8s namespace",
+             j->name, k->ns, orch ? orch : "no mflow/orchestrator", k->flow_name);
+    j->st.exit_code = -1;
+    set_final(j, MF_JOB_FAILED, why);
+    LOG(k, MF_LOG_DEBUG, "%s", why);
+    return 1;
+}
+
 static void apply_tick(struct k8s *k)
 {
     json_t *jobs, *pods;
@@ -950,6 +989,8 @@ static void apply_tick(struct k8s *k)
         json_t *job = json_object_get(jobs, j->name), *pod = json_object_get(pods, j->name);
         if (j->final_pending)
             goto logs;
+        if (job && foreign_job(k, j, job))
+            continue;
         struct k8s_obs o = {
             .job_name = j->name, .job = job, .pod = pod, .job_seen_before = j->job_seen,
             .pod_seen_before = j->pod_seen, .now = now, .created = j->created,

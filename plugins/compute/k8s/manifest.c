@@ -218,6 +218,27 @@ static json_t *mflow_env(const struct k8s_job_input *in)
                      "metadata.namespace");
 }
 
+/* Whether s is UTF-8 (no overlongs, surrogates or code points past U+10FFFF): JSON, and so the
+ * API, takes nothing else, and jansson's refusal would read as out of memory. */
+static int utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        unsigned c = *p++;
+        int n = c < 0x80 ? 0 : (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+        if (n < 0) return 0;
+        unsigned cp = n == 0 ? c : n == 1 ? (c & 0x1f) : n == 2 ? (c & 0x0f) : (c & 0x07);
+        for (int i = 0; i < n; i++, p++) {
+            if ((*p & 0xc0) != 0x80) return 0;
+            cp = (cp << 6) | (*p & 0x3f);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+    }
+    return 1;
+}
+
 /* The step's env (later duplicates win), without the names mflow sets. */
 static int step_env(const struct k8s_job_input *in, json_t *env, char *msg, size_t msglen)
 {
@@ -227,6 +248,11 @@ static int step_env(const struct k8s_job_input *in, json_t *env, char *msg, size
         if (!eq || eq == in->env[i])
             return k8s_fail(msg, msglen, MF_EINVAL, "step %s: env entry %zu is not NAME=VALUE: fix the "
                         "step's env", in->step, i);
+        if (!utf8_ok(in->env[i]))
+            return k8s_fail(msg, msglen, MF_EINVAL, "step %s: env %.*s is not UTF-8 text, the only "
+                        "text the Kubernetes API takes: fix its value (or leave it out of k8s "
+                        "pass_env)", in->step, (int)(eq - in->env[i] < 64 ? eq - in->env[i] : 64),
+                        in->env[i]);
         char *name = strndup(in->env[i], (size_t)(eq - in->env[i]));
         if (!name) return MF_ENOMEM;
         if (!is_mflow_env(name)) {

@@ -147,6 +147,15 @@ static int eval_observed(const struct k8s_obs *o, struct mf_job_status *st)
         ended(st, MF_JOB_LOST, o);
         return K8S_V_DELETE;
     }
+    /* The Job deleted by someone else (Background): its pod is killed and says only 143 or
+     * 137, which reads like the task's own failure. Say what happened instead. */
+    if (!job && o->job_seen_before && (term || (phase && !strcmp(phase, "Failed")))) {
+        set_reason(st, "node lost: the Job %s is gone (deleted outside mflow?) and its pod %s "
+                   "was killed", name,
+                   str(json_object_get(pod, "metadata"), "name") ? str(json_object_get(pod, "metadata"), "name") : "?");
+        ended(st, MF_JOB_LOST, o);
+        return K8S_V_NONE;
+    }
     if (term) {
         json_int_t code = json_integer_value(json_object_get(term, "exitCode"));
         const char *r = str(term, "reason");
@@ -164,7 +173,7 @@ static int eval_observed(const struct k8s_obs *o, struct mf_job_status *st)
             ended(st, MF_JOB_FAILED, o);
             return K8S_V_NONE;
         }
-        if (code == 0) {
+        if (code == 0 && !st->term_signal) {
             ended(st, MF_JOB_SUCCEEDED, o);
             return K8S_V_NONE;
         }

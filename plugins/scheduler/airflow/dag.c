@@ -501,6 +501,8 @@ static int bash_task(struct gen *x, struct buf *b, int i)
     py_str(b, cmd.p);
     free(cmd.p);
     adds(b, ",\n");
+    /* params['NAME'], not params.NAME: Jinja looks an attribute up first, so params.items
+     * would be ParamsDict's method, and the sandbox refuses a name starting with '_'. */
     if (i == find(&x->g, "start") && json_array_size(x->g.params)) {
         adds(b, "        env={\n");
         size_t k;
@@ -508,7 +510,7 @@ static int bash_task(struct gen *x, struct buf *b, int i)
         json_array_foreach(x->g.params, k, p)
         {
             const char *name = str(p, "name"), *type = str(p, "type");
-            addf(b, "            \"MFLOW_PARAM_%s\": \"{{ params.%s%s }}\",\n", name, name,
+            addf(b, "            \"MFLOW_PARAM_%s\": \"{{ params['%s']%s }}\",\n", name, name,
                  type && !strcmp(type, "bool") ? " | string | lower" : "");
         }
         adds(b, "        },\n");
@@ -588,7 +590,7 @@ static int k8s_task(struct gen *x, struct buf *b, int i)
         json_array_foreach(x->g.params, k, p)
         {
             const char *name = str(p, "name"), *type = str(p, "type");
-            addf(b, "            \"MFLOW_PARAM_%s\": \"{{ params.%s%s }}\",\n", name, name,
+            addf(b, "            \"MFLOW_PARAM_%s\": \"{{ params['%s']%s }}\",\n", name, name,
                  type && !strcmp(type, "bool") ? " | string | lower" : "");
         }
         adds(b, "        },\n");
@@ -711,6 +713,16 @@ int dag_generate(const struct mf_flow_desc *flow, const struct dag_settings *set
         rc = jinja_safe("package address", flow->package_url, err);
     if (!rc)
         rc = jinja_safe("datastore root", flow->datastore_root, err);
+    /* KubernetesPodOperator templates image, namespace and cmds too */
+    if (!rc && x.k8s) {
+        rc = jinja_safe("image setting", set->image, err);
+        if (!rc)
+            rc = jinja_safe("k8s_namespace setting", set->k8s_namespace, err);
+        if (!rc)
+            rc = jinja_safe("k8s_mflow setting", set->k8s_mflow, err);
+        for (int i = 0; !rc && i < x.g.n; i++)
+            rc = jinja_safe("step image", x.g.s[i].image, err);
+    }
     if (!rc && set->retry_delay_s) {
         const char *c = set->retry_delay_s;
         while (*c >= '0' && *c <= '9')
