@@ -70,7 +70,8 @@ void mf_ts_proto_close_fds(struct mf_ts_proto_request *r)
         hi = r->fd[i] > hi ? r->fd[i] : hi;
     }
 #ifdef SYS_close_range
-    if (r->nfd > 1 && hi - lo == r->nfd - 1 && syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0u) == 0) {
+    if (r->nfd > 1 && hi - lo == r->nfd - 1 &&
+        syscall(SYS_close_range, (unsigned)lo, (unsigned)hi, 0u) == 0) {
         r->nfd = 0;
         return;
     }

@@ -604,7 +604,7 @@ struct server_exit_ctx {
     int ended;
 };
 
-static int take_reply(struct local *lc, int r, pid_t pid, const char *msg);
+static int next_reply(struct local *lc, int wait, pid_t *pid, char *msg, size_t n, int *ended);
 
 static struct mf_job *server_job(struct local *lc, pid_t pid)
 {
@@ -628,12 +628,9 @@ static void on_server_exit(void *ud, pid_t pid, int wstatus)
         while (c->lc->await_head) {
             pid_t p = 0;
             char msg[512];
-            int r = local_server_reply(c->lc->srv, 0, c->lc->await_head->name, &p, msg, sizeof msg);
-            if (r == 0 || r == -EPIPE)
+            int r = next_reply(c->lc, 0, &p, msg, sizeof msg, &c->ended);
+            if (r == 0 || r == -EPIPE || (r > 0 ? p == pid : pid <= 0))
                 break;   /* -EPIPE: server_events finds the server gone on its own socket */
-            c->ended += take_reply(c->lc, r, p, msg);
-            if (r > 0 ? p == pid : pid <= 0)
-                break;
         }
         j = pid > 0 ? server_job(c->lc, pid) : NULL;
     }
@@ -685,6 +682,17 @@ static int take_reply(struct local *lc, int r, pid_t pid, const char *msg)
     return 1;
 }
 
+/* The oldest awaiting job's answer (with wait, waiting for it), taken: r as local_server_reply
+ * gives it (0: none there; -EPIPE: the server is gone, msg says so). *ended counts a job that
+ * could not start. */
+static int next_reply(struct local *lc, int wait, pid_t *pid, char *msg, size_t n, int *ended)
+{
+    int r = local_server_reply(lc->srv, wait, lc->await_head->name, pid, msg, n);
+    if (r != 0 && r != -EPIPE)
+        *ended += take_reply(lc, r, *pid, msg);
+    return r;
+}
+
 /* The task server is gone: the answers still queued are read (their jobs are then known),
  * jobs without one could not start, and its jobs whose exits never came are stopped and
  * reported lost; later jobs are exec'ed. Returns how many jobs ended. */
@@ -694,10 +702,9 @@ static int server_gone(struct local *lc, double now)
     char msg[512];
     while (lc->await_head) {
         pid_t pid = 0;
-        int r = local_server_reply(lc->srv, 0, lc->await_head->name, &pid, msg, sizeof msg);
+        int r = next_reply(lc, 0, &pid, msg, sizeof msg, &ended);
         if (r == 0 || r == -EPIPE)
             break;
-        ended += take_reply(lc, r, pid, msg);
     }
     while (lc->await_head) {
         start_failed(await_pop(lc), "the task server exited before it said whether it had started the task");
@@ -731,7 +738,8 @@ static void take_replies_into(struct local *lc, struct mf_job *until, int *ended
     while (lc->await_head && lc->srv) {
         pid_t pid = 0;
         char msg[512];
-        int r = local_server_reply(lc->srv, until != NULL, lc->await_head->name, &pid, msg, sizeof msg);
+        struct mf_job *j = lc->await_head;
+        int r = next_reply(lc, until != NULL, &pid, msg, sizeof msg, ended);
         if (r == 0)
             return;
         if (r == -EPIPE) {
@@ -739,8 +747,6 @@ static void take_replies_into(struct local *lc, struct mf_job *until, int *ended
             *ended += server_gone(lc, mono_now());
             return;
         }
-        struct mf_job *j = lc->await_head;
-        *ended += take_reply(lc, r, pid, msg);
         if (j == until)
             return;
     }
