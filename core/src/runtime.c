@@ -133,6 +133,14 @@ static const char *const stream_ext[2] = {"stdout", "stderr"};
 
 static char *log_path(const struct rt_task *t, const char *ext);
 
+/* The first error writing stream s's spill file (ENOSPC...) is kept, to be said when the
+ * log is stored. */
+static void spill_failed(struct task_log *l, int s)
+{
+    if (!l->spill_err[s])
+        l->spill_err[s] = errno ? errno : EIO;
+}
+
 static void keep_output(struct rt_task *t, int s, const char *data, size_t len)
 {
     struct task_log *l = t->log;
@@ -142,15 +150,14 @@ static void keep_output(struct rt_task *t, int s, const char *data, size_t len)
         l->spill_path[s] = log_path(t, stream_ext[s]);
         l->spill[s] = l->spill_path[s] ? mf_fopen_private(l->spill_path[s]) : NULL;
         if (l->spill[s]) {
-            if (fwrite(l->mem[s].data, 1, l->mem[s].len, l->spill[s]) != l->mem[s].len &&
-                !l->spill_err[s])
-                l->spill_err[s] = errno ? errno : EIO;
+            if (fwrite(l->mem[s].data, 1, l->mem[s].len, l->spill[s]) != l->mem[s].len)
+                spill_failed(l, s);
             mf_sbuf_free(&l->mem[s]);
         }
     }
     if (l->spill[s]) {
-        if (fwrite(data, 1, len, l->spill[s]) != len && !l->spill_err[s])
-            l->spill_err[s] = errno ? errno : EIO;
+        if (fwrite(data, 1, len, l->spill[s]) != len)
+            spill_failed(l, s);
     } else {
         mf_sbuf_add(&l->mem[s], data, len);
     }
@@ -652,8 +659,8 @@ static void store_log(struct rt_task *t, int s)
 #define LOG_KEY()                                                                              \
     (key = mf_key_log(R->run.flow, R->run.run_id, step_name(t->step), t->id, t->attempt, s))
     if (l && l->spill[s]) {
-        if (fclose(l->spill[s]) != 0 && !l->spill_err[s])
-            l->spill_err[s] = errno ? errno : EIO;
+        if (fclose(l->spill[s]) != 0)
+            spill_failed(l, s);
         l->spill[s] = NULL;
         if (l->spill_err[s])   /* what was written is stored: the rest is lost, and said so */
             say("mflow: warning: the %s of task %lld is cut short: writing %s failed: %s (free "

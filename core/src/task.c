@@ -305,11 +305,12 @@ static void check_vector(mf_task *t, const char *fn, const char *name, const voi
 {
     if (n > (SIZE_MAX / 2) / elem)
         FAIL(t, "step '%s': %s('%s') with a count of %zu values (%lld as a signed number: a "
-                "negative count converted to size_t?)",
+                "negative count converted to size_t?): pass the number of values",
              t->rec.step, fn, name ? name : "?", n, (long long)n);
     if (n && !v)
-        FAIL(t, "step '%s': %s('%s') with NULL values and a count of %zu", t->rec.step, fn,
-             name ? name : "?", n);
+        FAIL(t, "step '%s': %s('%s') with NULL values and a count of %zu: pass the values, or "
+                "a count of 0",
+             t->rec.step, fn, name ? name : "?", n);
 }
 
 void mf_set_i64v(mf_task *t, const char *name, const int64_t *v, size_t n)
