@@ -30,20 +30,22 @@ def step(fn):
     if hasattr(fn, "_mflow_endpoint"):
         raise TypeError("'%s' is marked both @step and @endpoint: a method is one or the other"
                         % fn.__name__)
-    code = getattr(fn, "__code__", None)
-    if code is not None and code.co_flags & _NOT_RUN_BY_A_CALL:
+    flags = getattr(getattr(fn, "__code__", None), "co_flags", 0)
+    if flags & (_GENERATOR | _COROUTINE):
         # calling it only makes a generator or coroutine: its body would never run (an end
         # step's task succeeded having done nothing)
         raise TypeError("step '%s' is a %s function: a step is a plain def (no yield, no "
-                        "async)" % (fn.__name__, "generator" if code.co_flags & 0x220 else
-                                    "coroutine"))
+                        "async)" % (fn.__name__,
+                                    "generator" if flags & _GENERATOR else "coroutine"))
     fn._mflow_step = True
     _attrs(fn)
     return fn
 
 
-# CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
-_NOT_RUN_BY_A_CALL = 0x20 | 0x80 | 0x100 | 0x200
+# code flags of functions a call does not run (inspect's CO_* values, without importing it):
+# CO_GENERATOR | CO_ASYNC_GENERATOR, CO_COROUTINE | CO_ITERABLE_COROUTINE
+_GENERATOR = 0x20 | 0x200
+_COROUTINE = 0x80 | 0x100
 
 
 def _whole(name, v, what):
