@@ -165,10 +165,10 @@ class ValueBenchFlow(FlowSpec):
     @step
     def start(self):
         if self.limits:
-            self.todo = cells(self.limits.split(","), int(self.reps))
+            self.plan = cells(self.limits.split(","), int(self.reps))
         else:
-            self.todo = self.kinds.split(",")
-        self.next(self.put, foreach="todo")
+            self.plan = self.kinds.split(",")
+        self.next(self.put, foreach="plan")
 
     @step
     def put(self):
